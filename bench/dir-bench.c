@@ -1,0 +1,360 @@
+/* dir-bench - throughput, latency and leader failover of a 3-node strata-dird cluster, side by
+ * side with a 3-member etcd cluster doing the same work. Prints one JSON object on stdout;
+ * progress goes to stderr. See docs/benchmarks.md. */
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dir_bench_cluster.h"
+#include "dir_bench_failover.h"
+#include "dir_bench_load.h"
+#include "dir_bench_report.h"
+#include "dir_bench_stats.h"
+#include "etcd_cluster.h"
+#include "etcd_failover.h"
+#include "flags.h"
+#include "harness.h"
+
+#define KEYS_CAP (16u << 20)
+
+#define say(...) (fprintf(stderr, "dir-bench: " __VA_ARGS__), fputc('\n', stderr))
+
+struct bench {
+    /* flags */
+    const char *bin_dir, *clients_arg;
+    uint64_t seconds, failovers, election_timeout_ms;
+    bool no_etcd, no_strata;
+    struct dir_bench_summary sum;
+};
+
+static void bench_error(struct bench *b, const char *what, const struct strata_err *e)
+{
+    dir_bench_summary_error(&b->sum, what, e->msg);
+}
+
+static int parse_clients(struct bench *b, struct strata_err *e)
+{
+    const char *p = b->clients_arg;
+    while (*p) {
+        char *end;
+        unsigned long v = strtoul(p, &end, 10);
+        if (end == p || v < 1 || v > 1024 || (*end && *end != ','))
+            return strata_err_set(e, STRATA_EINVAL, "--clients: expected a list like 1,16,64");
+        if (b->sum.nruns == DIR_BENCH_MAX_RUNS)
+            return strata_err_set(e, STRATA_EINVAL, "--clients: at most %d values",
+                                  DIR_BENCH_MAX_RUNS);
+        b->sum.runs[b->sum.nruns++].clients = (unsigned)v;
+        p = *end ? end + 1 : end;
+    }
+    return b->sum.nruns ? 0 : strata_err_set(e, STRATA_EINVAL, "--clients: empty");
+}
+
+/* Open one Strata client per thread, drive `op` on all of them, close them. */
+static int drive_strata(struct dir_bench_cluster *c, struct dir_bench_keys *keys, unsigned n,
+                        dir_bench_op_fn op, double secs, struct dir_bench_result *out,
+                        struct strata_err *e)
+{
+    struct dir_bench_client *cl = calloc(n, sizeof(*cl));
+    void **ctx = calloc(n, sizeof(*ctx));
+    int rc = cl && ctx ? 0 : strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    for (unsigned i = 0; !rc && i < n; i++) {
+        cl[i].index = i;
+        cl[i].rng = 0x2545f4914f6cdd1dull * (i + 1);
+        cl[i].keys = keys;
+        cl[i].nodes = DIR_BENCH_NODES;
+        /* Each client starts at a different node, as etcd's clients are spread over members:
+         * a follower forwards writes to the leader in both systems. */
+        char urls[sizeof(c->urls)] = "";
+        for (int k = 0; k < DIR_BENCH_NODES; k++) {
+            size_t l = strlen(urls);
+            snprintf(urls + l, sizeof(urls) - l, "%stcp://127.0.0.1:%d", k ? "," : "",
+                     c->api_port[(i + (unsigned)k) % DIR_BENCH_NODES]);
+        }
+        rc = strata_dirclient_open(urls, &cl[i].dc, e);
+        ctx[i] = &cl[i];
+    }
+    double cpu0 = dir_bench_procs_cpu_s(c->pid, DIR_BENCH_NODES);
+    if (!rc)
+        rc = dir_bench_drive(n, ctx, op, secs, 1000, out, e);
+    double cpu1 = dir_bench_procs_cpu_s(c->pid, DIR_BENCH_NODES);
+    if (!rc)
+        out->server_cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
+    for (unsigned i = 0; cl && i < n; i++)
+        if (cl[i].dc)
+            strata_dirclient_close(cl[i].dc);
+    free(cl);
+    free(ctx);
+    return rc;
+}
+
+/* Open one etcd connection per thread (spread over the members), drive `op`, close them. */
+static int drive_etcd(struct etcd_cluster *ec, struct dir_bench_keys *keys, unsigned n,
+                      dir_bench_op_fn op, double secs, struct dir_bench_result *out,
+                      struct strata_err *e)
+{
+    struct dir_bench_client *cl = calloc(n, sizeof(*cl));
+    void **ctx = calloc(n, sizeof(*ctx));
+    int rc = cl && ctx ? 0 : strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    for (unsigned i = 0; !rc && i < n; i++) {
+        cl[i].index = i;
+        cl[i].rng = 0x2545f4914f6cdd1dull * (i + 1);
+        cl[i].keys = keys;
+        /* one connection per client, spread over the members */
+        rc = etcd_http_open("127.0.0.1", ec->client_port[i % ETCD_MEMBERS], 5000, &cl[i].http, e);
+        ctx[i] = &cl[i];
+    }
+    double cpu0 = dir_bench_procs_cpu_s(ec->pid, ETCD_MEMBERS);
+    if (!rc)
+        rc = dir_bench_drive(n, ctx, op, secs, 1000, out, e);
+    double cpu1 = dir_bench_procs_cpu_s(ec->pid, ETCD_MEMBERS);
+    if (!rc)
+        out->server_cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
+    for (unsigned i = 0; cl && i < n; i++)
+        etcd_http_close(cl[i].http);
+    free(cl);
+    free(ctx);
+    return rc;
+}
+
+/* Print a phase's figures; failed operations also go to the report's error list (a healthy
+ * cluster answers every request, so any failure deserves a look). */
+static void phase_done(struct bench *b, const char *what, const struct dir_bench_result *r)
+{
+    say("  %-13s clients=%-3u %9.0f/s  p50 %7.2f ms  p99 %7.2f ms  cpu s/c %.1f/%.1f  errors "
+        "%llu%s%s",
+        what, r->clients, r->per_s, r->p50_ms, r->p99_ms, r->server_cpu_s, r->client_cpu_s,
+        (unsigned long long)r->errors, r->first_error[0] ? "  first: " : "", r->first_error);
+    if (r->errors) {
+        char where[64], msg[400];
+        snprintf(where, sizeof(where), "%s (%u clients)", what, r->clients);
+        snprintf(msg, sizeof(msg), "%llu of %llu failed, first: %s", (unsigned long long)r->errors,
+                 (unsigned long long)(r->errors + r->ops), r->first_error);
+        dir_bench_summary_error(&b->sum, where, msg);
+    }
+}
+
+static void run_strata(struct bench *b)
+{
+    struct strata_err e = {0};
+    struct dir_bench_cluster c;
+    struct dir_bench_keys keys = {0};
+    const char *bin = h_bin("strata-dird");
+    if (access(bin, X_OK) != 0) {
+        strata_err_set(&e, STRATA_ENOTFOUND, "%s not found (set --bin or STRATA_BIN)", bin);
+        bench_error(b, "strata", &e);
+        return;
+    }
+    unsigned eto = 0;
+    if (b->election_timeout_ms && dir_bench_dird_has_flag(bin, "--election-timeout-ms"))
+        eto = (unsigned)b->election_timeout_ms;
+    /* Report what the nodes run with: the flag given, or the daemon's documented default. */
+    b->sum.election_timeout_ms =
+        eto ? eto : dir_bench_dird_flag_default(bin, "election-timeout-ms");
+    say("starting 3 strata-dird nodes (%s%s)", bin,
+        eto ? ", --election-timeout-ms given" : ", default election timeout");
+    if (dir_bench_cluster_start(&c, bin, eto, 20000, &e) != 0) {
+        bench_error(b, "strata cluster start", &e);
+        dir_bench_cluster_stop(&c);
+        return;
+    }
+    if (dir_bench_cluster_seed(&c, &e) != 0 || dir_bench_keys_init(&keys, KEYS_CAP, &e) != 0) {
+        bench_error(b, "strata seed", &e);
+        dir_bench_cluster_stop(&c);
+        return;
+    }
+    for (unsigned r = 0; r < b->sum.nruns; r++) {
+        struct dir_bench_run *run = &b->sum.runs[r];
+        say("strata: %u clients, writes for %llus", run->clients, (unsigned long long)b->seconds);
+        if (drive_strata(&c, &keys, run->clients, dir_bench_op_strata_write, (double)b->seconds,
+                         &run->sw, &e) != 0) {
+            bench_error(b, "strata writes", &e);
+            continue;
+        }
+        phase_done(b, "strata write", &run->sw);
+        say("strata: %u clients, resolves for %llus", run->clients, (unsigned long long)b->seconds);
+        if (drive_strata(&c, &keys, run->clients, dir_bench_op_strata_read, (double)b->seconds,
+                         &run->sr, &e) != 0) {
+            bench_error(b, "strata reads", &e);
+            continue;
+        }
+        phase_done(b, "strata read", &run->sr);
+        run->strata_ok = true;
+    }
+    if (b->failovers) {
+        say("strata: %llu leader failovers", (unsigned long long)b->failovers);
+        b->sum.failover_ran = true;
+        if (dir_bench_failover_run(&c, &keys, (unsigned)b->failovers, &b->sum.fo, &e) != 0)
+            bench_error(b, "strata failover", &e);
+        else
+            b->sum.failover_ok = true;
+        say("  failover median %.0f ms over %u samples", b->sum.fo.median_ms, b->sum.fo.n);
+    }
+    dir_bench_cluster_stop(&c);
+    dir_bench_keys_free(&keys);
+}
+
+static void run_etcd(struct bench *b)
+{
+    struct strata_err e = {0};
+    char bin[512];
+    if (!etcd_find(bin, sizeof(bin), b->sum.etcd_version, sizeof(b->sum.etcd_version))) {
+        say("etcd not on PATH: skipping the comparison");
+        return;
+    }
+    b->sum.etcd_found = true;
+    say("starting 3 etcd members (%s, %s)", bin, b->sum.etcd_version);
+    struct etcd_cluster ec;
+    struct dir_bench_keys keys = {0};
+    if (etcd_cluster_start(&ec, bin, 30000, &e) != 0 ||
+        dir_bench_keys_init(&keys, KEYS_CAP, &e) != 0) {
+        bench_error(b, "etcd cluster start", &e);
+        etcd_cluster_stop(&ec);
+        return;
+    }
+    for (unsigned r = 0; r < b->sum.nruns; r++) {
+        struct dir_bench_run *run = &b->sum.runs[r];
+        say("etcd: %u clients, puts for %llus", run->clients, (unsigned long long)b->seconds);
+        if (drive_etcd(&ec, &keys, run->clients, dir_bench_op_etcd_put, (double)b->seconds,
+                       &run->ep, &e) != 0) {
+            bench_error(b, "etcd puts", &e);
+            continue;
+        }
+        phase_done(b, "etcd put", &run->ep);
+        say("etcd: %u clients, serializable gets for %llus", run->clients,
+            (unsigned long long)b->seconds);
+        if (drive_etcd(&ec, &keys, run->clients, dir_bench_op_etcd_get, (double)b->seconds,
+                       &run->eg, &e) != 0) {
+            bench_error(b, "etcd gets", &e);
+            continue;
+        }
+        phase_done(b, "etcd get", &run->eg);
+        run->etcd_ok = true;
+    }
+    if (b->failovers) {
+        say("etcd: %llu leader failovers", (unsigned long long)b->failovers);
+        b->sum.etcd_failover_ran = true;
+        if (etcd_failover_run(&ec, &keys, (unsigned)b->failovers, &b->sum.etcd_fo, &e) != 0)
+            bench_error(b, "etcd failover", &e);
+        else
+            b->sum.etcd_failover_ok = true;
+        say("  etcd failover median %.0f ms over %u samples", b->sum.etcd_fo.median_ms,
+            b->sum.etcd_fo.n);
+    }
+    etcd_cluster_stop(&ec);
+    dir_bench_keys_free(&keys);
+}
+
+/* Ctrl-C, a CI timeout or a crash (a sanitizer abort skips atexit) must not leave six daemons
+ * behind. h_cleanup is not async-signal-safe, but the process is dying anyway and a leak of
+ * servers on the shared machine is worse. */
+static void on_fatal_signal(int sig)
+{
+    h_cleanup();
+    if (sig == SIGABRT || sig == SIGSEGV || sig == SIGBUS) {
+        signal(sig, SIG_DFL); /* die with the original signal (core dump, exit status) */
+        raise(sig);
+    }
+    _exit(128 + sig);
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, on_fatal_signal);
+    signal(SIGTERM, on_fatal_signal);
+    signal(SIGABRT, on_fatal_signal);
+    signal(SIGSEGV, on_fatal_signal);
+    signal(SIGBUS, on_fatal_signal);
+    static struct bench b = {.clients_arg = "1,16,64", .seconds = 5, .failovers = 5};
+    const struct strata_flag flags[] = {
+        {.name = "bin",
+         .type = STRATA_FLAG_STR,
+         .dst = &b.bin_dir,
+         .metavar = "DIR",
+         .help = "where strata-dird is (default: $STRATA_BIN, else this program's directory)"},
+        {.name = "clients",
+         .type = STRATA_FLAG_STR,
+         .dst = &b.clients_arg,
+         .metavar = "N,N,...",
+         .help = "concurrent clients of each run (default 1,16,64)"},
+        {.name = "seconds",
+         .type = STRATA_FLAG_U64,
+         .dst = &b.seconds,
+         .metavar = "S",
+         .help = "duration of each measurement (default 5)",
+         .min = 1,
+         .max = 60},
+        {.name = "failovers",
+         .type = STRATA_FLAG_U64,
+         .dst = &b.failovers,
+         .metavar = "N",
+         .help = "leader kills to time, 0 to skip (default 5)",
+         .min = 0,
+         .max = 50},
+        {.name = "election-timeout-ms",
+         .type = STRATA_FLAG_U64,
+         .dst = &b.election_timeout_ms,
+         .metavar = "MS",
+         .help = "passed to strata-dird when it has the flag (default: the daemon's own)",
+         .min = 0,
+         .max = 60000},
+        {.name = "no-etcd",
+         .type = STRATA_FLAG_BOOL,
+         .dst = &b.no_etcd,
+         .help = "skip the etcd comparison"},
+        {.name = "no-strata",
+         .type = STRATA_FLAG_BOOL,
+         .dst = &b.no_strata,
+         .help = "measure etcd only"},
+        STRATA_FLAGS_END,
+    };
+    struct strata_err e = {0};
+    int argi = 1;
+    int rc = strata_flags_parse(flags, argc, argv, &argi, &e);
+    if (rc == STRATA_ENOTFOUND) {
+        printf("usage: dir-bench [flags]\n");
+        strata_flags_usage(stdout, flags);
+        return 0;
+    }
+    if (!rc && argi < argc)
+        rc = strata_err_set(&e, STRATA_EINVAL, "unexpected argument '%s'", argv[argi]);
+    if (!rc)
+        rc = parse_clients(&b, &e);
+    if (rc) {
+        fprintf(stderr, "dir-bench: %s\n", e.msg);
+        return 2;
+    }
+    if (b.bin_dir) {
+        setenv("STRATA_BIN", b.bin_dir, 1);
+    } else if (!getenv("STRATA_BIN")) {
+        /* Installed side by side with the daemons in build/bin. */
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+            self[n] = '\0';
+            char *slash = strrchr(self, '/');
+            if (slash)
+                *slash = '\0';
+            setenv("STRATA_BIN", self, 1);
+        }
+    }
+    atexit(h_cleanup);
+
+    uint8_t val[256];
+    b.sum.value_bytes = dir_bench_command_pack(1000, val, sizeof(val));
+    b.sum.seconds = (unsigned)b.seconds;
+    uint64_t t0 = h_now_ms();
+    if (!b.no_strata) {
+        b.sum.strata_ran = true;
+        run_strata(&b);
+    }
+    if (!b.no_etcd)
+        run_etcd(&b);
+    dir_bench_report(stdout, &b.sum, (double)(h_now_ms() - t0) / 1000.0);
+    say("done in %.0f s", (double)(h_now_ms() - t0) / 1000.0);
+    h_cleanup();
+    return b.sum.nerrors ? 1 : 0;
+}

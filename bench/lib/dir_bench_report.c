@@ -1,0 +1,164 @@
+/* dir_bench_report.c - JSON output of the directory benchmark (hand-written: flat and small). */
+#include "dir_bench_report.h"
+
+#include <string.h>
+#include <unistd.h>
+
+void dir_bench_summary_error(struct dir_bench_summary *s, const char *what, const char *msg)
+{
+    fprintf(stderr, "dir-bench: %s: %s\n", what, msg);
+    if (s->nerrors < DIR_BENCH_MAX_ERRORS)
+        snprintf(s->errors[s->nerrors++], sizeof(s->errors[0]), "%s: %s", what, msg);
+}
+
+/* A JSON string of plain text: escape quotes, backslashes and control characters. */
+static void json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(out, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(out, "\\u%04x", ch);
+        else
+            fputc(ch, out);
+    }
+    fputc('"', out);
+}
+
+static void json_num(FILE *out, double v, bool valid)
+{
+    if (valid)
+        fprintf(out, "%.2f", v);
+    else
+        fputs("null", out);
+}
+
+static void json_result(FILE *out, const char *rate, const char *lat,
+                        const struct dir_bench_result *r)
+{
+    fprintf(out,
+            "\"%s_per_s\":%.1f,\"%s_p50_ms\":%.3f,\"%s_p99_ms\":%.3f,\"%s_max_ms\":%.3f,"
+            "\"%s_errors\":%llu",
+            rate, r->per_s, lat, r->p50_ms, lat, r->p99_ms, lat, r->max_ms, rate,
+            (unsigned long long)r->errors);
+    /* CPU per operation: the servers (all members together) and the benchmark's own clients */
+    if (r->ops > 0 && r->server_cpu_s >= 0)
+        fprintf(out, ",\"%s_server_cpu_ms_per_op\":%.4f", rate,
+                r->server_cpu_s * 1000.0 / (double)r->ops);
+    if (r->ops > 0)
+        fprintf(out, ",\"%s_client_cpu_ms_per_op\":%.4f", rate,
+                r->client_cpu_s * 1000.0 / (double)r->ops);
+    if (r->first_error[0]) {
+        fprintf(out, ",\"%s_first_error\":", rate);
+        json_str(out, r->first_error);
+    }
+}
+
+static void json_failover(FILE *out, bool ran, const struct dir_bench_failover *fo)
+{
+    if (!ran) {
+        fputs("null", out);
+        return;
+    }
+    fputs("{\"median\":", out);
+    json_num(out, fo->median_ms, fo->n > 0);
+    fputs(",\"samples\":[", out);
+    for (unsigned i = 0; i < fo->n; i++)
+        fprintf(out, "%s%.1f", i ? "," : "", fo->samples_ms[i]);
+    fputs("],\"rejoin\":[", out);
+    for (unsigned i = 0; i < fo->n; i++)
+        fprintf(out, "%s%.1f", i ? "," : "", fo->rejoin_ms[i]);
+    fputs("]}", out);
+}
+
+static double ratio(double a, double b)
+{
+    return b > 0 ? a / b : 0;
+}
+
+void dir_bench_report(FILE *out, const struct dir_bench_summary *s, double total_secs)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    fprintf(out, "{\"bench\":\"dir-bench\",\"nodes\":3,\"seconds\":%u,\"cpus\":%ld,", s->seconds,
+            cpus);
+    fprintf(out, "\"value_bytes\":%zu,\"election_timeout_ms\":", s->value_bytes);
+    if (s->election_timeout_ms)
+        fprintf(out, "%u,", s->election_timeout_ms);
+    else
+        fputs("null,", out);
+    fputs("\"etcd_version\":", out);
+    if (s->etcd_found)
+        json_str(out, s->etcd_version);
+    else
+        fputs("null", out);
+
+    /* Met: writes at 16 and 64 clients, reads at every concurrency, failover median. */
+    bool w_known = false, w_met = true, r_known = false, r_met = true;
+    fputs(",\"runs\":[", out);
+    for (unsigned i = 0; i < s->nruns; i++) {
+        const struct dir_bench_run *r = &s->runs[i];
+        fprintf(out, "%s{\"clients\":%u,\"strata\":", i ? "," : "", r->clients);
+        if (r->strata_ok) {
+            fputc('{', out);
+            json_result(out, "writes", "write", &r->sw);
+            fputc(',', out);
+            json_result(out, "reads", "read", &r->sr);
+            fputc('}', out);
+        } else {
+            fputs("null", out);
+        }
+        fputs(",\"etcd\":", out);
+        if (r->etcd_ok) {
+            fputc('{', out);
+            json_result(out, "puts", "put", &r->ep);
+            fputc(',', out);
+            json_result(out, "gets", "get", &r->eg);
+            fputc('}', out);
+        } else {
+            fputs("null", out);
+        }
+        bool both = r->strata_ok && r->etcd_ok;
+        double wr = both ? ratio(r->sw.per_s, r->ep.per_s) : 0;
+        double rr = both ? ratio(r->sr.per_s, r->eg.per_s) : 0;
+        fputs(",\"ratio\":{\"writes\":", out);
+        json_num(out, wr, both);
+        fputs(",\"reads\":", out);
+        json_num(out, rr, both);
+        fputs("}}", out);
+        if (both && (r->clients == 16 || r->clients == 64)) {
+            w_known = true;
+            w_met = w_met && wr >= DIR_BENCH_TARGET_WRITES_RATIO;
+        }
+        if (both) {
+            r_known = true;
+            r_met = r_met && rr >= DIR_BENCH_TARGET_READS_RATIO;
+        }
+    }
+    fputs("],\"failover_ms\":", out);
+    json_failover(out, s->failover_ran, &s->fo);
+    fputs(",\"etcd_failover_ms\":", out);
+    json_failover(out, s->etcd_failover_ran, &s->etcd_fo);
+    fprintf(out,
+            ",\"targets\":{\"writes_16_64_ratio_min\":%g,\"reads_ratio_min\":%g,"
+            "\"failover_median_ms_max\":%g}",
+            DIR_BENCH_TARGET_WRITES_RATIO, DIR_BENCH_TARGET_READS_RATIO,
+            DIR_BENCH_TARGET_FAILOVER_MS);
+    /* A failover that could not complete (no write, node not back) misses the target. */
+    bool f_known = s->failover_ran && (!s->failover_ok || s->fo.n > 0);
+    fprintf(out, ",\"met\":{\"writes\":%s,\"reads\":%s,\"failover\":%s}",
+            w_known ? (w_met ? "true" : "false") : "null",
+            r_known ? (r_met ? "true" : "false") : "null",
+            f_known ? (s->failover_ok && s->fo.median_ms <= DIR_BENCH_TARGET_FAILOVER_MS ? "true"
+                                                                                         : "false")
+                    : "null");
+    fputs(",\"errors\":[", out);
+    for (unsigned i = 0; i < s->nerrors; i++) {
+        if (i)
+            fputc(',', out);
+        json_str(out, s->errors[i]);
+    }
+    fprintf(out, "],\"total_s\":%.1f}\n", total_secs);
+    fflush(out);
+}

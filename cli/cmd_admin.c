@@ -1,0 +1,552 @@
+/* cmd_admin.c - tenants, virtual networks, subnets, hosts, gateways and policy: validate
+ * locally, write through the directory, list what it holds. */
+#include "cmd_common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+
+#define CMD_MAX_GW_VNIS 4096
+
+/* ---------------------------------------------------------------- domain */
+
+int cli_domain_create(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    const char *name = a->pos[0];
+    int rc = strata_name_check(name, "domain", e);
+    if (rc != 0)
+        return rc;
+    Strata__V1__Domain d = STRATA__V1__DOMAIN__INIT;
+    d.name = (char *)name;
+    Strata__V1__Command cmd = STRATA__V1__COMMAND__INIT;
+    cmd.op_case = STRATA__V1__COMMAND__OP_DOMAIN_CREATE;
+    cmd.domain_create = &d;
+    uint64_t index;
+    if ((rc = cmd_write(ctx, &cmd, &index, NULL, e)) != 0)
+        return rc;
+    if (ctx->json) {
+        struct cli_json j;
+        cmd_json_write_begin(ctx, &j, "domain create", index);
+        cli_json_str(&j, "domain", name);
+        cmd_json_end(&j);
+    } else {
+        fprintf(ctx->out, "created domain %s (index %llu)\n", name, (unsigned long long)index);
+    }
+    return 0;
+}
+
+int cli_domain_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    strata_env *r;
+    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_DOMAIN, 0, a->min_index, &r, e);
+    if (rc != 0)
+        return rc;
+    const Strata__V1__ListReply *l = r->list_reply;
+    if (ctx->json) {
+        struct cli_json j;
+        cli_json_init(&j, ctx->out);
+        cli_json_obj_begin(&j, NULL);
+        cli_json_u64(&j, "applied_index", l->applied_index);
+        cli_json_arr_begin(&j, "domains");
+        for (size_t i = 0; i < l->n_domains; i++) {
+            cli_json_obj_begin(&j, NULL);
+            cli_json_str(&j, "name", l->domains[i]->name);
+            cli_json_u64(&j, "version", l->domains[i]->version);
+            cli_json_obj_end(&j);
+        }
+        cli_json_arr_end(&j);
+        cmd_json_end(&j);
+    } else {
+        static const char *const hdr[] = {"DOMAIN", "VERSION"};
+        struct cli_table *t = cli_table_new(2, hdr);
+        for (size_t i = 0; i < l->n_domains; i++) {
+            char v[24];
+            const char *row[] = {l->domains[i]->name, cmd_u64(l->domains[i]->version, v)};
+            cli_table_row(t, row);
+        }
+        cli_table_print(t, ctx->out);
+        cli_table_free(t);
+    }
+    strata_msg_free(r);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- vnet */
+
+int cli_vnet_create(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    int rc = strata_name_check(a->domain, "domain", e);
+    if (rc == 0 && a->name != NULL)
+        rc = cmd_check_label(a->name, "--name", e);
+    if (rc != 0)
+        return rc;
+    Strata__V1__Vnet v = STRATA__V1__VNET__INIT;
+    v.vni = a->vni;
+    v.domain = (char *)a->domain;
+    if (a->name != NULL)
+        v.name = (char *)a->name;
+    Strata__V1__Command cmd = STRATA__V1__COMMAND__INIT;
+    cmd.op_case = STRATA__V1__COMMAND__OP_VNET_CREATE;
+    cmd.vnet_create = &v;
+    uint64_t index;
+    if ((rc = cmd_write(ctx, &cmd, &index, NULL, e)) != 0)
+        return rc;
+    if (ctx->json) {
+        struct cli_json j;
+        cmd_json_write_begin(ctx, &j, "vnet create", index);
+        cli_json_u64(&j, "vni", a->vni);
+        cli_json_str(&j, "domain", a->domain);
+        cli_json_str(&j, "name", v.name);
+        cmd_json_end(&j);
+    } else {
+        fprintf(ctx->out, "created vnet %u in domain %s (index %llu)\n", a->vni, a->domain,
+                (unsigned long long)index);
+    }
+    return 0;
+}
+
+int cli_vnet_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    strata_env *r;
+    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_VNET, 0, a->min_index, &r, e);
+    if (rc != 0)
+        return rc;
+    const Strata__V1__ListReply *l = r->list_reply;
+    if (ctx->json) {
+        struct cli_json j;
+        cli_json_init(&j, ctx->out);
+        cli_json_obj_begin(&j, NULL);
+        cli_json_u64(&j, "applied_index", l->applied_index);
+        cli_json_arr_begin(&j, "vnets");
+        for (size_t i = 0; i < l->n_vnets; i++) {
+            const Strata__V1__Vnet *v = l->vnets[i];
+            cli_json_obj_begin(&j, NULL);
+            cli_json_u64(&j, "vni", v->vni);
+            cli_json_str(&j, "domain", v->domain);
+            cli_json_str(&j, "name", v->name);
+            cli_json_u64(&j, "version", v->version);
+            cli_json_obj_end(&j);
+        }
+        cli_json_arr_end(&j);
+        cmd_json_end(&j);
+    } else {
+        static const char *const hdr[] = {"VNI", "DOMAIN", "NAME", "VERSION"};
+        struct cli_table *t = cli_table_new(4, hdr);
+        for (size_t i = 0; i < l->n_vnets; i++) {
+            const Strata__V1__Vnet *v = l->vnets[i];
+            char vni[24], ver[24];
+            const char *row[] = {cmd_u64(v->vni, vni), v->domain, v->name,
+                                 cmd_u64(v->version, ver)};
+            cli_table_row(t, row);
+        }
+        cli_table_print(t, ctx->out);
+        cli_table_free(t);
+    }
+    strata_msg_free(r);
+    return 0;
+}
+
+int cli_vnet_delete(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    Strata__V1__VnetDelete d = STRATA__V1__VNET_DELETE__INIT;
+    d.vni = a->vni;
+    Strata__V1__Command cmd = STRATA__V1__COMMAND__INIT;
+    cmd.op_case = STRATA__V1__COMMAND__OP_VNET_DELETE;
+    cmd.vnet_delete = &d;
+    uint64_t index;
+    int rc = cmd_write(ctx, &cmd, &index, NULL, e);
+    if (rc != 0)
+        return rc;
+    if (ctx->json) {
+        struct cli_json j;
+        cmd_json_write_begin(ctx, &j, "vnet delete", index);
+        cli_json_u64(&j, "vni", a->vni);
+        cmd_json_end(&j);
+    } else {
+        fprintf(ctx->out, "deleted vnet %u (index %llu)\n", a->vni, (unsigned long long)index);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- subnet */
+
+int cli_subnet_create(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    struct strata_cidr c;
+    struct strata_ip gw;
+    int rc = strata_cidr_parse(a->cidr, &c, e);
+    if (rc == 0)
+        rc = strata_ip_parse(a->gateway, &gw, e);
+    if (rc != 0)
+        return rc;
+    char cbuf[STRATA_IP_STRLEN + 4];
+    strata_cidr_format(&c, cbuf);
+    if (!strata_cidr_contains(&c, &gw))
+        return strata_err_set(e, STRATA_EINVAL, "gateway %s is outside %s", a->gateway, cbuf);
+    Strata__V1__Subnet s = STRATA__V1__SUBNET__INIT;
+    s.vni = a->vni;
+    s.prefix.data = c.ip.a;
+    s.prefix.len = strata_ip_len(&c.ip);
+    s.plen = c.plen;
+    s.gateway.data = gw.a;
+    s.gateway.len = strata_ip_len(&gw);
+    Strata__V1__Command cmd = STRATA__V1__COMMAND__INIT;
+    cmd.op_case = STRATA__V1__COMMAND__OP_SUBNET_CREATE;
+    cmd.subnet_create = &s;
+    uint64_t index;
+    if ((rc = cmd_write(ctx, &cmd, &index, NULL, e)) != 0)
+        return rc;
+    if (ctx->json) {
+        struct cli_json j;
+        cmd_json_write_begin(ctx, &j, "subnet create", index);
+        cli_json_u64(&j, "vni", a->vni);
+        cli_json_str(&j, "cidr", cbuf);
+        cli_json_str(&j, "gateway", a->gateway);
+        cmd_json_end(&j);
+    } else {
+        fprintf(ctx->out, "created subnet %s (gateway %s) in vnet %u (index %llu)\n", cbuf,
+                a->gateway, a->vni, (unsigned long long)index);
+    }
+    return 0;
+}
+
+static const char *admin_fmt_cidr(const Strata__V1__Subnet *s, char *buf)
+{
+    struct strata_cidr c;
+    if (strata_cidr_from_bytes(s->prefix.data, s->prefix.len, s->plen, &c, NULL) != 0)
+        return strcpy(buf, "?");
+    return strata_cidr_format(&c, buf);
+}
+
+int cli_subnet_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    strata_env *r;
+    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_SUBNET, a->vni, a->min_index, &r, e);
+    if (rc != 0)
+        return rc;
+    const Strata__V1__ListReply *l = r->list_reply;
+    struct cli_json j;
+    struct cli_table *t = NULL;
+    if (ctx->json) {
+        cli_json_init(&j, ctx->out);
+        cli_json_obj_begin(&j, NULL);
+        cli_json_u64(&j, "applied_index", l->applied_index);
+        cli_json_arr_begin(&j, "subnets");
+    } else {
+        static const char *const hdr[] = {"VNI", "CIDR", "GATEWAY", "VERSION"};
+        t = cli_table_new(4, hdr);
+    }
+    for (size_t i = 0; i < l->n_subnets; i++) {
+        const Strata__V1__Subnet *s = l->subnets[i];
+        if (a->vni != 0 && s->vni != a->vni)
+            continue; /* the server filters too; this keeps the output right if it does not */
+        char cidr[STRATA_IP_STRLEN + 4], gw[48], vni[24], ver[24];
+        admin_fmt_cidr(s, cidr);
+        cli_fmt_ip(&s->gateway, gw);
+        if (ctx->json) {
+            cli_json_obj_begin(&j, NULL);
+            cli_json_u64(&j, "vni", s->vni);
+            cli_json_str(&j, "cidr", cidr);
+            cli_json_str(&j, "gateway", s->gateway.len ? gw : NULL);
+            cli_json_u64(&j, "version", s->version);
+            cli_json_obj_end(&j);
+        } else {
+            const char *row[] = {cmd_u64(s->vni, vni), cidr, gw, cmd_u64(s->version, ver)};
+            cli_table_row(t, row);
+        }
+    }
+    if (ctx->json) {
+        cli_json_arr_end(&j);
+        cmd_json_end(&j);
+    } else {
+        cli_table_print(t, ctx->out);
+        cli_table_free(t);
+    }
+    strata_msg_free(r);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- host */
+
+int cli_host_add(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    struct strata_ip vtep;
+    int rc = strata_name_check(a->id, "host id", e);
+    if (rc == 0)
+        rc = strata_ip_parse(a->vtep, &vtep, e);
+    if (rc == 0)
+        rc = strata_name_check(a->pod, "pod", e);
+    if (rc != 0)
+        return rc;
+    Strata__V1__Host h = STRATA__V1__HOST__INIT;
+    h.id = (char *)a->id;
+    h.vtep.data = vtep.a;
+    h.vtep.len = strata_ip_len(&vtep);
+    h.pod = (char *)a->pod;
+    Strata__V1__Command cmd = STRATA__V1__COMMAND__INIT;
+    cmd.op_case = STRATA__V1__COMMAND__OP_HOST_ADD;
+    cmd.host_add = &h;
+    uint64_t index;
+    if ((rc = cmd_write(ctx, &cmd, &index, NULL, e)) != 0)
+        return rc;
+    if (ctx->json) {
+        struct cli_json j;
+        cmd_json_write_begin(ctx, &j, "host add", index);
+        cli_json_str(&j, "id", a->id);
+        cli_json_str(&j, "vtep", a->vtep);
+        cli_json_str(&j, "pod", a->pod);
+        cmd_json_end(&j);
+    } else {
+        fprintf(ctx->out, "added host %s (vtep %s, pod %s) (index %llu)\n", a->id, a->vtep, a->pod,
+                (unsigned long long)index);
+    }
+    return 0;
+}
+
+int cli_host_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    strata_env *r;
+    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_HOST, 0, a->min_index, &r, e);
+    if (rc != 0)
+        return rc;
+    const Strata__V1__ListReply *l = r->list_reply;
+    if (ctx->json) {
+        struct cli_json j;
+        cli_json_init(&j, ctx->out);
+        cli_json_obj_begin(&j, NULL);
+        cli_json_u64(&j, "applied_index", l->applied_index);
+        cli_json_arr_begin(&j, "hosts");
+        for (size_t i = 0; i < l->n_hosts; i++) {
+            const Strata__V1__Host *h = l->hosts[i];
+            char vtep[48];
+            cli_json_obj_begin(&j, NULL);
+            cli_json_str(&j, "id", h->id);
+            cli_json_str(&j, "vtep", cli_fmt_ip(&h->vtep, vtep));
+            cli_json_str(&j, "pod", h->pod);
+            cli_json_u64(&j, "version", h->version);
+            cli_json_obj_end(&j);
+        }
+        cli_json_arr_end(&j);
+        cmd_json_end(&j);
+    } else {
+        static const char *const hdr[] = {"HOST", "VTEP", "POD", "VERSION"};
+        struct cli_table *t = cli_table_new(4, hdr);
+        for (size_t i = 0; i < l->n_hosts; i++) {
+            const Strata__V1__Host *h = l->hosts[i];
+            char vtep[48], ver[24];
+            const char *row[] = {h->id, cli_fmt_ip(&h->vtep, vtep), h->pod,
+                                 cmd_u64(h->version, ver)};
+            cli_table_row(t, row);
+        }
+        cli_table_print(t, ctx->out);
+        cli_table_free(t);
+    }
+    strata_msg_free(r);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- gateway */
+
+/* "100,200" -> vnis[]; rejects empty items, bad VNIs and duplicates. */
+static int admin_parse_vnis(const char *s, uint32_t *vnis, size_t cap, size_t *n,
+                            struct strata_err *e)
+{
+    *n = 0;
+    const char *p = s;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        char item[32];
+        if (len == 0 || len >= sizeof(item))
+            return strata_err_set(e, STRATA_EINVAL, "bad VNI list \"%.64s\"", s);
+        memcpy(item, p, len);
+        item[len] = '\0';
+        uint32_t v;
+        int rc = strata_vni_parse(item, &v, e);
+        if (rc != 0)
+            return rc;
+        for (size_t i = 0; i < *n; i++)
+            if (vnis[i] == v)
+                return strata_err_set(e, STRATA_EINVAL, "VNI %u listed twice", v);
+        if (*n == cap)
+            return strata_err_set(e, STRATA_EINVAL, "more than %zu VNIs", cap);
+        vnis[(*n)++] = v;
+        if (p[len] == '\0')
+            return 0;
+        p += len + 1;
+    }
+}
+
+int cli_gateway_add(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    struct strata_ip vtep;
+    static uint32_t vnis[CMD_MAX_GW_VNIS];
+    size_t nv = 0;
+    int rc = strata_name_check(a->id, "gateway id", e);
+    if (rc == 0)
+        rc = strata_ip_parse(a->vtep, &vtep, e);
+    if (rc == 0)
+        rc = admin_parse_vnis(a->vnis, vnis, CMD_MAX_GW_VNIS, &nv, e);
+    if (rc != 0)
+        return rc;
+    Strata__V1__Gateway g = STRATA__V1__GATEWAY__INIT;
+    g.id = (char *)a->id;
+    g.vtep.data = vtep.a;
+    g.vtep.len = strata_ip_len(&vtep);
+    g.vnis = vnis;
+    g.n_vnis = nv;
+    Strata__V1__Command cmd = STRATA__V1__COMMAND__INIT;
+    cmd.op_case = STRATA__V1__COMMAND__OP_GATEWAY_ADD;
+    cmd.gateway_add = &g;
+    uint64_t index;
+    if ((rc = cmd_write(ctx, &cmd, &index, NULL, e)) != 0)
+        return rc;
+    if (ctx->json) {
+        struct cli_json j;
+        cmd_json_write_begin(ctx, &j, "gateway add", index);
+        cli_json_str(&j, "id", a->id);
+        cli_json_str(&j, "vtep", a->vtep);
+        cli_json_arr_begin(&j, "vnis");
+        for (size_t i = 0; i < nv; i++)
+            cli_json_u64(&j, NULL, vnis[i]);
+        cli_json_arr_end(&j);
+        cmd_json_end(&j);
+    } else {
+        fprintf(ctx->out, "added gateway %s (vtep %s, vnis %s) (index %llu)\n", a->id, a->vtep,
+                a->vnis, (unsigned long long)index);
+    }
+    return 0;
+}
+
+int cli_gateway_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    strata_env *r;
+    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_GATEWAY, 0, a->min_index, &r, e);
+    if (rc != 0)
+        return rc;
+    const Strata__V1__ListReply *l = r->list_reply;
+    if (ctx->json) {
+        struct cli_json j;
+        cli_json_init(&j, ctx->out);
+        cli_json_obj_begin(&j, NULL);
+        cli_json_u64(&j, "applied_index", l->applied_index);
+        cli_json_arr_begin(&j, "gateways");
+        for (size_t i = 0; i < l->n_gateways; i++) {
+            const Strata__V1__Gateway *g = l->gateways[i];
+            char vtep[48];
+            cli_json_obj_begin(&j, NULL);
+            cli_json_str(&j, "id", g->id);
+            cli_json_str(&j, "vtep", cli_fmt_ip(&g->vtep, vtep));
+            cli_json_arr_begin(&j, "vnis");
+            for (size_t k = 0; k < g->n_vnis; k++)
+                cli_json_u64(&j, NULL, g->vnis[k]);
+            cli_json_arr_end(&j);
+            cli_json_u64(&j, "version", g->version);
+            cli_json_obj_end(&j);
+        }
+        cli_json_arr_end(&j);
+        cmd_json_end(&j);
+    } else {
+        static const char *const hdr[] = {"GATEWAY", "VTEP", "VNIS", "VERSION"};
+        struct cli_table *t = cli_table_new(4, hdr);
+        for (size_t i = 0; i < l->n_gateways; i++) {
+            const Strata__V1__Gateway *g = l->gateways[i];
+            char vtep[48], ver[24], list[256];
+            size_t off = 0;
+            list[0] = '\0';
+            for (size_t k = 0; k < g->n_vnis && off + 12 < sizeof(list); k++)
+                off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%u", k ? "," : "",
+                                        g->vnis[k]);
+            const char *row[] = {g->id, cli_fmt_ip(&g->vtep, vtep), list, cmd_u64(g->version, ver)};
+            cli_table_row(t, row);
+        }
+        cli_table_print(t, ctx->out);
+        cli_table_free(t);
+    }
+    strata_msg_free(r);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- policy */
+
+int cli_policy_set(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    Strata__V1__Verdict v;
+    int rc = strata_name_check(a->domain, "domain", e);
+    if (rc == 0)
+        rc = cmd_parse_verdict(a->pos[0], &v, e);
+    if (rc != 0)
+        return rc;
+    Strata__V1__Policy p = STRATA__V1__POLICY__INIT;
+    p.domain = (char *)a->domain;
+    p.from_vni = a->from;
+    p.to_vni = a->to;
+    p.verdict = v;
+    Strata__V1__Command cmd = STRATA__V1__COMMAND__INIT;
+    cmd.op_case = STRATA__V1__COMMAND__OP_POLICY_SET;
+    cmd.policy_set = &p;
+    uint64_t index;
+    if ((rc = cmd_write(ctx, &cmd, &index, NULL, e)) != 0)
+        return rc;
+    if (ctx->json) {
+        struct cli_json j;
+        cmd_json_write_begin(ctx, &j, "policy set", index);
+        cli_json_str(&j, "domain", a->domain);
+        cli_json_u64(&j, "from", a->from);
+        cli_json_u64(&j, "to", a->to);
+        cli_json_str(&j, "verdict", cli_verdict_name(v));
+        cmd_json_end(&j);
+    } else {
+        fprintf(ctx->out, "policy %s: vnet %u -> vnet %u %s (index %llu)\n", a->domain, a->from,
+                a->to, cli_verdict_name(v), (unsigned long long)index);
+    }
+    return 0;
+}
+
+int cli_policy_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    strata_env *r;
+    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_POLICY, 0, a->min_index, &r, e);
+    if (rc != 0)
+        return rc;
+    const Strata__V1__ListReply *l = r->list_reply;
+    struct cli_json j;
+    struct cli_table *t = NULL;
+    if (ctx->json) {
+        cli_json_init(&j, ctx->out);
+        cli_json_obj_begin(&j, NULL);
+        cli_json_u64(&j, "applied_index", l->applied_index);
+        cli_json_arr_begin(&j, "policies");
+    } else {
+        static const char *const hdr[] = {"DOMAIN", "FROM", "TO", "VERDICT", "VERSION"};
+        t = cli_table_new(5, hdr);
+    }
+    for (size_t i = 0; i < l->n_policies; i++) {
+        const Strata__V1__Policy *p = l->policies[i];
+        if (a->domain != NULL && strcmp(a->domain, p->domain) != 0)
+            continue;
+        if (ctx->json) {
+            cli_json_obj_begin(&j, NULL);
+            cli_json_str(&j, "domain", p->domain);
+            cli_json_u64(&j, "from", p->from_vni);
+            cli_json_u64(&j, "to", p->to_vni);
+            cli_json_str(&j, "verdict", cli_verdict_name(p->verdict));
+            cli_json_u64(&j, "version", p->version);
+            cli_json_obj_end(&j);
+        } else {
+            char f[24], to[24], ver[24];
+            const char *row[] = {p->domain, cmd_u64(p->from_vni, f), cmd_u64(p->to_vni, to),
+                                 cli_verdict_name(p->verdict), cmd_u64(p->version, ver)};
+            cli_table_row(t, row);
+        }
+    }
+    if (ctx->json) {
+        cli_json_arr_end(&j);
+        cmd_json_end(&j);
+    } else {
+        cli_table_print(t, ctx->out);
+        cli_table_free(t);
+    }
+    strata_msg_free(r);
+    return 0;
+}

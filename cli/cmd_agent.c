@@ -1,0 +1,198 @@
+/* cmd_agent.c - talking to an agent's control socket (port attach/detach) and dumping the
+ * cache of an agent or a connectivity server. */
+#include "cmd_common.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include "addr.h"
+
+/* Linux interface names: 1..15 bytes, no '/', no whitespace, not "." or "..". */
+static int agent_check_ifname(const char *s, struct strata_err *e)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 15)
+        return strata_err_set(e, STRATA_EINVAL, "bad interface name \"%.32s\": 1 to 15 characters",
+                              s);
+    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return strata_err_set(e, STRATA_EINVAL, "bad interface name \"%s\"", s);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p == '/' || *p == ':' || isspace(*p) || !isprint(*p))
+            return strata_err_set(e, STRATA_EINVAL,
+                                  "bad interface name \"%.32s\": no '/', ':' or blanks", s);
+    return 0;
+}
+
+static int agent_call(struct cli_ctx *ctx, const char *ctl, strata_env *req, int want,
+                      strata_env **reply, char *url, size_t urlsz, struct strata_err *e)
+{
+    cli_ctl_url(ctl, url, urlsz);
+    return cli_peer_call(ctx, url, req, want, (unsigned)ctx->timeout_ms, reply, e);
+}
+
+static void agent_report(struct cli_ctx *ctx, const char *op, const char *url,
+                         const struct cli_args *a, const char *detail, const char *human)
+{
+    if (ctx->json) {
+        struct cli_json j;
+        cli_json_init(&j, ctx->out);
+        cli_json_obj_begin(&j, NULL);
+        cli_json_str(&j, "op", op);
+        cli_json_str(&j, "agent", url);
+        cli_json_str(&j, "ifname", a->ifname);
+        cli_json_str(&j, "detail", detail);
+        cmd_json_end(&j);
+    } else {
+        fprintf(ctx->out, "%s%s%s\n", human, detail[0] ? ": " : "", detail);
+    }
+}
+
+int cli_port_attach(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    uint8_t mac[6];
+    struct strata_ip ip;
+    uint8_t plen;
+    int rc = cmd_parse_endpoint_mac(a->mac, mac, e);
+    if (rc == 0)
+        rc = strata_ipplen_parse(a->ip, &ip, &plen, e);
+    if (rc == 0)
+        rc = agent_check_ifname(a->ifname, e);
+    if (rc != 0)
+        return rc;
+    Strata__V1__PortAttach pa = STRATA__V1__PORT_ATTACH__INIT;
+    pa.vni = a->vni;
+    pa.mac.data = mac;
+    pa.mac.len = 6;
+    pa.ip.data = ip.a;
+    pa.ip.len = strata_ip_len(&ip);
+    pa.plen = plen;
+    pa.ifname = (char *)a->ifname;
+    strata_env req = STRATA__V1__ENVELOPE__INIT;
+    req.body_case = STRATA__V1__ENVELOPE__BODY_PORT_ATTACH;
+    req.port_attach = &pa;
+    strata_env *r = NULL;
+    char url[512];
+    rc = agent_call(ctx, a->agent, &req, STRATA__V1__ENVELOPE__BODY_PORT_REPLY, &r, url,
+                    sizeof(url), e);
+    if (rc != 0)
+        return rc;
+    char human[256];
+    snprintf(human, sizeof(human), "attached %s (%s %s) to vnet %u", a->ifname, a->mac, a->ip,
+             a->vni);
+    agent_report(ctx, "port attach", url, a, r->port_reply->detail, human);
+    strata_msg_free(r);
+    return 0;
+}
+
+int cli_port_detach(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    int rc = agent_check_ifname(a->ifname, e);
+    if (rc != 0)
+        return rc;
+    Strata__V1__PortDetach pd = STRATA__V1__PORT_DETACH__INIT;
+    pd.ifname = (char *)a->ifname;
+    strata_env req = STRATA__V1__ENVELOPE__INIT;
+    req.body_case = STRATA__V1__ENVELOPE__BODY_PORT_DETACH;
+    req.port_detach = &pd;
+    strata_env *r = NULL;
+    char url[512];
+    rc = agent_call(ctx, a->agent, &req, STRATA__V1__ENVELOPE__BODY_PORT_REPLY, &r, url,
+                    sizeof(url), e);
+    if (rc != 0)
+        return rc;
+    char human[64];
+    snprintf(human, sizeof(human), "detached %s", a->ifname);
+    agent_report(ctx, "port detach", url, a, r->port_reply->detail, human);
+    strata_msg_free(r);
+    return 0;
+}
+
+static void cache_print(struct cli_ctx *ctx, const char *url, const Strata__V1__CacheShowReply *c)
+{
+    if (ctx->json) {
+        struct cli_json j;
+        cli_json_init(&j, ctx->out);
+        cli_json_obj_begin(&j, NULL);
+        cli_json_str(&j, "source", url);
+        cli_json_arr_begin(&j, "entries");
+        for (size_t i = 0; i < c->n_entries; i++) {
+            const Strata__V1__CacheEntry *en = c->entries[i];
+            cli_json_obj_begin(&j, NULL);
+            cli_json_u64(&j, "vni", en->vni);
+            cli_json_str(&j, "key", en->key);
+            cli_json_str(&j, "value", en->value);
+            cli_json_u64(&j, "version", en->version);
+            cli_json_u64(&j, "age_ms", en->age_ms);
+            cli_json_arr_begin(&j, "holders");
+            for (size_t k = 0; k < en->n_holders; k++)
+                cli_json_str(&j, NULL, en->holders[k]);
+            cli_json_arr_end(&j);
+            cli_json_obj_end(&j);
+        }
+        cli_json_arr_end(&j);
+        cli_json_obj_begin(&j, "counters");
+        for (size_t i = 0; i < c->n_counters; i++)
+            cli_json_u64(&j, c->counters[i]->name, c->counters[i]->value);
+        cli_json_obj_end(&j);
+        cmd_json_end(&j);
+        return;
+    }
+    fprintf(ctx->out, "cache of %s: %zu %s\n", url, c->n_entries,
+            c->n_entries == 1 ? "entry" : "entries");
+    static const char *const hdr[] = {"VNI", "KEY", "VALUE", "VERSION", "AGE_MS", "HOLDERS"};
+    struct cli_table *t = cli_table_new(6, hdr);
+    for (size_t i = 0; i < c->n_entries; i++) {
+        const Strata__V1__CacheEntry *en = c->entries[i];
+        char vni[24], ver[24], age[24], holders[256];
+        size_t off = 0;
+        holders[0] = '\0';
+        for (size_t k = 0; k < en->n_holders && off + 4 < sizeof(holders); k++)
+            off += (size_t)snprintf(holders + off, sizeof(holders) - off, "%s%s", k ? "," : "",
+                                    en->holders[k]);
+        const char *row[] = {
+            cmd_u64(en->vni, vni),    en->key, en->value, cmd_u64(en->version, ver),
+            cmd_u64(en->age_ms, age), holders};
+        cli_table_row(t, row);
+    }
+    cli_table_print(t, ctx->out);
+    cli_table_free(t);
+    if (c->n_counters == 0)
+        return;
+    fputc('\n', ctx->out);
+    static const char *const chdr[] = {"COUNTER", "VALUE"};
+    t = cli_table_new(2, chdr);
+    for (size_t i = 0; i < c->n_counters; i++) {
+        char v[24];
+        const char *row[] = {c->counters[i]->name, cmd_u64(c->counters[i]->value, v)};
+        cli_table_row(t, row);
+    }
+    cli_table_print(t, ctx->out);
+    cli_table_free(t);
+}
+
+int cli_cache_show(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    if ((a->cs == NULL) == (a->agent == NULL))
+        return strata_err_set(e, STRATA_EINVAL,
+                              "cache show: give exactly one of --cs URL or "
+                              "--agent CTL");
+    if (a->cs != NULL && strstr(a->cs, "://") == NULL)
+        return strata_err_set(e, STRATA_EINVAL, "--cs must be a URL like tcp://HOST:PORT");
+    char url[512];
+    if (a->cs != NULL)
+        snprintf(url, sizeof(url), "%s", a->cs);
+    else
+        cli_ctl_url(a->agent, url, sizeof(url));
+    Strata__V1__CacheShowRequest cs = STRATA__V1__CACHE_SHOW_REQUEST__INIT;
+    strata_env req = STRATA__V1__ENVELOPE__INIT;
+    req.body_case = STRATA__V1__ENVELOPE__BODY_CACHE_SHOW;
+    req.cache_show = &cs;
+    strata_env *r = NULL;
+    int rc = cli_peer_call(ctx, url, &req, STRATA__V1__ENVELOPE__BODY_CACHE_SHOW_REPLY,
+                           (unsigned)ctx->timeout_ms, &r, e);
+    if (rc != 0)
+        return rc;
+    cache_print(ctx, url, r->cache_show_reply);
+    strata_msg_free(r);
+    return 0;
+}

@@ -1,0 +1,222 @@
+/* itest_dird.c - the `strata` binary against a real strata-dird (one node on loopback): every
+ * admin command, the JSON keys scripts rely on, exit statuses, and failures as exactly one line
+ * on stderr (or one JSON error object on stdout). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+static char api_url[64];
+static char err_path[512];
+
+struct out {
+    int status;
+    char *out, *err;
+};
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (f != NULL) {
+        char chunk[4096];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+            fwrite(chunk, 1, n, m);
+        fclose(f);
+    }
+    fclose(m);
+    return buf;
+}
+
+/* Run `strata --directory API ARGS`, capturing stdout and stderr apart. */
+static struct out strata(const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "%s --directory %s %s 2>%s", h_bin("strata"), api_url, args,
+             err_path);
+    struct out o = {0};
+    o.status = h_run(cmd, &o.out);
+    o.err = slurp(err_path);
+    if (o.out == NULL)
+        o.out = strdup("");
+    return o;
+}
+
+static void out_free(struct out *o)
+{
+    free(o->out);
+    free(o->err);
+}
+
+/* Assert that `args` exits with success (want_ok) or failure, and that stdout holds every
+ * string of `want` (NULL-terminated). */
+static void expect(const char *args, bool want_ok, const char *const *want)
+{
+    struct out o = strata(args);
+    if ((o.status == 0) != want_ok)
+        fail_msg("strata %s: exit %d (want %s)\nstdout: %s\nstderr: %s", args, o.status,
+                 want_ok ? "0" : "non-zero", o.out, o.err);
+    for (; want != NULL && *want != NULL; want++)
+        if (strstr(o.out, *want) == NULL)
+            fail_msg("strata %s: stdout lacks %s\nstdout: %s\nstderr: %s", args, *want, o.out,
+                     o.err);
+    if (want_ok && o.err[0] != '\0')
+        fail_msg("strata %s: succeeded but wrote to stderr: %s", args, o.err);
+    out_free(&o);
+}
+
+/* Exactly one line, newline-terminated. */
+static bool one_line(const char *s)
+{
+    const char *nl = strchr(s, '\n');
+    return nl != NULL && nl[1] == '\0';
+}
+
+#define OK(args, ...) expect(args, true, (const char *const[]){__VA_ARGS__, NULL})
+#define FAILS(args, ...) expect(args, false, (const char *const[]){__VA_ARGS__, NULL})
+
+static bool has_leader(void *arg)
+{
+    (void)arg;
+    struct out o = strata("--json --timeout-ms 1000 cluster status");
+    bool ok = o.status == 0 && strstr(o.out, "\"leader\":1,") != NULL;
+    out_free(&o);
+    return ok;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *dir = h_tmpdir("cli-itest");
+    char data[512], log[512], raft[32], cluster[64], id[] = "1";
+    snprintf(data, sizeof(data), "%s/node1", dir);
+    snprintf(log, sizeof(log), "%s/node1.log", dir);
+    snprintf(err_path, sizeof(err_path), "%s/stderr", dir);
+    int rp = h_free_port(), ap = h_free_port();
+    snprintf(raft, sizeof(raft), "127.0.0.1:%d", rp);
+    snprintf(api_url, sizeof(api_url), "tcp://127.0.0.1:%d", ap);
+    snprintf(cluster, sizeof(cluster), "1=%s", raft);
+    char mk[600];
+    snprintf(mk, sizeof(mk), "mkdir -p %s", data);
+    if (h_run(mk, NULL) != 0)
+        return -1;
+    char *argv[] = {(char *)h_bin("strata-dird"),
+                    "--id",
+                    id,
+                    "--data-dir",
+                    data,
+                    "--raft",
+                    raft,
+                    "--api",
+                    api_url,
+                    "--cluster",
+                    cluster,
+                    NULL};
+    if (h_spawn(argv, log) < 0)
+        return -1;
+    if (!h_wait_until(has_leader, NULL, 20000)) {
+        fprintf(stderr, "no leader within 20 s; see %s\n", log);
+        return -1;
+    }
+    return 0;
+}
+
+static void test_admin_and_lists(void **state)
+{
+    (void)state;
+    OK("--json domain create acme", "\"op\":\"domain create\"", "\"index\":");
+    OK("vnet create --vni 100 --domain acme --name blue", "created vnet 100");
+    OK("vnet create --vni 200 --domain acme --json", "\"op\":\"vnet create\"", "\"vni\":200");
+    OK("subnet create --vni 100 --cidr 10.1.0.0/24 --gateway 10.1.0.1", "10.1.0.0/24");
+    OK("subnet create --vni 200 --cidr 10.1.0.0/24 --gateway 10.1.0.1", "10.1.0.0/24");
+    OK("host add --id h1 --vtep 192.168.50.1 --pod a", "added host h1");
+    OK("--json host add --id h2 --vtep 192.168.50.2 --pod a", "\"op\":\"host add\"");
+    OK("--json gateway add --id gw1 --vtep 192.168.50.9 --vni 100,200", "\"vnis\":[100,200]");
+    OK("--json domain list", "\"domains\":[{\"name\":\"acme\",\"version\":");
+    OK("--json vnet list",
+       "{\"vni\":100,\"domain\":\"acme\",\"name\":\"blue\",\"version\":", "{\"vni\":200,");
+    OK("--json subnet list --vni 200",
+       "\"subnets\":[{\"vni\":200,\"cidr\":\"10.1.0.0/24\",\"gateway\":\"10.1.0.1\"");
+    OK("--json host list", "{\"id\":\"h1\",\"vtep\":\"192.168.50.1\",\"pod\":\"a\",\"version\":");
+    OK("--json gateway list", "{\"id\":\"gw1\",\"vtep\":\"192.168.50.9\",\"vnis\":[100,200]");
+    OK("host list", "HOST", "VTEP", "h2");
+    /* creating what exists is an error, one line on stderr */
+    struct out o = strata("domain create acme");
+    assert_int_not_equal(o.status, 0);
+    assert_string_equal(o.out, "");
+    assert_true(strncmp(o.err, "strata: ", 8) == 0);
+    assert_true(one_line(o.err));
+    out_free(&o);
+}
+
+static void test_endpoints_and_resolve(void **state)
+{
+    (void)state;
+    OK("--json endpoint add --vni 100 --mac 02:00:00:00:01:05 --ip 10.1.0.5 --host h1",
+       "\"op\":\"endpoint add\"", "\"vtep\":\"192.168.50.1\"");
+    /* the same IP in the other VN is another endpoint */
+    OK("endpoint add --vni 200 --mac 02:00:00:00:02:05 --ip 10.1.0.5 --host h2",
+       "added endpoint 02:00:00:00:02:05");
+    OK("--json endpoint list --vni 100",
+       "\"endpoints\":[{\"vni\":100,\"mac\":\"02:00:00:00:01:05\",\"ips\":[\"10.1.0.5\"],"
+       "\"host\":\"h1\",\"vtep\":\"192.168.50.1\",\"version\":");
+    OK("endpoint list", "02:00:00:00:01:05", "02:00:00:00:02:05", "VTEP");
+    OK("--json resolve --vni 100 --ip 10.1.0.5",
+       "{\"vni\":100,\"ip\":\"10.1.0.5\",\"mac\":\"02:00:00:00:01:05\",\"vtep\":\"192.168.50.1\","
+       "\"host\":\"h1\",\"version\":",
+       "\"verdict\":\"allow\"", "\"tier\":\"directory\"", "\"elapsed_us\":", "\"server_us\":");
+    OK("--json resolve --vni 200 --mac 02:00:00:00:02:05", "\"ip\":\"10.1.0.5\"",
+       "\"host\":\"h2\"");
+    /* between VNs: denied until a rule allows it */
+    OK("--json resolve --vni 200 --ip 10.1.0.5 --from-vni 100", "\"verdict\":\"deny\"");
+    OK("--json policy set --domain acme --from 100 --to 200 allow", "\"verdict\":\"allow\"");
+    OK("--json resolve --vni 200 --ip 10.1.0.5 --from-vni 100", "\"verdict\":\"allow\"");
+    OK("--json policy list", "{\"domain\":\"acme\",\"from\":100,\"to\":200,\"verdict\":\"allow\"");
+
+    FAILS("--json resolve --vni 100 --ip 10.1.0.99",
+          "{\"error\":\"ENOTFOUND\",\"message\":\"no endpoint with IP 10.1.0.99 in VNI 100\"}\n");
+    struct out o = strata("resolve --vni 100 --ip 10.1.0.99");
+    assert_int_not_equal(o.status, 0);
+    assert_string_equal(o.out, "");
+    assert_string_equal(o.err, "strata: no endpoint with IP 10.1.0.99 in VNI 100\n");
+    out_free(&o);
+    /* an IP already claimed in the VN */
+    FAILS("--json endpoint add --vni 100 --mac 02:00:00:00:01:07 --ip 10.1.0.5 --host h1",
+          "{\"error\":\"E");
+
+    OK("--json endpoint move --vni 100 --mac 02:00:00:00:01:05 --host h2",
+       "\"vtep\":\"192.168.50.2\"");
+    OK("--json resolve --vni 100 --ip 10.1.0.5", "\"host\":\"h2\"");
+    OK("--json endpoint delete --vni 100 --mac 02:00:00:00:01:05", "\"op\":\"endpoint delete\"");
+    FAILS("--json resolve --vni 100 --ip 10.1.0.5", "\"error\":\"ENOTFOUND\"");
+}
+
+static void test_cluster_status(void **state)
+{
+    (void)state;
+    OK("--json cluster status", "\"leader\":1,", "\"role\":\"leader\"",
+       "\"term\":", "\"commit_index\":", "\"applied_index\":", "\"raft\":\"127.0.0.1:");
+    OK("cluster status", "leader: 1", "ROLE", "leader");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_admin_and_lists),
+        cmocka_unit_test(test_endpoints_and_resolve),
+        cmocka_unit_test(test_cluster_status),
+    };
+    int rc = cmocka_run_group_tests(tests, setup, NULL);
+    h_cleanup();
+    return rc;
+}

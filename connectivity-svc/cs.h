@@ -1,0 +1,167 @@
+/* cs.h - strata-csd, the per-pod connectivity server: state shared by its modules (cache,
+ * upstream directory client, change feed consumer, agent sessions, authorization, API). */
+#ifndef CS_H
+#define CS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "client.h"
+#include "cs_auth.h"
+#include "cs_cache.h"
+#include "loop.h"
+#include "metrics.h"
+#include "msg.h"
+#include "server.h"
+
+/* Counters: shown by CacheShowRequest and exported as strata_cs_<name> metrics. */
+struct cs_counters {
+    uint64_t hits, misses, negative_hits, evictions, entries, cache_bytes;
+    uint64_t upstream_requests, upstream_errors, upstream_latency_us_sum, upstream_latency_us_count;
+    uint64_t updates_pushed, invalidations_pushed, floods_pushed, resyncs_pushed;
+    uint64_t feed_index, feed_changes, feed_gaps, sessions, parked;
+    uint64_t resolve_requests, denied;
+};
+
+struct cs_upstream;
+struct cs_feed;
+struct cs_agents;
+struct cs_session;
+
+struct cs {
+    /* flags */
+    const char *id, *pod, *listen, *directory, *metrics_addr;
+    uint64_t negative_ttl_ms, cache_max, contexts;
+
+    uv_loop_t *uv;
+    struct strata_loop *loop;
+    struct strata_server *srv;
+    struct strata_metrics *metrics;
+    uv_timer_t tick; /* refreshes the gauges (entries, cache_bytes, sessions) */
+    struct cs_cache *cache;
+    struct cs_upstream *up;
+    struct cs_feed *feed;
+    struct cs_agents *agents;
+    struct cs_vninfo *vninfo;
+    struct cs_counters ctr;
+    /* Highest directory index this server has seen on the feed: every upstream read carries it
+     * as min_index, so no answer older than one already seen is ever cached or served. */
+    uint64_t feed_index;
+    bool stopping;
+};
+
+/* ---- cs_upstream.c: the directory client (rotation across nodes, coalescing, batching) */
+
+/* rc 0: `reply` (owned by the callee; strata_msg_free) has status 0 or a final error. Otherwise
+ * a transport error after every node was tried until the deadline; reply NULL. */
+typedef void (*cs_up_cb)(int rc, strata_env *reply, void *arg);
+
+int cs_up_new(struct cs *cs, struct cs_upstream **out, struct strata_err *e);
+/* Cancel everything: callbacks fire with STRATA_EUNAVAIL (now or on a later loop turn). */
+void cs_up_close(struct cs_upstream *up);
+/* Free once the loop has stopped. */
+void cs_up_free(struct cs_upstream *up);
+/* Send `req` (owned by the caller, kept valid until cb) to the current node; on a transport
+ * failure, timeout or STRATA_EUNAVAIL/ENOTLEADER/ETIMEDOUT/EBUSY move on to the next node and
+ * resend until total_ms passed. try_ms bounds each attempt. `cursor` (NULL = the shared one)
+ * remembers which node answered last. */
+void cs_up_call(struct cs_upstream *up, strata_env *req, unsigned try_ms, unsigned total_ms,
+                int *cursor, cs_up_cb cb, void *arg);
+/* A write: fills cmd client_id/req_id (so a resend is applied at most once) and calls. */
+void cs_up_write(struct cs_upstream *up, strata_env *req, cs_up_cb cb, void *arg);
+int cs_up_nodes(const struct cs_upstream *up);
+
+/* Resolve one key. Concurrent resolves of one (key, from_vni) share one upstream query; those
+ * queued in one loop turn share one ResolveRequest. fn runs once: with the cache entry that now
+ * holds the answer (e may be NULL when it was not cacheable, e.g. a per-query error: then ans
+ * carries it), or with status < 0 and ans NULL on failure. */
+typedef void (*cs_up_resolve_fn)(void *arg, uint32_t idx, int status, const char *msg,
+                                 struct cs_entry *e, const Strata__V1__ResolveAnswer *ans);
+int cs_up_resolve(struct cs_upstream *up, const struct cs_key *k, uint32_t from_vni,
+                  cs_up_resolve_fn fn, void *arg, uint32_t idx);
+
+/* ---- cs_resolve.c: agents' ResolveRequest */
+void cs_resolve_handle(struct cs *cs, struct strata_req *req, const strata_env *env,
+                       const struct cs_ident *id, struct cs_session *s);
+/* Store a directory answer in the cache (called by the upstream once per answered query).
+ * Returns the entry now holding the freshest answer for k, or NULL when not cacheable. */
+struct cs_entry *cs_resolve_learn(struct cs *cs, const struct cs_key *k, uint32_t from_vni,
+                                  const Strata__V1__ResolveAnswer *ans);
+
+/* ---- cs_feed.c: the change feed consumer */
+int cs_feed_start(struct cs *cs, struct strata_err *e);
+void cs_feed_stop(struct cs *cs);
+void cs_feed_free(struct cs *cs); /* after the loop stopped */
+/* The cache's eviction hook: an entry the LRU drops is forgotten, so its holders would get no
+ * further updates for it; they are told to drop it too (and ask again on their next miss). */
+void cs_feed_evicted(struct cs_entry *e, void *arg);
+/* Apply one FeedReply (exposed for tests). */
+void cs_feed_apply(struct cs *cs, const Strata__V1__FeedReply *fr);
+
+/* ---- cs_agents.c: sessions, update queues, long-poll */
+struct cs_session {
+    uint32_t id; /* small id used in interest sets */
+    char host[64];
+    bool gateway;
+    bool registered; /* HostRegister succeeded: vtep is the host's own */
+    uint8_t vtep_len;
+    uint8_t vtep[16];
+    uint64_t epoch;           /* HostRegisterReply.session */
+    struct cs_iset vnis;      /* VNs with a port on this host (or served, for a gateway) */
+    uint32_t denied_vni;      /* last VN the directory said has no port here ... */
+    uint64_t denied_until_ms; /* ... and until when that is believed */
+};
+
+enum cs_upd_kind { CS_UPD_ENDPOINT = 1, CS_UPD_INVALIDATE = 2, CS_UPD_FLOOD = 3 };
+
+/* What one change says, shared (refcounted) by every session queue it is pushed to. */
+struct cs_payload;
+struct cs_payload *cs_payload_endpoint(const Strata__V1__Endpoint *ep, uint64_t committed_us);
+struct cs_payload *cs_payload_flood(uint32_t vni, ProtobufCBinaryData *vteps, size_t n,
+                                    uint64_t committed_us);
+void cs_payload_unref(struct cs_payload *p);
+
+int cs_agents_new(struct cs *cs, struct cs_agents **out);
+void cs_agents_close(struct cs_agents *a); /* answers parked polls, stops timers */
+void cs_agents_free(struct cs_agents *a);
+struct cs_session *cs_agents_find(struct cs_agents *a, const char *host);
+struct cs_session *cs_agents_get(struct cs_agents *a, const char *host); /* find or create */
+struct cs_session *cs_agents_by_id(struct cs_agents *a, uint32_t id);
+uint32_t cs_agents_count(const struct cs_agents *a);
+/* Queue an update for session id (key = the entry's key, or NULL for a flood). */
+void cs_agents_push(struct cs_agents *a, uint32_t id, enum cs_upd_kind kind, const struct cs_key *k,
+                    struct cs_payload *p);
+/* Every session must drop and re-resolve what it holds (feed gap). */
+void cs_agents_resync_all(struct cs_agents *a);
+/* Reply to parked long-polls that have something to send (also done at the end of every loop
+ * turn in which something was pushed). */
+void cs_agents_flush(struct cs_agents *a);
+/* An endpoint payload describing a cached entry's key and value (evictions, invalidations). */
+struct cs_payload *cs_payload_entry(struct cs *cs, const struct cs_entry *e, uint64_t committed_us);
+void cs_agents_visit(struct cs_agents *a, void (*fn)(struct cs_session *s, void *arg), void *arg);
+void cs_agents_handle_updates(struct cs *cs, struct strata_req *req, const strata_env *env,
+                              const char *host);
+
+/* ---- cs_ports.c: HostRegister and port registration on the agent's behalf */
+void cs_ports_host_register(struct cs *cs, struct strata_req *req, const strata_env *env,
+                            const struct cs_ident *id);
+void cs_ports_handle(struct cs *cs, struct strata_req *req, const strata_env *env,
+                     const struct cs_ident *id, struct cs_session *s);
+/* Decide whether session s has a port in vni, asking the directory when it does not know:
+ * fn(arg, 0) allowed, fn(arg, STRATA_EDENIED) not; or another error. */
+void cs_ports_check_vni(struct cs *cs, struct cs_session *s, uint32_t vni,
+                        void (*fn)(void *arg, int rc), void *arg);
+
+/* ---- cs_show.c: cache show, counters, metrics, VN info */
+void cs_show_handle(struct cs *cs, struct strata_req *req);
+int cs_show_metrics(struct cs *cs, struct strata_err *e);
+void cs_show_refresh(struct cs *cs); /* gauges from the cache */
+void cs_vninfo_handle(struct cs *cs, struct strata_req *req, const strata_env *env,
+                      const struct cs_ident *id, struct cs_session *s);
+void cs_vninfo_forget(struct cs *cs, uint32_t vni); /* 0 = all */
+void cs_vninfo_free(struct cs *cs);
+
+/* ---- cs_api.c: dispatch of agent and operator requests */
+void cs_api_handle(struct strata_req *req, const strata_env *env, void *arg);
+
+#endif

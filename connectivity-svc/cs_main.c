@@ -1,0 +1,137 @@
+/* cs_main.c - strata-csd: flags, startup (cache, directory client, feed, agent server, metrics)
+ * and clean shutdown on SIGTERM. A restarted server starts cold and warms on demand. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "cs.h"
+#include "flags.h"
+#include "log.h"
+
+#define TICK_MS 1000
+
+static struct cs g_cs;
+
+static void on_tick(uv_timer_t *t)
+{
+    cs_show_refresh(t->data);
+}
+
+static void on_signal(void *arg)
+{
+    struct cs *cs = arg;
+    if (cs->stopping)
+        return;
+    cs->stopping = true;
+    LOG_INFO("SIGTERM: stopping");
+    uv_timer_stop(&cs->tick);
+    uv_close((uv_handle_t *)&cs->tick, NULL);
+    cs_agents_close(cs->agents); /* answers parked long-polls */
+    cs_feed_stop(cs);
+    cs_up_close(cs->up); /* in-flight work completes with EUNAVAIL, replies go out */
+    if (cs->srv != NULL) {
+        strata_server_close(cs->srv);
+        cs->srv = NULL;
+    }
+    if (cs->metrics != NULL) {
+        strata_metrics_close(cs->metrics);
+        cs->metrics = NULL;
+    }
+    strata_loop_close(cs->loop);
+}
+
+static int check_flags(struct cs *cs, struct strata_err *e)
+{
+    if (strata_name_check(cs->id, "--id", e) != 0 || strata_name_check(cs->pod, "--pod", e) != 0)
+        return e->code;
+    if (strncmp(cs->listen, "tcp://", 6) != 0 && strncmp(cs->listen, "ipc://", 6) != 0)
+        return strata_err_set(e, STRATA_EINVAL, "--listen must be tcp://HOST:PORT (got '%s')",
+                              cs->listen);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct cs *cs = &g_cs;
+    struct strata_err e = {0};
+    cs->negative_ttl_ms = 2000;
+    cs->cache_max = 1000000;
+    cs->contexts = 4096;
+    const struct strata_flag flags[] = {
+        {"id", STRATA_FLAG_STR, &cs->id, "NAME", "this server's name", true, 0, 0},
+        {"pod", STRATA_FLAG_STR, &cs->pod, "POD", "the pod it serves", true, 0, 0},
+        {"listen", STRATA_FLAG_STR, &cs->listen, "tcp://HOST:PORT",
+         "where agents, gateways and operators connect", true, 0, 0},
+        {"directory", STRATA_FLAG_STR, &cs->directory, "URL[,URL...]",
+         "the directory nodes' API addresses", true, 0, 0},
+        {"metrics", STRATA_FLAG_STR, &cs->metrics_addr, "HOST:PORT",
+         "serve Prometheus metrics on http://HOST:PORT/metrics", false, 0, 0},
+        {"negative-ttl-ms", STRATA_FLAG_U64, &cs->negative_ttl_ms, "MS",
+         "how long a negative answer is kept at most (default 2000)", false, 0, 3600000},
+        {"cache-max-entries", STRATA_FLAG_U64, &cs->cache_max, "N",
+         "cached keys before the least recently used go (default 1000000)", false, 1, 1000000000},
+        {"contexts", STRATA_FLAG_U64, &cs->contexts, "N",
+         "requests in flight at once on --listen; every agent parks one (default 4096)", false, 16,
+         1000000},
+        STRATA_FLAGS_END,
+    };
+    int argi = 1;
+    int rc = strata_flags_parse(flags, argc, argv, &argi, &e);
+    if (rc == STRATA_ENOTFOUND) {
+        printf("usage: strata-csd [flags]\n");
+        strata_flags_usage(stdout, flags);
+        return 0;
+    }
+    if (rc == 0 && argi < argc)
+        rc = strata_err_set(&e, STRATA_EINVAL, "unexpected argument '%s'", argv[argi]);
+    if (rc == 0)
+        rc = check_flags(cs, &e);
+    if (rc != 0) {
+        fprintf(stderr, "strata-csd: %s\n", e.msg);
+        strata_flags_usage(stderr, flags);
+        return 2;
+    }
+    char comp[80];
+    snprintf(comp, sizeof(comp), "csd/%s", cs->id);
+    strata_log_init(comp, -1);
+    signal(SIGPIPE, SIG_IGN);
+
+    static uv_loop_t uv;
+    uv_loop_init(&uv);
+    cs->uv = &uv;
+    cs->cache = cs_cache_new(cs->cache_max);
+    if (cs->cache == NULL || cs_agents_new(cs, &cs->agents) != 0) {
+        fprintf(stderr, "strata-csd: out of memory\n");
+        return 1;
+    }
+    cs_cache_on_evict(cs->cache, cs_feed_evicted, cs);
+    struct strata_server_opts so = {.url = cs->listen, .contexts = (int)cs->contexts};
+    if (strata_loop_new(&uv, &cs->loop, &e) != 0 || cs_up_new(cs, &cs->up, &e) != 0 ||
+        cs_show_metrics(cs, &e) != 0 || cs_feed_start(cs, &e) != 0 ||
+        strata_server_open(cs->loop, &so, cs_api_handle, cs, &cs->srv, &e) != 0) {
+        LOG_ERROR("startup failed: %s", e.msg);
+        fprintf(stderr, "strata-csd: %s\n", e.msg);
+        return 1;
+    }
+    strata_loop_on_signal(cs->loop, on_signal, cs);
+    uv_timer_init(&uv, &cs->tick);
+    cs->tick.data = cs;
+    uv_timer_start(&cs->tick, on_tick, TICK_MS, TICK_MS);
+    LOG_INFO("serving listen=%s pod=%s directory=%s cache_max=%llu negative_ttl_ms=%llu",
+             cs->listen, cs->pod, cs->directory, (unsigned long long)cs->cache_max,
+             (unsigned long long)cs->negative_ttl_ms);
+
+    uv_run(&uv, UV_RUN_DEFAULT);
+    uv_run(&uv, UV_RUN_NOWAIT);
+    if (uv_loop_close(&uv) != 0)
+        LOG_WARN("loop closed with handles still open");
+    cs_feed_free(cs);
+    cs_up_free(cs->up);
+    cs_agents_free(cs->agents);
+    cs_vninfo_free(cs);
+    cs_cache_free(cs->cache);
+    LOG_INFO("stopped");
+    return 0;
+}

@@ -1,0 +1,11 @@
+# daemon.cmake - strata-dird, the directory daemon around the FSM (included by CMakeLists.txt).
+file(GLOB DIRD_SRC CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/dird_*.c)
+add_executable(strata-dird ${DIRD_SRC})
+target_include_directories(strata-dird PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(strata-dird PRIVATE dir_fsm strata_lib PkgConfig::RAFT PkgConfig::UV)
+# libraft compresses snapshots with lz4. The shared libraft pulls it in itself; a static
+# libraft needs -llz4, which exists only where the lz4 development files are installed.
+find_library(STRATA_LZ4_LIB NAMES lz4)
+if(STRATA_LZ4_LIB)
+  target_link_libraries(strata-dird PRIVATE ${STRATA_LZ4_LIB})
+endif()

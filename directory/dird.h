@@ -1,0 +1,179 @@
+/* dird.h - strata-dird internals: one libuv loop owning the Raft instance, the directory FSM,
+ * the API server, the write batcher, follower forwarding, parked reads and the change feed. */
+#ifndef DIRD_H
+#define DIRD_H
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "client.h"
+#include "dir_fsm.h"
+#include "loop.h"
+#include "metrics.h"
+#include "msg.h"
+#include "server.h"
+
+/* Identity set on requests a follower forwards to the leader: a node receiving one while not
+ * leader answers ENOTLEADER instead of forwarding again (no forwarding loops). */
+#define DIRD_FWD_IDENTITY "dird-forward"
+#define DIRD_FEED_RING 65536        /* changes held in memory for the feed */
+#define DIRD_FEED_WAIT_MAX_MS 30000 /* longest long-poll */
+#define DIRD_READ_WAIT_MS 2000      /* longest wait for min_index */
+#define DIRD_FWD_TIMEOUT_MS 3000    /* a proxied request, including waiting for a leader */
+#define DIRD_TICK_MS 20             /* housekeeping period (deadlines, member table) */
+
+struct dird;
+struct fwd_req;
+
+struct dird_cfg {
+    uint64_t id;
+    const char *data_dir;
+    const char *raft_addr;
+    const char *api_url;
+    const char *cluster;
+    const char *metrics;
+    bool join;
+    bool pre_vote;
+    uint64_t election_ms, heartbeat_ms, snap_threshold, snap_trailing, install_snap_ms;
+};
+
+/* A client write waiting for its batch to be submitted and applied. req is NULL for writes the
+ * daemon makes itself (member_set, member_del). */
+struct dird_write {
+    struct dird_write *next;
+    struct strata_req *req;
+    const Strata__V1__Command *cmd;
+    /* storage for internal commands */
+    Strata__V1__Command own_cmd;
+    Strata__V1__MemberSet own_ms;
+    Strata__V1__MemberDel own_md;
+    char own_raft[64], own_api[256];
+    void (*done)(struct dird *d, int status, void *arg); /* internal writes: completion */
+    void *done_arg;
+};
+
+/* A read or feed request waiting for the applied index to move. */
+struct dird_parked {
+    struct dird_parked *next;
+    struct strata_req *req;
+    const strata_env *env;
+    uint64_t want_index; /* reads: min_index; feed: after_index (wants index > it) */
+    uint64_t deadline_ms;
+    uint64_t arrival_us;
+};
+
+struct dird_feed_entry {
+    uint64_t index;
+    Strata__V1__Change *chg; /* owned (unpacked copy) */
+};
+
+struct dird_fwd_peer {
+    struct dird_fwd_peer *next;
+    struct strata_aclient *c;
+    char url[256];
+};
+
+struct dird {
+    struct dird_cfg cfg;
+    uv_loop_t *uv;
+    struct strata_loop *loop;
+    struct strata_server *srv;
+    struct strata_metrics *metrics;
+    struct dir_fsm *fsm;
+
+    struct raft raft;
+    struct raft_io io;
+    struct raft_uv_transport transport;
+    struct raft_fsm rfsm;
+    bool raft_started, raft_closing, stopping;
+
+    /* the batcher: writes queued since the last flush */
+    struct dird_write *wq_head, **wq_tail;
+    unsigned wq_len;
+    unsigned applies_in_flight;
+    uv_prepare_t prepare;
+    uv_timer_t tick;
+    uv_timer_t close_timer;
+
+    /* results of the entry being applied: handed to the leader's apply callback */
+    struct dir_result *results;
+    size_t results_cap, results_n;
+    uint64_t results_index;
+
+    /* raft state tracking for logs */
+    int last_state;
+    raft_id last_leader;
+    raft_term last_term;
+
+    /* member table self-registration */
+    bool member_inflight;
+    uint64_t member_next_try_ms;
+
+    /* parked reads and feed waiters */
+    struct dird_parked *reads, *feeds;
+
+    /* change feed ring */
+    struct dird_feed_entry *ring;
+    size_t ring_head, ring_len; /* oldest at ring_head */
+    uint64_t horizon;
+
+    struct dird_fwd_peer *peers;
+    struct fwd_req *fwds; /* requests proxied to the leader (dird_forward.c) */
+
+    /* metrics (uint64_t for lib/metrics) */
+    uint64_t m_applied, m_commit, m_term, m_is_leader, m_writes, m_write_errors, m_reads, m_batches,
+        m_forwarded, m_feed_waiters, m_read_waiters, m_endpoints, m_vnets, m_hosts, m_snapshots,
+        m_restores, m_elections;
+};
+
+/* dird_raft.c */
+int dird_raft_start(struct dird *d, struct strata_err *e);
+void dird_raft_close(struct dird *d, void (*cb)(struct dird *d));
+bool dird_is_leader(struct dird *d);
+/* The leader's id and API URL as this node knows them (NULL api when unknown). */
+void dird_leader(struct dird *d, uint64_t *id, const char **api);
+uint64_t dird_applied(struct dird *d);
+void dird_write_enqueue(struct dird *d, struct dird_write *w);
+void dird_write_flush(struct dird *d);
+void dird_write_fail_all(struct dird *d, int code, const char *msg);
+/* Internal write (member_set / member_del), completion optional. */
+struct dird_write *dird_write_internal(struct dird *d);
+const char *dird_role_name(int state);
+
+/* dird_api.c */
+void dird_api_handle(struct strata_req *req, const strata_env *env, void *arg);
+void dird_reply_error(struct strata_req *req, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* dird_forward.c */
+/* Proxy req to the leader (waiting up to DIRD_FWD_TIMEOUT_MS for one to be known, following
+ * leader changes). false only when out of memory (the caller answers). */
+bool dird_forward(struct dird *d, struct strata_req *req, const strata_env *env);
+/* Re-route proxied requests after a leader change; expire them at their deadline. */
+void dird_forward_poll(struct dird *d, uint64_t now_ms);
+/* Send an internal command to the leader's API (member_set from a follower). */
+int dird_forward_cmd(struct dird *d, const Strata__V1__Command *cmd,
+                     void (*cb)(struct dird *d, int rc, void *arg), void *arg);
+void dird_forward_close(struct dird *d);
+
+/* dird_reads.c */
+void dird_reads_handle(struct dird *d, struct strata_req *req, const strata_env *env);
+void dird_reads_poll(struct dird *d, uint64_t now_ms); /* serve what is ready or expired */
+void dird_reads_fail_all(struct dird *d);
+
+/* dird_feed.c */
+int dird_feed_init(struct dird *d);
+void dird_feed_hook(void *arg, const Strata__V1__Change *chg);
+void dird_feed_reset(struct dird *d, uint64_t horizon); /* after a snapshot restore */
+void dird_feed_handle(struct dird *d, struct strata_req *req, const strata_env *env);
+void dird_feed_poll(struct dird *d, uint64_t now_ms);
+void dird_feed_free(struct dird *d);
+
+/* dird_cluster.c */
+void dird_cluster_handle(struct dird *d, struct strata_req *req, const strata_env *env);
+void dird_cluster_tick(struct dird *d, uint64_t now_ms); /* member self-registration */
+
+#endif

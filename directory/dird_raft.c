@@ -1,0 +1,491 @@
+/* dird_raft.c - libraft glue: setup, the FSM callbacks (one entry = one CommandBatch) and the
+ * write batcher that turns concurrent client writes into few pipelined raft_apply calls. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dird.h"
+#include "log.h"
+
+/* ---------------------------------------------------------------- entry format */
+
+/* A Raft entry is [u32 len][u32 magic][CommandBatch protobuf][zero padding to 8 bytes].
+ * libraft 0.15 sends entries back to back in AppendEntries but decodes them as if each were
+ * padded to 8 bytes: an unpadded entry corrupts every later entry of the message (measured: a
+ * heap overflow on a follower catching up). The length header lets apply ignore the padding,
+ * which protobuf would otherwise reject. */
+#define DIRD_ENTRY_HDR 8u
+#define DIRD_ENTRY_MAGIC 0x31424453u /* "SDB1" */
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+/* ---------------------------------------------------------------- FSM callbacks */
+
+/* Apply one entry. Never fails deterministically: an undecodable entry (a bug or corruption) is
+ * logged and skipped so every node skips it alike; validation errors go into the results. */
+static int rfsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf, void **result)
+{
+    struct dird *d = rf->data;
+    /* raft sets last_applied after this returns: this entry's index is the next one. */
+    uint64_t index = raft_last_applied(&d->raft) + 1;
+    Strata__V1__CommandBatch *b = NULL;
+    const uint8_t *p = buf->base;
+    if (buf->len >= DIRD_ENTRY_HDR && rd32(p + 4) == DIRD_ENTRY_MAGIC &&
+        rd32(p) <= buf->len - DIRD_ENTRY_HDR)
+        b = strata__v1__command_batch__unpack(NULL, rd32(p), p + DIRD_ENTRY_HDR);
+    d->results_n = 0;
+    d->results_index = index;
+    *result = NULL;
+    if (b == NULL) {
+        LOG_ERROR("undecodable raft entry index=%llu len=%zu: skipped", (unsigned long long)index,
+                  buf->len);
+        dir_fsm_set_applied(d->fsm, index);
+        return 0;
+    }
+    if (b->n_cmds > d->results_cap) {
+        struct dir_result *r = realloc(d->results, b->n_cmds * sizeof(*r));
+        if (r == NULL) {
+            strata__v1__command_batch__free_unpacked(b, NULL);
+            return RAFT_NOMEM; /* not deterministic: raft retries later */
+        }
+        d->results = r;
+        d->results_cap = b->n_cmds;
+    }
+    for (size_t i = 0; i < b->n_cmds; i++) {
+        memset(&d->results[i], 0, sizeof(d->results[i]));
+        dir_fsm_apply_cmd(d->fsm, index, b->cmds[i], &d->results[i]);
+    }
+    if (b->n_cmds == 0)
+        dir_fsm_set_applied(d->fsm, index);
+    d->results_n = b->n_cmds;
+    strata__v1__command_batch__free_unpacked(b, NULL);
+    /* The results stay in d->results: raft calls the leader's apply callback right after this
+     * returns, before the next entry is applied; followers have no callback and nothing leaks. */
+    *result = d;
+    return 0;
+}
+
+static int rfsm_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+    struct dird *d = rf->data;
+    struct strata_err e;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (dir_fsm_snapshot(d->fsm, &buf, &len, &e) != 0) {
+        LOG_ERROR("snapshot failed: %s", e.msg);
+        return RAFT_NOMEM;
+    }
+    struct raft_buffer *arr = raft_malloc(sizeof(*arr));
+    void *copy = raft_malloc(len ? len : 1);
+    if (arr == NULL || copy == NULL) {
+        raft_free(arr);
+        raft_free(copy);
+        free(buf);
+        return RAFT_NOMEM;
+    }
+    memcpy(copy, buf, len);
+    free(buf);
+    arr[0].base = copy;
+    arr[0].len = len;
+    *bufs = arr;
+    *n_bufs = 1;
+    d->m_snapshots++;
+    LOG_INFO("snapshot taken applied=%llu bytes=%zu", (unsigned long long)dir_fsm_applied(d->fsm),
+             len);
+    return 0;
+}
+
+/* On success the FSM owns buf->base (raft frees it only when restore fails). */
+static int rfsm_restore(struct raft_fsm *rf, struct raft_buffer *buf)
+{
+    struct dird *d = rf->data;
+    struct strata_err e;
+    if (dir_fsm_restore(d->fsm, buf->base, buf->len, &e) != 0) {
+        LOG_ERROR("snapshot restore failed: %s", e.msg);
+        return RAFT_CORRUPT;
+    }
+    raft_free(buf->base);
+    d->m_restores++;
+    dird_feed_reset(d, dir_fsm_applied(d->fsm));
+    /* before raft_start returns it is our own snapshot from disk; afterwards a leader's */
+    LOG_INFO("snapshot %s applied=%llu bytes=%zu",
+             d->raft_started ? "installed from the leader" : "loaded from disk",
+             (unsigned long long)dir_fsm_applied(d->fsm), buf->len);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- raft state */
+
+const char *dird_role_name(int state)
+{
+    switch (state) {
+    case RAFT_LEADER:
+        return "leader";
+    case RAFT_FOLLOWER:
+        return "follower";
+    case RAFT_CANDIDATE:
+        return "candidate";
+    default:
+        return "unreachable";
+    }
+}
+
+bool dird_is_leader(struct dird *d)
+{
+    return d->raft_started && !d->raft_closing && raft_state(&d->raft) == RAFT_LEADER;
+}
+
+void dird_leader(struct dird *d, uint64_t *id, const char **api)
+{
+    raft_id lid = 0;
+    const char *addr = NULL;
+    *api = NULL;
+    if (d->raft_started && !d->raft_closing)
+        raft_leader(&d->raft, &lid, &addr);
+    *id = lid;
+    if (lid == d->cfg.id) {
+        *api = d->cfg.api_url;
+    } else if (lid != 0) {
+        const Strata__V1__Member *m = dir_fsm_member(d->fsm, lid);
+        if (m != NULL && m->api != NULL && m->api[0] != '\0')
+            *api = m->api;
+    }
+}
+
+uint64_t dird_applied(struct dird *d)
+{
+    return dir_fsm_applied(d->fsm);
+}
+
+/* ---------------------------------------------------------------- batcher */
+
+struct dird_batch {
+    struct raft_apply areq;
+    struct dird *d;
+    unsigned n;
+    struct dird_write *w[];
+};
+
+static void write_finish(struct dird *d, struct dird_write *w, int code, const char *msg,
+                         const struct dir_result *res)
+{
+    if (w->req == NULL) {
+        if (w->done != NULL)
+            w->done(d, code != 0 ? code : (res != NULL ? res->status : 0), w->done_arg);
+        free(w);
+        return;
+    }
+    if (code != 0) {
+        d->m_write_errors++;
+        strata_req_error(w->req, code, "%s", msg);
+    } else if (res->status != 0) {
+        d->m_write_errors++;
+        strata_req_error(w->req, res->status, "%s", res->msg);
+    } else {
+        Strata__V1__WriteReply wr = STRATA__V1__WRITE_REPLY__INIT;
+        strata_env rep = STRATA__V1__ENVELOPE__INIT;
+        wr.index = res->index;
+        const Strata__V1__Command *c = w->cmd;
+        if (c->op_case == STRATA__V1__COMMAND__OP_ENDPOINT_ADD && c->endpoint_add->mac.len == 6)
+            wr.endpoint = (Strata__V1__Endpoint *)dir_fsm_endpoint_by_mac(
+                d->fsm, c->endpoint_add->vni, c->endpoint_add->mac.data);
+        else if (c->op_case == STRATA__V1__COMMAND__OP_ENDPOINT_MOVE &&
+                 c->endpoint_move->mac.len == 6)
+            wr.endpoint = (Strata__V1__Endpoint *)dir_fsm_endpoint_by_mac(
+                d->fsm, c->endpoint_move->vni, c->endpoint_move->mac.data);
+        rep.body_case = STRATA__V1__ENVELOPE__BODY_WRITE_REPLY;
+        rep.write_reply = &wr;
+        strata_req_reply(w->req, &rep);
+    }
+    free(w);
+}
+
+static void apply_fail_text(struct dird *d, int status, int *code, const char **msg)
+{
+    switch (status) {
+    case RAFT_NOSPACE:
+        LOG_ERROR("DISK FULL: raft cannot append to %s; writes fail until space returns",
+                  d->cfg.data_dir);
+        *code = STRATA_ENOSPACE;
+        *msg = "disk full";
+        break;
+    case RAFT_NOTLEADER:
+    case RAFT_LEADERSHIPLOST:
+        *code = STRATA_EUNAVAIL;
+        *msg = "leadership lost; retry";
+        break;
+    case RAFT_SHUTDOWN:
+        *code = STRATA_EUNAVAIL;
+        *msg = "directory node shutting down";
+        break;
+    default:
+        *code = STRATA_EUNAVAIL;
+        *msg = "raft apply failed; retry";
+        LOG_WARN("raft apply failed: %s", raft_strerror(status));
+        break;
+    }
+}
+
+static void apply_cb(struct raft_apply *areq, int status, void *result)
+{
+    struct dird_batch *b = areq->data;
+    struct dird *d = b->d;
+    d->applies_in_flight--;
+    if (status != 0) {
+        int code;
+        const char *msg;
+        apply_fail_text(d, status, &code, &msg);
+        for (unsigned i = 0; i < b->n; i++)
+            write_finish(d, b->w[i], code, msg, NULL);
+    } else if (result != d || d->results_n != b->n) {
+        LOG_ERROR("apply result mismatch index=%llu n=%zu want=%u", (unsigned long long)areq->index,
+                  d->results_n, b->n);
+        for (unsigned i = 0; i < b->n; i++)
+            write_finish(d, b->w[i], STRATA_EINTERNAL, "apply result mismatch", NULL);
+    } else {
+        for (unsigned i = 0; i < b->n; i++)
+            write_finish(d, b->w[i], 0, NULL, &d->results[i]);
+    }
+    free(b);
+}
+
+void dird_write_enqueue(struct dird *d, struct dird_write *w)
+{
+    w->next = NULL;
+    *d->wq_tail = w;
+    d->wq_tail = &w->next;
+    d->wq_len++;
+    d->m_writes++;
+}
+
+struct dird_write *dird_write_internal(struct dird *d)
+{
+    (void)d;
+    struct dird_write *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return NULL;
+    strata__v1__command__init(&w->own_cmd);
+    strata__v1__member_set__init(&w->own_ms);
+    strata__v1__member_del__init(&w->own_md);
+    w->cmd = &w->own_cmd;
+    return w;
+}
+
+/* Submit up to STRATA_MAX_BATCH queued writes as one entry. */
+static void flush_one(struct dird *d)
+{
+    unsigned n = d->wq_len < STRATA_MAX_BATCH ? d->wq_len : STRATA_MAX_BATCH;
+    struct dird_batch *b = malloc(sizeof(*b) + n * sizeof(b->w[0]));
+    Strata__V1__Command **cmds = malloc(n * sizeof(*cmds));
+    if (b == NULL || cmds == NULL) {
+        free(b);
+        free(cmds);
+        dird_write_fail_all(d, STRATA_ENOMEM, "out of memory");
+        return;
+    }
+    b->d = d;
+    b->n = n;
+    for (unsigned i = 0; i < n; i++) {
+        struct dird_write *w = d->wq_head;
+        d->wq_head = w->next;
+        d->wq_len--;
+        b->w[i] = w;
+        cmds[i] = (Strata__V1__Command *)w->cmd;
+    }
+    if (d->wq_head == NULL)
+        d->wq_tail = &d->wq_head;
+
+    Strata__V1__CommandBatch cb = STRATA__V1__COMMAND_BATCH__INIT;
+    cb.n_cmds = n;
+    cb.cmds = cmds;
+    size_t len = strata__v1__command_batch__get_packed_size(&cb);
+    size_t total = (DIRD_ENTRY_HDR + len + 7) & ~(size_t)7;
+    struct raft_buffer buf = {.base = raft_calloc(1, total), .len = total};
+    if (buf.base == NULL) {
+        free(cmds);
+        for (unsigned i = 0; i < n; i++)
+            write_finish(d, b->w[i], STRATA_ENOMEM, "out of memory", NULL);
+        free(b);
+        return;
+    }
+    wr32(buf.base, (uint32_t)len);
+    wr32((uint8_t *)buf.base + 4, DIRD_ENTRY_MAGIC);
+    strata__v1__command_batch__pack(&cb, (uint8_t *)buf.base + DIRD_ENTRY_HDR);
+    free(cmds);
+    b->areq.data = b;
+    int rv = raft_apply(&d->raft, &b->areq, &buf, 1, apply_cb);
+    if (rv != 0) {
+        int code;
+        const char *msg;
+        raft_free(buf.base);
+        apply_fail_text(d, rv, &code, &msg);
+        for (unsigned i = 0; i < n; i++)
+            write_finish(d, b->w[i], code, msg, NULL);
+        free(b);
+        return;
+    }
+    d->applies_in_flight++;
+    d->m_batches++;
+}
+
+void dird_write_flush(struct dird *d)
+{
+    if (d->wq_len == 0)
+        return;
+    if (!dird_is_leader(d)) {
+        /* Lost leadership while writes waited: the client retries (same ids) elsewhere. */
+        dird_write_fail_all(d, STRATA_EUNAVAIL, "leadership lost; retry");
+        return;
+    }
+    while (d->wq_len > 0)
+        flush_one(d);
+}
+
+void dird_write_fail_all(struct dird *d, int code, const char *msg)
+{
+    while (d->wq_head != NULL) {
+        struct dird_write *w = d->wq_head;
+        d->wq_head = w->next;
+        write_finish(d, w, code, msg, NULL);
+    }
+    d->wq_tail = &d->wq_head;
+    d->wq_len = 0;
+}
+
+/* ---------------------------------------------------------------- start / close */
+
+static int parse_cluster(struct dird *d, struct raft_configuration *conf, struct strata_err *e)
+{
+    if (d->cfg.cluster == NULL || d->cfg.cluster[0] == '\0') {
+        /* no list: a single-node cluster of this node */
+        if (raft_configuration_add(conf, d->cfg.id, d->cfg.raft_addr, RAFT_VOTER) != 0)
+            return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+        return 0;
+    }
+    char *copy = strdup(d->cfg.cluster), *save = NULL;
+    if (copy == NULL)
+        return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    bool self = false;
+    int rc = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        uint64_t id;
+        char ip[16];
+        uint16_t port;
+        if (eq == NULL) {
+            rc = strata_err_set(e, STRATA_EINVAL, "--cluster: '%s' is not ID=HOST:PORT", tok);
+            break;
+        }
+        *eq = '\0';
+        if (strata_u64_parse(tok, 1, UINT64_MAX, &id, e) != 0 ||
+            strata_hostport_parse(eq + 1, ip, &port, e) != 0) {
+            rc = strata_err_set(e, STRATA_EINVAL, "--cluster: %s", e->msg);
+            break;
+        }
+        if (raft_configuration_add(conf, id, eq + 1, RAFT_VOTER) != 0) {
+            rc = strata_err_set(e, STRATA_EINVAL, "--cluster: duplicate id or address %s=%s", tok,
+                                eq + 1);
+            break;
+        }
+        if (id == d->cfg.id) {
+            self = true;
+            if (strcmp(eq + 1, d->cfg.raft_addr) != 0) {
+                rc = strata_err_set(e, STRATA_EINVAL,
+                                    "--cluster gives id %llu address %s but --raft is %s",
+                                    (unsigned long long)id, eq + 1, d->cfg.raft_addr);
+                break;
+            }
+        }
+    }
+    free(copy);
+    if (rc == 0 && !self)
+        rc = strata_err_set(e, STRATA_EINVAL, "--cluster does not list this node's --id %llu",
+                            (unsigned long long)d->cfg.id);
+    return rc;
+}
+
+int dird_raft_start(struct dird *d, struct strata_err *e)
+{
+    int rv = raft_uv_tcp_init(&d->transport, d->uv);
+    if (rv != 0)
+        return strata_err_set(e, STRATA_EIO, "raft transport: %s", raft_strerror(rv));
+    rv = raft_uv_init(&d->io, d->uv, d->cfg.data_dir, &d->transport);
+    if (rv != 0)
+        return strata_err_set(e, STRATA_EIO, "raft storage in %s: %s", d->cfg.data_dir,
+                              d->io.errmsg);
+    d->rfsm.version = 1;
+    d->rfsm.data = d;
+    d->rfsm.apply = rfsm_apply;
+    d->rfsm.snapshot = rfsm_snapshot;
+    d->rfsm.restore = rfsm_restore;
+    rv = raft_init(&d->raft, &d->io, &d->rfsm, d->cfg.id, d->cfg.raft_addr);
+    if (rv != 0)
+        return strata_err_set(e, STRATA_EIO, "raft init: %s", raft_errmsg(&d->raft));
+    d->raft.data = d;
+
+    if (!d->cfg.join) {
+        struct raft_configuration conf;
+        raft_configuration_init(&conf);
+        if (parse_cluster(d, &conf, e) != 0) {
+            raft_configuration_close(&conf);
+            return e->code;
+        }
+        rv = raft_bootstrap(&d->raft, &conf);
+        raft_configuration_close(&conf);
+        if (rv == RAFT_CANTBOOTSTRAP)
+            LOG_INFO("data dir %s holds state: rejoining from disk (--cluster ignored)",
+                     d->cfg.data_dir);
+        else if (rv != 0)
+            return strata_err_set(e, STRATA_EIO, "raft bootstrap: %s", raft_errmsg(&d->raft));
+        else
+            LOG_INFO("bootstrapped a new cluster in %s", d->cfg.data_dir);
+    }
+    raft_set_election_timeout(&d->raft, (unsigned)d->cfg.election_ms);
+    raft_set_heartbeat_timeout(&d->raft, (unsigned)d->cfg.heartbeat_ms);
+    raft_set_snapshot_threshold(&d->raft, (unsigned)d->cfg.snap_threshold);
+    raft_set_snapshot_trailing(&d->raft, (unsigned)d->cfg.snap_trailing);
+    raft_set_install_snapshot_timeout(&d->raft, (unsigned)d->cfg.install_snap_ms);
+    raft_set_pre_vote(&d->raft, d->cfg.pre_vote);
+    rv = raft_start(&d->raft);
+    if (rv != 0)
+        return strata_err_set(e, STRATA_EIO, "raft start: %s", raft_errmsg(&d->raft));
+    d->raft_started = true;
+    LOG_INFO("raft started id=%llu raft=%s last_index=%llu applied=%llu",
+             (unsigned long long)d->cfg.id, d->cfg.raft_addr,
+             (unsigned long long)raft_last_index(&d->raft),
+             (unsigned long long)raft_last_applied(&d->raft));
+    return 0;
+}
+
+static void (*close_done)(struct dird *d);
+
+static void dird_raft_closed(struct raft *r)
+{
+    struct dird *d = r->data;
+    raft_uv_close(&d->io);
+    raft_uv_tcp_close(&d->transport);
+    if (close_done != NULL)
+        close_done(d);
+}
+
+void dird_raft_close(struct dird *d, void (*cb)(struct dird *d))
+{
+    close_done = cb;
+    d->raft_closing = true;
+    if (!d->raft_started) {
+        cb(d);
+        return;
+    }
+    raft_close(&d->raft, dird_raft_closed);
+}

@@ -1,0 +1,167 @@
+/* dir_fsm_snapshot.c - the whole FSM state to a deterministic DirSnapshot encoding and back. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dir_fsm_int.h"
+
+#define DIR_SNAPSHOT_MAGIC 0x53444952u /* "SDIR" */
+
+int dir_fsm_snapshot(const struct dir_fsm *f, uint8_t **buf, size_t *len, struct strata_err *e)
+{
+    Strata__V1__DirSnapshot s = STRATA__V1__DIR_SNAPSHOT__INIT;
+    s.applied_index = f->applied;
+    s.domains = dir_sorted_domains(f, &s.n_domains);
+    s.vnets = dir_sorted_vnets(f, &s.n_vnets);
+    s.subnets = dir_sorted_subnets(f, 0, &s.n_subnets);
+    s.hosts = dir_sorted_hosts(f, &s.n_hosts);
+    s.gateways = dir_sorted_gateways(f, 0, &s.n_gateways);
+    s.endpoints = dir_sorted_endpoints(f, 0, &s.n_endpoints);
+    s.policies = dir_sorted_policies(f, &s.n_policies);
+    s.members = dir_sorted_members(f, &s.n_members);
+    Strata__V1__DedupEntry *de = dir_xcalloc(f->fifo_len + 1, sizeof(*de));
+    s.dedup = dir_xmalloc((f->fifo_len + 1) * sizeof(*s.dedup));
+    s.n_dedup = f->fifo_len;
+    for (size_t i = 0; i < f->fifo_len; i++) {
+        const struct dir_dedup *d = f->fifo[(f->fifo_head + i) % f->fifo_cap];
+        strata__v1__dedup_entry__init(&de[i]);
+        de[i].client_id = d->client_id;
+        de[i].req_id = d->req_id;
+        de[i].status = d->status;
+        de[i].message = d->msg ? d->msg : "";
+        de[i].index = d->index;
+        s.dedup[i] = &de[i];
+    }
+    s.magic = DIR_SNAPSHOT_MAGIC;
+    size_t n = strata__v1__dir_snapshot__get_packed_size(&s);
+    uint8_t *out = malloc(n ? n : 1);
+    int rc = 0;
+    if (out) {
+        strata__v1__dir_snapshot__pack(&s, out);
+        *buf = out;
+        *len = n;
+    } else {
+        rc = strata_err_set(e, STRATA_ENOMEM, "snapshot: cannot allocate %zu bytes", n);
+    }
+    free(s.domains);
+    free(s.vnets);
+    free(s.subnets);
+    free(s.hosts);
+    free(s.gateways);
+    free(s.endpoints);
+    free(s.policies);
+    free(s.members);
+    free(s.dedup);
+    free(de);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------- restore */
+
+/* Each object goes through the same checks as the command that created it, with its version
+ * kept: a snapshot holding what no sequence of commands could have produced is refused. */
+static int load_version(struct dir_fsm *n, const char *what, uint64_t version, struct strata_err *e)
+{
+    if (version == 0 || version > n->applied)
+        return strata_err_set(e, STRATA_EPROTO,
+                              "snapshot: %s has version %" PRIu64 " outside [1, %" PRIu64 "]", what,
+                              version, n->applied);
+    n->cur_index = version;
+    return 0;
+}
+
+static int load_check(int rc, const char *what, const struct dir_result *res, struct strata_err *e)
+{
+    return rc ? strata_err_set(e, STRATA_EPROTO, "snapshot: bad %s: %s", what, res->msg) : 0;
+}
+
+#define LOAD(what, arr, count, op)                                                                 \
+    for (size_t i = 0; i < (count); i++) {                                                         \
+        struct dir_result res = {0};                                                               \
+        if (!(arr)[i] || load_version(n, what, (arr)[i]->version, e) ||                            \
+            load_check(op(n, (arr)[i], &res), what, &res, e))                                      \
+            return e && e->code ? e->code : STRATA_EPROTO;                                         \
+    }
+
+static int load_objects(struct dir_fsm *n, const Strata__V1__DirSnapshot *s, struct strata_err *e)
+{
+    LOAD("domain", s->domains, s->n_domains, dir_op_domain_create);
+    LOAD("VN", s->vnets, s->n_vnets, dir_op_vnet_create);
+    LOAD("subnet", s->subnets, s->n_subnets, dir_op_subnet_create);
+    LOAD("host", s->hosts, s->n_hosts, dir_op_host_add);
+    LOAD("gateway", s->gateways, s->n_gateways, dir_op_gateway_add);
+    LOAD("endpoint", s->endpoints, s->n_endpoints, dir_op_endpoint_add);
+    LOAD("policy", s->policies, s->n_policies, dir_op_policy_set);
+    for (size_t i = 0; i < s->n_endpoints; i++) {
+        const Strata__V1__Endpoint *x = s->endpoints[i];
+        const Strata__V1__Endpoint *ep = dir_fsm_endpoint_by_mac(n, x->vni, x->mac.data);
+        if (!ep || ep->vtep.len != x->vtep.len || memcmp(ep->vtep.data, x->vtep.data, x->vtep.len))
+            return strata_err_set(e, STRATA_EPROTO,
+                                  "snapshot: endpoint VTEP differs from its host's");
+    }
+    for (size_t i = 0; i < s->n_members; i++) {
+        const Strata__V1__Member *m = s->members[i];
+        Strata__V1__MemberSet ms = STRATA__V1__MEMBER_SET__INIT;
+        struct dir_result res = {0};
+        if (!m)
+            return strata_err_set(e, STRATA_EPROTO, "snapshot: empty member");
+        ms.id = m->id;
+        ms.raft = m->raft;
+        ms.api = m->api;
+        if (load_check(dir_op_member_set(n, &ms, &res), "member", &res, e))
+            return e->code;
+    }
+    for (size_t i = 0; i < s->n_dedup; i++) {
+        const Strata__V1__DedupEntry *d = s->dedup[i];
+        struct dir_key k;
+        if (!d || !d->client_id || d->index > n->applied || s->n_dedup > DIR_FSM_DEDUP_MAX)
+            return strata_err_set(e, STRATA_EPROTO, "snapshot: bad dedup entry");
+        dir_key_u64(&k, d->client_id, d->req_id);
+        if (dir_map_get(&n->dedup, k.b, k.len))
+            return strata_err_set(e, STRATA_EPROTO, "snapshot: duplicate dedup entry");
+        dir_dedup_record(n, d->client_id, d->req_id, d->status, d->message, d->index);
+    }
+    /* An object listed twice with the same value was absorbed as a no-op: catch it by count. */
+    if (n->domains.n != s->n_domains || n->vns.n != s->n_vnets || n->nsubnets != s->n_subnets ||
+        n->hosts.n != s->n_hosts || n->gateways.n != s->n_gateways ||
+        n->eps_mac.n != s->n_endpoints || n->policies.n != s->n_policies ||
+        n->members.n != s->n_members)
+        return strata_err_set(e, STRATA_EPROTO, "snapshot: duplicate objects");
+    return 0;
+}
+
+int dir_fsm_restore(struct dir_fsm *f, const uint8_t *buf, size_t len, struct strata_err *e)
+{
+    if (!buf && len)
+        return strata_err_set(e, STRATA_EINVAL, "snapshot: no buffer");
+    Strata__V1__DirSnapshot *s = strata__v1__dir_snapshot__unpack(NULL, len, buf);
+    if (!s)
+        return strata_err_set(e, STRATA_EPROTO, "snapshot: undecodable (%zu bytes)", len);
+    if (s->magic != DIR_SNAPSHOT_MAGIC) {
+        strata__v1__dir_snapshot__free_unpacked(s, NULL);
+        return strata_err_set(e, STRATA_EPROTO, "snapshot: truncated or not a directory snapshot");
+    }
+    struct dir_fsm *n = dir_fsm_new();
+    n->restoring = true;
+    n->applied = s->applied_index;
+    struct strata_err local = {0};
+    int rc = load_objects(n, s, e ? e : &local);
+    strata__v1__dir_snapshot__free_unpacked(s, NULL);
+    if (rc) {
+        dir_fsm_free(n);
+        return rc;
+    }
+    struct dir_map_iter it = {0};
+    struct dir_vn *vn;
+    while ((vn = dir_map_next(&n->vns, &it)))
+        dir_flood_update(n, vn);
+    n->restoring = false;
+    n->cur_index = 0;
+    n->hook = f->hook;
+    n->hook_arg = f->hook_arg;
+    dir_fsm_free_state(f);
+    *f = *n;
+    free(n);
+    return 0;
+}

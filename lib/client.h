@@ -1,0 +1,41 @@
+/* client.h - NNG req clients: an asynchronous one whose completions run on the libuv loop (for
+ * daemons), and a blocking one (for the CLI, tests and benchmarks). */
+#ifndef STRATA_CLIENT_H
+#define STRATA_CLIENT_H
+
+#include <stdint.h>
+
+#include "loop.h"
+#include "msg.h"
+
+/* ---- asynchronous (daemons) */
+struct strata_aclient;
+
+/* Called on the loop thread. rc is 0 (then `reply` is the decoded reply, owned by the callee:
+ * free with strata_msg_free; its status may still be non-zero) or a transport error
+ * (STRATA_ETIMEDOUT, STRATA_EUNAVAIL, STRATA_EPROTO) with reply NULL. */
+typedef void (*strata_aclient_cb)(int rc, strata_env *reply, void *arg);
+
+/* Dial `url` (non-blocking: keeps retrying in the background). Requests are never resent by
+ * NNG (REQ_RESENDTIME infinite): the caller decides whether to retry. */
+int strata_aclient_open(struct strata_loop *loop, const char *url, struct strata_aclient **out,
+                        struct strata_err *e);
+/* Send `req` (encoded at once; caller keeps ownership) with a fresh req_id; cb fires exactly once
+ * on the loop thread, after at most timeout_ms. */
+int strata_aclient_call(struct strata_aclient *c, strata_env *req, unsigned timeout_ms,
+                        strata_aclient_cb cb, void *arg);
+const char *strata_aclient_url(struct strata_aclient *c);
+/* Cancel in-flight calls (their callbacks fire with STRATA_EUNAVAIL) and close. Loop thread. */
+void strata_aclient_close(struct strata_aclient *c);
+
+/* ---- blocking (CLI, tests, benches) */
+struct strata_sclient;
+
+int strata_sclient_open(const char *url, struct strata_sclient **out, struct strata_err *e);
+/* Send and wait up to timeout_ms. On success *reply is owned by the caller (strata_msg_free).
+ * A reply with non-zero status is returned as success of the call: check (*reply)->status. */
+int strata_sclient_call(struct strata_sclient *c, strata_env *req, unsigned timeout_ms,
+                        strata_env **reply, struct strata_err *e);
+void strata_sclient_close(struct strata_sclient *c);
+
+#endif

@@ -1,0 +1,202 @@
+/* loop.c - the bridge from NNG's worker threads to a daemon's libuv loop: a mutex-protected FIFO
+ * of (fn, arg) items drained by one uv_async_t, plus signal handling and clock helpers. */
+#include "loop.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct loop_item {
+    void (*fn)(void *arg);
+    void *arg;
+    struct loop_item *next;
+};
+
+struct strata_loop {
+    uv_loop_t *uv;
+    uv_async_t async;
+    pthread_mutex_t mu;
+    struct loop_item *head, *tail; /* guarded by mu */
+    bool closing;                  /* guarded by mu: posts refused */
+
+    uv_signal_t sig_term, sig_int;
+    bool have_signals;
+    bool signal_fired;
+    void (*sig_fn)(void *arg);
+    void *sig_arg;
+
+    int open_handles; /* freed when the last one is closed by libuv */
+};
+
+/* Take the whole queue at once and run it: uv_async_send coalesces, so one wakeup may stand for
+ * many posts. Items posted while we run are picked up by the next wakeup (the poster calls
+ * uv_async_send after enqueueing). */
+static void loop_drain(struct strata_loop *l)
+{
+    for (;;) {
+        pthread_mutex_lock(&l->mu);
+        struct loop_item *it = l->head;
+        l->head = l->tail = NULL;
+        pthread_mutex_unlock(&l->mu);
+        if (it == NULL)
+            return;
+        while (it != NULL) {
+            struct loop_item *next = it->next;
+            it->fn(it->arg);
+            free(it);
+            it = next;
+        }
+    }
+}
+
+static void loop_async_cb(uv_async_t *a)
+{
+    loop_drain(a->data);
+}
+
+int strata_loop_new(uv_loop_t *uv, struct strata_loop **out, struct strata_err *e)
+{
+    struct strata_loop *l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        return strata_err_set(e, STRATA_ENOMEM, "loop: out of memory");
+    l->uv = uv;
+    pthread_mutex_init(&l->mu, NULL);
+    int rc = uv_async_init(uv, &l->async, loop_async_cb);
+    if (rc != 0) {
+        pthread_mutex_destroy(&l->mu);
+        free(l);
+        return strata_err_set(e, STRATA_EINTERNAL, "loop: uv_async_init: %s", uv_strerror(rc));
+    }
+    l->async.data = l;
+    l->open_handles = 1;
+    *out = l;
+    return 0;
+}
+
+int strata_loop_post(struct strata_loop *l, void (*fn)(void *arg), void *arg)
+{
+    struct loop_item *it = malloc(sizeof(*it));
+    if (it == NULL)
+        return STRATA_ENOMEM;
+    it->fn = fn;
+    it->arg = arg;
+    it->next = NULL;
+    pthread_mutex_lock(&l->mu);
+    if (l->closing) {
+        pthread_mutex_unlock(&l->mu);
+        free(it);
+        return STRATA_EUNAVAIL;
+    }
+    if (l->tail != NULL)
+        l->tail->next = it;
+    else
+        l->head = it;
+    l->tail = it;
+    /* Still under the lock: strata_loop_close cannot close the handle between our enqueue and
+     * this send (it sets closing under the same lock first). */
+    uv_async_send(&l->async);
+    pthread_mutex_unlock(&l->mu);
+    return 0;
+}
+
+uv_loop_t *strata_loop_uv(struct strata_loop *l)
+{
+    return l->uv;
+}
+
+static void loop_handle_closed(uv_handle_t *h)
+{
+    struct strata_loop *l = h->data;
+    if (--l->open_handles == 0) {
+        pthread_mutex_destroy(&l->mu);
+        free(l);
+    }
+}
+
+void strata_loop_close(struct strata_loop *l)
+{
+    /* Run what is queued (and what those items post in turn), then refuse further posts in the
+     * same critical section that finds the queue empty, so nothing is left behind. */
+    for (;;) {
+        loop_drain(l);
+        pthread_mutex_lock(&l->mu);
+        bool empty = l->head == NULL;
+        if (empty)
+            l->closing = true;
+        pthread_mutex_unlock(&l->mu);
+        if (empty)
+            break;
+    }
+    if (l->have_signals) {
+        uv_signal_stop(&l->sig_term);
+        uv_signal_stop(&l->sig_int);
+        l->open_handles += 2;
+        uv_close((uv_handle_t *)&l->sig_term, loop_handle_closed);
+        uv_close((uv_handle_t *)&l->sig_int, loop_handle_closed);
+    }
+    uv_close((uv_handle_t *)&l->async, loop_handle_closed);
+}
+
+static void loop_signal_cb(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    struct strata_loop *l = h->data;
+    if (l->signal_fired)
+        return;
+    l->signal_fired = true;
+    if (l->sig_fn != NULL)
+        l->sig_fn(l->sig_arg);
+}
+
+int strata_loop_on_signal(struct strata_loop *l, void (*fn)(void *arg), void *arg)
+{
+    signal(SIGPIPE, SIG_IGN);
+    l->sig_fn = fn;
+    l->sig_arg = arg;
+    if (l->have_signals)
+        return 0;
+    int rc = uv_signal_init(l->uv, &l->sig_term);
+    if (rc == 0) {
+        rc = uv_signal_init(l->uv, &l->sig_int);
+        if (rc != 0) {
+            /* sig_term is initialised but not started: close it like the others. */
+            l->sig_term.data = l;
+            l->open_handles++;
+            uv_close((uv_handle_t *)&l->sig_term, loop_handle_closed);
+            return STRATA_EINTERNAL;
+        }
+    } else {
+        return STRATA_EINTERNAL;
+    }
+    l->sig_term.data = l;
+    l->sig_int.data = l;
+    l->have_signals = true;
+    if (uv_signal_start(&l->sig_term, loop_signal_cb, SIGTERM) != 0 ||
+        uv_signal_start(&l->sig_int, loop_signal_cb, SIGINT) != 0)
+        return STRATA_EINTERNAL;
+    return 0;
+}
+
+static uint64_t loop_clock_us(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t strata_now_us(void)
+{
+    return loop_clock_us(CLOCK_MONOTONIC);
+}
+
+uint64_t strata_now_ms(void)
+{
+    return loop_clock_us(CLOCK_MONOTONIC) / 1000u;
+}
+
+uint64_t strata_wall_us(void)
+{
+    return loop_clock_us(CLOCK_REALTIME);
+}

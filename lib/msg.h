@@ -1,0 +1,47 @@
+/* msg.h - the strata.v1 Envelope: encode, size-bounded decode, and validation of every body. */
+#ifndef STRATA_MSG_H
+#define STRATA_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "strata.pb-c.h"
+
+typedef Strata__V1__Envelope strata_env;
+
+/* Default bound on an encoded message; every NNG socket sets NNG_OPT_RECVMAXSZ to this. */
+#define STRATA_MSG_MAX (4u << 20)
+/* Bounds checked after decoding (protobuf-c has none). */
+#define STRATA_MAX_BATCH 1024   /* queries in a ResolveRequest, commands in a batch */
+#define STRATA_MAX_IPS 16       /* IPs per endpoint */
+#define STRATA_MAX_STR 255      /* any string field */
+#define STRATA_MAX_LIST 1000000 /* objects in a list reply */
+
+/* Pack `env` into a malloc'd buffer (*buf, *len). Caller frees with free(). */
+int strata_msg_encode(const strata_env *env, uint8_t **buf, size_t *len, struct strata_err *e);
+
+/* Decode `len` bytes: rejects len > max (STRATA_ETOOBIG), undecodable input (STRATA_EPROTO) and
+ * anything strata_msg_validate refuses. On success *out must be freed with strata_msg_free. */
+int strata_msg_decode(const void *buf, size_t len, size_t max, strata_env **out,
+                      struct strata_err *e);
+void strata_msg_free(strata_env *env);
+
+/* Structural validation of a decoded envelope: a body is set (an error reply, status < 0, may
+ * have none), VNIs in range, MACs 6 bytes (and unicast where an endpoint is created), IPs 4/16
+ * bytes, prefix lengths in range, repeated fields and strings within the bounds above. Errors
+ * name the field ("write.cmd.endpoint_add.mac: 5 bytes, want 6"). Semantic checks (unknown
+ * VNI...) belong to the receiver. */
+int strata_msg_validate(const strata_env *env, struct strata_err *e);
+
+/* Name of the body case ("write", "resolve_reply", ...) for logs and errors. */
+const char *strata_msg_type_name(int body_case);
+
+/* Fill `reply` as an error reply to request `req` (NULL: req_id 0): same req_id, status `code`,
+ * and a malloc'd copy of `msg` (truncated to STRATA_MAX_STR; NULL msg = strata_strerror(code))
+ * in reply->message. The caller owns it: free(reply->message) after encoding the reply (it is
+ * never the static protobuf_c_empty_string, so an unconditional free() is safe). Call it once
+ * per reply, or free the previous message first. */
+void strata_msg_set_error(strata_env *reply, const strata_env *req, int code, const char *msg);
+
+#endif

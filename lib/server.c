@@ -1,0 +1,431 @@
+/* server.c - an NNG rep0 server: N contexts receive concurrently on NNG's threads, every
+ * completion is handed to the libuv loop, where requests are decoded, validated and given to the
+ * handler, which replies whenever it likes.
+ *
+ * Each context is a small state machine with exactly one operation in flight on its aio and one
+ * completion path (aio callback -> strata_loop_post -> srv_ctx_done on the loop):
+ *   RECV --(request decoded)--> HELD (a strata_req owns it) --(reply)--> SEND --> RECV
+ *   RECV --(bad message)--> SEND (error reply) --> RECV
+ * All state is touched on the loop thread only; the aio callback reads nothing but its argument.
+ *
+ * Teardown (strata_server_close, loop thread), per PITFALLS (nng_close can hang otherwise):
+ *   1. closed = true: no context is resubmitted and replies become no-ops;
+ *   2. nng_aio_stop on every aio: aborts the pending recv/send and waits for its callback, which
+ *      has then posted its srv_ctx_done (still queued on the loop);
+ *   3. ~100 ms of quiet, then nng_close (closes the contexts too);
+ *   4. the queued srv_ctx_done items run later and only count themselves down;
+ *   5. the server's memory (contexts, aios) is freed once no posted item and no strata_req held by
+ *      a handler refers to it any more (srv_maybe_free), so a late reply is safe. */
+#include "server.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+enum srv_ctx_state { CTX_RECV, CTX_HELD, CTX_SEND, CTX_IDLE };
+
+struct srv_ctx {
+    struct strata_server *s;
+    nng_ctx ctx;
+    nng_aio *aio;
+    enum srv_ctx_state state;
+};
+
+struct strata_req {
+    struct strata_server *s;
+    struct srv_ctx *c;
+    strata_env *env;
+    uint64_t arrival_us;
+};
+
+struct strata_server {
+    struct strata_loop *loop;
+    nng_socket sock;
+    bool sock_open;
+    size_t recv_max;
+    strata_server_handler handler;
+    void *arg;
+    struct srv_ctx *ctxs;
+    int nctx;
+    bool closed;
+    atomic_int posted; /* srv_ctx_done items queued on the loop */
+    int held;          /* strata_req objects not yet replied */
+    struct strata_server_stats stats;
+};
+
+static void srv_maybe_free(struct strata_server *s)
+{
+    if (!s->closed || atomic_load(&s->posted) != 0 || s->held != 0)
+        return;
+    for (int i = 0; i < s->nctx; i++)
+        if (s->ctxs[i].aio != NULL)
+            nng_aio_free(s->ctxs[i].aio);
+    free(s->ctxs);
+    free(s);
+}
+
+static void srv_ctx_recv(struct srv_ctx *c)
+{
+    c->state = CTX_RECV;
+    nng_ctx_recv(c->ctx, c->aio);
+}
+
+/* Send an encoded reply on the context; the completion brings it back to RECV. */
+static void srv_ctx_send(struct srv_ctx *c, const uint8_t *buf, size_t len)
+{
+    nng_msg *m;
+    if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, buf, len) != 0) {
+        if (m != NULL)
+            nng_msg_free(m);
+        /* Nothing can be answered: drop the request, the client times out. */
+        LOG_ERROR("server: out of memory for a reply");
+        srv_ctx_recv(c);
+        return;
+    }
+    nng_aio_set_msg(c->aio, m);
+    c->state = CTX_SEND;
+    nng_ctx_send(c->ctx, c->aio);
+}
+
+/* Read field 1 (req_id, varint) from a raw envelope without decoding it, so that even an
+ * invalid request gets an error reply its client can pair. Returns 0 when absent. */
+static uint64_t srv_peek_req_id(const uint8_t *p, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        uint64_t key = 0;
+        for (int shift = 0; i < len && shift < 64; shift += 7) {
+            uint8_t b = p[i++];
+            key |= (uint64_t)(b & 0x7f) << shift;
+            if (!(b & 0x80))
+                goto have_key;
+        }
+        return 0;
+    have_key:;
+        uint64_t v = 0;
+        switch (key & 7) {
+        case 0:
+            for (int shift = 0; i < len && shift < 64; shift += 7) {
+                uint8_t b = p[i++];
+                v |= (uint64_t)(b & 0x7f) << shift;
+                if (!(b & 0x80)) {
+                    if ((key >> 3) == 1)
+                        return v;
+                    goto next;
+                }
+            }
+            return 0;
+        case 1:
+            i += 8;
+            break;
+        case 5:
+            i += 4;
+            break;
+        case 2:
+            for (int shift = 0; i < len && shift < 64; shift += 7) {
+                uint8_t b = p[i++];
+                v |= (uint64_t)(b & 0x7f) << shift;
+                if (!(b & 0x80)) {
+                    if (v > len - i)
+                        return 0;
+                    i += v;
+                    goto next;
+                }
+            }
+            return 0;
+        default:
+            return 0;
+        }
+    next:;
+    }
+    return 0;
+}
+
+/* Encode and send an error envelope. Error replies carry an Empty body so that they pass the
+ * receiver's structural validation like any other message. */
+static void srv_send_error(struct srv_ctx *c, uint64_t req_id, int code, const char *msg)
+{
+    strata_env env = STRATA__V1__ENVELOPE__INIT;
+    Strata__V1__Empty empty = STRATA__V1__EMPTY__INIT;
+    env.req_id = req_id;
+    env.status = code;
+    env.message = (char *)msg;
+    env.body_case = STRATA__V1__ENVELOPE__BODY_EMPTY;
+    env.empty = &empty;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (strata_msg_encode(&env, &buf, &len, NULL) != 0) {
+        LOG_ERROR("server: cannot encode an error reply");
+        srv_ctx_recv(c);
+        return;
+    }
+    srv_ctx_send(c, buf, len);
+    free(buf);
+}
+
+static void srv_handle_msg(struct srv_ctx *c, nng_msg *m)
+{
+    struct strata_server *s = c->s;
+    const uint8_t *body = nng_msg_body(m);
+    size_t len = nng_msg_len(m);
+    s->stats.requests++;
+
+    strata_env *env = NULL;
+    struct strata_err err = {0};
+    int rc = strata_msg_decode(body, len, s->recv_max, &env, &err);
+    if (rc != 0) {
+        s->stats.bad_messages++;
+        uint64_t req_id = srv_peek_req_id(body, len);
+        /* Rate-limited: a misbehaving peer must not flood the log. */
+        if (s->stats.bad_messages <= 10 || s->stats.bad_messages % 1000 == 0)
+            LOG_WARN("server: bad request #%llu (%zu bytes, req_id %llu): %s",
+                     (unsigned long long)s->stats.bad_messages, len, (unsigned long long)req_id,
+                     err.msg);
+        nng_msg_free(m);
+        char text[STRATA_MAX_STR + 1]; /* the bound peers validate */
+        snprintf(text, sizeof(text), "bad request: %.240s", err.msg[0] ? err.msg : "undecodable");
+        srv_send_error(c, req_id, rc, text);
+        return;
+    }
+    nng_msg_free(m);
+
+    struct strata_req *req = calloc(1, sizeof(*req));
+    if (req == NULL) {
+        uint64_t req_id = env->req_id;
+        strata_msg_free(env);
+        srv_send_error(c, req_id, STRATA_ENOMEM, "server out of memory");
+        return;
+    }
+    req->s = s;
+    req->c = c;
+    req->env = env;
+    req->arrival_us = strata_now_us();
+    c->state = CTX_HELD;
+    s->held++;
+    /* The handler may reply (and free req) before returning: touch nothing afterwards. */
+    s->handler(req, env, s->arg);
+}
+
+/* On the loop: one completion of a context's aio. */
+static void srv_ctx_done(void *arg)
+{
+    struct srv_ctx *c = arg;
+    struct strata_server *s = c->s;
+    atomic_fetch_sub(&s->posted, 1);
+    int rv = nng_aio_result(c->aio);
+
+    if (c->state == CTX_SEND) {
+        if (rv != 0) {
+            /* A failed send leaves the message with us. */
+            nng_msg *m = nng_aio_get_msg(c->aio);
+            if (m != NULL)
+                nng_msg_free(m);
+            nng_aio_set_msg(c->aio, NULL);
+        }
+        if (s->closed) {
+            c->state = CTX_IDLE;
+            srv_maybe_free(s);
+            return;
+        }
+        srv_ctx_recv(c);
+        return;
+    }
+
+    /* CTX_RECV */
+    if (rv != 0) {
+        if (s->closed || rv == NNG_ECLOSED) {
+            c->state = CTX_IDLE;
+            srv_maybe_free(s);
+            return;
+        }
+        LOG_WARN("server: receive failed: %s", nng_strerror(rv));
+        srv_ctx_recv(c);
+        return;
+    }
+    nng_msg *m = nng_aio_get_msg(c->aio);
+    nng_aio_set_msg(c->aio, NULL);
+    if (s->closed) {
+        nng_msg_free(m);
+        c->state = CTX_IDLE;
+        srv_maybe_free(s);
+        return;
+    }
+    srv_handle_msg(c, m);
+}
+
+/* On an NNG thread: never block, never touch state; hand over to the loop. */
+static void srv_aio_cb(void *arg)
+{
+    struct srv_ctx *c = arg;
+    atomic_fetch_add(&c->s->posted, 1);
+    if (strata_loop_post(c->s->loop, srv_ctx_done, c) != 0) {
+        /* The loop is gone (misuse: server outlived its loop). Nothing safe to do but drop. */
+        atomic_fetch_sub(&c->s->posted, 1);
+    }
+}
+
+static int srv_nng_err(struct strata_err *e, const char *what, const char *url, int rv)
+{
+    return strata_err_set(e, rv == NNG_EADDRINUSE ? STRATA_EUNAVAIL : STRATA_EINVAL,
+                          "server %s: %s: %s", url, what, nng_strerror(rv));
+}
+
+int strata_server_open(struct strata_loop *loop, const struct strata_server_opts *opts,
+                       strata_server_handler h, void *arg, struct strata_server **out,
+                       struct strata_err *e)
+{
+    if (opts == NULL || opts->url == NULL || h == NULL)
+        return strata_err_set(e, STRATA_EINVAL, "server: missing url or handler");
+    struct strata_server *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return strata_err_set(e, STRATA_ENOMEM, "server: out of memory");
+    s->loop = loop;
+    s->handler = h;
+    s->arg = arg;
+    s->recv_max = opts->recv_max ? opts->recv_max : STRATA_MSG_MAX;
+    s->nctx = opts->contexts > 0 ? opts->contexts : 64;
+    atomic_init(&s->posted, 0);
+    s->ctxs = calloc((size_t)s->nctx, sizeof(*s->ctxs));
+    if (s->ctxs == NULL) {
+        free(s);
+        return strata_err_set(e, STRATA_ENOMEM, "server: out of memory");
+    }
+
+    int rv = nng_rep0_open(&s->sock);
+    if (rv != 0) {
+        free(s->ctxs);
+        free(s);
+        return srv_nng_err(e, "rep0 open", opts->url, rv);
+    }
+    s->sock_open = true;
+    if ((rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, s->recv_max)) != 0) {
+        rv = srv_nng_err(e, "set recv max", opts->url, rv);
+        goto fail;
+    }
+    for (int i = 0; i < s->nctx; i++) {
+        struct srv_ctx *c = &s->ctxs[i];
+        c->s = s;
+        c->state = CTX_IDLE;
+        if ((rv = nng_aio_alloc(&c->aio, srv_aio_cb, c)) != 0 ||
+            (rv = nng_ctx_open(&c->ctx, s->sock)) != 0) {
+            rv = srv_nng_err(e, "context", opts->url, rv);
+            goto fail;
+        }
+    }
+    if ((rv = nng_listen(s->sock, opts->url, NULL, 0)) != 0) {
+        rv = srv_nng_err(e, "listen", opts->url, rv);
+        goto fail;
+    }
+    for (int i = 0; i < s->nctx; i++)
+        srv_ctx_recv(&s->ctxs[i]);
+    *out = s;
+    return 0;
+
+fail:
+    /* No operation was started: closing the socket and freeing the aios is safe. */
+    nng_close(s->sock);
+    for (int i = 0; i < s->nctx; i++)
+        if (s->ctxs[i].aio != NULL)
+            nng_aio_free(s->ctxs[i].aio);
+    free(s->ctxs);
+    free(s);
+    return rv;
+}
+
+const strata_env *strata_req_env(struct strata_req *req)
+{
+    return req->env;
+}
+
+uint64_t strata_req_arrival_us(struct strata_req *req)
+{
+    return req->arrival_us;
+}
+
+/* Release a replied request; the context moves on (or stays idle after close). */
+static void srv_req_done(struct strata_req *req)
+{
+    struct strata_server *s = req->s;
+    strata_msg_free(req->env);
+    free(req);
+    s->held--;
+}
+
+void strata_req_reply(struct strata_req *req, strata_env *reply)
+{
+    struct strata_server *s = req->s;
+    struct srv_ctx *c = req->c;
+    if (s->closed) {
+        c->state = CTX_IDLE;
+        srv_req_done(req);
+        srv_maybe_free(s);
+        return;
+    }
+    uint64_t req_id = req->env->req_id;
+    reply->req_id = req_id;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    struct strata_err err = {0};
+    /* Encode before releasing the request: `reply` may point into it (an echo). */
+    int rc = strata_msg_encode(reply, &buf, &len, &err);
+    srv_req_done(req);
+    if (rc != 0) {
+        LOG_ERROR("server: cannot encode reply: %s", err.msg);
+        srv_send_error(c, req_id, STRATA_EINTERNAL, "server could not encode its reply");
+        return;
+    }
+    s->stats.replies++;
+    srv_ctx_send(c, buf, len);
+    free(buf);
+}
+
+void strata_req_error(struct strata_req *req, int code, const char *fmt, ...)
+{
+    struct strata_server *s = req->s;
+    struct srv_ctx *c = req->c;
+    if (s->closed) {
+        c->state = CTX_IDLE;
+        srv_req_done(req);
+        srv_maybe_free(s);
+        return;
+    }
+    char text[STRATA_MAX_STR + 1]; /* the bound peers validate */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    uint64_t req_id = req->env->req_id;
+    srv_req_done(req);
+    s->stats.replies++;
+    srv_send_error(c, req_id, code, text);
+}
+
+void strata_server_stats(struct strata_server *s, struct strata_server_stats *st)
+{
+    *st = s->stats;
+}
+
+void strata_server_close(struct strata_server *s)
+{
+    if (s == NULL || s->closed)
+        return;
+    s->closed = true;
+    for (int i = 0; i < s->nctx; i++)
+        nng_aio_stop(s->ctxs[i].aio);
+    /* Quiet period before nng_close: see PITFALLS (NNG 1.5.2 can hang closing a socket whose
+     * contexts were just stopped while busy). */
+    struct timespec quiet = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+    nanosleep(&quiet, NULL);
+    nng_close(s->sock);
+    s->sock_open = false;
+    /* Contexts held by handlers (CTX_HELD) stay referenced until their late reply. */
+    srv_maybe_free(s);
+}

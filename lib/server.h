@@ -1,0 +1,49 @@
+/* server.h - an NNG rep server whose requests are decoded, validated and handed to the libuv loop;
+ * the handler may reply at any later time (after a Raft commit, a long-poll, an upstream call). */
+#ifndef STRATA_SERVER_H
+#define STRATA_SERVER_H
+
+#include "loop.h"
+#include "msg.h"
+
+struct strata_server;
+struct strata_req; /* one request in flight; owned by the handler until replied */
+
+/* Called on the loop thread with a decoded, validated request. `env` belongs to the request and
+ * is freed when it is replied to. The handler must eventually call strata_req_reply (or _error). */
+typedef void (*strata_server_handler)(struct strata_req *req, const strata_env *env, void *arg);
+
+struct strata_server_opts {
+    const char *url;      /* tcp://127.0.0.1:7001, ipc:///run/strata/agent.sock */
+    int contexts;         /* requests in flight at once; default 64 */
+    size_t recv_max;      /* default STRATA_MSG_MAX */
+};
+
+/* Listen on opts->url. Malformed or oversized messages are answered with an error (when they can
+ * be paired with a request) or dropped, and counted; they never reach the handler. */
+int strata_server_open(struct strata_loop *loop, const struct strata_server_opts *opts,
+                       strata_server_handler h, void *arg, struct strata_server **out,
+                       struct strata_err *e);
+
+/* Reply on the loop thread. `reply` is encoded at once (its req_id is set from the request); the
+ * caller keeps ownership of `reply`. The request object is freed. */
+void strata_req_reply(struct strata_req *req, strata_env *reply);
+/* Reply with status `code` and a message. */
+void strata_req_error(struct strata_req *req, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The request's envelope (valid until replied). */
+const strata_env *strata_req_env(struct strata_req *req);
+/* Time the request reached the server (strata_now_us). */
+uint64_t strata_req_arrival_us(struct strata_req *req);
+
+/* Counters: requests, replies, decode errors. */
+struct strata_server_stats {
+    uint64_t requests, replies, bad_messages;
+};
+void strata_server_stats(struct strata_server *s, struct strata_server_stats *st);
+
+/* Stop receiving, answer nothing further, release the socket (see PITFALLS: aio_stop, quiet,
+ * close). Requests still held by handlers become no-ops when replied. Call on the loop thread. */
+void strata_server_close(struct strata_server *s);
+
+#endif

@@ -1,0 +1,234 @@
+/* test_dir_cluster.c - a 3-node strata-dird cluster elects one leader, commits 1,000 endpoint
+ * writes sent round-robin to all three nodes (followers forward), every node then lists all of
+ * them (read-your-writes through min_index), and validation errors come back clearly through a
+ * follower. */
+#include <pthread.h>
+
+#include "test_dir_common.h"
+
+#define N_WRITES 1000
+#define N_THREADS 6
+
+static struct td_cluster C;
+
+struct writer {
+    int t;
+    bool *acked;
+    uint64_t max_index;
+    int failures;
+    char err[512];
+};
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    char urls[512];
+    struct strata_dirclient *dc;
+    struct strata_err e;
+    /* each writer starts at a different node: writes arrive at all three APIs */
+    td_urls(&C, w->t % 3, urls, sizeof(urls));
+    if (strata_dirclient_open(urls, &dc, &e) != 0) {
+        w->failures++;
+        snprintf(w->err, sizeof(w->err), "%s", e.msg);
+        return NULL;
+    }
+    for (int i = w->t; i < N_WRITES; i += N_THREADS) {
+        uint64_t idx = 0;
+        if (td_endpoint_add(dc, i, &idx, &e) == 0) {
+            w->acked[i] = true;
+            if (idx > w->max_index)
+                w->max_index = idx;
+        } else {
+            w->failures++;
+            snprintf(w->err, sizeof(w->err), "endpoint %d: %s", i, e.msg);
+        }
+    }
+    strata_dirclient_close(dc);
+    return NULL;
+}
+
+struct feed_waiter {
+    const char *url;
+    uint64_t after;
+    strata_env *rep;
+    uint64_t elapsed_ms;
+};
+
+static void *feed_main(void *arg)
+{
+    struct feed_waiter *f = arg;
+    uint64_t t0 = h_now_ms();
+    f->rep = td_feed(f->url, f->after, 100, 10000);
+    f->elapsed_ms = h_now_ms() - t0;
+    return NULL;
+}
+
+/* The change feed on a follower: every endpoint in index order, then a long-poll that a write
+ * wakes. */
+static void check_feed(const char *url, uint64_t max_index, struct strata_dirclient *dc)
+{
+    uint64_t after = 0;
+    size_t endpoints = 0;
+    for (;;) {
+        strata_env *rep = td_feed(url, after, 300, 0);
+        assert_non_null(rep);
+        const Strata__V1__FeedReply *fr = rep->feed_reply;
+        assert_false(fr->gap);
+        assert_int_equal(fr->oldest_index, 0);
+        for (size_t i = 0; i < fr->n_changes; i++) {
+            assert_true(fr->changes[i]->index >= after);
+            after = fr->changes[i]->index;
+            if (fr->changes[i]->kind == STRATA__V1__OBJ_KIND__OBJ_ENDPOINT)
+                endpoints++;
+        }
+        bool done = fr->n_changes == 0;
+        strata_msg_free(rep);
+        if (done)
+            break;
+    }
+    assert_true(after >= max_index);
+    assert_int_equal(endpoints, N_WRITES);
+
+    struct feed_waiter f = {.url = url, .after = after};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, feed_main, &f), 0);
+    uint64_t idx = 0;
+    struct strata_err e;
+    if (td_endpoint_add(dc, N_WRITES, &idx, &e) != 0)
+        fail_msg("write to wake the feed: %s", e.msg);
+    pthread_join(th, NULL);
+    assert_non_null(f.rep);
+    fprintf(stderr, "feed long-poll answered after %llu ms with %zu changes\n",
+            (unsigned long long)f.elapsed_ms, f.rep->feed_reply->n_changes);
+    bool seen = false;
+    for (size_t i = 0; i < f.rep->feed_reply->n_changes; i++)
+        seen |= f.rep->feed_reply->changes[i]->index == idx;
+    assert_true(seen);
+    assert_true(f.elapsed_ms < 5000);
+    strata_msg_free(f.rep);
+}
+
+static void expect_error(struct strata_dirclient *dc, Strata__V1__Command *cmd, int want,
+                         const char *what)
+{
+    struct strata_err e = {0};
+    int rc = td_write(dc, cmd, NULL, &e);
+    fprintf(stderr, "%s -> %d %s\n", what, rc, e.msg);
+    assert_int_equal(rc, want);
+    assert_true(strlen(e.msg) > 0);
+}
+
+static void test_cluster(void **state)
+{
+    (void)state;
+    td_init(&C, 3, "dir-cluster");
+    for (int i = 0; i < 3; i++)
+        td_start(&C, i);
+    int leader = td_wait_leader(&C, 15000);
+    assert_true(leader >= 1 && leader <= 3);
+    fprintf(stderr, "leader: node %d\n", leader);
+    int leaders = 0; /* exactly one node says it leads */
+    for (int i = 0; i < 3; i++) {
+        strata_env *st = td_status(C.node[i].api);
+        assert_non_null(st);
+        leaders += strcmp(st->cluster_status_reply->self->role, "leader") == 0;
+        assert_int_equal(st->cluster_status_reply->n_members, 3);
+        strata_msg_free(st);
+    }
+    assert_int_equal(leaders, 1);
+
+    char urls[512];
+    struct strata_dirclient *dc;
+    struct strata_err e;
+    td_urls(&C, 0, urls, sizeof(urls));
+    assert_int_equal(strata_dirclient_open(urls, &dc, &e), 0);
+    td_setup_objects(dc);
+
+    static bool acked[N_WRITES];
+    struct writer w[N_THREADS];
+    pthread_t th[N_THREADS];
+    uint64_t t0 = h_now_ms();
+    for (int t = 0; t < N_THREADS; t++) {
+        memset(&w[t], 0, sizeof(w[t]));
+        w[t].t = t;
+        w[t].acked = acked;
+        assert_int_equal(pthread_create(&th[t], NULL, writer_main, &w[t]), 0);
+    }
+    uint64_t max_index = 0;
+    int failures = 0;
+    for (int t = 0; t < N_THREADS; t++) {
+        pthread_join(th[t], NULL);
+        if (w[t].max_index > max_index)
+            max_index = w[t].max_index;
+        if (w[t].failures)
+            fprintf(stderr, "writer %d: %d failures, last: %s\n", t, w[t].failures, w[t].err);
+        failures += w[t].failures;
+    }
+    uint64_t dt = h_now_ms() - t0;
+    fprintf(stderr, "%d writes in %llu ms (%.0f/s), last index %llu\n", N_WRITES,
+            (unsigned long long)dt, dt ? N_WRITES * 1000.0 / (double)dt : 0.0,
+            (unsigned long long)max_index);
+    assert_int_equal(failures, 0);
+
+    /* every node lists all 1,000 once it has applied the last acknowledged write */
+    for (int i = 0; i < 3; i++) {
+        strata_env *rep = td_list(C.node[i].api, max_index);
+        assert_non_null(rep);
+        assert_true(rep->list_reply->applied_index >= max_index);
+        assert_int_equal(rep->list_reply->n_endpoints, N_WRITES);
+        assert_true(td_list_has(rep, NULL, N_WRITES));
+        strata_msg_free(rep);
+    }
+
+    check_feed(C.node[leader == 1 ? 1 : 0].api, max_index, dc);
+
+    /* validation errors through a follower (it forwards; the leader's FSM refuses) */
+    int fi = leader == 1 ? 1 : 0;
+    struct strata_dirclient *fc;
+    assert_int_equal(strata_dirclient_open(C.node[fi].api, &fc, &e), 0);
+    uint8_t mac[6] = {0x02, 0xaa, 0, 0, 0, 1}, ip_out[4] = {172, 16, 0, 5};
+    uint8_t ip_taken[4];
+    td_ip(7, ip_taken); /* endpoint 7's address */
+    ProtobufCBinaryData ips[1] = {{4, ip_out}};
+    Strata__V1__Endpoint ep = STRATA__V1__ENDPOINT__INIT;
+    Strata__V1__Command cmd = STRATA__V1__COMMAND__INIT;
+    ep.vni = 4242; /* unknown */
+    ep.mac.len = 6;
+    ep.mac.data = mac;
+    ep.n_ips = 1;
+    ep.ips = ips;
+    ep.host = (char *)"h1";
+    cmd.op_case = STRATA__V1__COMMAND__OP_ENDPOINT_ADD;
+    cmd.endpoint_add = &ep;
+    expect_error(fc, &cmd, STRATA_ENOTFOUND, "unknown VNI");
+    ep.vni = TD_VNI;
+    expect_error(fc, &cmd, STRATA_EINVAL, "IP outside subnets");
+    ips[0].data = ip_taken;
+    expect_error(fc, &cmd, STRATA_ECONFLICT, "conflicting IP");
+
+    /* a read on the follower of a future index is bounded, with a clear error */
+    Strata__V1__ListRequest lr = STRATA__V1__LIST_REQUEST__INIT;
+    strata_env req = STRATA__V1__ENVELOPE__INIT;
+    strata_env *rep = NULL;
+    lr.kind = STRATA__V1__OBJ_KIND__OBJ_ENDPOINT;
+    lr.min_index = max_index + 1000000;
+    req.body_case = STRATA__V1__ENVELOPE__BODY_LIST;
+    req.list = &lr;
+    int rc = strata_dirclient_call_node(fc, 0, &req, 5000, &rep, &e);
+    fprintf(stderr, "future min_index -> %d %s\n", rc, e.msg);
+    assert_int_equal(rc, STRATA_ETIMEDOUT);
+    assert_non_null(strstr(e.msg, "behind"));
+
+    strata_dirclient_close(fc);
+    strata_dirclient_close(dc);
+    for (int i = 0; i < 3; i++)
+        td_stop(&C, i);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_cluster)};
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    h_cleanup();
+    return rc;
+}

@@ -1,0 +1,308 @@
+/* harness.c - helpers for integration and system tests: spawn and reap daemons, temporary
+ * directories, free ports, polling with a deadline, and cleanup that runs even when a test fails
+ * (atexit). */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define H_MAX_PIDS 256
+#define H_MAX_DIRS 64
+
+static pid_t h_pids[H_MAX_PIDS];
+static int h_npids;
+static char *h_dirs[H_MAX_DIRS];
+static int h_ndirs;
+static int h_atexit_done;
+/* Exit statuses of processes h_alive() reaped, so a later h_stop() can still report them. */
+struct h_exit {
+    pid_t pid;
+    int status;
+};
+static struct h_exit h_reaped[H_MAX_PIDS];
+static int h_nreaped;
+
+static void h_register_cleanup(void)
+{
+    if (!h_atexit_done) {
+        h_atexit_done = 1;
+        atexit(h_cleanup);
+    }
+}
+
+static void h_forget(pid_t pid)
+{
+    for (int i = 0; i < h_npids; i++) {
+        if (h_pids[i] == pid) {
+            h_pids[i] = h_pids[--h_npids];
+            return;
+        }
+    }
+}
+
+uint64_t h_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void h_sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+const char *h_bin(const char *name)
+{
+    /* A small ring of buffers so that several h_bin() results can live in one argv. */
+    static char bufs[16][PATH_MAX];
+    static int next;
+    char *b = bufs[next++ % 16];
+    const char *dir = getenv("STRATA_BIN");
+    snprintf(b, PATH_MAX, "%s/%s", dir && *dir ? dir : "bin", name);
+    return b;
+}
+
+const char *h_tmpdir(const char *tag)
+{
+    h_register_cleanup();
+    if (h_ndirs >= H_MAX_DIRS)
+        return NULL;
+    const char *base = getenv("TMPDIR");
+    char tmpl[PATH_MAX];
+    snprintf(tmpl, sizeof(tmpl), "%s/strata-%s-XXXXXX", base && *base ? base : "/tmp",
+             tag ? tag : "test");
+    if (mkdtemp(tmpl) == NULL)
+        return NULL;
+    char *d = strdup(tmpl);
+    if (d == NULL)
+        return NULL;
+    h_dirs[h_ndirs++] = d;
+    return d;
+}
+
+static int h_bind_any_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof(sa);
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+        port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+int h_free_port(void)
+{
+    /* The kernel may hand out the same free port twice in a row (nothing holds it yet): never
+     * give a test the same port twice. */
+    static int given[1024];
+    static int ngiven, next;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int port = h_bind_any_port();
+        if (port < 0)
+            return -1;
+        bool dup = false;
+        for (int i = 0; i < ngiven && !dup; i++)
+            dup = given[i] == port;
+        if (dup)
+            continue;
+        given[next++ % 1024] = port; /* a ring: the oldest is forgotten first */
+        if (ngiven < 1024)
+            ngiven++;
+        return port;
+    }
+    return -1;
+}
+
+pid_t h_spawn(char *const argv[], const char *logpath)
+{
+    h_register_cleanup();
+    if (h_npids >= H_MAX_PIDS)
+        return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        if (logpath != NULL) {
+            int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+            if (fd >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+            }
+        }
+        execv(argv[0], argv);
+        fprintf(stderr, "h_spawn: exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    h_pids[h_npids++] = pid;
+    return pid;
+}
+
+static bool h_take_reaped(pid_t pid, int *status)
+{
+    for (int i = 0; i < h_nreaped; i++) {
+        if (h_reaped[i].pid == pid) {
+            *status = h_reaped[i].status;
+            h_reaped[i] = h_reaped[--h_nreaped];
+            return true;
+        }
+    }
+    return false;
+}
+
+int h_stop(pid_t pid, int timeout_ms)
+{
+    if (pid <= 0)
+        return -1;
+    int reaped;
+    if (h_take_reaped(pid, &reaped))
+        return reaped;
+    kill(pid, SIGTERM);
+    uint64_t deadline = h_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+    int status;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) {
+            h_forget(pid);
+            return status;
+        }
+        if (r < 0) {
+            h_forget(pid);
+            return -1;
+        }
+        if (h_now_ms() >= deadline)
+            break;
+        h_sleep_ms(5);
+    }
+    kill(pid, SIGKILL);
+    pid_t r = waitpid(pid, &status, 0);
+    h_forget(pid);
+    return r == pid ? status : -1;
+}
+
+void h_kill9(pid_t pid)
+{
+    int reaped;
+    if (pid <= 0 || h_take_reaped(pid, &reaped))
+        return;
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    h_forget(pid);
+}
+
+bool h_alive(pid_t pid)
+{
+    if (pid <= 0)
+        return false;
+    int status;
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == 0)
+        return true;
+    if (r == pid) { /* reaped: it exited; keep the status for h_stop */
+        h_forget(pid);
+        if (h_nreaped < H_MAX_PIDS)
+            h_reaped[h_nreaped++] = (struct h_exit){pid, status};
+    }
+    return false;
+}
+
+bool h_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms)
+{
+    uint64_t deadline = h_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+    for (;;) {
+        if (pred(arg))
+            return true;
+        if (h_now_ms() >= deadline)
+            return false;
+        h_sleep_ms(10);
+    }
+}
+
+int h_run(const char *cmdline, char **out)
+{
+    if (out != NULL)
+        *out = NULL;
+    fflush(NULL);
+    FILE *p = popen(cmdline, "r");
+    if (p == NULL)
+        return -1;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    if (buf != NULL) {
+        size_t n;
+        while ((n = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+            len += n;
+            if (cap - len < 1024) {
+                char *nb = realloc(buf, cap * 2);
+                if (nb == NULL)
+                    break;
+                buf = nb;
+                cap *= 2;
+            }
+        }
+        buf[len] = '\0';
+    } else {
+        char sink[4096];
+        while (fread(sink, 1, sizeof(sink), p) > 0) {
+        }
+    }
+    int st = pclose(p);
+    if (out != NULL)
+        *out = buf;
+    else
+        free(buf);
+    if (st < 0 || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}
+
+static int h_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void h_cleanup(void)
+{
+    while (h_npids > 0) {
+        pid_t pid = h_pids[--h_npids];
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+    }
+    const char *keep = getenv("STRATA_KEEP");
+    bool remove_dirs = !(keep && strcmp(keep, "1") == 0);
+    while (h_ndirs > 0) {
+        char *d = h_dirs[--h_ndirs];
+        if (remove_dirs)
+            nftw(d, h_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        else
+            fprintf(stderr, "STRATA_KEEP: kept %s\n", d);
+        free(d);
+    }
+}

@@ -1,0 +1,368 @@
+/* agent_dp_mem.c - the in-memory datapath: records what the kernel would hold, counts writes, and
+ * keeps un-owned entries apart so tests can prove the agent never touches them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent_dp.h"
+
+#define MEM_MAX_VN 64
+#define MEM_MAX_PORTS 256
+#define MEM_MAX_ENT 4096
+
+struct mem_ent {
+    bool used, owned, is_fdb;
+    uint32_t vni;
+    struct strata_ip ip; /* neigh: the IP; fdb: the VTEP */
+    uint8_t mac[6];
+};
+
+struct agent_dp_mem {
+    uint32_t vns[MEM_MAX_VN];
+    size_t n_vns;
+    struct {
+        uint32_t vni;
+        char ifname[32];
+    } ports[MEM_MAX_PORTS];
+    size_t n_ports;
+    struct mem_ent *ent; /* MEM_MAX_ENT slots */
+    uint64_t writes;
+};
+
+static const uint8_t mem_zero[6];
+
+struct agent_dp_mem *agent_dp_mem_new(void)
+{
+    struct agent_dp_mem *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return NULL;
+    m->ent = calloc(MEM_MAX_ENT, sizeof(*m->ent));
+    if (m->ent == NULL) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void agent_dp_mem_free(struct agent_dp_mem *m)
+{
+    if (m == NULL)
+        return;
+    free(m->ent);
+    free(m);
+}
+
+static bool mem_has_vn(const struct agent_dp_mem *m, uint32_t vni)
+{
+    for (size_t i = 0; i < m->n_vns; i++)
+        if (m->vns[i] == vni)
+            return true;
+    return false;
+}
+
+/* Find a neighbour (is_fdb false: by ip) or FDB entry (by mac, and by vtep when given). */
+static struct mem_ent *mem_find(const struct agent_dp_mem *m, bool is_fdb, uint32_t vni,
+                                const struct strata_ip *ip, const uint8_t *mac)
+{
+    for (size_t i = 0; i < MEM_MAX_ENT; i++) {
+        struct mem_ent *x = &m->ent[i];
+        if (!x->used || x->is_fdb != is_fdb || x->vni != vni)
+            continue;
+        if (!is_fdb && strata_ip_equal(&x->ip, ip))
+            return x;
+        if (is_fdb && memcmp(x->mac, mac, 6) == 0 && (ip == NULL || strata_ip_equal(&x->ip, ip)))
+            return x;
+    }
+    return NULL;
+}
+
+static struct mem_ent *mem_alloc(struct agent_dp_mem *m)
+{
+    for (size_t i = 0; i < MEM_MAX_ENT; i++)
+        if (!m->ent[i].used) {
+            m->ent[i].used = true;
+            return &m->ent[i];
+        }
+    return NULL;
+}
+
+static int mem_vn_ensure(void *ctx, uint32_t vni, struct strata_err *e)
+{
+    struct agent_dp_mem *m = ctx;
+    if (mem_has_vn(m, vni))
+        return 0;
+    if (m->n_vns == MEM_MAX_VN)
+        return strata_err_set(e, STRATA_ENOSPACE, "too many VNs");
+    m->vns[m->n_vns++] = vni;
+    m->writes++;
+    return 0;
+}
+
+static int mem_vn_release(void *ctx, uint32_t vni, struct strata_err *e)
+{
+    (void)e;
+    struct agent_dp_mem *m = ctx;
+    for (size_t i = 0; i < m->n_vns; i++) {
+        if (m->vns[i] != vni)
+            continue;
+        m->vns[i] = m->vns[--m->n_vns];
+        m->writes++;
+        for (size_t j = 0; j < MEM_MAX_ENT; j++)
+            if (m->ent[j].used && m->ent[j].vni == vni)
+                m->ent[j].used = false;
+        return 0;
+    }
+    return 0;
+}
+
+static int mem_port_enslave(void *ctx, uint32_t vni, const char *ifname, struct strata_err *e)
+{
+    struct agent_dp_mem *m = ctx;
+    if (!mem_has_vn(m, vni))
+        return strata_err_set(e, STRATA_ENOTFOUND, "no devices for vni %u", vni);
+    if (agent_dp_mem_port(m, vni, ifname))
+        return 0;
+    if (m->n_ports == MEM_MAX_PORTS || strlen(ifname) >= sizeof(m->ports[0].ifname))
+        return strata_err_set(e, STRATA_EINVAL, "cannot enslave %s", ifname);
+    m->ports[m->n_ports].vni = vni;
+    strcpy(m->ports[m->n_ports].ifname, ifname);
+    m->n_ports++;
+    m->writes++;
+    return 0;
+}
+
+static int mem_port_release(void *ctx, uint32_t vni, const char *ifname, struct strata_err *e)
+{
+    (void)e;
+    struct agent_dp_mem *m = ctx;
+    for (size_t i = 0; i < m->n_ports; i++) {
+        if (m->ports[i].vni == vni && strcmp(m->ports[i].ifname, ifname) == 0) {
+            m->ports[i] = m->ports[--m->n_ports];
+            m->writes++;
+            return 0;
+        }
+    }
+    return 0;
+}
+
+static int mem_put(struct agent_dp_mem *m, bool is_fdb, uint32_t vni, const struct strata_ip *ip,
+                   const uint8_t mac[6], bool owned, bool append, struct strata_err *e)
+{
+    if (!mem_has_vn(m, vni))
+        return strata_err_set(e, STRATA_ENOTFOUND, "no device for vni %u", vni);
+    struct mem_ent *x = is_fdb ? mem_find(m, true, vni, append ? ip : NULL, mac)
+                               : mem_find(m, false, vni, ip, NULL);
+    if (x == NULL)
+        x = mem_alloc(m);
+    if (x == NULL)
+        return strata_err_set(e, STRATA_ENOSPACE, "table full");
+    x->owned = owned;
+    x->is_fdb = is_fdb;
+    x->vni = vni;
+    x->ip = *ip;
+    memcpy(x->mac, mac, 6);
+    m->writes++;
+    return 0;
+}
+
+static int mem_neigh_set(void *ctx, uint32_t vni, const struct strata_ip *ip, const uint8_t mac[6],
+                         struct strata_err *e)
+{
+    return mem_put(ctx, false, vni, ip, mac, true, false, e);
+}
+
+static int mem_neigh_del(void *ctx, uint32_t vni, const struct strata_ip *ip, struct strata_err *e)
+{
+    (void)e;
+    struct agent_dp_mem *m = ctx;
+    struct mem_ent *x = mem_find(m, false, vni, ip, NULL);
+    if (x != NULL) {
+        x->used = false;
+        m->writes++;
+    }
+    return 0;
+}
+
+static int mem_fdb_set(void *ctx, uint32_t vni, const uint8_t mac[6], const struct strata_ip *vtep,
+                       struct strata_err *e)
+{
+    return mem_put(ctx, true, vni, vtep, mac, true, false, e);
+}
+
+static int mem_fdb_del(void *ctx, uint32_t vni, const uint8_t mac[6], struct strata_err *e)
+{
+    (void)e;
+    struct agent_dp_mem *m = ctx;
+    struct mem_ent *x = mem_find(m, true, vni, NULL, mac);
+    if (x != NULL) {
+        x->used = false;
+        m->writes++;
+    }
+    return 0;
+}
+
+static int mem_flood_set(void *ctx, uint32_t vni, const struct strata_ip *vteps, size_t n,
+                         struct strata_err *e)
+{
+    struct agent_dp_mem *m = ctx;
+    for (size_t i = 0; i < MEM_MAX_ENT; i++) {
+        struct mem_ent *x = &m->ent[i];
+        if (!x->used || !x->is_fdb || x->vni != vni || memcmp(x->mac, mem_zero, 6) != 0)
+            continue;
+        bool keep = false;
+        for (size_t j = 0; j < n; j++)
+            keep = keep || strata_ip_equal(&vteps[j], &x->ip);
+        if (!keep) {
+            x->used = false;
+            m->writes++;
+        }
+    }
+    for (size_t j = 0; j < n; j++) {
+        if (mem_find(m, true, vni, &vteps[j], mem_zero) != NULL)
+            continue;
+        int rc = mem_put(m, true, vni, &vteps[j], mem_zero, true, true, e);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int mem_dump_owned(void *ctx, struct agent_dp_dump *d, struct strata_err *e)
+{
+    struct agent_dp_mem *m = ctx;
+    memset(d, 0, sizeof(*d));
+    d->vnis = calloc(m->n_vns + 1, sizeof(*d->vnis));
+    d->neigh = calloc(MEM_MAX_ENT, sizeof(*d->neigh));
+    d->fdb = calloc(MEM_MAX_ENT, sizeof(*d->fdb));
+    d->flood = calloc(MEM_MAX_ENT, sizeof(*d->flood));
+    if (d->vnis == NULL || d->neigh == NULL || d->fdb == NULL || d->flood == NULL) {
+        agent_dp_dump_free(d);
+        return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    }
+    memcpy(d->vnis, m->vns, m->n_vns * sizeof(*d->vnis));
+    d->n_vnis = m->n_vns;
+    for (size_t i = 0; i < MEM_MAX_ENT; i++) {
+        const struct mem_ent *x = &m->ent[i];
+        if (!x->used || !x->owned)
+            continue;
+        if (!x->is_fdb) {
+            struct agent_dp_neigh *n = &d->neigh[d->n_neigh++];
+            n->vni = x->vni;
+            n->ip = x->ip;
+            memcpy(n->mac, x->mac, 6);
+            continue;
+        }
+        bool flood = memcmp(x->mac, mem_zero, 6) == 0;
+        struct agent_dp_fdb *f = flood ? &d->flood[d->n_flood++] : &d->fdb[d->n_fdb++];
+        f->vni = x->vni;
+        f->vtep = x->ip;
+        memcpy(f->mac, x->mac, 6);
+    }
+    return 0;
+}
+
+static bool mem_describe_ip(void *ctx, uint32_t vni, const struct strata_ip *ip, char *buf,
+                            size_t cap)
+{
+    struct agent_dp_mem *m = ctx;
+    struct mem_ent *x = mem_find(m, false, vni, ip, NULL);
+    if (x == NULL) {
+        snprintf(buf, cap, "no neighbour entry");
+        return false;
+    }
+    char ms[STRATA_MAC_STRLEN];
+    snprintf(buf, cap, "lladdr %s PERMANENT", strata_mac_format(x->mac, ms));
+    return true;
+}
+
+static const struct agent_dp_ops mem_ops = {
+    .vn_ensure = mem_vn_ensure,
+    .vn_release = mem_vn_release,
+    .port_enslave = mem_port_enslave,
+    .port_release = mem_port_release,
+    .neigh_set = mem_neigh_set,
+    .neigh_del = mem_neigh_del,
+    .fdb_set = mem_fdb_set,
+    .fdb_del = mem_fdb_del,
+    .flood_set = mem_flood_set,
+    .dump_owned = mem_dump_owned,
+    .describe_ip = mem_describe_ip,
+};
+
+struct agent_dp agent_dp_mem(struct agent_dp_mem *m)
+{
+    return (struct agent_dp){.ops = &mem_ops, .ctx = m};
+}
+
+bool agent_dp_mem_vn(const struct agent_dp_mem *m, uint32_t vni)
+{
+    return mem_has_vn(m, vni);
+}
+
+bool agent_dp_mem_port(const struct agent_dp_mem *m, uint32_t vni, const char *ifname)
+{
+    for (size_t i = 0; i < m->n_ports; i++)
+        if (m->ports[i].vni == vni && strcmp(m->ports[i].ifname, ifname) == 0)
+            return true;
+    return false;
+}
+
+bool agent_dp_mem_neigh(const struct agent_dp_mem *m, uint32_t vni, const struct strata_ip *ip,
+                        uint8_t mac_out[6])
+{
+    struct mem_ent *x = mem_find(m, false, vni, ip, NULL);
+    if (x != NULL && mac_out != NULL)
+        memcpy(mac_out, x->mac, 6);
+    return x != NULL;
+}
+
+bool agent_dp_mem_fdb(const struct agent_dp_mem *m, uint32_t vni, const uint8_t mac[6],
+                      struct strata_ip *vtep_out)
+{
+    struct mem_ent *x = mem_find(m, true, vni, NULL, mac);
+    if (x != NULL && vtep_out != NULL)
+        *vtep_out = x->ip;
+    return x != NULL;
+}
+
+size_t agent_dp_mem_flood(const struct agent_dp_mem *m, uint32_t vni, struct strata_ip *out,
+                          size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < MEM_MAX_ENT; i++) {
+        const struct mem_ent *x = &m->ent[i];
+        if (x->used && x->is_fdb && x->vni == vni && memcmp(x->mac, mem_zero, 6) == 0) {
+            if (n < cap)
+                out[n] = x->ip;
+            n++;
+        }
+    }
+    return n;
+}
+
+size_t agent_dp_mem_count(const struct agent_dp_mem *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < MEM_MAX_ENT; i++)
+        n += m->ent[i].used;
+    return n;
+}
+
+uint64_t agent_dp_mem_writes(const struct agent_dp_mem *m)
+{
+    return m->writes;
+}
+
+void agent_dp_mem_put_neigh(struct agent_dp_mem *m, uint32_t vni, const struct strata_ip *ip,
+                            const uint8_t mac[6], bool owned)
+{
+    (void)mem_vn_ensure(m, vni, NULL);
+    (void)mem_put(m, false, vni, ip, mac, owned, false, NULL);
+}
+
+void agent_dp_mem_put_fdb(struct agent_dp_mem *m, uint32_t vni, const uint8_t mac[6],
+                          const struct strata_ip *vtep, bool owned)
+{
+    (void)mem_vn_ensure(m, vni, NULL);
+    (void)mem_put(m, true, vni, vtep, mac, owned, memcmp(mac, mem_zero, 6) == 0, NULL);
+}

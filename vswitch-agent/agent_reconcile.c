@@ -1,0 +1,109 @@
+/* agent_reconcile.c - restart without disruption (the OVN way): dump what the kernel holds, keep
+ * what is still right, repair what is not, and touch only entries Strata owns. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "log.h"
+
+void agent_dp_dump_free(struct agent_dp_dump *d)
+{
+    free(d->vnis);
+    free(d->neigh);
+    free(d->fdb);
+    free(d->flood);
+    memset(d, 0, sizeof(*d));
+}
+
+static bool agent_reconcile_has(const uint32_t *v, size_t n, uint32_t vni)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == vni)
+            return true;
+    return false;
+}
+
+static const struct agent_dp_fdb *agent_reconcile_fdb(const struct agent_dp_dump *d, uint32_t vni,
+                                                      const uint8_t mac[6])
+{
+    for (size_t i = 0; i < d->n_fdb; i++)
+        if (d->fdb[i].vni == vni && memcmp(d->fdb[i].mac, mac, 6) == 0)
+            return &d->fdb[i];
+    return NULL;
+}
+
+/* Record an entry the kernel already has, with the reference counts a live agent would hold, so
+ * that a matching answer changes nothing and a different one repairs it. */
+static void agent_reconcile_adopt(struct agent *a, const struct agent_key *k, const uint8_t mac[6],
+                                  const struct strata_ip *vtep)
+{
+    struct agent_entry *ent = agent_table_get(a, k);
+    if (ent == NULL || ent->installed)
+        return;
+    ent->state = AGENT_POSITIVE;
+    memcpy(ent->mac, mac, 6);
+    ent->vtep = vtep != NULL ? *vtep : a->self_vtep;
+    ent->installed = true;
+    ent->verifying = true;
+    ent->updated_ms = a->now_ms();
+    if (vtep != NULL && !strata_ip_equal(vtep, &a->self_vtep)) {
+        struct agent_key fk = {.vni = k->vni, .kind = AGENT_KEY_FDB};
+        memcpy(fk.mac, mac, 6);
+        struct agent_entry *f = agent_table_get(a, &fk);
+        if (f != NULL) {
+            f->state = AGENT_POSITIVE;
+            f->installed = true;
+            f->vtep = *vtep;
+            f->refs++;
+        }
+    }
+}
+
+int agent_reconcile(struct agent *a, const uint32_t *keep_vnis, size_t n, struct strata_err *e)
+{
+    struct agent_dp_dump d = {0};
+    int rc = a->dp.ops->dump_owned(a->dp.ctx, &d, e);
+    if (rc != 0)
+        return rc;
+    /* Devices of VNs that lost their last port while we were away. */
+    for (size_t i = 0; i < d.n_vnis; i++) {
+        if (agent_reconcile_has(keep_vnis, n, d.vnis[i]))
+            continue;
+        struct strata_err e2;
+        LOG_INFO("reconcile: removing devices of vni=%u (no ports left)", d.vnis[i]);
+        if (a->dp.ops->vn_release(a->dp.ctx, d.vnis[i], &e2) != 0)
+            LOG_WARN("reconcile: vni=%u: %s", d.vnis[i], e2.msg);
+        agent_drop_vn(a, d.vnis[i]);
+    }
+    size_t adopted = 0;
+    for (size_t i = 0; i < d.n_neigh; i++) {
+        const struct agent_dp_neigh *ne = &d.neigh[i];
+        if (!agent_reconcile_has(keep_vnis, n, ne->vni))
+            continue;
+        const struct agent_dp_fdb *f = agent_reconcile_fdb(&d, ne->vni, ne->mac);
+        struct agent_key k;
+        agent_key_ip(&k, ne->vni, &ne->ip);
+        agent_reconcile_adopt(a, &k, ne->mac, f != NULL ? &f->vtep : NULL);
+        adopted++;
+    }
+    for (size_t i = 0; i < d.n_fdb; i++) {
+        const struct agent_dp_fdb *f = &d.fdb[i];
+        if (!agent_reconcile_has(keep_vnis, n, f->vni))
+            continue;
+        struct agent_key fk = {.vni = f->vni, .kind = AGENT_KEY_FDB};
+        memcpy(fk.mac, f->mac, 6);
+        if (agent_table_find(a, &fk) != NULL)
+            continue; /* referenced by an adopted neighbour entry */
+        struct agent_key k;
+        agent_key_mac(&k, f->vni, f->mac);
+        agent_reconcile_adopt(a, &k, f->mac, &f->vtep);
+        adopted++;
+    }
+    /* Flood entries need no adoption: flood_set diffs against the kernel when the VN's list
+     * is fetched again. */
+    LOG_INFO("reconcile: %zu owned entries adopted, verifying", adopted);
+    agent_dp_dump_free(&d);
+    /* Ask about everything adopted; a.c.resyncs counts this pass too. */
+    agent_resync(a);
+    return 0;
+}
