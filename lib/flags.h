@@ -19,13 +19,16 @@ enum strata_flag_type {
 struct strata_flag {
     const char *name; /* without leading dashes: "data-dir" matches --data-dir X and --data-dir=X */
     enum strata_flag_type type;
-    void *dst;        /* receives the value; keeps its default when the flag is absent */
+    void *dst;           /* receives the value; keeps its default when the flag is absent */
     const char *metavar; /* "DIR", "HOST:PORT" for help */
     const char *help;
     bool required;
     uint64_t min, max; /* for STRATA_FLAG_U64; max 0 = no bound */
 };
-#define STRATA_FLAGS_END {0}
+#define STRATA_FLAGS_END                                                                           \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 /* Parse argv[*argi..] against `tbl` until the first non-flag argument (left at *argi) or "--".
  * Unknown flags, missing values, bad numbers and missing required flags are errors naming the

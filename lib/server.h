@@ -14,9 +14,9 @@ struct strata_req; /* one request in flight; owned by the handler until replied 
 typedef void (*strata_server_handler)(struct strata_req *req, const strata_env *env, void *arg);
 
 struct strata_server_opts {
-    const char *url;      /* tcp://127.0.0.1:7001, ipc:///run/strata/agent.sock */
-    int contexts;         /* requests in flight at once; default 64 */
-    size_t recv_max;      /* default STRATA_MSG_MAX */
+    const char *url; /* tcp://127.0.0.1:7001, ipc:///run/strata/agent.sock */
+    int contexts;    /* requests in flight at once; default 64 */
+    size_t recv_max; /* default STRATA_MSG_MAX */
 };
 
 /* Listen on opts->url. Malformed or oversized messages are answered with an error (when they can

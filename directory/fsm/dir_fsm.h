@@ -18,8 +18,8 @@ struct dir_fsm;
 struct dir_result {
     int status;
     char msg[200];
-    uint64_t index;               /* index the command was (first) applied at */
-    bool duplicate;               /* (client_id, req_id) was already applied: first result */
+    uint64_t index; /* index the command was (first) applied at */
+    bool duplicate; /* (client_id, req_id) was already applied: first result */
 };
 
 /* Called once per change an apply produces, in order, before dir_fsm_apply_cmd returns. The

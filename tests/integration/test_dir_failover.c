@@ -166,7 +166,10 @@ static void test_failover(void **state)
         fail_msg("first write after the leader's death: %s", e.msg);
     acked[300] = true;
     note_index(idx);
-    strata_dirclient_close(dc);
+    /* Not closed before the end: an attempt of this client that timed out on a follower may
+     * still be answered, and NNG 1.5.2's nng_close hangs when a late req0 reply lands during the
+     * close (reproduced; see the report). Closed once every daemon is gone. */
+    struct strata_dirclient *dc_failover = dc;
     fprintf(stderr, "failover: kill -9 of leader %d to first acknowledged write: %llu ms\n", leader,
             (unsigned long long)failover_ms);
     assert_true(failover_ms < 5000); /* the figure is printed; the bound catches a hang */
@@ -282,9 +285,10 @@ static void test_failover(void **state)
             (unsigned long long)(h_now_ms() - t0));
     assert_true(rc == STRATA_EUNAVAIL || rc == STRATA_ETIMEDOUT);
     assert_true(h_now_ms() - t0 < 10000);
-    strata_dirclient_close(dc);
     PHASE("stopping");
     td_stop(&C, 2);
+    strata_dirclient_close(dc); /* every daemon is gone: no late reply can arrive now */
+    strata_dirclient_close(dc_failover);
 }
 
 int main(void)
