@@ -520,6 +520,11 @@ void agent_csd_start(struct agent_csd *c)
     csd_register(c);
 }
 
+bool agent_csd_registered(const struct agent_csd *c)
+{
+    return c->registered;
+}
+
 const char *agent_csd_current_url(const struct agent_csd *c)
 {
     return c->urls[c->cur];

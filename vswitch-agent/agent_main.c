@@ -85,6 +85,7 @@ static void on_signal(void *arg)
     LOG_INFO("SIGTERM: stopping (kernel entries stay)");
     uv_poll_stop(&d->miss_poll);
     uv_close((uv_handle_t *)&d->miss_poll, NULL);
+    agent_port_close(d); /* parked attaches are answered before the servers go */
     agent_csd_close(d->csd);
     if (d->srv != NULL) {
         strata_server_close(d->srv);
@@ -205,6 +206,7 @@ int main(int argc, char **argv)
         return 2;
     }
     d->a.res = agent_csd_resolver(d->csd);
+    agent_port_init(d);
 
     /* Restart without disruption: what the kernel holds stays until proven wrong. */
     size_t nv;

@@ -162,8 +162,15 @@ struct port_op {
     struct agentd *d;
     struct strata_req *req; /* NULL for a background re-registration */
     struct agent_port p;
-    bool fresh; /* a new attach: undone when the registration fails */
+    bool fresh;           /* a new attach: undone when the registration fails */
+    struct port_op *next; /* in d->pending while parked */
+    uint64_t deadline_ms; /* while parked: fail with EUNAVAIL after this */
 };
+
+/* How long an attach waits for the agent to be registered at some connectivity server: enough
+ * for a failed call and a failover to the next server, and under the CLI's default 5 s timeout
+ * so that the operator sees our answer rather than a timeout. */
+#define PORT_PARK_MS 3000
 
 static void port_fill_endpoint(struct agentd *d, const struct agent_port *p,
                                Strata__V1__Endpoint *ep, ProtobufCBinaryData *ipb)
@@ -255,13 +262,70 @@ static void port_register_done(int rc, strata_env *reply, void *arg)
     free(o);
 }
 
+static int port_send(struct port_op *o);
+
+static void port_park_timer_cb(uv_timer_t *t)
+{
+    struct agentd *d = t->data;
+    uint64_t now = strata_now_ms();
+    struct port_op **pp = &d->pending;
+    while (*pp != NULL) {
+        struct port_op *o = *pp;
+        if (o->deadline_ms > now) {
+            pp = &o->next;
+            continue;
+        }
+        *pp = o->next;
+        port_register_done(STRATA_EUNAVAIL, NULL, o);
+    }
+    if (d->pending == NULL)
+        uv_timer_stop(t);
+}
+
+void agent_port_init(struct agentd *d)
+{
+    d->pending = NULL;
+    uv_timer_init(d->uv, &d->pending_timer);
+    d->pending_timer.data = d;
+}
+
+void agent_port_close(struct agentd *d)
+{
+    while (d->pending != NULL) {
+        struct port_op *o = d->pending;
+        d->pending = o->next;
+        port_register_done(STRATA_EUNAVAIL, NULL, o);
+    }
+    uv_timer_stop(&d->pending_timer);
+    uv_close((uv_handle_t *)&d->pending_timer, NULL);
+}
+
+/* A server refuses the ports of a host it has not registered, so an attach that arrives before
+ * HostRegister succeeded (agent start, failover) waits for it instead of failing. */
 static int port_register(struct agentd *d, const struct agent_port *p, struct strata_req *req,
                          bool fresh)
 {
     struct port_op *o = calloc(1, sizeof(*o));
     if (o == NULL)
         return STRATA_ENOMEM;
-    *o = (struct port_op){d, req, *p, fresh};
+    *o = (struct port_op){.d = d, .req = req, .p = *p, .fresh = fresh};
+    if (req != NULL && !agent_csd_registered(d->csd)) {
+        o->deadline_ms = strata_now_ms() + PORT_PARK_MS;
+        o->next = d->pending;
+        d->pending = o;
+        uv_timer_start(&d->pending_timer, port_park_timer_cb, 100, 100);
+        return 0;
+    }
+    int rc = port_send(o);
+    if (rc != 0)
+        free(o);
+    return rc;
+}
+
+/* Send o's PortRegister; on failure o still belongs to the caller. */
+static int port_send(struct port_op *o)
+{
+    struct agentd *d = o->d;
     Strata__V1__Endpoint ep;
     ProtobufCBinaryData ipb;
     port_fill_endpoint(d, &o->p, &ep, &ipb);
@@ -270,16 +334,33 @@ static int port_register(struct agentd *d, const struct agent_port *p, struct st
     strata_env env = STRATA__V1__ENVELOPE__INIT;
     env.body_case = STRATA__V1__ENVELOPE__BODY_PORT_REGISTER;
     env.port_register = &pr;
-    int rc = agent_csd_call(d->csd, &env, 2000, port_register_done, o);
-    if (rc != 0)
-        free(o);
-    return rc;
+    return agent_csd_call(d->csd, &env, 2000, port_register_done, o);
+}
+
+static bool port_is_parked(const struct agentd *d, const char *ifname)
+{
+    for (const struct port_op *o = d->pending; o != NULL; o = o->next)
+        if (strcmp(o->p.ifname, ifname) == 0)
+            return true;
+    return false;
 }
 
 void agent_port_reregister(struct agentd *d)
 {
     for (size_t i = 0; i < d->n_ports; i++)
-        (void)port_register(d, &d->ports[i], NULL, false);
+        if (!port_is_parked(d, d->ports[i].ifname))
+            (void)port_register(d, &d->ports[i], NULL, false);
+    /* Parked attaches go now, answered when the server replies. */
+    struct port_op *o = d->pending;
+    d->pending = NULL;
+    uv_timer_stop(&d->pending_timer);
+    while (o != NULL) {
+        struct port_op *next = o->next;
+        o->next = NULL;
+        if (port_send(o) != 0)
+            port_register_done(STRATA_EUNAVAIL, NULL, o);
+        o = next;
+    }
     size_t n;
     uint32_t *v = agent_port_vnis(d, &n);
     for (size_t i = 0; v != NULL && i < n; i++)

@@ -40,6 +40,9 @@ int agent_csd_call(struct agent_csd *c, strata_env *req, unsigned timeout_ms, st
 /* Fetch VnInfo for vni and install its flood list. */
 void agent_csd_fetch_flood(struct agent_csd *c, uint32_t vni);
 const char *agent_csd_current_url(const struct agent_csd *c);
+/* True once HostRegister succeeded at the current server (false again after a failover, until
+ * the next server accepted it): a server refuses ports of a host it has not registered. */
+bool agent_csd_registered(const struct agent_csd *c);
 uint64_t *agent_csd_failovers(struct agent_csd *c);
 void agent_csd_close(struct agent_csd *c);
 void agent_csd_free(struct agent_csd *c);
@@ -69,14 +72,23 @@ struct agentd {
     size_t n_ports;
     char state_path[PATH_MAX];
     bool stopping;
+    /* port attaches that arrived before HostRegister succeeded: sent once it does, failed at
+     * the deadline (agent_port.c) */
+    struct port_op *pending;
+    uv_timer_t pending_timer;
 };
 
 /* Load the ports file (missing = none). */
 int agent_port_load(struct agentd *d, struct strata_err *e);
 /* Restart: devices and enslavement for every known port (idempotent). */
 int agent_port_restore(struct agentd *d, struct strata_err *e);
-/* After each HostRegister: PortRegister every port again and refetch flood lists. */
+/* After each HostRegister: PortRegister every port again (and the parked attaches, whose
+ * requesters are answered then) and refetch flood lists. */
 void agent_port_reregister(struct agentd *d);
+/* Set up the parked-attach deadline timer (before the loop runs) / fail parked attaches with
+ * STRATA_EUNAVAIL and close the timer (on shutdown). */
+void agent_port_init(struct agentd *d);
+void agent_port_close(struct agentd *d);
 /* The VNIs of the ports we hold (for reconcile); caller frees. */
 uint32_t *agent_port_vnis(const struct agentd *d, size_t *n);
 /* Control-socket requests (reply asynchronously). */
