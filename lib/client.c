@@ -337,6 +337,9 @@ struct strata_sclient {
     nng_socket sock;
     char *url;
     uint64_t next_req_id;
+    /* A request was sent and its reply never read (timeout, error): a late reply may still
+     * arrive, and NNG 1.5.2's nng_close can hang if it lands while the socket closes. */
+    bool unanswered;
 };
 
 int strata_sclient_open(const char *url, struct strata_sclient **out, struct strata_err *e)
@@ -377,6 +380,7 @@ int strata_sclient_call(struct strata_sclient *c, strata_env *req, unsigned time
         return strata_err_set(e, STRATA_ENOMEM, "%s: out of memory", c->url);
 
     nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, (nng_duration)timeout_ms);
+    c->unanswered = true; /* until its reply is read */
     if ((rv = nng_sendmsg(c->sock, m, 0)) != 0) {
         nng_msg_free(m);
         rc = client_map_nng(rv);
@@ -408,6 +412,7 @@ int strata_sclient_call(struct strata_sclient *c, strata_env *req, unsigned time
             strata_msg_free(env);
             continue;
         }
+        c->unanswered = false;
         *reply = env;
         return 0;
     }
@@ -417,6 +422,11 @@ void strata_sclient_close(struct strata_sclient *c)
 {
     if (c == NULL)
         return;
+    if (c->unanswered) {
+        /* Same quiet period as strata_aclient_close: see PITFALLS (nng_close can hang). */
+        struct timespec quiet = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+        nanosleep(&quiet, NULL);
+    }
     nng_close(c->sock);
     free(c->url);
     free(c);
