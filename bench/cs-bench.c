@@ -367,12 +367,6 @@ int main(int argc, char **argv)
     if (sl <= 0)
         die("%s", "cannot find myself");
     self[sl] = '\0';
-    if (getenv("STRATA_BIN") == NULL) {
-        char dir[4096];
-        snprintf(dir, sizeof(dir), "%s", self);
-        *strrchr(dir, '/') = '\0';
-        setenv("STRATA_BIN", dir, 1);
-    }
     const char *base = h_tmpdir("cs-bench");
     char raft[32], api[64], cs_url[64], echo_url[64], ddir[300], log[300], cluster[64];
     snprintf(raft, sizeof(raft), "127.0.0.1:%d", h_free_port());

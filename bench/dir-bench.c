@@ -327,20 +327,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "dir-bench: %s\n", e.msg);
         return 2;
     }
-    if (b.bin_dir) {
+    if (b.bin_dir) /* otherwise h_bin() looks in $STRATA_BIN, then beside this program */
         setenv("STRATA_BIN", b.bin_dir, 1);
-    } else if (!getenv("STRATA_BIN")) {
-        /* Installed side by side with the daemons in build/bin. */
-        char self[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n > 0) {
-            self[n] = '\0';
-            char *slash = strrchr(self, '/');
-            if (slash)
-                *slash = '\0';
-            setenv("STRATA_BIN", self, 1);
-        }
-    }
     atexit(h_cleanup);
 
     uint8_t val[256];

@@ -73,7 +73,17 @@ const char *h_bin(const char *name)
     static int next;
     char *b = bufs[next++ % 16];
     const char *dir = getenv("STRATA_BIN");
-    snprintf(b, PATH_MAX, "%s/%s", dir && *dir ? dir : "bin", name);
+    if (dir != NULL && *dir != '\0') {
+        snprintf(b, PATH_MAX, "%s/%s", dir, name);
+        return b;
+    }
+    /* Benchmarks are built into build/bin beside the daemons: look next to ourselves. */
+    char self[PATH_MAX / 2]; /* half: leaves room for "/name" in b */
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    char *slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;
+    if (slash != NULL)
+        *slash = '\0';
+    snprintf(b, PATH_MAX, "%s/%s", slash != NULL ? self : "bin", name);
     return b;
 }
 
