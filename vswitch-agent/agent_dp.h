@@ -56,7 +56,17 @@ struct agent_dp_ops {
     /* Human text of what the datapath has for an IP (neighbour + its FDB) in `buf`; returns
      * true when an entry exists. For trace. */
     bool (*describe_ip)(void *ctx, uint32_t vni, const struct strata_ip *ip, char *buf, size_t cap);
+    /* Tell the VN's local VMs that ip is at mac (after installing the answer to a miss, so that
+     * a VM waiting on the ARP the VXLAN device consumed need not wait for its retransmit).
+     * Best effort: a failure costs that VM one ARP retransmit, nothing else. */
+    int (*announce)(void *ctx, uint32_t vni, const struct strata_ip *ip, const uint8_t mac[6],
+                    struct strata_err *e);
 };
+
+/* The kernel backend's announcement (agent_dp_announce.c): a gratuitous ARP reply out of every
+ * port of br<VNI> except the VXLAN device. *fd is a packet socket, opened on first use. */
+int agent_dp_announce_arp(int *fd, uint32_t vni, const struct strata_ip *ip, const uint8_t mac[6],
+                          struct strata_err *e);
 
 struct agent_dp {
     const struct agent_dp_ops *ops;
@@ -77,7 +87,8 @@ bool agent_dp_mem_fdb(const struct agent_dp_mem *m, uint32_t vni, const uint8_t 
                       struct strata_ip *vtep_out);
 size_t agent_dp_mem_flood(const struct agent_dp_mem *m, uint32_t vni, struct strata_ip *out,
                           size_t cap);
-size_t agent_dp_mem_count(const struct agent_dp_mem *m); /* neigh + fdb + flood entries */
+size_t agent_dp_mem_count(const struct agent_dp_mem *m);     /* neigh + fdb + flood entries */
+size_t agent_dp_mem_announced(const struct agent_dp_mem *m); /* announce calls so far */
 uint64_t agent_dp_mem_writes(const struct agent_dp_mem *m);
 /* Pre-populate as a previous run (owned) or another program (un-owned) would have. */
 void agent_dp_mem_put_neigh(struct agent_dp_mem *m, uint32_t vni, const struct strata_ip *ip,

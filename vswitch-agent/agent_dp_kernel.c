@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "agent_dp.h"
 #include "log.h"
@@ -27,6 +28,7 @@ struct agent_dp_kernel {
     char underlay[IF_NAMESIZE];
     struct kernel_vn vns[KERNEL_MAX_VN];
     size_t n_vns;
+    int announce_fd; /* packet socket for agent_dp_announce_arp, -1 until first use */
     char buf[STRATA_NL_MSG_MAX];
 };
 
@@ -416,6 +418,13 @@ static bool kernel_describe_ip(void *ctx, uint32_t vni, const struct strata_ip *
     return true;
 }
 
+static int kernel_announce(void *ctx, uint32_t vni, const struct strata_ip *ip,
+                           const uint8_t mac[6], struct strata_err *e)
+{
+    struct agent_dp_kernel *k = ctx;
+    return agent_dp_announce_arp(&k->announce_fd, vni, ip, mac, e);
+}
+
 static const struct agent_dp_ops kernel_ops = {
     .vn_ensure = kernel_vn_ensure,
     .vn_release = kernel_vn_release,
@@ -428,6 +437,7 @@ static const struct agent_dp_ops kernel_ops = {
     .flood_set = kernel_flood_set,
     .dump_owned = kernel_dump_owned,
     .describe_ip = kernel_describe_ip,
+    .announce = kernel_announce,
 };
 
 int agent_dp_kernel_new(const struct agent_dp_kernel_opts *o, struct agent_dp_kernel **out,
@@ -437,6 +447,7 @@ int agent_dp_kernel_new(const struct agent_dp_kernel_opts *o, struct agent_dp_ke
     if (k == NULL)
         return strata_err_set(e, STRATA_ENOMEM, "out of memory");
     k->o = *o;
+    k->announce_fd = -1;
     if (o->underlay_dev != NULL)
         snprintf(k->underlay, sizeof(k->underlay), "%s", o->underlay_dev);
     int rc = strata_nl_open(0, 0, &k->req, e);
@@ -456,6 +467,8 @@ void agent_dp_kernel_free(struct agent_dp_kernel *k)
         return;
     strata_nl_close(k->req);
     strata_nl_close(k->sub);
+    if (k->announce_fd >= 0)
+        close(k->announce_fd);
     free(k);
 }
 

@@ -27,6 +27,7 @@ struct agent_dp_mem {
     size_t n_ports;
     struct mem_ent *ent; /* MEM_MAX_ENT slots */
     uint64_t writes;
+    size_t announced;
 };
 
 static const uint8_t mem_zero[6];
@@ -261,6 +262,14 @@ static int mem_dump_owned(void *ctx, struct agent_dp_dump *d, struct strata_err 
     return 0;
 }
 
+static int mem_announce(void *ctx, uint32_t vni, const struct strata_ip *ip, const uint8_t mac[6],
+                        struct strata_err *e)
+{
+    (void)vni, (void)ip, (void)mac, (void)e;
+    ((struct agent_dp_mem *)ctx)->announced++;
+    return 0;
+}
+
 static bool mem_describe_ip(void *ctx, uint32_t vni, const struct strata_ip *ip, char *buf,
                             size_t cap)
 {
@@ -287,6 +296,7 @@ static const struct agent_dp_ops mem_ops = {
     .flood_set = mem_flood_set,
     .dump_owned = mem_dump_owned,
     .describe_ip = mem_describe_ip,
+    .announce = mem_announce,
 };
 
 struct agent_dp agent_dp_mem(struct agent_dp_mem *m)
@@ -338,6 +348,11 @@ size_t agent_dp_mem_flood(const struct agent_dp_mem *m, uint32_t vni, struct str
         }
     }
     return n;
+}
+
+size_t agent_dp_mem_announced(const struct agent_dp_mem *m)
+{
+    return m->announced;
 }
 
 size_t agent_dp_mem_count(const struct agent_dp_mem *m)

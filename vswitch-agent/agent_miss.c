@@ -109,6 +109,13 @@ void agent_entry_set(struct agent *a, struct agent_entry *ent, const struct agen
     if (had_fdb)
         agent_miss_fdb_unref(a, ent->key.vni, old_mac);
     a->c.installs++;
+    /* Last, once the FDB entry is in: a VM whose ARP the VXLAN device consumed sends what it
+     * queued as soon as it hears the answer. */
+    if (ent->key.kind == AGENT_KEY_IP && a->dp.ops->announce != NULL) {
+        struct strata_err e;
+        if (a->dp.ops->announce(a->dp.ctx, ent->key.vni, &ent->key.ip, ent->mac, &e) != 0)
+            LOG_DEBUG("announce vni=%u: %s", ent->key.vni, e.msg);
+    }
 }
 
 static void agent_miss_set_negative(struct agent *a, struct agent_entry *ent,

@@ -124,6 +124,8 @@ static void test_miss_coalesce_install(void **state)
     assert_true(strata_ip_equal(&vtep, &a.vtep));
     assert_int_equal(f->installs_seen, 1);
     assert_int_equal(f->a.c.installs, 1);
+    /* The answer is announced to the VN's local VMs once (the ARP the device consumed). */
+    assert_int_equal(agent_dp_mem_announced(f->m), 1);
     /* An l2miss for a MAC is its own key and its own resolve. */
     struct agent_key mk;
     agent_key_mac(&mk, 100, MAC2);
@@ -134,6 +136,7 @@ static void test_miss_coalesce_install(void **state)
     agent_answer(&f->a, &mk, &b);
     assert_true(agent_dp_mem_fdb(f->m, 100, MAC2, &vtep));
     assert_int_equal(agent_dp_mem_count(f->m), 3);
+    assert_int_equal(agent_dp_mem_announced(f->m), 1); /* a MAC answer has no ARP to answer */
 }
 
 static void test_negative_ttl(void **state)
@@ -304,9 +307,11 @@ static void test_resync(void **state)
                         a3 = ans_pos(MAC3, "192.0.2.1", 12);
     answer_ip(f, "10.1.0.1", &a1);
     answer_ip(f, "10.1.0.2", &a2);
+    size_t ann0 = agent_dp_mem_announced(f->m);
     answer_ip(f, "10.1.0.3", &a3);
     assert_int_equal(agent_dp_mem_writes(f->m), w0);
     assert_int_equal(f->a.c.kept, 3);
+    assert_int_equal(agent_dp_mem_announced(f->m), ann0); /* nothing new: nothing announced */
 }
 
 static void test_reconcile(void **state)

@@ -1,0 +1,73 @@
+/* agent_dp_announce.c - tell the VMs of a VN on this host that an IP is at a MAC (a gratuitous
+ * ARP reply out of each local port), right after the agent installed the answer to a miss.
+ *
+ * Why: with `proxy`, the VXLAN device consumes a VM's ARP request and reports an l3miss; the
+ * agent installs the neighbour entry within a millisecond, but nothing answers the request that
+ * was consumed, so the VM waits for its ARP retransmit timer (1 s by default) - the first packet
+ * to any new destination, and the first after a migration flushed a VM's ARP cache, took a
+ * second. Linux accepts an ARP reply for an entry it is resolving (INCOMPLETE) and sends what it
+ * queued at once; a VM with no entry for that IP ignores it (arp_accept=0 creates nothing), and
+ * one with an entry learns the same MAC the neighbour table says. Sent on the ports only, never
+ * into the VXLAN device: nothing crosses the underlay. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "agent_dp.h"
+
+/* Ethernet + ARP (IPv4 over Ethernet) reply, 42 bytes. */
+static size_t announce_frame(uint8_t *f, const uint8_t ip[4], const uint8_t mac[6])
+{
+    static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    memcpy(f, bcast, 6);
+    memcpy(f + 6, mac, 6);
+    f[12] = 0x08, f[13] = 0x06;                      /* ETH_P_ARP */
+    f[14] = 0x00, f[15] = 0x01;                      /* hardware: Ethernet */
+    f[16] = 0x08, f[17] = 0x00;                      /* protocol: IPv4 */
+    f[18] = 6, f[19] = 4;                            /* address lengths */
+    f[20] = 0x00, f[21] = 0x02;                      /* reply */
+    memcpy(f + 22, mac, 6), memcpy(f + 28, ip, 4);   /* sender: the answer */
+    memcpy(f + 32, bcast, 6), memcpy(f + 38, ip, 4); /* target: gratuitous form */
+    return 42;
+}
+
+int agent_dp_announce_arp(int *fd, uint32_t vni, const struct strata_ip *ip, const uint8_t mac[6],
+                          struct strata_err *e)
+{
+    if (ip->family != 4)
+        return 0; /* IPv6 would take an unsolicited neighbour advertisement: not done yet */
+    if (*fd < 0 && (*fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0)) < 0)
+        return strata_err_set(e, STRATA_EIO, "announce: packet socket: %s", strerror(errno));
+    char dir[64], vx[IF_NAMESIZE];
+    snprintf(dir, sizeof(dir), "/sys/class/net/br%u/brif", vni);
+    snprintf(vx, sizeof(vx), "vx%u", vni);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return 0; /* no bridge (yet): no local VM to tell */
+    uint8_t frame[64];
+    size_t len = announce_frame(frame, ip->a, mac);
+    int rc = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.' || strcmp(de->d_name, vx) == 0)
+            continue;
+        struct sockaddr_ll to = {.sll_family = AF_PACKET,
+                                 .sll_protocol = htons(ETH_P_ARP),
+                                 .sll_ifindex = (int)if_nametoindex(de->d_name),
+                                 .sll_halen = 6};
+        memcpy(to.sll_addr, frame, 6);
+        if (to.sll_ifindex == 0)
+            continue;
+        if (sendto(*fd, frame, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0 && rc == 0)
+            rc = strata_err_set(e, STRATA_EIO, "announce on %s: %s", de->d_name, strerror(errno));
+    }
+    closedir(d);
+    return rc;
+}
