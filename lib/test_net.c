@@ -237,6 +237,12 @@ static nng_msg *raw_call(const char *url, const void *buf, size_t len, int timeo
     } else if (nng_recvmsg(s, &m, 0) != 0) {
         m = NULL;
     }
+    if (m == NULL) {
+        /* A request went unanswered: NNG 1.5.2 can hang in nng_close if its late reply (or the
+         * peer's close) lands meanwhile - the same quiet period lib/client.c takes. */
+        struct timespec quiet = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+        nanosleep(&quiet, NULL);
+    }
     nng_close(s);
     return m;
 }
