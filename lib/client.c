@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "nng_close.h"
 
 /* ------------------------------------------------------------------ shared helpers */
 
@@ -323,11 +324,7 @@ void strata_aclient_close(struct strata_aclient *c)
         k->cancelled = true;
         k->cb(STRATA_EUNAVAIL, NULL, k->arg);
     }
-    if (stopped) {
-        struct timespec quiet = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
-        nanosleep(&quiet, NULL);
-    }
-    nng_close(c->sock);
+    strata_nng_close(c->sock, stopped);
     ac_maybe_free(c);
 }
 
@@ -422,12 +419,7 @@ void strata_sclient_close(struct strata_sclient *c)
 {
     if (c == NULL)
         return;
-    if (c->unanswered) {
-        /* Same quiet period as strata_aclient_close: see PITFALLS (nng_close can hang). */
-        struct timespec quiet = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
-        nanosleep(&quiet, NULL);
-    }
-    nng_close(c->sock);
+    strata_nng_close(c->sock, c->unanswered);
     free(c->url);
     free(c);
 }

@@ -25,10 +25,10 @@ struct strata_flag {
     bool required;
     uint64_t min, max; /* for STRATA_FLAG_U64; max 0 = no bound */
 };
-#define STRATA_FLAGS_END                                                                           \
-    {                                                                                              \
-        0                                                                                          \
-    }
+/* Terminates a flag table. (Kept on one line: clang-format would spread it over four.) */
+/* clang-format off */
+#define STRATA_FLAGS_END {0}
+/* clang-format on */
 
 /* Parse argv[*argi..] against `tbl` until the first non-flag argument (left at *argi) or "--".
  * Unknown flags, missing values, bad numbers and missing required flags are errors naming the

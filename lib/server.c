@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "nng_close.h"
 
 enum srv_ctx_state { CTX_RECV, CTX_HELD, CTX_SEND, CTX_IDLE };
 
@@ -437,11 +438,7 @@ void strata_server_close(struct strata_server *s)
     s->closed = true;
     for (int i = 0; i < s->nctx; i++)
         nng_aio_stop(s->ctxs[i].aio);
-    /* Quiet period before nng_close: see PITFALLS (NNG 1.5.2 can hang closing a socket whose
-     * contexts were just stopped while busy). */
-    struct timespec quiet = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
-    nanosleep(&quiet, NULL);
-    nng_close(s->sock);
+    strata_nng_close(s->sock, true); /* contexts were just stopped while busy */
     s->sock_open = false;
     /* Contexts held by handlers (CTX_HELD) stay referenced until their late reply. */
     srv_maybe_free(s);

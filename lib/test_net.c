@@ -19,6 +19,7 @@
 
 #include "client.h"
 #include "loop.h"
+#include "nng_close.h"
 #include "server.h"
 
 /* ------------------------------------------------------------------ helpers */
@@ -237,13 +238,7 @@ static nng_msg *raw_call(const char *url, const void *buf, size_t len, int timeo
     } else if (nng_recvmsg(s, &m, 0) != 0) {
         m = NULL;
     }
-    if (m == NULL) {
-        /* A request went unanswered: NNG 1.5.2 can hang in nng_close if its late reply (or the
-         * peer's close) lands meanwhile - the same quiet period lib/client.c takes. */
-        struct timespec quiet = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
-        nanosleep(&quiet, NULL);
-    }
-    nng_close(s);
+    strata_nng_close(s, m == NULL); /* an unanswered request: see nng_close.h */
     return m;
 }
 
