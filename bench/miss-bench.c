@@ -94,7 +94,9 @@ static bool until_ok(int timeout_ms, const char *cmd)
 static void cli(const char *args)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "%s %s >/dev/null 2>&1", g_cli, args);
+    int n = snprintf(cmd, sizeof(cmd), "%s %s >/dev/null 2>&1", g_cli, args);
+    if (n < 0 || (size_t)n >= sizeof(cmd))
+        die(args);
     if (!until_ok(10000, cmd))
         die(args);
 }

@@ -107,7 +107,8 @@ int main(int argc, char **argv)
         return 1;
     }
     cs_cache_on_evict(cs->cache, cs_feed_evicted, cs);
-    struct strata_server_opts so = {.url = cs->listen, .contexts = (int)cs->contexts};
+    struct strata_server_opts so = {
+        .url = cs->listen, .contexts = (int)cs->contexts, .quick = cs_api_quick};
     if (strata_loop_new(&uv, &cs->loop, &e) != 0 || cs_up_new(cs, &cs->up, &e) != 0 ||
         cs_show_metrics(cs, &e) != 0 || cs_feed_start(cs, &e) != 0 ||
         strata_server_open(cs->loop, &so, cs_api_handle, cs, &cs->srv, &e) != 0) {
@@ -123,7 +124,7 @@ int main(int argc, char **argv)
              cs->listen, cs->pod, cs->directory, (unsigned long long)cs->cache_max,
              (unsigned long long)cs->negative_ttl_ms);
 
-    uv_run(&uv, UV_RUN_DEFAULT);
+    strata_loop_run(cs->loop); /* lets cached answers be served on NNG's threads */
     uv_run(&uv, UV_RUN_NOWAIT);
     if (uv_loop_close(&uv) != 0)
         LOG_WARN("loop closed with handles still open");

@@ -95,6 +95,7 @@ struct dird {
     unsigned wq_len;
     unsigned applies_in_flight;
     uv_prepare_t prepare;
+    uv_check_t check;
     uv_timer_t tick;
     uv_timer_t close_timer;
 
@@ -145,6 +146,8 @@ const char *dird_role_name(int state);
 
 /* dird_api.c */
 void dird_api_handle(struct strata_req *req, const strata_env *env, void *arg);
+/* The server's fast-path predicate (strata_server_opts.quick): a read this node can answer now. */
+bool dird_api_quick(const strata_env *env, void *arg);
 void dird_reply_error(struct strata_req *req, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -161,6 +164,8 @@ void dird_forward_close(struct dird *d);
 
 /* dird_reads.c */
 void dird_reads_handle(struct dird *d, struct strata_req *req, const strata_env *env);
+/* True when env is a read whose min_index this node has applied (answered without waiting). */
+bool dird_reads_ready(struct dird *d, const strata_env *env);
 void dird_reads_poll(struct dird *d, uint64_t now_ms); /* serve what is ready or expired */
 void dird_reads_fail_all(struct dird *d);
 

@@ -80,3 +80,9 @@ void dird_api_handle(struct strata_req *req, const strata_env *env, void *arg)
         break;
     }
 }
+
+bool dird_api_quick(const strata_env *env, void *arg)
+{
+    struct dird *d = arg;
+    return !d->stopping && dird_reads_ready(d, env);
+}

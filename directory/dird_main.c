@@ -59,11 +59,13 @@ static void track_state(struct dird *d)
     d->m_is_leader = state == RAFT_LEADER;
 }
 
-/* Runs once per loop iteration just before libuv blocks: every write that arrived during this
- * iteration goes into one entry, and whatever the last applies made ready is answered. */
-static void on_prepare(uv_prepare_t *h)
+/* Runs once per loop iteration before libuv waits for events (prepare) and once after the
+ * events of the iteration were handled (check): every write that arrived meanwhile goes into one
+ * entry, and whatever the last applies made ready is answered. Under strata_loop_run the prepare
+ * phase comes before the iteration's (non-blocking) poll, so the check is what flushes the writes
+ * that the poll's events queued. */
+static void per_iteration(struct dird *d)
 {
-    struct dird *d = h->data;
     if (d->stopping)
         return;
     uint64_t now = strata_now_ms();
@@ -72,6 +74,16 @@ static void on_prepare(uv_prepare_t *h)
         dird_reads_poll(d, now);
     if (d->feeds != NULL)
         dird_feed_poll(d, now);
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+    per_iteration(h->data);
+}
+
+static void on_check(uv_check_t *h)
+{
+    per_iteration(h->data);
 }
 
 static void on_tick(uv_timer_t *h)
@@ -103,6 +115,7 @@ static void after_raft_close(struct dird *d)
     /* raft is gone: nothing else can complete. Close our handles; uv_run then returns. */
     dird_write_fail_all(d, STRATA_EUNAVAIL, "directory node shutting down");
     uv_close((uv_handle_t *)&d->prepare, handle_closed);
+    uv_close((uv_handle_t *)&d->check, handle_closed);
     uv_close((uv_handle_t *)&d->tick, handle_closed);
     uv_close((uv_handle_t *)&d->close_timer, handle_closed);
     if (d->metrics != NULL) {
@@ -309,7 +322,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "strata-dird: %s\n", e.msg);
         return 1;
     }
-    struct strata_server_opts so = {.url = c->api_url, .contexts = 256, .recv_max = 0};
+    struct strata_server_opts so = {
+        .url = c->api_url, .contexts = 256, .recv_max = 0, .quick = dird_api_quick};
     if (strata_server_open(d->loop, &so, dird_api_handle, d, &d->srv, &e) != 0) {
         LOG_ERROR("cannot serve the API on %s: %s", c->api_url, e.msg);
         fprintf(stderr, "strata-dird: %s\n", e.msg);
@@ -319,6 +333,9 @@ int main(int argc, char **argv)
     uv_prepare_init(&uv, &d->prepare);
     d->prepare.data = d;
     uv_prepare_start(&d->prepare, on_prepare);
+    uv_check_init(&uv, &d->check);
+    d->check.data = d;
+    uv_check_start(&d->check, on_check);
     uv_timer_init(&uv, &d->tick);
     d->tick.data = d;
     uv_timer_start(&d->tick, on_tick, DIRD_TICK_MS, DIRD_TICK_MS);
@@ -328,7 +345,7 @@ int main(int argc, char **argv)
              c->api_url, c->raft_addr, c->data_dir, (unsigned long long)c->election_ms,
              (unsigned long long)c->heartbeat_ms);
 
-    uv_run(&uv, UV_RUN_DEFAULT);
+    strata_loop_run(d->loop); /* lets reads be answered on NNG's threads */
     /* handles closed; drain close callbacks */
     uv_run(&uv, UV_RUN_NOWAIT);
     if (uv_loop_close(&uv) != 0)

@@ -1,9 +1,13 @@
 /* loop.c - the bridge from NNG's worker threads to a daemon's libuv loop: a mutex-protected FIFO
- * of (fn, arg) items drained by one uv_async_t, plus signal handling and clock helpers. */
+ * of (fn, arg) items drained by one uv_async_t, the loop's state lock (strata_loop_run), plus
+ * signal handling and clock helpers. */
 #include "loop.h"
 
+#include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
@@ -28,6 +32,12 @@ struct strata_loop {
     void *sig_arg;
 
     int open_handles; /* freed when the last one is closed by libuv */
+
+    /* The state lock (strata_loop_run). `lockable` is set once the loop runs under it; `loop_in`
+     * while the loop thread holds the lock or waits for it, so that other threads step aside
+     * (they never block on it: the loop may be waiting for them, e.g. in nng_aio_stop). */
+    pthread_mutex_t state_mu;
+    atomic_bool lockable, loop_in;
 };
 
 /* Take the whole queue at once and run it: uv_async_send coalesces, so one wakeup may stand for
@@ -63,6 +73,9 @@ int strata_loop_new(uv_loop_t *uv, struct strata_loop **out, struct strata_err *
         return strata_err_set(e, STRATA_ENOMEM, "loop: out of memory");
     l->uv = uv;
     pthread_mutex_init(&l->mu, NULL);
+    pthread_mutex_init(&l->state_mu, NULL);
+    atomic_init(&l->lockable, false);
+    atomic_init(&l->loop_in, false);
     int rc = uv_async_init(uv, &l->async, loop_async_cb);
     if (rc != 0) {
         pthread_mutex_destroy(&l->mu);
@@ -106,13 +119,82 @@ uv_loop_t *strata_loop_uv(struct strata_loop *l)
     return l->uv;
 }
 
+static void loop_lock(struct strata_loop *l)
+{
+    atomic_store(&l->loop_in, true);
+    pthread_mutex_lock(&l->state_mu);
+}
+
+static void loop_unlock(struct strata_loop *l)
+{
+    pthread_mutex_unlock(&l->state_mu);
+    atomic_store(&l->loop_in, false);
+}
+
+static void loop_free(struct strata_loop *l)
+{
+    pthread_mutex_destroy(&l->mu);
+    pthread_mutex_destroy(&l->state_mu);
+    free(l);
+}
+
+/* Under strata_loop_run the memory outlives the last handle: strata_loop_run still holds the
+ * state lock and frees the loop when uv_run has returned. */
 static void loop_handle_closed(uv_handle_t *h)
 {
     struct strata_loop *l = h->data;
-    if (--l->open_handles == 0) {
-        pthread_mutex_destroy(&l->mu);
-        free(l);
+    if (--l->open_handles == 0 && !atomic_load(&l->lockable))
+        loop_free(l);
+}
+
+/* libuv's documented embedding pattern: run without blocking, then block on the backend fd
+ * ourselves, outside the lock. */
+void strata_loop_run(struct strata_loop *l)
+{
+    uv_loop_t *uv = l->uv;
+    atomic_store(&l->lockable, true);
+    loop_lock(l);
+    for (;;) {
+        int timeout = uv_backend_timeout(uv);
+        if (timeout != 0 && uv_loop_alive(uv)) {
+            loop_unlock(l);
+            struct pollfd p = {.fd = uv_backend_fd(uv), .events = POLLIN};
+            poll(&p, 1, timeout);
+            loop_lock(l);
+        }
+        /* 0: nothing is left, our own handles included (they keep the loop alive until
+         * strata_loop_close), so nobody refers to `l` any more. */
+        if (uv_run(uv, UV_RUN_NOWAIT) == 0) {
+            loop_unlock(l);
+            if (l->open_handles == 0)
+                loop_free(l);
+            return;
+        }
     }
+}
+
+bool strata_loop_try_enter(struct strata_loop *l)
+{
+    if (!atomic_load(&l->lockable))
+        return false;
+    /* Bounded: other NNG threads hold it only for one quick request each. */
+    for (int i = 0; i < 64; i++) {
+        if (atomic_load(&l->loop_in))
+            return false;
+        if (pthread_mutex_trylock(&l->state_mu) == 0) {
+            if (!atomic_load(&l->loop_in))
+                return true;
+            pthread_mutex_unlock(&l->state_mu); /* the loop queued up meanwhile: it goes first */
+            return false;
+        }
+        sched_yield();
+    }
+    return false;
+}
+
+void strata_loop_leave(struct strata_loop *l)
+{
+    pthread_mutex_unlock(&l->state_mu);
 }
 
 void strata_loop_close(struct strata_loop *l)

@@ -3,6 +3,7 @@
 #ifndef STRATA_LOOP_H
 #define STRATA_LOOP_H
 
+#include <stdbool.h>
 #include <uv.h>
 
 #include "err.h"
@@ -17,6 +18,20 @@ int strata_loop_new(uv_loop_t *uv, struct strata_loop **out, struct strata_err *
 int strata_loop_post(struct strata_loop *l, void (*fn)(void *arg), void *arg);
 
 uv_loop_t *strata_loop_uv(struct strata_loop *l);
+
+/* Run the loop until it has nothing left to do, like uv_run(UV_RUN_DEFAULT), while holding the
+ * loop's state lock except when blocked waiting for events. Every callback of the loop then runs
+ * under the lock, so another thread that holds it (strata_loop_try_enter) may act as the loop for
+ * a moment: that is how a server answers a request on NNG's thread without a hop to the loop. */
+void strata_loop_run(struct strata_loop *l);
+
+/* From another thread: take the state lock when it is free right now and the loop thread is not
+ * waiting for it (never blocks for long: a busy loop makes this fail at once). On success the
+ * caller may touch loop-owned state until strata_loop_leave, but must not start anything that
+ * needs a later loop wakeup (timers, new handles): the loop does not notice them until its next
+ * event. Always fails unless the loop runs under strata_loop_run. */
+bool strata_loop_try_enter(struct strata_loop *l);
+void strata_loop_leave(struct strata_loop *l);
 
 /* Stop accepting posts, run what is queued, close the async handle. Call on the loop thread;
  * the memory is freed once libuv has closed the handle. */

@@ -43,6 +43,8 @@ struct srv_ctx {
     nng_ctx ctx;
     nng_aio *aio;
     enum srv_ctx_state state;
+    bool quick;       /* the handler runs on the fast path: a reply is kept in `pending` */
+    nng_msg *pending; /* ... and sent once the loop's lock is released */
 };
 
 struct strata_req {
@@ -58,6 +60,7 @@ struct strata_server {
     bool sock_open;
     size_t recv_max;
     strata_server_handler handler;
+    bool (*quick)(const strata_env *env, void *arg);
     void *arg;
     struct srv_ctx *ctxs;
     int nctx;
@@ -72,8 +75,14 @@ static void srv_maybe_free(struct strata_server *s)
     if (!s->closed || atomic_load(&s->posted) != 0 || s->held != 0)
         return;
     for (int i = 0; i < s->nctx; i++)
-        if (s->ctxs[i].aio != NULL)
+        if (s->ctxs[i].aio != NULL) {
+            /* A reply the fast path submitted while close was stopping the aio is refused
+             * and left attached. */
+            nng_msg *m = nng_aio_get_msg(s->ctxs[i].aio);
+            if (m != NULL)
+                nng_msg_free(m);
             nng_aio_free(s->ctxs[i].aio);
+        }
     free(s->ctxs);
     free(s);
 }
@@ -96,8 +105,12 @@ static void srv_ctx_send(struct srv_ctx *c, const uint8_t *buf, size_t len)
         srv_ctx_recv(c);
         return;
     }
-    nng_aio_set_msg(c->aio, m);
     c->state = CTX_SEND;
+    if (c->quick) {
+        c->pending = m; /* no syscall under the loop's lock */
+        return;
+    }
+    nng_aio_set_msg(c->aio, m);
     nng_ctx_send(c->ctx, c->aio);
 }
 
@@ -177,7 +190,23 @@ static void srv_send_error(struct srv_ctx *c, uint64_t req_id, int code, const c
     free(buf);
 }
 
-static void srv_handle_msg(struct srv_ctx *c, nng_msg *m)
+/* Decode a received message into a request held by the context, or answer it with an error
+ * (then NULL). Runs as the loop (on the loop thread, or under its state lock). */
+static struct strata_req *srv_req_new(struct srv_ctx *c, strata_env *env)
+{
+    struct strata_req *req = calloc(1, sizeof(*req));
+    if (req == NULL)
+        return NULL;
+    req->s = c->s;
+    req->c = c;
+    req->env = env;
+    req->arrival_us = strata_now_us();
+    return req;
+}
+
+/* Decode a received message into a request held by the context, or answer it with an error
+ * (then NULL). On the loop thread. */
+static struct strata_req *srv_take_msg(struct srv_ctx *c, nng_msg *m)
 {
     struct strata_server *s = c->s;
     const uint8_t *body = nng_msg_body(m);
@@ -199,25 +228,96 @@ static void srv_handle_msg(struct srv_ctx *c, nng_msg *m)
         char text[STRATA_MAX_STR + 1]; /* the bound peers validate */
         snprintf(text, sizeof(text), "bad request: %.240s", err.msg[0] ? err.msg : "undecodable");
         srv_send_error(c, req_id, rc, text);
-        return;
+        return NULL;
     }
     nng_msg_free(m);
 
-    struct strata_req *req = calloc(1, sizeof(*req));
+    struct strata_req *req = srv_req_new(c, env);
     if (req == NULL) {
         uint64_t req_id = env->req_id;
         strata_msg_free(env);
         srv_send_error(c, req_id, STRATA_ENOMEM, "server out of memory");
-        return;
+        return NULL;
     }
-    req->s = s;
-    req->c = c;
-    req->env = env;
-    req->arrival_us = strata_now_us();
     c->state = CTX_HELD;
     s->held++;
+    return req;
+}
+
+static void srv_handle_msg(struct srv_ctx *c, nng_msg *m)
+{
+    struct strata_req *req = srv_take_msg(c, m);
     /* The handler may reply (and free req) before returning: touch nothing afterwards. */
-    s->handler(req, env, s->arg);
+    if (req != NULL)
+        c->s->handler(req, req->env, c->s->arg);
+}
+
+/* On the loop: a request the fast path decoded but did not answer (counted here). */
+static void srv_req_deferred(void *arg)
+{
+    struct strata_req *req = arg;
+    struct strata_server *s = req->s;
+    atomic_fetch_sub(&s->posted, 1);
+    s->stats.requests++;
+    s->held++;
+    if (s->closed) {
+        req->c->state = CTX_IDLE;
+        strata_msg_free(req->env);
+        free(req);
+        s->held--;
+        srv_maybe_free(s);
+        return;
+    }
+    s->handler(req, req->env, s->arg);
+}
+
+static void srv_post_done(struct srv_ctx *c);
+
+/* On an NNG thread: a request received while opts.quick is set. Decoding needs nothing of the
+ * loop's; then, if the loop's lock is free and quick() agrees, the handler answers right here
+ * and the reply is sent after the lock is released. Anything unusual takes the loop path. */
+static void srv_ctx_fast(struct srv_ctx *c)
+{
+    struct strata_server *s = c->s;
+    nng_msg *m = nng_aio_get_msg(c->aio);
+    strata_env *env = NULL;
+    if (strata_msg_decode(nng_msg_body(m), nng_msg_len(m), s->recv_max, &env, NULL) != 0) {
+        srv_post_done(c); /* the loop answers the bad message (the aio still holds it) */
+        return;
+    }
+    struct strata_req *req = srv_req_new(c, env);
+    if (req == NULL) {
+        strata_msg_free(env);
+        srv_post_done(c);
+        return;
+    }
+    nng_aio_set_msg(c->aio, NULL);
+    nng_msg_free(m);
+    c->state = CTX_HELD;
+    if (strata_loop_try_enter(s->loop)) {
+        if (!s->closed && s->quick(env, s->arg)) {
+            s->stats.requests++;
+            s->held++;
+            c->quick = true;
+            s->handler(req, env, s->arg); /* replies before returning (opts.quick) */
+            c->quick = false;
+            bool unanswered = c->state == CTX_HELD;
+            strata_loop_leave(s->loop);
+            if (unanswered)
+                LOG_ERROR("server: a quick request was not answered by its handler");
+            nng_msg *out = c->pending;
+            c->pending = NULL;
+            if (out != NULL) {
+                nng_aio_set_msg(c->aio, out);
+                nng_ctx_send(c->ctx, c->aio);
+            }
+            return;
+        }
+        strata_loop_leave(s->loop);
+    }
+    atomic_fetch_add(&s->posted, 1);
+    if (strata_loop_post(s->loop, srv_req_deferred, req) != 0)
+        atomic_fetch_sub(&s->posted, 1); /* the loop is gone (misuse); the request leaks */
 }
 
 /* On the loop: one completion of a context's aio. */
@@ -268,7 +368,8 @@ static void srv_ctx_done(void *arg)
 }
 
 /* On an NNG thread: never block. A finished send goes straight back to receiving (see the top of
- * this file); everything else is handed over to the loop. */
+ * this file); a request the fast path can answer is answered here (opts.quick); everything else
+ * is handed over to the loop. */
 static void srv_aio_cb(void *arg)
 {
     struct srv_ctx *c = arg;
@@ -282,6 +383,17 @@ static void srv_aio_cb(void *arg)
         srv_ctx_recv(c);
         return;
     }
+    struct strata_server *s = c->s;
+    if (c->state == CTX_RECV && s->quick != NULL && nng_aio_result(c->aio) == 0 &&
+        !atomic_load(&s->closed)) {
+        srv_ctx_fast(c);
+        return;
+    }
+    srv_post_done(c);
+}
+
+static void srv_post_done(struct srv_ctx *c)
+{
     atomic_fetch_add(&c->s->posted, 1);
     if (strata_loop_post(c->s->loop, srv_ctx_done, c) != 0) {
         /* The loop is gone (misuse: server outlived its loop). Nothing safe to do but drop. */
@@ -306,6 +418,7 @@ int strata_server_open(struct strata_loop *loop, const struct strata_server_opts
         return strata_err_set(e, STRATA_ENOMEM, "server: out of memory");
     s->loop = loop;
     s->handler = h;
+    s->quick = opts->quick;
     s->arg = arg;
     s->recv_max = opts->recv_max ? opts->recv_max : STRATA_MSG_MAX;
     s->nctx = opts->contexts > 0 ? opts->contexts : 64;

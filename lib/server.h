@@ -17,6 +17,13 @@ struct strata_server_opts {
     const char *url; /* tcp://127.0.0.1:7001, ipc:///run/strata/agent.sock */
     int contexts;    /* requests in flight at once; default 64 */
     size_t recv_max; /* default STRATA_MSG_MAX */
+    /* Optional fast path. When the loop runs under strata_loop_run and its state lock is free at
+     * the moment a request arrives, the request is decoded on NNG's thread under that lock and,
+     * if quick(env, arg) is true, handed to the handler right there: the handler then acts as
+     * the loop and must reply before it returns (an answer from local state, no waiting). This
+     * saves the hop to the loop thread, the largest cost of a small request. quick must not
+     * change anything. Requests it declines reach the handler on the loop as usual. */
+    bool (*quick)(const strata_env *env, void *arg);
 };
 
 /* Listen on opts->url. Malformed or oversized messages are answered with an error (when they can
