@@ -146,7 +146,8 @@ const char *dird_role_name(int state);
 
 /* dird_api.c */
 void dird_api_handle(struct strata_req *req, const strata_env *env, void *arg);
-/* The server's fast-path predicate (strata_server_opts.quick): a read this node can answer now. */
+/* The server's fast-path predicate (strata_server_opts.quick): a write (queued or forwarded at
+ * once) or a read this node can answer now. */
 bool dird_api_quick(const strata_env *env, void *arg);
 void dird_reply_error(struct strata_req *req, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

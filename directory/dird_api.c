@@ -36,6 +36,7 @@ static void handle_write(struct dird *d, struct strata_req *req, const strata_en
         w->req = req;
         w->cmd = cmd;
         dird_write_enqueue(d, w);
+        strata_loop_wake(d->loop); /* on the fast path: the batch is flushed by the loop */
         return;
     }
     if (strcmp(env->identity ? env->identity : "", DIRD_FWD_IDENTITY) == 0) {
@@ -84,5 +85,9 @@ void dird_api_handle(struct strata_req *req, const strata_env *env, void *arg)
 bool dird_api_quick(const strata_env *env, void *arg)
 {
     struct dird *d = arg;
-    return !d->stopping && dird_reads_ready(d, env);
+    if (d->stopping)
+        return false;
+    /* A write is queued for the leader's next batch or forwarded to the leader: both are quick
+     * to hand over, and the reply comes later from the loop. */
+    return env->body_case == STRATA__V1__ENVELOPE__BODY_WRITE || dird_reads_ready(d, env);
 }

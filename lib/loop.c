@@ -38,6 +38,7 @@ struct strata_loop {
      * (they never block on it: the loop may be waiting for them, e.g. in nng_aio_stop). */
     pthread_mutex_t state_mu;
     atomic_bool lockable, loop_in;
+    pthread_t thread; /* that runs strata_loop_run (valid once lockable) */
 };
 
 /* Take the whole queue at once and run it: uv_async_send coalesces, so one wakeup may stand for
@@ -152,6 +153,7 @@ static void loop_handle_closed(uv_handle_t *h)
 void strata_loop_run(struct strata_loop *l)
 {
     uv_loop_t *uv = l->uv;
+    l->thread = pthread_self();
     atomic_store(&l->lockable, true);
     loop_lock(l);
     for (;;) {
@@ -195,6 +197,16 @@ bool strata_loop_try_enter(struct strata_loop *l)
 void strata_loop_leave(struct strata_loop *l)
 {
     pthread_mutex_unlock(&l->state_mu);
+}
+
+void strata_loop_wake(struct strata_loop *l)
+{
+    if (atomic_load(&l->lockable) && pthread_equal(pthread_self(), l->thread))
+        return;
+    pthread_mutex_lock(&l->mu);
+    if (!l->closing)
+        uv_async_send(&l->async); /* coalesced; the drain finds the queue empty */
+    pthread_mutex_unlock(&l->mu);
 }
 
 void strata_loop_close(struct strata_loop *l)

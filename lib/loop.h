@@ -32,6 +32,9 @@ void strata_loop_run(struct strata_loop *l);
  * event. Always fails unless the loop runs under strata_loop_run. */
 bool strata_loop_try_enter(struct strata_loop *l);
 void strata_loop_leave(struct strata_loop *l);
+/* Make the loop run one more iteration soon (its prepare and check handlers), e.g. after work was
+ * queued for them under strata_loop_try_enter. Thread-safe; a no-op on the loop thread. */
+void strata_loop_wake(struct strata_loop *l);
 
 /* Stop accepting posts, run what is queued, close the async handle. Call on the loop thread;
  * the memory is freed once libuv has closed the handle. */

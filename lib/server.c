@@ -299,12 +299,9 @@ static void srv_ctx_fast(struct srv_ctx *c)
             s->stats.requests++;
             s->held++;
             c->quick = true;
-            s->handler(req, env, s->arg); /* replies before returning (opts.quick) */
+            s->handler(req, env, s->arg); /* replies now, or keeps req for the loop */
             c->quick = false;
-            bool unanswered = c->state == CTX_HELD;
             strata_loop_leave(s->loop);
-            if (unanswered)
-                LOG_ERROR("server: a quick request was not answered by its handler");
             nng_msg *out = c->pending;
             c->pending = NULL;
             if (out != NULL) {

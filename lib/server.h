@@ -19,10 +19,12 @@ struct strata_server_opts {
     size_t recv_max; /* default STRATA_MSG_MAX */
     /* Optional fast path. When the loop runs under strata_loop_run and its state lock is free at
      * the moment a request arrives, the request is decoded on NNG's thread under that lock and,
-     * if quick(env, arg) is true, handed to the handler right there: the handler then acts as
-     * the loop and must reply before it returns (an answer from local state, no waiting). This
-     * saves the hop to the loop thread, the largest cost of a small request. quick must not
-     * change anything. Requests it declines reach the handler on the loop as usual. */
+     * if quick(env, arg) is true, handed to the handler right there. The handler then acts as
+     * the loop: it may reply at once (the reply is sent after the lock is released) or keep the
+     * request and reply later from the loop, but work it queues for the loop's own handlers
+     * needs a strata_loop_wake, and it must not start timers. This saves the hop to the loop
+     * thread, the largest cost of a small request. quick must not change anything; requests it
+     * declines reach the handler on the loop as usual. */
     bool (*quick)(const strata_env *env, void *arg);
 };
 
