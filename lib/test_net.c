@@ -21,23 +21,9 @@
 #include "loop.h"
 #include "nng_close.h"
 #include "server.h"
+#include "test_net_fixture.h"
 
 /* ------------------------------------------------------------------ helpers */
-
-static char tmp_dir[64];
-
-static const char *test_url(const char *name)
-{
-    static char buf[4][128];
-    static int n;
-    char *b = buf[n++ % 4];
-    if (tmp_dir[0] == '\0') {
-        snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/strata-testnet-XXXXXX");
-        assert_non_null(mkdtemp(tmp_dir));
-    }
-    snprintf(b, 128, "ipc://%s/%s", tmp_dir, name);
-    return b;
-}
 
 static strata_env *new_req(const char *identity)
 {
@@ -95,24 +81,6 @@ struct echo {
     uv_loop_t *uv;
 };
 
-struct deferred {
-    uv_timer_t t;
-    struct strata_req *req;
-};
-
-static void deferred_closed(uv_handle_t *h)
-{
-    free(h->data);
-}
-
-static void deferred_fire(uv_timer_t *t)
-{
-    struct deferred *d = t->data;
-    strata_env *env = (strata_env *)strata_req_env(d->req);
-    strata_req_reply(d->req, env);
-    uv_close((uv_handle_t *)&d->t, deferred_closed);
-}
-
 static void echo_handler(struct strata_req *req, const strata_env *env, void *arg)
 {
     struct echo *e = arg;
@@ -123,11 +91,7 @@ static void echo_handler(struct strata_req *req, const strata_env *env, void *ar
         return;
     }
     if (e->defer_every > 0 && e->handled % e->defer_every == 0) {
-        struct deferred *d = calloc(1, sizeof(*d));
-        d->req = req;
-        d->t.data = d;
-        uv_timer_init(e->uv, &d->t);
-        uv_timer_start(&d->t, deferred_fire, 1 + (uint64_t)(e->handled % 5), 0);
+        tn_defer_echo(e->uv, req, 1 + (uint64_t)(e->handled % 5));
         return;
     }
     /* The echo replies with the request itself (strata_req_reply encodes before freeing it). */
@@ -742,18 +706,6 @@ static void test_loop_signal(void **state)
     finish_loop(&uv, l);
     assert_true(strata_now_us() > 0);
     assert_true(strata_wall_us() > 1600000000ull * 1000000ull);
-}
-
-static int teardown_all(void **state)
-{
-    (void)state;
-    if (tmp_dir[0] != '\0') {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp_dir);
-        if (system(cmd) != 0)
-            return -1;
-    }
-    return 0;
 }
 
 int main(void)

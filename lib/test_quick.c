@@ -20,19 +20,7 @@
 #include "loop.h"
 #include "nng_close.h"
 #include "server.h"
-
-static char tmp_dir[64];
-
-static const char *test_url(const char *name)
-{
-    static char buf[128];
-    if (tmp_dir[0] == '\0') {
-        snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/strata-testquick-XXXXXX");
-        assert_non_null(mkdtemp(tmp_dir));
-    }
-    snprintf(buf, sizeof(buf), "ipc://%s/%s", tmp_dir, name);
-    return buf;
-}
+#include "test_net_fixture.h"
 
 /* ------------------------------------------------------------------ a server on its own thread */
 
@@ -55,23 +43,6 @@ static bool q_quick(const strata_env *env, void *arg)
     return env->identity != NULL && env->identity[0] == 'q';
 }
 
-struct deferred {
-    uv_timer_t t;
-    struct strata_req *req;
-};
-
-static void deferred_closed(uv_handle_t *h)
-{
-    free(h->data);
-}
-
-static void deferred_fire(uv_timer_t *t)
-{
-    struct deferred *d = t->data;
-    strata_req_reply(d->req, (strata_env *)strata_req_env(d->req));
-    uv_close((uv_handle_t *)&d->t, deferred_closed);
-}
-
 static void q_handler(struct strata_req *req, const strata_env *env, void *arg)
 {
     struct qsrv *q = arg;
@@ -87,11 +58,7 @@ static void q_handler(struct strata_req *req, const strata_env *env, void *arg)
     atomic_fetch_sub(&q->inside, 1);
     if (!quick && (q->slow_on_loop % 5) == 0) {
         /* a timer started on the loop under strata_loop_run must fire */
-        struct deferred *d = calloc(1, sizeof(*d));
-        d->req = req;
-        d->t.data = d;
-        uv_timer_init(&q->uv, &d->t);
-        uv_timer_start(&d->t, deferred_fire, 2, 0);
+        tn_defer_echo(&q->uv, req, 2);
         q->deferred++;
         return;
     }
@@ -330,12 +297,5 @@ int main(void)
         cmocka_unit_test(test_quick_garbage),
         cmocka_unit_test(test_quick_close_under_load),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    if (tmp_dir[0] != '\0') {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp_dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", tmp_dir);
-    }
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, teardown_all);
 }
