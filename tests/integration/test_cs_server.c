@@ -26,6 +26,7 @@ static struct {
     pid_t dird[NODES];
     char urls[256];
     char cs_url[2][64], cs_log[2][256];
+    int metrics_port[2]; /* each csd serves --metrics on 127.0.0.1 */
     pid_t csd[2];
     struct strata_dirclient *dc;
     uint64_t session[3]; /* h1, h2 at cs1; h1 at cs2 */
@@ -155,8 +156,9 @@ static bool cluster_has_leader(void *arg)
 
 static void start_csd(int i)
 {
-    char id[16];
+    char id[16], metrics[32];
     snprintf(id, sizeof(id), "cs%d", i + 1);
+    snprintf(metrics, sizeof(metrics), "127.0.0.1:%d", T.metrics_port[i]);
     char *argv[] = {(char *)h_bin("strata-csd"),
                     "--id",
                     id,
@@ -168,6 +170,8 @@ static void start_csd(int i)
                     T.urls,
                     "--negative-ttl-ms",
                     "5000",
+                    "--metrics",
+                    metrics,
                     NULL};
     T.csd[i] = h_spawn(argv, T.cs_log[i]);
     assert_true(T.csd[i] > 0);
@@ -400,6 +404,7 @@ static int setup(void **state)
     for (int i = 0; i < 2; i++) {
         snprintf(T.cs_url[i], sizeof(T.cs_url[i]), "tcp://127.0.0.1:%d", h_free_port());
         snprintf(T.cs_log[i], sizeof(T.cs_log[i]), "%s/csd%d.log", base, i + 1);
+        T.metrics_port[i] = h_free_port();
         start_csd(i);
         int idx = i;
         assert_true(h_wait_until(csd_up, &idx, 10000));
@@ -479,9 +484,22 @@ static int teardown(void **state)
 
 /* ---------------------------------------------------------------- tests */
 
+/* One counter of csd i's Prometheus metrics (-1 when it cannot be read). */
+static double cs_metric(int i, const char *name)
+{
+    char *t = h_http_get(T.metrics_port[i], "/metrics");
+    double v = t != NULL ? h_metric(t, name) : -1;
+    free(t);
+    return v;
+}
+
 static void test_miss_then_hit(void **state)
 {
     (void)state;
+    double requests0 = cs_metric(0, "strata_cs_resolve_requests"),
+           hits0 = cs_metric(0, "strata_cs_hits"), misses0 = cs_metric(0, "strata_cs_misses"),
+           neg0 = cs_metric(0, "strata_cs_negative_hits");
+    assert_true(requests0 >= 0 && hits0 >= 0 && misses0 >= 0 && neg0 >= 0);
     strata_env *r = resolve_at(T.cs_url[0], "host:h1", 100, "10.1.0.10", 0, 5000);
     assert_non_null(r);
     if (r->status != 0)
@@ -529,6 +547,13 @@ static void test_miss_then_hit(void **state)
     assert_int_equal(r->status, 0);
     assert_true(r->resolve_reply->answers[0]->found);
     strata_msg_free(r);
+
+    /* the metrics endpoint counts what just happened: 6 requests, the two cache answers as one
+     * hit and one negative hit, and at least the two first misses */
+    assert_int_equal((int)(cs_metric(0, "strata_cs_resolve_requests") - requests0), 6);
+    assert_true(cs_metric(0, "strata_cs_hits") - hits0 >= 1);
+    assert_int_equal((int)(cs_metric(0, "strata_cs_negative_hits") - neg0), 1);
+    assert_true(cs_metric(0, "strata_cs_misses") - misses0 >= 2);
 }
 
 static pthread_barrier_t barrier;

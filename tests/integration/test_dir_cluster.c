@@ -118,12 +118,54 @@ static void expect_error(struct strata_dirclient *dc, Strata__V1__Command *cmd, 
     assert_true(strlen(e.msg) > 0);
 }
 
+struct metrics_want {
+    uint64_t applied;
+    const char *why; /* out: what did not hold last time */
+};
+
+/* Every node's /metrics agrees with what the test did: one leader, which queued every write; all
+ * applied the last write and hold every endpoint; each served a read. */
+static bool metrics_pred(void *arg)
+{
+    struct metrics_want *w = arg;
+    int leaders = 0;
+    for (int i = 0; i < 3; i++) {
+        char *t = h_http_get(C.node[i].metrics_port, "/metrics");
+        if (t == NULL) {
+            w->why = "metrics endpoint did not answer";
+            return false;
+        }
+        bool ok = true;
+        if (strstr(t, "# TYPE strata_dird_writes_total counter") == NULL)
+            ok = false, w->why = "no TYPE line for strata_dird_writes_total";
+        if (h_metric(t, "strata_dird_applied_index") < (double)w->applied)
+            ok = false, w->why = "applied_index behind the last write";
+        if (h_metric(t, "strata_dird_endpoints") != N_WRITES + 1) /* + check_feed's */
+            ok = false, w->why = "endpoints gauge differs from the endpoints written";
+        if (h_metric(t, "strata_dird_reads_total") < 1)
+            ok = false, w->why = "reads_total does not count the list";
+        if (h_metric(t, "strata_dird_is_leader") == 1) {
+            leaders++;
+            if (h_metric(t, "strata_dird_writes_total") < N_WRITES)
+                ok = false, w->why = "the leader's writes_total misses writes";
+        }
+        free(t);
+        if (!ok)
+            return false;
+    }
+    if (leaders != 1)
+        w->why = "not exactly one node reports is_leader 1";
+    return leaders == 1;
+}
+
 static void test_cluster(void **state)
 {
     (void)state;
     td_init(&C, 3, "dir-cluster");
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
+        C.node[i].metrics_port = h_free_port();
         td_start(&C, i);
+    }
     int leader = td_wait_leader(&C, 15000);
     assert_true(leader >= 1 && leader <= 3);
     fprintf(stderr, "leader: node %d\n", leader);
@@ -181,6 +223,12 @@ static void test_cluster(void **state)
     }
 
     check_feed(C.node[leader == 1 ? 1 : 0].api, max_index, dc);
+
+    struct metrics_want mw = {.applied = max_index, .why = ""};
+    bool metrics_ok = h_wait_until(metrics_pred, &mw, 5000);
+    if (!metrics_ok)
+        fprintf(stderr, "metrics: %s\n", mw.why);
+    assert_true(metrics_ok);
 
     /* validation errors through a follower (it forwards; the leader's FSM refuses) */
     int fi = leader == 1 ? 1 : 0;

@@ -29,6 +29,7 @@ struct td_node {
     char raft[32], api[64], dir[256], log[256];
     pid_t pid;
     bool join;
+    int metrics_port; /* > 0: started with --metrics 127.0.0.1:PORT */
 };
 
 struct td_cluster {
@@ -87,6 +88,12 @@ static inline void td_start(struct td_cluster *c, int i)
     argv[a++] = (char *)"50";
     for (int k = 0; k < 8 && c->extra[k] != NULL; k++)
         argv[a++] = (char *)c->extra[k];
+    char metrics[32];
+    if (nd->metrics_port > 0) {
+        snprintf(metrics, sizeof(metrics), "127.0.0.1:%d", nd->metrics_port);
+        argv[a++] = (char *)"--metrics";
+        argv[a++] = metrics;
+    }
     argv[a] = NULL;
     nd->pid = h_spawn(argv, nd->log);
     assert_true(nd->pid > 0);

@@ -33,6 +33,12 @@ bool h_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms);
  * the exit status (0..255) or -1. */
 int h_run(const char *cmdline, char **out);
 
+/* GET http://127.0.0.1:port/path (HTTP/1.0, 2 s timeout); the body in a malloc'd string, or NULL
+ * when the server cannot be reached or does not answer 200. */
+char *h_http_get(int port, const char *path);
+/* The value of an unlabelled Prometheus sample `name` in a text exposition, or -1 when absent. */
+double h_metric(const char *text, const char *name);
+
 /* Kill every process h_spawn started and remove h_tmpdir directories (unless STRATA_KEEP=1).
  * Installed with atexit() by the first h_spawn/h_tmpdir; safe to call twice. */
 void h_cleanup(void);
