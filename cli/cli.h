@@ -112,6 +112,12 @@ int cli_dir_call_node(struct cli_ctx *ctx, int node, strata_env *req, int want, 
  * (`url` with scheme). A non-zero reply status becomes the returned error with its message. */
 int cli_peer_call(struct cli_ctx *ctx, const char *url, strata_env *req, int want,
                   unsigned timeout_ms, strata_env **reply, struct strata_err *e);
+/* Account for one use of the network; an error when the command must run offline. */
+int cli_net_use(struct cli_ctx *ctx, struct strata_err *e);
+/* cli_peer_call without touching ctx (callable from several threads at once); the caller has
+ * checked that the network may be used. */
+int cli_peer_call_nctx(const char *url, strata_env *req, int want, unsigned timeout_ms,
+                       strata_env **reply, struct strata_err *e);
 /* An agent's control socket: "ipc://" + ctl unless ctl already has a scheme. */
 void cli_ctl_url(const char *ctl, char *buf, size_t n);
 /* The agent control socket to use when --agent is not given: the only CLI_AGENT_CTL_GLOB on

@@ -2,6 +2,7 @@
  * add, remove, leadership transfer. */
 #include "cmd_common.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,28 +31,71 @@ static void cluster_fill(struct cluster_view *v, const Strata__V1__Member *self)
     v->applied = self->applied_index;
 }
 
-static void cluster_probe(struct cli_ctx *ctx, struct cluster_view *v)
+/* On its own thread (one per member, so that a down member costs one probe timeout in all, not
+ * one each): ask the member for its own state. */
+struct cluster_probe_arg {
+    struct cluster_view *v;
+    unsigned timeout_ms;
+    pthread_t th;
+    bool started;
+};
+
+static void *cluster_probe(void *arg)
 {
+    struct cluster_probe_arg *p = arg;
+    struct cluster_view *v = p->v;
     snprintf(v->role, sizeof(v->role), "unreachable");
     if (v->api == NULL || v->api[0] == '\0') {
         snprintf(v->error, sizeof(v->error), "no api address recorded");
-        return;
+        return NULL;
     }
     Strata__V1__ClusterStatusRequest cs = STRATA__V1__CLUSTER_STATUS_REQUEST__INIT;
     strata_env req = STRATA__V1__ENVELOPE__INIT;
     req.body_case = STRATA__V1__ENVELOPE__BODY_CLUSTER_STATUS;
     req.cluster_status = &cs;
-    unsigned t = ctx->timeout_ms < CLUSTER_PROBE_MS ? (unsigned)ctx->timeout_ms : CLUSTER_PROBE_MS;
     strata_env *r = NULL;
     struct strata_err pe = {0};
-    if (cli_peer_call(ctx, v->api, &req, STRATA__V1__ENVELOPE__BODY_CLUSTER_STATUS_REPLY, t, &r,
-                      &pe) != 0) {
+    if (cli_peer_call_nctx(v->api, &req, STRATA__V1__ENVELOPE__BODY_CLUSTER_STATUS_REPLY,
+                           p->timeout_ms, &r, &pe) != 0) {
         snprintf(v->error, sizeof(v->error), "%s", pe.msg);
-        return;
+        return NULL;
     }
     if (r->cluster_status_reply->self != NULL)
         cluster_fill(v, r->cluster_status_reply->self);
     strata_msg_free(r);
+    return NULL;
+}
+
+/* Probe every member not yet filled, all at once. */
+static int cluster_probe_all(struct cli_ctx *ctx, struct cluster_view *v, size_t n,
+                             struct strata_err *e)
+{
+    struct cluster_probe_arg *p = calloc(n ? n : 1, sizeof(*p));
+    if (p == NULL)
+        return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    unsigned t = ctx->timeout_ms < CLUSTER_PROBE_MS ? (unsigned)ctx->timeout_ms : CLUSTER_PROBE_MS;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].reachable)
+            continue;
+        int rc = cli_net_use(ctx, e); /* counted like any call */
+        if (rc != 0) {
+            n = i; /* join what was started, then fail */
+            for (size_t k = 0; k < n; k++)
+                if (p[k].started)
+                    pthread_join(p[k].th, NULL);
+            free(p);
+            return rc;
+        }
+        p[i] = (struct cluster_probe_arg){.v = &v[i], .timeout_ms = t};
+        p[i].started = pthread_create(&p[i].th, NULL, cluster_probe, &p[i]) == 0;
+        if (!p[i].started)
+            cluster_probe(&p[i]); /* no thread to spare: ask in turn */
+    }
+    for (size_t i = 0; i < n; i++)
+        if (p[i].started)
+            pthread_join(p[i].th, NULL);
+    free(p);
+    return 0;
 }
 
 static int cluster_cmp_id(const void *a, const void *b)
@@ -148,9 +192,13 @@ int cli_cluster_status(struct cli_ctx *ctx, const struct cli_args *a, struct str
             if (v[i].api[0] == '\0')
                 v[i].api = self->api;
             cluster_fill(&v[i], self);
-        } else {
-            cluster_probe(ctx, &v[i]);
         }
+    }
+    rc = cluster_probe_all(ctx, v, n, e);
+    if (rc != 0) {
+        free(v);
+        strata_msg_free(r);
+        return rc;
     }
     qsort(v, n, sizeof(*v), cluster_cmp_id);
     /* The leader is whoever says so with the highest term: a deposed leader that has not yet

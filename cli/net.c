@@ -34,7 +34,7 @@ uint64_t cli_now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static int net_guard(struct cli_ctx *ctx, struct strata_err *e)
+int cli_net_use(struct cli_ctx *ctx, struct strata_err *e)
 {
     ctx->net_calls++;
     if (ctx->offline)
@@ -44,7 +44,7 @@ static int net_guard(struct cli_ctx *ctx, struct strata_err *e)
 
 static int net_dir(struct cli_ctx *ctx, struct strata_err *e)
 {
-    int rc = net_guard(ctx, e);
+    int rc = cli_net_use(ctx, e);
     if (rc != 0 || ctx->dc != NULL)
         return rc;
     return strata_dirclient_open(ctx->directory, &ctx->dc, e);
@@ -107,9 +107,17 @@ int cli_peer_call(struct cli_ctx *ctx, const char *url, strata_env *req, int wan
                   unsigned timeout_ms, strata_env **reply, struct strata_err *e)
 {
     *reply = NULL;
-    int rc = net_guard(ctx, e);
+    int rc = cli_net_use(ctx, e);
     if (rc != 0)
         return rc;
+    return cli_peer_call_nctx(url, req, want, timeout_ms, reply, e);
+}
+
+int cli_peer_call_nctx(const char *url, strata_env *req, int want, unsigned timeout_ms,
+                       strata_env **reply, struct strata_err *e)
+{
+    *reply = NULL;
+    int rc;
     struct strata_sclient *c = NULL;
     if ((rc = strata_sclient_open(url, &c, e)) != 0)
         return rc;

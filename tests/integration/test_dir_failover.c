@@ -176,6 +176,28 @@ static void test_failover(void **state)
     int leader2 = td_wait_leader(&C, 10000);
     assert_true(leader2 > 0 && leader2 != leader);
 
+    /* the operator's view: the dead node is shown unreachable, quickly (members are probed at
+     * once, each for at most 800 ms) */
+    {
+        char cmd[512];
+        char *out = NULL;
+        snprintf(cmd, sizeof(cmd), "%s --directory %s --json cluster status", h_bin("strata"),
+                 C.node[td_index_of(&C, leader2)].api);
+        uint64_t t0 = h_now_ms();
+        int st = h_run(cmd, &out);
+        uint64_t took = h_now_ms() - t0;
+        fprintf(stderr, "cluster status with node %d dead: %llu ms\n%s", leader,
+                (unsigned long long)took, out ? out : "");
+        assert_int_equal(st, 0);
+        assert_non_null(out);
+        char want[64];
+        snprintf(want, sizeof(want), "\"leader\":%d,", leader2);
+        assert_non_null(strstr(out, want));
+        assert_non_null(strstr(out, "\"role\":\"unreachable\""));
+        assert_true(took < 3000);
+        free(out);
+    }
+
     assert_int_equal(write_range(301, 600, 3), 0);
     for (int i = 0; i < 3; i++)
         if (C.node[i].pid > 0)
