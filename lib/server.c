@@ -190,8 +190,7 @@ static void srv_send_error(struct srv_ctx *c, uint64_t req_id, int code, const c
     free(buf);
 }
 
-/* Decode a received message into a request held by the context, or answer it with an error
- * (then NULL). Runs as the loop (on the loop thread, or under its state lock). */
+/* The request object for a decoded envelope received on c (NULL when out of memory). */
 static struct strata_req *srv_req_new(struct srv_ctx *c, strata_env *env)
 {
     struct strata_req *req = calloc(1, sizeof(*req));
