@@ -73,19 +73,19 @@ static int cluster_probe_all(struct cli_ctx *ctx, struct cluster_view *v, size_t
     struct cluster_probe_arg *p = calloc(n ? n : 1, sizeof(*p));
     if (p == NULL)
         return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    /* each probe is a use of the network like any call (refused when offline): account for
+     * them all before starting any */
+    for (size_t i = 0; i < n; i++) {
+        int rc = v[i].reachable ? 0 : cli_net_use(ctx, e);
+        if (rc != 0) {
+            free(p);
+            return rc;
+        }
+    }
     unsigned t = ctx->timeout_ms < CLUSTER_PROBE_MS ? (unsigned)ctx->timeout_ms : CLUSTER_PROBE_MS;
     for (size_t i = 0; i < n; i++) {
         if (v[i].reachable)
             continue;
-        int rc = cli_net_use(ctx, e); /* counted like any call */
-        if (rc != 0) {
-            n = i; /* join what was started, then fail */
-            for (size_t k = 0; k < n; k++)
-                if (p[k].started)
-                    pthread_join(p[k].th, NULL);
-            free(p);
-            return rc;
-        }
         p[i] = (struct cluster_probe_arg){.v = &v[i], .timeout_ms = t};
         p[i].started = pthread_create(&p[i].th, NULL, cluster_probe, &p[i]) == 0;
         if (!p[i].started)

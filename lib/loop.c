@@ -157,8 +157,9 @@ void strata_loop_run(struct strata_loop *l)
     atomic_store(&l->lockable, true);
     loop_lock(l);
     for (;;) {
+        /* 0 when callbacks are pending or nothing keeps the loop alive: do not block then */
         int timeout = uv_backend_timeout(uv);
-        if (timeout != 0 && uv_loop_alive(uv)) {
+        if (timeout != 0) {
             loop_unlock(l);
             struct pollfd p = {.fd = uv_backend_fd(uv), .events = POLLIN};
             poll(&p, 1, timeout);
