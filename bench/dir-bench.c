@@ -52,7 +52,9 @@ static int parse_clients(struct bench *b, struct strata_err *e)
     return b->sum.nruns ? 0 : strata_err_set(e, STRATA_EINVAL, "--clients: empty");
 }
 
-/* Open one Strata client per thread, drive `op` on all of them, close them. */
+/* Open one Strata connection per client thread (spread over the nodes, as etcd's are over its
+ * members: a follower forwards writes to the leader in both systems), drive `op`, close them.
+ * The connections are bench/lib/sp_req.c's: a lean load generator, like the etcd side's. */
 static int drive_strata(struct dir_bench_cluster *c, struct dir_bench_keys *keys, unsigned n,
                         dir_bench_op_fn op, double secs, struct dir_bench_result *out,
                         struct strata_err *e)
@@ -64,16 +66,8 @@ static int drive_strata(struct dir_bench_cluster *c, struct dir_bench_keys *keys
         cl[i].index = i;
         cl[i].rng = 0x2545f4914f6cdd1dull * (i + 1);
         cl[i].keys = keys;
-        cl[i].nodes = DIR_BENCH_NODES;
-        /* Each client starts at a different node, as etcd's clients are spread over members:
-         * a follower forwards writes to the leader in both systems. */
-        char urls[sizeof(c->urls)] = "";
-        for (int k = 0; k < DIR_BENCH_NODES; k++) {
-            size_t l = strlen(urls);
-            snprintf(urls + l, sizeof(urls) - l, "%stcp://127.0.0.1:%d", k ? "," : "",
-                     c->api_port[(i + (unsigned)k) % DIR_BENCH_NODES]);
-        }
-        rc = strata_dirclient_open(urls, &cl[i].dc, e);
+        cl[i].client_id = 0x9e3779b97f4a7c15ull * (i + 1) ^ h_now_ms();
+        rc = sp_req_open("127.0.0.1", c->api_port[i % DIR_BENCH_NODES], 5000, &cl[i].sp, e);
         ctx[i] = &cl[i];
     }
     double cpu0 = dir_bench_procs_cpu_s(c->pid, DIR_BENCH_NODES);
@@ -83,8 +77,7 @@ static int drive_strata(struct dir_bench_cluster *c, struct dir_bench_keys *keys
     if (!rc)
         out->server_cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
     for (unsigned i = 0; cl && i < n; i++)
-        if (cl[i].dc)
-            strata_dirclient_close(cl[i].dc);
+        sp_req_close(cl[i].sp);
     free(cl);
     free(ctx);
     return rc;

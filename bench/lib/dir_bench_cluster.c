@@ -41,7 +41,7 @@ unsigned dir_bench_dird_flag_default(const char *bin, const char *flag)
 
 static int spawn_node(struct dir_bench_cluster *c, int i)
 {
-    char id[16], data[600], raft[32], api[48], cluster[128] = "", eto[16], log[600];
+    char id[16], data[600], raft[32], api[48], cluster[128] = "", eto[16], log[600], met[32];
     snprintf(id, sizeof(id), "%d", i + 1);
     snprintf(data, sizeof(data), "%s/n%d", c->dir, i + 1);
     snprintf(raft, sizeof(raft), "127.0.0.1:%d", c->raft_port[i]);
@@ -53,9 +53,10 @@ static int spawn_node(struct dir_bench_cluster *c, int i)
                  c->raft_port[k]);
     }
     snprintf(eto, sizeof(eto), "%u", c->election_timeout_ms);
-    char *argv[16] = {c->bin, "--id",  id,  "--data-dir", data,   "--raft",
-                      raft,   "--api", api, "--cluster",  cluster};
-    int n = 11;
+    snprintf(met, sizeof(met), "127.0.0.1:%d", c->metrics_port[i]);
+    char *argv[16] = {c->bin,  "--id", id,          "--data-dir", data,        "--raft", raft,
+                      "--api", api,    "--cluster", cluster,      "--metrics", met};
+    int n = 13;
     if (c->election_timeout_ms) {
         argv[n++] = "--election-timeout-ms";
         argv[n++] = eto;
@@ -133,7 +134,8 @@ int dir_bench_cluster_start(struct dir_bench_cluster *c, const char *bin,
     for (int i = 0; i < DIR_BENCH_NODES; i++) {
         c->raft_port[i] = h_free_port();
         c->api_port[i] = h_free_port();
-        if (c->raft_port[i] <= 0 || c->api_port[i] <= 0)
+        c->metrics_port[i] = h_free_port();
+        if (c->raft_port[i] <= 0 || c->api_port[i] <= 0 || c->metrics_port[i] <= 0)
             return strata_err_set(e, STRATA_EIO, "no free port");
         size_t l = strlen(c->urls);
         snprintf(c->urls + l, sizeof(c->urls) - l, "%stcp://127.0.0.1:%d", i ? "," : "",

@@ -20,6 +20,7 @@ struct dir_bench_cluster {
     unsigned election_timeout_ms; /* 0: the daemon's default (flag not passed) */
     int raft_port[DIR_BENCH_NODES];
     int api_port[DIR_BENCH_NODES];
+    int metrics_port[DIR_BENCH_NODES]; /* Prometheus text, for what the figures alone hide */
     pid_t pid[DIR_BENCH_NODES];
     char urls[256]; /* "tcp://127.0.0.1:A1,tcp://...:A2,tcp://...:A3" (node i at index i) */
 };

@@ -8,9 +8,6 @@
 #include "dir_bench_cluster.h"
 #include "etcd_cluster.h"
 
-#define WRITE_TIMEOUT_MS 5000
-#define READ_TIMEOUT_MS 2000
-
 int dir_bench_keys_init(struct dir_bench_keys *k, size_t cap, struct strata_err *e)
 {
     atomic_init(&k->next, 0);
@@ -103,8 +100,15 @@ int dir_bench_op_strata_write(void *ctx, struct strata_err *e)
     uint64_t n = atomic_fetch_add(&c->keys->next, 1);
     struct dir_bench_ep_cmd w;
     dir_bench_ep_cmd_init(&w, n);
+    w.cmd.client_id = c->client_id;
+    w.cmd.req_id = ++c->req_id;
+    Strata__V1__WriteRequest wr = STRATA__V1__WRITE_REQUEST__INIT;
+    wr.cmd = &w.cmd;
+    strata_env req = STRATA__V1__ENVELOPE__INIT;
+    req.body_case = STRATA__V1__ENVELOPE__BODY_WRITE;
+    req.write = &wr;
     strata_env *reply = NULL;
-    int rc = strata_dirclient_write(c->dc, &w.cmd, WRITE_TIMEOUT_MS, &reply, e);
+    int rc = sp_req_call(c->sp, &req, &reply, e);
     strata_msg_free(reply);
     c->ops++;
     if (rc == 0)
@@ -132,18 +136,17 @@ int dir_bench_op_strata_read(void *ctx, struct strata_err *e)
     req.body_case = STRATA__V1__ENVELOPE__BODY_RESOLVE;
     req.resolve = &rr;
 
-    /* Round-robin over the nodes: any node serves reads from its applied state. */
-    int node = (int)((c->index + c->ops++) % (uint64_t)c->nodes);
     strata_env *reply = NULL;
-    int rc = strata_dirclient_call_node(c->dc, node, &req, READ_TIMEOUT_MS, &reply, e);
+    int rc = sp_req_call(c->sp, &req, &reply, e);
+    c->ops++;
     if (rc)
         return rc;
     if (reply->body_case != STRATA__V1__ENVELOPE__BODY_RESOLVE_REPLY ||
         reply->resolve_reply->n_answers != 1)
-        rc = strata_err_set(e, STRATA_EPROTO, "node %d: malformed resolve reply", node + 1);
+        rc = strata_err_set(e, STRATA_EPROTO, "malformed resolve reply");
     else if (!reply->resolve_reply->answers[0]->found)
-        rc = strata_err_set(e, STRATA_ENOTFOUND, "node %d: endpoint %u.%u.%u.%u not found",
-                            node + 1, ip[0], ip[1], ip[2], ip[3]);
+        rc = strata_err_set(e, STRATA_ENOTFOUND, "endpoint %u.%u.%u.%u not found", ip[0], ip[1],
+                            ip[2], ip[3]);
     strata_msg_free(reply);
     return rc;
 }

@@ -8,9 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dirclient.h"
+#include "msg.h"
 #include "err.h"
 #include "etcd_http.h"
+#include "sp_req.h"
 
 /* Keys written so far by one system, shared by its clients: writers take fresh sequence numbers
  * and record those that succeeded; readers pick among the recorded ones. */
@@ -37,9 +38,9 @@ struct dir_bench_client {
     uint64_t ops;   /* operations issued so far */
     uint64_t rng;   /* xorshift state for picking keys to read */
     struct dir_bench_keys *keys;
-    struct strata_dirclient *dc; /* Strata: connected to every node */
-    int nodes;
-    struct etcd_http *http; /* etcd: one keep-alive connection to one member */
+    struct sp_req *sp;          /* Strata: one connection to one node */
+    uint64_t client_id, req_id; /* what a real client puts in each write */
+    struct etcd_http *http;     /* etcd: one keep-alive connection to one member */
 };
 
 /* dir_bench_op_fn implementations (ctx is a struct dir_bench_client). */
