@@ -53,6 +53,21 @@ struct dird_write {
     char own_raft[64], own_api[256];
     void (*done)(struct dird *d, int status, void *arg); /* internal writes: completion */
     void *done_arg;
+    struct dird_wgroup *group; /* one command of a write_batch request (dird_wbatch.c) */
+    unsigned slot;             /* its place in the request */
+};
+
+/* A write_batch request on the leader: its commands are queued as consecutive writes, and the
+ * reply goes out when the last one completes. */
+struct dird_wgroup {
+    struct strata_req *req;
+    unsigned n, left;
+    const Strata__V1__Command **cmds;
+    struct dird_wresult {
+        int status;
+        char *msg; /* malloc'd, errors only */
+        uint64_t index;
+    } res[];
 };
 
 /* A read or feed request waiting for the applied index to move. */
@@ -74,6 +89,7 @@ struct dird_fwd_peer {
     struct dird_fwd_peer *next;
     struct strata_aclient *c;
     char url[256];
+    bool no_batch; /* refused write_batch (an older version): forward writes singly */
 };
 
 struct dird {
@@ -122,12 +138,13 @@ struct dird {
     uint64_t horizon;
 
     struct dird_fwd_peer *peers;
-    struct fwd_req *fwds; /* requests proxied to the leader (dird_forward.c) */
+    struct fwd_req *fwds;  /* requests proxied to the leader (dird_forward.c) */
+    struct fwd_req *fwd_q; /* single writes for this loop turn's batch to the leader */
 
     /* metrics (uint64_t for lib/metrics) */
     uint64_t m_applied, m_commit, m_term, m_is_leader, m_writes, m_write_errors, m_reads, m_batches,
-        m_forwarded, m_feed_waiters, m_read_waiters, m_endpoints, m_vnets, m_hosts, m_snapshots,
-        m_restores, m_elections;
+        m_forwarded, m_fwd_batches, m_feed_waiters, m_read_waiters, m_endpoints, m_vnets, m_hosts,
+        m_snapshots, m_restores, m_elections;
 };
 
 /* dird_raft.c */
@@ -143,6 +160,16 @@ void dird_write_fail_all(struct dird *d, int code, const char *msg);
 /* Internal write (member_set / member_del), completion optional. */
 struct dird_write *dird_write_internal(struct dird *d);
 const char *dird_role_name(int state);
+/* The endpoint an applied endpoint_add/endpoint_move left in the FSM (NULL for other
+ * commands): what a write's reply carries. */
+const Strata__V1__Endpoint *dird_write_endpoint(struct dird *d, const Strata__V1__Command *c);
+
+/* dird_wbatch.c */
+/* A write_batch request: queued whole on the leader, forwarded as is by a follower. */
+void dird_wbatch_handle(struct dird *d, struct strata_req *req, const strata_env *env);
+/* One command of a group completed (status 0 with its index, or an error and its text). */
+void dird_wgroup_done(struct dird *d, struct dird_wgroup *g, unsigned slot, int status,
+                      const char *msg, uint64_t index);
 
 /* dird_api.c */
 void dird_api_handle(struct strata_req *req, const strata_env *env, void *arg);
@@ -156,6 +183,8 @@ void dird_reply_error(struct strata_req *req, int code, const char *fmt, ...)
 /* Proxy req to the leader (waiting up to DIRD_FWD_TIMEOUT_MS for one to be known, following
  * leader changes). false only when out of memory (the caller answers). */
 bool dird_forward(struct dird *d, struct strata_req *req, const strata_env *env);
+/* Send the single writes queued in this loop turn to the leader as one write_batch request. */
+void dird_forward_flush(struct dird *d);
 /* Re-route proxied requests after a leader change; expire them at their deadline. */
 void dird_forward_poll(struct dird *d, uint64_t now_ms);
 /* Send an internal command to the leader's API (member_set from a follower). */

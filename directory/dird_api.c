@@ -60,6 +60,9 @@ void dird_api_handle(struct strata_req *req, const strata_env *env, void *arg)
     case STRATA__V1__ENVELOPE__BODY_WRITE:
         handle_write(d, req, env);
         break;
+    case STRATA__V1__ENVELOPE__BODY_WRITE_BATCH:
+        dird_wbatch_handle(d, req, env);
+        break;
     case STRATA__V1__ENVELOPE__BODY_LIST:
     case STRATA__V1__ENVELOPE__BODY_RESOLVE:
     case STRATA__V1__ENVELOPE__BODY_VN_INFO:
@@ -89,5 +92,6 @@ bool dird_api_quick(const strata_env *env, void *arg)
         return false;
     /* A write is queued for the leader's next batch or forwarded to the leader: both are quick
      * to hand over, and the reply comes later from the loop. */
-    return env->body_case == STRATA__V1__ENVELOPE__BODY_WRITE || dird_reads_ready(d, env);
+    return env->body_case == STRATA__V1__ENVELOPE__BODY_WRITE ||
+           env->body_case == STRATA__V1__ENVELOPE__BODY_WRITE_BATCH || dird_reads_ready(d, env);
 }

@@ -70,6 +70,8 @@ static void per_iteration(struct dird *d)
         return;
     uint64_t now = strata_now_ms();
     dird_write_flush(d);
+    if (d->fwd_q != NULL)
+        dird_forward_flush(d);
     if (d->reads != NULL)
         dird_reads_poll(d, now);
     if (d->feeds != NULL)
@@ -191,6 +193,8 @@ static int metrics_setup(struct dird *d, struct strata_err *e)
         M("dird_write_batches_total", COUNTER, "raft entries (batches of writes) submitted",
           m_batches),
         M("dird_forwarded_total", COUNTER, "requests forwarded to the leader", m_forwarded),
+        M("dird_forward_batches_total", COUNTER, "write_batch requests carrying them",
+          m_fwd_batches),
         M("dird_feed_waiters", GAUGE, "parked change-feed long-polls", m_feed_waiters),
         M("dird_read_waiters", GAUGE, "reads parked for min_index", m_read_waiters),
         M("dird_endpoints", GAUGE, "endpoints in the FSM", m_endpoints),
@@ -234,7 +238,7 @@ int main(int argc, char **argv)
     struct dird_cfg *c = &d->cfg;
     c->election_ms = 300;
     c->heartbeat_ms = 50;
-    c->snap_threshold = 1024;
+    c->snap_threshold = 16384;
     c->snap_trailing = 2048;
     /* libraft's default is 30 s: an install the follower dropped (it was busy writing its own
      * snapshot, measured) is only retried after this long. */

@@ -177,9 +177,27 @@ struct dird_batch {
     struct dird_write *w[];
 };
 
+const Strata__V1__Endpoint *dird_write_endpoint(struct dird *d, const Strata__V1__Command *c)
+{
+    if (c->op_case == STRATA__V1__COMMAND__OP_ENDPOINT_ADD && c->endpoint_add->mac.len == 6)
+        return dir_fsm_endpoint_by_mac(d->fsm, c->endpoint_add->vni, c->endpoint_add->mac.data);
+    if (c->op_case == STRATA__V1__COMMAND__OP_ENDPOINT_MOVE && c->endpoint_move->mac.len == 6)
+        return dir_fsm_endpoint_by_mac(d->fsm, c->endpoint_move->vni, c->endpoint_move->mac.data);
+    return NULL;
+}
+
 static void write_finish(struct dird *d, struct dird_write *w, int code, const char *msg,
                          const struct dir_result *res)
 {
+    if (w->group != NULL) {
+        int status = code != 0 ? code : res->status;
+        if (status != 0)
+            d->m_write_errors++;
+        dird_wgroup_done(d, w->group, w->slot, status, code != 0 ? msg : res->msg,
+                         res != NULL ? res->index : 0);
+        free(w);
+        return;
+    }
     if (w->req == NULL) {
         if (w->done != NULL)
             w->done(d, code != 0 ? code : (res != NULL ? res->status : 0), w->done_arg);
@@ -196,14 +214,7 @@ static void write_finish(struct dird *d, struct dird_write *w, int code, const c
         Strata__V1__WriteReply wr = STRATA__V1__WRITE_REPLY__INIT;
         strata_env rep = STRATA__V1__ENVELOPE__INIT;
         wr.index = res->index;
-        const Strata__V1__Command *c = w->cmd;
-        if (c->op_case == STRATA__V1__COMMAND__OP_ENDPOINT_ADD && c->endpoint_add->mac.len == 6)
-            wr.endpoint = (Strata__V1__Endpoint *)dir_fsm_endpoint_by_mac(
-                d->fsm, c->endpoint_add->vni, c->endpoint_add->mac.data);
-        else if (c->op_case == STRATA__V1__COMMAND__OP_ENDPOINT_MOVE &&
-                 c->endpoint_move->mac.len == 6)
-            wr.endpoint = (Strata__V1__Endpoint *)dir_fsm_endpoint_by_mac(
-                d->fsm, c->endpoint_move->vni, c->endpoint_move->mac.data);
+        wr.endpoint = (Strata__V1__Endpoint *)dird_write_endpoint(d, w->cmd);
         rep.body_case = STRATA__V1__ENVELOPE__BODY_WRITE_REPLY;
         rep.write_reply = &wr;
         strata_req_reply(w->req, &rep);
@@ -282,10 +293,20 @@ struct dird_write *dird_write_internal(struct dird *d)
     return w;
 }
 
-/* Submit up to STRATA_MAX_BATCH queued writes as one entry. */
+/* Submit up to STRATA_MAX_BATCH queued writes as one entry. The writes of one write_batch
+ * request are queued together and never split between entries, so that they all complete in the
+ * same apply callback (dird_wbatch.c reads the endpoints they leave behind there). */
 static void flush_one(struct dird *d)
 {
-    unsigned n = d->wq_len < STRATA_MAX_BATCH ? d->wq_len : STRATA_MAX_BATCH;
+    unsigned n = 0;
+    for (struct dird_write *w = d->wq_head; w != NULL;) {
+        unsigned take = w->group != NULL ? w->group->n - w->slot : 1;
+        if (n > 0 && n + take > STRATA_MAX_BATCH)
+            break;
+        n += take;
+        while (take-- > 0 && w != NULL)
+            w = w->next;
+    }
     struct dird_batch *b = malloc(sizeof(*b) + n * sizeof(b->w[0]));
     Strata__V1__Command **cmds = malloc(n * sizeof(*cmds));
     if (b == NULL || cmds == NULL) {

@@ -335,6 +335,29 @@ static int v_write_reply(struct strata_err *e, const char *path, const Strata__V
     return 0;
 }
 
+static int v_write_batch(struct strata_err *e, const char *path,
+                         const Strata__V1__WriteBatchRequest *w)
+{
+    char pbuf[PATH_MAX_LEN];
+    TRY(v_count(e, path, "cmds", w->n_cmds, STRATA_MAX_BATCH));
+    if (w->n_cmds == 0)
+        return strata_err_set(e, STRATA_EINVAL, "%s.cmds: empty", path);
+    for (size_t i = 0; i < w->n_cmds; i++) {
+        TRY(v_present(e, path, "cmds", w->cmds[i]));
+        TRY(v_command(e, SUB("cmds", i), w->cmds[i]));
+    }
+    return 0;
+}
+
+static int v_write_result(struct strata_err *e, const char *path, const Strata__V1__WriteResult *r)
+{
+    char pbuf[PATH_MAX_LEN];
+    TRY(v_str(e, path, "message", r->message, false));
+    if (r->reply != NULL)
+        TRY(v_write_reply(e, SUB("reply", -1), r->reply));
+    return 0;
+}
+
 /* ------------------------------------------------------------------ directory reads */
 
 static int v_list(struct strata_err *e, const char *path, const Strata__V1__ListRequest *l)
@@ -572,6 +595,12 @@ static int v_body(struct strata_err *e, const strata_env *env)
         return v_write(e, path, env->write);
     case STRATA__V1__ENVELOPE__BODY_WRITE_REPLY:
         return v_write_reply(e, path, env->write_reply);
+    case STRATA__V1__ENVELOPE__BODY_WRITE_BATCH:
+        return v_write_batch(e, path, env->write_batch);
+    case STRATA__V1__ENVELOPE__BODY_WRITE_BATCH_REPLY:
+        V_LIST(env->write_batch_reply->n_results, env->write_batch_reply->results, "results",
+               STRATA_MAX_BATCH, v_write_result);
+        return 0;
     case STRATA__V1__ENVELOPE__BODY_LIST:
         return v_list(e, path, env->list);
     case STRATA__V1__ENVELOPE__BODY_LIST_REPLY:

@@ -36,6 +36,11 @@ struct fx {
     Strata__V1__Command cmd;
     Strata__V1__WriteRequest write;
     Strata__V1__WriteReply write_reply;
+    Strata__V1__Command *cmdp[1];
+    Strata__V1__WriteBatchRequest write_batch;
+    Strata__V1__WriteResult wres[2];
+    Strata__V1__WriteResult *wresp[2];
+    Strata__V1__WriteBatchReply write_batch_reply;
     Strata__V1__ListRequest list;
     Strata__V1__ListReply list_reply;
     Strata__V1__ResolveQuery q[2];
@@ -157,6 +162,20 @@ static inline void fx_init(struct fx *f)
     f->write_reply = (Strata__V1__WriteReply)STRATA__V1__WRITE_REPLY__INIT;
     f->write_reply.index = 99;
     f->write_reply.endpoint = &f->ep;
+    f->cmdp[0] = &f->cmd;
+    f->write_batch = (Strata__V1__WriteBatchRequest)STRATA__V1__WRITE_BATCH_REQUEST__INIT;
+    f->write_batch.n_cmds = 1;
+    f->write_batch.cmds = f->cmdp;
+    for (int i = 0; i < 2; i++) {
+        f->wres[i] = (Strata__V1__WriteResult)STRATA__V1__WRITE_RESULT__INIT;
+        f->wresp[i] = &f->wres[i];
+    }
+    f->wres[0].reply = &f->write_reply;
+    f->wres[1].status = STRATA_ECONFLICT;
+    f->wres[1].message = "10.0.0.5 is claimed";
+    f->write_batch_reply = (Strata__V1__WriteBatchReply)STRATA__V1__WRITE_BATCH_REPLY__INIT;
+    f->write_batch_reply.n_results = 2;
+    f->write_batch_reply.results = f->wresp;
 
     f->list = (Strata__V1__ListRequest)STRATA__V1__LIST_REQUEST__INIT;
     f->list.kind = STRATA__V1__OBJ_KIND__OBJ_ENDPOINT;
@@ -343,6 +362,8 @@ static inline bool fx_body(struct fx *f, strata_env *env, int bc)
         return true;
         CASE(WRITE, write)
         CASE(WRITE_REPLY, write_reply)
+        CASE(WRITE_BATCH, write_batch)
+        CASE(WRITE_BATCH_REPLY, write_batch_reply)
         CASE(LIST, list)
         CASE(LIST_REPLY, list_reply)
         CASE(RESOLVE, resolve)

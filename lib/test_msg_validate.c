@@ -413,11 +413,69 @@ static void test_string_bounds(void **state)
     expect_refused(&env, STRATA_ETOOBIG, "cache_show_reply.entries[0].holders[1]");
 }
 
+/* write_batch: 1..STRATA_MAX_BATCH commands, each checked like a single write's command, and
+ * errors name the command's place; the reply's results are checked the same way. */
+static void test_write_batch(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f);
+    Strata__V1__Endpoint ep2 = f.ep;
+    Strata__V1__Command c2 = f.cmd;
+    c2.endpoint_add = &ep2;
+    Strata__V1__Command *cmds[2] = {&f.cmd, &c2};
+    Strata__V1__WriteBatchRequest wb = STRATA__V1__WRITE_BATCH_REQUEST__INIT;
+    wb.n_cmds = 2;
+    wb.cmds = cmds;
+    strata_env env = STRATA__V1__ENVELOPE__INIT;
+    env.body_case = STRATA__V1__ENVELOPE__BODY_WRITE_BATCH;
+    env.write_batch = &wb;
+    expect_ok(&env);
+    ep2.mac = BDN(MAC1, 5);
+    expect_refused(&env, STRATA_EINVAL, "write_batch.cmds[1].endpoint_add.mac: 5 bytes, want 6");
+    ep2.mac = BD(MAC1);
+    c2.op_case = STRATA__V1__COMMAND__OP__NOT_SET;
+    expect_refused(&env, STRATA_EPROTO, "write_batch.cmds[1]: command has no operation");
+    c2.op_case = STRATA__V1__COMMAND__OP_ENDPOINT_ADD;
+    wb.n_cmds = 0;
+    expect_refused(&env, STRATA_EINVAL, "write_batch.cmds: empty");
+
+    Strata__V1__Command **many = calloc(STRATA_MAX_BATCH + 1, sizeof(*many));
+    assert_non_null(many);
+    for (size_t i = 0; i <= STRATA_MAX_BATCH; i++)
+        many[i] = &f.cmd;
+    wb.cmds = many;
+    wb.n_cmds = STRATA_MAX_BATCH + 1;
+    expect_refused(&env, STRATA_ETOOBIG, "write_batch.cmds: 1025 entries, max 1024");
+    wb.n_cmds = STRATA_MAX_BATCH;
+    expect_ok(&env);
+    free(many);
+
+    Strata__V1__WriteResult r0 = STRATA__V1__WRITE_RESULT__INIT,
+                            r1 = STRATA__V1__WRITE_RESULT__INIT, *rp[2] = {&r0, &r1};
+    Strata__V1__WriteReply wr = STRATA__V1__WRITE_REPLY__INIT;
+    wr.index = 7;
+    wr.endpoint = &ep2;
+    r0.reply = &wr;
+    r1.status = STRATA_ECONFLICT;
+    r1.message = "10.0.0.5 is claimed by another endpoint";
+    Strata__V1__WriteBatchReply br = STRATA__V1__WRITE_BATCH_REPLY__INIT;
+    br.n_results = 2;
+    br.results = rp;
+    env = (strata_env)STRATA__V1__ENVELOPE__INIT;
+    env.body_case = STRATA__V1__ENVELOPE__BODY_WRITE_BATCH_REPLY;
+    env.write_batch_reply = &br;
+    expect_ok(&env);
+    ep2.mac = BDN(MAC1, 5);
+    expect_refused(&env, STRATA_EINVAL, "write_batch_reply.results[0].reply.endpoint.mac");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_body_or_op),
         cmocka_unit_test(test_write_field_errors),
+        cmocka_unit_test(test_write_batch),
         cmocka_unit_test(test_registration_and_ports),
         cmocka_unit_test(test_resolve_rules),
         cmocka_unit_test(test_replies_validate_nested_objects),

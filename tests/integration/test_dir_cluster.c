@@ -1,7 +1,7 @@
 /* test_dir_cluster.c - a 3-node strata-dird cluster elects one leader, commits 1,000 endpoint
  * writes sent round-robin to all three nodes (followers forward), every node then lists all of
  * them (read-your-writes through min_index), and validation errors come back clearly through a
- * follower. */
+ * follower; a write_batch answers each of its writes on its own. */
 #include <pthread.h>
 
 #include "test_dir_common.h"
@@ -148,6 +148,13 @@ static bool metrics_pred(void *arg)
             leaders++;
             if (h_metric(t, "strata_dird_writes_total") < N_WRITES)
                 ok = false, w->why = "the leader's writes_total misses writes";
+        } else {
+            /* Two of the six writers start at each follower: their writes went to the leader
+             * in write_batch requests, at least one write each. */
+            double fwd = h_metric(t, "strata_dird_forwarded_total"),
+                   batches = h_metric(t, "strata_dird_forward_batches_total");
+            if (fwd < 1 || batches < 1 || batches > fwd)
+                ok = false, w->why = "a follower's forwarded/forward_batches counts are off";
         }
         free(t);
         if (!ok)
@@ -156,6 +163,58 @@ static bool metrics_pred(void *arg)
     if (leaders != 1)
         w->why = "not exactly one node reports is_leader 1";
     return leaders == 1;
+}
+
+/* A write_batch of three endpoint_adds, the middle one taking endpoint 7's IP, sent to `url`:
+ * the first and last are applied in the same Raft entry, the middle one alone is refused. */
+static void check_write_batch(const char *url, int base)
+{
+    uint8_t mac[3][6], ip[3][4];
+    ProtobufCBinaryData ips[3];
+    Strata__V1__Endpoint ep[3];
+    Strata__V1__Command cmd[3], *cmds[3];
+    for (int k = 0; k < 3; k++) {
+        td_mac(base + k, mac[k]);
+        td_ip(k == 1 ? 7 : base + k, ip[k]);
+        ips[k] = (ProtobufCBinaryData){4, ip[k]};
+        ep[k] = (Strata__V1__Endpoint)STRATA__V1__ENDPOINT__INIT;
+        ep[k].vni = TD_VNI;
+        ep[k].mac = (ProtobufCBinaryData){6, mac[k]};
+        ep[k].n_ips = 1;
+        ep[k].ips = &ips[k];
+        ep[k].host = (char *)"h1";
+        cmd[k] = (Strata__V1__Command)STRATA__V1__COMMAND__INIT;
+        cmd[k].client_id = 0x5eed;
+        cmd[k].req_id = (uint64_t)(base + k);
+        cmd[k].op_case = STRATA__V1__COMMAND__OP_ENDPOINT_ADD;
+        cmd[k].endpoint_add = &ep[k];
+        cmds[k] = &cmd[k];
+    }
+    Strata__V1__WriteBatchRequest wb = STRATA__V1__WRITE_BATCH_REQUEST__INIT;
+    wb.n_cmds = 3;
+    wb.cmds = cmds;
+    strata_env req = STRATA__V1__ENVELOPE__INIT;
+    req.body_case = STRATA__V1__ENVELOPE__BODY_WRITE_BATCH;
+    req.write_batch = &wb;
+    strata_env *rep = td_call(url, &req, 5000);
+    assert_non_null(rep);
+    assert_int_equal(rep->body_case, STRATA__V1__ENVELOPE__BODY_WRITE_BATCH_REPLY);
+    Strata__V1__WriteBatchReply *br = rep->write_batch_reply;
+    assert_int_equal(br->n_results, 3);
+    fprintf(stderr, "write_batch via %s: %d %d(%s) %d\n", url, br->results[0]->status,
+            br->results[1]->status, br->results[1]->message, br->results[2]->status);
+    assert_int_equal(br->results[1]->status, STRATA_ECONFLICT);
+    assert_true(strlen(br->results[1]->message) > 0);
+    assert_null(br->results[1]->reply);
+    for (int k = 0; k < 3; k += 2) {
+        assert_int_equal(br->results[k]->status, 0);
+        assert_non_null(br->results[k]->reply);
+        assert_non_null(br->results[k]->reply->endpoint);
+        assert_memory_equal(br->results[k]->reply->endpoint->mac.data, mac[k], 6);
+    }
+    assert_true(br->results[0]->reply->index > 0);
+    assert_int_equal(br->results[0]->reply->index, br->results[2]->reply->index);
+    strata_msg_free(rep);
 }
 
 static void test_cluster(void **state)
@@ -253,6 +312,10 @@ static void test_cluster(void **state)
     expect_error(fc, &cmd, STRATA_EINVAL, "IP outside subnets");
     ips[0].data = ip_taken;
     expect_error(fc, &cmd, STRATA_ECONFLICT, "conflicting IP");
+
+    /* several writes in one request, to a follower (forwarded as is) and to the leader */
+    check_write_batch(C.node[fi].api, N_WRITES + 100);
+    check_write_batch(C.node[td_index_of(&C, leader)].api, N_WRITES + 200);
 
     /* a read on the follower of a future index is bounded, with a clear error */
     Strata__V1__ListRequest lr = STRATA__V1__LIST_REQUEST__INIT;
