@@ -1,6 +1,8 @@
 /* etcd_http.c - keep-alive HTTP/1.1 POST client (plain TCP, blocking, one request at a time). */
 #include "etcd_http.h"
 
+#include "bench_tcp.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -54,27 +56,9 @@ size_t etcd_base64(const void *in, size_t n, char *out)
 
 static int http_connect(struct etcd_http *h, struct strata_err *e)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->port)};
-    if (inet_pton(AF_INET, h->host, &sa.sin_addr) != 1)
-        return strata_err_set(e, STRATA_EINVAL, "bad IPv4 address %s", h->host);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return strata_err_set(e, STRATA_EIO, "socket: %s", strerror(errno));
-    struct timeval tv = {.tv_sec = h->timeout_ms / 1000,
-                         .tv_usec = (suseconds_t)(h->timeout_ms % 1000) * 1000};
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        int err = errno;
-        close(fd);
-        return strata_err_set(e, STRATA_EUNAVAIL, "connect %s:%d: %s", h->host, h->port,
-                              strerror(err));
-    }
-    h->fd = fd;
+    int rc = bench_tcp_connect(h->host, h->port, h->timeout_ms, &h->fd, e);
     h->off = h->len = 0;
-    return 0;
+    return rc;
 }
 
 static void http_disconnect(struct etcd_http *h)

@@ -4,16 +4,14 @@
  * its 32-bit request id (big-endian, top bit set), which the reply carries back unchanged. */
 #include "sp_req.h"
 
-#include <arpa/inet.h>
+#include "bench_tcp.h"
+
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -102,29 +100,15 @@ static int sp_fill(struct sp_req *s, size_t want, struct strata_err *e)
 
 static int sp_connect(struct sp_req *s, struct strata_err *e)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
-    if (inet_pton(AF_INET, s->host, &sa.sin_addr) != 1)
-        return strata_err_set(e, STRATA_EINVAL, "bad IPv4 address %s", s->host);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return strata_err_set(e, STRATA_EIO, "socket: %s", strerror(errno));
-    struct timeval tv = {.tv_sec = s->timeout_ms / 1000,
-                         .tv_usec = (suseconds_t)(s->timeout_ms % 1000) * 1000};
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        int err = errno;
-        close(fd);
-        return strata_err_set(e, STRATA_EUNAVAIL, "connect %s:%d: %s", s->host, s->port,
-                              strerror(err));
-    }
+    int fd = -1;
+    int rc = bench_tcp_connect(s->host, s->port, s->timeout_ms, &fd, e);
+    if (rc)
+        return rc;
     s->fd = fd;
     s->off = s->len = 0;
     uint8_t hdr[8] = {0, 'S', 'P', 0, SP_PROTO_REQ0 >> 8, SP_PROTO_REQ0 & 0xff, 0, 0};
     struct iovec iov = {.iov_base = hdr, .iov_len = sizeof(hdr)};
-    int rc = sp_send_all(s, &iov, 1, e);
+    rc = sp_send_all(s, &iov, 1, e);
     if (!rc)
         rc = sp_fill(s, 8, e);
     if (!rc) {
