@@ -178,6 +178,9 @@ void dird_api_handle(struct strata_req *req, const strata_env *env, void *arg);
 bool dird_api_quick(const strata_env *env, void *arg);
 void dird_reply_error(struct strata_req *req, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A write (single or write_batch) on a node that does not lead: proxy it to the leader, unless a
+ * follower already forwarded it here (then ENOTLEADER: no forwarding loops). */
+void dird_forward_write(struct dird *d, struct strata_req *req, const strata_env *env);
 
 /* dird_forward.c */
 /* Proxy req to the leader (waiting up to DIRD_FWD_TIMEOUT_MS for one to be known, following

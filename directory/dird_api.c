@@ -18,6 +18,18 @@ void dird_reply_error(struct strata_req *req, int code, const char *fmt, ...)
     strata_req_error(req, code, "%s", msg);
 }
 
+void dird_forward_write(struct dird *d, struct strata_req *req, const strata_env *env)
+{
+    if (strcmp(env->identity ? env->identity : "", DIRD_FWD_IDENTITY) == 0) {
+        /* forwarded to us by a node that thought we lead: do not bounce it around */
+        dird_reply_error(req, STRATA_ENOTLEADER, "node %llu is not the leader",
+                         (unsigned long long)d->cfg.id);
+        return;
+    }
+    if (!dird_forward(d, req, env))
+        dird_reply_error(req, STRATA_ENOMEM, "out of memory");
+}
+
 static void handle_write(struct dird *d, struct strata_req *req, const strata_env *env)
 {
     const Strata__V1__Command *cmd = env->write->cmd;
@@ -39,14 +51,7 @@ static void handle_write(struct dird *d, struct strata_req *req, const strata_en
         strata_loop_wake(d->loop); /* on the fast path: the batch is flushed by the loop */
         return;
     }
-    if (strcmp(env->identity ? env->identity : "", DIRD_FWD_IDENTITY) == 0) {
-        /* forwarded to us by a node that thought we lead: do not bounce it around */
-        dird_reply_error(req, STRATA_ENOTLEADER, "node %llu is not the leader",
-                         (unsigned long long)d->cfg.id);
-        return;
-    }
-    if (!dird_forward(d, req, env))
-        dird_reply_error(req, STRATA_ENOMEM, "out of memory");
+    dird_forward_write(d, req, env);
 }
 
 void dird_api_handle(struct strata_req *req, const strata_env *env, void *arg)

@@ -165,8 +165,7 @@ static void fwd_done(int rc, strata_env *reply, void *arg)
         } else if (malformed) {
             fwd_finish_error(d, fr, STRATA_EPROTO, "the leader sent a malformed batch reply");
         } else {
-            fr->slot = i;
-            fwd_finish_result(d, fr, reply);
+            fwd_finish_result(d, fr, reply); /* its slot is i, set when the batch was sent */
         }
     }
     if (reply != NULL)

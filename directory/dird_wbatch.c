@@ -13,11 +13,7 @@ void dird_wbatch_handle(struct dird *d, struct strata_req *req, const strata_env
 {
     const Strata__V1__WriteBatchRequest *wb = env->write_batch;
     if (!dird_is_leader(d)) {
-        if (strcmp(env->identity ? env->identity : "", DIRD_FWD_IDENTITY) == 0)
-            dird_reply_error(req, STRATA_ENOTLEADER, "node %llu is not the leader",
-                             (unsigned long long)d->cfg.id);
-        else if (!dird_forward(d, req, env))
-            dird_reply_error(req, STRATA_ENOMEM, "out of memory");
+        dird_forward_write(d, req, env);
         return;
     }
     unsigned n = (unsigned)wb->n_cmds; /* 1..STRATA_MAX_BATCH: checked by strata_msg_validate */

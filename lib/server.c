@@ -87,6 +87,15 @@ static void srv_maybe_free(struct strata_server *s)
     free(s);
 }
 
+/* A failed send leaves the message with us: free it. */
+static void srv_drop_unsent(struct srv_ctx *c)
+{
+    nng_msg *m = nng_aio_get_msg(c->aio);
+    if (m != NULL)
+        nng_msg_free(m);
+    nng_aio_set_msg(c->aio, NULL);
+}
+
 static void srv_ctx_recv(struct srv_ctx *c)
 {
     c->state = CTX_RECV;
@@ -251,6 +260,15 @@ static void srv_handle_msg(struct srv_ctx *c, nng_msg *m)
         c->s->handler(req, req->env, c->s->arg);
 }
 
+/* Release a replied (or abandoned) request; the context moves on (or stays idle after close). */
+static void srv_req_done(struct strata_req *req)
+{
+    struct strata_server *s = req->s;
+    strata_msg_free(req->env);
+    free(req);
+    s->held--;
+}
+
 /* On the loop: a request the fast path decoded but did not answer (counted here). */
 static void srv_req_deferred(void *arg)
 {
@@ -261,9 +279,7 @@ static void srv_req_deferred(void *arg)
     s->held++;
     if (s->closed) {
         req->c->state = CTX_IDLE;
-        strata_msg_free(req->env);
-        free(req);
-        s->held--;
+        srv_req_done(req);
         srv_maybe_free(s);
         return;
     }
@@ -325,13 +341,8 @@ static void srv_ctx_done(void *arg)
     int rv = nng_aio_result(c->aio);
 
     if (c->state == CTX_SEND) {
-        if (rv != 0) {
-            /* A failed send leaves the message with us. */
-            nng_msg *m = nng_aio_get_msg(c->aio);
-            if (m != NULL)
-                nng_msg_free(m);
-            nng_aio_set_msg(c->aio, NULL);
-        }
+        if (rv != 0)
+            srv_drop_unsent(c);
         if (s->closed) {
             c->state = CTX_IDLE;
             srv_maybe_free(s);
@@ -370,12 +381,8 @@ static void srv_aio_cb(void *arg)
 {
     struct srv_ctx *c = arg;
     if (c->state == CTX_SEND && !atomic_load(&c->s->closed)) {
-        if (nng_aio_result(c->aio) != 0) {
-            nng_msg *m = nng_aio_get_msg(c->aio); /* a failed send leaves the message with us */
-            if (m != NULL)
-                nng_msg_free(m);
-            nng_aio_set_msg(c->aio, NULL);
-        }
+        if (nng_aio_result(c->aio) != 0)
+            srv_drop_unsent(c);
         srv_ctx_recv(c);
         return;
     }
@@ -475,15 +482,6 @@ const strata_env *strata_req_env(struct strata_req *req)
 uint64_t strata_req_arrival_us(struct strata_req *req)
 {
     return req->arrival_us;
-}
-
-/* Release a replied request; the context moves on (or stays idle after close). */
-static void srv_req_done(struct strata_req *req)
-{
-    struct strata_server *s = req->s;
-    strata_msg_free(req->env);
-    free(req);
-    s->held--;
 }
 
 void strata_req_reply(struct strata_req *req, strata_env *reply)
