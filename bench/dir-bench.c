@@ -52,12 +52,20 @@ static int parse_clients(struct bench *b, struct strata_err *e)
     return b->sum.nruns ? 0 : strata_err_set(e, STRATA_EINVAL, "--clients: empty");
 }
 
-/* Open one Strata connection per client thread (spread over the nodes, as etcd's are over its
- * members: a follower forwards writes to the leader in both systems), drive `op`, close them.
- * The connections are bench/lib/sp_req.c's: a lean load generator, like the etcd side's. */
-static int drive_strata(struct dir_bench_cluster *c, struct dir_bench_keys *keys, unsigned n,
-                        dir_bench_op_fn op, double secs, struct dir_bench_result *out,
-                        struct strata_err *e)
+/* The servers one run drives: their API ports (client i connects to port i mod n, so clients are
+ * spread over the nodes as etcd's are over its members: a follower forwards writes to the leader
+ * in both systems) and their processes, whose CPU is measured. */
+struct drive_target {
+    bool etcd; /* etcd's HTTP gateway, else a Strata API (bench/lib/sp_req.c) */
+    const int *port;
+    const pid_t *pid;
+    int n;
+};
+
+/* Open one lean connection per client thread, drive `op`, close them. */
+static int drive(const struct drive_target *t, struct dir_bench_keys *keys, unsigned n,
+                 dir_bench_op_fn op, double secs, struct dir_bench_result *out,
+                 struct strata_err *e)
 {
     struct dir_bench_client *cl = calloc(n, sizeof(*cl));
     void **ctx = calloc(n, sizeof(*ctx));
@@ -67,46 +75,21 @@ static int drive_strata(struct dir_bench_cluster *c, struct dir_bench_keys *keys
         cl[i].rng = 0x2545f4914f6cdd1dull * (i + 1);
         cl[i].keys = keys;
         cl[i].client_id = 0x9e3779b97f4a7c15ull * (i + 1) ^ h_now_ms();
-        rc = sp_req_open("127.0.0.1", c->api_port[i % DIR_BENCH_NODES], 5000, &cl[i].sp, e);
+        int port = t->port[i % (unsigned)t->n];
+        rc = t->etcd ? etcd_http_open("127.0.0.1", port, 5000, &cl[i].http, e)
+                     : sp_req_open("127.0.0.1", port, 5000, &cl[i].sp, e);
         ctx[i] = &cl[i];
     }
-    double cpu0 = dir_bench_procs_cpu_s(c->pid, DIR_BENCH_NODES);
+    double cpu0 = dir_bench_procs_cpu_s(t->pid, (unsigned)t->n);
     if (!rc)
         rc = dir_bench_drive(n, ctx, op, secs, 1000, out, e);
-    double cpu1 = dir_bench_procs_cpu_s(c->pid, DIR_BENCH_NODES);
+    double cpu1 = dir_bench_procs_cpu_s(t->pid, (unsigned)t->n);
     if (!rc)
         out->server_cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
-    for (unsigned i = 0; cl && i < n; i++)
+    for (unsigned i = 0; cl && i < n; i++) {
         sp_req_close(cl[i].sp);
-    free(cl);
-    free(ctx);
-    return rc;
-}
-
-/* Open one etcd connection per thread (spread over the members), drive `op`, close them. */
-static int drive_etcd(struct etcd_cluster *ec, struct dir_bench_keys *keys, unsigned n,
-                      dir_bench_op_fn op, double secs, struct dir_bench_result *out,
-                      struct strata_err *e)
-{
-    struct dir_bench_client *cl = calloc(n, sizeof(*cl));
-    void **ctx = calloc(n, sizeof(*ctx));
-    int rc = cl && ctx ? 0 : strata_err_set(e, STRATA_ENOMEM, "out of memory");
-    for (unsigned i = 0; !rc && i < n; i++) {
-        cl[i].index = i;
-        cl[i].rng = 0x2545f4914f6cdd1dull * (i + 1);
-        cl[i].keys = keys;
-        /* one connection per client, spread over the members */
-        rc = etcd_http_open("127.0.0.1", ec->client_port[i % ETCD_MEMBERS], 5000, &cl[i].http, e);
-        ctx[i] = &cl[i];
-    }
-    double cpu0 = dir_bench_procs_cpu_s(ec->pid, ETCD_MEMBERS);
-    if (!rc)
-        rc = dir_bench_drive(n, ctx, op, secs, 1000, out, e);
-    double cpu1 = dir_bench_procs_cpu_s(ec->pid, ETCD_MEMBERS);
-    if (!rc)
-        out->server_cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
-    for (unsigned i = 0; cl && i < n; i++)
         etcd_http_close(cl[i].http);
+    }
     free(cl);
     free(ctx);
     return rc;
@@ -158,18 +141,19 @@ static void run_strata(struct bench *b)
         dir_bench_cluster_stop(&c);
         return;
     }
+    const struct drive_target target = {.port = c.api_port, .pid = c.pid, .n = DIR_BENCH_NODES};
     for (unsigned r = 0; r < b->sum.nruns; r++) {
         struct dir_bench_run *run = &b->sum.runs[r];
         say("strata: %u clients, writes for %llus", run->clients, (unsigned long long)b->seconds);
-        if (drive_strata(&c, &keys, run->clients, dir_bench_op_strata_write, (double)b->seconds,
-                         &run->sw, &e) != 0) {
+        if (drive(&target, &keys, run->clients, dir_bench_op_strata_write, (double)b->seconds,
+                  &run->sw, &e) != 0) {
             bench_error(b, "strata writes", &e);
             continue;
         }
         phase_done(b, "strata write", &run->sw);
         say("strata: %u clients, resolves for %llus", run->clients, (unsigned long long)b->seconds);
-        if (drive_strata(&c, &keys, run->clients, dir_bench_op_strata_read, (double)b->seconds,
-                         &run->sr, &e) != 0) {
+        if (drive(&target, &keys, run->clients, dir_bench_op_strata_read, (double)b->seconds,
+                  &run->sr, &e) != 0) {
             bench_error(b, "strata reads", &e);
             continue;
         }
@@ -207,19 +191,21 @@ static void run_etcd(struct bench *b)
         etcd_cluster_stop(&ec);
         return;
     }
+    const struct drive_target target = {
+        .etcd = true, .port = ec.client_port, .pid = ec.pid, .n = ETCD_MEMBERS};
     for (unsigned r = 0; r < b->sum.nruns; r++) {
         struct dir_bench_run *run = &b->sum.runs[r];
         say("etcd: %u clients, puts for %llus", run->clients, (unsigned long long)b->seconds);
-        if (drive_etcd(&ec, &keys, run->clients, dir_bench_op_etcd_put, (double)b->seconds,
-                       &run->ep, &e) != 0) {
+        if (drive(&target, &keys, run->clients, dir_bench_op_etcd_put, (double)b->seconds, &run->ep,
+                  &e) != 0) {
             bench_error(b, "etcd puts", &e);
             continue;
         }
         phase_done(b, "etcd put", &run->ep);
         say("etcd: %u clients, serializable gets for %llus", run->clients,
             (unsigned long long)b->seconds);
-        if (drive_etcd(&ec, &keys, run->clients, dir_bench_op_etcd_get, (double)b->seconds,
-                       &run->eg, &e) != 0) {
+        if (drive(&target, &keys, run->clients, dir_bench_op_etcd_get, (double)b->seconds, &run->eg,
+                  &e) != 0) {
             bench_error(b, "etcd gets", &e);
             continue;
         }
