@@ -20,8 +20,12 @@
  *   3. ~100 ms of quiet, then nng_close (closes the contexts too);
  *   4. the queued srv_ctx_done items run later and only count themselves down;
  *   5. the server's memory (contexts, aios) is freed once no posted item and no strata_req held by
- *      a handler refers to it any more (srv_maybe_free), so a late reply is safe. */
+ *      a handler refers to it any more (srv_maybe_free), so a late reply is safe.
+ *
+ * tcp:// URLs do not use NNG's transport but server_uv.c, which speaks the same wire protocol on
+ * the loop thread; what both share (decoding, error replies, the request object) is here. */
 #include "server.h"
+#include "server_int.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -47,33 +51,15 @@ struct srv_ctx {
     nng_msg *pending; /* ... and sent once the loop's lock is released */
 };
 
-struct strata_req {
-    struct strata_server *s;
-    struct srv_ctx *c;
-    strata_env *env;
-    uint64_t arrival_us;
-};
-
-struct strata_server {
-    struct strata_loop *loop;
-    nng_socket sock;
-    bool sock_open;
-    size_t recv_max;
-    strata_server_handler handler;
-    bool (*quick)(const strata_env *env, void *arg);
-    void *arg;
-    struct srv_ctx *ctxs;
-    int nctx;
-    atomic_bool closed; /* set on the loop; read by aio callbacks too */
-    atomic_int posted;  /* srv_ctx_done items queued on the loop */
-    int held;           /* strata_req objects not yet replied */
-    struct strata_server_stats stats;
-};
-
-static void srv_maybe_free(struct strata_server *s)
+void srv_maybe_free(struct strata_server *s)
 {
     if (!s->closed || atomic_load(&s->posted) != 0 || s->held != 0)
         return;
+    if (s->uv != NULL) {
+        if (!uvs_closed(s->uv))
+            return; /* its last handle's close callback calls again */
+        uvs_free(s->uv);
+    }
     for (int i = 0; i < s->nctx; i++)
         if (s->ctxs[i].aio != NULL) {
             /* A reply the fast path submitted while close was stopping the aio is refused
@@ -177,9 +163,18 @@ static uint64_t srv_peek_req_id(const uint8_t *p, size_t len)
     return 0;
 }
 
+/* Send an encoded reply to where its request came from. */
+static void srv_send(const struct srv_to *to, const uint8_t *buf, size_t len)
+{
+    if (to->conn != NULL)
+        uvs_send(to, buf, len);
+    else
+        srv_ctx_send(to->c, buf, len);
+}
+
 /* Encode and send an error envelope. Error replies carry an Empty body so that they pass the
  * receiver's structural validation like any other message. */
-static void srv_send_error(struct srv_ctx *c, uint64_t req_id, int code, const char *msg)
+static void srv_send_error(const struct srv_to *to, uint64_t req_id, int code, const char *msg)
 {
     strata_env env = STRATA__V1__ENVELOPE__INIT;
     Strata__V1__Empty empty = STRATA__V1__EMPTY__INIT;
@@ -192,33 +187,31 @@ static void srv_send_error(struct srv_ctx *c, uint64_t req_id, int code, const c
     size_t len = 0;
     if (strata_msg_encode(&env, &buf, &len, NULL) != 0) {
         LOG_ERROR("server: cannot encode an error reply");
-        srv_ctx_recv(c);
+        if (to->c != NULL)
+            srv_ctx_recv(to->c);
         return;
     }
-    srv_ctx_send(c, buf, len);
+    srv_send(to, buf, len);
     free(buf);
 }
 
-/* The request object for a decoded envelope received on c (NULL when out of memory). */
-static struct strata_req *srv_req_new(struct srv_ctx *c, strata_env *env)
+/* The request object for a decoded envelope received for `to` (NULL when out of memory). */
+static struct strata_req *srv_req_new(struct strata_server *s, const struct srv_to *to,
+                                      strata_env *env)
 {
     struct strata_req *req = calloc(1, sizeof(*req));
     if (req == NULL)
         return NULL;
-    req->s = c->s;
-    req->c = c;
+    req->s = s;
+    req->to = *to;
     req->env = env;
     req->arrival_us = strata_now_us();
     return req;
 }
 
-/* Decode a received message into a request held by the context, or answer it with an error
- * (then NULL). On the loop thread. */
-static struct strata_req *srv_take_msg(struct srv_ctx *c, nng_msg *m)
+struct strata_req *srv_take(struct strata_server *s, const struct srv_to *to, const uint8_t *body,
+                            size_t len)
 {
-    struct strata_server *s = c->s;
-    const uint8_t *body = nng_msg_body(m);
-    size_t len = nng_msg_len(m);
     s->stats.requests++;
 
     strata_env *env = NULL;
@@ -232,29 +225,30 @@ static struct strata_req *srv_take_msg(struct srv_ctx *c, nng_msg *m)
             LOG_WARN("server: bad request #%llu (%zu bytes, req_id %llu): %s",
                      (unsigned long long)s->stats.bad_messages, len, (unsigned long long)req_id,
                      err.msg);
-        nng_msg_free(m);
         char text[STRATA_MAX_STR + 1]; /* the bound peers validate */
         snprintf(text, sizeof(text), "bad request: %.240s", err.msg[0] ? err.msg : "undecodable");
-        srv_send_error(c, req_id, rc, text);
+        srv_send_error(to, req_id, rc, text);
         return NULL;
     }
-    nng_msg_free(m);
-
-    struct strata_req *req = srv_req_new(c, env);
+    struct strata_req *req = srv_req_new(s, to, env);
     if (req == NULL) {
         uint64_t req_id = env->req_id;
         strata_msg_free(env);
-        srv_send_error(c, req_id, STRATA_ENOMEM, "server out of memory");
+        srv_send_error(to, req_id, STRATA_ENOMEM, "server out of memory");
         return NULL;
     }
-    c->state = CTX_HELD;
+    if (to->c != NULL)
+        to->c->state = CTX_HELD;
     s->held++;
     return req;
 }
 
+/* On the loop: a request received on context c. */
 static void srv_handle_msg(struct srv_ctx *c, nng_msg *m)
 {
-    struct strata_req *req = srv_take_msg(c, m);
+    struct srv_to to = {.c = c};
+    struct strata_req *req = srv_take(c->s, &to, nng_msg_body(m), nng_msg_len(m));
+    nng_msg_free(m);
     /* The handler may reply (and free req) before returning: touch nothing afterwards. */
     if (req != NULL)
         c->s->handler(req, req->env, c->s->arg);
@@ -264,9 +258,22 @@ static void srv_handle_msg(struct srv_ctx *c, nng_msg *m)
 static void srv_req_done(struct strata_req *req)
 {
     struct strata_server *s = req->s;
+    struct uvs_conn *conn = req->to.conn;
     strata_msg_free(req->env);
     free(req);
     s->held--;
+    if (conn != NULL)
+        uvs_release(conn);
+}
+
+/* A request answered after close: nothing is sent; the server may now be freed. */
+static void srv_req_abandon(struct strata_req *req)
+{
+    struct strata_server *s = req->s;
+    if (req->to.c != NULL)
+        req->to.c->state = CTX_IDLE;
+    srv_req_done(req);
+    srv_maybe_free(s);
 }
 
 /* On the loop: a request the fast path decoded but did not answer (counted here). */
@@ -278,9 +285,7 @@ static void srv_req_deferred(void *arg)
     s->stats.requests++;
     s->held++;
     if (s->closed) {
-        req->c->state = CTX_IDLE;
-        srv_req_done(req);
-        srv_maybe_free(s);
+        srv_req_abandon(req);
         return;
     }
     s->handler(req, req->env, s->arg);
@@ -300,7 +305,8 @@ static void srv_ctx_fast(struct srv_ctx *c)
         srv_post_done(c); /* the loop answers the bad message (the aio still holds it) */
         return;
     }
-    struct strata_req *req = srv_req_new(c, env);
+    struct srv_to to = {.c = c};
+    struct strata_req *req = srv_req_new(s, &to, env);
     if (req == NULL) {
         strata_msg_free(env);
         srv_post_done(c);
@@ -424,9 +430,18 @@ int strata_server_open(struct strata_loop *loop, const struct strata_server_opts
     s->quick = opts->quick;
     s->arg = arg;
     s->recv_max = opts->recv_max ? opts->recv_max : STRATA_MSG_MAX;
-    s->nctx = opts->contexts > 0 ? opts->contexts : 64;
+    int contexts = opts->contexts > 0 ? opts->contexts : 64;
     atomic_init(&s->posted, 0);
     atomic_init(&s->closed, false);
+    if (strncmp(opts->url, "tcp://", 6) == 0) {
+        int rc = uvs_open(s, opts->url, (unsigned)contexts, e);
+        if (rc != 0 && s->uv == NULL)
+            free(s); /* else its handles' close callbacks free it */
+        else if (rc == 0)
+            *out = s;
+        return rc;
+    }
+    s->nctx = contexts;
     s->ctxs = calloc((size_t)s->nctx, sizeof(*s->ctxs));
     if (s->ctxs == NULL) {
         free(s);
@@ -439,7 +454,6 @@ int strata_server_open(struct strata_loop *loop, const struct strata_server_opts
         free(s);
         return srv_nng_err(e, "rep0 open", opts->url, rv);
     }
-    s->sock_open = true;
     if ((rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, s->recv_max)) != 0) {
         rv = srv_nng_err(e, "set recv max", opts->url, rv);
         goto fail;
@@ -484,14 +498,13 @@ uint64_t strata_req_arrival_us(struct strata_req *req)
     return req->arrival_us;
 }
 
+/* The request is released after its reply is sent: a loop-transport connection must stay
+ * referenced until then. */
 void strata_req_reply(struct strata_req *req, strata_env *reply)
 {
     struct strata_server *s = req->s;
-    struct srv_ctx *c = req->c;
     if (s->closed) {
-        c->state = CTX_IDLE;
-        srv_req_done(req);
-        srv_maybe_free(s);
+        srv_req_abandon(req);
         return;
     }
     uint64_t req_id = req->env->req_id;
@@ -499,27 +512,23 @@ void strata_req_reply(struct strata_req *req, strata_env *reply)
     uint8_t *buf = NULL;
     size_t len = 0;
     struct strata_err err = {0};
-    /* Encode before releasing the request: `reply` may point into it (an echo). */
     int rc = strata_msg_encode(reply, &buf, &len, &err);
-    srv_req_done(req);
     if (rc != 0) {
         LOG_ERROR("server: cannot encode reply: %s", err.msg);
-        srv_send_error(c, req_id, STRATA_EINTERNAL, "server could not encode its reply");
-        return;
+        srv_send_error(&req->to, req_id, STRATA_EINTERNAL, "server could not encode its reply");
+    } else {
+        s->stats.replies++;
+        srv_send(&req->to, buf, len);
+        free(buf);
     }
-    s->stats.replies++;
-    srv_ctx_send(c, buf, len);
-    free(buf);
+    srv_req_done(req);
 }
 
 void strata_req_error(struct strata_req *req, int code, const char *fmt, ...)
 {
     struct strata_server *s = req->s;
-    struct srv_ctx *c = req->c;
     if (s->closed) {
-        c->state = CTX_IDLE;
-        srv_req_done(req);
-        srv_maybe_free(s);
+        srv_req_abandon(req);
         return;
     }
     char text[STRATA_MAX_STR + 1]; /* the bound peers validate */
@@ -527,10 +536,9 @@ void strata_req_error(struct strata_req *req, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    uint64_t req_id = req->env->req_id;
-    srv_req_done(req);
     s->stats.replies++;
-    srv_send_error(c, req_id, code, text);
+    srv_send_error(&req->to, req->env->req_id, code, text);
+    srv_req_done(req);
 }
 
 void strata_server_stats(struct strata_server *s, struct strata_server_stats *st)
@@ -543,10 +551,14 @@ void strata_server_close(struct strata_server *s)
     if (s == NULL || s->closed)
         return;
     s->closed = true;
+    if (s->uv != NULL) {
+        uvs_close(s->uv);
+        srv_maybe_free(s);
+        return;
+    }
     for (int i = 0; i < s->nctx; i++)
         nng_aio_stop(s->ctxs[i].aio);
     strata_nng_close(s->sock, true); /* contexts were just stopped while busy */
-    s->sock_open = false;
     /* Contexts held by handlers (CTX_HELD) stay referenced until their late reply. */
     srv_maybe_free(s);
 }

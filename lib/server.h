@@ -1,5 +1,6 @@
-/* server.h - an NNG rep server whose requests are decoded, validated and handed to the libuv loop;
- * the handler may reply at any later time (after a Raft commit, a long-poll, an upstream call). */
+/* server.h - a request/reply server (NNG's rep0 protocol) whose requests are decoded, validated
+ * and handed to the libuv loop; the handler may reply at any later time (after a Raft commit, a
+ * long-poll, an upstream call). */
 #ifndef STRATA_SERVER_H
 #define STRATA_SERVER_H
 
@@ -14,10 +15,15 @@ struct strata_req; /* one request in flight; owned by the handler until replied 
 typedef void (*strata_server_handler)(struct strata_req *req, const strata_env *env, void *arg);
 
 struct strata_server_opts {
-    const char *url; /* tcp://127.0.0.1:7001, ipc:///run/strata/agent.sock */
-    int contexts;    /* requests in flight at once; default 64 */
+    /* tcp://127.0.0.1:7001 is served on the loop thread itself (server_uv.c: NNG's wire
+     * protocol without NNG's threads); other schemes (ipc:///run/strata/agent.sock,
+     * tls+tcp://...) by NNG. Clients are NNG req0 sockets either way. */
+    const char *url;
+    /* requests in flight at once: per connection over tcp://, per server otherwise; default 64 */
+    int contexts;
     size_t recv_max; /* default STRATA_MSG_MAX */
-    /* Optional fast path. When the loop runs under strata_loop_run and its state lock is free at
+    /* Optional fast path, for NNG's transports only (tcp:// needs none: the loop reads the
+     * socket). When the loop runs under strata_loop_run and its state lock is free at
      * the moment a request arrives, the request is decoded on NNG's thread under that lock and,
      * if quick(env, arg) is true, handed to the handler right there. The handler then acts as
      * the loop: it may reply at once (the reply is sent after the lock is released) or keep the

@@ -1,23 +1,57 @@
-/* test_net_fixture.h - helpers shared by the NNG-level unit tests (test_net.c, test_quick.c):
- * ipc URLs in a private temporary directory, and replies deferred through a libuv timer.
+/* test_net_fixture.h - helpers shared by the transport-level unit tests (test_net.c,
+ * test_quick.c): ipc or tcp test URLs, and replies deferred through a libuv timer.
  * Header-only and static: each test program is a single file that includes it once. */
 #ifndef STRATA_TEST_NET_FIXTURE_H
 #define STRATA_TEST_NET_FIXTURE_H
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "server.h"
 
 static char tn_tmp_dir[64];
+/* Set by a test program to run its tests over tcp:// (the server's loop transport) instead of
+ * ipc:// (NNG's transport). */
+static bool tn_tcp;
 
-/* ipc://<private dir>/<name>; four results stay valid at once. */
+/* A loopback port free at the time of asking, one per name for the program's lifetime. */
+static int tn_port(const char *name)
+{
+    static char names[64][32];
+    static int ports[64], n;
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return ports[i];
+    assert_true(n < 64);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(sa);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    close(fd);
+    snprintf(names[n], sizeof(names[n]), "%s", name);
+    ports[n] = ntohs(sa.sin_port);
+    return ports[n++];
+}
+
+/* ipc://<private dir>/<name>, or tcp://127.0.0.1:<port of name> when tn_tcp; four results stay
+ * valid at once. */
 static const char *test_url(const char *name)
 {
     static char buf[4][128];
     static int n;
     char *b = buf[n++ % 4];
+    if (tn_tcp) {
+        snprintf(b, 128, "tcp://127.0.0.1:%d", tn_port(name));
+        return b;
+    }
     if (tn_tmp_dir[0] == '\0') {
         snprintf(tn_tmp_dir, sizeof(tn_tmp_dir), "/tmp/strata-testnet-XXXXXX");
         assert_non_null(mkdtemp(tn_tmp_dir));

@@ -1,10 +1,8 @@
-/* sp_req.c - SP (scalability protocols) req0 over TCP by hand. The wire format, as NNG speaks
- * it: each side first sends 8 bytes {0, 'S', 'P', 0, protocol id (16 bits, big-endian), 0, 0};
- * then every message is a 64-bit big-endian length and that many bytes. A request starts with
- * its 32-bit request id (big-endian, top bit set), which the reply carries back unchanged. */
+/* sp_req.c - a blocking SP req0 client over TCP, written by hand (wire format: lib/sp_wire.h). */
 #include "sp_req.h"
 
 #include "bench_tcp.h"
+#include "sp_wire.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -15,8 +13,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define SP_PROTO_REQ0 0x30
-#define SP_PROTO_REP0 0x31
 #define SP_IN_CAP (64u << 10)
 
 struct sp_req {
@@ -28,20 +24,6 @@ struct sp_req {
     uint8_t *in; /* received bytes not yet consumed: [off, len) */
     size_t off, len, cap;
 };
-
-static void sp_put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t sp_get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 static int sp_send_all(struct sp_req *s, struct iovec *iov, int n, struct strata_err *e)
 {
@@ -106,15 +88,14 @@ static int sp_connect(struct sp_req *s, struct strata_err *e)
         return rc;
     s->fd = fd;
     s->off = s->len = 0;
-    uint8_t hdr[8] = {0, 'S', 'P', 0, SP_PROTO_REQ0 >> 8, SP_PROTO_REQ0 & 0xff, 0, 0};
+    uint8_t hdr[SP_HANDSHAKE_LEN];
+    sp_handshake(hdr, SP_PROTO_REQ0);
     struct iovec iov = {.iov_base = hdr, .iov_len = sizeof(hdr)};
     rc = sp_send_all(s, &iov, 1, e);
     if (!rc)
         rc = sp_fill(s, 8, e);
     if (!rc) {
-        const uint8_t *p = s->in + s->off;
-        if (p[0] != 0 || p[1] != 'S' || p[2] != 'P' || p[3] != 0 ||
-            (p[4] << 8 | p[5]) != SP_PROTO_REP0)
+        if (!sp_handshake_ok(s->in + s->off, SP_PROTO_REP0))
             rc = strata_err_set(e, STRATA_EPROTO, "%s:%d is not an SP rep0 server", s->host,
                                 s->port);
         s->off += 8;

@@ -1,0 +1,60 @@
+/* sp_wire.h - NNG's SP (scalability protocols) framing over TCP, for the code that speaks it
+ * without NNG: the daemons' loop-thread server (server_uv.c) and the benchmarks' client.
+ *
+ * Each side first sends 8 bytes {0, 'S', 'P', 0, protocol id (16 bits, big-endian), 0, 0};
+ * then every message is a 64-bit big-endian length and that many bytes. A req0 message starts
+ * with its backtrace: 32-bit big-endian words, the last of which (the request id) has its top
+ * bit set; a rep0 reply carries the same words back, then the body. */
+#ifndef STRATA_SP_WIRE_H
+#define STRATA_SP_WIRE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SP_PROTO_REQ0 0x30
+#define SP_PROTO_REP0 0x31
+#define SP_HANDSHAKE_LEN 8
+#define SP_LEN_BYTES 8
+/* NNG's maximum TTL: at most 8 backtrace words (devices in between add one each). */
+#define SP_BACKTRACE_MAX 32
+
+static inline void sp_handshake(uint8_t out[SP_HANDSHAKE_LEN], unsigned proto)
+{
+    const uint8_t h[SP_HANDSHAKE_LEN] = {0, 'S', 'P', 0, (uint8_t)(proto >> 8), (uint8_t)proto,
+                                         0, 0};
+    for (int i = 0; i < SP_HANDSHAKE_LEN; i++)
+        out[i] = h[i];
+}
+
+/* Whether `in` is a handshake from a peer speaking `proto`. */
+static inline bool sp_handshake_ok(const uint8_t in[SP_HANDSHAKE_LEN], unsigned proto)
+{
+    return in[0] == 0 && in[1] == 'S' && in[2] == 'P' && in[3] == 0 &&
+           (unsigned)(in[4] << 8 | in[5]) == proto && in[6] == 0 && in[7] == 0;
+}
+
+static inline void sp_put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static inline uint64_t sp_get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Length of the backtrace that starts `msg` (through the word with the top bit set), or 0 when
+ * there is none within SP_BACKTRACE_MAX bytes (a malformed request). */
+static inline unsigned sp_backtrace_len(const uint8_t *msg, uint64_t len)
+{
+    for (unsigned i = 0; i + 4 <= len && i < SP_BACKTRACE_MAX; i += 4)
+        if (msg[i] & 0x80)
+            return i + 4;
+    return 0;
+}
+
+#endif
