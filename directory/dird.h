@@ -92,6 +92,16 @@ struct dird_fwd_peer {
     bool no_batch; /* refused write_batch (an older version): forward writes singly */
 };
 
+/* libraft's TCP transport, wrapped to set TCP_NODELAY (dird_transport.c). */
+struct dird_transport {
+    struct raft_uv_transport outer; /* what raft_uv_init is given */
+    struct raft_uv_transport inner; /* raft_uv_tcp_init's */
+    raft_uv_accept_cb accept_cb;
+    raft_uv_transport_close_cb close_cb;
+};
+int dird_transport_init(struct dird_transport *tp, uv_loop_t *uv);
+void dird_transport_release(struct dird_transport *tp);
+
 struct dird {
     struct dird_cfg cfg;
     uv_loop_t *uv;
@@ -102,7 +112,7 @@ struct dird {
 
     struct raft raft;
     struct raft_io io;
-    struct raft_uv_transport transport;
+    struct dird_transport transport;
     struct raft_fsm rfsm;
     bool raft_started, raft_closing, stopping;
 

@@ -438,10 +438,10 @@ static int parse_cluster(struct dird *d, struct raft_configuration *conf, struct
 
 int dird_raft_start(struct dird *d, struct strata_err *e)
 {
-    int rv = raft_uv_tcp_init(&d->transport, d->uv);
+    int rv = dird_transport_init(&d->transport, d->uv);
     if (rv != 0)
         return strata_err_set(e, STRATA_EIO, "raft transport: %s", raft_strerror(rv));
-    rv = raft_uv_init(&d->io, d->uv, d->cfg.data_dir, &d->transport);
+    rv = raft_uv_init(&d->io, d->uv, d->cfg.data_dir, &d->transport.outer);
     if (rv != 0)
         return strata_err_set(e, STRATA_EIO, "raft storage in %s: %s", d->cfg.data_dir,
                               d->io.errmsg);
@@ -495,7 +495,7 @@ static void dird_raft_closed(struct raft *r)
 {
     struct dird *d = r->data;
     raft_uv_close(&d->io);
-    raft_uv_tcp_close(&d->transport);
+    dird_transport_release(&d->transport);
     if (close_done != NULL)
         close_done(d);
 }

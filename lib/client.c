@@ -16,6 +16,7 @@
  *   5. the queued ac_call_done items free their aio (after nng_close, as PITFALLS asks) and the
  *      last one frees the client. */
 #include "client.h"
+#include "client_int.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -69,7 +70,7 @@ static int client_socket_open(const char *url, nng_socket *sock, struct strata_e
 /* Decode a reply. An error reply (status != 0) is accepted
  * even when it fails body validation (a peer may answer an error without a body): callers only
  * read its status and message then. */
-static int client_decode_reply(const void *buf, size_t len, strata_env **out, struct strata_err *e)
+int client_decode_reply(const void *buf, size_t len, strata_env **out, struct strata_err *e)
 {
     strata_env *env = NULL;
     struct strata_err derr = {0};
@@ -89,7 +90,7 @@ static int client_decode_reply(const void *buf, size_t len, strata_env **out, st
     return 0;
 }
 
-static int client_wrong_id(strata_env **env, uint64_t want_id, struct strata_err *e)
+int client_wrong_id(strata_env **env, uint64_t want_id, struct strata_err *e)
 {
     uint64_t got = (*env)->req_id;
     strata_msg_free(*env);
@@ -116,6 +117,7 @@ struct ac_call {
 };
 
 struct strata_aclient {
+    struct uvc *uv; /* tcp:// (client_uv.c); then nothing below is used */
     struct strata_loop *loop;
     nng_socket sock;
     char *url;
@@ -232,6 +234,16 @@ int strata_aclient_open(struct strata_loop *loop, const char *url, struct strata
         return strata_err_set(e, STRATA_ENOMEM, "client: out of memory");
     }
     c->loop = loop;
+    if (strncmp(url, "tcp://", 6) == 0) {
+        int rc = uvc_open(loop, url, &c->uv, e);
+        free(c->url); /* uvc keeps its own */
+        c->url = NULL;
+        if (rc != 0)
+            free(c);
+        else
+            *out = c;
+        return rc;
+    }
     int rc = client_socket_open(url, &c->sock, e);
     if (rc != 0) {
         free(c->url);
@@ -244,6 +256,8 @@ int strata_aclient_open(struct strata_loop *loop, const char *url, struct strata
 
 const char *strata_aclient_url(struct strata_aclient *c)
 {
+    if (c->uv != NULL)
+        return uvc_url(c->uv);
     return c->url;
 }
 
@@ -252,6 +266,8 @@ const char *strata_aclient_url(struct strata_aclient *c)
 int strata_aclient_call(struct strata_aclient *c, strata_env *req, unsigned timeout_ms,
                         strata_aclient_cb cb, void *arg)
 {
+    if (c->uv != NULL)
+        return uvc_call(c->uv, req, timeout_ms, cb, arg);
     if (c->closed)
         return STRATA_EUNAVAIL;
     struct ac_call *k = calloc(1, sizeof(*k));
@@ -310,6 +326,13 @@ void strata_aclient_close(struct strata_aclient *c)
     if (c == NULL || c->closed)
         return;
     c->closed = true;
+    if (c->uv != NULL) {
+        /* Callbacks fired by the close may still call strata_aclient_call (refused): the
+         * wrapper goes after them. */
+        uvc_close(c->uv);
+        free(c);
+        return;
+    }
     struct ac_call *list = c->calls;
     c->calls = NULL;
     bool stopped = list != NULL;

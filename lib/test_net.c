@@ -538,6 +538,53 @@ static void test_server_close_fails_calls(void **state)
     finish_loop(&uv, l);
 }
 
+/* The client dials in the background: a call made before the server exists is answered once
+ * it starts, and calls after a server restart reach the new one. */
+static void test_aclient_redials(void **state)
+{
+    (void)state;
+    uv_loop_t uv;
+    uv_loop_init(&uv);
+    struct strata_loop *l;
+    struct strata_err e = {0};
+    assert_int_equal(strata_loop_new(&uv, &l, &e), 0);
+    const char *url = test_url("redial");
+    struct strata_aclient *c;
+    assert_int_equal(strata_aclient_open(l, url, &c, &e), 0);
+    struct one_call early = {0};
+    strata_env *req = new_req("early");
+    assert_int_equal(strata_aclient_call(c, req, 10000, one_cb, &early), 0);
+    free_req(req);
+    bool never = false;
+    run_until(&uv, &never, 150); /* let a dial or two fail first */
+    assert_false(early.done);
+
+    struct echo echo = {.uv = &uv};
+    struct strata_server_opts o = {.url = url};
+    struct strata_server *srv;
+    assert_int_equal(strata_server_open(l, &o, echo_handler, &echo, &srv, &e), 0);
+    assert_true(run_until(&uv, &early.done, 8000));
+    assert_int_equal(early.rc, 0);
+
+    strata_server_close(srv);
+    run_until(&uv, &never, 50);
+    assert_int_equal(strata_server_open(l, &o, echo_handler, &echo, &srv, &e), 0);
+    /* The first call after the restart may be lost with the old connection; one succeeds. */
+    int ok = 0;
+    for (int i = 0; i < 20 && ok == 0; i++) {
+        struct one_call oc = {0};
+        req = new_req("after");
+        assert_int_equal(strata_aclient_call(c, req, 3000, one_cb, &oc), 0);
+        free_req(req);
+        assert_true(run_until(&uv, &oc.done, 5000));
+        ok = oc.rc == 0;
+    }
+    assert_true(ok);
+    strata_aclient_close(c);
+    strata_server_close(srv);
+    finish_loop(&uv, l);
+}
+
 /* ---- re-entrancy: closing from inside callbacks and handlers */
 
 struct reenter {
@@ -730,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_aclient_dead_peer_times_out),
         cmocka_unit_test(test_close_in_flight),
         cmocka_unit_test(test_server_close_fails_calls),
+        cmocka_unit_test(test_aclient_redials),
         cmocka_unit_test(test_close_from_callbacks),
     };
     int failed = cmocka_run_group_tests_name("loop", loop_tests, NULL, NULL);

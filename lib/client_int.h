@@ -1,0 +1,19 @@
+/* client_int.h - what client.c (the API and NNG's transports) shares with client_uv.c (tcp://
+ * spoken on the libuv loop); not for other modules. */
+#ifndef STRATA_CLIENT_INT_H
+#define STRATA_CLIENT_INT_H
+
+#include "client.h"
+
+/* client.c */
+int client_decode_reply(const void *buf, size_t len, strata_env **out, struct strata_err *e);
+int client_wrong_id(strata_env **env, uint64_t want_id, struct strata_err *e);
+
+/* client_uv.c: the asynchronous client's loop transport, with strata_aclient's semantics. */
+struct uvc;
+int uvc_open(struct strata_loop *loop, const char *url, struct uvc **out, struct strata_err *e);
+const char *uvc_url(const struct uvc *c);
+int uvc_call(struct uvc *c, strata_env *req, unsigned timeout_ms, strata_aclient_cb cb, void *arg);
+void uvc_close(struct uvc *c);
+
+#endif

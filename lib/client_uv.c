@@ -1,0 +1,496 @@
+/* client_uv.c - strata_aclient's transport for tcp:// URLs: an SP req0 client (sp_wire.h) run
+ * by the libuv loop, for the same reason as server_uv.c: NNG's own transport hands every call
+ * from the loop to its threads and back, several context switches each way, and a follower
+ * forwarding writes or a connectivity server asking the directory pays that on every call.
+ *
+ * One connection, dialled in the background and redialled (100 ms, doubling to 2 s) whenever
+ * it drops. Calls made while it is down wait for it, each until its own deadline (one timer for
+ * all). Calls already sent when the connection drops fail at once with STRATA_EUNAVAIL, as NNG
+ * reports a reset; nothing is ever resent. Loop thread only. */
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "client_int.h"
+#include "log.h"
+#include "sp_wire.h"
+
+#define UVC_RETRY_MIN_MS 100
+#define UVC_RETRY_MAX_MS 2000
+#define UVC_READ_CHUNK (64u << 10)
+
+struct uvc_call {
+    struct uvc_call *next, *prev; /* c->calls, in call order */
+    uint64_t req_id;
+    uint64_t deadline_ms; /* 0: none */
+    bool sent;            /* on the current connection */
+    uint8_t *frame;       /* length, request id and envelope, until sent */
+    size_t frame_len;
+    strata_aclient_cb cb;
+    void *arg;
+};
+
+struct uvc_conn {
+    uv_tcp_t tcp;
+    uv_connect_t creq;
+    struct uvc *c;
+    bool up, closing; /* up: handshake done */
+    uint8_t *in;
+    size_t in_len, in_cap;
+};
+
+struct uvc {
+    struct strata_loop *loop;
+    char *url;
+    char host[256], port[16];
+    struct uvc_conn *conn; /* NULL while waiting to redial */
+    uv_timer_t tmo;        /* the earliest call deadline */
+    uv_timer_t retry;      /* the next dial */
+    unsigned retry_ms;
+    struct uvc_call *calls, *last;
+    uint64_t next_req_id;
+    bool closed;
+    int in_cb;   /* > 0 while a callback runs: do not free under it */
+    int handles; /* open handles (timers, connections) */
+};
+
+struct uvc_write {
+    uv_write_t w;
+    uint8_t *buf;
+};
+
+static void uvc_dial(struct uvc *c);
+static void uvc_conn_drop(struct uvc_conn *k, const char *why);
+
+/* ---------------------------------------------------------------- lifetime */
+
+static void uvc_maybe_free(struct uvc *c)
+{
+    if (c->closed && c->in_cb == 0 && c->handles == 0) {
+        free(c->url);
+        free(c);
+    }
+}
+
+static void uvc_handle_closed(uv_handle_t *h)
+{
+    struct uvc *c = h->data;
+    c->handles--;
+    uvc_maybe_free(c);
+}
+
+static void uvc_unlink(struct uvc *c, struct uvc_call *k)
+{
+    if (k->prev != NULL)
+        k->prev->next = k->next;
+    else
+        c->calls = k->next;
+    if (k->next != NULL)
+        k->next->prev = k->prev;
+    else
+        c->last = k->prev;
+    k->next = k->prev = NULL;
+}
+
+/* Fire the callback (once) and free the call. The callback may call again or close. */
+static void uvc_finish(struct uvc *c, struct uvc_call *k, int rc, strata_env *reply)
+{
+    uvc_unlink(c, k);
+    strata_aclient_cb cb = k->cb;
+    void *arg = k->arg;
+    free(k->frame);
+    free(k);
+    c->in_cb++;
+    cb(rc, reply, arg);
+    c->in_cb--;
+}
+
+/* ---------------------------------------------------------------- timeouts */
+
+static void uvc_tmo_cb(uv_timer_t *t);
+
+static void uvc_arm(struct uvc *c)
+{
+    uint64_t first = 0;
+    for (struct uvc_call *k = c->calls; k != NULL; k = k->next)
+        if (k->deadline_ms != 0 && (first == 0 || k->deadline_ms < first))
+            first = k->deadline_ms;
+    if (first == 0) {
+        uv_timer_stop(&c->tmo);
+        return;
+    }
+    uint64_t now = strata_now_ms();
+    uv_timer_start(&c->tmo, uvc_tmo_cb, first > now ? first - now : 0, 0);
+}
+
+static void uvc_tmo_cb(uv_timer_t *t)
+{
+    struct uvc *c = t->data;
+    uint64_t now = strata_now_ms();
+    struct uvc_call *k = c->calls;
+    while (k != NULL && !c->closed) {
+        struct uvc_call *next = k->next;
+        if (k->deadline_ms != 0 && k->deadline_ms <= now)
+            uvc_finish(c, k, STRATA_ETIMEDOUT, NULL);
+        k = next; /* a callback only appends calls or closes (then we stop) */
+    }
+    if (!c->closed)
+        uvc_arm(c);
+    uvc_maybe_free(c);
+}
+
+/* ---------------------------------------------------------------- sending */
+
+static void uvc_write_cb(uv_write_t *w, int status)
+{
+    struct uvc_write *uw = (struct uvc_write *)w;
+    struct uvc_conn *k = w->data;
+    free(uw->buf);
+    free(uw);
+    if (status < 0 && status != UV_ECANCELED && !k->closing)
+        uvc_conn_drop(k, uv_strerror(status));
+}
+
+/* Write bytes on the connection; what the socket does not take at once is queued. A failed
+ * socket is reported by the write callback, never here: callers need not expect callbacks of
+ * other calls to run under them. */
+static int uvc_write(struct uvc_conn *k, const uint8_t *p, size_t n)
+{
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+    int w = uv_try_write((uv_stream_t *)&k->tcp, &b, 1);
+    if (w == (int)n)
+        return 0;
+    size_t done = w > 0 ? (size_t)w : 0;
+    struct uvc_write *uw = malloc(sizeof(*uw));
+    uint8_t *copy = malloc(n - done);
+    if (uw == NULL || copy == NULL) {
+        free(uw);
+        free(copy);
+        return UV_ENOMEM;
+    }
+    memcpy(copy, p + done, n - done);
+    uw->buf = copy;
+    uw->w.data = k;
+    b = uv_buf_init((char *)copy, (unsigned)(n - done));
+    int rc = uv_write(&uw->w, (uv_stream_t *)&k->tcp, &b, 1, uvc_write_cb);
+    if (rc != 0) {
+        free(copy);
+        free(uw);
+    }
+    return rc;
+}
+
+static void uvc_send_pending(struct uvc *c)
+{
+    struct uvc_conn *k = c->conn;
+    for (struct uvc_call *call = c->calls; call != NULL; call = call->next) {
+        if (call->sent)
+            continue;
+        int rc = uvc_write(k, call->frame, call->frame_len);
+        if (rc != 0) {
+            uvc_conn_drop(k, uv_strerror(rc));
+            return;
+        }
+        call->sent = true;
+        free(call->frame);
+        call->frame = NULL;
+    }
+}
+
+/* ---------------------------------------------------------------- receiving */
+
+static void uvc_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    (void)suggested;
+    struct uvc_conn *k = h->data;
+    if (k->in_cap - k->in_len < UVC_READ_CHUNK) {
+        size_t cap = k->in_cap ? k->in_cap : UVC_READ_CHUNK;
+        while (cap - k->in_len < UVC_READ_CHUNK)
+            cap *= 2;
+        uint8_t *n = realloc(k->in, cap);
+        if (n == NULL) {
+            *b = uv_buf_init(NULL, 0);
+            return;
+        }
+        k->in = n;
+        k->in_cap = cap;
+    }
+    *b = uv_buf_init((char *)k->in + k->in_len, (unsigned)(k->in_cap - k->in_len));
+}
+
+/* One reply: find its call (it may have timed out already) and finish it. */
+static void uvc_reply(struct uvc *c, const uint8_t *msg, size_t len)
+{
+    uint32_t id = (uint32_t)msg[0] << 24 | (uint32_t)msg[1] << 16 | (uint32_t)msg[2] << 8 | msg[3];
+    struct uvc_call *k = c->calls;
+    while (k != NULL && !(k->sent && (uint32_t)(k->req_id | 0x80000000u) == id))
+        k = k->next;
+    if (k == NULL)
+        return;
+    strata_env *reply = NULL;
+    struct strata_err err = {0};
+    int rc = client_decode_reply(msg + 4, len - 4, &reply, &err);
+    if (rc == 0 && reply->req_id != k->req_id)
+        rc = client_wrong_id(&reply, k->req_id, &err);
+    if (rc != 0)
+        LOG_WARN("client %s: %s", c->url, err.msg);
+    uvc_finish(c, k, rc, reply);
+}
+
+static void uvc_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+    (void)b;
+    struct uvc_conn *k = st->data;
+    struct uvc *c = k->c;
+    if (n < 0) {
+        uvc_conn_drop(k, n == UV_EOF ? "closed by the server" : uv_strerror((int)n));
+        return;
+    }
+    k->in_len += (size_t)n;
+    size_t off = 0;
+    if (!k->up) {
+        if (k->in_len < SP_HANDSHAKE_LEN)
+            return;
+        if (!sp_handshake_ok(k->in, SP_PROTO_REP0)) {
+            uvc_conn_drop(k, "not an SP rep0 server");
+            return;
+        }
+        k->up = true;
+        c->retry_ms = UVC_RETRY_MIN_MS;
+        off = SP_HANDSHAKE_LEN;
+        uvc_send_pending(c);
+    }
+    c->in_cb++; /* keeps c while callbacks run; k lives until its close callback */
+    while (!k->closing && !c->closed && k->in_len - off >= SP_LEN_BYTES) {
+        uint64_t len = sp_get_be64(k->in + off);
+        if (len < 4 || len > STRATA_MSG_MAX + SP_BACKTRACE_MAX) {
+            uvc_conn_drop(k, "bad reply length");
+            break;
+        }
+        if (k->in_len - off - SP_LEN_BYTES < len)
+            break;
+        uvc_reply(c, k->in + off + SP_LEN_BYTES, (size_t)len);
+        off += SP_LEN_BYTES + (size_t)len;
+    }
+    c->in_cb--;
+    if (!k->closing) {
+        memmove(k->in, k->in + off, k->in_len - off);
+        k->in_len -= off;
+    }
+    if (!c->closed)
+        uvc_arm(c);
+    uvc_maybe_free(c);
+}
+
+/* ---------------------------------------------------------------- connection */
+
+static void uvc_conn_closed(uv_handle_t *h)
+{
+    struct uvc_conn *k = h->data;
+    struct uvc *c = k->c;
+    free(k->in);
+    free(k);
+    c->handles--;
+    uvc_maybe_free(c);
+}
+
+static void uvc_retry_cb(uv_timer_t *t)
+{
+    uvc_dial(t->data);
+}
+
+/* The connection is gone: calls sent on it fail, the others wait for the next one. */
+static void uvc_conn_drop(struct uvc_conn *k, const char *why)
+{
+    struct uvc *c = k->c;
+    if (k->closing)
+        return;
+    k->closing = true;
+    if (k->up)
+        LOG_DEBUG("client %s: connection lost: %s", c->url, why);
+    uv_close((uv_handle_t *)&k->tcp, uvc_conn_closed);
+    c->conn = NULL;
+    if (c->closed)
+        return;
+    uv_timer_start(&c->retry, uvc_retry_cb, c->retry_ms, 0);
+    c->retry_ms = c->retry_ms * 2 > UVC_RETRY_MAX_MS ? UVC_RETRY_MAX_MS : c->retry_ms * 2;
+    c->in_cb++;
+    struct uvc_call *call = c->calls;
+    while (call != NULL && !c->closed) {
+        struct uvc_call *next = call->next;
+        if (call->sent)
+            uvc_finish(c, call, STRATA_EUNAVAIL, NULL);
+        call = next;
+    }
+    c->in_cb--;
+}
+
+static void uvc_connect_cb(uv_connect_t *req, int status)
+{
+    struct uvc_conn *k = req->data;
+    if (k->closing)
+        return;
+    if (status < 0) {
+        uvc_conn_drop(k, uv_strerror(status));
+        return;
+    }
+    uv_tcp_nodelay(&k->tcp, 1);
+    uint8_t hs[SP_HANDSHAKE_LEN];
+    sp_handshake(hs, SP_PROTO_REQ0);
+    int rc = uvc_write(k, hs, sizeof(hs));
+    if (rc == 0)
+        rc = uv_read_start((uv_stream_t *)&k->tcp, uvc_alloc_cb, uvc_read_cb);
+    if (rc != 0)
+        uvc_conn_drop(k, uv_strerror(rc));
+}
+
+static void uvc_dial(struct uvc *c)
+{
+    if (c->closed || c->conn != NULL)
+        return;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    /* Names come from configuration (usually /etc/hosts); a numeric address costs nothing. */
+    int gai = getaddrinfo(c->host, c->port, &hints, &res);
+    struct uvc_conn *k = gai == 0 ? calloc(1, sizeof(*k)) : NULL;
+    if (k == NULL) {
+        if (gai != 0)
+            LOG_WARN("client %s: %s", c->url, gai_strerror(gai));
+        if (res != NULL)
+            freeaddrinfo(res);
+        uv_timer_start(&c->retry, uvc_retry_cb, UVC_RETRY_MAX_MS, 0);
+        return;
+    }
+    struct addrinfo *pick = res;
+    for (struct addrinfo *a = res; a != NULL; a = a->ai_next)
+        if (a->ai_family == AF_INET) {
+            pick = a;
+            break;
+        }
+    k->c = c;
+    k->tcp.data = k;
+    k->creq.data = k;
+    uv_tcp_init(strata_loop_uv(c->loop), &k->tcp);
+    c->handles++;
+    c->conn = k;
+    int rc = uv_tcp_connect(&k->creq, &k->tcp, pick->ai_addr, uvc_connect_cb);
+    freeaddrinfo(res);
+    if (rc != 0)
+        uvc_conn_drop(k, uv_strerror(rc));
+}
+
+/* ---------------------------------------------------------------- API */
+
+int uvc_open(struct strata_loop *loop, const char *url, struct uvc **out, struct strata_err *e)
+{
+    const char *hp = url + strlen("tcp://");
+    const char *colon = strrchr(hp, ':');
+    size_t hl = colon != NULL ? (size_t)(colon - hp) : 0;
+    if (colon == NULL || colon[1] == '\0' || strlen(colon + 1) >= 16)
+        return strata_err_set(e, STRATA_EINVAL, "client %s: no port", url);
+    if (hl >= 2 && hp[0] == '[' && hp[hl - 1] == ']') {
+        hp++;
+        hl -= 2;
+    }
+    struct uvc *c = calloc(1, sizeof(*c));
+    if (c == NULL || hl == 0 || hl >= sizeof(c->host) || (c->url = strdup(url)) == NULL) {
+        int code = c == NULL || c->url == NULL ? STRATA_ENOMEM : STRATA_EINVAL;
+        free(c);
+        return strata_err_set(e, code, "client %s: %s", url,
+                              code == STRATA_ENOMEM ? "out of memory" : "bad host");
+    }
+    memcpy(c->host, hp, hl);
+    snprintf(c->port, sizeof(c->port), "%s", colon + 1);
+    c->loop = loop;
+    c->retry_ms = UVC_RETRY_MIN_MS;
+    uv_loop_t *uv = strata_loop_uv(loop);
+    uv_timer_init(uv, &c->tmo);
+    uv_timer_init(uv, &c->retry);
+    c->tmo.data = c->retry.data = c;
+    c->handles = 2;
+    uvc_dial(c);
+    *out = c;
+    return 0;
+}
+
+const char *uvc_url(const struct uvc *c)
+{
+    return c->url;
+}
+
+int uvc_call(struct uvc *c, strata_env *req, unsigned timeout_ms, strata_aclient_cb cb, void *arg)
+{
+    if (c->closed)
+        return STRATA_EUNAVAIL;
+    struct uvc_call *k = calloc(1, sizeof(*k));
+    if (k == NULL)
+        return STRATA_ENOMEM;
+    k->req_id = ++c->next_req_id & 0x7fffffffu; /* also the SP request id */
+    if (k->req_id == 0)
+        k->req_id = c->next_req_id = 1;
+    req->req_id = k->req_id;
+    uint8_t *body = NULL;
+    size_t blen = 0;
+    int rc = strata_msg_encode(req, &body, &blen, NULL);
+    if (rc == 0 && (k->frame = malloc(SP_LEN_BYTES + 4 + blen)) == NULL)
+        rc = STRATA_ENOMEM;
+    if (rc != 0) {
+        free(body);
+        free(k);
+        return rc;
+    }
+    uint8_t *p = k->frame;
+    sp_put_be64(p, 4 + (uint64_t)blen);
+    uint32_t id = (uint32_t)k->req_id | 0x80000000u;
+    p[8] = (uint8_t)(id >> 24);
+    p[9] = (uint8_t)(id >> 16);
+    p[10] = (uint8_t)(id >> 8);
+    p[11] = (uint8_t)id;
+    memcpy(p + 12, body, blen);
+    free(body);
+    k->frame_len = SP_LEN_BYTES + 4 + blen;
+    k->cb = cb;
+    k->arg = arg;
+    if (timeout_ms != 0)
+        k->deadline_ms = strata_now_ms() + timeout_ms;
+    k->prev = c->last;
+    if (c->last != NULL)
+        c->last->next = k;
+    else
+        c->calls = k;
+    c->last = k;
+    if (k->deadline_ms != 0 && (!uv_is_active((uv_handle_t *)&c->tmo) ||
+                                uv_timer_get_due_in(&c->tmo) > (uint64_t)timeout_ms))
+        uv_timer_start(&c->tmo, uvc_tmo_cb, timeout_ms, 0);
+    /* Out of memory leaves the call queued: it goes out on the next connection or times out. */
+    if (c->conn != NULL && c->conn->up && uvc_write(c->conn, k->frame, k->frame_len) == 0) {
+        k->sent = true;
+        free(k->frame);
+        k->frame = NULL;
+    }
+    return 0;
+}
+
+void uvc_close(struct uvc *c)
+{
+    if (c->closed)
+        return;
+    c->closed = true;
+    if (c->conn != NULL) {
+        struct uvc_conn *k = c->conn;
+        k->closing = true;
+        c->conn = NULL;
+        uv_close((uv_handle_t *)&k->tcp, uvc_conn_closed);
+    }
+    uv_close((uv_handle_t *)&c->tmo, uvc_handle_closed);
+    uv_close((uv_handle_t *)&c->retry, uvc_handle_closed);
+    /* Callbacks may call again (refused now) or close again (no-op). */
+    c->in_cb++;
+    while (c->calls != NULL)
+        uvc_finish(c, c->calls, STRATA_EUNAVAIL, NULL);
+    c->in_cb--;
+    uvc_maybe_free(c);
+}
