@@ -1,6 +1,7 @@
 /* test_net_fixture.h - helpers shared by the transport-level unit tests (test_net.c,
  * test_quick.c): ipc or tcp test URLs, and replies deferred through a libuv timer.
- * Header-only and static: each test program is a single file that includes it once. */
+ * Header-only and static inline: each test program is a single file that includes it once and
+ * uses what it needs. */
 #ifndef STRATA_TEST_NET_FIXTURE_H
 #define STRATA_TEST_NET_FIXTURE_H
 
@@ -22,7 +23,7 @@ static char tn_tmp_dir[64];
 static bool tn_tcp;
 
 /* A loopback port free at the time of asking, one per name for the program's lifetime. */
-static int tn_port(const char *name)
+static inline int tn_port(const char *name)
 {
     static char names[64][32];
     static int ports[64], n;
@@ -43,7 +44,7 @@ static int tn_port(const char *name)
 
 /* ipc://<private dir>/<name>, or tcp://127.0.0.1:<port of name> when tn_tcp; four results stay
  * valid at once. */
-static const char *test_url(const char *name)
+static inline const char *test_url(const char *name)
 {
     static char buf[4][128];
     static int n;
@@ -61,7 +62,7 @@ static const char *test_url(const char *name)
 }
 
 /* cmocka group teardown: remove the directory of test_url. */
-static int teardown_all(void **state)
+static inline int teardown_all(void **state)
 {
     (void)state;
     if (tn_tmp_dir[0] != '\0') {
@@ -78,12 +79,12 @@ struct tn_deferred {
     struct strata_req *req;
 };
 
-static void tn_deferred_closed(uv_handle_t *h)
+static inline void tn_deferred_closed(uv_handle_t *h)
 {
     free(h->data);
 }
 
-static void tn_deferred_fire(uv_timer_t *t)
+static inline void tn_deferred_fire(uv_timer_t *t)
 {
     struct tn_deferred *d = t->data;
     strata_req_reply(d->req, (strata_env *)strata_req_env(d->req)); /* echo */
@@ -91,7 +92,7 @@ static void tn_deferred_fire(uv_timer_t *t)
 }
 
 /* Echo req back from the loop `uv` after ms milliseconds (a handler that replies later). */
-static void tn_defer_echo(uv_loop_t *uv, struct strata_req *req, uint64_t ms)
+static inline void tn_defer_echo(uv_loop_t *uv, struct strata_req *req, uint64_t ms)
 {
     struct tn_deferred *d = calloc(1, sizeof(*d));
     assert_non_null(d);

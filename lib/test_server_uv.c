@@ -22,6 +22,7 @@
 #include "loop.h"
 #include "server.h"
 #include "sp_wire.h"
+#include "test_net_fixture.h"
 
 /* ------------------------------------------------------------------ server on a thread */
 
@@ -63,14 +64,7 @@ static void usrv_start(struct usrv *u, int per_conn)
     uv_loop_init(&u->uv);
     struct strata_err e = {0};
     assert_int_equal(strata_loop_new(&u->uv, &u->loop, &e), 0);
-    /* Port 0 is not accepted by URL; find a free one first. */
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof(sa);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-    close(fd);
-    u->port = ntohs(sa.sin_port);
+    u->port = tn_port("uv");
     char url[64];
     snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", u->port);
     struct strata_server_opts o = {.url = url, .contexts = per_conn};
