@@ -7,7 +7,6 @@
  * it drops. Calls made while it is down wait for it, each until its own deadline (one timer for
  * all). Calls already sent when the connection drops fail at once with STRATA_EUNAVAIL, as NNG
  * reports a reset; nothing is ever resent. Loop thread only. */
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +44,7 @@ struct uvc_conn {
 struct uvc {
     struct strata_loop *loop;
     char *url;
-    char host[256], port[16];
+    struct sp_tcp_addr addr;
     struct uvc_conn *conn; /* NULL while waiting to redial */
     uv_timer_t tmo;        /* the earliest call deadline */
     uv_timer_t retry;      /* the next dial */
@@ -224,7 +223,7 @@ static void uvc_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 /* One reply: find its call (it may have timed out already) and finish it. */
 static void uvc_reply(struct uvc *c, const uint8_t *msg, size_t len)
 {
-    uint32_t id = (uint32_t)msg[0] << 24 | (uint32_t)msg[1] << 16 | (uint32_t)msg[2] << 8 | msg[3];
+    uint32_t id = sp_get_be32(msg);
     struct uvc_call *k = c->calls;
     while (k != NULL && !(k->sent && (uint32_t)(k->req_id | 0x80000000u) == id))
         k = k->next;
@@ -351,33 +350,22 @@ static void uvc_dial(struct uvc *c)
 {
     if (c->closed || c->conn != NULL)
         return;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-    struct addrinfo *res = NULL;
-    /* Names come from configuration (usually /etc/hosts); a numeric address costs nothing. */
-    int gai = getaddrinfo(c->host, c->port, &hints, &res);
-    struct uvc_conn *k = gai == 0 ? calloc(1, sizeof(*k)) : NULL;
+    struct sockaddr_storage ss;
+    struct strata_err why = {0};
+    int rc = sp_tcp_resolve(&c->addr, false, &ss, &why);
+    struct uvc_conn *k = rc == 0 ? calloc(1, sizeof(*k)) : NULL;
     if (k == NULL) {
-        if (gai != 0)
-            LOG_WARN("client %s: %s", c->url, gai_strerror(gai));
-        if (res != NULL)
-            freeaddrinfo(res);
+        LOG_WARN("client %s: %s", c->url, rc != 0 ? why.msg : "out of memory");
         uv_timer_start(&c->retry, uvc_retry_cb, UVC_RETRY_MAX_MS, 0);
         return;
     }
-    struct addrinfo *pick = res;
-    for (struct addrinfo *a = res; a != NULL; a = a->ai_next)
-        if (a->ai_family == AF_INET) {
-            pick = a;
-            break;
-        }
     k->c = c;
     k->tcp.data = k;
     k->creq.data = k;
     uv_tcp_init(strata_loop_uv(c->loop), &k->tcp);
     c->handles++;
     c->conn = k;
-    int rc = uv_tcp_connect(&k->creq, &k->tcp, pick->ai_addr, uvc_connect_cb);
-    freeaddrinfo(res);
+    rc = uv_tcp_connect(&k->creq, &k->tcp, (struct sockaddr *)&ss, uvc_connect_cb);
     if (rc != 0)
         uvc_conn_drop(k, uv_strerror(rc));
 }
@@ -386,24 +374,19 @@ static void uvc_dial(struct uvc *c)
 
 int uvc_open(struct strata_loop *loop, const char *url, struct uvc **out, struct strata_err *e)
 {
-    const char *hp = url + strlen("tcp://");
-    const char *colon = strrchr(hp, ':');
-    size_t hl = colon != NULL ? (size_t)(colon - hp) : 0;
-    if (colon == NULL || colon[1] == '\0' || strlen(colon + 1) >= 16)
-        return strata_err_set(e, STRATA_EINVAL, "client %s: no port", url);
-    if (hl >= 2 && hp[0] == '[' && hp[hl - 1] == ']') {
-        hp++;
-        hl -= 2;
-    }
+    struct sp_tcp_addr addr;
+    struct strata_err why = {0};
+    int rc = sp_tcp_split(url, &addr, &why);
+    if (rc == 0 && addr.host[0] == '\0')
+        rc = strata_err_set(&why, STRATA_EINVAL, "no host");
+    if (rc != 0)
+        return strata_err_set(e, rc, "client %s: %s", url, why.msg);
     struct uvc *c = calloc(1, sizeof(*c));
-    if (c == NULL || hl == 0 || hl >= sizeof(c->host) || (c->url = strdup(url)) == NULL) {
-        int code = c == NULL || c->url == NULL ? STRATA_ENOMEM : STRATA_EINVAL;
+    if (c == NULL || (c->url = strdup(url)) == NULL) {
         free(c);
-        return strata_err_set(e, code, "client %s: %s", url,
-                              code == STRATA_ENOMEM ? "out of memory" : "bad host");
+        return strata_err_set(e, STRATA_ENOMEM, "client %s: out of memory", url);
     }
-    memcpy(c->host, hp, hl);
-    snprintf(c->port, sizeof(c->port), "%s", colon + 1);
+    c->addr = addr;
     c->loop = loop;
     c->retry_ms = UVC_RETRY_MIN_MS;
     uv_loop_t *uv = strata_loop_uv(loop);
@@ -435,23 +418,17 @@ int uvc_call(struct uvc *c, strata_env *req, unsigned timeout_ms, strata_aclient
     uint8_t *body = NULL;
     size_t blen = 0;
     int rc = strata_msg_encode(req, &body, &blen, NULL);
-    if (rc == 0 && (k->frame = malloc(SP_LEN_BYTES + 4 + blen)) == NULL)
+    if (rc == 0 && (k->frame = malloc(SP_REQ_HEAD_LEN + blen)) == NULL)
         rc = STRATA_ENOMEM;
     if (rc != 0) {
         free(body);
         free(k);
         return rc;
     }
-    uint8_t *p = k->frame;
-    sp_put_be64(p, 4 + (uint64_t)blen);
-    uint32_t id = (uint32_t)k->req_id | 0x80000000u;
-    p[8] = (uint8_t)(id >> 24);
-    p[9] = (uint8_t)(id >> 16);
-    p[10] = (uint8_t)(id >> 8);
-    p[11] = (uint8_t)id;
-    memcpy(p + 12, body, blen);
+    sp_req_head(k->frame, (uint32_t)k->req_id, blen);
+    memcpy(k->frame + SP_REQ_HEAD_LEN, body, blen);
     free(body);
-    k->frame_len = SP_LEN_BYTES + 4 + blen;
+    k->frame_len = SP_REQ_HEAD_LEN + blen;
     k->cb = cb;
     k->arg = arg;
     if (timeout_ms != 0)

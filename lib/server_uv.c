@@ -13,7 +13,6 @@
  * as NNG does; a request without a request id is dropped; an undecodable one is answered with
  * an error (server.c). Everything here runs on the loop thread. */
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -425,51 +424,18 @@ static void uvs_handle_closed(uv_handle_t *h)
         srv_maybe_free(u->s);
 }
 
-/* tcp://host:port, tcp://[v6]:port, or a host of "*" or nothing (every IPv4 address). A name is
- * resolved once, an IPv4 address preferred (clients dialling "localhost" usually get that). */
-static int uvs_resolve(const char *url, struct sockaddr_storage *ss, struct strata_err *e)
-{
-    const char *hp = url + strlen("tcp://");
-    const char *colon = strrchr(hp, ':');
-    if (colon == NULL || colon[1] == '\0')
-        return strata_err_set(e, STRATA_EINVAL, "server %s: no port", url);
-    char host[256];
-    size_t hl = (size_t)(colon - hp);
-    if (hl >= 2 && hp[0] == '[' && hp[hl - 1] == ']') {
-        hp++;
-        hl -= 2;
-    }
-    if (hl >= sizeof(host))
-        return strata_err_set(e, STRATA_EINVAL, "server %s: host name too long", url);
-    memcpy(host, hp, hl);
-    host[hl] = '\0';
-    bool any = hl == 0 || strcmp(host, "*") == 0;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    if (any)
-        hints.ai_family = AF_INET;
-    struct addrinfo *res = NULL;
-    int rc = getaddrinfo(any ? NULL : host, colon + 1, &hints, &res);
-    if (rc != 0)
-        return strata_err_set(e, STRATA_EINVAL, "server %s: %s", url, gai_strerror(rc));
-    struct addrinfo *pick = res;
-    for (struct addrinfo *a = res; a != NULL; a = a->ai_next)
-        if (a->ai_family == AF_INET) {
-            pick = a;
-            break;
-        }
-    memcpy(ss, pick->ai_addr, pick->ai_addrlen);
-    freeaddrinfo(res);
-    return 0;
-}
-
 /* A listening socket, made by hand so that a failure (address in use) leaves no libuv handle
  * to close asynchronously behind. */
 static int uvs_listen_fd(const char *url, int *out, struct strata_err *e)
 {
+    struct sp_tcp_addr a;
     struct sockaddr_storage ss;
-    int rc = uvs_resolve(url, &ss, e);
+    struct strata_err why = {0};
+    int rc = sp_tcp_split(url, &a, &why);
+    if (rc == 0)
+        rc = sp_tcp_resolve(&a, true, &ss, &why);
     if (rc != 0)
-        return rc;
+        return strata_err_set(e, rc, "server %s: %s", url, why.msg);
     socklen_t sl =
         ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -1,5 +1,5 @@
 /* sp_wire.h - NNG's SP (scalability protocols) framing over TCP, for the code that speaks it
- * without NNG: the daemons' loop-thread server (server_uv.c) and the benchmarks' client.
+ * without NNG: the daemons' loop transports (server_uv.c, client_uv.c) and the benchmarks' client.
  *
  * Each side first sends 8 bytes {0, 'S', 'P', 0, protocol id (16 bits, big-endian), 0, 0};
  * then every message is a 64-bit big-endian length and that many bytes. A req0 message starts
@@ -9,7 +9,11 @@
 #define STRATA_SP_WIRE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+
+#include "err.h"
 
 #define SP_PROTO_REQ0 0x30
 #define SP_PROTO_REP0 0x31
@@ -47,6 +51,24 @@ static inline uint64_t sp_get_be64(const uint8_t *p)
     return v;
 }
 
+static inline uint32_t sp_get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The SP_REQ_HEAD_LEN bytes before a req0 request's body: the frame length, then request id
+ * `id` with its top bit set. */
+#define SP_REQ_HEAD_LEN (SP_LEN_BYTES + 4)
+static inline void sp_req_head(uint8_t out[SP_REQ_HEAD_LEN], uint32_t id, size_t body_len)
+{
+    sp_put_be64(out, 4 + (uint64_t)body_len);
+    id |= 0x80000000u;
+    out[8] = (uint8_t)(id >> 24);
+    out[9] = (uint8_t)(id >> 16);
+    out[10] = (uint8_t)(id >> 8);
+    out[11] = (uint8_t)id;
+}
+
 /* Length of the backtrace that starts `msg` (through the word with the top bit set), or 0 when
  * there is none within SP_BACKTRACE_MAX bytes (a malformed request). */
 static inline unsigned sp_backtrace_len(const uint8_t *msg, uint64_t len)
@@ -56,5 +78,16 @@ static inline unsigned sp_backtrace_len(const uint8_t *msg, uint64_t len)
             return i + 4;
     return 0;
 }
+
+/* sp_tcp.c: a tcp://host:port, tcp://[v6]:port URL split into its parts ... */
+struct sp_tcp_addr {
+    char host[256];
+    char port[16];
+};
+int sp_tcp_split(const char *url, struct sp_tcp_addr *a, struct strata_err *e);
+/* ... and resolved, an IPv4 address preferred. passive (a listener): an empty host or "*" is
+ * every IPv4 address. */
+int sp_tcp_resolve(const struct sp_tcp_addr *a, bool passive, struct sockaddr_storage *ss,
+                   struct strata_err *e);
 
 #endif

@@ -312,6 +312,15 @@ static void test_server_open_errors(void **state)
     strata_server_close(a);
 
     if (tn_tcp) {
+        /* URLs the loop transports cannot use are refused with what is wrong. */
+        struct strata_server_opts noport = {.url = "tcp://127.0.0.1"};
+        assert_int_equal(strata_server_open(l, &noport, noop_handler, NULL, &b, &e), STRATA_EINVAL);
+        assert_non_null(strstr(e.msg, "no port"));
+        struct strata_aclient *c;
+        assert_int_equal(strata_aclient_open(l, "tcp://:7101", &c, &e), STRATA_EINVAL);
+        assert_non_null(strstr(e.msg, "no host"));
+        assert_int_equal(strata_aclient_open(l, "tcp://127.0.0.1:", &c, &e), STRATA_EINVAL);
+        assert_non_null(strstr(e.msg, "no port"));
         finish_loop(&uv, l);
         return;
     }

@@ -150,15 +150,12 @@ static size_t frame_req(uint8_t *out, uint32_t id, bool with_id, size_t pad)
     uint8_t *body = NULL;
     size_t blen = 0;
     assert_int_equal(strata_msg_encode(&env, &body, &blen, NULL), 0);
-    sp_put_be64(out, 4 + blen);
-    uint32_t w = with_id ? id | 0x80000000u : id & 0x7fffffffu;
-    out[8] = (uint8_t)(w >> 24);
-    out[9] = (uint8_t)(w >> 16);
-    out[10] = (uint8_t)(w >> 8);
-    out[11] = (uint8_t)w;
-    memcpy(out + 12, body, blen);
+    sp_req_head(out, id, blen);
+    if (!with_id)
+        out[SP_LEN_BYTES] &= 0x7f; /* no top bit: no request id at all */
+    memcpy(out + SP_REQ_HEAD_LEN, body, blen);
     free(body);
-    return 12 + blen;
+    return SP_REQ_HEAD_LEN + blen;
 }
 
 static void write_all(int fd, const uint8_t *p, size_t n)
@@ -180,7 +177,7 @@ static uint32_t read_reply(int fd)
     assert_true(len >= 4 && len < 4096);
     uint8_t buf[4096];
     assert_int_equal(recv(fd, buf, (size_t)len, MSG_WAITALL), (ssize_t)len);
-    uint32_t id = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3];
+    uint32_t id = sp_get_be32(buf);
     assert_true(id & 0x80000000u);
     id &= 0x7fffffffu;
     strata_env *rep = NULL;

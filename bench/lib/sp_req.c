@@ -157,7 +157,7 @@ static int sp_recv_reply(struct sp_req *s, uint32_t id, strata_env **reply, stru
         if ((rc = sp_fill(s, 8 + (size_t)mlen, e)) != 0)
             return rc;
         const uint8_t *p = s->in + s->off + 8;
-        uint32_t got = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        uint32_t got = sp_get_be32(p);
         s->off += 8 + (size_t)mlen;
         if (got == id)
             return strata_msg_decode(p + 4, (size_t)mlen - 4, STRATA_MSG_MAX, reply, e);
@@ -174,12 +174,8 @@ int sp_req_call(struct sp_req *s, const strata_env *req, strata_env **reply, str
         rc = strata_msg_encode(req, &body, &blen, e);
     if (!rc) {
         uint32_t id = ++s->next_id | 0x80000000u;
-        uint8_t head[12];
-        sp_put_be64(head, 4 + (uint64_t)blen);
-        head[8] = (uint8_t)(id >> 24);
-        head[9] = (uint8_t)(id >> 16);
-        head[10] = (uint8_t)(id >> 8);
-        head[11] = (uint8_t)id;
+        uint8_t head[SP_REQ_HEAD_LEN];
+        sp_req_head(head, id, blen);
         struct iovec iov[2] = {{.iov_base = head, .iov_len = sizeof(head)},
                                {.iov_base = body, .iov_len = blen}};
         rc = sp_send_all(s, iov, 2, e);

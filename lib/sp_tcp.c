@@ -1,0 +1,52 @@
+/* sp_tcp.c - tcp:// URLs for the loop transports (server_uv.c, client_uv.c): split once,
+ * resolve when needed, an IPv4 address preferred. */
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sp_wire.h"
+
+/* Errors name the problem, not the URL: callers say whose URL it is. */
+int sp_tcp_split(const char *url, struct sp_tcp_addr *a, struct strata_err *e)
+{
+    const char *hp = url + strlen("tcp://");
+    const char *colon = strrchr(hp, ':');
+    if (colon == NULL || colon[1] == '\0' || strlen(colon + 1) >= sizeof(a->port))
+        return strata_err_set(e, STRATA_EINVAL, "no port");
+    size_t hl = (size_t)(colon - hp);
+    if (hl >= 2 && hp[0] == '[' && hp[hl - 1] == ']') {
+        hp++;
+        hl -= 2;
+    }
+    if (hl >= sizeof(a->host))
+        return strata_err_set(e, STRATA_EINVAL, "host name too long");
+    memcpy(a->host, hp, hl);
+    a->host[hl] = '\0';
+    snprintf(a->port, sizeof(a->port), "%s", colon + 1);
+    return 0;
+}
+
+int sp_tcp_resolve(const struct sp_tcp_addr *a, bool passive, struct sockaddr_storage *ss,
+                   struct strata_err *e)
+{
+    bool any = passive && (a->host[0] == '\0' || strcmp(a->host, "*") == 0);
+    if (!passive && a->host[0] == '\0')
+        return strata_err_set(e, STRATA_EINVAL, "no host to connect to");
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0),
+                             .ai_family = any ? AF_INET : AF_UNSPEC};
+    struct addrinfo *res = NULL;
+    /* Names come from configuration (usually /etc/hosts); a numeric address costs nothing. */
+    int rc = getaddrinfo(any ? NULL : a->host, a->port, &hints, &res);
+    if (rc != 0)
+        return strata_err_set(e, STRATA_EINVAL, "%s", gai_strerror(rc));
+    struct addrinfo *pick = res;
+    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET) { /* clients dialling "localhost" usually get this one */
+            pick = ai;
+            break;
+        }
+    memcpy(ss, pick->ai_addr, pick->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
