@@ -297,10 +297,8 @@ static void test_server_open_errors(void **state)
 {
     (void)state;
     uv_loop_t uv;
-    uv_loop_init(&uv);
-    struct strata_loop *l;
+    struct strata_loop *l = tn_loop_open(&uv);
     struct strata_err e = {0};
-    assert_int_equal(strata_loop_new(&uv, &l, &e), 0);
     struct strata_server *a, *b;
     struct strata_server_opts o = {.url = test_url("dup")};
     assert_int_equal(strata_server_open(l, &o, noop_handler, NULL, &a, &e), 0);
@@ -396,10 +394,8 @@ static void test_async_many_in_flight(void **state)
 {
     (void)state;
     uv_loop_t uv;
-    uv_loop_init(&uv);
-    struct strata_loop *l;
+    struct strata_loop *l = tn_loop_open(&uv);
     struct strata_err e = {0};
-    assert_int_equal(strata_loop_new(&uv, &l, &e), 0);
     struct echo echo = {.uv = &uv, .defer_every = 4};
     struct strata_server_opts o = {.url = test_url("async")};
     struct strata_server *srv;
@@ -446,10 +442,8 @@ static void test_aclient_dead_peer_times_out(void **state)
 {
     (void)state;
     uv_loop_t uv;
-    uv_loop_init(&uv);
-    struct strata_loop *l;
+    struct strata_loop *l = tn_loop_open(&uv);
     struct strata_err e = {0};
-    assert_int_equal(strata_loop_new(&uv, &l, &e), 0);
     struct strata_aclient *c;
     assert_int_equal(strata_aclient_open(l, test_url("dead"), &c, &e), 0);
     strata_env *req = new_req("x");
@@ -470,10 +464,8 @@ static void test_close_in_flight(void **state)
 {
     (void)state;
     uv_loop_t uv;
-    uv_loop_init(&uv);
-    struct strata_loop *l;
+    struct strata_loop *l = tn_loop_open(&uv);
     struct strata_err e = {0};
-    assert_int_equal(strata_loop_new(&uv, &l, &e), 0);
     struct echo echo = {.uv = &uv, .hold = true};
     struct strata_server_opts o = {.url = test_url("close"), .contexts = 16};
     struct strata_server *srv;
@@ -517,10 +509,8 @@ static void test_server_close_fails_calls(void **state)
 {
     (void)state;
     uv_loop_t uv;
-    uv_loop_init(&uv);
-    struct strata_loop *l;
+    struct strata_loop *l = tn_loop_open(&uv);
     struct strata_err e = {0};
-    assert_int_equal(strata_loop_new(&uv, &l, &e), 0);
     struct echo echo = {.uv = &uv, .hold = true};
     struct strata_server_opts o = {.url = test_url("srvclose"), .contexts = 4};
     struct strata_server *srv;
@@ -553,10 +543,8 @@ static void test_aclient_redials(void **state)
 {
     (void)state;
     uv_loop_t uv;
-    uv_loop_init(&uv);
-    struct strata_loop *l;
+    struct strata_loop *l = tn_loop_open(&uv);
     struct strata_err e = {0};
-    assert_int_equal(strata_loop_new(&uv, &l, &e), 0);
     const char *url = test_url("redial");
     struct strata_aclient *c;
     assert_int_equal(strata_aclient_open(l, url, &c, &e), 0);
@@ -636,10 +624,8 @@ static void test_close_from_callbacks(void **state)
 {
     (void)state;
     uv_loop_t uv;
-    uv_loop_init(&uv);
-    struct strata_loop *l;
+    struct strata_loop *l = tn_loop_open(&uv);
     struct strata_err e = {0};
-    assert_int_equal(strata_loop_new(&uv, &l, &e), 0);
     struct echo echo = {.uv = &uv};
     struct strata_server_opts o = {.url = test_url("reenter")};
     struct strata_server *srv;
@@ -718,10 +704,7 @@ static void test_loop_post_threads(void **state)
 {
     (void)state;
     uv_loop_t uv;
-    uv_loop_init(&uv);
-    struct strata_loop *l;
-    struct strata_err e = {0};
-    assert_int_equal(strata_loop_new(&uv, &l, &e), 0);
+    struct strata_loop *l = tn_loop_open(&uv);
     assert_ptr_equal(strata_loop_uv(l), &uv);
     struct post_run r = {0};
     struct poster *p = calloc(4, sizeof(*p));
@@ -754,10 +737,7 @@ static void test_loop_signal(void **state)
 {
     (void)state;
     uv_loop_t uv;
-    uv_loop_init(&uv);
-    struct strata_loop *l;
-    struct strata_err e = {0};
-    assert_int_equal(strata_loop_new(&uv, &l, &e), 0);
+    struct strata_loop *l = tn_loop_open(&uv);
     assert_int_equal(strata_loop_on_signal(l, on_sig, NULL), 0);
     kill(getpid(), SIGTERM);
     assert_true(run_until(&uv, &sig_seen, 5000));

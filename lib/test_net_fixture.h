@@ -1,5 +1,6 @@
 /* test_net_fixture.h - helpers shared by the transport-level unit tests (test_net.c,
- * test_quick.c): ipc or tcp test URLs, and replies deferred through a libuv timer.
+ * test_quick.c): ipc or tcp test URLs, a loop to run, and replies deferred through a libuv
+ * timer.
  * Header-only and static inline: each test program is a single file that includes it once and
  * uses what it needs. */
 #ifndef STRATA_TEST_NET_FIXTURE_H
@@ -15,6 +16,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "loop.h"
 #include "server.h"
 
 static char tn_tmp_dir[64];
@@ -72,6 +74,17 @@ static inline int teardown_all(void **state)
             return -1;
     }
     return 0;
+}
+
+/* A libuv loop and its strata_loop bridge, for a test that runs the loop itself. */
+static inline struct strata_loop *tn_loop_open(uv_loop_t *uv)
+{
+    uv_loop_init(uv);
+    struct strata_loop *l = NULL;
+    struct strata_err e = {0};
+    if (strata_loop_new(uv, &l, &e) != 0)
+        fail_msg("strata_loop_new: %s", e.msg);
+    return l;
 }
 
 struct tn_deferred {

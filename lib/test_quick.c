@@ -256,10 +256,7 @@ static void test_try_enter(void **state)
 {
     (void)state;
     uv_loop_t uv;
-    uv_loop_init(&uv);
-    struct strata_loop *l;
-    struct strata_err e = {0};
-    assert_int_equal(strata_loop_new(&uv, &l, &e), 0);
+    struct strata_loop *l = tn_loop_open(&uv);
     assert_false(strata_loop_try_enter(l)); /* plain uv_run: no lock */
 
     pthread_t th;
