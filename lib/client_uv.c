@@ -15,11 +15,11 @@
 
 #include "client_int.h"
 #include "log.h"
+#include "sp_uv.h"
 #include "sp_wire.h"
 
 #define UVC_RETRY_MIN_MS 100
 #define UVC_RETRY_MAX_MS 2000
-#define UVC_READ_CHUNK (64u << 10)
 
 struct uvc_call {
     struct uvc_call *next, *prev; /* c->calls, in call order */
@@ -54,11 +54,6 @@ struct uvc {
     bool closed;
     int in_cb;   /* > 0 while a callback runs: do not free under it */
     int handles; /* open handles (timers, connections) */
-};
-
-struct uvc_write {
-    uv_write_t w;
-    uint8_t *buf;
 };
 
 static void uvc_dial(struct uvc *c);
@@ -143,43 +138,25 @@ static void uvc_tmo_cb(uv_timer_t *t)
 
 /* ---------------------------------------------------------------- sending */
 
-static void uvc_write_cb(uv_write_t *w, int status)
+static void uvc_written(void *data, int status)
 {
-    struct uvc_write *uw = (struct uvc_write *)w;
-    struct uvc_conn *k = w->data;
-    free(uw->buf);
-    free(uw);
+    struct uvc_conn *k = data;
     if (status < 0 && status != UV_ECANCELED && !k->closing)
         uvc_conn_drop(k, uv_strerror(status));
 }
 
-/* Write bytes on the connection; what the socket does not take at once is queued. A failed
- * socket is reported by the write callback, never here: callers need not expect callbacks of
- * other calls to run under them. */
-static int uvc_write(struct uvc_conn *k, const uint8_t *p, size_t n)
+/* Send a malloc'd frame on the connection; it is consumed (*frame is NULL) unless this fails,
+ * which happens only when out of memory: a failed socket is reported by uvc_written, never here,
+ * so callers need not expect callbacks of other calls to run under them. */
+static int uvc_write(struct uvc_conn *k, uint8_t **frame, size_t len)
 {
-    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-    int w = uv_try_write((uv_stream_t *)&k->tcp, &b, 1);
-    if (w == (int)n)
-        return 0;
-    size_t done = w > 0 ? (size_t)w : 0;
-    struct uvc_write *uw = malloc(sizeof(*uw));
-    uint8_t *copy = malloc(n - done);
-    if (uw == NULL || copy == NULL) {
-        free(uw);
-        free(copy);
-        return UV_ENOMEM;
-    }
-    memcpy(copy, p + done, n - done);
-    uw->buf = copy;
-    uw->w.data = k;
-    b = uv_buf_init((char *)copy, (unsigned)(n - done));
-    int rc = uv_write(&uw->w, (uv_stream_t *)&k->tcp, &b, 1, uvc_write_cb);
-    if (rc != 0) {
-        free(copy);
-        free(uw);
-    }
-    return rc;
+    int rc = sp_uv_write((uv_stream_t *)&k->tcp, *frame, len, uvc_written, k);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        free(*frame);
+    *frame = NULL;
+    return 0;
 }
 
 static void uvc_send_pending(struct uvc *c)
@@ -188,14 +165,12 @@ static void uvc_send_pending(struct uvc *c)
     for (struct uvc_call *call = c->calls; call != NULL; call = call->next) {
         if (call->sent)
             continue;
-        int rc = uvc_write(k, call->frame, call->frame_len);
+        int rc = uvc_write(k, &call->frame, call->frame_len);
         if (rc != 0) {
             uvc_conn_drop(k, uv_strerror(rc));
             return;
         }
         call->sent = true;
-        free(call->frame);
-        call->frame = NULL;
     }
 }
 
@@ -205,19 +180,7 @@ static void uvc_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     (void)suggested;
     struct uvc_conn *k = h->data;
-    if (k->in_cap - k->in_len < UVC_READ_CHUNK) {
-        size_t cap = k->in_cap ? k->in_cap : UVC_READ_CHUNK;
-        while (cap - k->in_len < UVC_READ_CHUNK)
-            cap *= 2;
-        uint8_t *n = realloc(k->in, cap);
-        if (n == NULL) {
-            *b = uv_buf_init(NULL, 0);
-            return;
-        }
-        k->in = n;
-        k->in_cap = cap;
-    }
-    *b = uv_buf_init((char *)k->in + k->in_len, (unsigned)(k->in_cap - k->in_len));
+    sp_uv_input(&k->in, &k->in_cap, k->in_len, b);
 }
 
 /* One reply: find its call (it may have timed out already) and finish it. */
@@ -337,9 +300,13 @@ static void uvc_connect_cb(uv_connect_t *req, int status)
         return;
     }
     uv_tcp_nodelay(&k->tcp, 1);
-    uint8_t hs[SP_HANDSHAKE_LEN];
-    sp_handshake(hs, SP_PROTO_REQ0);
-    int rc = uvc_write(k, hs, sizeof(hs));
+    uint8_t *hs = malloc(SP_HANDSHAKE_LEN);
+    int rc = UV_ENOMEM;
+    if (hs != NULL) {
+        sp_handshake(hs, SP_PROTO_REQ0);
+        rc = uvc_write(k, &hs, SP_HANDSHAKE_LEN);
+        free(hs); /* NULL unless the write failed */
+    }
     if (rc == 0)
         rc = uv_read_start((uv_stream_t *)&k->tcp, uvc_alloc_cb, uvc_read_cb);
     if (rc != 0)
@@ -443,11 +410,8 @@ int uvc_call(struct uvc *c, strata_env *req, unsigned timeout_ms, strata_aclient
                                 uv_timer_get_due_in(&c->tmo) > (uint64_t)timeout_ms))
         uv_timer_start(&c->tmo, uvc_tmo_cb, timeout_ms, 0);
     /* Out of memory leaves the call queued: it goes out on the next connection or times out. */
-    if (c->conn != NULL && c->conn->up && uvc_write(c->conn, k->frame, k->frame_len) == 0) {
+    if (c->conn != NULL && c->conn->up && uvc_write(c->conn, &k->frame, k->frame_len) == 0)
         k->sent = true;
-        free(k->frame);
-        k->frame = NULL;
-    }
     return 0;
 }
 

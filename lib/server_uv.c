@@ -22,8 +22,8 @@
 
 #include "log.h"
 #include "server_int.h"
+#include "sp_uv.h"
 
-#define UVS_READ_CHUNK (64u << 10)
 #define UVS_WQ_MAX (4u << 20) /* bytes of replies queued for a client before it is not read */
 #define UVS_FLUSH_AT (256u << 10)
 
@@ -55,11 +55,6 @@ struct uvs {
     size_t frame_max;
 };
 
-struct uvs_write {
-    uv_write_t w;
-    uint8_t *buf;
-};
-
 static void uvs_conn_close(struct uvs_conn *conn);
 static void uvs_parse(struct uvs_conn *conn);
 static void uvs_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b);
@@ -84,29 +79,11 @@ static void uvs_mark(struct uvs_conn *conn)
     }
 }
 
-static int uvs_reserve(uint8_t **buf, size_t *cap, size_t len, size_t more)
-{
-    if (*cap - len >= more)
-        return 0;
-    size_t n = *cap ? *cap : 4096;
-    while (n - len < more)
-        n *= 2;
-    uint8_t *b = realloc(*buf, n);
-    if (b == NULL)
-        return -1;
-    *buf = b;
-    *cap = n;
-    return 0;
-}
-
 static void uvs_update_reading(struct uvs_conn *conn);
 
-static void uvs_write_cb(uv_write_t *w, int status)
+static void uvs_written(void *data, int status)
 {
-    struct uvs_write *uw = (struct uvs_write *)w;
-    struct uvs_conn *conn = w->data;
-    free(uw->buf);
-    free(uw);
+    struct uvs_conn *conn = data;
     if (conn->closing)
         return;
     if (status < 0) {
@@ -117,42 +94,25 @@ static void uvs_write_cb(uv_write_t *w, int status)
     uvs_update_reading(conn);
 }
 
-/* Send what the connection has queued: straight away when the socket takes it all, else the
- * buffer goes to libuv's write queue. */
+/* Send what the connection has queued: straight away when the socket takes it all (the buffer
+ * is kept for the next turn), else the buffer goes to libuv's write queue. */
 static void uvs_conn_flush(struct uvs_conn *conn)
 {
     if (conn->closing || conn->out_len == 0)
         return;
-    uv_buf_t b = uv_buf_init((char *)conn->out, (unsigned)conn->out_len);
-    int w = uv_try_write((uv_stream_t *)&conn->tcp, &b, 1);
-    if (w == (int)conn->out_len) {
+    int rc = sp_uv_write((uv_stream_t *)&conn->tcp, conn->out, conn->out_len, uvs_written, conn);
+    if (rc == 1) {
         conn->out_len = 0;
         return;
     }
-    if (w < 0 && w != UV_EAGAIN) {
-        LOG_DEBUG("server: write to a client failed: %s", uv_strerror(w));
+    if (rc < 0) {
+        LOG_ERROR("server: cannot write to a client (%s); dropping the connection",
+                  uv_strerror(rc));
         uvs_conn_close(conn);
         return;
     }
-    size_t done = w > 0 ? (size_t)w : 0;
-    struct uvs_write *uw = malloc(sizeof(*uw));
-    if (uw == NULL) {
-        LOG_ERROR("server: out of memory for a write; dropping the connection");
-        uvs_conn_close(conn);
-        return;
-    }
-    uw->buf = conn->out; /* ownership moves to the write */
-    uw->w.data = conn;
-    b = uv_buf_init((char *)conn->out + done, (unsigned)(conn->out_len - done));
-    conn->out = NULL;
+    conn->out = NULL; /* the write owns it now */
     conn->out_len = conn->out_cap = 0;
-    int rc = uv_write(&uw->w, (uv_stream_t *)&conn->tcp, &b, 1, uvs_write_cb);
-    if (rc != 0) {
-        free(uw->buf);
-        free(uw);
-        uvs_conn_close(conn);
-        return;
-    }
     uvs_update_reading(conn);
 }
 
@@ -191,7 +151,7 @@ void uvs_send(const struct srv_to *to, const uint8_t *buf, size_t len)
     if (conn->closing)
         return;
     size_t need = SP_LEN_BYTES + to->bt_len + len;
-    if (uvs_reserve(&conn->out, &conn->out_cap, conn->out_len, need) != 0) {
+    if (sp_uv_reserve(&conn->out, &conn->out_cap, conn->out_len, need) != 0) {
         LOG_ERROR("server: out of memory for a reply; dropping the connection");
         uvs_conn_close(conn);
         return;
@@ -213,11 +173,7 @@ static void uvs_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     (void)suggested;
     struct uvs_conn *conn = h->data;
-    if (uvs_reserve(&conn->in, &conn->in_cap, conn->in_len, UVS_READ_CHUNK) != 0) {
-        *b = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS to the read callback */
-        return;
-    }
-    *b = uv_buf_init((char *)conn->in + conn->in_len, (unsigned)(conn->in_cap - conn->in_len));
+    sp_uv_input(&conn->in, &conn->in_cap, conn->in_len, b);
 }
 
 /* Whether the connection may take more input: not too many requests unanswered, and the client
@@ -404,7 +360,7 @@ static void uvs_on_connection(uv_stream_t *lis, int status)
     uv_tcp_nodelay(&conn->tcp, 1); /* as NNG: requests are small and latency-bound */
     uint8_t hs[SP_HANDSHAKE_LEN];
     sp_handshake(hs, SP_PROTO_REP0);
-    if (uvs_reserve(&conn->out, &conn->out_cap, 0, sizeof(hs)) != 0) {
+    if (sp_uv_reserve(&conn->out, &conn->out_cap, 0, sizeof(hs)) != 0) {
         uvs_conn_close(conn);
         return;
     }
