@@ -106,6 +106,8 @@ static void uvc_finish(struct uvc *c, struct uvc_call *k, int rc, strata_env *re
 
 static void uvc_tmo_cb(uv_timer_t *t);
 
+/* Aim the timer at the earliest deadline. Answered calls do not re-aim it (a scan of every call
+ * per reply): a timer that fires for a call already answered just aims again. */
 static void uvc_arm(struct uvc *c)
 {
     uint64_t first = 0;
@@ -242,8 +244,6 @@ static void uvc_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
         memmove(k->in, k->in + off, k->in_len - off);
         k->in_len -= off;
     }
-    if (!c->closed)
-        uvc_arm(c);
     uvc_maybe_free(c);
 }
 
