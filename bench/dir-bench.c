@@ -145,12 +145,20 @@ static void run_strata(struct bench *b)
     for (unsigned r = 0; r < b->sum.nruns; r++) {
         struct dir_bench_run *run = &b->sum.runs[r];
         say("strata: %u clients, writes for %llus", run->clients, (unsigned long long)b->seconds);
+        struct dir_bench_raft_sample m0, m1;
+        bool scraped = dir_bench_scrape_raft(c.metrics_port, DIR_BENCH_NODES, &m0, &e) == 0;
         if (drive(&target, &keys, run->clients, dir_bench_op_strata_write, (double)b->seconds,
                   &run->sw, &e) != 0) {
             bench_error(b, "strata writes", &e);
             continue;
         }
         phase_done(b, "strata write", &run->sw);
+        /* Optional figures: a node without the histograms (an older build) only loses them. */
+        if (scraped && dir_bench_scrape_raft(c.metrics_port, DIR_BENCH_NODES, &m1, &e) == 0) {
+            dir_bench_raft_phase(&m0, &m1, (double)run->sw.ops, &run->sraft);
+            say("  raft: disk append %.2f ms, commit %.2f ms (leader), %.1f writes per entry",
+                run->sraft.append_ms, run->sraft.commit_ms, run->sraft.writes_per_entry);
+        }
         say("strata: %u clients, resolves for %llus", run->clients, (unsigned long long)b->seconds);
         if (drive(&target, &keys, run->clients, dir_bench_op_strata_read, (double)b->seconds,
                   &run->sr, &e) != 0) {

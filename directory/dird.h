@@ -112,6 +112,9 @@ struct dird {
 
     struct raft raft;
     struct raft_io io;
+    /* raft_uv's own append, called by the timing wrapper (dird_disk.c) */
+    int (*io_append)(struct raft_io *io, struct raft_io_append *req,
+                     const struct raft_entry entries[], unsigned n, raft_io_append_cb cb);
     struct dird_transport transport;
     struct raft_fsm rfsm;
     bool raft_started, raft_closing, stopping;
@@ -155,7 +158,12 @@ struct dird {
     uint64_t m_applied, m_commit, m_term, m_is_leader, m_writes, m_write_errors, m_reads, m_batches,
         m_forwarded, m_fwd_batches, m_feed_waiters, m_read_waiters, m_endpoints, m_vnets, m_hosts,
         m_snapshots, m_restores, m_elections;
+    struct strata_histo h_append; /* raft log append to durable, every node (dird_disk.c) */
+    struct strata_histo h_commit; /* leader: raft_apply of a batch to its apply callback */
 };
+
+/* dird_disk.c: time raft_uv's log appends into d->h_append (after raft_uv_init). */
+void dird_disk_wrap(struct dird *d);
 
 /* dird_raft.c */
 int dird_raft_start(struct dird *d, struct strata_err *e);

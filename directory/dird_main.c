@@ -210,6 +210,13 @@ static int metrics_setup(struct dird *d, struct strata_err *e)
     for (size_t i = 0; i < sizeof(tbl) / sizeof(tbl[0]); i++)
         strata_metrics_add(d->metrics, tbl[i].name, tbl[i].kind, tbl[i].help,
                            (const uint64_t *)((const char *)d + tbl[i].off));
+    strata_metrics_add_histo(d->metrics, "dird_raft_append_seconds",
+                             "Raft log append to durable on disk, including the wait behind the "
+                             "append in flight",
+                             &d->h_append);
+    strata_metrics_add_histo(d->metrics, "dird_write_commit_seconds",
+                             "leader: a batch of writes from raft_apply to committed and applied",
+                             &d->h_commit);
     return strata_metrics_listen(d->metrics, d->uv, d->cfg.metrics, e);
 }
 

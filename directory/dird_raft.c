@@ -173,6 +173,7 @@ uint64_t dird_applied(struct dird *d)
 struct dird_batch {
     struct raft_apply areq;
     struct dird *d;
+    uint64_t t0_ns; /* submitted, for h_commit */
     unsigned n;
     struct dird_write *w[];
 };
@@ -265,6 +266,7 @@ static void apply_cb(struct raft_apply *areq, int status, void *result)
         for (unsigned i = 0; i < b->n; i++)
             write_finish(d, b->w[i], STRATA_EINTERNAL, "apply result mismatch", NULL);
     } else {
+        strata_histo_observe(&d->h_commit, uv_hrtime() - b->t0_ns);
         for (unsigned i = 0; i < b->n; i++)
             write_finish(d, b->w[i], 0, NULL, &d->results[i]);
     }
@@ -345,6 +347,7 @@ static void flush_one(struct dird *d)
     strata__v1__command_batch__pack(&cb, (uint8_t *)buf.base + DIRD_ENTRY_HDR);
     free(cmds);
     b->areq.data = b;
+    b->t0_ns = uv_hrtime();
     int rv = raft_apply(&d->raft, &b->areq, &buf, 1, apply_cb);
     if (rv != 0) {
         int code;
@@ -445,6 +448,7 @@ int dird_raft_start(struct dird *d, struct strata_err *e)
     if (rv != 0)
         return strata_err_set(e, STRATA_EIO, "raft storage in %s: %s", d->cfg.data_dir,
                               d->io.errmsg);
+    dird_disk_wrap(d);
     d->rfsm.version = 1;
     d->rfsm.data = d;
     d->rfsm.apply = rfsm_apply;

@@ -1,4 +1,5 @@
-/* metrics.c - a registry of uint64 counters/gauges owned by the daemon, rendered as Prometheus
+/* metrics.c - a registry of counters, gauges and latency histograms owned by the daemon, rendered
+ * as Prometheus
  * text, and a deliberately tiny HTTP/1.0 server (GET /metrics only) on the daemon's libuv loop.
  *
  * Teardown: strata_metrics_close() closes the listener and every open connection; the memory is
@@ -21,8 +22,23 @@ struct metric {
     char *name; /* as registered, without the strata_ prefix */
     char *help;
     enum strata_metric_kind kind;
-    const uint64_t *value;
+    const uint64_t *value;            /* counters and gauges */
+    const struct strata_histo *histo; /* histograms */
 };
+
+/* Bucket upper bounds in microseconds: from a loopback round trip to a stalled disk. */
+static const uint64_t histo_bounds_us[STRATA_HISTO_BOUNDS] = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000};
+
+void strata_histo_observe(struct strata_histo *h, uint64_t ns)
+{
+    unsigned i = 0;
+    while (i < STRATA_HISTO_BOUNDS && ns > histo_bounds_us[i] * 1000)
+        i++;
+    h->bucket[i]++;
+    h->sum_ns += ns;
+    h->count++;
+}
 
 struct metrics_conn {
     uv_tcp_t tcp;
@@ -69,11 +85,10 @@ static bool metrics_name_ok(const char *s)
     return true;
 }
 
-int strata_metrics_add(struct strata_metrics *m, const char *name, enum strata_metric_kind kind,
-                       const char *help, const uint64_t *value)
+static int metrics_add(struct strata_metrics *m, const char *name, const char *help,
+                       struct metric x)
 {
-    if (m == NULL || value == NULL || !metrics_name_ok(name) ||
-        (kind != STRATA_METRIC_COUNTER && kind != STRATA_METRIC_GAUGE))
+    if (m == NULL || !metrics_name_ok(name))
         return STRATA_EINVAL;
     for (size_t i = 0; i < m->n; i++)
         if (strcmp(m->v[i].name, name) == 0)
@@ -92,8 +107,26 @@ int strata_metrics_add(struct strata_metrics *m, const char *name, enum strata_m
         free(h);
         return STRATA_ENOMEM;
     }
-    m->v[m->n++] = (struct metric){.name = n, .help = h, .kind = kind, .value = value};
+    x.name = n;
+    x.help = h;
+    m->v[m->n++] = x;
     return 0;
+}
+
+int strata_metrics_add(struct strata_metrics *m, const char *name, enum strata_metric_kind kind,
+                       const char *help, const uint64_t *value)
+{
+    if (value == NULL || (kind != STRATA_METRIC_COUNTER && kind != STRATA_METRIC_GAUGE))
+        return STRATA_EINVAL;
+    return metrics_add(m, name, help, (struct metric){.kind = kind, .value = value});
+}
+
+int strata_metrics_add_histo(struct strata_metrics *m, const char *name, const char *help,
+                             const struct strata_histo *h)
+{
+    if (h == NULL)
+        return STRATA_EINVAL;
+    return metrics_add(m, name, help, (struct metric){.kind = STRATA_METRIC_HISTOGRAM, .histo = h});
 }
 
 size_t strata_metrics_count(const struct strata_metrics *m)
@@ -110,7 +143,7 @@ void strata_metrics_get(const struct strata_metrics *m, size_t i, const char **n
         return;
     }
     *name = m->v[i].name;
-    *value = *m->v[i].value;
+    *value = m->v[i].histo != NULL ? m->v[i].histo->count : *m->v[i].value;
 }
 
 /* HELP text escaping per the exposition format: backslash and newline. */
@@ -126,6 +159,21 @@ static void metrics_put_help(FILE *f, const char *s)
     }
 }
 
+/* Buckets are cumulative in the exposition format; bounds and the sum are in seconds. */
+static void metrics_put_histo(FILE *f, const char *name, const struct strata_histo *h)
+{
+    fprintf(f, "\n# TYPE strata_%s histogram\n", name);
+    uint64_t cum = 0;
+    for (unsigned i = 0; i < STRATA_HISTO_BOUNDS; i++) {
+        cum += h->bucket[i];
+        fprintf(f, "strata_%s_bucket{le=\"%g\"} %" PRIu64 "\n", name,
+                (double)histo_bounds_us[i] / 1e6, cum);
+    }
+    fprintf(f, "strata_%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, h->count);
+    fprintf(f, "strata_%s_sum %.6f\nstrata_%s_count %" PRIu64 "\n", name, (double)h->sum_ns / 1e9,
+            name, h->count);
+}
+
 char *strata_metrics_render(const struct strata_metrics *m)
 {
     char *buf = NULL;
@@ -137,6 +185,10 @@ char *strata_metrics_render(const struct strata_metrics *m)
         const struct metric *x = &m->v[i];
         fprintf(f, "# HELP strata_%s ", x->name);
         metrics_put_help(f, x->help);
+        if (x->histo != NULL) {
+            metrics_put_histo(f, x->name, x->histo);
+            continue;
+        }
         fprintf(f, "\n# TYPE strata_%s %s\nstrata_%s %" PRIu64 "\n", x->name,
                 x->kind == STRATA_METRIC_COUNTER ? "counter" : "gauge", x->name, *x->value);
     }

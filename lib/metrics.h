@@ -1,5 +1,5 @@
-/* metrics.h - named counters and gauges, exported in Prometheus text format over a tiny HTTP
- * server on the daemon's libuv loop, and listable for control sockets. */
+/* metrics.h - named counters, gauges and latency histograms, exported in Prometheus text format
+ * over a tiny HTTP server on the daemon's libuv loop, and listable for control sockets. */
 #ifndef STRATA_METRICS_H
 #define STRATA_METRICS_H
 
@@ -10,20 +10,35 @@
 
 struct strata_metrics;
 
-enum strata_metric_kind { STRATA_METRIC_COUNTER, STRATA_METRIC_GAUGE };
+enum strata_metric_kind { STRATA_METRIC_COUNTER, STRATA_METRIC_GAUGE, STRATA_METRIC_HISTOGRAM };
+
+/* A latency histogram with fixed bucket bounds (100 us to 1 s, see metrics.c), the same for
+ * every metric so that dashboards compare like with like. The daemon observes durations on its
+ * loop thread; it is rendered as a Prometheus histogram in seconds. */
+#define STRATA_HISTO_BOUNDS 12
+struct strata_histo {
+    uint64_t bucket[STRATA_HISTO_BOUNDS + 1]; /* per bucket, not cumulative; last: above all */
+    uint64_t sum_ns;
+    uint64_t count;
+};
+void strata_histo_observe(struct strata_histo *h, uint64_t ns);
 
 /* A metric is a uint64_t the daemon owns and updates on its loop thread; registering makes it
  * visible as `strata_<name>` with `help`. */
 int strata_metrics_new(struct strata_metrics **out);
 int strata_metrics_add(struct strata_metrics *m, const char *name, enum strata_metric_kind kind,
                        const char *help, const uint64_t *value);
+/* Register a histogram the daemon owns (same naming rules as strata_metrics_add). */
+int strata_metrics_add_histo(struct strata_metrics *m, const char *name, const char *help,
+                             const struct strata_histo *h);
 /* Serve GET /metrics on host:port (loop thread; NULL hostport = don't serve). */
 int strata_metrics_listen(struct strata_metrics *m, uv_loop_t *uv, const char *hostport,
                           struct strata_err *e);
 /* Prometheus text of all metrics into a malloc'd string. */
 char *strata_metrics_render(const struct strata_metrics *m);
 size_t strata_metrics_count(const struct strata_metrics *m);
-/* The i-th metric's name and current value (for CacheShowReply counters). */
+/* The i-th metric's name and current value (for CacheShowReply counters); for a histogram, the
+ * number of observations. */
 void strata_metrics_get(const struct strata_metrics *m, size_t i, const char **name,
                         uint64_t *value);
 void strata_metrics_close(struct strata_metrics *m);

@@ -71,6 +71,56 @@ static void test_registry_and_render(void **state)
     strata_metrics_close(m);
 }
 
+/* Observations land in the bucket of the first bound they do not exceed; the rendering is
+ * cumulative, in seconds, with +Inf, _sum and _count as Prometheus expects. */
+static void test_histogram(void **state)
+{
+    (void)state;
+    struct strata_metrics *m;
+    assert_int_equal(strata_metrics_new(&m), 0);
+    struct strata_histo h = {0};
+    strata_histo_observe(&h, 50 * 1000);      /* 50 us: first bucket */
+    strata_histo_observe(&h, 100 * 1000);     /* on the 100 us bound: still the first */
+    strata_histo_observe(&h, 100 * 1000 + 1); /* just above: the 250 us bucket */
+    strata_histo_observe(&h, 3000000000ull);  /* 3 s: above every bound */
+    assert_int_equal(h.count, 4);
+    assert_int_equal(h.bucket[0], 2);
+    assert_int_equal(h.bucket[1], 1);
+    assert_int_equal(h.bucket[STRATA_HISTO_BOUNDS], 1);
+    assert_int_equal(strata_metrics_add_histo(m, "disk_seconds", "disk time", &h), 0);
+    assert_int_equal(strata_metrics_add_histo(m, "disk_seconds", "dup", &h), STRATA_EEXIST);
+    assert_int_equal(strata_metrics_add_histo(m, "nohisto", "x", NULL), STRATA_EINVAL);
+    uint64_t v = 0;
+    assert_int_equal(strata_metrics_add(m, "gauge_as_histo", STRATA_METRIC_HISTOGRAM, "x", &v),
+                     STRATA_EINVAL);
+    const char *name;
+    strata_metrics_get(m, 0, &name, &v);
+    assert_string_equal(name, "disk_seconds");
+    assert_int_equal(v, 4);
+
+    char *text = strata_metrics_render(m);
+    assert_non_null(text);
+    assert_string_equal(text, "# HELP strata_disk_seconds disk time\n"
+                              "# TYPE strata_disk_seconds histogram\n"
+                              "strata_disk_seconds_bucket{le=\"0.0001\"} 2\n"
+                              "strata_disk_seconds_bucket{le=\"0.00025\"} 3\n"
+                              "strata_disk_seconds_bucket{le=\"0.0005\"} 3\n"
+                              "strata_disk_seconds_bucket{le=\"0.001\"} 3\n"
+                              "strata_disk_seconds_bucket{le=\"0.0025\"} 3\n"
+                              "strata_disk_seconds_bucket{le=\"0.005\"} 3\n"
+                              "strata_disk_seconds_bucket{le=\"0.01\"} 3\n"
+                              "strata_disk_seconds_bucket{le=\"0.025\"} 3\n"
+                              "strata_disk_seconds_bucket{le=\"0.05\"} 3\n"
+                              "strata_disk_seconds_bucket{le=\"0.1\"} 3\n"
+                              "strata_disk_seconds_bucket{le=\"0.25\"} 3\n"
+                              "strata_disk_seconds_bucket{le=\"1\"} 3\n"
+                              "strata_disk_seconds_bucket{le=\"+Inf\"} 4\n"
+                              "strata_disk_seconds_sum 3.000250\n"
+                              "strata_disk_seconds_count 4\n");
+    free(text);
+    strata_metrics_close(m);
+}
+
 /* ------------------------------------------------------------------ HTTP */
 
 struct client {
@@ -289,6 +339,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry_and_render),
+        cmocka_unit_test(test_histogram),
         cmocka_unit_test(test_http_get_metrics),
         cmocka_unit_test(test_http_other_paths),
         cmocka_unit_test(test_http_oversized_request),

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "dir_bench_failover.h"
+#include "dir_bench_scrape.h"
 #include "dir_bench_stats.h"
 
 #define DIR_BENCH_MAX_RUNS 8
@@ -19,8 +20,9 @@
 struct dir_bench_run {
     unsigned clients;
     bool strata_ok, etcd_ok;
-    struct dir_bench_result sw, sr; /* Strata writes, reads */
-    struct dir_bench_result ep, eg; /* etcd puts, gets */
+    struct dir_bench_result sw, sr;    /* Strata writes, reads */
+    struct dir_bench_raft_phase sraft; /* the Strata nodes' own view of the write phase */
+    struct dir_bench_result ep, eg;    /* etcd puts, gets */
 };
 
 struct dir_bench_summary {

@@ -144,10 +144,19 @@ static bool metrics_pred(void *arg)
             ok = false, w->why = "endpoints gauge differs from the endpoints written";
         if (h_metric(t, "strata_dird_reads_total") < 1)
             ok = false, w->why = "reads_total does not count the list";
+        /* Every node appended the writes' entries to its log, and each took some time. */
+        double appends = h_metric(t, "strata_dird_raft_append_seconds_count");
+        if (appends < 1 || h_metric(t, "strata_dird_raft_append_seconds_sum") <= 0 ||
+            h_metric(t, "strata_dird_raft_append_seconds_bucket{le=\"+Inf\"}") != appends)
+            ok = false, w->why = "raft_append_seconds is empty or its +Inf bucket is not its count";
         if (h_metric(t, "strata_dird_is_leader") == 1) {
             leaders++;
             if (h_metric(t, "strata_dird_writes_total") < N_WRITES)
                 ok = false, w->why = "the leader's writes_total misses writes";
+            /* Batching: the leader committed the writes in at most as many entries. */
+            double commits = h_metric(t, "strata_dird_write_commit_seconds_count");
+            if (commits < 1 || commits > h_metric(t, "strata_dird_write_batches_total"))
+                ok = false, w->why = "write_commit_seconds does not count the leader's entries";
         } else {
             /* Two of the six writers start at each follower: their writes went to the leader
              * in write_batch requests, at least one write each. */
