@@ -73,6 +73,14 @@ static void json_failover(FILE *out, bool ran, const struct dir_bench_failover *
     fputs("]}", out);
 }
 
+static void json_disk(FILE *out, const struct dir_bench_disk *d)
+{
+    if (d->ok)
+        fprintf(out, "{\"dsync_4k_ms_1\":%.3f,\"dsync_4k_ms_3\":%.3f}", d->one_ms, d->three_ms);
+    else
+        fputs("null", out);
+}
+
 static double ratio(double a, double b)
 {
     return b > 0 ? a / b : 0;
@@ -141,7 +149,11 @@ void dir_bench_report(FILE *out, const struct dir_bench_summary *s, double total
             r_met = r_met && rr >= DIR_BENCH_TARGET_READS_RATIO;
         }
     }
-    fputs("],\"failover_ms\":", out);
+    fputs("],\"disk\":{\"strata\":", out);
+    json_disk(out, &s->disk_strata);
+    fputs(",\"etcd\":", out);
+    json_disk(out, &s->disk_etcd);
+    fputs("},\"failover_ms\":", out);
     json_failover(out, s->failover_ran, &s->fo);
     fputs(",\"etcd_failover_ms\":", out);
     json_failover(out, s->etcd_failover_ran, &s->etcd_fo);

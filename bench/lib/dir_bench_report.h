@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "dir_bench_disk.h"
 #include "dir_bench_failover.h"
 #include "dir_bench_scrape.h"
 #include "dir_bench_stats.h"
@@ -38,6 +39,7 @@ struct dir_bench_summary {
     bool etcd_found;
     char etcd_version[128];
     size_t value_bytes; /* packed endpoint_add Command = etcd value size */
+    struct dir_bench_disk disk_strata, disk_etcd; /* probed before each side's phases */
     char errors[DIR_BENCH_MAX_ERRORS][300];
     unsigned nerrors;
 };
