@@ -4,9 +4,10 @@
  * forwarding writes or a connectivity server asking the directory pays that on every call.
  *
  * One connection, dialled in the background and redialled (100 ms, doubling to 2 s) whenever
- * it drops. Calls made while it is down wait for it, each until its own deadline (one timer for
- * all). Calls already sent when the connection drops fail at once with STRATA_EUNAVAIL, as NNG
- * reports a reset; nothing is ever resent. Loop thread only. */
+ * it drops; a host name is looked up again at each dial, off the loop. Calls made while it is down
+ * wait for it, each until its own deadline (one timer for all). Calls already sent when the
+ * connection drops fail at once with STRATA_EUNAVAIL, as NNG reports a reset; nothing is ever
+ * resent. Loop thread only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,10 +42,18 @@ struct uvc_conn {
     size_t in_len, in_cap;
 };
 
+/* A name lookup on libuv's thread pool: a slow resolver must not stall the loop, which also runs
+ * Raft and serves every request of the daemon. */
+struct uvc_gai {
+    uv_getaddrinfo_t req;
+    struct uvc *c;
+};
+
 struct uvc {
     struct strata_loop *loop;
     char *url;
     struct sp_tcp_addr addr;
+    struct uvc_gai *gai;   /* lookup in flight (counted in handles) */
     struct uvc_conn *conn; /* NULL while waiting to redial */
     uv_timer_t tmo;        /* the earliest call deadline */
     uv_timer_t retry;      /* the next dial */
@@ -53,7 +62,7 @@ struct uvc {
     uint64_t next_req_id;
     bool closed;
     int in_cb;   /* > 0 while a callback runs: do not free under it */
-    int handles; /* open handles (timers, connections) */
+    int handles; /* open handles (timers, connections) and the lookup in flight */
 };
 
 static void uvc_dial(struct uvc *c);
@@ -313,16 +322,11 @@ static void uvc_connect_cb(uv_connect_t *req, int status)
         uvc_conn_drop(k, uv_strerror(rc));
 }
 
-static void uvc_dial(struct uvc *c)
+static void uvc_connect_to(struct uvc *c, const struct sockaddr_storage *ss)
 {
-    if (c->closed || c->conn != NULL)
-        return;
-    struct sockaddr_storage ss;
-    struct strata_err why = {0};
-    int rc = sp_tcp_resolve(&c->addr, false, &ss, &why);
-    struct uvc_conn *k = rc == 0 ? calloc(1, sizeof(*k)) : NULL;
+    struct uvc_conn *k = calloc(1, sizeof(*k));
     if (k == NULL) {
-        LOG_WARN("client %s: %s", c->url, rc != 0 ? why.msg : "out of memory");
+        LOG_WARN("client %s: out of memory", c->url);
         uv_timer_start(&c->retry, uvc_retry_cb, UVC_RETRY_MAX_MS, 0);
         return;
     }
@@ -332,9 +336,56 @@ static void uvc_dial(struct uvc *c)
     uv_tcp_init(strata_loop_uv(c->loop), &k->tcp);
     c->handles++;
     c->conn = k;
-    rc = uv_tcp_connect(&k->creq, &k->tcp, (struct sockaddr *)&ss, uvc_connect_cb);
+    int rc = uv_tcp_connect(&k->creq, &k->tcp, (const struct sockaddr *)ss, uvc_connect_cb);
     if (rc != 0)
         uvc_conn_drop(k, uv_strerror(rc));
+}
+
+static void uvc_gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct uvc_gai *g = req->data;
+    struct uvc *c = g->c;
+    free(g);
+    c->gai = NULL;
+    c->handles--;
+    if (!c->closed && status < 0) {
+        LOG_WARN("client %s: %s", c->url, uv_strerror(status));
+        uv_timer_start(&c->retry, uvc_retry_cb, UVC_RETRY_MAX_MS, 0);
+    } else if (!c->closed) {
+        struct sockaddr_storage ss;
+        sp_tcp_pick(res, &ss);
+        uvc_connect_to(c, &ss);
+    }
+    uv_freeaddrinfo(res);
+    uvc_maybe_free(c);
+}
+
+static void uvc_dial(struct uvc *c)
+{
+    if (c->closed || c->conn != NULL || c->gai != NULL)
+        return;
+    struct sockaddr_storage ss;
+    if (sp_tcp_numeric(&c->addr, &ss) == 0) { /* the usual case: no lookup at all */
+        uvc_connect_to(c, &ss);
+        return;
+    }
+    struct uvc_gai *g = calloc(1, sizeof(*g));
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    int rc = g == NULL ? UV_ENOMEM : 0;
+    if (rc == 0) {
+        g->c = c;
+        g->req.data = g;
+        rc = uv_getaddrinfo(strata_loop_uv(c->loop), &g->req, uvc_gai_cb, c->addr.host,
+                            c->addr.port, &hints);
+    }
+    if (rc != 0) {
+        free(g);
+        LOG_WARN("client %s: %s", c->url, uv_strerror(rc));
+        uv_timer_start(&c->retry, uvc_retry_cb, UVC_RETRY_MAX_MS, 0);
+        return;
+    }
+    c->gai = g;
+    c->handles++;
 }
 
 /* ---------------------------------------------------------------- API */
@@ -426,6 +477,8 @@ void uvc_close(struct uvc *c)
         c->conn = NULL;
         uv_close((uv_handle_t *)&k->tcp, uvc_conn_closed);
     }
+    if (c->gai != NULL) /* its callback still runs (cancelled or done) and releases it */
+        uv_cancel((uv_req_t *)&c->gai->req);
     uv_close((uv_handle_t *)&c->tmo, uvc_handle_closed);
     uv_close((uv_handle_t *)&c->retry, uvc_handle_closed);
     /* Callbacks may call again (refused now) or close again (no-op). */

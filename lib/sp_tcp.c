@@ -1,5 +1,6 @@
 /* sp_tcp.c - tcp:// URLs for the loop transports (server_uv.c, client_uv.c): split once,
- * resolve when needed, an IPv4 address preferred. */
+ * resolve when needed, an IPv4 address preferred. A client looks names up with uv_getaddrinfo
+ * (client_uv.c); here are the lookups that never wait on DNS or run at startup. */
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,27 +27,46 @@ int sp_tcp_split(const char *url, struct sp_tcp_addr *a, struct strata_err *e)
     return 0;
 }
 
-int sp_tcp_resolve(const struct sp_tcp_addr *a, bool passive, struct sockaddr_storage *ss,
-                   struct strata_err *e)
+void sp_tcp_pick(const struct addrinfo *res, struct sockaddr_storage *ss)
 {
-    bool any = passive && (a->host[0] == '\0' || strcmp(a->host, "*") == 0);
-    if (!passive && a->host[0] == '\0')
-        return strata_err_set(e, STRATA_EINVAL, "no host to connect to");
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0),
-                             .ai_family = any ? AF_INET : AF_UNSPEC};
-    struct addrinfo *res = NULL;
-    /* Names come from configuration (usually /etc/hosts); a numeric address costs nothing. */
-    int rc = getaddrinfo(any ? NULL : a->host, a->port, &hints, &res);
-    if (rc != 0)
-        return strata_err_set(e, STRATA_EINVAL, "%s", gai_strerror(rc));
-    struct addrinfo *pick = res;
-    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
+    const struct addrinfo *pick = res;
+    for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
         if (ai->ai_family == AF_INET) { /* clients dialling "localhost" usually get this one */
             pick = ai;
             break;
         }
     memcpy(ss, pick->ai_addr, pick->ai_addrlen);
+}
+
+static int sp_tcp_lookup(const struct sp_tcp_addr *a, bool passive, bool numeric,
+                         struct sockaddr_storage *ss, struct strata_err *e)
+{
+    bool any = passive && (a->host[0] == '\0' || strcmp(a->host, "*") == 0);
+    if (!passive && a->host[0] == '\0')
+        return strata_err_set(e, STRATA_EINVAL, "no host to connect to");
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0) |
+                                         (numeric ? AI_NUMERICHOST : 0),
+                             .ai_family = any ? AF_INET : AF_UNSPEC};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(any ? NULL : a->host, a->port, &hints, &res);
+    if (rc != 0)
+        return strata_err_set(e, numeric && rc == EAI_NONAME ? STRATA_ENOTFOUND : STRATA_EINVAL,
+                              "%s", gai_strerror(rc));
+    sp_tcp_pick(res, ss);
     freeaddrinfo(res);
     return 0;
+}
+
+/* A listener resolves once, at startup, where a lookup may block. */
+int sp_tcp_resolve(const struct sp_tcp_addr *a, bool passive, struct sockaddr_storage *ss,
+                   struct strata_err *e)
+{
+    return sp_tcp_lookup(a, passive, false, ss, e);
+}
+
+int sp_tcp_numeric(const struct sp_tcp_addr *a, struct sockaddr_storage *ss)
+{
+    struct strata_err e;
+    return sp_tcp_lookup(a, false, true, ss, &e) == 0 ? 0 : STRATA_ENOTFOUND;
 }

@@ -89,5 +89,11 @@ int sp_tcp_split(const char *url, struct sp_tcp_addr *a, struct strata_err *e);
  * every IPv4 address. */
 int sp_tcp_resolve(const struct sp_tcp_addr *a, bool passive, struct sockaddr_storage *ss,
                    struct strata_err *e);
+/* The same for a client, without any lookup: 0 when the host is a numeric address, else
+ * STRATA_ENOTFOUND (a name: the caller looks it up without blocking its loop). */
+int sp_tcp_numeric(const struct sp_tcp_addr *a, struct sockaddr_storage *ss);
+/* The address to use of getaddrinfo's answer (an IPv4 one first). */
+struct addrinfo;
+void sp_tcp_pick(const struct addrinfo *res, struct sockaddr_storage *ss);
 
 #endif

@@ -620,6 +620,40 @@ static void closing_handler(struct strata_req *req, const strata_env *env, void 
     r->srv = NULL;
 }
 
+/* tcp:// with a host name: the client looks it up off the loop, then connects; a client closed
+ * while its lookup is out is released when the lookup returns (ASan checks both). */
+static void test_aclient_by_name(void **state)
+{
+    (void)state;
+    if (!tn_tcp) /* ipc:// has no host */
+        skip();
+    uv_loop_t uv;
+    struct strata_loop *l = tn_loop_open(&uv);
+    struct strata_err e = {0};
+    struct echo echo = {.uv = &uv};
+    struct strata_server_opts o = {.url = test_url("byname")};
+    struct strata_server *srv;
+    assert_int_equal(strata_server_open(l, &o, echo_handler, &echo, &srv, &e), 0);
+    char url[64];
+    snprintf(url, sizeof(url), "tcp://localhost:%s", strrchr(o.url, ':') + 1);
+
+    struct strata_aclient *c, *gone;
+    assert_int_equal(strata_aclient_open(l, url, &c, &e), 0);
+    assert_int_equal(strata_aclient_open(l, url, &gone, &e), 0);
+    strata_aclient_close(gone); /* its lookup is still out */
+    struct one_call oc = {0};
+    strata_env *req = new_req("by-name");
+    assert_int_equal(strata_aclient_call(c, req, 10000, one_cb, &oc), 0);
+    free_req(req);
+    assert_true(run_until(&uv, &oc.done, 15000));
+    assert_int_equal(oc.rc, 0);
+    assert_int_equal(echo.handled, 1);
+
+    strata_aclient_close(c);
+    strata_server_close(srv);
+    finish_loop(&uv, l);
+}
+
 static void test_close_from_callbacks(void **state)
 {
     (void)state;
@@ -767,6 +801,7 @@ int main(void)
         cmocka_unit_test(test_close_in_flight),
         cmocka_unit_test(test_server_close_fails_calls),
         cmocka_unit_test(test_aclient_redials),
+        cmocka_unit_test(test_aclient_by_name),
         cmocka_unit_test(test_close_from_callbacks),
     };
     int failed = cmocka_run_group_tests_name("loop", loop_tests, NULL, NULL);
