@@ -389,7 +389,7 @@ static int uvs_listen_fd(const char *url, int *out, struct strata_err *e)
     struct strata_err why = {0};
     int rc = sp_tcp_split(url, &a, &why);
     if (rc == 0)
-        rc = sp_tcp_resolve(&a, true, &ss, &why);
+        rc = sp_tcp_resolve(&a, &ss, &why);
     if (rc != 0)
         return strata_err_set(e, rc, "server %s: %s", url, why.msg);
     socklen_t sl =

@@ -38,35 +38,33 @@ void sp_tcp_pick(const struct addrinfo *res, struct sockaddr_storage *ss)
     memcpy(ss, pick->ai_addr, pick->ai_addrlen);
 }
 
-static int sp_tcp_lookup(const struct sp_tcp_addr *a, bool passive, bool numeric,
-                         struct sockaddr_storage *ss, struct strata_err *e)
+/* A listener (any address when the host is empty or "*"; a name may be looked up, once, at
+ * startup) or a client (a numeric address only: names go through uv_getaddrinfo). */
+static int sp_tcp_lookup(const struct sp_tcp_addr *a, bool listener, struct sockaddr_storage *ss,
+                         struct strata_err *e)
 {
-    bool any = passive && (a->host[0] == '\0' || strcmp(a->host, "*") == 0);
-    if (!passive && a->host[0] == '\0')
+    bool any = listener && (a->host[0] == '\0' || strcmp(a->host, "*") == 0);
+    if (!listener && a->host[0] == '\0')
         return strata_err_set(e, STRATA_EINVAL, "no host to connect to");
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0) |
-                                         (numeric ? AI_NUMERICHOST : 0),
+                             .ai_flags = AI_NUMERICSERV | (listener ? AI_PASSIVE : AI_NUMERICHOST),
                              .ai_family = any ? AF_INET : AF_UNSPEC};
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(any ? NULL : a->host, a->port, &hints, &res);
     if (rc != 0)
-        return strata_err_set(e, numeric && rc == EAI_NONAME ? STRATA_ENOTFOUND : STRATA_EINVAL,
-                              "%s", gai_strerror(rc));
+        return strata_err_set(e, STRATA_EINVAL, "%s", gai_strerror(rc));
     sp_tcp_pick(res, ss);
     freeaddrinfo(res);
     return 0;
 }
 
-/* A listener resolves once, at startup, where a lookup may block. */
-int sp_tcp_resolve(const struct sp_tcp_addr *a, bool passive, struct sockaddr_storage *ss,
-                   struct strata_err *e)
+int sp_tcp_resolve(const struct sp_tcp_addr *a, struct sockaddr_storage *ss, struct strata_err *e)
 {
-    return sp_tcp_lookup(a, passive, false, ss, e);
+    return sp_tcp_lookup(a, true, ss, e);
 }
 
 int sp_tcp_numeric(const struct sp_tcp_addr *a, struct sockaddr_storage *ss)
 {
     struct strata_err e;
-    return sp_tcp_lookup(a, false, true, ss, &e) == 0 ? 0 : STRATA_ENOTFOUND;
+    return sp_tcp_lookup(a, false, ss, &e) == 0 ? 0 : STRATA_ENOTFOUND;
 }

@@ -85,10 +85,9 @@ struct sp_tcp_addr {
     char port[16];
 };
 int sp_tcp_split(const char *url, struct sp_tcp_addr *a, struct strata_err *e);
-/* ... and resolved, an IPv4 address preferred. passive (a listener): an empty host or "*" is
- * every IPv4 address. */
-int sp_tcp_resolve(const struct sp_tcp_addr *a, bool passive, struct sockaddr_storage *ss,
-                   struct strata_err *e);
+/* ... and resolved for a listener, an IPv4 address preferred: an empty host or "*" is every
+ * IPv4 address; a name is looked up (blocking: at startup only). */
+int sp_tcp_resolve(const struct sp_tcp_addr *a, struct sockaddr_storage *ss, struct strata_err *e);
 /* The same for a client, without any lookup: 0 when the host is a numeric address, else
  * STRATA_ENOTFOUND (a name: the caller looks it up without blocking its loop). */
 int sp_tcp_numeric(const struct sp_tcp_addr *a, struct sockaddr_storage *ss);
