@@ -25,7 +25,7 @@
 struct bench {
     /* flags */
     const char *bin_dir, *clients_arg;
-    uint64_t seconds, failovers, election_timeout_ms;
+    uint64_t seconds, failovers, election_timeout_ms, load_threads;
     bool no_etcd, no_strata;
     struct dir_bench_summary sum;
 };
@@ -62,11 +62,24 @@ struct drive_target {
     int n;
 };
 
-/* Open one lean connection per client thread, drive `op`, close them. */
-static int drive(const struct drive_target *t, struct dir_bench_keys *keys, unsigned n,
-                 dir_bench_op_fn op, double secs, struct dir_bench_result *out,
+/* An operation, whole for the thread-per-client driver and split for the event-driven one. */
+struct bench_op {
+    dir_bench_op_fn fn;
+    const struct dir_bench_aop *aop;
+};
+static const struct bench_op op_strata_write = {dir_bench_op_strata_write,
+                                                &dir_bench_aop_strata_write};
+static const struct bench_op op_strata_read = {dir_bench_op_strata_read,
+                                               &dir_bench_aop_strata_read};
+static const struct bench_op op_etcd_put = {dir_bench_op_etcd_put, &dir_bench_aop_etcd_put};
+static const struct bench_op op_etcd_get = {dir_bench_op_etcd_get, &dir_bench_aop_etcd_get};
+
+/* Open one lean connection per client, drive `op` on them, close them. */
+static int drive(const struct bench *b, const struct drive_target *t, struct dir_bench_keys *keys,
+                 unsigned n, const struct bench_op *op, struct dir_bench_result *out,
                  struct strata_err *e)
 {
+    double secs = (double)b->seconds;
     struct dir_bench_client *cl = calloc(n, sizeof(*cl));
     void **ctx = calloc(n, sizeof(*ctx));
     int rc = cl && ctx ? 0 : strata_err_set(e, STRATA_ENOMEM, "out of memory");
@@ -81,14 +94,17 @@ static int drive(const struct drive_target *t, struct dir_bench_keys *keys, unsi
         ctx[i] = &cl[i];
     }
     double cpu0 = dir_bench_procs_cpu_s(t->pid, (unsigned)t->n);
-    if (!rc)
-        rc = dir_bench_drive(n, ctx, op, secs, 1000, out, e);
+    if (!rc && b->load_threads)
+        rc = dir_bench_drive_events(n, ctx, op->aop, (unsigned)b->load_threads, secs, 1000, out, e);
+    else if (!rc)
+        rc = dir_bench_drive(n, ctx, op->fn, secs, 1000, out, e);
     double cpu1 = dir_bench_procs_cpu_s(t->pid, (unsigned)t->n);
     if (!rc)
         out->server_cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
     for (unsigned i = 0; cl && i < n; i++) {
         sp_req_close(cl[i].sp);
         etcd_http_close(cl[i].http);
+        free(cl[i].frame);
     }
     free(cl);
     free(ctx);
@@ -159,8 +175,7 @@ static void run_strata(struct bench *b)
         say("strata: %u clients, writes for %llus", run->clients, (unsigned long long)b->seconds);
         struct dir_bench_raft_sample m0, m1;
         bool scraped = dir_bench_scrape_raft(c.metrics_port, DIR_BENCH_NODES, &m0, &e) == 0;
-        if (drive(&target, &keys, run->clients, dir_bench_op_strata_write, (double)b->seconds,
-                  &run->sw, &e) != 0) {
+        if (drive(b, &target, &keys, run->clients, &op_strata_write, &run->sw, &e) != 0) {
             bench_error(b, "strata writes", &e);
             continue;
         }
@@ -172,8 +187,7 @@ static void run_strata(struct bench *b)
                 run->sraft.append_ms, run->sraft.commit_ms, run->sraft.writes_per_entry);
         }
         say("strata: %u clients, resolves for %llus", run->clients, (unsigned long long)b->seconds);
-        if (drive(&target, &keys, run->clients, dir_bench_op_strata_read, (double)b->seconds,
-                  &run->sr, &e) != 0) {
+        if (drive(b, &target, &keys, run->clients, &op_strata_read, &run->sr, &e) != 0) {
             bench_error(b, "strata reads", &e);
             continue;
         }
@@ -217,16 +231,14 @@ static void run_etcd(struct bench *b)
     for (unsigned r = 0; r < b->sum.nruns; r++) {
         struct dir_bench_run *run = &b->sum.runs[r];
         say("etcd: %u clients, puts for %llus", run->clients, (unsigned long long)b->seconds);
-        if (drive(&target, &keys, run->clients, dir_bench_op_etcd_put, (double)b->seconds, &run->ep,
-                  &e) != 0) {
+        if (drive(b, &target, &keys, run->clients, &op_etcd_put, &run->ep, &e) != 0) {
             bench_error(b, "etcd puts", &e);
             continue;
         }
         phase_done(b, "etcd put", &run->ep);
         say("etcd: %u clients, serializable gets for %llus", run->clients,
             (unsigned long long)b->seconds);
-        if (drive(&target, &keys, run->clients, dir_bench_op_etcd_get, (double)b->seconds, &run->eg,
-                  &e) != 0) {
+        if (drive(b, &target, &keys, run->clients, &op_etcd_get, &run->eg, &e) != 0) {
             bench_error(b, "etcd gets", &e);
             continue;
         }
@@ -268,7 +280,8 @@ int main(int argc, char **argv)
     signal(SIGABRT, on_fatal_signal);
     signal(SIGSEGV, on_fatal_signal);
     signal(SIGBUS, on_fatal_signal);
-    static struct bench b = {.clients_arg = "1,16,64", .seconds = 5, .failovers = 5};
+    static struct bench b = {
+        .clients_arg = "1,16,64", .seconds = 5, .failovers = 5, .load_threads = 2};
     const struct strata_flag flags[] = {
         {.name = "bin",
          .type = STRATA_FLAG_STR,
@@ -301,6 +314,14 @@ int main(int argc, char **argv)
          .help = "passed to strata-dird when it has the flag (default: the daemon's own)",
          .min = 0,
          .max = 60000},
+        {.name = "load-threads",
+         .type = STRATA_FLAG_U64,
+         .dst = &b.load_threads,
+         .metavar = "N",
+         .help = "threads carrying all clients on epoll; 0 = a blocking thread per client "
+                 "(default 2)",
+         .min = 0,
+         .max = 64},
         {.name = "no-etcd",
          .type = STRATA_FLAG_BOOL,
          .dst = &b.no_etcd,
@@ -334,6 +355,7 @@ int main(int argc, char **argv)
     uint8_t val[256];
     b.sum.value_bytes = dir_bench_command_pack(1000, val, sizeof(val));
     b.sum.seconds = (unsigned)b.seconds;
+    b.sum.load_threads = (unsigned)b.load_threads;
     uint64_t t0 = h_now_ms();
     if (!b.no_strata) {
         b.sum.strata_ran = true;

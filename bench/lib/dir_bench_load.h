@@ -8,8 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "msg.h"
 #include "err.h"
+#include "msg.h"
+#include "dir_bench_events.h"
 #include "etcd_http.h"
 #include "sp_req.h"
 
@@ -41,6 +42,11 @@ struct dir_bench_client {
     struct sp_req *sp;          /* Strata: one connection to one node */
     uint64_t client_id, req_id; /* what a real client puts in each write */
     struct etcd_http *http;     /* etcd: one keep-alive connection to one member */
+    /* the operation in flight (split operations) */
+    uint64_t pend_n;    /* key written, or read from etcd */
+    uint8_t pend_ip[4]; /* IP resolved */
+    uint32_t pend_id;   /* SP request id */
+    uint8_t *frame;     /* SP request bytes (free at close) */
 };
 
 /* dir_bench_op_fn implementations (ctx is a struct dir_bench_client). */
@@ -48,6 +54,10 @@ int dir_bench_op_strata_write(void *ctx, struct strata_err *e);
 int dir_bench_op_strata_read(void *ctx, struct strata_err *e);
 int dir_bench_op_etcd_put(void *ctx, struct strata_err *e);
 int dir_bench_op_etcd_get(void *ctx, struct strata_err *e);
+
+/* The same four, split for the event-driven driver (dir_bench_events.h). */
+extern const struct dir_bench_aop dir_bench_aop_strata_write, dir_bench_aop_strata_read,
+    dir_bench_aop_etcd_put, dir_bench_aop_etcd_get;
 
 /* Build the endpoint_add command for endpoint n in caller storage (for the failover probe). */
 struct dir_bench_ep_cmd {

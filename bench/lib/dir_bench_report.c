@@ -91,7 +91,8 @@ void dir_bench_report(FILE *out, const struct dir_bench_summary *s, double total
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     fprintf(out, "{\"bench\":\"dir-bench\",\"nodes\":3,\"seconds\":%u,\"cpus\":%ld,", s->seconds,
             cpus);
-    fprintf(out, "\"value_bytes\":%zu,\"election_timeout_ms\":", s->value_bytes);
+    fprintf(out, "\"value_bytes\":%zu,\"load_threads\":%u,\"election_timeout_ms\":", s->value_bytes,
+            s->load_threads);
     if (s->election_timeout_ms)
         fprintf(out, "%u,", s->election_timeout_ms);
     else

@@ -38,7 +38,8 @@ struct dir_bench_summary {
     struct dir_bench_failover etcd_fo;
     bool etcd_found;
     char etcd_version[128];
-    size_t value_bytes; /* packed endpoint_add Command = etcd value size */
+    size_t value_bytes;    /* packed endpoint_add Command = etcd value size */
+    unsigned load_threads; /* epoll threads carrying the clients; 0 = a thread per client */
     struct dir_bench_disk disk_strata, disk_etcd; /* probed before each side's phases */
     char errors[DIR_BENCH_MAX_ERRORS][300];
     unsigned nerrors;

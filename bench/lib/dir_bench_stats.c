@@ -25,13 +25,7 @@ struct drive_thread {
     struct drive_gate *gate;
     uint64_t deadline_us;
     unsigned max_consecutive_errors;
-    /* results */
-    uint32_t *lat_us; /* latencies of successful operations */
-    size_t n, cap;
-    uint64_t errors;
-    uint64_t end_us;
-    bool oom;
-    char first_err[300];
+    struct dir_bench_lat lat;
 };
 
 uint64_t dir_bench_now_us(void)
@@ -46,7 +40,7 @@ double dir_bench_now_ms(void)
     return (double)dir_bench_now_us() / 1000.0;
 }
 
-static double self_cpu_s(void)
+double dir_bench_self_cpu_s(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -98,24 +92,35 @@ double dir_bench_median(double *v, unsigned n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static bool lat_push(struct drive_thread *t, uint64_t us)
+bool dir_bench_lat_ok(struct dir_bench_lat *l, uint64_t us)
 {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 4096;
-        uint32_t *p = realloc(t->lat_us, cap * sizeof(*p));
-        if (!p)
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4096;
+        uint32_t *p = realloc(l->us, cap * sizeof(*p));
+        if (!p) {
+            l->oom = true;
             return false;
-        t->lat_us = p;
-        t->cap = cap;
+        }
+        l->us = p;
+        l->cap = cap;
     }
-    t->lat_us[t->n++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+    l->us[l->n++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+    l->consecutive = 0;
     return true;
+}
+
+bool dir_bench_lat_err(struct dir_bench_lat *l, int rc, const struct strata_err *e,
+                       unsigned max_consecutive)
+{
+    if (l->errors++ == 0)
+        snprintf(l->first_err, sizeof(l->first_err), "%s: %s", strata_errname(rc),
+                 e->msg[0] ? e->msg : strata_strerror(rc));
+    return ++l->consecutive < max_consecutive;
 }
 
 static void *drive_main(void *arg)
 {
     struct drive_thread *t = arg;
-    unsigned consecutive = 0;
 
     pthread_mutex_lock(&t->gate->mu);
     while (!t->gate->open)
@@ -129,22 +134,11 @@ static void *drive_main(void *arg)
         struct strata_err e = {0};
         int rc = t->op(t->ctx, &e);
         uint64_t t1 = dir_bench_now_us();
-        if (rc == 0) {
-            consecutive = 0;
-            if (!lat_push(t, t1 - t0)) {
-                t->oom = true;
-                break;
-            }
-            continue;
-        }
-        if (t->errors++ == 0) {
-            snprintf(t->first_err, sizeof(t->first_err), "%s: %s", strata_errname(rc),
-                     e.msg[0] ? e.msg : strata_strerror(rc));
-        }
-        if (++consecutive >= t->max_consecutive_errors)
+        if (rc == 0 ? !dir_bench_lat_ok(&t->lat, t1 - t0)
+                    : !dir_bench_lat_err(&t->lat, rc, &e, t->max_consecutive_errors))
             break;
     }
-    t->end_us = dir_bench_now_us();
+    t->lat.end_us = dir_bench_now_us();
     return NULL;
 }
 
@@ -161,6 +155,50 @@ static double pct_ms(const uint32_t *v, size_t n, double p)
     return v[rank - 1] / 1000.0;
 }
 
+int dir_bench_lat_summary(struct dir_bench_lat *const *ls, unsigned n, uint64_t t0_us, double cpu0,
+                          struct dir_bench_result *out, struct strata_err *e)
+{
+    out->client_cpu_s = dir_bench_self_cpu_s() - cpu0;
+    out->server_cpu_s = -1;
+    int rc = 0;
+    uint64_t end = t0_us;
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (ls[i]->end_us > end)
+            end = ls[i]->end_us;
+        total += ls[i]->n;
+        out->errors += ls[i]->errors;
+        if (ls[i]->errors && !out->first_error[0])
+            snprintf(out->first_error, sizeof(out->first_error), "%s", ls[i]->first_err);
+        if (ls[i]->oom)
+            rc = strata_err_set(e, STRATA_ENOMEM, "out of memory recording latencies");
+    }
+    uint32_t *all = total ? malloc(total * sizeof(*all)) : NULL;
+    if (total && !all)
+        rc = strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    size_t k = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (all)
+            memcpy(all + k, ls[i]->us, ls[i]->n * sizeof(*all));
+        k += ls[i]->n;
+        free(ls[i]->us);
+        ls[i]->us = NULL;
+    }
+    if (rc) {
+        free(all);
+        return rc;
+    }
+    qsort(all, total, sizeof(*all), cmp_u32);
+    out->ops = total;
+    out->secs = (double)(end - t0_us) / 1e6;
+    out->per_s = out->secs > 0 ? (double)total / out->secs : 0;
+    out->p50_ms = pct_ms(all, total, 0.50);
+    out->p99_ms = pct_ms(all, total, 0.99);
+    out->max_ms = total ? all[total - 1] / 1000.0 : 0;
+    free(all);
+    return 0;
+}
+
 int dir_bench_drive(unsigned nclients, void **ctxs, dir_bench_op_fn op, double seconds,
                     unsigned max_consecutive_errors, struct dir_bench_result *out,
                     struct strata_err *e)
@@ -168,8 +206,12 @@ int dir_bench_drive(unsigned nclients, void **ctxs, dir_bench_op_fn op, double s
     memset(out, 0, sizeof(*out));
     out->clients = nclients;
     struct drive_thread *th = calloc(nclients, sizeof(*th));
-    if (!th)
+    struct dir_bench_lat **ls = calloc(nclients, sizeof(*ls));
+    if (!th || !ls) {
+        free(th);
+        free(ls);
         return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    }
     struct drive_gate gate = {.open = false};
     pthread_mutex_init(&gate.mu, NULL);
     pthread_cond_init(&gate.cv, NULL);
@@ -185,9 +227,10 @@ int dir_bench_drive(unsigned nclients, void **ctxs, dir_bench_op_fn op, double s
             rc = strata_err_set(e, STRATA_EINTERNAL, "pthread_create failed");
             break;
         }
+        ls[i] = &th[i].lat;
         started++;
     }
-    double cpu0 = self_cpu_s();
+    double cpu0 = dir_bench_self_cpu_s();
     uint64_t t0 = dir_bench_now_us();
     pthread_mutex_lock(&gate.mu);
     /* On a failed start, release the started threads with a deadline already passed. */
@@ -195,48 +238,13 @@ int dir_bench_drive(unsigned nclients, void **ctxs, dir_bench_op_fn op, double s
     gate.open = true;
     pthread_cond_broadcast(&gate.cv);
     pthread_mutex_unlock(&gate.mu);
-    nclients = started;
 
-    uint64_t end = t0;
-    size_t total = 0;
-    for (unsigned i = 0; i < nclients; i++) {
+    for (unsigned i = 0; i < started; i++)
         pthread_join(th[i].tid, NULL);
-        if (th[i].end_us > end)
-            end = th[i].end_us;
-        total += th[i].n;
-        out->errors += th[i].errors;
-        if (th[i].errors && !out->first_error[0])
-            snprintf(out->first_error, sizeof(out->first_error), "%s", th[i].first_err);
-        if (th[i].oom)
-            rc = strata_err_set(e, STRATA_ENOMEM, "out of memory recording latencies");
-    }
-    out->client_cpu_s = self_cpu_s() - cpu0;
-    out->server_cpu_s = -1;
     pthread_mutex_destroy(&gate.mu);
     pthread_cond_destroy(&gate.cv);
-
-    uint32_t *all = total ? malloc(total * sizeof(*all)) : NULL;
-    if (total && !all)
-        rc = strata_err_set(e, STRATA_ENOMEM, "out of memory");
-    size_t k = 0;
-    for (unsigned i = 0; i < nclients; i++) {
-        if (all)
-            memcpy(all + k, th[i].lat_us, th[i].n * sizeof(*all));
-        k += th[i].n;
-        free(th[i].lat_us);
-    }
+    int src = dir_bench_lat_summary(ls, started, t0, cpu0, out, e);
+    free(ls);
     free(th);
-    if (rc) {
-        free(all);
-        return rc;
-    }
-    qsort(all, total, sizeof(*all), cmp_u32);
-    out->ops = total;
-    out->secs = (double)(end - t0) / 1e6;
-    out->per_s = out->secs > 0 ? (double)total / out->secs : 0;
-    out->p50_ms = pct_ms(all, total, 0.50);
-    out->p99_ms = pct_ms(all, total, 0.99);
-    out->max_ms = total ? all[total - 1] / 1000.0 : 0;
-    free(all);
-    return 0;
+    return rc ? rc : src;
 }

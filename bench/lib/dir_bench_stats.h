@@ -3,6 +3,8 @@
 #ifndef DIR_BENCH_STATS_H
 #define DIR_BENCH_STATS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -31,6 +33,31 @@ struct dir_bench_result {
 int dir_bench_drive(unsigned nclients, void **ctxs, dir_bench_op_fn op, double seconds,
                     unsigned max_consecutive_errors, struct dir_bench_result *out,
                     struct strata_err *e);
+
+/* What one driver thread records: latencies of successful operations, and failures. */
+struct dir_bench_lat {
+    uint32_t *us;
+    size_t n, cap;
+    uint64_t errors;
+    unsigned consecutive; /* failures in a row */
+    uint64_t end_us;      /* when the thread stopped */
+    bool oom;
+    char first_err[300];
+};
+
+/* Record a success (false when out of memory: stop) or a failure (false after
+ * `max_consecutive` failures in a row: stop, the target is down). */
+bool dir_bench_lat_ok(struct dir_bench_lat *l, uint64_t us);
+bool dir_bench_lat_err(struct dir_bench_lat *l, int rc, const struct strata_err *e,
+                       unsigned max_consecutive);
+
+/* Merge the records of a run started at t0_us (with this process at cpu0 CPU seconds) into
+ * `out`, freeing their latencies. */
+int dir_bench_lat_summary(struct dir_bench_lat *const *ls, unsigned n, uint64_t t0_us, double cpu0,
+                          struct dir_bench_result *out, struct strata_err *e);
+
+/* CPU seconds (user + system) this process has used. */
+double dir_bench_self_cpu_s(void);
 
 /* Monotonic clock in microseconds / milliseconds. */
 uint64_t dir_bench_now_us(void);

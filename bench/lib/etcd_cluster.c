@@ -187,44 +187,65 @@ int etcd_cluster_restart(struct etcd_cluster *c, int i, unsigned timeout_ms, str
 }
 
 /* Room for {"key":"<b64>","value":"<b64>"} of small keys and values. */
-#define ETCD_BODY_MAX 4096
-
-int etcd_put(struct etcd_http *h, const void *key, size_t klen, const void *val, size_t vlen,
-             struct strata_err *e)
+int etcd_put_body(const void *key, size_t klen, const void *val, size_t vlen, char *body, size_t *n,
+                  struct strata_err *e)
 {
     if ((klen + vlen) * 2 + 64 > ETCD_BODY_MAX)
         return strata_err_set(e, STRATA_ETOOBIG, "key/value too large");
-    char body[ETCD_BODY_MAX];
-    size_t n = (size_t)snprintf(body, sizeof(body), "{\"key\":\"");
-    n += etcd_base64(key, klen, body + n);
-    n += (size_t)snprintf(body + n, sizeof(body) - n, "\",\"value\":\"");
-    n += etcd_base64(val, vlen, body + n);
-    n += (size_t)snprintf(body + n, sizeof(body) - n, "\"}");
-    int status = 0;
-    const char *resp;
-    int rc = etcd_http_post(h, "/v3/kv/put", body, n, &status, &resp, NULL, e);
-    if (rc)
-        return rc;
+    *n = (size_t)snprintf(body, ETCD_BODY_MAX, "{\"key\":\"");
+    *n += etcd_base64(key, klen, body + *n);
+    *n += (size_t)snprintf(body + *n, ETCD_BODY_MAX - *n, "\",\"value\":\"");
+    *n += etcd_base64(val, vlen, body + *n);
+    *n += (size_t)snprintf(body + *n, ETCD_BODY_MAX - *n, "\"}");
+    return 0;
+}
+
+int etcd_get_body(const void *key, size_t klen, char *body, size_t *n, struct strata_err *e)
+{
+    if (klen * 2 + 64 > ETCD_BODY_MAX)
+        return strata_err_set(e, STRATA_ETOOBIG, "key too large");
+    *n = (size_t)snprintf(body, ETCD_BODY_MAX, "{\"key\":\"");
+    *n += etcd_base64(key, klen, body + *n);
+    *n += (size_t)snprintf(body + *n, ETCD_BODY_MAX - *n, "\",\"serializable\":true}");
+    return 0;
+}
+
+int etcd_put_check(int status, const char *resp, struct strata_err *e)
+{
     if (status != 200)
         return strata_err_set(e, STRATA_EUNAVAIL, "etcd put: HTTP %d %.120s", status, resp);
     return 0;
 }
 
-int etcd_get(struct etcd_http *h, const void *key, size_t klen, bool *found, struct strata_err *e)
+int etcd_get_check(int status, const char *resp, bool *found, struct strata_err *e)
 {
-    if (klen * 2 + 64 > ETCD_BODY_MAX)
-        return strata_err_set(e, STRATA_ETOOBIG, "key too large");
-    char body[ETCD_BODY_MAX];
-    size_t n = (size_t)snprintf(body, sizeof(body), "{\"key\":\"");
-    n += etcd_base64(key, klen, body + n);
-    n += (size_t)snprintf(body + n, sizeof(body) - n, "\",\"serializable\":true}");
-    int status = 0;
-    const char *resp;
-    int rc = etcd_http_post(h, "/v3/kv/range", body, n, &status, &resp, NULL, e);
-    if (rc)
-        return rc;
     if (status != 200)
         return strata_err_set(e, STRATA_EUNAVAIL, "etcd range: HTTP %d %.120s", status, resp);
     *found = strstr(resp, "\"kvs\"") != NULL;
     return 0;
+}
+
+int etcd_put(struct etcd_http *h, const void *key, size_t klen, const void *val, size_t vlen,
+             struct strata_err *e)
+{
+    char body[ETCD_BODY_MAX];
+    size_t n;
+    int status = 0;
+    const char *resp;
+    int rc = etcd_put_body(key, klen, val, vlen, body, &n, e);
+    if (!rc)
+        rc = etcd_http_post(h, "/v3/kv/put", body, n, &status, &resp, NULL, e);
+    return rc ? rc : etcd_put_check(status, resp, e);
+}
+
+int etcd_get(struct etcd_http *h, const void *key, size_t klen, bool *found, struct strata_err *e)
+{
+    char body[ETCD_BODY_MAX];
+    size_t n;
+    int status = 0;
+    const char *resp;
+    int rc = etcd_get_body(key, klen, body, &n, e);
+    if (!rc)
+        rc = etcd_http_post(h, "/v3/kv/range", body, n, &status, &resp, NULL, e);
+    return rc ? rc : etcd_get_check(status, resp, found, e);
 }

@@ -39,6 +39,15 @@ void etcd_cluster_kill(struct etcd_cluster *c, int i);
 /* Restart member i on its data dir and wait up to timeout_ms until it accepts a put. */
 int etcd_cluster_restart(struct etcd_cluster *c, int i, unsigned timeout_ms, struct strata_err *e);
 
+/* The JSON bodies of a put and of a serializable range (in ETCD_BODY_MAX bytes of `body`), and
+ * the checks of their replies, for etcd_put/etcd_get and the event-driven load driver. */
+#define ETCD_BODY_MAX 4096
+int etcd_put_body(const void *key, size_t klen, const void *val, size_t vlen, char *body, size_t *n,
+                  struct strata_err *e);
+int etcd_get_body(const void *key, size_t klen, char *body, size_t *n, struct strata_err *e);
+int etcd_put_check(int status, const char *resp, struct strata_err *e);
+int etcd_get_check(int status, const char *resp, bool *found, struct strata_err *e);
+
 /* PUT key=value (raw bytes, base64-encoded on the wire). 0 on HTTP 200. */
 int etcd_put(struct etcd_http *h, const void *key, size_t klen, const void *val, size_t vlen,
              struct strata_err *e);

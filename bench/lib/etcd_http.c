@@ -138,99 +138,162 @@ static int fill(struct etcd_http *h, struct strata_err *e)
     return 0;
 }
 
-/* Return a pointer to the next line (without CRLF) and consume it. */
-static int read_line(struct etcd_http *h, char **line, struct strata_err *e)
+/* The line at in[*pos..len) without its CRLF (or bare LF), *pos moved past it; false when the
+ * line is not all there yet. */
+static bool next_line(const char *in, size_t len, size_t *pos, const char **line, size_t *llen)
 {
-    for (;;) {
-        /* h->in is NULL until the first fill */
-        char *nl = h->len > h->off ? memchr(h->in + h->off, '\n', h->len - h->off) : NULL;
-        if (nl) {
-            char *start = h->in + h->off;
-            *nl = '\0';
-            if (nl > start && nl[-1] == '\r')
-                nl[-1] = '\0';
-            h->off = (size_t)(nl + 1 - h->in);
-            *line = start;
-            return 0;
-        }
-        if (h->len - h->off > HTTP_HEAD_MAX)
-            return strata_err_set(e, STRATA_EPROTO, "HTTP header line too long");
-        int rc = fill(h, e);
-        if (rc)
-            return rc;
-    }
+    const char *nl = *pos < len ? memchr(in + *pos, '\n', len - *pos) : NULL;
+    if (!nl)
+        return false;
+    *line = in + *pos;
+    *llen = (size_t)(nl - *line);
+    if (*llen > 0 && (*line)[*llen - 1] == '\r')
+        (*llen)--;
+    *pos = (size_t)(nl + 1 - in);
+    return true;
 }
 
-/* Append exactly n body bytes from the stream. Lines returned by read_line may be moved by
- * fill(), so callers copy what they need before reading on. */
-static int read_body(struct etcd_http *h, size_t n, struct strata_err *e)
+static bool header_is(const char *line, size_t llen, const char *name)
+{
+    size_t n = strlen(name);
+    return llen >= n && strncasecmp(line, name, n) == 0;
+}
+
+/* Whether the header's value contains `word` (case-insensitive). */
+static bool header_has(const char *line, size_t llen, size_t from, const char *word)
+{
+    size_t w = strlen(word);
+    for (size_t i = from; i + w <= llen; i++)
+        if (strncasecmp(line + i, word, w) == 0)
+            return true;
+    return false;
+}
+
+/* A number in the line from `from` on, in base 10 or 16; -1 when there is none. */
+static long long header_num(const char *line, size_t llen, size_t from, int base)
+{
+    char tmp[32];
+    size_t n = llen > from ? llen - from : 0;
+    if (n >= sizeof(tmp))
+        n = sizeof(tmp) - 1;
+    memcpy(tmp, line + from, n);
+    tmp[n] = '\0';
+    char *end;
+    long long v = strtoll(tmp, &end, base);
+    return end == tmp || v < 0 ? -1 : v;
+}
+
+static int body_add(struct etcd_http *h, const char *p, size_t n, struct strata_err *e)
 {
     if (h->blen + n > HTTP_BODY_MAX)
         return strata_err_set(e, STRATA_ETOOBIG, "HTTP reply over %u bytes", HTTP_BODY_MAX);
     int rc = grow(&h->body, &h->bcap, h->blen + n + 1, e);
     if (rc)
         return rc;
-    while (n > 0) {
-        if (h->off == h->len && (rc = fill(h, e)))
-            return rc;
-        size_t k = h->len - h->off < n ? h->len - h->off : n;
-        memcpy(h->body + h->blen, h->in + h->off, k);
-        h->blen += k;
-        h->off += k;
-        n -= k;
-    }
+    memcpy(h->body + h->blen, p, n);
+    h->blen += n;
     h->body[h->blen] = '\0';
     return 0;
 }
 
-static int read_reply(struct etcd_http *h, int *status, bool *close_after, struct strata_err *e)
+/* The chunked body at in[*pos..len) into h->body, trailers skipped. */
+static int parse_chunked(struct etcd_http *h, const char *in, size_t len, size_t *pos,
+                         struct strata_err *e)
 {
-    char *line = NULL;
-    int rc = read_line(h, &line, e);
+    const char *line;
+    size_t llen;
+    for (;;) {
+        if (!next_line(in, len, pos, &line, &llen))
+            return ETCD_HTTP_MORE;
+        long long n = header_num(line, llen, 0, 16);
+        if (n < 0)
+            return strata_err_set(e, STRATA_EPROTO, "bad HTTP chunk size");
+        if (n == 0)
+            break;
+        if ((size_t)n > HTTP_BODY_MAX || len - *pos < (size_t)n + 2)
+            return (size_t)n > HTTP_BODY_MAX
+                       ? strata_err_set(e, STRATA_ETOOBIG, "HTTP chunk of %lld bytes", n)
+                       : ETCD_HTTP_MORE;
+        int rc = body_add(h, in + *pos, (size_t)n, e);
+        if (rc)
+            return rc;
+        *pos += (size_t)n;
+        if (!next_line(in, len, pos, &line, &llen)) /* the CRLF after the data */
+            return ETCD_HTTP_MORE;
+    }
+    do
+        if (!next_line(in, len, pos, &line, &llen))
+            return ETCD_HTTP_MORE;
+    while (llen > 0);
+    return 0;
+}
+
+int etcd_http_parse(struct etcd_http *h, const char *in, size_t len, size_t *used, int *status,
+                    bool *close_after, struct strata_err *e)
+{
+    size_t pos = 0, llen;
+    const char *line;
+    *used = 0;
+    h->blen = 0;
+    int rc = grow(&h->body, &h->bcap, 1, e);
     if (rc)
         return rc;
+    h->body[0] = '\0';
+    if (!next_line(in, len, &pos, &line, &llen))
+        return len > HTTP_HEAD_MAX ? strata_err_set(e, STRATA_EPROTO, "HTTP header too long")
+                                   : ETCD_HTTP_MORE;
+    char sl[64];
+    snprintf(sl, sizeof(sl), "%.*s", (int)(llen < 63 ? llen : 63), line);
     int major, minor;
-    if (sscanf(line, "HTTP/%d.%d %d", &major, &minor, status) != 3)
-        return strata_err_set(e, STRATA_EPROTO, "bad HTTP status line '%.60s'", line);
+    if (sscanf(sl, "HTTP/%d.%d %d", &major, &minor, status) != 3)
+        return strata_err_set(e, STRATA_EPROTO, "bad HTTP status line '%s'", sl);
     long long clen = -1;
     bool chunked = false;
     *close_after = false;
     for (;;) {
-        if ((rc = read_line(h, &line, e)))
-            return rc;
-        if (!line[0])
+        if (!next_line(in, len, &pos, &line, &llen))
+            return len > HTTP_HEAD_MAX ? strata_err_set(e, STRATA_EPROTO, "HTTP header too long")
+                                       : ETCD_HTTP_MORE;
+        if (llen == 0)
             break;
-        if (!strncasecmp(line, "Content-Length:", 15))
-            clen = atoll(line + 15);
-        else if (!strncasecmp(line, "Transfer-Encoding:", 18) && strcasestr(line, "chunked"))
+        if (header_is(line, llen, "Content-Length:"))
+            clen = header_num(line, llen, 15, 10);
+        else if (header_is(line, llen, "Transfer-Encoding:") &&
+                 header_has(line, llen, 18, "chunked"))
             chunked = true;
-        else if (!strncasecmp(line, "Connection:", 11) && strcasestr(line, "close"))
+        else if (header_is(line, llen, "Connection:") && header_has(line, llen, 11, "close"))
             *close_after = true;
     }
-    h->blen = 0;
-    if ((rc = grow(&h->body, &h->bcap, 1, e)))
-        return rc;
-    h->body[0] = '\0';
-    if (!chunked) {
-        if (clen < 0)
-            return strata_err_set(e, STRATA_EPROTO, "HTTP reply without length");
-        return read_body(h, (size_t)clen, e);
+    if (chunked) {
+        rc = parse_chunked(h, in, len, &pos, e);
+    } else if (clen < 0) {
+        rc = strata_err_set(e, STRATA_EPROTO, "HTTP reply without length");
+    } else if (len - pos < (size_t)clen) {
+        rc = (size_t)clen > HTTP_BODY_MAX
+                 ? strata_err_set(e, STRATA_ETOOBIG, "HTTP reply over %u bytes", HTTP_BODY_MAX)
+                 : ETCD_HTTP_MORE;
+    } else {
+        rc = body_add(h, in + pos, (size_t)clen, e);
+        pos += (size_t)clen;
     }
+    if (rc == 0)
+        *used = pos;
+    return rc;
+}
+
+/* Read one whole reply, re-parsing what has arrived each time more does (replies are small). */
+static int read_reply(struct etcd_http *h, int *status, bool *close_after, struct strata_err *e)
+{
     for (;;) {
-        if ((rc = read_line(h, &line, e)))
+        size_t used = 0;
+        int rc = etcd_http_parse(h, h->in ? h->in + h->off : "", h->len - h->off, &used, status,
+                                 close_after, e);
+        h->off += used;
+        if (rc != ETCD_HTTP_MORE)
             return rc;
-        unsigned long n = strtoul(line, NULL, 16);
-        if (n == 0)
-            break;
-        if ((rc = read_body(h, n, e)) || (rc = read_line(h, &line, e)))
+        if ((rc = fill(h, e)))
             return rc;
     }
-    /* trailers, up to the empty line */
-    do
-        if ((rc = read_line(h, &line, e)))
-            return rc;
-    while (line[0]);
-    return 0;
 }
 
 static int send_all(struct etcd_http *h, const char *p, size_t n, struct strata_err *e)
@@ -248,8 +311,18 @@ static int send_all(struct etcd_http *h, const char *p, size_t n, struct strata_
     return 0;
 }
 
-int etcd_http_post(struct etcd_http *h, const char *path, const char *body, size_t blen,
-                   int *status, const char **resp, size_t *rlen, struct strata_err *e)
+int etcd_http_fd(const struct etcd_http *h)
+{
+    return h->fd;
+}
+
+const char *etcd_http_body(const struct etcd_http *h)
+{
+    return h->body;
+}
+
+int etcd_http_request(struct etcd_http *h, const char *path, const char *body, size_t blen,
+                      const char **req, size_t *len, struct strata_err *e)
 {
     int rc = grow(&h->out, &h->ocap, blen + 512, e);
     if (rc)
@@ -261,13 +334,25 @@ int etcd_http_post(struct etcd_http *h, const char *path, const char *body, size
     if (hl < 0 || (size_t)hl + blen > h->ocap)
         return strata_err_set(e, STRATA_EINVAL, "request path too long");
     memcpy(h->out + hl, body, blen);
+    *req = h->out;
+    *len = (size_t)hl + blen;
+    return 0;
+}
 
+int etcd_http_post(struct etcd_http *h, const char *path, const char *body, size_t blen,
+                   int *status, const char **resp, size_t *rlen, struct strata_err *e)
+{
+    const char *req;
+    size_t qlen;
+    int rc = etcd_http_request(h, path, body, blen, &req, &qlen, e);
+    if (rc)
+        return rc;
     for (int attempt = 0;; attempt++) {
         bool close_after = false;
         if (h->fd < 0)
             rc = http_connect(h, e);
         if (!rc)
-            rc = send_all(h, h->out, (size_t)hl + blen, e);
+            rc = send_all(h, req, qlen, e);
         if (!rc)
             rc = read_reply(h, status, &close_after, e);
         if (rc || close_after)

@@ -143,24 +143,78 @@ void sp_req_close(struct sp_req *s)
     free(s);
 }
 
-/* Receive the reply to request `id` (older replies, to requests that timed out, are skipped). */
+int sp_req_fd(const struct sp_req *s)
+{
+    return s->fd;
+}
+
+int sp_req_frame(struct sp_req *s, const strata_env *req, uint8_t **frame, size_t *len,
+                 uint32_t *id, struct strata_err *e)
+{
+    size_t blen = strata__v1__envelope__get_packed_size(req);
+    if (blen > STRATA_MSG_MAX)
+        return strata_err_set(e, STRATA_ETOOBIG, "request of %zu bytes", blen);
+    uint8_t *f = malloc(SP_REQ_HEAD_LEN + blen);
+    if (!f)
+        return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    *id = ++s->next_id | 0x80000000u;
+    sp_req_head(f, *id, blen);
+    strata__v1__envelope__pack(req, f + SP_REQ_HEAD_LEN);
+    *frame = f;
+    *len = SP_REQ_HEAD_LEN + blen;
+    return 0;
+}
+
+int sp_req_parse(const uint8_t *in, size_t len, uint32_t id, size_t *used, strata_env **reply,
+                 struct strata_err *e)
+{
+    *used = 0;
+    *reply = NULL;
+    for (;;) {
+        if (len < 8)
+            return SP_REQ_MORE;
+        uint64_t mlen = sp_get_be64(in);
+        if (mlen < 4 || mlen > STRATA_MSG_MAX + 4)
+            return strata_err_set(e, STRATA_EIO, "reply of %llu bytes", (unsigned long long)mlen);
+        if (len - 8 < mlen)
+            return SP_REQ_MORE;
+        uint32_t got = sp_get_be32(in + 8);
+        const uint8_t *body = in + 12;
+        in += 8 + mlen;
+        len -= 8 + (size_t)mlen;
+        *used += 8 + (size_t)mlen;
+        if (got == id) /* older replies, to requests that timed out, are skipped */
+            return strata_msg_decode(body, (size_t)mlen - 4, STRATA_MSG_MAX, reply, e);
+    }
+}
+
+int sp_req_status(strata_env **reply, const char *who, struct strata_err *e)
+{
+    if ((*reply)->status == 0)
+        return 0;
+    int rc =
+        strata_err_set(e, (*reply)->status, "%s: %s", who,
+                       (*reply)->message && *(*reply)->message ? (*reply)->message
+                                                               : strata_strerror((*reply)->status));
+    strata_msg_free(*reply);
+    *reply = NULL;
+    return rc;
+}
+
+/* Receive the reply to request `id`. */
 static int sp_recv_reply(struct sp_req *s, uint32_t id, strata_env **reply, struct strata_err *e)
 {
-    for (;;) {
-        int rc = sp_fill(s, 8, e);
+    for (size_t want = 8;;) {
+        int rc = sp_fill(s, want, e);
         if (rc)
             return rc;
-        uint64_t mlen = sp_get_be64(s->in + s->off);
-        if (mlen < 4 || mlen > STRATA_MSG_MAX + 4)
-            return strata_err_set(e, STRATA_EIO, "%s:%d: reply of %llu bytes", s->host, s->port,
-                                  (unsigned long long)mlen);
-        if ((rc = sp_fill(s, 8 + (size_t)mlen, e)) != 0)
+        size_t used = 0;
+        rc = sp_req_parse(s->in + s->off, s->len - s->off, id, &used, reply, e);
+        s->off += used;
+        if (rc != SP_REQ_MORE)
             return rc;
-        const uint8_t *p = s->in + s->off + 8;
-        uint32_t got = sp_get_be32(p);
-        s->off += 8 + (size_t)mlen;
-        if (got == id)
-            return strata_msg_decode(p + 4, (size_t)mlen - 4, STRATA_MSG_MAX, reply, e);
+        /* a whole frame header is there when its body is what is missing */
+        want = s->len - s->off >= 8 ? 8 + (size_t)sp_get_be64(s->in + s->off) : 8;
     }
 }
 
@@ -168,17 +222,14 @@ int sp_req_call(struct sp_req *s, const strata_env *req, strata_env **reply, str
 {
     *reply = NULL;
     int rc = s->fd >= 0 ? 0 : sp_connect(s, e);
-    uint8_t *body = NULL;
-    size_t blen = 0;
+    uint8_t *frame = NULL;
+    size_t flen = 0;
+    uint32_t id = 0;
     if (!rc)
-        rc = strata_msg_encode(req, &body, &blen, e);
+        rc = sp_req_frame(s, req, &frame, &flen, &id, e);
     if (!rc) {
-        uint32_t id = ++s->next_id | 0x80000000u;
-        uint8_t head[SP_REQ_HEAD_LEN];
-        sp_req_head(head, id, blen);
-        struct iovec iov[2] = {{.iov_base = head, .iov_len = sizeof(head)},
-                               {.iov_base = body, .iov_len = blen}};
-        rc = sp_send_all(s, iov, 2, e);
+        struct iovec iov = {.iov_base = frame, .iov_len = flen};
+        rc = sp_send_all(s, &iov, 1, e);
         if (!rc)
             rc = sp_recv_reply(s, id, reply, e);
         if (rc && rc != STRATA_EPROTO && s->fd >= 0) {
@@ -186,14 +237,11 @@ int sp_req_call(struct sp_req *s, const strata_env *req, strata_env **reply, str
             s->fd = -1;
         }
     }
-    free(body);
-    if (!rc && (*reply)->status != 0) {
-        rc = strata_err_set(e, (*reply)->status, "%s:%d: %s", s->host, s->port,
-                            (*reply)->message && *(*reply)->message
-                                ? (*reply)->message
-                                : strata_strerror((*reply)->status));
-        strata_msg_free(*reply);
-        *reply = NULL;
+    free(frame);
+    if (!rc) {
+        char who[80];
+        snprintf(who, sizeof(who), "%s:%d", s->host, s->port);
+        rc = sp_req_status(reply, who, e);
     }
     return rc;
 }

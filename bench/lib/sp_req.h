@@ -23,4 +23,25 @@ void sp_req_close(struct sp_req *s);
  * next call). */
 int sp_req_call(struct sp_req *s, const strata_env *req, strata_env **reply, struct strata_err *e);
 
+/* The parts of sp_req_call, for drivers that multiplex many connections on one thread. */
+#define SP_REQ_MORE 1 /* sp_req_parse: no whole reply to `id` yet */
+
+/* The connected socket, or -1 between a transport error and the next call. */
+int sp_req_fd(const struct sp_req *s);
+
+/* Frame `req` as the connection's next request: *frame (malloc'd, the caller frees it) holds
+ * the SP header and the envelope, *id the request id its reply will carry. */
+int sp_req_frame(struct sp_req *s, const strata_env *req, uint8_t **frame, size_t *len,
+                 uint32_t *id, struct strata_err *e);
+
+/* Look for the reply to `id` in the `len` bytes received: SP_REQ_MORE when it is not all there
+ * yet, else 0 with *reply or a negative code (a decode error leaves the stream usable; an
+ * impossible frame length does not). *used counts the bytes consumed, replies to older ids
+ * included. */
+int sp_req_parse(const uint8_t *in, size_t len, uint32_t id, size_t *used, strata_env **reply,
+                 struct strata_err *e);
+
+/* 0 when *reply carries status 0; otherwise frees it and returns its status and message. */
+int sp_req_status(strata_env **reply, const char *who, struct strata_err *e);
+
 #endif
