@@ -433,19 +433,13 @@ int uvc_call(struct uvc *c, strata_env *req, unsigned timeout_ms, strata_aclient
     if (k->req_id == 0)
         k->req_id = c->next_req_id = 1;
     req->req_id = k->req_id;
-    uint8_t *body = NULL;
     size_t blen = 0;
-    int rc = strata_msg_encode(req, &body, &blen, NULL);
-    if (rc == 0 && (k->frame = malloc(SP_REQ_HEAD_LEN + blen)) == NULL)
-        rc = STRATA_ENOMEM;
+    int rc = strata_msg_encode_after(req, SP_REQ_HEAD_LEN, &k->frame, &blen, NULL);
     if (rc != 0) {
-        free(body);
         free(k);
         return rc;
     }
     sp_req_head(k->frame, (uint32_t)k->req_id, blen);
-    memcpy(k->frame + SP_REQ_HEAD_LEN, body, blen);
-    free(body);
     k->frame_len = SP_REQ_HEAD_LEN + blen;
     k->cb = cb;
     k->arg = arg;

@@ -5,14 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-int strata_msg_encode(const strata_env *env, uint8_t **buf, size_t *len, struct strata_err *e)
+int strata_msg_encode_after(const strata_env *env, size_t head, uint8_t **buf, size_t *len,
+                            struct strata_err *e)
 {
     size_t n = protobuf_c_message_get_packed_size(&env->base);
     /* malloc(0) may return NULL: an empty envelope still gets a real buffer. */
-    uint8_t *b = malloc(n > 0 ? n : 1);
+    uint8_t *b = malloc(head + n > 0 ? head + n : 1);
     if (b == NULL)
         return strata_err_set(e, STRATA_ENOMEM, "encoding a %zu-byte message: out of memory", n);
-    size_t w = protobuf_c_message_pack(&env->base, b);
+    size_t w = protobuf_c_message_pack(&env->base, b + head);
     if (w != n) {
         free(b);
         return strata_err_set(e, STRATA_EINTERNAL, "packed %zu bytes, expected %zu", w, n);
@@ -20,6 +21,11 @@ int strata_msg_encode(const strata_env *env, uint8_t **buf, size_t *len, struct 
     *buf = b;
     *len = n;
     return 0;
+}
+
+int strata_msg_encode(const strata_env *env, uint8_t **buf, size_t *len, struct strata_err *e)
+{
+    return strata_msg_encode_after(env, 0, buf, len, e);
 }
 
 int strata_msg_decode(const void *buf, size_t len, size_t max, strata_env **out,

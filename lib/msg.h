@@ -20,6 +20,10 @@ typedef Strata__V1__Envelope strata_env;
 
 /* Pack `env` into a malloc'd buffer (*buf, *len). Caller frees with free(). */
 int strata_msg_encode(const strata_env *env, uint8_t **buf, size_t *len, struct strata_err *e);
+/* The same with `head` free bytes before the message, for a transport's frame header: *buf holds
+ * head + *len bytes, the message at *buf + head. */
+int strata_msg_encode_after(const strata_env *env, size_t head, uint8_t **buf, size_t *len,
+                            struct strata_err *e);
 
 /* Decode `len` bytes: rejects len > max (STRATA_ETOOBIG), undecodable input (STRATA_EPROTO) and
  * anything strata_msg_validate refuses. On success *out must be freed with strata_msg_free. */

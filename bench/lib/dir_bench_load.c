@@ -119,12 +119,12 @@ struct read_msg {
     strata_env env;
 };
 
-/* Picks the key; false when nothing has been written yet. */
-static bool read_msg_init(struct dir_bench_client *c, struct read_msg *m, struct strata_err *e)
+/* Picks the key: STRATA_ENOTFOUND when nothing has been written yet. */
+static int read_msg_init(struct dir_bench_client *c, struct read_msg *m, struct strata_err *e)
 {
     uint64_t n;
     if (!keys_pick(c, &n))
-        return strata_err_set(e, STRATA_ENOTFOUND, "nothing written to read"), false;
+        return strata_err_set(e, STRATA_ENOTFOUND, "nothing written to read");
     uint8_t mac[6];
     dir_bench_endpoint_addr(n, mac, c->pend_ip);
     m->q = (Strata__V1__ResolveQuery)STRATA__V1__RESOLVE_QUERY__INIT;
@@ -138,7 +138,7 @@ static bool read_msg_init(struct dir_bench_client *c, struct read_msg *m, struct
     m->env = (strata_env)STRATA__V1__ENVELOPE__INIT;
     m->env.body_case = STRATA__V1__ENVELOPE__BODY_RESOLVE;
     m->env.resolve = &m->rr;
-    return true;
+    return 0;
 }
 
 static int read_check(const struct dir_bench_client *c, const strata_env *reply,
@@ -214,10 +214,11 @@ int dir_bench_op_strata_read(void *ctx, struct strata_err *e)
 {
     struct dir_bench_client *c = ctx;
     struct read_msg m;
-    if (!read_msg_init(c, &m, e))
-        return e->code;
+    int rc = read_msg_init(c, &m, e);
+    if (rc)
+        return rc;
     strata_env *reply = NULL;
-    int rc = sp_req_call(c->sp, &m.env, &reply, e);
+    rc = sp_req_call(c->sp, &m.env, &reply, e);
     c->ops++;
     if (rc == 0)
         rc = read_check(c, reply, e);
@@ -305,9 +306,8 @@ static int aop_read_request(void *ctx, const uint8_t **req, size_t *len, struct 
 {
     struct dir_bench_client *c = ctx;
     struct read_msg m;
-    if (!read_msg_init(c, &m, e))
-        return e->code;
-    return aop_sp_frame(c, &m.env, req, len, e);
+    int rc = read_msg_init(c, &m, e);
+    return rc ? rc : aop_sp_frame(c, &m.env, req, len, e);
 }
 
 static int aop_read_reply(void *ctx, const uint8_t *in, size_t len, size_t *used,

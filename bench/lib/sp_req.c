@@ -151,16 +151,12 @@ int sp_req_fd(const struct sp_req *s)
 int sp_req_frame(struct sp_req *s, const strata_env *req, uint8_t **frame, size_t *len,
                  uint32_t *id, struct strata_err *e)
 {
-    size_t blen = strata__v1__envelope__get_packed_size(req);
-    if (blen > STRATA_MSG_MAX)
-        return strata_err_set(e, STRATA_ETOOBIG, "request of %zu bytes", blen);
-    uint8_t *f = malloc(SP_REQ_HEAD_LEN + blen);
-    if (!f)
-        return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    size_t blen = 0;
+    int rc = strata_msg_encode_after(req, SP_REQ_HEAD_LEN, frame, &blen, e);
+    if (rc)
+        return rc;
     *id = ++s->next_id | 0x80000000u;
-    sp_req_head(f, *id, blen);
-    strata__v1__envelope__pack(req, f + SP_REQ_HEAD_LEN);
-    *frame = f;
+    sp_req_head(*frame, *id, blen);
     *len = SP_REQ_HEAD_LEN + blen;
     return 0;
 }
@@ -238,7 +234,7 @@ int sp_req_call(struct sp_req *s, const strata_env *req, strata_env **reply, str
         }
     }
     free(frame);
-    if (!rc) {
+    if (!rc && (*reply)->status != 0) { /* the name is only formatted for an error */
         char who[80];
         snprintf(who, sizeof(who), "%s:%d", s->host, s->port);
         rc = sp_req_status(reply, who, e);
