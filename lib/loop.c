@@ -38,7 +38,8 @@ struct strata_loop {
      * (they never block on it: the loop may be waiting for them, e.g. in nng_aio_stop). */
     pthread_mutex_t state_mu;
     atomic_bool lockable, loop_in;
-    pthread_t thread; /* that runs strata_loop_run (valid once lockable) */
+    atomic_bool enterable; /* strata_loop_allow_enter: release the lock while waiting */
+    pthread_t thread;      /* that runs strata_loop_run (valid once lockable) */
 };
 
 /* Take the whole queue at once and run it: uv_async_send coalesces, so one wakeup may stand for
@@ -77,6 +78,7 @@ int strata_loop_new(uv_loop_t *uv, struct strata_loop **out, struct strata_err *
     pthread_mutex_init(&l->state_mu, NULL);
     atomic_init(&l->lockable, false);
     atomic_init(&l->loop_in, false);
+    atomic_init(&l->enterable, false);
     int rc = uv_async_init(uv, &l->async, loop_async_cb);
     if (rc != 0) {
         pthread_mutex_destroy(&l->mu);
@@ -148,8 +150,15 @@ static void loop_handle_closed(uv_handle_t *h)
         loop_free(l);
 }
 
-/* libuv's documented embedding pattern: run without blocking, then block on the backend fd
- * ourselves, outside the lock. */
+void strata_loop_allow_enter(struct strata_loop *l)
+{
+    atomic_store(&l->enterable, true);
+}
+
+/* When others may enter: libuv's documented embedding pattern, run without blocking, then block
+ * on the backend fd ourselves, outside the lock. That costs a poll() per turn on top of libuv's
+ * own epoll_wait, so a loop nobody enters (tcp:// servers run on the loop itself) blocks inside
+ * uv_run and keeps the lock: strata_loop_try_enter sees loop_in and steps aside. */
 void strata_loop_run(struct strata_loop *l)
 {
     uv_loop_t *uv = l->uv;
@@ -157,8 +166,9 @@ void strata_loop_run(struct strata_loop *l)
     atomic_store(&l->lockable, true);
     loop_lock(l);
     for (;;) {
+        bool enterable = atomic_load_explicit(&l->enterable, memory_order_relaxed);
         /* 0 when callbacks are pending or nothing keeps the loop alive: do not block then */
-        int timeout = uv_backend_timeout(uv);
+        int timeout = enterable ? uv_backend_timeout(uv) : 0;
         if (timeout != 0) {
             loop_unlock(l);
             struct pollfd p = {.fd = uv_backend_fd(uv), .events = POLLIN};
@@ -167,7 +177,7 @@ void strata_loop_run(struct strata_loop *l)
         }
         /* 0: nothing is left, our own handles included (they keep the loop alive until
          * strata_loop_close), so nobody refers to `l` any more. */
-        if (uv_run(uv, UV_RUN_NOWAIT) == 0) {
+        if (uv_run(uv, enterable ? UV_RUN_NOWAIT : UV_RUN_ONCE) == 0) {
             loop_unlock(l);
             if (l->open_handles == 0)
                 loop_free(l);

@@ -472,6 +472,8 @@ int strata_server_open(struct strata_loop *loop, const struct strata_server_opts
         rv = srv_nng_err(e, "listen", opts->url, rv);
         goto fail;
     }
+    if (s->quick != NULL)
+        strata_loop_allow_enter(loop); /* before the first receive can want the lock */
     for (int i = 0; i < s->nctx; i++)
         srv_ctx_recv(&s->ctxs[i]);
     *out = s;

@@ -250,6 +250,32 @@ static void *run_main(void *arg)
     return NULL;
 }
 
+/* Entering was not allowed: the loop keeps its lock while it waits, and try_enter is refused. */
+static void test_try_enter_not_allowed(void **state)
+{
+    (void)state;
+    uv_loop_t uv;
+    struct strata_loop *l = tn_loop_open(&uv);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_main, l), 0);
+    /* a post that ran proves the loop is in strata_loop_run, then idle in its wait */
+    atomic_store(&in_cb_go, true);
+    atomic_store(&in_cb_entered, false);
+    assert_int_equal(strata_loop_post(l, busy_cb, NULL), 0);
+    uint64_t deadline = strata_now_ms() + 3000;
+    while (!atomic_load(&in_cb_entered) && strata_now_ms() < deadline)
+        usleep(100);
+    assert_true(atomic_load(&in_cb_entered));
+    for (int i = 0; i < 50; i++) {
+        assert_false(strata_loop_try_enter(l));
+        usleep(1000);
+    }
+    assert_int_equal(strata_loop_post(l, stop_cb, l), 0);
+    pthread_join(th, NULL);
+    uv_run(&uv, UV_RUN_NOWAIT);
+    assert_int_equal(uv_loop_close(&uv), 0);
+}
+
 /* try_enter: refused unless the loop runs under strata_loop_run, refused while the loop thread
  * works, granted while it waits for events. */
 static void test_try_enter(void **state)
@@ -257,6 +283,7 @@ static void test_try_enter(void **state)
     (void)state;
     uv_loop_t uv;
     struct strata_loop *l = tn_loop_open(&uv);
+    strata_loop_allow_enter(l);
     assert_false(strata_loop_try_enter(l)); /* plain uv_run: no lock */
 
     pthread_t th;
@@ -290,6 +317,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_try_enter),
+        cmocka_unit_test(test_try_enter_not_allowed),
         cmocka_unit_test(test_quick_and_slow),
         cmocka_unit_test(test_quick_garbage),
         cmocka_unit_test(test_quick_close_under_load),

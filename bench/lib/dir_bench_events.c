@@ -122,9 +122,15 @@ static void ev_input(struct ev_thread *t, struct ev_conn *c)
             c->in = p;
             c->icap = cap;
         }
-        ssize_t k = recv(c->fd, c->in + c->ilen, c->icap - c->ilen, 0);
+        size_t room = c->icap - c->ilen;
+        ssize_t k = recv(c->fd, c->in + c->ilen, room, 0);
         if (k > 0) {
             c->ilen += (size_t)k;
+            /* Short read: the socket is drained. epoll is level-triggered, so anything that
+             * arrives later is reported again; reading on until EAGAIN would cost a recv per
+             * reply. */
+            if ((size_t)k < room)
+                break;
             continue;
         }
         if (k < 0 && errno == EINTR)
