@@ -183,8 +183,10 @@ static void run_strata(struct bench *b)
         /* Optional figures: a node without the histograms (an older build) only loses them. */
         if (scraped && dir_bench_scrape_raft(c.metrics_port, DIR_BENCH_NODES, &m1, &e) == 0) {
             dir_bench_raft_phase(&m0, &m1, (double)run->sw.ops, &run->sraft);
-            say("  raft: disk append %.2f ms, commit %.2f ms (leader), %.1f writes per entry",
-                run->sraft.append_ms, run->sraft.commit_ms, run->sraft.writes_per_entry);
+            say("  raft: disk append %.2f ms, commit %.2f ms (leader), %.1f writes per entry; "
+                "%.2f ms in the node written to",
+                run->sraft.append_ms, run->sraft.commit_ms, run->sraft.writes_per_entry,
+                run->sraft.server_ms);
         }
         say("strata: %u clients, resolves for %llus", run->clients, (unsigned long long)b->seconds);
         if (drive(b, &target, &keys, run->clients, &op_strata_read, &run->sr, &e) != 0) {

@@ -160,7 +160,12 @@ struct dird {
         m_snapshots, m_restores, m_elections;
     struct strata_histo h_append; /* raft log append to durable, every node (dird_disk.c) */
     struct strata_histo h_commit; /* leader: raft_apply of a batch to its apply callback */
+    struct strata_histo h_write;  /* single writes a client sent here: arrival to reply */
 };
+
+/* Time a client's single write (WriteRequest) from its arrival to its reply, on the node that
+ * answers it (leader or forwarding follower), into d->h_write. Call just before replying. */
+void dird_write_observe(struct dird *d, struct strata_req *req);
 
 /* dird_disk.c: time raft_uv's log appends into d->h_append (after raft_uv_init). */
 void dird_disk_wrap(struct dird *d);

@@ -100,3 +100,12 @@ bool dird_api_quick(const strata_env *env, void *arg)
     return env->body_case == STRATA__V1__ENVELOPE__BODY_WRITE ||
            env->body_case == STRATA__V1__ENVELOPE__BODY_WRITE_BATCH || dird_reads_ready(d, env);
 }
+
+void dird_write_observe(struct dird *d, struct strata_req *req)
+{
+    const strata_env *env = strata_req_env(req);
+    if (env == NULL || env->body_case != STRATA__V1__ENVELOPE__BODY_WRITE)
+        return; /* write_batch (a follower's forward, a batching client) is not timed here */
+    uint64_t now = strata_now_us(), t0 = strata_req_arrival_us(req);
+    strata_histo_observe(&d->h_write, now > t0 ? (now - t0) * 1000 : 0);
+}

@@ -89,6 +89,7 @@ static void fwd_finish_error(struct dird *d, struct fwd_req *fr, int code, const
 {
     fwd_detach(fr);
     fwd_unlink(d, fr);
+    dird_write_observe(d, fr->req);
     dird_reply_error(fr->req, code, "%s", msg);
     free(fr);
 }
@@ -97,6 +98,7 @@ static void fwd_finish_reply(struct dird *d, struct fwd_req *fr, strata_env *rep
 {
     fwd_detach(fr);
     fwd_unlink(d, fr);
+    dird_write_observe(d, fr->req);
     strata_req_reply(fr->req, reply);
     free(fr);
 }

@@ -217,6 +217,10 @@ static int metrics_setup(struct dird *d, struct strata_err *e)
     strata_metrics_add_histo(d->metrics, "dird_write_commit_seconds",
                              "leader: a batch of writes from raft_apply to committed and applied",
                              &d->h_commit);
+    strata_metrics_add_histo(d->metrics, "dird_write_seconds",
+                             "a client's single write on the node it was sent to, from its arrival "
+                             "to the reply (forwarding to the leader included), failed ones too",
+                             &d->h_write);
     return strata_metrics_listen(d->metrics, d->uv, d->cfg.metrics, e);
 }
 

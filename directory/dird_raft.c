@@ -205,6 +205,7 @@ static void write_finish(struct dird *d, struct dird_write *w, int code, const c
         free(w);
         return;
     }
+    dird_write_observe(d, w->req);
     if (code != 0) {
         d->m_write_errors++;
         strata_req_error(w->req, code, "%s", msg);

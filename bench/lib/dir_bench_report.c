@@ -115,8 +115,9 @@ void dir_bench_report(FILE *out, const struct dir_bench_summary *s, double total
             if (r->sraft.ok)
                 fprintf(out,
                         ",\"write_raft_append_ms\":%.3f,\"write_commit_ms\":%.3f,"
-                        "\"writes_per_entry\":%.2f",
-                        r->sraft.append_ms, r->sraft.commit_ms, r->sraft.writes_per_entry);
+                        "\"write_server_ms\":%.3f,\"writes_per_entry\":%.2f",
+                        r->sraft.append_ms, r->sraft.commit_ms, r->sraft.server_ms,
+                        r->sraft.writes_per_entry);
             fputc(',', out);
             json_result(out, "reads", "read", &r->sr);
             fputc('}', out);

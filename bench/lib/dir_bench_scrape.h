@@ -1,5 +1,6 @@
 /* dir_bench_scrape.h - what the Strata nodes' own metrics say about a write phase: how long
- * Raft's disk appends and the leader's commits took, and how many writes each entry carried. */
+ * Raft's disk appends and the leader's commits took, how long a write spent in the node it was
+ * sent to, and how many writes each entry carried. */
 #ifndef DIR_BENCH_SCRAPE_H
 #define DIR_BENCH_SCRAPE_H
 
@@ -11,6 +12,7 @@
 struct dir_bench_raft_sample {
     double append_sum_s, appends;
     double commit_sum_s, commits;
+    double write_sum_s, writes;
 };
 
 /* Scrape GET /metrics of each of the n nodes on 127.0.0.1 and add up the raft histograms. */
@@ -22,6 +24,7 @@ struct dir_bench_raft_phase {
     bool ok;
     double append_ms;        /* mean disk append, every node */
     double commit_ms;        /* mean raft_apply -> applied on the leader */
+    double server_ms;        /* mean arrival -> reply on the node a client wrote to */
     double writes_per_entry; /* acknowledged writes / committed entries */
 };
 void dir_bench_raft_phase(const struct dir_bench_raft_sample *before,

@@ -121,6 +121,7 @@ static void expect_error(struct strata_dirclient *dc, Strata__V1__Command *cmd, 
 struct metrics_want {
     uint64_t applied;
     const char *why; /* out: what did not hold last time */
+    double served;   /* the nodes' write_seconds counts, added up by one poll */
 };
 
 /* Every node's /metrics agrees with what the test did: one leader, which queued every write; all
@@ -129,6 +130,7 @@ static bool metrics_pred(void *arg)
 {
     struct metrics_want *w = arg;
     int leaders = 0;
+    w->served = 0;
     for (int i = 0; i < 3; i++) {
         char *t = h_http_get(C.node[i].metrics_port, "/metrics");
         if (t == NULL) {
@@ -149,6 +151,12 @@ static bool metrics_pred(void *arg)
         if (appends < 1 || h_metric(t, "strata_dird_raft_append_seconds_sum") <= 0 ||
             h_metric(t, "strata_dird_raft_append_seconds_bucket{le=\"+Inf\"}") != appends)
             ok = false, w->why = "raft_append_seconds is empty or its +Inf bucket is not its count";
+        /* Two writers start at each node: each node timed the writes sent to it. */
+        double served = h_metric(t, "strata_dird_write_seconds_count");
+        if (served < 1 || h_metric(t, "strata_dird_write_seconds_sum") <= 0 ||
+            h_metric(t, "strata_dird_write_seconds_bucket{le=\"+Inf\"}") != served)
+            ok = false, w->why = "write_seconds is empty or its +Inf bucket is not its count";
+        w->served += served > 0 ? served : 0;
         if (h_metric(t, "strata_dird_is_leader") == 1) {
             leaders++;
             if (h_metric(t, "strata_dird_writes_total") < N_WRITES)
@@ -171,7 +179,9 @@ static bool metrics_pred(void *arg)
     }
     if (leaders != 1)
         w->why = "not exactly one node reports is_leader 1";
-    return leaders == 1;
+    else if (w->served < N_WRITES)
+        w->why = "the nodes' write_seconds counts miss writes";
+    return leaders == 1 && w->served >= N_WRITES;
 }
 
 /* A write_batch of three endpoint_adds, the middle one taking endpoint 7's IP, sent to `url`:
