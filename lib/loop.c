@@ -166,18 +166,21 @@ void strata_loop_run(struct strata_loop *l)
     atomic_store(&l->lockable, true);
     loop_lock(l);
     for (;;) {
-        bool enterable = atomic_load_explicit(&l->enterable, memory_order_relaxed);
-        /* 0 when callbacks are pending or nothing keeps the loop alive: do not block then */
-        int timeout = enterable ? uv_backend_timeout(uv) : 0;
-        if (timeout != 0) {
-            loop_unlock(l);
-            struct pollfd p = {.fd = uv_backend_fd(uv), .events = POLLIN};
-            poll(&p, 1, timeout);
-            loop_lock(l);
+        uv_run_mode mode = UV_RUN_ONCE; /* waits in libuv's epoll_wait, the lock held */
+        if (atomic_load_explicit(&l->enterable, memory_order_relaxed)) {
+            mode = UV_RUN_NOWAIT;
+            /* 0 when callbacks are pending or nothing keeps the loop alive: do not block then */
+            int timeout = uv_backend_timeout(uv);
+            if (timeout != 0) {
+                loop_unlock(l);
+                struct pollfd p = {.fd = uv_backend_fd(uv), .events = POLLIN};
+                poll(&p, 1, timeout);
+                loop_lock(l);
+            }
         }
         /* 0: nothing is left, our own handles included (they keep the loop alive until
          * strata_loop_close), so nobody refers to `l` any more. */
-        if (uv_run(uv, enterable ? UV_RUN_NOWAIT : UV_RUN_ONCE) == 0) {
+        if (uv_run(uv, mode) == 0) {
             loop_unlock(l);
             if (l->open_handles == 0)
                 loop_free(l);

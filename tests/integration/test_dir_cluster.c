@@ -121,8 +121,20 @@ static void expect_error(struct strata_dirclient *dc, Strata__V1__Command *cmd, 
 struct metrics_want {
     uint64_t applied;
     const char *why; /* out: what did not hold last time */
-    double served;   /* the nodes' write_seconds counts, added up by one poll */
 };
+
+/* The count of histogram `name` in the metrics text `t`, or -1 when it is empty (no sample, or
+ * a zero sum) or its +Inf bucket is not its count. */
+static double histo_count(const char *t, const char *name)
+{
+    char key[128];
+    snprintf(key, sizeof(key), "%s_count", name);
+    double n = h_metric(t, key);
+    snprintf(key, sizeof(key), "%s_sum", name);
+    double sum = h_metric(t, key);
+    snprintf(key, sizeof(key), "%s_bucket{le=\"+Inf\"}", name);
+    return n >= 1 && sum > 0 && h_metric(t, key) == n ? n : -1;
+}
 
 /* Every node's /metrics agrees with what the test did: one leader, which queued every write; all
  * applied the last write and hold every endpoint; each served a read. */
@@ -130,7 +142,7 @@ static bool metrics_pred(void *arg)
 {
     struct metrics_want *w = arg;
     int leaders = 0;
-    w->served = 0;
+    double served = 0; /* the nodes' write_seconds counts */
     for (int i = 0; i < 3; i++) {
         char *t = h_http_get(C.node[i].metrics_port, "/metrics");
         if (t == NULL) {
@@ -147,16 +159,14 @@ static bool metrics_pred(void *arg)
         if (h_metric(t, "strata_dird_reads_total") < 1)
             ok = false, w->why = "reads_total does not count the list";
         /* Every node appended the writes' entries to its log, and each took some time. */
-        double appends = h_metric(t, "strata_dird_raft_append_seconds_count");
-        if (appends < 1 || h_metric(t, "strata_dird_raft_append_seconds_sum") <= 0 ||
-            h_metric(t, "strata_dird_raft_append_seconds_bucket{le=\"+Inf\"}") != appends)
+        if (histo_count(t, "strata_dird_raft_append_seconds") < 0)
             ok = false, w->why = "raft_append_seconds is empty or its +Inf bucket is not its count";
         /* Two writers start at each node: each node timed the writes sent to it. */
-        double served = h_metric(t, "strata_dird_write_seconds_count");
-        if (served < 1 || h_metric(t, "strata_dird_write_seconds_sum") <= 0 ||
-            h_metric(t, "strata_dird_write_seconds_bucket{le=\"+Inf\"}") != served)
+        double timed = histo_count(t, "strata_dird_write_seconds");
+        if (timed < 0)
             ok = false, w->why = "write_seconds is empty or its +Inf bucket is not its count";
-        w->served += served > 0 ? served : 0;
+        else
+            served += timed;
         if (h_metric(t, "strata_dird_is_leader") == 1) {
             leaders++;
             if (h_metric(t, "strata_dird_writes_total") < N_WRITES)
@@ -179,9 +189,9 @@ static bool metrics_pred(void *arg)
     }
     if (leaders != 1)
         w->why = "not exactly one node reports is_leader 1";
-    else if (w->served < N_WRITES)
+    else if (served < N_WRITES)
         w->why = "the nodes' write_seconds counts miss writes";
-    return leaders == 1 && w->served >= N_WRITES;
+    return leaders == 1 && served >= N_WRITES;
 }
 
 /* A write_batch of three endpoint_adds, the middle one taking endpoint 7's IP, sent to `url`:
