@@ -59,6 +59,24 @@ struct fwd_call {
 
 static void fwd_route(struct dird *d, struct fwd_req *fr);
 
+/* The leader's API URL (and *lid its id) when another node leads; NULL when this node leads or
+ * no leader with an API address is known. */
+static const char *fwd_remote_leader(struct dird *d, uint64_t *lid)
+{
+    const char *api;
+    dird_leader(d, lid, &api);
+    if (dird_is_leader(d) || *lid == 0 || *lid == d->cfg.id)
+        return NULL;
+    return api;
+}
+
+/* What is left of a deadline, as a call timeout (at least 1 ms: the call then fails at once). */
+static unsigned fwd_left_ms(uint64_t deadline_ms)
+{
+    uint64_t now = strata_now_ms();
+    return deadline_ms > now ? (unsigned)(deadline_ms - now) : 1;
+}
+
 static void fwd_unqueue(struct dird *d, struct fwd_req *fr)
 {
     for (struct fwd_req **pp = &d->fwd_q; *pp != NULL; pp = &(*pp)->qnext)
@@ -191,9 +209,6 @@ static struct fwd_call *fwd_call_new(struct dird *d, unsigned n, bool batched, c
  * local handlers if we lead, or leave it waiting for a leader. */
 static void fwd_route(struct dird *d, struct fwd_req *fr)
 {
-    uint64_t lid;
-    const char *api;
-    dird_leader(d, &lid, &api);
     if (dird_is_leader(d)) {
         fwd_detach(fr);
         fwd_unlink(d, fr);
@@ -203,7 +218,9 @@ static void fwd_route(struct dird *d, struct fwd_req *fr)
         dird_api_handle(req, env, d);
         return;
     }
-    if (lid == 0 || lid == d->cfg.id || api == NULL || lid == fr->refused_by)
+    uint64_t lid;
+    const char *api = fwd_remote_leader(d, &lid);
+    if (api == NULL || lid == fr->refused_by)
         return;
     struct dird_fwd_peer *p = peer_get(d, api);
     if (p == NULL) {
@@ -225,8 +242,7 @@ static void fwd_route(struct dird *d, struct fwd_req *fr)
     /* A shallow copy: the client overwrites req_id, which the server still needs. */
     strata_env copy = *fr->env;
     copy.identity = (char *)DIRD_FWD_IDENTITY;
-    uint64_t now = strata_now_ms();
-    unsigned left = fr->deadline_ms > now ? (unsigned)(fr->deadline_ms - now) : 1;
+    unsigned left = fwd_left_ms(fr->deadline_ms);
     call->frs[0] = fr;
     fr->call = call;
     fr->slot = 0;
@@ -277,9 +293,7 @@ static struct fwd_req *fwd_send_batch(struct dird *d, struct fwd_req *list, uint
     env.body_case = STRATA__V1__ENVELOPE__BODY_WRITE_BATCH;
     env.write_batch = &wb;
     env.identity = (char *)DIRD_FWD_IDENTITY;
-    uint64_t now = strata_now_ms();
-    unsigned left = deadline > now ? (unsigned)(deadline - now) : 1;
-    int rc = strata_aclient_call(p->c, &env, left, fwd_done, call);
+    int rc = strata_aclient_call(p->c, &env, fwd_left_ms(deadline), fwd_done, call);
     free(cmds);
     if (rc != 0) {
         for (unsigned i = 0; i < n; i++)
@@ -304,11 +318,9 @@ void dird_forward_flush(struct dird *d)
     }
     while (list != NULL) {
         uint64_t lid;
-        const char *api;
-        dird_leader(d, &lid, &api);
+        const char *api = fwd_remote_leader(d, &lid);
         struct dird_fwd_peer *p = NULL;
-        if (!dird_is_leader(d) && lid != 0 && lid != d->cfg.id && api != NULL &&
-            list->target == lid)
+        if (api != NULL && list->target == lid)
             p = peer_get(d, api);
         if (p == NULL || p->no_batch) {
             /* the leader changed since it was queued: route it again (it may queue again,
@@ -387,9 +399,8 @@ int dird_forward_cmd(struct dird *d, const Strata__V1__Command *cmd,
                      void (*cb)(struct dird *d, int rc, void *arg), void *arg)
 {
     uint64_t lid;
-    const char *api;
-    dird_leader(d, &lid, &api);
-    if (lid == 0 || api == NULL || lid == d->cfg.id)
+    const char *api = fwd_remote_leader(d, &lid);
+    if (api == NULL)
         return STRATA_ENOTLEADER;
     struct dird_fwd_peer *p = peer_get(d, api);
     struct fwd_cmd_ctx *f = calloc(1, sizeof(*f));
