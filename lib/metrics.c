@@ -1,6 +1,6 @@
 /* metrics.c - a registry of counters, gauges and latency histograms owned by the daemon, rendered
- * as Prometheus
- * text, and a deliberately tiny HTTP/1.0 server (GET /metrics only) on the daemon's libuv loop.
+ * as Prometheus text, and a deliberately tiny HTTP/1.0 server (GET /metrics only) on the daemon's
+ * libuv loop.
  *
  * Teardown: strata_metrics_close() closes the listener and every open connection; the memory is
  * freed in the last libuv close callback, so the loop must run once more after it (as for every
