@@ -9,3 +9,10 @@ find_library(STRATA_LZ4_LIB NAMES lz4)
 if(STRATA_LZ4_LIB)
   target_link_libraries(strata-dird PRIVATE ${STRATA_LZ4_LIB})
 endif()
+
+# The transport wrapper's unit test: its feeding loop alone, then libraft itself on loopback.
+strata_test(dird_test_transport unit ${CMAKE_CURRENT_LIST_DIR}/test_dird_transport.c
+            ${CMAKE_CURRENT_LIST_DIR}/dird_transport.c)
+target_include_directories(dird_test_transport PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(dird_test_transport PRIVATE dir_fsm strata_harness PkgConfig::RAFT
+                      PkgConfig::UV)

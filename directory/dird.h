@@ -92,7 +92,8 @@ struct dird_fwd_peer {
     bool no_batch; /* refused write_batch (an older version): forward writes singly */
 };
 
-/* libraft's TCP transport, wrapped to set TCP_NODELAY (dird_transport.c). */
+/* libraft's TCP transport, wrapped to set TCP_NODELAY and to read each message at once
+ * (dird_transport.c). */
 struct dird_transport {
     struct raft_uv_transport outer; /* what raft_uv_init is given */
     struct raft_uv_transport inner; /* raft_uv_tcp_init's */
@@ -101,6 +102,10 @@ struct dird_transport {
 };
 int dird_transport_init(struct dird_transport *tp, uv_loop_t *uv);
 void dird_transport_release(struct dird_transport *tp);
+/* Hands len bytes to a reader that asks for them in pieces (alloc, then read, until done or
+ * the stream closes); the wrapper's core, exposed for its unit test. */
+void dird_transport_feed(uv_stream_t *stream, uv_alloc_cb alloc, uv_read_cb read,
+                         const char *data, size_t len);
 
 struct dird {
     struct dird_cfg cfg;
