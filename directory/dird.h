@@ -80,9 +80,13 @@ struct dird_parked {
     uint64_t arrival_us;
 };
 
+/* A change as the FSM emitted it, packed; unpacked (and the packed bytes dropped) the first
+ * time a consumer reads it. Either pointer is owned. */
 struct dird_feed_entry {
     uint64_t index;
-    Strata__V1__Change *chg; /* owned (unpacked copy) */
+    uint8_t *packed;
+    size_t len;
+    Strata__V1__Change *chg;
 };
 
 struct dird_fwd_peer {
@@ -104,8 +108,8 @@ int dird_transport_init(struct dird_transport *tp, uv_loop_t *uv);
 void dird_transport_release(struct dird_transport *tp);
 /* Hands len bytes to a reader that asks for them in pieces (alloc, then read, until done or
  * the stream closes); the wrapper's core, exposed for its unit test. */
-void dird_transport_feed(uv_stream_t *stream, uv_alloc_cb alloc, uv_read_cb read,
-                         const char *data, size_t len);
+void dird_transport_feed(uv_stream_t *stream, uv_alloc_cb alloc, uv_read_cb read, const char *data,
+                         size_t len);
 
 struct dird {
     struct dird_cfg cfg;
