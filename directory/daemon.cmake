@@ -16,3 +16,8 @@ strata_test(dird_test_transport unit ${CMAKE_CURRENT_LIST_DIR}/test_dird_transpo
 target_include_directories(dird_test_transport PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(dird_test_transport PRIVATE dir_fsm strata_harness PkgConfig::RAFT
                       PkgConfig::UV)
+
+# Snapshots in turn (dird_snapshot_turn, a pure function in dird.h).
+strata_test(dird_test_snapshot unit ${CMAKE_CURRENT_LIST_DIR}/test_dird_snapshot.c)
+target_include_directories(dird_test_snapshot PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(dird_test_snapshot PRIVATE dir_fsm PkgConfig::RAFT PkgConfig::UV)

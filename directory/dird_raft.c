@@ -76,12 +76,30 @@ static int rfsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf, void *
     return 0;
 }
 
+static bool snapshot_my_turn(struct dird *d)
+{
+    const struct raft_configuration *c = &d->raft.configuration;
+    unsigned n = 0, pos = 0;
+    bool voter = false;
+    for (unsigned i = 0; i < c->n; i++) {
+        if (c->servers[i].role != RAFT_VOTER)
+            continue;
+        n++;
+        pos += c->servers[i].id < d->cfg.id;
+        voter = voter || c->servers[i].id == d->cfg.id;
+    }
+    return !voter || dird_snapshot_turn(raft_last_applied(&d->raft), d->cfg.snap_threshold, pos, n);
+}
+
 static int rfsm_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
     struct dird *d = rf->data;
     struct strata_err e;
     uint8_t *buf = NULL;
     size_t len = 0;
+    if (!snapshot_my_turn(d))
+        return RAFT_BUSY; /* libraft asks again after the next entry */
+    uint64_t t0 = strata_now_us();
     if (dir_fsm_snapshot(d->fsm, &buf, &len, &e) != 0) {
         LOG_ERROR("snapshot failed: %s", e.msg);
         return RAFT_NOMEM;
@@ -101,8 +119,8 @@ static int rfsm_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsign
     *bufs = arr;
     *n_bufs = 1;
     d->m_snapshots++;
-    LOG_INFO("snapshot taken applied=%llu bytes=%zu", (unsigned long long)dir_fsm_applied(d->fsm),
-             len);
+    LOG_INFO("snapshot taken applied=%llu bytes=%zu serialised_ms=%.1f",
+             (unsigned long long)dir_fsm_applied(d->fsm), len, (strata_now_us() - t0) / 1000.0);
     return 0;
 }
 

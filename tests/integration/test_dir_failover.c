@@ -129,6 +129,39 @@ static int log_count(const char *path, const char *needle)
     return n;
 }
 
+/* The applied indexes of a log's "snapshot taken" lines (at most max). */
+static int snapshot_indexes(const char *path, uint64_t *out, int max)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    int n = 0;
+    if (f == NULL)
+        return 0;
+    while (n < max && fgets(line, sizeof(line), f) != NULL) {
+        const char *p = strstr(line, "snapshot taken applied=");
+        if (p != NULL)
+            out[n++] = strtoull(p + strlen("snapshot taken applied="), NULL, 10);
+    }
+    fclose(f);
+    return n;
+}
+
+/* Nodes take their snapshots in turn: no index is snapshotted by two nodes. */
+static void assert_snapshots_in_turn(int a, int b)
+{
+    uint64_t xa[256], xb[256];
+    int na = snapshot_indexes(C.node[a].log, xa, 256),
+        nb = snapshot_indexes(C.node[b].log, xb, 256);
+    if (na == 0 || nb == 0)
+        fail_msg("expected snapshots on nodes %d and %d, saw %d and %d", C.node[a].id, C.node[b].id,
+                 na, nb);
+    for (int i = 0; i < na; i++)
+        for (int j = 0; j < nb; j++)
+            if (xa[i] == xb[j])
+                fail_msg("nodes %d and %d both snapshotted at index %llu", C.node[a].id,
+                         C.node[b].id, (unsigned long long)xa[i]);
+}
+
 static uint64_t t_start;
 #define PHASE(name)                                                                                \
     fprintf(stderr, "[%6llu ms] %s\n", (unsigned long long)(h_now_ms() - t_start), name)
@@ -241,6 +274,7 @@ static void test_failover(void **state)
     /* one client, one write at a time: one entry each, so the log moves far past 64 + 16 */
     assert_int_equal(write_range(600, 900, 1), 0);
     PHASE("300 more written; restart the follower");
+    assert_snapshots_in_turn(td_index_of(&C, leader3), 3 - fi - td_index_of(&C, leader3));
     int installs = log_count(C.node[fi].log, "snapshot installed");
     td_start(&C, fi);
     wait_caught_up(fi, 900, 30000);
