@@ -139,6 +139,15 @@ static void test_feed_pieces(void **state)
     pr_teardown(f);
 }
 
+/* Feeds the records "one" and "two" in one read; returns their size in buf. */
+static size_t feed_one_two(struct pr_fixture *f, uint8_t *buf)
+{
+    size_t n = put_record(buf, "one");
+    n += put_record(buf + n, "two");
+    feed(f, buf, n);
+    return n;
+}
+
 /* A reader that closes its stream is not fed again, even with bytes left. */
 static void test_feed_stops_on_close(void **state)
 {
@@ -146,9 +155,7 @@ static void test_feed_stops_on_close(void **state)
     struct pr_fixture *f = pr_setup();
     f->r.close_after = 1;
     uint8_t buf[64];
-    size_t n = put_record(buf, "one");
-    n += put_record(buf + n, "two");
-    feed(f, buf, n);
+    size_t n = feed_one_two(f, buf);
     assert_int_equal(f->r.records, 1);
     int calls = f->r.calls;
     assert_true(uv_is_closing((uv_handle_t *)&f->tcp));
@@ -164,9 +171,7 @@ static void test_feed_enobufs(void **state)
     struct pr_fixture *f = pr_setup();
     f->r.enobufs_after = 1;
     uint8_t buf[64];
-    size_t n = put_record(buf, "one");
-    n += put_record(buf + n, "two");
-    feed(f, buf, n);
+    feed_one_two(f, buf);
     assert_int_equal(f->r.records, 1);
     assert_int_equal(f->r.errors, 1);
     pr_teardown(f);
