@@ -145,7 +145,11 @@ static void handoff_done(struct raft_transfer *tr)
     if (d->raft_closing)
         return;
     raft_leader(&d->raft, &lid, &addr);
-    LOG_INFO("leadership handed off before stopping: leader=%llu", (unsigned long long)lid);
+    if (lid != 0 && lid != d->cfg.id)
+        LOG_INFO("leadership handed off before stopping: leader=%llu", (unsigned long long)lid);
+    else /* no voter could take over (the others stopped or lag): they will elect one */
+        LOG_WARN("leadership hand-off before stopping did not happen (leader=%llu)",
+                 (unsigned long long)lid);
     uv_timer_start(&d->close_timer, deferred_close, 0, 0);
 }
 
