@@ -115,43 +115,43 @@ static uint8_t *list_bytes(int node, size_t *len)
     return b;
 }
 
-/* Lines of a log file holding `needle` (the log accumulates over restarts). */
-static int log_count(const char *path, const char *needle)
+/* Lines of a log file holding `needle` (the log accumulates over restarts). With `out`, the
+ * number right after the needle on each of the first `max` such lines is stored there, and
+ * the count stops at `max`. */
+static int log_scan(const char *path, const char *needle, uint64_t *out, int max)
 {
     FILE *f = fopen(path, "r");
     char line[4096];
     int n = 0;
     if (f == NULL)
         return 0;
-    while (fgets(line, sizeof(line), f) != NULL)
-        n += strstr(line, needle) != NULL;
-    fclose(f);
-    return n;
-}
-
-/* The applied indexes of a log's "snapshot taken" lines (at most max). */
-static int snapshot_indexes(const char *path, uint64_t *out, int max)
-{
-    FILE *f = fopen(path, "r");
-    char line[4096];
-    int n = 0;
-    if (f == NULL)
-        return 0;
-    while (n < max && fgets(line, sizeof(line), f) != NULL) {
-        const char *p = strstr(line, "snapshot taken applied=");
-        if (p != NULL)
-            out[n++] = strtoull(p + strlen("snapshot taken applied="), NULL, 10);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        const char *p = strstr(line, needle);
+        if (p == NULL)
+            continue;
+        if (out != NULL) {
+            if (n == max)
+                break;
+            out[n] = strtoull(p + strlen(needle), NULL, 10);
+        }
+        n++;
     }
     fclose(f);
     return n;
 }
 
+static int log_count(const char *path, const char *needle)
+{
+    return log_scan(path, needle, NULL, 0);
+}
+
 /* Nodes take their snapshots in turn: no index is snapshotted by two nodes. */
 static void assert_snapshots_in_turn(int a, int b)
 {
+    const char *needle = "snapshot taken applied=";
     uint64_t xa[256], xb[256];
-    int na = snapshot_indexes(C.node[a].log, xa, 256),
-        nb = snapshot_indexes(C.node[b].log, xb, 256);
+    int na = log_scan(C.node[a].log, needle, xa, 256),
+        nb = log_scan(C.node[b].log, needle, xb, 256);
     if (na == 0 || nb == 0)
         fail_msg("expected snapshots on nodes %d and %d, saw %d and %d", C.node[a].id, C.node[b].id,
                  na, nb);
