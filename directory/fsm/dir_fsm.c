@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dir_fsm_int.h"
+#include "dir_fsm_slab.h"
 
 /* ------------------------------------------------------------------------------- memory */
 
@@ -44,14 +45,15 @@ char *dir_xstrdup(const char *s)
     return memcpy(dir_xmalloc(n), s, n);
 }
 
-void *dir_obj_dup(const void *msg)
+void *dir_obj_dup(struct dir_fsm *f, const void *msg)
 {
     const ProtobufCMessage *m = msg;
+    ProtobufCAllocator a = dir_slab_pb(f->slab);
     size_t len = protobuf_c_message_get_packed_size(m);
     uint8_t stackbuf[512];
     uint8_t *buf = len <= sizeof(stackbuf) ? stackbuf : dir_xmalloc(len);
     protobuf_c_message_pack(m, buf);
-    ProtobufCMessage *copy = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
+    ProtobufCMessage *copy = protobuf_c_message_unpack(m->descriptor, &a, len, buf);
     if (buf != stackbuf)
         free(buf);
     if (!copy)
@@ -59,10 +61,11 @@ void *dir_obj_dup(const void *msg)
     return copy;
 }
 
-void dir_obj_free(void *msg)
+void dir_obj_free(struct dir_fsm *f, void *msg)
 {
+    ProtobufCAllocator a = dir_slab_pb(f->slab);
     if (msg)
-        protobuf_c_message_free_unpacked(msg, NULL);
+        protobuf_c_message_free_unpacked(msg, &a);
 }
 
 /* ------------------------------------------------------------------------------- keys */
@@ -162,55 +165,59 @@ struct dir_holder *dir_holder_get(const struct dir_fsm *f, const char *id)
 void dir_fsm_init_state(struct dir_fsm *f)
 {
     memset(f, 0, sizeof(*f));
+    f->slab = dir_slab_new();
     struct dir_map *maps[] = {&f->domains, &f->vns,    &f->hosts,    &f->gateways, &f->vteps,
                               &f->eps_mac, &f->eps_ip, &f->policies, &f->members,  &f->dedup};
     for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
-        dir_map_init(maps[i]);
+        dir_map_init(maps[i], f->slab);
 }
 
-static void free_all(struct dir_map *m, void (*fn)(void *))
+static void free_all(struct dir_fsm *f, struct dir_map *m, void (*fn)(struct dir_fsm *, void *))
 {
     struct dir_map_iter it = {0};
     void *v;
     while ((v = dir_map_next(m, &it)))
-        fn(v);
+        fn(f, v);
     dir_map_fini(m);
 }
 
-static void holder_free(void *p)
+static void holder_free(struct dir_fsm *f, void *p)
 {
     struct dir_holder *h = p;
-    dir_obj_free(h->host);
-    dir_obj_free(h->gw);
+    dir_obj_free(f, h->host);
+    dir_obj_free(f, h->gw);
     free(h);
 }
 
-static void vn_free_cb(void *p)
+static void vn_free_cb(struct dir_fsm *f, void *p)
 {
-    dir_vn_free(p);
+    dir_vn_free(f, p);
 }
 
 void dir_fsm_free_state(struct dir_fsm *f)
 {
-    free_all(&f->domains, dir_obj_free);
-    free_all(&f->vns, vn_free_cb);
-    free_all(&f->hosts, holder_free);
-    free_all(&f->gateways, holder_free);
+    free_all(f, &f->domains, dir_obj_free);
+    free_all(f, &f->vns, vn_free_cb);
+    free_all(f, &f->hosts, holder_free);
+    free_all(f, &f->gateways, holder_free);
     dir_map_fini(&f->vteps);
-    free_all(&f->eps_mac, dir_obj_free);
+    free_all(f, &f->eps_mac, dir_obj_free);
     dir_map_fini(&f->eps_ip);
-    free_all(&f->policies, dir_obj_free);
-    free_all(&f->members, dir_obj_free);
+    free_all(f, &f->policies, dir_obj_free);
+    free_all(f, &f->members, dir_obj_free);
     dir_map_fini(&f->dedup);
     for (size_t i = 0; i < f->fifo_len; i++) {
         struct dir_dedup *d = f->fifo[(f->fifo_head + i) % f->fifo_cap];
-        free(d->msg);
-        free(d);
+        dir_slab_free(f->slab, d->msg);
+        dir_slab_free(f->slab, d);
     }
     free(f->fifo);
     free(f->touched);
     f->fifo = NULL;
     f->touched = NULL;
+    /* Last: every map and object above lived in it. */
+    dir_slab_destroy(f->slab);
+    f->slab = NULL;
 }
 
 struct dir_fsm *dir_fsm_new(void)
@@ -337,8 +344,8 @@ void dir_dedup_record(struct dir_fsm *f, uint64_t client_id, uint64_t req_id, in
         struct dir_key ok;
         dir_key_u64(&ok, old->client_id, old->req_id);
         dir_map_del(&f->dedup, ok.b, ok.len);
-        free(old->msg);
-        free(old);
+        dir_slab_free(f->slab, old->msg);
+        dir_slab_free(f->slab, old);
         f->fifo_head = (f->fifo_head + 1) % f->fifo_cap;
         f->fifo_len--;
     }
@@ -352,12 +359,16 @@ void dir_dedup_record(struct dir_fsm *f, uint64_t client_id, uint64_t req_id, in
         f->fifo_cap = cap;
         f->fifo_head = 0;
     }
-    struct dir_dedup *d = dir_xmalloc(sizeof(*d));
+    struct dir_dedup *d = dir_slab_alloc(f->slab, sizeof(*d));
     d->client_id = client_id;
     d->req_id = req_id;
     d->status = status;
     d->index = index;
-    d->msg = msg && *msg ? dir_xstrdup(msg) : NULL;
+    d->msg = NULL;
+    if (msg && *msg) {
+        size_t n = strlen(msg) + 1;
+        d->msg = memcpy(dir_slab_alloc(f->slab, n), msg, n);
+    }
     f->fifo[(f->fifo_head + f->fifo_len) % f->fifo_cap] = d;
     f->fifo_len++;
     dir_map_put(&f->dedup, k.b, k.len, d);

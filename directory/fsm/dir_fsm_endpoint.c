@@ -59,13 +59,13 @@ static bool ep_ip(const ProtobufCBinaryData *b, struct strata_ip *ip)
     return strata_ip_from_bytes(b->data, b->len, ip, NULL) == 0;
 }
 
-void dir_vn_free(struct dir_vn *vn)
+void dir_vn_free(struct dir_fsm *f, struct dir_vn *vn)
 {
     if (!vn)
         return;
-    dir_obj_free(vn->obj);
+    dir_obj_free(f, vn->obj);
     for (size_t i = 0; i < vn->nsubnets; i++)
-        dir_obj_free(vn->subnets[i]);
+        dir_obj_free(f, vn->subnets[i]);
     free(vn->subnets);
     free(vn->vteps);
     free(vn->flood);
@@ -125,11 +125,11 @@ static Strata__V1__Endpoint *ep_replace(struct dir_fsm *f, Strata__V1__Endpoint 
                                         Strata__V1__Endpoint *tmpl)
 {
     tmpl->version = f->cur_index;
-    Strata__V1__Endpoint *ep = dir_obj_dup(tmpl);
+    Strata__V1__Endpoint *ep = dir_obj_dup(f, tmpl);
     if (old)
         dir_ep_unlink(f, old);
     dir_ep_link(f, ep);
-    dir_obj_free(old);
+    dir_obj_free(f, old);
     dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_ENDPOINT, false, ep);
     return ep;
 }
@@ -342,6 +342,6 @@ int dir_op_endpoint_delete(struct dir_fsm *f, const Strata__V1__EndpointDelete *
                         strata_mac_format(m->mac.data, macs), m->vni);
     dir_ep_unlink(f, old);
     dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_ENDPOINT, true, old);
-    dir_obj_free(old);
+    dir_obj_free(f, old);
     return 0;
 }

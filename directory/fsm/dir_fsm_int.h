@@ -45,6 +45,8 @@ struct dir_dedup {
 
 struct dir_fsm {
     uint64_t applied;
+    /* Owns the maps' nodes, the objects they index and the dedup records (dir_fsm_slab.h). */
+    struct dir_slab *slab;
     struct dir_map domains;  /* name -> Strata__V1__Domain */
     struct dir_map vns;      /* vni -> struct dir_vn */
     struct dir_map hosts;    /* id -> struct dir_holder (host) */
@@ -73,9 +75,10 @@ void *dir_xmalloc(size_t n);
 void *dir_xcalloc(size_t n, size_t sz);
 void *dir_xrealloc(void *p, size_t n);
 char *dir_xstrdup(const char *s);
-/* Deep copy of a protobuf-c message (pack + unpack): free with dir_obj_free. */
-void *dir_obj_dup(const void *msg);
-void dir_obj_free(void *msg);
+/* Deep copy of a protobuf-c message (pack + unpack) into the FSM's slab: free with dir_obj_free
+ * on the same FSM. */
+void *dir_obj_dup(struct dir_fsm *f, const void *msg);
+void dir_obj_free(struct dir_fsm *f, void *msg);
 
 /* ---- state */
 void dir_fsm_init_state(struct dir_fsm *f);
@@ -116,7 +119,7 @@ void dir_ep_link(struct dir_fsm *f, Strata__V1__Endpoint *ep);
 void dir_ep_unlink(struct dir_fsm *f, const Strata__V1__Endpoint *ep);
 /* Give every endpoint held by `holder_id` the (new) VTEP `vtep`, emitting each change. */
 void dir_ep_repoint(struct dir_fsm *f, const char *holder_id, const struct strata_ip *vtep);
-void dir_vn_free(struct dir_vn *vn);
+void dir_vn_free(struct dir_fsm *f, struct dir_vn *vn);
 bool dir_gw_serves(const Strata__V1__Gateway *g, uint32_t vni);
 
 /* ---- qsort comparators shared by the files that sort (key order is part of determinism) */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "dir_fsm_int.h"
+#include "dir_fsm_slab.h"
 
 static uint64_t map_hash(const void *key, size_t klen)
 {
@@ -19,9 +20,10 @@ static uint64_t map_hash(const void *key, size_t klen)
     return h;
 }
 
-void dir_map_init(struct dir_map *m)
+void dir_map_init(struct dir_map *m, struct dir_slab *slab)
 {
     memset(m, 0, sizeof(*m));
+    m->slab = slab;
 }
 
 void dir_map_fini(struct dir_map *m)
@@ -30,12 +32,12 @@ void dir_map_fini(struct dir_map *m)
         struct dir_map_node *n = m->b[i];
         while (n) {
             struct dir_map_node *next = n->next;
-            free(n);
+            dir_slab_free(m->slab, n);
             n = next;
         }
     }
-    free(m->b);
-    memset(m, 0, sizeof(*m));
+    dir_slab_table_free(m->slab, m->b, m->nb * sizeof(*m->b));
+    dir_map_init(m, m->slab);
 }
 
 static struct dir_map_node **map_slot(const struct dir_map *m, uint64_t h, const void *key,
@@ -54,7 +56,7 @@ static struct dir_map_node **map_slot(const struct dir_map *m, uint64_t h, const
 static void map_grow(struct dir_map *m)
 {
     size_t nb = m->nb ? m->nb * 2 : 16;
-    struct dir_map_node **b = dir_xcalloc(nb, sizeof(*b));
+    struct dir_map_node **b = dir_slab_table(m->slab, nb * sizeof(*b));
     for (size_t i = 0; i < m->nb; i++) {
         struct dir_map_node *n = m->b[i];
         while (n) {
@@ -65,7 +67,7 @@ static void map_grow(struct dir_map *m)
             n = next;
         }
     }
-    free(m->b);
+    dir_slab_table_free(m->slab, m->b, m->nb * sizeof(*m->b));
     m->b = b;
     m->nb = nb;
 }
@@ -89,7 +91,7 @@ void *dir_map_put(struct dir_map *m, const void *key, size_t klen, void *val)
         map_grow(m);
         pp = map_slot(m, h, key, klen);
     }
-    struct dir_map_node *n = dir_xmalloc(sizeof(*n) + klen);
+    struct dir_map_node *n = dir_slab_alloc(m->slab, sizeof(*n) + klen);
     n->next = NULL;
     n->hash = h;
     n->val = val;
@@ -108,7 +110,7 @@ void *dir_map_del(struct dir_map *m, const void *key, size_t klen)
     struct dir_map_node *n = *pp;
     void *val = n->val;
     *pp = n->next;
-    free(n);
+    dir_slab_free(m->slab, n);
     m->n--;
     return val;
 }

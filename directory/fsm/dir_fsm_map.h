@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct dir_slab;
+
 struct dir_map_node {
     struct dir_map_node *next;
     uint64_t hash;
@@ -17,6 +19,7 @@ struct dir_map_node {
 struct dir_map {
     struct dir_map_node **b;
     size_t nb, n;
+    struct dir_slab *slab; /* where nodes and buckets live */
 };
 
 struct dir_map_iter {
@@ -24,7 +27,8 @@ struct dir_map_iter {
     struct dir_map_node *node;
 };
 
-void dir_map_init(struct dir_map *m);
+/* An empty map whose nodes and buckets are allocated from `slab`. */
+void dir_map_init(struct dir_map *m, struct dir_slab *slab);
 /* Frees the map's nodes, not the values. */
 void dir_map_fini(struct dir_map *m);
 void *dir_map_get(const struct dir_map *m, const void *key, size_t klen);

@@ -23,7 +23,7 @@ int dir_op_domain_create(struct dir_fsm *f, const Strata__V1__Domain *m, struct 
         return dir_fail(res, STRATA_EEXIST, "domain %s already exists", m->name);
     Strata__V1__Domain t = *m;
     t.version = f->cur_index;
-    Strata__V1__Domain *d = dir_obj_dup(&t);
+    Strata__V1__Domain *d = dir_obj_dup(f, &t);
     dir_map_put(&f->domains, d->name, strlen(d->name), d);
     dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_DOMAIN, false, d);
     return 0;
@@ -49,7 +49,7 @@ int dir_op_vnet_create(struct dir_fsm *f, const Strata__V1__Vnet *m, struct dir_
     Strata__V1__Vnet t = *m;
     t.version = f->cur_index;
     struct dir_vn *vn = dir_xcalloc(1, sizeof(*vn));
-    vn->obj = dir_obj_dup(&t);
+    vn->obj = dir_obj_dup(f, &t);
     struct dir_key k;
     dir_key_vni(&k, m->vni);
     dir_map_put(&f->vns, k.b, k.len, vn);
@@ -84,7 +84,7 @@ int dir_op_vnet_delete(struct dir_fsm *f, const Strata__V1__VnetDelete *m, struc
         dir_key_pair(&k, pv[i]->from_vni, pv[i]->to_vni);
         dir_map_del(&f->policies, k.b, k.len);
         dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_POLICY, true, pv[i]);
-        dir_obj_free(pv[i]);
+        dir_obj_free(f, pv[i]);
     }
     free(pv);
     /* Gateways stop serving it. */
@@ -100,8 +100,8 @@ int dir_op_vnet_delete(struct dir_fsm *f, const Strata__V1__VnetDelete *m, struc
             if (gv[i]->vnis[j] != m->vni)
                 vnis[t.n_vnis++] = gv[i]->vnis[j];
         t.version = f->cur_index;
-        h->gw = dir_obj_dup(&t);
-        dir_obj_free(gv[i]);
+        h->gw = dir_obj_dup(f, &t);
+        dir_obj_free(f, gv[i]);
         dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_GATEWAY, false, h->gw);
     }
     free(gv);
@@ -109,7 +109,7 @@ int dir_op_vnet_delete(struct dir_fsm *f, const Strata__V1__VnetDelete *m, struc
     dir_key_vni(&k, m->vni);
     dir_map_del(&f->vns, k.b, k.len);
     dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_VNET, true, vn->obj);
-    dir_vn_free(vn);
+    dir_vn_free(f, vn);
     return 0;
 }
 
@@ -155,7 +155,7 @@ int dir_op_subnet_create(struct dir_fsm *f, const Strata__V1__Subnet *m, struct 
     t.version = f->cur_index;
     vn->subnets = dir_xrealloc(vn->subnets, (vn->nsubnets + 1) * sizeof(*vn->subnets));
     memmove(&vn->subnets[pos + 1], &vn->subnets[pos], (vn->nsubnets - pos) * sizeof(*vn->subnets));
-    vn->subnets[pos] = dir_obj_dup(&t);
+    vn->subnets[pos] = dir_obj_dup(f, &t);
     vn->nsubnets++;
     f->nsubnets++;
     dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_SUBNET, false, vn->subnets[pos]);
@@ -223,7 +223,7 @@ int dir_op_host_add(struct dir_fsm *f, const Strata__V1__Host *m, struct dir_res
         return 0; /* a re-registration that changes nothing */
     Strata__V1__Host t = *m;
     t.version = f->cur_index;
-    Strata__V1__Host *obj = dir_obj_dup(&t);
+    Strata__V1__Host *obj = dir_obj_dup(f, &t);
     if (!h)
         h = dir_xcalloc(1, sizeof(*h));
     Strata__V1__Host *old = h->host;
@@ -231,7 +231,7 @@ int dir_op_host_add(struct dir_fsm *f, const Strata__V1__Host *m, struct dir_res
     dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_HOST, false, obj);
     holder_store(f, &f->hosts, obj->id, h, &ip);
     h->host = obj;
-    dir_obj_free(old);
+    dir_obj_free(f, old);
     return 0;
 }
 
@@ -264,7 +264,7 @@ int dir_op_gateway_add(struct dir_fsm *f, const Strata__V1__Gateway *m, struct d
     t.vnis = vnis;
     t.n_vnis = u;
     t.version = f->cur_index;
-    Strata__V1__Gateway *obj = dir_obj_dup(&t);
+    Strata__V1__Gateway *obj = dir_obj_dup(f, &t);
     if (!h)
         h = dir_xcalloc(1, sizeof(*h));
     Strata__V1__Gateway *old = h->gw;
@@ -275,7 +275,7 @@ int dir_op_gateway_add(struct dir_fsm *f, const Strata__V1__Gateway *m, struct d
     dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_GATEWAY, false, obj);
     holder_store(f, &f->gateways, obj->id, h, &ip);
     h->gw = obj;
-    dir_obj_free(old);
+    dir_obj_free(f, old);
     return 0;
 }
 
@@ -310,9 +310,9 @@ int dir_op_policy_set(struct dir_fsm *f, const Strata__V1__Policy *m, struct dir
         return 0;
     Strata__V1__Policy t = *m;
     t.version = f->cur_index;
-    Strata__V1__Policy *p = dir_obj_dup(&t);
+    Strata__V1__Policy *p = dir_obj_dup(f, &t);
     dir_map_put(&f->policies, k.b, k.len, p);
-    dir_obj_free(old);
+    dir_obj_free(f, old);
     dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_POLICY, false, p);
     return 0;
 }
@@ -339,9 +339,9 @@ int dir_op_member_set(struct dir_fsm *f, const Strata__V1__MemberSet *m, struct 
     t.id = m->id;
     t.raft = m->raft;
     t.api = (char *)dir_str(m->api);
-    Strata__V1__Member *mem = dir_obj_dup(&t);
+    Strata__V1__Member *mem = dir_obj_dup(f, &t);
     dir_map_put(&f->members, k.b, k.len, mem);
-    dir_obj_free(old);
+    dir_obj_free(f, old);
     dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_MEMBER, false, NULL);
     return 0;
 }
@@ -353,7 +353,7 @@ int dir_op_member_del(struct dir_fsm *f, const Strata__V1__MemberDel *m, struct 
     Strata__V1__Member *old = dir_map_del(&f->members, k.b, k.len);
     if (!old)
         return dir_fail(res, STRATA_ENOTFOUND, "unknown member %" PRIu64, m->id);
-    dir_obj_free(old);
+    dir_obj_free(f, old);
     dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_MEMBER, true, NULL);
     return 0;
 }
