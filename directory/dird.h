@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "arena.h"
 #include "client.h"
 #include "dir_fsm.h"
 #include "loop.h"
@@ -155,6 +156,7 @@ struct dird {
     /* results of the entry being applied: handed to the leader's apply callback */
     struct dir_result *results;
     size_t results_cap, results_n;
+    struct strata_arena decode; /* apply: the entry's CommandBatch, reset after each entry */
     uint64_t results_index;
 
     /* raft state tracking for logs */

@@ -330,6 +330,7 @@ int main(int argc, char **argv)
     d->wq_tail = &d->wq_head;
     d->last_state = -1;
     d->fsm = dir_fsm_new();
+    strata_arena_init(&d->decode, 64 << 10);
     if (d->fsm == NULL || dird_feed_init(d) != 0) {
         fprintf(stderr, "strata-dird: out of memory\n");
         return 1;
@@ -372,5 +373,6 @@ int main(int argc, char **argv)
     dird_feed_free(d);
     dir_fsm_free(d->fsm);
     free(d->results);
+    strata_arena_fini(&d->decode);
     return 0;
 }

@@ -41,13 +41,16 @@ static int rfsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf, void *
     uint64_t index = raft_last_applied(&d->raft) + 1;
     Strata__V1__CommandBatch *b = NULL;
     const uint8_t *p = buf->base;
+    /* Decoded into the arena: one reset instead of a free per submessage, bytes and string. */
+    ProtobufCAllocator pb = strata_arena_pb(&d->decode);
     if (buf->len >= DIRD_ENTRY_HDR && rd32(p + 4) == DIRD_ENTRY_MAGIC &&
         rd32(p) <= buf->len - DIRD_ENTRY_HDR)
-        b = strata__v1__command_batch__unpack(NULL, rd32(p), p + DIRD_ENTRY_HDR);
+        b = strata__v1__command_batch__unpack(&pb, rd32(p), p + DIRD_ENTRY_HDR);
     d->results_n = 0;
     d->results_index = index;
     *result = NULL;
     if (b == NULL) {
+        strata_arena_reset(&d->decode);
         LOG_ERROR("undecodable raft entry index=%llu len=%zu: skipped", (unsigned long long)index,
                   buf->len);
         dir_fsm_set_applied(d->fsm, index);
@@ -56,7 +59,7 @@ static int rfsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf, void *
     if (b->n_cmds > d->results_cap) {
         struct dir_result *r = realloc(d->results, b->n_cmds * sizeof(*r));
         if (r == NULL) {
-            strata__v1__command_batch__free_unpacked(b, NULL);
+            strata_arena_reset(&d->decode);
             return RAFT_NOMEM; /* not deterministic: raft retries later */
         }
         d->results = r;
@@ -69,7 +72,7 @@ static int rfsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf, void *
     if (b->n_cmds == 0)
         dir_fsm_set_applied(d->fsm, index);
     d->results_n = b->n_cmds;
-    strata__v1__command_batch__free_unpacked(b, NULL);
+    strata_arena_reset(&d->decode);
     /* The results stay in d->results: raft calls the leader's apply callback right after this
      * returns, before the next entry is applied; followers have no callback and nothing leaks. */
     *result = d;
