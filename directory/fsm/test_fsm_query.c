@@ -132,13 +132,16 @@ static void test_list(void **state)
     assert_int_equal(t_ep(t, 300, MAC2, "10.1.0.9", "h2"), 0);
     assert_int_equal(t_ep(t, 100, MAC2, "10.1.0.8", "h1"), 0);
     assert_int_equal(t_ep(t, 100, MAC1, "10.1.0.7", "h1"), 0);
+    /* Sorted by (VNI, MAC) as numbers: the first MAC byte weighs most (not the last). */
+    assert_int_equal(t_ep(t, 100, "00:00:00:00:00:ff", "10.1.0.6", "h1"), 0);
     assert_int_equal(dir_fsm_list(t->f, STRATA__V1__OBJ_KIND__OBJ_ENDPOINT, 0, &l), 0);
-    assert_int_equal(l.n_endpoints, 3);
+    assert_int_equal(l.n_endpoints, 4);
     assert_int_equal(l.applied_index, dir_fsm_applied(t->f));
     assert_int_equal(l.endpoints[0]->vni, 100);
-    assert_string_equal(strata_mac_format(l.endpoints[0]->mac.data, m), MAC1);
-    assert_string_equal(strata_mac_format(l.endpoints[1]->mac.data, m), MAC2);
-    assert_int_equal(l.endpoints[2]->vni, 300);
+    assert_string_equal(strata_mac_format(l.endpoints[0]->mac.data, m), "00:00:00:00:00:ff");
+    assert_string_equal(strata_mac_format(l.endpoints[1]->mac.data, m), MAC1);
+    assert_string_equal(strata_mac_format(l.endpoints[2]->mac.data, m), MAC2);
+    assert_int_equal(l.endpoints[3]->vni, 300);
     dir_fsm_list_release(&l);
     assert_int_equal(dir_fsm_list(t->f, STRATA__V1__OBJ_KIND__OBJ_ENDPOINT, 300, &l), 0);
     assert_int_equal(l.n_endpoints, 1);
@@ -174,7 +177,7 @@ static void test_list(void **state)
     dir_fsm_list_release(&l);
     assert_int_equal(dir_fsm_list(t->f, STRATA__V1__OBJ_KIND__OBJ_NONE, 0, &l), STRATA_EINVAL);
     dir_fsm_list_release(&l);
-    assert_int_equal(dir_fsm_count(t->f, STRATA__V1__OBJ_KIND__OBJ_ENDPOINT), 3);
+    assert_int_equal(dir_fsm_count(t->f, STRATA__V1__OBJ_KIND__OBJ_ENDPOINT), 4);
     assert_int_equal(dir_fsm_count(t->f, STRATA__V1__OBJ_KIND__OBJ_VNET), 3);
     assert_int_equal(dir_fsm_count(t->f, STRATA__V1__OBJ_KIND__OBJ_HOST), 2);
     assert_int_equal(dir_fsm_count(t->f, STRATA__V1__OBJ_KIND__OBJ_NONE), 0);
