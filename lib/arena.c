@@ -2,15 +2,7 @@
 #include <stdlib.h>
 
 #include "arena.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define ARENA_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define ARENA_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define ARENA_POISON(p, n) ((void)(p), (void)(n))
-#define ARENA_UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
+#include "poison.h"
 
 #define ARENA_ALIGN 16
 #define ARENA_MIN 4096
@@ -43,13 +35,13 @@ void *strata_arena_alloc(struct strata_arena *a, size_t n)
         a->buf = malloc(a->cap);
         if (!a->buf)
             return NULL;
-        ARENA_POISON(a->buf, a->cap); /* under ASan, only what was handed out is usable */
+        STRATA_POISON(a->buf, a->cap); /* under ASan, only what was handed out is usable */
     }
     if (n > a->cap - a->used)
         return arena_extra(a, n);
     void *p = a->buf + a->used;
     a->used += n;
-    ARENA_UNPOISON(p, n);
+    STRATA_UNPOISON(p, n);
     return p;
 }
 
@@ -67,21 +59,21 @@ void strata_arena_reset(struct strata_arena *a)
         return;
     if (need > a->cap && a->cap < STRATA_ARENA_KEEP) { /* next time in one block */
         size_t cap = need < STRATA_ARENA_KEEP ? need : STRATA_ARENA_KEEP;
-        ARENA_UNPOISON(a->buf, a->cap);
+        STRATA_UNPOISON(a->buf, a->cap);
         free(a->buf);
         a->buf = malloc(cap);
         a->cap = a->buf ? cap : a->cap; /* on failure the next alloc tries the old size */
         if (!a->buf)
             return;
     }
-    ARENA_POISON(a->buf, a->cap); /* a use after reset is an error ASan reports */
+    STRATA_POISON(a->buf, a->cap); /* a use after reset is an error ASan reports */
 }
 
 void strata_arena_fini(struct strata_arena *a)
 {
     strata_arena_reset(a);
     if (a->buf)
-        ARENA_UNPOISON(a->buf, a->cap);
+        STRATA_UNPOISON(a->buf, a->cap);
     free(a->buf);
     *a = (struct strata_arena){0};
 }

@@ -11,16 +11,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "dir_fsm_int.h"
 #include "dir_fsm_slab.h"
+#include "poison.h"
 
 #if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
 #include <sanitizer/lsan_interface.h>
-#define SLAB_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define SLAB_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define SLAB_POISON(p, n) ((void)(p), (void)(n))
-#define SLAB_UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
 #define SLAB_CHUNK ((size_t)2 << 20) /* one transparent huge page on x86-64 and arm64 */
@@ -35,6 +31,10 @@ static const size_t slab_reserves[] = {(size_t)64 << 30, (size_t)4 << 30, (size_
 static const uint16_t slab_sizes[] = {16,  32,  48,  64,  80,  96,  112, 128,
                                       160, 192, 224, 256, 320, 384, 448, 512};
 #define SLAB_NCLASS (sizeof(slab_sizes) / sizeof(slab_sizes[0]))
+/* (n + 15) / 16 -> the smallest class of at least n bytes */
+static const uint8_t slab_class_of[SLAB_MAX / SLAB_GRAIN + 1] = {
+    0,  0,  1,  2,  3,  4,  5,  6,  7,  8,  8,  9,  9,  10, 10, 11, 11,
+    12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15};
 #define SLAB_TABLE_CLASS 0xff      /* chunk_class of a chunk that belongs to a table */
 #define SLAB_TABLE_MIN (256 << 10) /* smaller tables are ordinary allocations */
 #define SLAB_TABLE_RUNS 32
@@ -56,15 +56,8 @@ struct dir_slab {
         size_t first, n;     /* chunks */
     } runs[SLAB_TABLE_RUNS]; /* freed tables' chunks, given back to the system, reusable */
     size_t nruns;
-    uint8_t class_of[SLAB_MAX / SLAB_GRAIN + 1]; /* (n + 15) / 16 -> class */
     struct slab_class cls[SLAB_NCLASS];
 };
-
-static void slab_oom(void)
-{
-    fprintf(stderr, "dir_fsm: out of memory\n");
-    abort();
-}
 
 static void slab_reserve(struct dir_slab *s)
 {
@@ -79,9 +72,7 @@ static void slab_reserve(struct dir_slab *s)
         s->map_len = len;
         s->base = (char *)a;
         s->nchunks_max = slab_reserves[i] / SLAB_CHUNK;
-        s->chunk_class = calloc(s->nchunks_max, 1);
-        if (!s->chunk_class)
-            slab_oom();
+        s->chunk_class = dir_xcalloc(s->nchunks_max, 1);
 #if defined(__SANITIZE_ADDRESS__)
         /* LeakSanitizer scans the heap, not our mappings: without this, what only the slab's
          * objects point to would be reported as leaked. */
@@ -93,14 +84,7 @@ static void slab_reserve(struct dir_slab *s)
 
 struct dir_slab *dir_slab_new(void)
 {
-    struct dir_slab *s = calloc(1, sizeof(*s));
-    if (!s)
-        slab_oom();
-    for (size_t n = 0, c = 0; n <= SLAB_MAX; n += SLAB_GRAIN) {
-        while (slab_sizes[c] < n)
-            c++;
-        s->class_of[n / SLAB_GRAIN] = (uint8_t)c;
-    }
+    struct dir_slab *s = dir_xcalloc(1, sizeof(*s));
     slab_reserve(s);
     return s;
 }
@@ -112,7 +96,7 @@ void dir_slab_destroy(struct dir_slab *s)
     if (s->map) {
 #if defined(__SANITIZE_ADDRESS__)
         __lsan_unregister_root_region(s->map, s->map_len);
-        SLAB_UNPOISON(s->base, s->nchunks * SLAB_CHUNK);
+        STRATA_UNPOISON(s->base, s->nchunks * SLAB_CHUNK);
 #endif
         munmap(s->map, s->map_len);
     }
@@ -141,7 +125,7 @@ static bool slab_chunk(struct dir_slab *s, unsigned c)
     char *chunk = slab_chunks(s, 1, c);
     if (!chunk)
         return false;
-    SLAB_POISON(chunk, SLAB_CHUNK);
+    STRATA_POISON(chunk, SLAB_CHUNK);
     s->cls[c].bump = chunk;
     s->cls[c].end = chunk + SLAB_CHUNK;
     return true;
@@ -155,30 +139,22 @@ bool dir_slab_owns(const struct dir_slab *s, const void *p)
 
 void *dir_slab_alloc(struct dir_slab *s, size_t n)
 {
-    if (n > SLAB_MAX) {
-        void *p = malloc(n);
-        if (!p)
-            slab_oom();
-        return p;
-    }
-    unsigned c = s->class_of[(n + SLAB_GRAIN - 1) / SLAB_GRAIN];
+    if (n > SLAB_MAX)
+        return dir_xmalloc(n);
+    unsigned c = slab_class_of[(n + SLAB_GRAIN - 1) / SLAB_GRAIN];
     struct slab_class *k = &s->cls[c];
     size_t size = slab_sizes[c];
     void *p = k->free;
     if (p) {
-        SLAB_UNPOISON(p, size);
+        STRATA_UNPOISON(p, size);
         memcpy(&k->free, p, sizeof(void *));
     } else {
         /* Sizes such as 48 do not divide a chunk: its last few bytes stay unused. */
-        if ((size_t)(k->end - k->bump) < size && !slab_chunk(s, c)) {
-            p = malloc(size);
-            if (!p)
-                slab_oom();
-            return p;
-        }
+        if ((size_t)(k->end - k->bump) < size && !slab_chunk(s, c))
+            return dir_xmalloc(size);
         p = k->bump;
         k->bump += size;
-        SLAB_UNPOISON(p, size);
+        STRATA_UNPOISON(p, size);
     }
     s->in_use += size;
     return p;
@@ -186,12 +162,8 @@ void *dir_slab_alloc(struct dir_slab *s, size_t n)
 
 void *dir_slab_zalloc(struct dir_slab *s, size_t n)
 {
-    if (n > SLAB_MAX) { /* calloc knows when fresh pages are zero already */
-        void *p = calloc(1, n);
-        if (!p)
-            slab_oom();
-        return p;
-    }
+    if (n > SLAB_MAX) /* calloc knows when fresh pages are zero already */
+        return dir_xcalloc(1, n);
     return memset(dir_slab_alloc(s, n), 0, n);
 }
 
@@ -218,7 +190,7 @@ void dir_slab_free(struct dir_slab *s, void *p)
 #endif
     memcpy(p, &k->free, sizeof(void *));
     k->free = p;
-    SLAB_POISON(p, slab_sizes[c]);
+    STRATA_POISON(p, slab_sizes[c]);
     s->in_use -= slab_sizes[c];
 }
 
@@ -231,17 +203,12 @@ void *dir_slab_table(struct dir_slab *s, size_t n)
         if (s->runs[i].n == nc) { /* given back with MADV_DONTNEED: reads as zeroes */
             char *p = s->base + s->runs[i].first * SLAB_CHUNK;
             s->runs[i] = s->runs[--s->nruns];
-            SLAB_UNPOISON(p, nc * SLAB_CHUNK);
+            STRATA_UNPOISON(p, nc * SLAB_CHUNK);
             return p;
         }
     }
     char *p = slab_chunks(s, nc, SLAB_TABLE_CLASS);
-    if (!p) {
-        p = calloc(1, n);
-        if (!p)
-            slab_oom();
-    }
-    return p;
+    return p ? p : dir_xcalloc(1, n);
 }
 
 void dir_slab_table_free(struct dir_slab *s, void *p, size_t n)
@@ -254,7 +221,7 @@ void dir_slab_table_free(struct dir_slab *s, void *p, size_t n)
     }
     size_t nc = (n + SLAB_CHUNK - 1) / SLAB_CHUNK;
     (void)madvise(p, nc * SLAB_CHUNK, MADV_DONTNEED);
-    SLAB_POISON(p, nc * SLAB_CHUNK);
+    STRATA_POISON(p, nc * SLAB_CHUNK);
     if (s->nruns < SLAB_TABLE_RUNS) {
         s->runs[s->nruns].first = (size_t)((char *)p - s->base) / SLAB_CHUNK;
         s->runs[s->nruns].n = nc;
