@@ -61,11 +61,46 @@ void *dir_obj_dup(struct dir_fsm *f, const void *msg)
     return copy;
 }
 
+static void hold(void ***v, size_t *n, size_t *cap, void *p)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 256;
+        *v = dir_xrealloc(*v, *cap * sizeof(**v));
+    }
+    (*v)[(*n)++] = p;
+}
+
 void dir_obj_free(struct dir_fsm *f, void *msg)
 {
+    if (!msg)
+        return;
+    if (f->snap) {
+        hold(&f->held_obj, &f->nheld_obj, &f->capheld_obj, msg);
+        return;
+    }
     ProtobufCAllocator a = dir_slab_pb(f->slab);
-    if (msg)
-        protobuf_c_message_free_unpacked(msg, &a);
+    protobuf_c_message_free_unpacked(msg, &a);
+}
+
+void dir_raw_free(struct dir_fsm *f, void *p)
+{
+    if (p && f->snap)
+        hold(&f->held_raw, &f->nheld_raw, &f->capheld_raw, p);
+    else
+        dir_slab_free(f->slab, p);
+}
+
+void dir_held_release(struct dir_fsm *f)
+{
+    ProtobufCAllocator a = dir_slab_pb(f->slab);
+    for (size_t i = 0; i < f->nheld_obj; i++)
+        protobuf_c_message_free_unpacked(f->held_obj[i], &a);
+    for (size_t i = 0; i < f->nheld_raw; i++)
+        dir_slab_free(f->slab, f->held_raw[i]);
+    free(f->held_obj);
+    free(f->held_raw);
+    f->held_obj = f->held_raw = NULL;
+    f->nheld_obj = f->capheld_obj = f->nheld_raw = f->capheld_raw = 0;
 }
 
 /* ------------------------------------------------------------------------------- keys */
@@ -196,6 +231,8 @@ static void vn_free_cb(struct dir_fsm *f, void *p)
 
 void dir_fsm_free_state(struct dir_fsm *f)
 {
+    /* A view still being encoded reads these objects: wait for it, then cut it loose. */
+    dir_snap_detach(f);
     free_all(f, &f->domains, dir_obj_free);
     free_all(f, &f->vns, vn_free_cb);
     free_all(f, &f->hosts, holder_free);
@@ -344,8 +381,8 @@ void dir_dedup_record(struct dir_fsm *f, uint64_t client_id, uint64_t req_id, in
         struct dir_key ok;
         dir_key_u64(&ok, old->client_id, old->req_id);
         dir_map_del(&f->dedup, ok.b, ok.len);
-        dir_slab_free(f->slab, old->msg);
-        dir_slab_free(f->slab, old);
+        dir_raw_free(f, old->msg);
+        dir_raw_free(f, old);
         f->fifo_head = (f->fifo_head + 1) % f->fifo_cap;
         f->fifo_len--;
     }

@@ -44,6 +44,21 @@ uint64_t dir_fsm_applied(const struct dir_fsm *f);
 
 /* Serialise the whole state (a deterministic protobuf encoding) into a malloc'd buffer. */
 int dir_fsm_snapshot(const struct dir_fsm *f, uint8_t **buf, size_t *len, struct strata_err *e);
+/* The same in three steps, so that a large state is encoded off the FSM's thread while commands
+ * keep applying (libraft's snapshot_async). dir_fsm_snap_begin, on the FSM's thread, collects a
+ * view of the state as it is (borrowed pointers; the endpoints' sort keys are copied) and, until
+ * the view ends, holds back the frees of every object and dedup record it may read: commands
+ * replace objects rather than change them, so the view stays as it was. NULL when a view is
+ * already open (one at a time). dir_snap_encode, on any thread and once, writes exactly what
+ * dir_fsm_snapshot would have written at begin, into a buffer from `alloc` (NULL: malloc).
+ * dir_snap_end, on the FSM's thread, frees the view and what was held. A restore or free of the
+ * FSM while the view is open waits for an encode under way, and makes a later one fail. */
+struct dir_snap;
+struct dir_snap *dir_fsm_snap_begin(struct dir_fsm *f);
+uint64_t dir_snap_applied(const struct dir_snap *s);
+int dir_snap_encode(struct dir_snap *s, void *(*alloc)(size_t), uint8_t **buf, size_t *len,
+                    struct strata_err *e);
+void dir_snap_end(struct dir_snap *s);
 /* Replace the whole state with a snapshot's. On error the state is unchanged. No change hook
  * calls: a consumer of the feed learns of a restore through the feed's gap. */
 int dir_fsm_restore(struct dir_fsm *f, const uint8_t *buf, size_t len, struct strata_err *e);

@@ -68,6 +68,13 @@ struct dir_fsm {
     bool restoring; /* loading a snapshot: keep versions, emit nothing */
     uint32_t *touched;
     size_t ntouched, captouched;
+    /* While a snapshot view is open (dir_fsm_snap_begin), objects and dedup records it may read
+     * are not freed but held here, and freed when it ends: the view is encoded on another
+     * thread while commands keep applying. */
+    struct dir_snap *snap;
+    void **held_obj; /* protobuf objects (dir_obj_free) */
+    void **held_raw; /* slab blocks (dedup records and their messages) */
+    size_t nheld_obj, capheld_obj, nheld_raw, capheld_raw;
 };
 
 /* ---- memory: allocation failure aborts; a replica that cannot apply must not diverge. */
@@ -79,6 +86,14 @@ char *dir_xstrdup(const char *s);
  * on the same FSM. */
 void *dir_obj_dup(struct dir_fsm *f, const void *msg);
 void dir_obj_free(struct dir_fsm *f, void *msg);
+/* dir_slab_free, or held while a snapshot view is open (struct dir_fsm.snap). */
+void dir_raw_free(struct dir_fsm *f, void *p);
+/* Free what was held for a snapshot view. */
+void dir_held_release(struct dir_fsm *f);
+/* If a snapshot view is open: wait until nobody is encoding it, cut it loose (encoding it fails
+ * from then on, and ending it frees only the view) and free what was held. Before the state
+ * itself is freed. */
+void dir_snap_detach(struct dir_fsm *f);
 
 /* ---- state */
 void dir_fsm_init_state(struct dir_fsm *f);
@@ -134,6 +149,15 @@ Strata__V1__Subnet **dir_sorted_subnets(const struct dir_fsm *f, uint32_t vni, s
 Strata__V1__Host **dir_sorted_hosts(const struct dir_fsm *f, size_t *n);
 Strata__V1__Gateway **dir_sorted_gateways(const struct dir_fsm *f, uint32_t vni, size_t *n);
 Strata__V1__Endpoint **dir_sorted_endpoints(const struct dir_fsm *f, uint32_t vni, size_t *n);
+/* The same in two steps, so that a snapshot can collect on the loop and sort elsewhere: the
+ * endpoints (of `vni`, or all) with their sort keys copied from the index, unsorted; then sort
+ * them, free `k` and return the endpoints in order. */
+struct dir_ep_key {
+    uint64_t vni, mac;
+    Strata__V1__Endpoint *ep;
+};
+struct dir_ep_key *dir_endpoint_keys(const struct dir_fsm *f, uint32_t vni, size_t *n);
+Strata__V1__Endpoint **dir_endpoint_keys_sort(struct dir_ep_key *k, size_t n);
 Strata__V1__Policy **dir_sorted_policies(const struct dir_fsm *f, size_t *n);
 Strata__V1__Member **dir_sorted_members(const struct dir_fsm *f, size_t *n);
 

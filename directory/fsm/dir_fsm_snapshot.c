@@ -1,5 +1,6 @@
 /* dir_fsm_snapshot.c - the whole FSM state to a deterministic DirSnapshot encoding and back. */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,53 +9,178 @@
 
 #define DIR_SNAPSHOT_MAGIC 0x53444952u /* "SDIR" */
 
-int dir_fsm_snapshot(const struct dir_fsm *f, uint8_t **buf, size_t *len, struct strata_err *e)
+/* A view of the state at one index: borrowed pointers, collected on the FSM's thread. The small
+ * kinds are sorted there too; the endpoints, most of a large directory, only have their keys
+ * copied, and are sorted by whoever encodes. */
+struct dir_snap {
+    struct dir_fsm *fsm; /* holding this FSM's frees; NULL for a one-shot view or once cut */
+    pthread_mutex_t mu;  /* guards encoding and cut, between the encoder and dir_snap_detach */
+    pthread_cond_t cv;
+    bool encoding, cut, encoded;
+    uint64_t applied;
+    Strata__V1__Domain **domains;
+    Strata__V1__Vnet **vnets;
+    Strata__V1__Subnet **subnets;
+    Strata__V1__Host **hosts;
+    Strata__V1__Gateway **gateways;
+    Strata__V1__Policy **policies;
+    Strata__V1__Member **members;
+    size_t n_domains, n_vnets, n_subnets, n_hosts, n_gateways, n_policies, n_members;
+    struct dir_ep_key *eps;
+    size_t n_eps;
+    const struct dir_dedup **dedup; /* oldest first */
+    size_t n_dedup;
+};
+
+static struct dir_snap *snap_collect(const struct dir_fsm *f)
 {
-    Strata__V1__DirSnapshot s = STRATA__V1__DIR_SNAPSHOT__INIT;
-    s.applied_index = f->applied;
-    s.domains = dir_sorted_domains(f, &s.n_domains);
-    s.vnets = dir_sorted_vnets(f, &s.n_vnets);
-    s.subnets = dir_sorted_subnets(f, 0, &s.n_subnets);
-    s.hosts = dir_sorted_hosts(f, &s.n_hosts);
-    s.gateways = dir_sorted_gateways(f, 0, &s.n_gateways);
-    s.endpoints = dir_sorted_endpoints(f, 0, &s.n_endpoints);
-    s.policies = dir_sorted_policies(f, &s.n_policies);
-    s.members = dir_sorted_members(f, &s.n_members);
-    Strata__V1__DedupEntry *de = dir_xcalloc(f->fifo_len + 1, sizeof(*de));
-    s.dedup = dir_xmalloc((f->fifo_len + 1) * sizeof(*s.dedup));
-    s.n_dedup = f->fifo_len;
-    for (size_t i = 0; i < f->fifo_len; i++) {
-        const struct dir_dedup *d = f->fifo[(f->fifo_head + i) % f->fifo_cap];
+    struct dir_snap *s = dir_xcalloc(1, sizeof(*s));
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->applied = f->applied;
+    s->domains = dir_sorted_domains(f, &s->n_domains);
+    s->vnets = dir_sorted_vnets(f, &s->n_vnets);
+    s->subnets = dir_sorted_subnets(f, 0, &s->n_subnets);
+    s->hosts = dir_sorted_hosts(f, &s->n_hosts);
+    s->gateways = dir_sorted_gateways(f, 0, &s->n_gateways);
+    s->policies = dir_sorted_policies(f, &s->n_policies);
+    s->members = dir_sorted_members(f, &s->n_members);
+    s->eps = dir_endpoint_keys(f, 0, &s->n_eps);
+    s->dedup = dir_xmalloc((f->fifo_len + 1) * sizeof(*s->dedup));
+    s->n_dedup = f->fifo_len;
+    for (size_t i = 0; i < f->fifo_len; i++)
+        s->dedup[i] = f->fifo[(f->fifo_head + i) % f->fifo_cap];
+    return s;
+}
+
+static void snap_free(struct dir_snap *s)
+{
+    free(s->domains);
+    free(s->vnets);
+    free(s->subnets);
+    free(s->hosts);
+    free(s->gateways);
+    free(s->policies);
+    free(s->members);
+    free(s->eps);
+    free(s->dedup);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+static int snap_pack(struct dir_snap *s, void *(*alloc)(size_t), uint8_t **buf, size_t *len,
+                     struct strata_err *e)
+{
+    Strata__V1__DirSnapshot m = STRATA__V1__DIR_SNAPSHOT__INIT;
+    m.magic = DIR_SNAPSHOT_MAGIC;
+    m.applied_index = s->applied;
+    m.domains = s->domains, m.n_domains = s->n_domains;
+    m.vnets = s->vnets, m.n_vnets = s->n_vnets;
+    m.subnets = s->subnets, m.n_subnets = s->n_subnets;
+    m.hosts = s->hosts, m.n_hosts = s->n_hosts;
+    m.gateways = s->gateways, m.n_gateways = s->n_gateways;
+    m.policies = s->policies, m.n_policies = s->n_policies;
+    m.members = s->members, m.n_members = s->n_members;
+    m.endpoints = dir_endpoint_keys_sort(s->eps, s->n_eps);
+    m.n_endpoints = s->n_eps;
+    s->eps = NULL;
+    Strata__V1__DedupEntry *de = dir_xcalloc(s->n_dedup + 1, sizeof(*de));
+    m.dedup = dir_xmalloc((s->n_dedup + 1) * sizeof(*m.dedup));
+    m.n_dedup = s->n_dedup;
+    for (size_t i = 0; i < s->n_dedup; i++) {
+        const struct dir_dedup *d = s->dedup[i];
         strata__v1__dedup_entry__init(&de[i]);
         de[i].client_id = d->client_id;
         de[i].req_id = d->req_id;
         de[i].status = d->status;
         de[i].message = d->msg ? d->msg : "";
         de[i].index = d->index;
-        s.dedup[i] = &de[i];
+        m.dedup[i] = &de[i];
     }
-    s.magic = DIR_SNAPSHOT_MAGIC;
-    size_t n = strata__v1__dir_snapshot__get_packed_size(&s);
-    uint8_t *out = malloc(n ? n : 1);
+    size_t n = strata__v1__dir_snapshot__get_packed_size(&m);
+    uint8_t *out = (alloc ? alloc : malloc)(n ? n : 1);
     int rc = 0;
     if (out) {
-        strata__v1__dir_snapshot__pack(&s, out);
+        strata__v1__dir_snapshot__pack(&m, out);
         *buf = out;
         *len = n;
     } else {
         rc = strata_err_set(e, STRATA_ENOMEM, "snapshot: cannot allocate %zu bytes", n);
     }
-    free(s.domains);
-    free(s.vnets);
-    free(s.subnets);
-    free(s.hosts);
-    free(s.gateways);
-    free(s.endpoints);
-    free(s.policies);
-    free(s.members);
-    free(s.dedup);
+    free(m.endpoints);
+    free(m.dedup);
     free(de);
     return rc;
+}
+
+int dir_fsm_snapshot(const struct dir_fsm *f, uint8_t **buf, size_t *len, struct strata_err *e)
+{
+    struct dir_snap *s = snap_collect(f);
+    int rc = snap_pack(s, NULL, buf, len, e);
+    snap_free(s);
+    return rc;
+}
+
+struct dir_snap *dir_fsm_snap_begin(struct dir_fsm *f)
+{
+    if (f->snap)
+        return NULL;
+    struct dir_snap *s = snap_collect(f);
+    s->fsm = f;
+    f->snap = s; /* from now on dir_obj_free and dir_raw_free hold what they are given */
+    return s;
+}
+
+uint64_t dir_snap_applied(const struct dir_snap *s)
+{
+    return s->applied;
+}
+
+int dir_snap_encode(struct dir_snap *s, void *(*alloc)(size_t), uint8_t **buf, size_t *len,
+                    struct strata_err *e)
+{
+    pthread_mutex_lock(&s->mu);
+    bool go = !s->cut && !s->encoded;
+    s->encoding = go;
+    s->encoded = true;
+    pthread_mutex_unlock(&s->mu);
+    if (!go)
+        return strata_err_set(e, STRATA_EUNAVAIL,
+                              "snapshot: the state was replaced (or encoded) already");
+    int rc = snap_pack(s, alloc, buf, len, e);
+    pthread_mutex_lock(&s->mu);
+    s->encoding = false;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void dir_snap_detach(struct dir_fsm *f)
+{
+    struct dir_snap *s = f->snap;
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    while (s->encoding)
+        pthread_cond_wait(&s->cv, &s->mu);
+    s->cut = true;
+    s->fsm = NULL;
+    pthread_mutex_unlock(&s->mu);
+    f->snap = NULL;
+    dir_held_release(f);
+}
+
+void dir_snap_end(struct dir_snap *s)
+{
+    if (!s)
+        return;
+    struct dir_fsm *f = s->fsm; /* only the FSM's thread changes it: no lock needed here */
+    if (f) {
+        f->snap = NULL;
+        dir_held_release(f);
+    }
+    snap_free(s);
 }
 
 /* ------------------------------------------------------------------------------- restore */

@@ -114,26 +114,21 @@ int dir_endpoint_qcmp(const void *a, const void *b)
     return c ? c : memcmp(x->mac.data, y->mac.data, 6);
 }
 
-/* Endpoints are most of a large directory, and a snapshot sorts them all on the loop. They are
- * sorted by keys copied out of the index's nodes (dir_key_mac: the VNI in host order, then the
- * MAC), so that a comparison touches no endpoint: sorting pointers with dir_endpoint_qcmp, two
- * cache misses per comparison, was 57 % of serialising 100k endpoints. Same order. */
-struct ep_sort {
-    uint64_t vni, mac;
-    Strata__V1__Endpoint *ep;
-};
-
-static int ep_sort_cmp(const void *a, const void *b)
+/* Endpoints are most of a large directory. They are sorted by keys copied out of the index's
+ * nodes (dir_key_mac: the VNI in host order, then the MAC), so that a comparison touches no
+ * endpoint: sorting pointers with dir_endpoint_qcmp, two cache misses per comparison, was 57 % of
+ * serialising 100k endpoints. Same order. */
+static int ep_key_cmp(const void *a, const void *b)
 {
-    const struct ep_sort *x = a, *y = b;
+    const struct dir_ep_key *x = a, *y = b;
     if (x->vni != y->vni)
         return x->vni < y->vni ? -1 : 1;
     return x->mac < y->mac ? -1 : x->mac > y->mac;
 }
 
-Strata__V1__Endpoint **dir_sorted_endpoints(const struct dir_fsm *f, uint32_t vni, size_t *n)
+struct dir_ep_key *dir_endpoint_keys(const struct dir_fsm *f, uint32_t vni, size_t *n)
 {
-    struct ep_sort *s = dir_xmalloc((f->eps_mac.n + 1) * sizeof(*s));
+    struct dir_ep_key *s = dir_xmalloc((f->eps_mac.n + 1) * sizeof(*s));
     size_t k = 0;
     struct dir_map_iter it = {0};
     Strata__V1__Endpoint *ep;
@@ -146,15 +141,26 @@ Strata__V1__Endpoint **dir_sorted_endpoints(const struct dir_fsm *f, uint32_t vn
         uint64_t mac = 0;
         for (int i = 4; i < 10; i++)
             mac = mac << 8 | key[i]; /* big-endian: numeric order is memcmp order */
-        s[k++] = (struct ep_sort){v, mac, ep};
+        s[k++] = (struct dir_ep_key){v, mac, ep};
     }
-    qsort(s, k, sizeof(*s), ep_sort_cmp);
-    Strata__V1__Endpoint **out = dir_xmalloc((k + 1) * sizeof(*out));
-    for (size_t i = 0; i < k; i++)
-        out[i] = s[i].ep;
-    free(s);
     *n = k;
+    return s;
+}
+
+Strata__V1__Endpoint **dir_endpoint_keys_sort(struct dir_ep_key *k, size_t n)
+{
+    qsort(k, n, sizeof(*k), ep_key_cmp);
+    Strata__V1__Endpoint **out = dir_xmalloc((n + 1) * sizeof(*out));
+    for (size_t i = 0; i < n; i++)
+        out[i] = k[i].ep;
+    free(k);
     return out;
+}
+
+Strata__V1__Endpoint **dir_sorted_endpoints(const struct dir_fsm *f, uint32_t vni, size_t *n)
+{
+    struct dir_ep_key *k = dir_endpoint_keys(f, vni, n);
+    return dir_endpoint_keys_sort(k, *n);
 }
 
 int dir_policy_qcmp(const void *a, const void *b)
