@@ -113,12 +113,13 @@ void dird_transport_feed(uv_stream_t *stream, uv_alloc_cb alloc, uv_read_cb read
                          size_t len);
 
 /* Snapshots in turn. Every node reaches --snapshot-threshold at the same index, and a snapshot
- * stops the node's loop while it serialises (135-145 ms at ~95k endpoints) and its appends while
- * libraft writes it: all three at once stalled every write for 320-390 ms (dir-bench, 64
- * clients). So a voter takes its snapshot only while the applied index is in its own slice of
- * each threshold-long window (voters in the order of their ids); the others keep a quorum going.
- * A node waits at most one more threshold; a non-voter or a lone voter never waits. pos is the
- * voter's place among n voters by id (dird_raft.c asks before each snapshot). */
+ * costs a full encoding of the state in CPU (on a pool thread; it stopped the loop, 135-145 ms at
+ * ~95k endpoints, before that moved) and blocks the node's appends while libraft writes it: all
+ * three at once stalled every write for 320-390 ms (dir-bench, 64 clients). So a voter takes its
+ * snapshot only while the applied index is in its own slice of each threshold-long window (voters
+ * in the order of their ids); the others keep a quorum going. A node waits at most one more
+ * threshold; a non-voter or a lone voter never waits. pos is the voter's place among n voters by id
+ * (dird_raft.c asks before each snapshot). */
 static inline bool dird_snapshot_turn(uint64_t index, uint64_t threshold, unsigned pos, unsigned n)
 {
     if (n <= 1 || pos >= n || threshold < n)
@@ -153,6 +154,7 @@ struct dird {
     struct dird_write *wq_head, **wq_tail;
     unsigned wq_len;
     unsigned applies_in_flight;
+    unsigned appends_out; /* log appends submitted to the storage, not yet durable */
     uv_prepare_t prepare;
     uv_check_t check;
     uv_timer_t tick;

@@ -21,6 +21,7 @@ struct disk_append {
 static void disk_append_cb(struct raft_io_append *req, int status)
 {
     struct disk_append *a = (struct disk_append *)req;
+    a->d->appends_out--;
     if (status == 0)
         strata_histo_observe(&a->d->h_append, uv_hrtime() - a->t0_ns);
     struct raft_io_append *orig = a->orig;
@@ -44,6 +45,8 @@ static int disk_append(struct raft_io *io, struct raft_io_append *req,
     int rv = d->io_append(io, &a->req, entries, n, disk_append_cb);
     if (rv != 0)
         free(a);
+    else
+        d->appends_out++;
     return rv;
 }
 

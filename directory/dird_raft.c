@@ -440,6 +440,16 @@ void dird_write_flush(struct dird *d)
         dird_write_fail_all(d, STRATA_EUNAVAIL, "leadership lost; retry");
         return;
     }
+    /* While the log's last append is not durable here and an entry is not yet committed, the
+     * writes wait for the next turn instead of making an entry of their own: libraft would only
+     * queue that entry's append behind the one in flight (one write at a time per node), so the
+     * disk sees the same writes, but each entry also costs two AppendEntries, two results, an
+     * apply on every node and a feed record. Under closed-loop load this doubles the writes per
+     * entry and cuts the nodes' CPU per write by ~10 %. Once every entry is committed the writes
+     * go at once even if the local append is still out: a leader whose disk is slower than its
+     * followers' then keeps committing at the followers' pace. */
+    if (d->appends_out > 0 && d->applies_in_flight > 0 && d->wq_len < STRATA_MAX_BATCH)
+        return;
     while (d->wq_len > 0)
         flush_one(d);
 }
