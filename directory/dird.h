@@ -136,10 +136,9 @@ struct dird {
     struct strata_metrics *metrics;
     struct dir_fsm *fsm;
     /* The snapshot being taken (dird_raft.c): its view is collected on the loop, encoded on a
-     * libuv pool thread (which fills snap_bytes/snap_encode_ms), ended when libraft is done. */
+     * libuv pool thread (which fills snap_encode_ms), ended when libraft is done. */
     struct dir_snap *snap;
     double snap_collect_ms, snap_encode_ms;
-    size_t snap_bytes;
 
     struct raft raft;
     struct raft_io io;

@@ -114,7 +114,6 @@ static int rfsm_encode(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigned
     arr[0].len = len;
     *bufs = arr;
     *n_bufs = 1;
-    d->snap_bytes = len;
     d->snap_encode_ms = (strata_now_us() - t0) / 1000.0;
     return 0;
 }
@@ -133,8 +132,6 @@ static int rfsm_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsign
     if (!d->snap)
         return RAFT_BUSY;
     d->snap_collect_ms = (strata_now_us() - t0) / 1000.0;
-    d->snap_encode_ms = 0;
-    d->snap_bytes = 0;
     *bufs = NULL;
     *n_bufs = 0;
     if (d->rfsm.snapshot_async == NULL) { /* an io without async_work: encode here and now */
@@ -153,6 +150,12 @@ static int rfsm_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsign
 static int rfsm_snapshot_finalize(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
     struct dird *d = rf->data;
+    if (d->snap != NULL && *bufs != NULL) { /* NULL: the encoding failed (and said so) */
+        d->m_snapshots++;
+        LOG_INFO("snapshot taken applied=%llu bytes=%zu collect_ms=%.1f encode_ms=%.1f",
+                 (unsigned long long)dir_snap_applied(d->snap), (*bufs)[0].len, d->snap_collect_ms,
+                 d->snap_encode_ms);
+    }
     if (*bufs != NULL) {
         for (unsigned i = 0; i < *n_bufs; i++)
             raft_free((*bufs)[i].base);
@@ -160,15 +163,7 @@ static int rfsm_snapshot_finalize(struct raft_fsm *rf, struct raft_buffer *bufs[
     }
     *bufs = NULL;
     *n_bufs = 0;
-    if (d->snap == NULL)
-        return 0;
-    if (d->snap_bytes > 0) {
-        d->m_snapshots++;
-        LOG_INFO("snapshot taken applied=%llu bytes=%zu collect_ms=%.1f encode_ms=%.1f",
-                 (unsigned long long)dir_snap_applied(d->snap), d->snap_bytes, d->snap_collect_ms,
-                 d->snap_encode_ms);
-    }
-    dir_snap_end(d->snap);
+    dir_snap_end(d->snap); /* NULL-safe */
     d->snap = NULL;
     return 0;
 }
@@ -534,8 +529,8 @@ int dird_raft_start(struct dird *d, struct strata_err *e)
     d->rfsm.restore = rfsm_restore;
     d->rfsm.snapshot_finalize = rfsm_snapshot_finalize;
     /* libraft 0.15's raft_uv_init implements async_work but says io version 1, and raft_init
-     * refuses an asynchronous snapshot on a version 1 io (PITFALLS.md; upstream set it to 2 in
-     * 0.17.1). The method is there: say so. Without it, snapshots are encoded on the loop. */
+     * refuses an asynchronous snapshot on a version 1 io (upstream set it to 2 in 0.17.1, commit
+     * 269e541). The method is there: say so. Without it, snapshots are encoded on the loop. */
     if (d->io.async_work != NULL) {
         d->io.version = 2;
         d->rfsm.snapshot_async = rfsm_encode;
