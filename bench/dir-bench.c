@@ -60,6 +60,7 @@ struct drive_target {
     const int *port;
     const pid_t *pid;
     int n;
+    const struct drive_target *idle; /* the other system, running idle meanwhile, or NULL */
 };
 
 /* An operation, whole for the thread-per-client driver and split for the event-driven one. */
@@ -94,13 +95,17 @@ static int drive(const struct bench *b, const struct drive_target *t, struct dir
         ctx[i] = &cl[i];
     }
     double cpu0 = dir_bench_procs_cpu_s(t->pid, (unsigned)t->n);
+    double idle0 = t->idle ? dir_bench_procs_cpu_s(t->idle->pid, (unsigned)t->idle->n) : -1;
     if (!rc && b->load_threads)
         rc = dir_bench_drive_events(n, ctx, op->aop, (unsigned)b->load_threads, secs, 1000, out, e);
     else if (!rc)
         rc = dir_bench_drive(n, ctx, op->fn, secs, 1000, out, e);
     double cpu1 = dir_bench_procs_cpu_s(t->pid, (unsigned)t->n);
-    if (!rc)
+    double idle1 = t->idle ? dir_bench_procs_cpu_s(t->idle->pid, (unsigned)t->idle->n) : -1;
+    if (!rc) {
         out->server_cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
+        out->idle_cpu_s = idle0 >= 0 && idle1 >= 0 ? idle1 - idle0 : -1;
+    }
     for (unsigned i = 0; cl && i < n; i++) {
         sp_req_close(cl[i].sp);
         etcd_http_close(cl[i].http);
@@ -119,6 +124,8 @@ static void phase_done(struct bench *b, const char *what, const struct dir_bench
         "%llu%s%s",
         what, r->clients, r->per_s, r->p50_ms, r->p99_ms, r->server_cpu_s, r->client_cpu_s,
         (unsigned long long)r->errors, r->first_error[0] ? "  first: " : "", r->first_error);
+    if (r->idle_cpu_s >= 0)
+        say("  meanwhile the idle side used %.2f s of CPU", r->idle_cpu_s);
     if (r->errors) {
         char where[64], msg[400];
         snprintf(where, sizeof(where), "%s (%u clients)", what, r->clients);
@@ -139,11 +146,27 @@ static void bench_disk(struct bench *b, const char *dir, struct dir_bench_disk *
             d->one_ms, d->three_ms);
 }
 
-static void run_strata(struct bench *b)
+/* The two systems are started together and measured in turns, each phase of one right after
+ * the same phase of the other: the shared virtual disk's speed moves by 2x within minutes, and a
+ * ratio of two phases taken a minute apart measured that drift as much as the systems. The side
+ * not being measured is idle (heartbeats only). */
+struct strata_side {
+    bool up;
+    struct dir_bench_cluster c;
+    struct dir_bench_keys keys;
+    struct drive_target t;
+};
+
+struct etcd_side {
+    bool up;
+    struct etcd_cluster ec;
+    struct dir_bench_keys keys;
+    struct drive_target t;
+};
+
+static void strata_start(struct bench *b, struct strata_side *s)
 {
     struct strata_err e = {0};
-    struct dir_bench_cluster c;
-    struct dir_bench_keys keys = {0};
     const char *bin = h_bin("strata-dird");
     if (access(bin, X_OK) != 0) {
         strata_err_set(&e, STRATA_ENOTFOUND, "%s not found (set --bin or STRATA_BIN)", bin);
@@ -158,58 +181,79 @@ static void run_strata(struct bench *b)
         eto ? eto : dir_bench_dird_flag_default(bin, "election-timeout-ms");
     say("starting 3 strata-dird nodes (%s%s)", bin,
         eto ? ", --election-timeout-ms given" : ", default election timeout");
-    if (dir_bench_cluster_start(&c, bin, eto, 20000, &e) != 0) {
+    if (dir_bench_cluster_start(&s->c, bin, eto, 20000, &e) != 0) {
         bench_error(b, "strata cluster start", &e);
-        dir_bench_cluster_stop(&c);
+        dir_bench_cluster_stop(&s->c);
         return;
     }
-    if (dir_bench_cluster_seed(&c, &e) != 0 || dir_bench_keys_init(&keys, KEYS_CAP, &e) != 0) {
+    if (dir_bench_cluster_seed(&s->c, &e) != 0 ||
+        dir_bench_keys_init(&s->keys, KEYS_CAP, &e) != 0) {
         bench_error(b, "strata seed", &e);
-        dir_bench_cluster_stop(&c);
+        dir_bench_cluster_stop(&s->c);
+        dir_bench_keys_free(&s->keys);
         return;
     }
-    bench_disk(b, c.dir, &b->sum.disk_strata);
-    const struct drive_target target = {.port = c.api_port, .pid = c.pid, .n = DIR_BENCH_NODES};
-    for (unsigned r = 0; r < b->sum.nruns; r++) {
-        struct dir_bench_run *run = &b->sum.runs[r];
-        say("strata: %u clients, writes for %llus", run->clients, (unsigned long long)b->seconds);
-        struct dir_bench_raft_sample m0, m1;
-        bool scraped = dir_bench_scrape_raft(c.metrics_port, DIR_BENCH_NODES, &m0, &e) == 0;
-        if (drive(b, &target, &keys, run->clients, &op_strata_write, &run->sw, &e) != 0) {
-            bench_error(b, "strata writes", &e);
-            continue;
-        }
-        phase_done(b, "strata write", &run->sw);
-        /* Optional figures: a node without the histograms (an older build) only loses them. */
-        if (scraped && dir_bench_scrape_raft(c.metrics_port, DIR_BENCH_NODES, &m1, &e) == 0) {
-            dir_bench_raft_phase(&m0, &m1, (double)run->sw.ops, &run->sraft);
-            say("  raft: disk append %.2f ms, commit %.2f ms (leader), %.1f writes per entry; "
-                "%.2f ms in the node written to",
-                run->sraft.append_ms, run->sraft.commit_ms, run->sraft.writes_per_entry,
-                run->sraft.server_ms);
-        }
-        say("strata: %u clients, resolves for %llus", run->clients, (unsigned long long)b->seconds);
-        if (drive(b, &target, &keys, run->clients, &op_strata_read, &run->sr, &e) != 0) {
-            bench_error(b, "strata reads", &e);
-            continue;
-        }
-        phase_done(b, "strata read", &run->sr);
-        run->strata_ok = true;
-    }
-    if (b->failovers) {
-        say("strata: %llu leader failovers", (unsigned long long)b->failovers);
-        b->sum.failover_ran = true;
-        if (dir_bench_failover_run(&c, &keys, (unsigned)b->failovers, &b->sum.fo, &e) != 0)
-            bench_error(b, "strata failover", &e);
-        else
-            b->sum.failover_ok = true;
-        say("  failover median %.0f ms over %u samples", b->sum.fo.median_ms, b->sum.fo.n);
-    }
-    dir_bench_cluster_stop(&c);
-    dir_bench_keys_free(&keys);
+    bench_disk(b, s->c.dir, &b->sum.disk_strata);
+    s->t = (struct drive_target){.port = s->c.api_port, .pid = s->c.pid, .n = DIR_BENCH_NODES};
+    s->up = true;
 }
 
-static void run_etcd(struct bench *b)
+static bool strata_writes(struct bench *b, struct strata_side *s, struct dir_bench_run *run)
+{
+    struct strata_err e = {0};
+    say("strata: %u clients, writes for %llus", run->clients, (unsigned long long)b->seconds);
+    struct dir_bench_raft_sample m0, m1;
+    bool scraped = dir_bench_scrape_raft(s->c.metrics_port, DIR_BENCH_NODES, &m0, &e) == 0;
+    if (drive(b, &s->t, &s->keys, run->clients, &op_strata_write, &run->sw, &e) != 0) {
+        bench_error(b, "strata writes", &e);
+        return false;
+    }
+    phase_done(b, "strata write", &run->sw);
+    /* Optional figures: a node without the histograms (an older build) only loses them. */
+    if (scraped && dir_bench_scrape_raft(s->c.metrics_port, DIR_BENCH_NODES, &m1, &e) == 0) {
+        dir_bench_raft_phase(&m0, &m1, (double)run->sw.ops, &run->sraft);
+        say("  raft: disk append %.2f ms, commit %.2f ms (leader), %.1f writes per entry; "
+            "%.2f ms in the node written to",
+            run->sraft.append_ms, run->sraft.commit_ms, run->sraft.writes_per_entry,
+            run->sraft.server_ms);
+    }
+    return true;
+}
+
+static bool strata_reads(struct bench *b, struct strata_side *s, struct dir_bench_run *run)
+{
+    struct strata_err e = {0};
+    say("strata: %u clients, resolves for %llus", run->clients, (unsigned long long)b->seconds);
+    if (drive(b, &s->t, &s->keys, run->clients, &op_strata_read, &run->sr, &e) != 0) {
+        bench_error(b, "strata reads", &e);
+        return false;
+    }
+    phase_done(b, "strata read", &run->sr);
+    return true;
+}
+
+static void strata_failovers(struct bench *b, struct strata_side *s)
+{
+    struct strata_err e = {0};
+    say("strata: %llu leader failovers", (unsigned long long)b->failovers);
+    b->sum.failover_ran = true;
+    if (dir_bench_failover_run(&s->c, &s->keys, (unsigned)b->failovers, &b->sum.fo, &e) != 0)
+        bench_error(b, "strata failover", &e);
+    else
+        b->sum.failover_ok = true;
+    say("  failover median %.0f ms over %u samples", b->sum.fo.median_ms, b->sum.fo.n);
+}
+
+static void strata_stop(struct strata_side *s)
+{
+    if (!s->up)
+        return;
+    dir_bench_cluster_stop(&s->c);
+    dir_bench_keys_free(&s->keys);
+    s->up = false;
+}
+
+static void etcd_start(struct bench *b, struct etcd_side *s)
 {
     struct strata_err e = {0};
     char bin[512];
@@ -219,46 +263,85 @@ static void run_etcd(struct bench *b)
     }
     b->sum.etcd_found = true;
     say("starting 3 etcd members (%s, %s)", bin, b->sum.etcd_version);
-    struct etcd_cluster ec;
-    struct dir_bench_keys keys = {0};
-    if (etcd_cluster_start(&ec, bin, 30000, &e) != 0 ||
-        dir_bench_keys_init(&keys, KEYS_CAP, &e) != 0) {
+    if (etcd_cluster_start(&s->ec, bin, 30000, &e) != 0 ||
+        dir_bench_keys_init(&s->keys, KEYS_CAP, &e) != 0) {
         bench_error(b, "etcd cluster start", &e);
-        etcd_cluster_stop(&ec);
+        etcd_cluster_stop(&s->ec);
+        dir_bench_keys_free(&s->keys);
         return;
     }
-    bench_disk(b, ec.dir, &b->sum.disk_etcd);
-    const struct drive_target target = {
-        .etcd = true, .port = ec.client_port, .pid = ec.pid, .n = ETCD_MEMBERS};
+    bench_disk(b, s->ec.dir, &b->sum.disk_etcd);
+    s->t = (struct drive_target){
+        .etcd = true, .port = s->ec.client_port, .pid = s->ec.pid, .n = ETCD_MEMBERS};
+    s->up = true;
+}
+
+static bool etcd_puts(struct bench *b, struct etcd_side *s, struct dir_bench_run *run)
+{
+    struct strata_err e = {0};
+    say("etcd: %u clients, puts for %llus", run->clients, (unsigned long long)b->seconds);
+    if (drive(b, &s->t, &s->keys, run->clients, &op_etcd_put, &run->ep, &e) != 0) {
+        bench_error(b, "etcd puts", &e);
+        return false;
+    }
+    phase_done(b, "etcd put", &run->ep);
+    return true;
+}
+
+static bool etcd_gets(struct bench *b, struct etcd_side *s, struct dir_bench_run *run)
+{
+    struct strata_err e = {0};
+    say("etcd: %u clients, serializable gets for %llus", run->clients,
+        (unsigned long long)b->seconds);
+    if (drive(b, &s->t, &s->keys, run->clients, &op_etcd_get, &run->eg, &e) != 0) {
+        bench_error(b, "etcd gets", &e);
+        return false;
+    }
+    phase_done(b, "etcd get", &run->eg);
+    return true;
+}
+
+static void etcd_failovers(struct bench *b, struct etcd_side *s)
+{
+    struct strata_err e = {0};
+    say("etcd: %llu leader failovers", (unsigned long long)b->failovers);
+    b->sum.etcd_failover_ran = true;
+    if (etcd_failover_run(&s->ec, &s->keys, (unsigned)b->failovers, &b->sum.etcd_fo, &e) != 0)
+        bench_error(b, "etcd failover", &e);
+    else
+        b->sum.etcd_failover_ok = true;
+    say("  etcd failover median %.0f ms over %u samples", b->sum.etcd_fo.median_ms,
+        b->sum.etcd_fo.n);
+}
+
+static void etcd_stop(struct etcd_side *s)
+{
+    if (!s->up)
+        return;
+    etcd_cluster_stop(&s->ec);
+    dir_bench_keys_free(&s->keys);
+    s->up = false;
+}
+
+/* Every phase of both sides, in turns: writes of one then of the other, reads likewise, at each
+ * concurrency; failovers last, as each kills a member. */
+static void run_both(struct bench *b, struct strata_side *s, struct etcd_side *es)
+{
+    if (s->up && es->up) {
+        s->t.idle = &es->t;
+        es->t.idle = &s->t;
+    }
     for (unsigned r = 0; r < b->sum.nruns; r++) {
         struct dir_bench_run *run = &b->sum.runs[r];
-        say("etcd: %u clients, puts for %llus", run->clients, (unsigned long long)b->seconds);
-        if (drive(b, &target, &keys, run->clients, &op_etcd_put, &run->ep, &e) != 0) {
-            bench_error(b, "etcd puts", &e);
-            continue;
-        }
-        phase_done(b, "etcd put", &run->ep);
-        say("etcd: %u clients, serializable gets for %llus", run->clients,
-            (unsigned long long)b->seconds);
-        if (drive(b, &target, &keys, run->clients, &op_etcd_get, &run->eg, &e) != 0) {
-            bench_error(b, "etcd gets", &e);
-            continue;
-        }
-        phase_done(b, "etcd get", &run->eg);
-        run->etcd_ok = true;
+        bool sw = s->up && strata_writes(b, s, run);
+        bool ew = es->up && etcd_puts(b, es, run);
+        run->strata_ok = sw && strata_reads(b, s, run);
+        run->etcd_ok = ew && etcd_gets(b, es, run);
     }
-    if (b->failovers) {
-        say("etcd: %llu leader failovers", (unsigned long long)b->failovers);
-        b->sum.etcd_failover_ran = true;
-        if (etcd_failover_run(&ec, &keys, (unsigned)b->failovers, &b->sum.etcd_fo, &e) != 0)
-            bench_error(b, "etcd failover", &e);
-        else
-            b->sum.etcd_failover_ok = true;
-        say("  etcd failover median %.0f ms over %u samples", b->sum.etcd_fo.median_ms,
-            b->sum.etcd_fo.n);
-    }
-    etcd_cluster_stop(&ec);
-    dir_bench_keys_free(&keys);
+    if (b->failovers && s->up)
+        strata_failovers(b, s);
+    if (b->failovers && es->up)
+        etcd_failovers(b, es);
 }
 
 /* Ctrl-C, a CI timeout or a crash (a sanitizer abort skips atexit) must not leave six daemons
@@ -359,12 +442,17 @@ int main(int argc, char **argv)
     b.sum.seconds = (unsigned)b.seconds;
     b.sum.load_threads = (unsigned)b.load_threads;
     uint64_t t0 = h_now_ms();
+    static struct strata_side side_strata;
+    static struct etcd_side side_etcd;
     if (!b.no_strata) {
         b.sum.strata_ran = true;
-        run_strata(&b);
+        strata_start(&b, &side_strata);
     }
     if (!b.no_etcd)
-        run_etcd(&b);
+        etcd_start(&b, &side_etcd);
+    run_both(&b, &side_strata, &side_etcd);
+    strata_stop(&side_strata);
+    etcd_stop(&side_etcd);
     dir_bench_report(stdout, &b.sum, (double)(h_now_ms() - t0) / 1000.0);
     say("done in %.0f s", (double)(h_now_ms() - t0) / 1000.0);
     h_cleanup();

@@ -160,6 +160,7 @@ int dir_bench_lat_summary(struct dir_bench_lat *const *ls, unsigned n, uint64_t 
 {
     out->client_cpu_s = dir_bench_self_cpu_s() - cpu0;
     out->server_cpu_s = -1;
+    out->idle_cpu_s = -1;
     int rc = 0;
     uint64_t end = t0_us;
     size_t total = 0;

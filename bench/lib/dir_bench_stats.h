@@ -23,6 +23,7 @@ struct dir_bench_result {
     double p50_ms, p99_ms, max_ms;
     double client_cpu_s;   /* CPU (user + system) this process spent during the run */
     double server_cpu_s;   /* CPU the measured servers spent (filled by the caller), or -1 */
+    double idle_cpu_s;     /* CPU the other, idle system spent meanwhile (caller), or -1 */
     char first_error[300]; /* the first failure seen, for the report; "" if none */
 };
 
