@@ -32,6 +32,25 @@ static void wr32(uint8_t *p, uint32_t v)
 
 /* ---------------------------------------------------------------- FSM callbacks */
 
+/* Running out of memory while applying an entry stops the node, as the FSM does (dir_oom). The
+ * alternatives are worse: skipping the entry as undecodable would leave this node's state behind
+ * the others' for good, and an error returned to libraft 0.15 turns a follower RAFT_UNAVAILABLE
+ * for good (recvCb), a process that neither serves nor exits. A restarted node replays the entry
+ * from its log. */
+static void apply_oom(void)
+{
+    LOG_ERROR("out of memory applying a raft entry: stopping (a restart replays it from the log)");
+    abort();
+}
+
+static void *apply_alloc(void *arena, size_t n)
+{
+    void *p = strata_arena_alloc(arena, n);
+    if (p == NULL)
+        apply_oom();
+    return p;
+}
+
 /* Apply one entry. Never fails deterministically: an undecodable entry (a bug or corruption) is
  * logged and skipped so every node skips it alike; validation errors go into the results. */
 static int rfsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf, void **result)
@@ -43,6 +62,7 @@ static int rfsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf, void *
     const uint8_t *p = buf->base;
     /* Decoded into the arena: one reset instead of a free per submessage, bytes and string. */
     ProtobufCAllocator pb = strata_arena_pb(&d->decode);
+    pb.alloc = apply_alloc;
     if (buf->len >= DIRD_ENTRY_HDR && rd32(p + 4) == DIRD_ENTRY_MAGIC &&
         rd32(p) <= buf->len - DIRD_ENTRY_HDR)
         b = strata__v1__command_batch__unpack(&pb, rd32(p), p + DIRD_ENTRY_HDR);
@@ -58,10 +78,8 @@ static int rfsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf, void *
     }
     if (b->n_cmds > d->results_cap) {
         struct dir_result *r = realloc(d->results, b->n_cmds * sizeof(*r));
-        if (r == NULL) {
-            strata_arena_reset(&d->decode);
-            return RAFT_NOMEM; /* not deterministic: raft retries later */
-        }
+        if (r == NULL)
+            apply_oom();
         d->results = r;
         d->results_cap = b->n_cmds;
     }
