@@ -24,6 +24,7 @@
 #define DIRD_FEED_WAIT_MAX_MS 30000 /* longest long-poll */
 #define DIRD_READ_WAIT_MS 2000      /* longest wait for min_index */
 #define DIRD_FWD_TIMEOUT_MS 3000    /* a proxied request, including waiting for a leader */
+#define DIRD_MAX_PEERS 16           /* peers whose last contact a leader tracks */
 #define DIRD_TICK_MS 20             /* housekeeping period (deadlines, member table) */
 
 struct dird;
@@ -174,6 +175,14 @@ struct dird {
     bool member_inflight;
     uint64_t member_next_try_ms;
 
+    /* Leader only: when each peer was last heard from. libraft keeps a per-peer flag that it
+     * clears once per election timeout; dird_peers_tick samples it every tick. Emptied whenever
+     * this node does not lead. */
+    struct dird_peer_seen {
+        uint64_t id, ms;
+    } seen[DIRD_MAX_PEERS];
+    unsigned n_seen;
+
     /* parked reads and feed waiters */
     struct dird_parked *reads, *feeds;
 
@@ -268,5 +277,10 @@ void dird_feed_free(struct dird *d);
 /* dird_cluster.c */
 void dird_cluster_handle(struct dird *d, struct strata_req *req, const strata_env *env);
 void dird_cluster_tick(struct dird *d, uint64_t now_ms); /* member self-registration */
+void dird_peers_tick(struct dird *d, uint64_t now_ms);
+/* On a leader: true when voter `id` was heard from within an election timeout. */
+bool dird_peer_reachable(const struct dird *d, uint64_t id, uint64_t now_ms);
+/* The voter a stopping leader hands off to, or 0 (see dird_cluster.c). */
+uint64_t dird_handoff_target(struct dird *d, uint64_t now_ms);
 
 #endif

@@ -37,6 +37,7 @@ static void handle_status(struct dird *d, struct strata_req *req)
     const char *lapi;
     dird_leader(d, &lid, &lapi);
     int state = d->raft_started ? raft_state(&d->raft) : RAFT_UNAVAILABLE;
+    uint64_t now = strata_now_ms();
     const struct raft_server *me = config_server(d, d->cfg.id);
     self.id = d->cfg.id;
     self.raft = (char *)d->cfg.raft_addr;
@@ -68,6 +69,8 @@ static void handle_status(struct dird *d, struct strata_req *req)
             ms[i].role = (char *)"spare";
         else if (s->id == lid)
             ms[i].role = (char *)"leader";
+        else if (lid == d->cfg.id && !dird_peer_reachable(d, s->id, now))
+            ms[i].role = (char *)"unreachable"; /* as this leader sees it */
         else
             ms[i].role = (char *)"follower";
         if (s->id == d->cfg.id) {
@@ -398,4 +401,72 @@ void dird_cluster_tick(struct dird *d, uint64_t now_ms)
         d->member_inflight = true;
     else
         d->member_next_try_ms = now_ms + 200;
+}
+
+/* ---------------------------------------------------------------- peer contact */
+
+static struct dird_peer_seen *peer_seen(struct dird *d, uint64_t id)
+{
+    for (unsigned i = 0; i < d->n_seen; i++)
+        if (d->seen[i].id == id)
+            return &d->seen[i];
+    return NULL;
+}
+
+void dird_peers_tick(struct dird *d, uint64_t now_ms)
+{
+    if (!dird_is_leader(d)) {
+        d->n_seen = 0;
+        return;
+    }
+    /* leader_state.progress runs parallel to configuration.servers (libraft rebuilds both on a
+     * change). recent_recv says the peer answered since libraft last cleared it. */
+    const struct raft_configuration *c = &d->raft.configuration;
+    for (unsigned i = 0; i < c->n; i++) {
+        uint64_t id = c->servers[i].id;
+        if (id == d->cfg.id || !d->raft.leader_state.progress[i].recent_recv)
+            continue;
+        struct dird_peer_seen *p = peer_seen(d, id);
+        if (p == NULL && d->n_seen < DIRD_MAX_PEERS)
+            p = &d->seen[d->n_seen++];
+        if (p == NULL) { /* full: a removed member's slot, or the stalest, makes room */
+            p = &d->seen[0];
+            for (unsigned k = 1; k < d->n_seen; k++)
+                if (d->seen[k].ms < p->ms)
+                    p = &d->seen[k];
+        }
+        p->id = id;
+        p->ms = now_ms;
+    }
+}
+
+bool dird_peer_reachable(const struct dird *d, uint64_t id, uint64_t now_ms)
+{
+    const struct dird_peer_seen *p = peer_seen((struct dird *)d, id);
+    return p != NULL && now_ms - p->ms <= d->cfg.election_ms;
+}
+
+/* libraft's own choice (raft_transfer with id 0) is the first up-to-date voter in configuration
+ * order, whether or not it still answers: a stopped follower that was up to date gets the
+ * TimeoutNow, the transfer waits out its timeout and the cluster has no leader meanwhile. This
+ * picks among the voters heard from within an election timeout the one with the most of the log
+ * (libraft brings it up to date before it sends TimeoutNow). */
+uint64_t dird_handoff_target(struct dird *d, uint64_t now_ms)
+{
+    if (!dird_is_leader(d))
+        return 0;
+    const struct raft_configuration *c = &d->raft.configuration;
+    uint64_t best = 0;
+    raft_index best_match = 0;
+    for (unsigned i = 0; i < c->n; i++) {
+        const struct raft_server *s = &c->servers[i];
+        if (s->id == d->cfg.id || s->role != RAFT_VOTER || !dird_peer_reachable(d, s->id, now_ms))
+            continue;
+        raft_index m = d->raft.leader_state.progress[i].match_index;
+        if (best == 0 || m > best_match) {
+            best = s->id;
+            best_match = m;
+        }
+    }
+    return best;
 }

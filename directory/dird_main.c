@@ -95,6 +95,7 @@ static void on_tick(uv_timer_t *h)
         return;
     uint64_t now = strata_now_ms();
     track_state(d);
+    dird_peers_tick(d, now);
     dird_cluster_tick(d, now);
     if (d->fwds != NULL)
         dird_forward_poll(d, now);
@@ -167,10 +168,14 @@ static void on_signal(void *arg)
     dird_reads_fail_all(d);
     dird_feed_poll(d, strata_now_ms()); /* stopping: answers every waiter */
     dird_forward_close(d);
-    /* A leader hands off first: the cluster elects at once instead of after a timeout. */
+    /* A leader hands off first: the cluster elects at once instead of after a timeout. With no
+     * voter heard from lately there is no one to hand to: the others elect when they can. */
     static struct raft_transfer handoff;
     handoff.data = d;
-    if (dird_is_leader(d) && raft_transfer(&d->raft, &handoff, 0, handoff_done) == 0)
+    uint64_t to = dird_handoff_target(d, strata_now_ms());
+    if (to == 0 && dird_is_leader(d))
+        LOG_WARN("no voter answering: stopping without a leadership hand-off");
+    if (to != 0 && raft_transfer(&d->raft, &handoff, to, handoff_done) == 0)
         uv_timer_start(&d->close_timer, deferred_close, 2000, 0); /* fallback */
     else
         uv_timer_start(&d->close_timer, deferred_close, 0, 0);

@@ -214,6 +214,36 @@ static inline void td_urls(struct td_cluster *c, int first, char *buf, size_t le
     }
 }
 
+/* Lines of a log file holding `needle` (the log accumulates over restarts). With `out`, the
+ * number right after the needle on each of the first `max` such lines is stored there, and
+ * the count stops at `max`. */
+static inline int td_log_scan(const char *path, const char *needle, uint64_t *out, int max)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    int n = 0;
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        const char *p = strstr(line, needle);
+        if (p == NULL)
+            continue;
+        if (out != NULL) {
+            if (n == max)
+                break;
+            out[n] = strtoull(p + strlen(needle), NULL, 10);
+        }
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+static inline int td_log_count(const char *path, const char *needle)
+{
+    return td_log_scan(path, needle, NULL, 0);
+}
+
 /* ---------------------------------------------------------------- writes */
 
 static inline void td_mac(int i, uint8_t mac[6])

@@ -115,43 +115,13 @@ static uint8_t *list_bytes(int node, size_t *len)
     return b;
 }
 
-/* Lines of a log file holding `needle` (the log accumulates over restarts). With `out`, the
- * number right after the needle on each of the first `max` such lines is stored there, and
- * the count stops at `max`. */
-static int log_scan(const char *path, const char *needle, uint64_t *out, int max)
-{
-    FILE *f = fopen(path, "r");
-    char line[4096];
-    int n = 0;
-    if (f == NULL)
-        return 0;
-    while (fgets(line, sizeof(line), f) != NULL) {
-        const char *p = strstr(line, needle);
-        if (p == NULL)
-            continue;
-        if (out != NULL) {
-            if (n == max)
-                break;
-            out[n] = strtoull(p + strlen(needle), NULL, 10);
-        }
-        n++;
-    }
-    fclose(f);
-    return n;
-}
-
-static int log_count(const char *path, const char *needle)
-{
-    return log_scan(path, needle, NULL, 0);
-}
-
 /* Nodes take their snapshots in turn: no index is snapshotted by two nodes. */
 static void assert_snapshots_in_turn(int a, int b)
 {
     const char *needle = "snapshot taken applied=";
     uint64_t xa[256], xb[256];
-    int na = log_scan(C.node[a].log, needle, xa, 256),
-        nb = log_scan(C.node[b].log, needle, xb, 256);
+    int na = td_log_scan(C.node[a].log, needle, xa, 256),
+        nb = td_log_scan(C.node[b].log, needle, xb, 256);
     if (na == 0 || nb == 0)
         fail_msg("expected snapshots on nodes %d and %d, saw %d and %d", C.node[a].id, C.node[b].id,
                  na, nb);
@@ -275,10 +245,10 @@ static void test_failover(void **state)
     assert_int_equal(write_range(600, 900, 1), 0);
     PHASE("300 more written; restart the follower");
     assert_snapshots_in_turn(td_index_of(&C, leader3), 3 - fi - td_index_of(&C, leader3));
-    int installs = log_count(C.node[fi].log, "snapshot installed");
+    int installs = td_log_count(C.node[fi].log, "snapshot installed");
     td_start(&C, fi);
     wait_caught_up(fi, 900, 30000);
-    if (log_count(C.node[fi].log, "snapshot installed") <= installs)
+    if (td_log_count(C.node[fi].log, "snapshot installed") <= installs)
         fail_msg("node %d caught up without a snapshot install (log %s)", C.node[fi].id,
                  C.node[fi].log);
     /* its change feed starts at the snapshot: an old position is a gap (resynchronise) */

@@ -1,6 +1,7 @@
 /* test_dir_membership.c - a 4th strata-dird started with --join is added with ClusterAdd (sent
  * to a follower, which forwards), becomes a voter and serves reads holding all data; a member is
- * removed (status shows 3 members); leadership is transferred to a chosen node. */
+ * removed (status shows 3 members); leadership is transferred to a chosen node. A stopping leader
+ * hands off to a voter that answers, not to one that stopped. */
 #include "test_dir_common.h"
 
 static struct td_cluster C;
@@ -145,9 +146,67 @@ static void test_membership(void **state)
             td_stop(&C, i);
 }
 
+struct applied_pred {
+    int node;
+    uint64_t index;
+};
+
+static bool applied_pred(void *arg)
+{
+    struct applied_pred *a = arg;
+    strata_env *r = td_status(C.node[a->node].api);
+    bool ok = r != NULL && r->cluster_status_reply->self->applied_index >= a->index;
+    strata_msg_free(r);
+    return ok;
+}
+
+/* libraft's own pick for a hand-off is the first up-to-date voter in configuration order: here
+ * that is a follower killed while up to date, and the leader would stop without a hand-off. */
+static void test_handoff_skips_stopped_voter(void **state)
+{
+    (void)state;
+    td_init(&C, 5, "dir-handoff");
+    for (int i = 0; i < 5; i++)
+        td_start(&C, i);
+    int leader = td_wait_leader(&C, 15000);
+    assert_true(leader > 0);
+    char urls[512];
+    struct strata_dirclient *dc;
+    struct strata_err e;
+    td_urls(&C, 0, urls, sizeof(urls));
+    assert_int_equal(strata_dirclient_open(urls, &dc, &e), 0);
+    td_setup_objects(dc);
+    uint64_t idx = 0;
+    if (td_endpoint_add(dc, 1, &idx, &e) != 0)
+        fail_msg("endpoint: %s", e.msg);
+    strata_dirclient_close(dc);
+    for (int i = 0; i < 5; i++) {
+        struct applied_pred ap = {.node = i, .index = idx};
+        assert_true(h_wait_until(applied_pred, &ap, 10000));
+    }
+
+    int victim = leader == 1 ? 2 : 1; /* the first voter in the configuration */
+    td_kill9(&C, td_index_of(&C, victim));
+    int li = td_index_of(&C, leader);
+    /* the leader's status marks it unreachable once it has not answered for a while */
+    struct member_pred mp = {.node = li, .id = victim, .role = "unreachable", .members = 5};
+    assert_true(h_wait_until(member_pred, &mp, 5000));
+
+    td_stop(&C, li);
+    uint64_t to = 0;
+    if (td_log_scan(C.node[li].log, "leadership handed off before stopping: leader=", &to, 1) != 1)
+        fail_msg("leader %d stopped without a hand-off (log %s)", leader, C.node[li].log);
+    assert_true(to != (uint64_t)victim && to != (uint64_t)leader && to >= 1 && to <= 5);
+    assert_int_equal(td_wait_leader(&C, 10000), (int)to);
+    for (int i = 0; i < 5; i++)
+        if (C.node[i].pid > 0)
+            td_stop(&C, i);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_membership)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_membership),
+                                       cmocka_unit_test(test_handoff_skips_stopped_voter)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     h_cleanup();
     return rc;
