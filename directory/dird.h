@@ -115,8 +115,10 @@ void dird_transport_feed(uv_stream_t *stream, uv_alloc_cb alloc, uv_read_cb read
 
 /* Snapshots in turn. Every node reaches --snapshot-threshold at the same index, and a snapshot
  * costs a full encoding of the state in CPU (on a pool thread; it stopped the loop, 135-145 ms at
- * ~95k endpoints, before that moved) and blocks the node's appends while libraft writes it: all
- * three at once stalled every write for 320-390 ms (dir-bench, 64 clients). So a voter takes its
+ * ~95k endpoints, before that moved) and a write of the whole state to the disk the log's appends
+ * share. libraft 0.15 lets appends go on meanwhile, into a fresh segment (its barrier blocks them
+ * only for an installed snapshot, trailing 0). All three at once, with the encoding still on the
+ * loop, stalled every write for 320-390 ms (dir-bench, 64 clients). So a voter takes its
  * snapshot only while the applied index is in its own slice of each threshold-long window (voters
  * in the order of their ids); the others keep a quorum going. A node waits at most one more
  * threshold; a non-voter or a lone voter never waits. pos is the voter's place among n voters by id
