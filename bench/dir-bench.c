@@ -164,6 +164,23 @@ struct etcd_side {
     struct drive_target t;
 };
 
+/* One measured phase: announce it, drive it, print its figures. */
+static bool phase(struct bench *b, const struct drive_target *t, struct dir_bench_keys *keys,
+                  unsigned clients, const struct bench_op *op, const char *side, const char *what,
+                  const char *label, struct dir_bench_result *out)
+{
+    struct strata_err e = {0};
+    say("%s: %u clients, %s for %llus", side, clients, what, (unsigned long long)b->seconds);
+    if (drive(b, t, keys, clients, op, out, &e) != 0) {
+        char where[64];
+        snprintf(where, sizeof(where), "%s %s", side, what);
+        bench_error(b, where, &e);
+        return false;
+    }
+    phase_done(b, label, out);
+    return true;
+}
+
 static void strata_start(struct bench *b, struct strata_side *s)
 {
     struct strata_err e = {0};
@@ -201,14 +218,11 @@ static void strata_start(struct bench *b, struct strata_side *s)
 static bool strata_writes(struct bench *b, struct strata_side *s, struct dir_bench_run *run)
 {
     struct strata_err e = {0};
-    say("strata: %u clients, writes for %llus", run->clients, (unsigned long long)b->seconds);
     struct dir_bench_raft_sample m0, m1;
     bool scraped = dir_bench_scrape_raft(s->c.metrics_port, DIR_BENCH_NODES, &m0, &e) == 0;
-    if (drive(b, &s->t, &s->keys, run->clients, &op_strata_write, &run->sw, &e) != 0) {
-        bench_error(b, "strata writes", &e);
+    if (!phase(b, &s->t, &s->keys, run->clients, &op_strata_write, "strata", "writes",
+               "strata write", &run->sw))
         return false;
-    }
-    phase_done(b, "strata write", &run->sw);
     /* Optional figures: a node without the histograms (an older build) only loses them. */
     if (scraped && dir_bench_scrape_raft(s->c.metrics_port, DIR_BENCH_NODES, &m1, &e) == 0) {
         dir_bench_raft_phase(&m0, &m1, (double)run->sw.ops, &run->sraft);
@@ -217,18 +231,6 @@ static bool strata_writes(struct bench *b, struct strata_side *s, struct dir_ben
             run->sraft.append_ms, run->sraft.commit_ms, run->sraft.writes_per_entry,
             run->sraft.server_ms);
     }
-    return true;
-}
-
-static bool strata_reads(struct bench *b, struct strata_side *s, struct dir_bench_run *run)
-{
-    struct strata_err e = {0};
-    say("strata: %u clients, resolves for %llus", run->clients, (unsigned long long)b->seconds);
-    if (drive(b, &s->t, &s->keys, run->clients, &op_strata_read, &run->sr, &e) != 0) {
-        bench_error(b, "strata reads", &e);
-        return false;
-    }
-    phase_done(b, "strata read", &run->sr);
     return true;
 }
 
@@ -276,31 +278,6 @@ static void etcd_start(struct bench *b, struct etcd_side *s)
     s->up = true;
 }
 
-static bool etcd_puts(struct bench *b, struct etcd_side *s, struct dir_bench_run *run)
-{
-    struct strata_err e = {0};
-    say("etcd: %u clients, puts for %llus", run->clients, (unsigned long long)b->seconds);
-    if (drive(b, &s->t, &s->keys, run->clients, &op_etcd_put, &run->ep, &e) != 0) {
-        bench_error(b, "etcd puts", &e);
-        return false;
-    }
-    phase_done(b, "etcd put", &run->ep);
-    return true;
-}
-
-static bool etcd_gets(struct bench *b, struct etcd_side *s, struct dir_bench_run *run)
-{
-    struct strata_err e = {0};
-    say("etcd: %u clients, serializable gets for %llus", run->clients,
-        (unsigned long long)b->seconds);
-    if (drive(b, &s->t, &s->keys, run->clients, &op_etcd_get, &run->eg, &e) != 0) {
-        bench_error(b, "etcd gets", &e);
-        return false;
-    }
-    phase_done(b, "etcd get", &run->eg);
-    return true;
-}
-
 static void etcd_failovers(struct bench *b, struct etcd_side *s)
 {
     struct strata_err e = {0};
@@ -334,9 +311,12 @@ static void run_both(struct bench *b, struct strata_side *s, struct etcd_side *e
     for (unsigned r = 0; r < b->sum.nruns; r++) {
         struct dir_bench_run *run = &b->sum.runs[r];
         bool sw = s->up && strata_writes(b, s, run);
-        bool ew = es->up && etcd_puts(b, es, run);
-        run->strata_ok = sw && strata_reads(b, s, run);
-        run->etcd_ok = ew && etcd_gets(b, es, run);
+        bool ew = es->up && phase(b, &es->t, &es->keys, run->clients, &op_etcd_put, "etcd", "puts",
+                                  "etcd put", &run->ep);
+        run->strata_ok = sw && phase(b, &s->t, &s->keys, run->clients, &op_strata_read, "strata",
+                                     "resolves", "strata read", &run->sr);
+        run->etcd_ok = ew && phase(b, &es->t, &es->keys, run->clients, &op_etcd_get, "etcd",
+                                   "serializable gets", "etcd get", &run->eg);
     }
     if (b->failovers && s->up)
         strata_failovers(b, s);

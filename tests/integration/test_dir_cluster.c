@@ -267,12 +267,8 @@ static void test_cluster(void **state)
     }
     assert_int_equal(leaders, 1);
 
-    char urls[512];
-    struct strata_dirclient *dc;
+    struct strata_dirclient *dc = td_client_with_objects(&C);
     struct strata_err e;
-    td_urls(&C, 0, urls, sizeof(urls));
-    assert_int_equal(strata_dirclient_open(urls, &dc, &e), 0);
-    td_setup_objects(dc);
 
     static bool acked[N_WRITES];
     struct writer w[N_THREADS];

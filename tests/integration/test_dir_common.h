@@ -351,6 +351,19 @@ static inline void td_setup_objects(struct strata_dirclient *dc)
         fail_msg("host add: %s", e.msg);
 }
 
+/* A client over every running node (tried in turn from node 0), with the common objects made. */
+static inline struct strata_dirclient *td_client_with_objects(struct td_cluster *c)
+{
+    char urls[512];
+    struct strata_dirclient *dc;
+    struct strata_err e;
+    td_urls(c, 0, urls, sizeof(urls));
+    if (strata_dirclient_open(urls, &dc, &e) != 0)
+        fail_msg("dirclient %s: %s", urls, e.msg);
+    td_setup_objects(dc);
+    return dc;
+}
+
 /* List the endpoints of VNI 100 on one node once it has applied min_index (NULL on failure). */
 static inline strata_env *td_list(const char *url, uint64_t min_index)
 {

@@ -48,12 +48,9 @@ static void test_membership(void **state)
     int leader = td_wait_leader(&C, 15000);
     assert_true(leader > 0);
 
-    char urls[512];
-    struct strata_dirclient *dc;
+    struct strata_dirclient *dc = td_client_with_objects(&C);
     struct strata_err e;
-    td_urls(&C, 0, urls, sizeof(urls));
-    assert_int_equal(strata_dirclient_open(urls, &dc, &e), 0);
-    td_setup_objects(dc);
+    char urls[512];
     uint64_t max_index = 0, idx;
     for (int i = 0; i < 100; i++) {
         if (td_endpoint_add(dc, i, &idx, &e) != 0)
@@ -170,12 +167,8 @@ static void test_handoff_skips_stopped_voter(void **state)
         td_start(&C, i);
     int leader = td_wait_leader(&C, 15000);
     assert_true(leader > 0);
-    char urls[512];
-    struct strata_dirclient *dc;
+    struct strata_dirclient *dc = td_client_with_objects(&C);
     struct strata_err e;
-    td_urls(&C, 0, urls, sizeof(urls));
-    assert_int_equal(strata_dirclient_open(urls, &dc, &e), 0);
-    td_setup_objects(dc);
     uint64_t idx = 0;
     if (td_endpoint_add(dc, 1, &idx, &e) != 0)
         fail_msg("endpoint: %s", e.msg);
