@@ -26,6 +26,8 @@ struct t_fsm {
     struct dir_result res;
     Strata__V1__Change *chg[T_MAX_CHANGES];
     size_t nchg;
+    /* != NULL: sees every command before it is applied (test_fsm_fuzz collects its seeds) */
+    void (*rec)(struct t_fsm *t, const Strata__V1__Command *c);
 };
 
 static inline void t_hook(void *arg, const Strata__V1__Change *c)
@@ -70,6 +72,8 @@ static inline int t_apply(struct t_fsm *t, Strata__V1__Command *c)
         c->client_id = t->client_id;
         c->req_id = ++t->req_id;
     }
+    if (t->rec != NULL)
+        t->rec(t, c);
     dir_fsm_apply_cmd(t->f, t->index++, c, &t->res);
     return t->res.status;
 }
