@@ -11,24 +11,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void write_seed(const char *dir)
 {
     fz_collect();
-    struct t_fsm *t = t_new();
-    t_base(t);
-    for (size_t i = 0; i < nseeds; i++)
-        fz_apply_bytes(t, seeds[i].buf, seeds[i].len);
     uint8_t *snap = NULL;
     size_t len = 0;
     struct strata_err e;
     char p[512];
     snprintf(p, sizeof(p), "%s/seed-snapshot", dir);
     FILE *o = fopen(p, "wb");
-    if (o == NULL || dir_fsm_snapshot(t->f, &snap, &len, &e) != 0 ||
-        fwrite(snap, 1, len, o) != len) {
+    if (o == NULL || fz_session_snapshot(&snap, &len, &e) != 0 || fwrite(snap, 1, len, o) != len) {
         perror(p);
         exit(1);
     }
     fclose(o);
     free(snap);
-    t_free(t);
     fz_seeds_free();
 }
 

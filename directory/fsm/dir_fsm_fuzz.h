@@ -93,6 +93,19 @@ static inline bool fz_apply_bytes(struct t_fsm *t, const uint8_t *b, size_t len)
     return ok;
 }
 
+/* The snapshot of the scripted session's state: the base state, then every seed applied (after
+ * fz_collect). Caller frees *buf. */
+static inline int fz_session_snapshot(uint8_t **buf, size_t *len, struct strata_err *e)
+{
+    struct t_fsm *t = t_new();
+    t_base(t);
+    for (size_t i = 0; i < nseeds; i++)
+        fz_apply_bytes(t, seeds[i].buf, seeds[i].len);
+    int rc = dir_fsm_snapshot(t->f, buf, len, e);
+    t_free(t);
+    return rc;
+}
+
 /* The state comes back from a snapshot and restore with the same canonical dump. NULL when it
  * does, else what went wrong (static text). */
 static inline const char *fz_check_roundtrip(const struct dir_fsm *f)
