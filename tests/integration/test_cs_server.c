@@ -1,6 +1,7 @@
 /* test_cs_server.c - strata-csd against a real 3-node strata-dird cluster on loopback, spoken to
  * with the agent protocol directly: miss then hit, targeted pushes on move and delete, refusals,
- * a connectivity server dying under its agents, and the directory leader dying under the cache. */
+ * a connectivity server dying under its agents, the directory leader dying under the cache, and
+ * every message type answered. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include "dirclient.h"
 #include "harness.h"
 #include "msg.h"
+#include "test_msg_fixture.h"
 
 #define NODES 3
 
@@ -788,6 +790,36 @@ static void test_directory_leader_dies(void **state)
     assert_true(h_wait_until(miss_answered, NULL, 15000));
 }
 
+/* Every message type the schema has (valid as far as decoding goes), as host h1: each gets a
+ * reply, a refusal carries a message, and the server still answers a resolve afterwards. */
+static void test_every_body_is_answered(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f);
+    int cases[64];
+    size_t n = body_cases(cases, 64);
+    unsigned refused = 0;
+    for (size_t i = 0; i < n; i++) {
+        strata_env env;
+        if (!fx_body(&f, &env, cases[i]))
+            fail_msg("body case %d unknown to the fixture", cases[i]);
+        strata_env *r = call(T.cs_url[1], &env, 5000);
+        if (r == NULL)
+            fail_msg("%s got no answer", strata_msg_type_name(cases[i]));
+        if (r->status != 0 && (r->message == NULL || r->message[0] == '\0'))
+            fail_msg("%s refused without a message", strata_msg_type_name(cases[i]));
+        refused += r->status != 0;
+        strata_msg_free(r);
+    }
+    assert_true(refused >= 10); /* replies' own types, the directory's requests */
+    assert_true(h_alive(T.csd[1]));
+    strata_env *r = resolve_at(T.cs_url[1], "host:h1", 100, "10.1.0.2", 0, 5000);
+    assert_non_null(r);
+    assert_int_equal(r->status, 0);
+    strata_msg_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -797,6 +829,7 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_server_dies),
         cmocka_unit_test(test_directory_leader_dies),
+        cmocka_unit_test(test_every_body_is_answered),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
