@@ -22,7 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "harness.h"
+#include "msg.h"
+#include "test_msg_fixture.h"
 
 #define NHOST 3
 static char ns_infra[48], ns_host[NHOST][48];
@@ -509,6 +512,44 @@ static void test_cs_failover(void **state)
     assert_int_equal(vm_ping("ve", "10.1.0.2", 3, 200, 1000), 3);
 }
 
+/* Every message type the schema has (valid as far as decoding goes) on an agent's control
+ * socket: each gets a reply, a refusal carries a message, and the agent still serves its
+ * operator afterwards. */
+static void test_every_body_is_answered(void **state)
+{
+    (void)state;
+    char url[600];
+    snprintf(url, sizeof(url), "ipc://%s", ctl[1]);
+    struct strata_sclient *cl;
+    struct strata_err e;
+    assert_int_equal(strata_sclient_open(url, &cl, &e), 0);
+    struct fx f;
+    fx_init(&f);
+    int cases[64];
+    size_t n = body_cases(cases, 64);
+    unsigned refused = 0;
+    for (size_t i = 0; i < n; i++) {
+        strata_env env;
+        if (!fx_body(&f, &env, cases[i]))
+            fail_msg("body case %d unknown to the fixture", cases[i]);
+        strata_env *r = NULL;
+        if (strata_sclient_call(cl, &env, 5000, &r, &e) != 0)
+            fail_msg("%s got no answer: %s", strata_msg_type_name(cases[i]), e.msg);
+        if (r->status != 0 && (r->message == NULL || r->message[0] == '\0'))
+            fail_msg("%s refused without a message", strata_msg_type_name(cases[i]));
+        refused += r->status != 0;
+        strata_msg_free(r);
+    }
+    strata_sclient_close(cl);
+    assert_true(refused >= 10);
+    assert_true(h_alive(agent_pid[1]));
+    char *out = NULL;
+    assert_int_equal(shf(&out, "%s --json cache show --agent %s", cli(), ctl[1]), 0);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "cs_failovers"));
+    free(out);
+}
+
 int main(void)
 {
     if (geteuid() != 0) {
@@ -523,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_migration),
         cmocka_unit_test(test_agent_restart),
         cmocka_unit_test(test_cs_failover),
+        cmocka_unit_test(test_every_body_is_answered),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
