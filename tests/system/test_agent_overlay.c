@@ -22,10 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
 #include "harness.h"
-#include "msg.h"
-#include "test_msg_fixture.h"
+#include "sweep.h"
 
 #define NHOST 3
 static char ns_infra[48], ns_host[NHOST][48];
@@ -520,27 +518,7 @@ static void test_every_body_is_answered(void **state)
     (void)state;
     char url[600];
     snprintf(url, sizeof(url), "ipc://%s", ctl[1]);
-    struct strata_sclient *cl;
-    struct strata_err e;
-    assert_int_equal(strata_sclient_open(url, &cl, &e), 0);
-    struct fx f;
-    fx_init(&f);
-    int cases[64];
-    size_t n = body_cases(cases, 64);
-    unsigned refused = 0;
-    for (size_t i = 0; i < n; i++) {
-        strata_env env;
-        if (!fx_body(&f, &env, cases[i]))
-            fail_msg("body case %d unknown to the fixture", cases[i]);
-        strata_env *r = NULL;
-        if (strata_sclient_call(cl, &env, 5000, &r, &e) != 0)
-            fail_msg("%s got no answer: %s", strata_msg_type_name(cases[i]), e.msg);
-        if (r->status != 0 && (r->message == NULL || r->message[0] == '\0'))
-            fail_msg("%s refused without a message", strata_msg_type_name(cases[i]));
-        refused += r->status != 0;
-        strata_msg_free(r);
-    }
-    strata_sclient_close(cl);
+    unsigned refused = h_sweep_bodies(url, NULL);
     assert_true(refused >= 10);
     assert_true(h_alive(agent_pid[1]));
     char *out = NULL;
