@@ -32,6 +32,13 @@ static void test_every_body_is_answered(void **state)
     fprintf(stderr, "%u requests refused with a message\n", refused);
     /* the replies' own types are not requests: at least those were refused */
     assert_true(refused >= 3 * 10);
+    /* bit-flipped variants that still decode: valid messages with odd values */
+    unsigned variants =
+        h_sweep_variants(C.node[0].api, changes_membership, 40, 0x2545f4914f6cdd1dull);
+    fprintf(stderr, "%u variants answered\n", variants);
+    assert_true(variants > 100);
+    for (int node = 0; node < 3; node++)
+        assert_true(h_alive(C.node[node].pid));
 
     assert_true(td_wait_leader(&C, 10000) > 0);
     struct strata_err e;

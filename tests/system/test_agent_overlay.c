@@ -520,6 +520,8 @@ static void test_every_body_is_answered(void **state)
     snprintf(url, sizeof(url), "ipc://%s", ctl[1]);
     unsigned refused = h_sweep_bodies(url, NULL);
     assert_true(refused >= 10);
+    /* bit-flipped variants that still decode: valid messages with odd values */
+    assert_true(h_sweep_variants(url, NULL, 20, 0x9e3779b97f4a7c15ull) > 50);
     assert_true(h_alive(agent_pid[1]));
     char *out = NULL;
     assert_int_equal(shf(&out, "%s --json cache show --agent %s", cli(), ctl[1]), 0);
