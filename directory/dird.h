@@ -282,7 +282,8 @@ void dird_cluster_tick(struct dird *d, uint64_t now_ms); /* member self-registra
 void dird_peers_tick(struct dird *d, uint64_t now_ms);
 /* On a leader: true when voter `id` was heard from within an election timeout. */
 bool dird_peer_reachable(const struct dird *d, uint64_t id, uint64_t now_ms);
-/* The voter a stopping leader hands off to, or 0 (see dird_cluster.c). */
-uint64_t dird_handoff_target(struct dird *d, uint64_t now_ms);
+/* The voter a stopping leader hands off to, or 0 (see dird_cluster.c); *others counts the
+ * leader's fellow voters, answering or not (0 when this node does not lead). */
+uint64_t dird_handoff_target(struct dird *d, uint64_t now_ms, unsigned *others);
 
 #endif

@@ -451,8 +451,9 @@ bool dird_peer_reachable(const struct dird *d, uint64_t id, uint64_t now_ms)
  * TimeoutNow, the transfer waits out its timeout and the cluster has no leader meanwhile. This
  * picks among the voters heard from within an election timeout the one with the most of the log
  * (libraft brings it up to date before it sends TimeoutNow). */
-uint64_t dird_handoff_target(struct dird *d, uint64_t now_ms)
+uint64_t dird_handoff_target(struct dird *d, uint64_t now_ms, unsigned *others)
 {
+    *others = 0;
     if (!dird_is_leader(d))
         return 0;
     const struct raft_configuration *c = &d->raft.configuration;
@@ -460,7 +461,10 @@ uint64_t dird_handoff_target(struct dird *d, uint64_t now_ms)
     raft_index best_match = 0;
     for (unsigned i = 0; i < c->n; i++) {
         const struct raft_server *s = &c->servers[i];
-        if (s->id == d->cfg.id || s->role != RAFT_VOTER || !dird_peer_reachable(d, s->id, now_ms))
+        if (s->id == d->cfg.id || s->role != RAFT_VOTER)
+            continue;
+        (*others)++;
+        if (!dird_peer_reachable(d, s->id, now_ms))
             continue;
         raft_index m = d->raft.leader_state.progress[i].match_index;
         if (best == 0 || m > best_match) {

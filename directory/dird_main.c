@@ -154,14 +154,6 @@ static void handoff_done(struct raft_transfer *tr)
     uv_timer_start(&d->close_timer, deferred_close, 0, 0);
 }
 
-static unsigned voters_in(const struct raft_configuration *c)
-{
-    unsigned n = 0;
-    for (unsigned i = 0; i < c->n; i++)
-        n += c->servers[i].role == RAFT_VOTER;
-    return n;
-}
-
 static void on_signal(void *arg)
 {
     struct dird *d = arg;
@@ -180,8 +172,9 @@ static void on_signal(void *arg)
      * voter heard from lately there is no one to hand to: the others elect when they can. */
     static struct raft_transfer handoff;
     handoff.data = d;
-    uint64_t to = dird_handoff_target(d, strata_now_ms());
-    if (to == 0 && dird_is_leader(d) && voters_in(&d->raft.configuration) > 1)
+    unsigned others;
+    uint64_t to = dird_handoff_target(d, strata_now_ms(), &others);
+    if (to == 0 && others > 0)
         LOG_WARN("no voter answering: stopping without a leadership hand-off");
     if (to != 0 && raft_transfer(&d->raft, &handoff, to, handoff_done) == 0)
         uv_timer_start(&d->close_timer, deferred_close, 2000, 0); /* fallback */
