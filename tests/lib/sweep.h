@@ -52,11 +52,15 @@ static inline struct h_sweep h_sweep_bodies(const char *url, bool (*excluded)(in
             fail_msg("%s: %s refused without a message", url, strata_msg_type_name(cases[i]));
         out.refused += r->status != 0;
         strata_msg_free(r);
+        if (rounds == 0)
+            continue;
+        uint8_t *orig, *buf;
+        size_t len;
+        if (strata_msg_encode(&env, &orig, &len, &e) != 0 || len == 0)
+            fail_msg("encoding %s: %s", strata_msg_type_name(cases[i]), e.msg);
+        buf = malloc(len);
         for (unsigned k = 0; k < rounds; k++) {
-            uint8_t *buf;
-            size_t len;
-            if (strata_msg_encode(&env, &buf, &len, &e) != 0 || len == 0)
-                fail_msg("encoding %s: %s", strata_msg_type_name(cases[i]), e.msg);
+            memcpy(buf, orig, len);
             for (unsigned b = 0; b < 1 + seed % 4; b++) {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
@@ -70,8 +74,9 @@ static inline struct h_sweep h_sweep_bodies(const char *url, bool (*excluded)(in
                 out.variants++;
             }
             strata_msg_free(v);
-            free(buf);
         }
+        free(buf);
+        free(orig);
     }
     strata_sclient_close(cl);
     return out;
