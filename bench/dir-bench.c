@@ -19,6 +19,7 @@
 #include "harness.h"
 
 #define KEYS_CAP (16u << 20)
+#define DIR_BENCH_DEFAULT UINT64_MAX /* a flag not given */
 
 #define say(...) (fprintf(stderr, "dir-bench: " __VA_ARGS__), fputc('\n', stderr))
 
@@ -26,6 +27,7 @@ struct bench {
     /* flags */
     const char *bin_dir, *clients_arg;
     uint64_t seconds, failovers, election_timeout_ms, load_threads;
+    uint64_t busy_poll_us; /* DIR_BENCH_DEFAULT: the daemon's own */
     bool no_etcd, no_strata;
     struct dir_bench_summary sum;
 };
@@ -196,9 +198,13 @@ static void strata_start(struct bench *b, struct strata_side *s)
     /* Report what the nodes run with: the flag given, or the daemon's documented default. */
     b->sum.election_timeout_ms =
         eto ? eto : dir_bench_dird_flag_default(bin, "election-timeout-ms");
-    say("starting 3 strata-dird nodes (%s%s)", bin,
-        eto ? ", --election-timeout-ms given" : ", default election timeout");
-    if (dir_bench_cluster_start(&s->c, bin, eto, 20000, &e) != 0) {
+    int bp = -1;
+    if (b->busy_poll_us != DIR_BENCH_DEFAULT && dir_bench_dird_has_flag(bin, "--busy-poll-us"))
+        bp = (int)b->busy_poll_us;
+    b->sum.busy_poll_us = bp >= 0 ? bp : (int)dir_bench_dird_flag_default(bin, "busy-poll-us");
+    say("starting 3 strata-dird nodes (%s%s, busy poll %d us)", bin,
+        eto ? ", --election-timeout-ms given" : ", default election timeout", b->sum.busy_poll_us);
+    if (dir_bench_cluster_start(&s->c, bin, eto, bp, 20000, &e) != 0) {
         bench_error(b, "strata cluster start", &e);
         dir_bench_cluster_stop(&s->c);
         return;
@@ -345,8 +351,11 @@ int main(int argc, char **argv)
     signal(SIGABRT, on_fatal_signal);
     signal(SIGSEGV, on_fatal_signal);
     signal(SIGBUS, on_fatal_signal);
-    static struct bench b = {
-        .clients_arg = "1,16,64", .seconds = 5, .failovers = 5, .load_threads = 2};
+    static struct bench b = {.clients_arg = "1,16,64",
+                             .seconds = 5,
+                             .failovers = 5,
+                             .load_threads = 2,
+                             .busy_poll_us = DIR_BENCH_DEFAULT};
     const struct strata_flag flags[] = {
         {.name = "bin",
          .type = STRATA_FLAG_STR,
@@ -379,6 +388,13 @@ int main(int argc, char **argv)
          .help = "passed to strata-dird when it has the flag (default: the daemon's own)",
          .min = 0,
          .max = 60000},
+        {.name = "busy-poll-us",
+         .type = STRATA_FLAG_U64,
+         .dst = &b.busy_poll_us,
+         .metavar = "US",
+         .help = "passed to strata-dird when it has the flag (default: the daemon's own)",
+         .min = 0,
+         .max = 10000},
         {.name = "load-threads",
          .type = STRATA_FLAG_U64,
          .dst = &b.load_threads,
@@ -421,6 +437,7 @@ int main(int argc, char **argv)
     b.sum.value_bytes = dir_bench_command_pack(1000, val, sizeof(val));
     b.sum.seconds = (unsigned)b.seconds;
     b.sum.load_threads = (unsigned)b.load_threads;
+    b.sum.busy_poll_us = -1;
     uint64_t t0 = h_now_ms();
     static struct strata_side side_strata;
     static struct etcd_side side_etcd;

@@ -31,7 +31,7 @@ struct cs_session;
 struct cs {
     /* flags */
     const char *id, *pod, *listen, *directory, *metrics_addr;
-    uint64_t negative_ttl_ms, cache_max, contexts;
+    uint64_t negative_ttl_ms, cache_max, contexts, busy_poll_us;
 
     uv_loop_t *uv;
     struct strata_loop *loop;

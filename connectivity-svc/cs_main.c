@@ -59,6 +59,7 @@ int main(int argc, char **argv)
     cs->negative_ttl_ms = 2000;
     cs->cache_max = 1000000;
     cs->contexts = 4096;
+    cs->busy_poll_us = STRATA_LOOP_BUSY_POLL_US;
     const struct strata_flag flags[] = {
         {"id", STRATA_FLAG_STR, &cs->id, "NAME", "this server's name", true, 0, 0},
         {"pod", STRATA_FLAG_STR, &cs->pod, "POD", "the pod it serves", true, 0, 0},
@@ -69,12 +70,15 @@ int main(int argc, char **argv)
         {"metrics", STRATA_FLAG_STR, &cs->metrics_addr, "HOST:PORT",
          "serve Prometheus metrics on http://HOST:PORT/metrics", false, 0, 0},
         {"negative-ttl-ms", STRATA_FLAG_U64, &cs->negative_ttl_ms, "MS",
-         "how long a negative answer is kept at most (default 2000)", false, 0, 3600000},
+         "how long a negative answer is kept at most", false, 0, 3600000},
         {"cache-max-entries", STRATA_FLAG_U64, &cs->cache_max, "N",
-         "cached keys before the least recently used go (default 1000000)", false, 1, 1000000000},
+         "cached keys before the least recently used go", false, 1, 1000000000},
         {"contexts", STRATA_FLAG_U64, &cs->contexts, "N",
-         "requests in flight at once on --listen; every agent parks one (default 4096)", false, 16,
-         1000000},
+         "requests in flight at once on --listen; every agent parks one", false, 16, 1000000},
+        {"busy-poll-us", STRATA_FLAG_U64, &cs->busy_poll_us, "US",
+         "after answering on tcp://, poll this long for the next request before sleeping (0: "
+         "off)",
+         false, 0, 10000},
         STRATA_FLAGS_END,
     };
     int argi = 1;
@@ -116,6 +120,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "strata-csd: %s\n", e.msg);
         return 1;
     }
+    strata_loop_set_busy_poll(cs->loop, (unsigned)cs->busy_poll_us);
     strata_loop_on_signal(cs->loop, on_signal, cs);
     uv_timer_init(&uv, &cs->tick);
     cs->tick.data = cs;

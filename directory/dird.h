@@ -40,6 +40,7 @@ struct dird_cfg {
     bool join;
     bool pre_vote;
     uint64_t election_ms, heartbeat_ms, snap_threshold, snap_trailing, install_snap_ms;
+    uint64_t busy_poll_us; /* strata_loop_set_busy_poll */
 };
 
 /* A client write waiting for its batch to be submitted and applied. req is NULL for writes the

@@ -220,6 +220,8 @@ static int metrics_setup(struct dird *d, struct strata_err *e)
     for (size_t i = 0; i < sizeof(tbl) / sizeof(tbl[0]); i++)
         strata_metrics_add(d->metrics, tbl[i].name, tbl[i].kind, tbl[i].help,
                            (const uint64_t *)((const char *)d + tbl[i].off));
+    if (strata_metrics_add_busy_poll(d->metrics, "dird", d->loop) != 0)
+        return strata_err_set(e, STRATA_ENOMEM, "metrics: out of memory");
     strata_metrics_add_histo(d->metrics, "dird_raft_append_seconds",
                              "Raft log append to durable on disk, including the wait behind the "
                              "append in flight",
@@ -260,6 +262,7 @@ int main(int argc, char **argv)
     c->election_ms = 300;
     c->heartbeat_ms = 50;
     c->snap_threshold = 16384;
+    c->busy_poll_us = STRATA_LOOP_BUSY_POLL_US;
     c->snap_trailing = 2048;
     /* libraft's default is 30 s: an install the follower dropped (it was busy writing its own
      * snapshot, measured) is only retried after this long. */
@@ -296,6 +299,10 @@ int main(int argc, char **argv)
         {"install-snapshot-timeout-ms", STRATA_FLAG_U64, &c->install_snap_ms, "MS",
          "resend a snapshot the follower has not acknowledged after this long", false, 100,
          3600000},
+        {"busy-poll-us", STRATA_FLAG_U64, &c->busy_poll_us, "US",
+         "after answering a client, poll this long for the next request before sleeping "
+         "(0: off)",
+         false, 0, 10000},
         {"pre-vote", STRATA_FLAG_BOOL, &c->pre_vote, NULL,
          "use Raft pre-vote (the default; a partitioned node cannot disrupt the cluster)", false, 0,
          0},
@@ -355,6 +362,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "strata-dird: %s\n", e.msg);
         return 1;
     }
+    strata_loop_set_busy_poll(d->loop, (unsigned)c->busy_poll_us);
     strata_loop_on_signal(d->loop, on_signal, d);
     uv_prepare_init(&uv, &d->prepare);
     d->prepare.data = d;

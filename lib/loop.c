@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -40,7 +41,16 @@ struct strata_loop {
     atomic_bool lockable, loop_in;
     atomic_bool enterable; /* strata_loop_allow_enter: release the lock while waiting */
     pthread_t thread;      /* that runs strata_loop_run (valid once lockable) */
+
+    /* Busy polling (strata_loop_set_busy_poll); loop thread only. */
+    unsigned poll_us;
+    uint64_t poll_until, poll_off_until; /* strata_now_us() */
+    struct strata_loop_poll_stats poll_stats;
 };
+
+/* How long busy polling stays off after the loop thread was preempted while it polled: another
+ * thread wanted this CPU, so polling would take the CPU from the work the loop waits for. */
+#define LOOP_POLL_BACKOFF_US 50000
 
 /* Take the whole queue at once and run it: uv_async_send coalesces, so one wakeup may stand for
  * many posts. Items posted while we run are picked up by the next wakeup (the poster calls
@@ -155,6 +165,45 @@ void strata_loop_allow_enter(struct strata_loop *l)
     atomic_store(&l->enterable, true);
 }
 
+/* Poll the loop's epoll fd without blocking until it has an event, the window of
+ * strata_loop_expect closes, or another thread wants this CPU. Costs a few syscalls per round;
+ * see strata_loop_set_busy_poll for why it pays. */
+static void loop_busy_poll(struct strata_loop *l)
+{
+    uint64_t now = strata_now_us();
+    if (now >= l->poll_until || uv_backend_timeout(l->uv) == 0) {
+        l->poll_until = 0;
+        return;
+    }
+    uint64_t start = now;
+    struct pollfd p = {.fd = uv_backend_fd(l->uv), .events = POLLIN};
+    struct rusage ru;
+    getrusage(RUSAGE_THREAD, &ru);
+    long preempted = ru.ru_nivcsw;
+    for (;;) {
+        if (poll(&p, 1, 0) > 0) {
+            l->poll_stats.hits++;
+            break;
+        }
+        /* Runs whoever else is runnable on this CPU first; if someone was, that counts as an
+         * involuntary switch, and the CPU is better left to them. */
+        sched_yield();
+        getrusage(RUSAGE_THREAD, &ru);
+        now = strata_now_us();
+        if (ru.ru_nivcsw != preempted) {
+            l->poll_stats.backoffs++;
+            l->poll_off_until = now + LOOP_POLL_BACKOFF_US;
+            break;
+        }
+        if (now >= l->poll_until) {
+            l->poll_stats.misses++;
+            break;
+        }
+    }
+    l->poll_stats.polled_us += now - start;
+    l->poll_until = 0;
+}
+
 /* When others may enter: libuv's documented embedding pattern, run without blocking, then block
  * on the backend fd ourselves, outside the lock. That costs a poll() per turn on top of libuv's
  * own epoll_wait, so a loop nobody enters (tcp:// servers run on the loop itself) blocks inside
@@ -167,6 +216,8 @@ void strata_loop_run(struct strata_loop *l)
     loop_lock(l);
     for (;;) {
         uv_run_mode mode = UV_RUN_ONCE; /* waits in libuv's epoll_wait, the lock held */
+        if (l->poll_until != 0)
+            loop_busy_poll(l); /* the same wait, active for a moment first */
         if (atomic_load_explicit(&l->enterable, memory_order_relaxed)) {
             mode = UV_RUN_NOWAIT;
             /* 0 when callbacks are pending or nothing keeps the loop alive: do not block then */
@@ -187,6 +238,25 @@ void strata_loop_run(struct strata_loop *l)
             return;
         }
     }
+}
+
+void strata_loop_set_busy_poll(struct strata_loop *l, unsigned us)
+{
+    l->poll_us = us;
+}
+
+void strata_loop_expect(struct strata_loop *l)
+{
+    if (l->poll_us == 0 || atomic_load_explicit(&l->enterable, memory_order_relaxed))
+        return;
+    uint64_t now = strata_now_us();
+    if (now >= l->poll_off_until)
+        l->poll_until = now + l->poll_us;
+}
+
+const struct strata_loop_poll_stats *strata_loop_poll_stats(const struct strata_loop *l)
+{
+    return &l->poll_stats;
 }
 
 bool strata_loop_try_enter(struct strata_loop *l)

@@ -121,6 +121,29 @@ int strata_metrics_add(struct strata_metrics *m, const char *name, enum strata_m
     return metrics_add(m, name, help, (struct metric){.kind = kind, .value = value});
 }
 
+int strata_metrics_add_busy_poll(struct strata_metrics *m, const char *prefix,
+                                 const struct strata_loop *l)
+{
+    const struct strata_loop_poll_stats *ps = strata_loop_poll_stats(l);
+    const struct {
+        const char *name, *help;
+        const uint64_t *v;
+    } tbl[] = {
+        {"hits", "busy polls after a reply that caught the next event", &ps->hits},
+        {"misses", "busy polls whose window closed without an event", &ps->misses},
+        {"backoffs", "busy polls cut short because another thread wanted the CPU", &ps->backoffs},
+        {"microseconds", "time spent busy polling", &ps->polled_us},
+    };
+    for (size_t i = 0; i < sizeof(tbl) / sizeof(tbl[0]); i++) {
+        char name[96];
+        snprintf(name, sizeof(name), "%s_busy_poll_%s_total", prefix, tbl[i].name);
+        int rc = strata_metrics_add(m, name, STRATA_METRIC_COUNTER, tbl[i].help, tbl[i].v);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int strata_metrics_add_histo(struct strata_metrics *m, const char *name, const char *help,
                              const struct strata_histo *h)
 {

@@ -31,6 +31,10 @@ int strata_metrics_add(struct strata_metrics *m, const char *name, enum strata_m
 /* Register a histogram the daemon owns (same naming rules as strata_metrics_add). */
 int strata_metrics_add_histo(struct strata_metrics *m, const char *name, const char *help,
                              const struct strata_histo *h);
+/* Register the loop's busy-poll counters (strata_loop_set_busy_poll) as
+ * `strata_<prefix>_busy_poll_{hits,misses,backoffs,microseconds}_total`. */
+int strata_metrics_add_busy_poll(struct strata_metrics *m, const char *prefix,
+                                 const struct strata_loop *l);
 /* Serve GET /metrics on host:port (loop thread; NULL hostport = don't serve). */
 int strata_metrics_listen(struct strata_metrics *m, uv_loop_t *uv, const char *hostport,
                           struct strata_err *e);

@@ -118,6 +118,8 @@ static void uvs_conn_flush(struct uvs_conn *conn)
 
 static void uvs_flush(struct uvs *u)
 {
+    if (u->dirty != NULL)
+        strata_loop_expect(u->s->loop); /* a client just answered may well ask again at once */
     while (u->dirty != NULL) {
         struct uvs_conn *conn = u->dirty;
         u->dirty = conn->dnext;

@@ -1,7 +1,8 @@
 /* test_server_uv.c - the server's tcp:// transport (server_uv.c) against a hand-written SP
  * client, for what NNG's clients never send: split and pipelined frames, bad handshakes,
  * requests without an id, more requests than a connection may hold, a client that does not read
- * its replies, and one that leaves with requests unanswered. */
+ * its replies, and one that leaves with requests unanswered; and the loop's busy polling after a
+ * reply (strata_loop_set_busy_poll). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -37,6 +39,10 @@ struct usrv {
     struct strata_req *held[64]; /* loop thread only */
     int nheld;
     struct strata_server_stats stats; /* copied at stop */
+    /* busy polling: the loop then runs under strata_loop_run, pinned to `cpu` if >= 0 */
+    unsigned busy_poll_us;
+    int cpu;
+    struct strata_loop_poll_stats poll; /* copied at stop */
 };
 
 static void usrv_handler(struct strata_req *req, const strata_env *env, void *arg)
@@ -51,16 +57,33 @@ static void usrv_handler(struct strata_req *req, const strata_env *env, void *ar
     strata_req_reply(req, (strata_env *)env); /* echo */
 }
 
+static void pin_to(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(set), &set), 0);
+}
+
 static void *usrv_main(void *arg)
 {
     struct usrv *u = arg;
-    uv_run(&u->uv, UV_RUN_DEFAULT);
+    if (u->busy_poll_us == 0) {
+        uv_run(&u->uv, UV_RUN_DEFAULT);
+        return NULL;
+    }
+    if (u->cpu >= 0)
+        pin_to(u->cpu);
+    strata_loop_set_busy_poll(u->loop, u->busy_poll_us);
+    strata_loop_run(u->loop);
     return NULL;
 }
 
-static void usrv_start(struct usrv *u, int per_conn)
+static void usrv_start_polling(struct usrv *u, int per_conn, unsigned busy_poll_us, int cpu)
 {
     memset(u, 0, sizeof(*u));
+    u->busy_poll_us = busy_poll_us;
+    u->cpu = cpu;
     uv_loop_init(&u->uv);
     struct strata_err e = {0};
     assert_int_equal(strata_loop_new(&u->uv, &u->loop, &e), 0);
@@ -71,6 +94,11 @@ static void usrv_start(struct usrv *u, int per_conn)
     if (strata_server_open(u->loop, &o, usrv_handler, u, &u->srv, &e) != 0)
         fail_msg("server_open: %s", e.msg);
     assert_int_equal(pthread_create(&u->th, NULL, usrv_main, u), 0);
+}
+
+static void usrv_start(struct usrv *u, int per_conn)
+{
+    usrv_start_polling(u, per_conn, 0, -1);
 }
 
 /* On the loop: answer what is held. */
@@ -88,6 +116,7 @@ static void usrv_stop_cb(void *arg)
     struct usrv *u = arg;
     usrv_release_cb(u); /* replies after a client left must be harmless */
     strata_server_stats(u->srv, &u->stats);
+    u->poll = *strata_loop_poll_stats(u->loop);
     strata_server_close(u->srv);
     strata_loop_close(u->loop);
 }
@@ -351,12 +380,88 @@ static void test_slow_reader(void **state)
     assert_int_equal(u.stats.replies, w.count);
 }
 
+/* Request after request, each sent when the last was answered, as a resolving agent does. */
+static void round_trips(int fd, uint32_t n)
+{
+    uint8_t buf[512];
+    for (uint32_t i = 1; i <= n; i++) {
+        write_all(fd, buf, frame_req(buf, i, true, 0));
+        assert_int_equal(read_reply(fd), i);
+    }
+}
+
+/* After a reply the loop polls, so the client's next request is found without a wakeup. The
+ * window is generous (5 ms) so that a client that asks again at once is never missed, bar a few
+ * times on a loaded machine; there the loop may also be preempted while it polls, and then it
+ * steps aside (a backoff) instead of finding the request. */
+static void test_busy_poll_catches_next_request(void **state)
+{
+    (void)state;
+    struct usrv u;
+    usrv_start_polling(&u, 16, 5000, -1);
+    int fd = raw_connect(u.port, true);
+    round_trips(fd, 200);
+    close(fd);
+    usrv_stop(&u);
+    assert_int_equal(u.stats.replies, 200);
+    assert_true(u.poll.hits + u.poll.backoffs > 0);
+    assert_true(u.poll.misses <= 20);
+    assert_true(u.poll.polled_us > 0);
+
+    usrv_start(&u, 16); /* off: the loop never polls */
+    fd = raw_connect(u.port, true);
+    round_trips(fd, 50);
+    close(fd);
+    usrv_stop(&u);
+    assert_int_equal(u.poll.hits + u.poll.misses + u.poll.backoffs + u.poll.polled_us, 0);
+}
+
+struct hog {
+    atomic_bool stop;
+    int cpu;
+};
+
+static void *hog_main(void *arg)
+{
+    struct hog *h = arg;
+    pin_to(h->cpu);
+    while (!atomic_load_explicit(&h->stop, memory_order_relaxed))
+        ;
+    return NULL;
+}
+
+/* With another thread runnable on the loop's CPU, polling would take the CPU from it: the loop
+ * must step aside (a backoff) instead of spending its window, and still answer everything. */
+static void test_busy_poll_steps_aside(void **state)
+{
+    (void)state;
+    struct usrv u;
+    usrv_start_polling(&u, 16, 5000, 0);
+    struct hog h = {.cpu = 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, hog_main, &h), 0);
+    int fd = raw_connect(u.port, true);
+    round_trips(fd, 50);
+    close(fd);
+    atomic_store(&h.stop, true);
+    pthread_join(th, NULL);
+    usrv_stop(&u);
+    assert_int_equal(u.stats.replies, 50);
+    assert_true(u.poll.backoffs > 0);
+    /* Each backoff ends a poll at the hog's first turn, far short of the 5 ms window. */
+    assert_int_equal(u.poll.misses, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pipelined_and_split),  cmocka_unit_test(test_bad_peers),
-        cmocka_unit_test(test_per_connection_limit), cmocka_unit_test(test_client_leaves_early),
+        cmocka_unit_test(test_pipelined_and_split),
+        cmocka_unit_test(test_bad_peers),
+        cmocka_unit_test(test_per_connection_limit),
+        cmocka_unit_test(test_client_leaves_early),
         cmocka_unit_test(test_slow_reader),
+        cmocka_unit_test(test_busy_poll_catches_next_request),
+        cmocka_unit_test(test_busy_poll_steps_aside),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,7 +41,8 @@ unsigned dir_bench_dird_flag_default(const char *bin, const char *flag)
 
 static int spawn_node(struct dir_bench_cluster *c, int i)
 {
-    char id[16], data[600], raft[32], api[48], cluster[128] = "", eto[16], log[600], met[32];
+    char id[16], data[600], raft[32], api[48], cluster[128] = "", eto[16], log[600], met[32],
+                                               bp[16];
     snprintf(id, sizeof(id), "%d", i + 1);
     snprintf(data, sizeof(data), "%s/n%d", c->dir, i + 1);
     snprintf(raft, sizeof(raft), "127.0.0.1:%d", c->raft_port[i]);
@@ -54,12 +55,17 @@ static int spawn_node(struct dir_bench_cluster *c, int i)
     }
     snprintf(eto, sizeof(eto), "%u", c->election_timeout_ms);
     snprintf(met, sizeof(met), "127.0.0.1:%d", c->metrics_port[i]);
-    char *argv[16] = {c->bin,  "--id", id,          "--data-dir", data,        "--raft", raft,
+    char *argv[20] = {c->bin,  "--id", id,          "--data-dir", data,        "--raft", raft,
                       "--api", api,    "--cluster", cluster,      "--metrics", met};
     int n = 13;
     if (c->election_timeout_ms) {
         argv[n++] = "--election-timeout-ms";
         argv[n++] = eto;
+    }
+    if (c->busy_poll_us >= 0) {
+        snprintf(bp, sizeof(bp), "%d", c->busy_poll_us);
+        argv[n++] = "--busy-poll-us";
+        argv[n++] = bp;
     }
     argv[n] = NULL;
     c->pid[i] = h_spawn(argv, log);
@@ -122,11 +128,13 @@ int dir_bench_cluster_leader(struct dir_bench_cluster *c, struct strata_dirclien
 }
 
 int dir_bench_cluster_start(struct dir_bench_cluster *c, const char *bin,
-                            unsigned election_timeout_ms, unsigned timeout_ms, struct strata_err *e)
+                            unsigned election_timeout_ms, int busy_poll_us, unsigned timeout_ms,
+                            struct strata_err *e)
 {
     memset(c, 0, sizeof(*c));
     snprintf(c->bin, sizeof(c->bin), "%s", bin);
     c->election_timeout_ms = election_timeout_ms;
+    c->busy_poll_us = busy_poll_us;
     const char *dir = h_tmpdir("dir-bench");
     if (!dir)
         return strata_err_set(e, STRATA_EIO, "cannot create a temporary directory");

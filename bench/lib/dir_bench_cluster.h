@@ -18,6 +18,7 @@ struct dir_bench_cluster {
     char bin[512];
     char dir[512];
     unsigned election_timeout_ms; /* 0: the daemon's default (flag not passed) */
+    int busy_poll_us;             /* -1: the daemon's default (flag not passed) */
     int raft_port[DIR_BENCH_NODES];
     int api_port[DIR_BENCH_NODES];
     int metrics_port[DIR_BENCH_NODES]; /* Prometheus text, for what the figures alone hide */
@@ -34,7 +35,7 @@ unsigned dir_bench_dird_flag_default(const char *bin, const char *flag);
 /* Start the three nodes (ids 1..3) in fresh data dirs and wait up to timeout_ms until every node
  * answers ClusterStatus and a leader is known. */
 int dir_bench_cluster_start(struct dir_bench_cluster *c, const char *bin,
-                            unsigned election_timeout_ms, unsigned timeout_ms,
+                            unsigned election_timeout_ms, int busy_poll_us, unsigned timeout_ms,
                             struct strata_err *e);
 /* Create the domain, VN 100 (10.0.0.0/8) and host h1 the benchmark writes endpoints into. */
 int dir_bench_cluster_seed(struct dir_bench_cluster *c, struct strata_err *e);

@@ -97,6 +97,10 @@ void dir_bench_report(FILE *out, const struct dir_bench_summary *s, double total
         fprintf(out, "%u,", s->election_timeout_ms);
     else
         fputs("null,", out);
+    if (s->busy_poll_us >= 0)
+        fprintf(out, "\"busy_poll_us\":%d,", s->busy_poll_us);
+    else
+        fputs("\"busy_poll_us\":null,", out);
     fputs("\"etcd_version\":", out);
     if (s->etcd_found)
         json_str(out, s->etcd_version);
