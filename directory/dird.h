@@ -185,6 +185,7 @@ struct dird {
         uint64_t id, ms;
     } seen[DIRD_MAX_PEERS];
     unsigned n_seen;
+    uint64_t lead_since_ms; /* first tick as leader; 0 while not leading */
 
     /* parked reads and feed waiters */
     struct dird_parked *reads, *feeds;
@@ -283,6 +284,9 @@ void dird_cluster_tick(struct dird *d, uint64_t now_ms); /* member self-registra
 void dird_peers_tick(struct dird *d, uint64_t now_ms);
 /* On a leader: true when voter `id` was heard from within an election timeout. */
 bool dird_peer_reachable(const struct dird *d, uint64_t id, uint64_t now_ms);
+/* On a leader that has led for an election timeout: true when voter `id` was not heard from
+ * within one (ClusterStatus then says "unreachable"). */
+bool dird_peer_unreachable(const struct dird *d, uint64_t id, uint64_t now_ms);
 /* The voter a stopping leader hands off to, or 0 (see dird_cluster.c); *others counts the
  * leader's fellow voters, answering or not (0 when this node does not lead). */
 uint64_t dird_handoff_target(struct dird *d, uint64_t now_ms, unsigned *others);

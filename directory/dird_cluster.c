@@ -69,7 +69,7 @@ static void handle_status(struct dird *d, struct strata_req *req)
             ms[i].role = (char *)"spare";
         else if (s->id == lid)
             ms[i].role = (char *)"leader";
-        else if (lid == d->cfg.id && !dird_peer_reachable(d, s->id, now))
+        else if (lid == d->cfg.id && dird_peer_unreachable(d, s->id, now))
             ms[i].role = (char *)"unreachable"; /* as this leader sees it */
         else
             ms[i].role = (char *)"follower";
@@ -417,8 +417,11 @@ void dird_peers_tick(struct dird *d, uint64_t now_ms)
 {
     if (!dird_is_leader(d)) {
         d->n_seen = 0;
+        d->lead_since_ms = 0;
         return;
     }
+    if (d->lead_since_ms == 0)
+        d->lead_since_ms = now_ms;
     /* leader_state.progress runs parallel to configuration.servers (libraft rebuilds both on a
      * change). recent_recv says the peer answered since libraft last cleared it. */
     const struct raft_configuration *c = &d->raft.configuration;
@@ -446,6 +449,13 @@ bool dird_peer_reachable(const struct dird *d, uint64_t id, uint64_t now_ms)
     return p != NULL && now_ms - p->ms <= d->cfg.election_ms;
 }
 
+bool dird_peer_unreachable(const struct dird *d, uint64_t id, uint64_t now_ms)
+{
+    /* A leader elected a moment ago has not heard from anyone yet: that is no evidence. */
+    return d->lead_since_ms != 0 && now_ms - d->lead_since_ms > d->cfg.election_ms &&
+           !dird_peer_reachable(d, id, now_ms);
+}
+
 /* libraft's own choice (raft_transfer with id 0) is the first up-to-date voter in configuration
  * order, whether or not it still answers: a stopped follower that was up to date gets the
  * TimeoutNow, the transfer waits out its timeout and the cluster has no leader meanwhile. This
@@ -456,6 +466,7 @@ uint64_t dird_handoff_target(struct dird *d, uint64_t now_ms, unsigned *others)
     *others = 0;
     if (!dird_is_leader(d))
         return 0;
+    dird_peers_tick(d, now_ms); /* what was heard since the last tick counts too */
     const struct raft_configuration *c = &d->raft.configuration;
     uint64_t best = 0;
     raft_index best_match = 0;
