@@ -45,12 +45,18 @@ struct strata_loop {
     /* Busy polling (strata_loop_set_busy_poll); loop thread only. */
     unsigned poll_us;
     uint64_t poll_until, poll_off_until; /* strata_now_us() */
+    uint64_t poll_backoff_us;            /* the last pause; 0 after clean polls */
     struct strata_loop_poll_stats poll_stats;
 };
 
-/* How long busy polling stays off after the loop thread was preempted while it polled: another
- * thread wanted this CPU, so polling would take the CPU from the work the loop waits for. */
-#define LOOP_POLL_BACKOFF_US 50000
+/* When the loop thread is preempted while it polls, another thread wanted this CPU, and polling
+ * would take the CPU from work the loop may be waiting for: polling pauses, 1 ms the first time,
+ * twice as long each time it happens again, up to 50 ms, and halves after each poll that was not
+ * preempted. A lone preemption (Go's sysmon in an idle etcd next door, a timer) then costs a
+ * millisecond of sleeping as before, and a saturated machine (every poll preempted) polls about
+ * once per 50 ms. */
+#define LOOP_POLL_BACKOFF_MIN_US 1000
+#define LOOP_POLL_BACKOFF_MAX_US 50000
 
 /* Take the whole queue at once and run it: uv_async_send coalesces, so one wakeup may stand for
  * many posts. Items posted while we run are picked up by the next wakeup (the poster calls
@@ -192,7 +198,10 @@ static void loop_busy_poll(struct strata_loop *l)
         now = strata_now_us();
         if (ru.ru_nivcsw != preempted) {
             l->poll_stats.backoffs++;
-            l->poll_off_until = now + LOOP_POLL_BACKOFF_US;
+            uint64_t b = l->poll_backoff_us * 2;
+            b = b < LOOP_POLL_BACKOFF_MIN_US ? LOOP_POLL_BACKOFF_MIN_US : b;
+            l->poll_backoff_us = b > LOOP_POLL_BACKOFF_MAX_US ? LOOP_POLL_BACKOFF_MAX_US : b;
+            l->poll_off_until = now + l->poll_backoff_us;
             break;
         }
         if (now >= l->poll_until) {
@@ -200,6 +209,8 @@ static void loop_busy_poll(struct strata_loop *l)
             break;
         }
     }
+    if (now >= l->poll_off_until) /* not preempted */
+        l->poll_backoff_us /= 2;
     l->poll_stats.polled_us += now - start;
     l->poll_until = 0;
 }

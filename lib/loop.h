@@ -50,8 +50,9 @@ void strata_loop_wake(struct strata_loop *l);
  * here, 20 us when one side polled. So after a server has answered a client
  * (strata_loop_expect), the loop polls for up to `us` microseconds before it sleeps: a client
  * that asks again at once is then heard without a wakeup. It polls only while nobody else wants
- * the CPU: when the loop thread is preempted meanwhile, polling stays off for 50 ms. 0 (the
- * default) disables it. Call before strata_loop_run; a loop others may enter never polls. */
+ * the CPU: when the loop thread is preempted meanwhile, polling pauses (1 ms, doubling while it
+ * keeps happening, up to 50 ms). 0 (the default) disables it. Call before strata_loop_run; a loop
+ * others may enter never polls. */
 void strata_loop_set_busy_poll(struct strata_loop *l, unsigned us);
 /* The daemons' default (--busy-poll-us): a client that asks again at once does so within it. */
 #define STRATA_LOOP_BUSY_POLL_US 50
