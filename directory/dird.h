@@ -25,6 +25,7 @@
 #define DIRD_READ_WAIT_MS 2000      /* longest wait for min_index */
 #define DIRD_FWD_TIMEOUT_MS 3000    /* a proxied request, including waiting for a leader */
 #define DIRD_MAX_PEERS 16           /* peers whose last contact a leader tracks */
+#define DIRD_EXIT_DISK 3            /* exit status after a failed log append (dird_disk.c) */
 #define DIRD_TICK_MS 20             /* housekeeping period (deadlines, member table) */
 
 struct dird;

@@ -4,11 +4,17 @@
  * write in flight per node (O_DIRECT, O_DSYNC) and queues the next appends behind it. An operator
  * who sees slow writes needs that figure first, as etcd's WAL fsync histogram gives it for etcd.
  * libraft keeps it to itself, so its io->append is wrapped: each append gets a request of ours
- * that records when it was submitted, and the time to its callback is observed. */
+ * that records when it was submitted, and the time to its callback is observed.
+ *
+ * The wrapper is also where a failed append (a full disk, an I/O error) stops the node; see
+ * disk_append_failed. */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "dird.h"
+#include "log.h"
 
 struct disk_append {
     struct raft_io_append req; /* what the storage sees; first, for the cast back */
@@ -18,9 +24,32 @@ struct disk_append {
     uint64_t t0_ns;
 };
 
+/* libraft 0.15 cannot go on after a failed append. A leader truncates the entries from its
+ * in-memory log but leaves its followers' progress pointing past the new end (they may hold
+ * the entries already): its next heartbeat trips `p->next_index <= last_index + 1` in
+ * progressShouldReplicate, and in Debian's build, without the assertion, reads freed memory and
+ * dies of SIGSEGV (reproduced: dir-bench writing into a tmpfs kept full; libraft 0.17 turns the
+ * leader into a follower instead). A follower keeps the entries in memory although they are not
+ * on disk, and could later count them as stored. So the node stops at once, like a crash and as
+ * etcd does when its WAL cannot be written: everything acknowledged is on a majority of disks,
+ * the others elect a leader whose disk works, clients retry there with the same ids (their
+ * writes are deduplicated), and the node rejoins when it is restarted with space again. */
+static void disk_append_failed(struct dird *d, int status)
+{
+    /* libraft 0.15's raft_strerror has no text for RAFT_NOSPACE ("unknown error") */
+    const char *why = status == RAFT_NOSPACE ? "no space left on device" : raft_strerror(status);
+    LOG_ERROR("%s: raft log append failed in %s (%s); stopping this node so that one whose "
+              "disk works leads; restart it once the disk is fixed",
+              status == RAFT_NOSPACE ? "DISK FULL" : "DISK ERROR", d->cfg.data_dir, why);
+    fprintf(stderr, "strata-dird: raft log append failed in %s: %s\n", d->cfg.data_dir, why);
+    _exit(DIRD_EXIT_DISK);
+}
+
 static void disk_append_cb(struct raft_io_append *req, int status)
 {
     struct disk_append *a = (struct disk_append *)req;
+    if (status != 0)
+        disk_append_failed(a->d, status);
     a->d->appends_out--;
     if (status == 0)
         strata_histo_observe(&a->d->h_append, uv_hrtime() - a->t0_ns);
