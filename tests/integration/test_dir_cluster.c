@@ -198,26 +198,12 @@ static bool metrics_pred(void *arg)
  * the first and last are applied in the same Raft entry, the middle one alone is refused. */
 static void check_write_batch(const char *url, int base)
 {
-    uint8_t mac[3][6], ip[3][4];
-    ProtobufCBinaryData ips[3];
-    Strata__V1__Endpoint ep[3];
-    Strata__V1__Command cmd[3], *cmds[3];
+    struct td_ep_cmd b[3];
+    Strata__V1__Command *cmds[3];
     for (int k = 0; k < 3; k++) {
-        td_mac(base + k, mac[k]);
-        td_ip(k == 1 ? 7 : base + k, ip[k]);
-        ips[k] = (ProtobufCBinaryData){4, ip[k]};
-        ep[k] = (Strata__V1__Endpoint)STRATA__V1__ENDPOINT__INIT;
-        ep[k].vni = TD_VNI;
-        ep[k].mac = (ProtobufCBinaryData){6, mac[k]};
-        ep[k].n_ips = 1;
-        ep[k].ips = &ips[k];
-        ep[k].host = (char *)"h1";
-        cmd[k] = (Strata__V1__Command)STRATA__V1__COMMAND__INIT;
-        cmd[k].client_id = 0x5eed;
-        cmd[k].req_id = (uint64_t)(base + k);
-        cmd[k].op_case = STRATA__V1__COMMAND__OP_ENDPOINT_ADD;
-        cmd[k].endpoint_add = &ep[k];
-        cmds[k] = &cmd[k];
+        cmds[k] = td_endpoint_cmd(&b[k], base + k, k == 1 ? 7 : base + k);
+        cmds[k]->client_id = 0x5eed;
+        cmds[k]->req_id = (uint64_t)(base + k);
     }
     Strata__V1__WriteBatchRequest wb = STRATA__V1__WRITE_BATCH_REQUEST__INIT;
     wb.n_cmds = 3;
@@ -239,7 +225,7 @@ static void check_write_batch(const char *url, int base)
         assert_int_equal(br->results[k]->status, 0);
         assert_non_null(br->results[k]->reply);
         assert_non_null(br->results[k]->reply->endpoint);
-        assert_memory_equal(br->results[k]->reply->endpoint->mac.data, mac[k], 6);
+        assert_memory_equal(br->results[k]->reply->endpoint->mac.data, b[k].mac, 6);
     }
     assert_true(br->results[0]->reply->index > 0);
     assert_int_equal(br->results[0]->reply->index, br->results[2]->reply->index);

@@ -281,25 +281,39 @@ static inline int td_write(struct strata_dirclient *dc, Strata__V1__Command *cmd
     return rc;
 }
 
+/* What an endpoint_add command built by td_endpoint_cmd points into. */
+struct td_ep_cmd {
+    uint8_t mac[6], ip[4];
+    ProtobufCBinaryData ips[1];
+    Strata__V1__Endpoint ep;
+    Strata__V1__Command cmd;
+};
+
+/* endpoint_add of endpoint i (MAC from i) with the IP of endpoint ip_of, in VNI 100 on host h1;
+ * client and request ids left 0 (the dirclient fills them). Returns &b->cmd. */
+static inline Strata__V1__Command *td_endpoint_cmd(struct td_ep_cmd *b, int i, int ip_of)
+{
+    td_mac(i, b->mac);
+    td_ip(ip_of, b->ip);
+    b->ips[0] = (ProtobufCBinaryData){4, b->ip};
+    b->ep = (Strata__V1__Endpoint)STRATA__V1__ENDPOINT__INIT;
+    b->ep.vni = TD_VNI;
+    b->ep.mac = (ProtobufCBinaryData){6, b->mac};
+    b->ep.n_ips = 1;
+    b->ep.ips = b->ips;
+    b->ep.host = (char *)"h1";
+    b->cmd = (Strata__V1__Command)STRATA__V1__COMMAND__INIT;
+    b->cmd.op_case = STRATA__V1__COMMAND__OP_ENDPOINT_ADD;
+    b->cmd.endpoint_add = &b->ep;
+    return &b->cmd;
+}
+
 /* endpoint i in VNI 100 on host h1 (MAC and IP derived from i). */
 static inline int td_endpoint_add(struct strata_dirclient *dc, int i, uint64_t *index,
                                   struct strata_err *e)
 {
-    uint8_t mac[6], ip[4];
-    td_mac(i, mac);
-    td_ip(i, ip);
-    ProtobufCBinaryData ips[1] = {{4, ip}};
-    Strata__V1__Endpoint ep = STRATA__V1__ENDPOINT__INIT;
-    Strata__V1__Command cmd = STRATA__V1__COMMAND__INIT;
-    ep.vni = TD_VNI;
-    ep.mac.len = 6;
-    ep.mac.data = mac;
-    ep.n_ips = 1;
-    ep.ips = ips;
-    ep.host = (char *)"h1";
-    cmd.op_case = STRATA__V1__COMMAND__OP_ENDPOINT_ADD;
-    cmd.endpoint_add = &ep;
-    return td_write(dc, &cmd, index, e);
+    struct td_ep_cmd b;
+    return td_write(dc, td_endpoint_cmd(&b, i, i), index, e);
 }
 
 /* Domain t1, VNI 100 in it, subnet 10.0.0.0/8 (gateway 10.0.0.1), host h1. */

@@ -51,26 +51,12 @@ static size_t df_fill(const char *dir)
 static int df_batch(const char *url, int base, int n, bool *acked, uint64_t *max_index,
                     int *refused_code)
 {
-    static uint8_t mac[DF_BATCH][6], ip[DF_BATCH][4];
-    static ProtobufCBinaryData ips[DF_BATCH];
-    static Strata__V1__Endpoint ep[DF_BATCH];
-    static Strata__V1__Command cmd[DF_BATCH], *cmds[DF_BATCH];
+    static struct td_ep_cmd b[DF_BATCH];
+    static Strata__V1__Command *cmds[DF_BATCH];
     for (int k = 0; k < n; k++) {
-        td_mac(base + k, mac[k]);
-        td_ip(base + k, ip[k]);
-        ips[k] = (ProtobufCBinaryData){4, ip[k]};
-        ep[k] = (Strata__V1__Endpoint)STRATA__V1__ENDPOINT__INIT;
-        ep[k].vni = TD_VNI;
-        ep[k].mac = (ProtobufCBinaryData){6, mac[k]};
-        ep[k].n_ips = 1;
-        ep[k].ips = &ips[k];
-        ep[k].host = (char *)"h1";
-        cmd[k] = (Strata__V1__Command)STRATA__V1__COMMAND__INIT;
-        cmd[k].client_id = DF_CLIENT;
-        cmd[k].req_id = (uint64_t)base + (uint64_t)k + 1;
-        cmd[k].op_case = STRATA__V1__COMMAND__OP_ENDPOINT_ADD;
-        cmd[k].endpoint_add = &ep[k];
-        cmds[k] = &cmd[k];
+        cmds[k] = td_endpoint_cmd(&b[k], base + k, base + k);
+        cmds[k]->client_id = DF_CLIENT;
+        cmds[k]->req_id = (uint64_t)base + (uint64_t)k + 1;
     }
     Strata__V1__WriteBatchRequest wb = STRATA__V1__WRITE_BATCH_REQUEST__INIT;
     wb.n_cmds = (size_t)n;
