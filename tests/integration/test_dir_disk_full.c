@@ -1,9 +1,10 @@
-/* test_dir_disk_full.c - the leader's disk fills up under writes. Its data dir is a small tmpfs
- * (root only: skipped otherwise) that a filler file keeps full, so the first log append that
- * needs a new segment fails with ENOSPC. libraft 0.15 cannot go on from there (dird_disk.c), so
- * the node must stop with its own exit status and a clear log line, not die of a signal; the
- * other two must elect a leader and take writes; no write acknowledged before or after may be
- * missing; and once space is back the node must restart and catch up. */
+/* test_dir_disk_full.c - a node's disk fills up under writes, the leader's and then a
+ * follower's. Its data dir is a small tmpfs (root only: skipped otherwise) that a filler file
+ * keeps full, so the first log append that needs a new segment fails with ENOSPC. libraft 0.15
+ * cannot go on from there (dird_disk.c), so the node must stop with its own exit status and a
+ * clear log line, not die of a signal; the other two must lead and take writes; no write
+ * acknowledged before or after may be missing; and once space is back the node must restart and
+ * catch up. */
 #include "test_dir_common.h"
 
 #include <errno.h>
@@ -18,13 +19,13 @@
 #define DF_EXIT_DISK 3    /* DIRD_EXIT_DISK */
 
 static struct td_cluster C;
-static char df_mnt[300];
+static char df_mnt[2][300]; /* one per test */
 
 static void df_unmount(void)
 {
-    if (df_mnt[0] != '\0')
-        umount2(df_mnt, MNT_DETACH); /* lazy: the daemon may still hold files in it */
-    df_mnt[0] = '\0';
+    for (int i = 0; i < 2; i++)
+        if (df_mnt[i][0] != '\0')
+            umount2(df_mnt[i], MNT_DETACH); /* lazy: a daemon may still hold files in it */
 }
 
 /* Fill the file system of `dir` until ENOSPC; returns the bytes written. */
@@ -132,27 +133,27 @@ static void df_check(const char *url, const bool *acked, int n, uint64_t min_ind
     fprintf(stderr, "%d acknowledged endpoints all present on %s\n", checked, url);
 }
 
-/* Make node 1 the leader (cluster transfer, retried while it catches up). */
-static void df_lead_with_node1(void)
+/* Make node `id` the leader (cluster transfer, retried while it catches up). */
+static void df_lead_with(int id)
 {
     char urls[512], cmd[900];
     td_urls(&C, 0, urls, sizeof(urls));
-    snprintf(cmd, sizeof(cmd), "%s --directory %s cluster transfer 1 >/dev/null 2>&1",
-             h_bin("strata"), urls);
+    snprintf(cmd, sizeof(cmd), "%s --directory %s cluster transfer %d >/dev/null 2>&1",
+             h_bin("strata"), urls, id);
     for (uint64_t deadline = h_now_ms() + 20000; h_now_ms() < deadline;) {
-        if (td_wait_leader(&C, 5000) == 1)
+        if (td_wait_leader(&C, 5000) == id)
             return;
         h_run(cmd, NULL);
     }
-    fail_msg("node 1 did not become leader");
+    fail_msg("node %d did not become leader", id);
 }
 
-static void test_leader_disk_full(void **state)
+/* Node 1's disk fills; node 1 leads (node1_leads) or node 2 does. t: the test's mount slot. */
+static void df_run(int t, const char *tag, bool node1_leads)
 {
-    (void)state;
     if (geteuid() != 0)
         skip(); /* mounting a tmpfs needs root (CI runs as root) */
-    td_init(&C, 3, "dir-disk-full");
+    td_init(&C, 3, tag);
     struct td_node *n1 = &C.node[0];
     assert_int_equal(mkdir(n1->dir, 0700), 0);
     /* 3 x 8 MiB of libraft's open segments plus room for what it writes before the filler */
@@ -160,20 +161,21 @@ static void test_leader_disk_full(void **state)
         fprintf(stderr, "cannot mount a tmpfs (%s): skipped\n", strerror(errno));
         skip();
     }
-    snprintf(df_mnt, sizeof(df_mnt), "%s", n1->dir);
-    atexit(df_unmount); /* runs before h_cleanup removes the directory (registered earlier) */
+    snprintf(df_mnt[t], sizeof(df_mnt[t]), "%s", n1->dir);
+    if (t == 0)
+        atexit(df_unmount); /* runs before h_cleanup removes the directories (LIFO) */
     for (int i = 0; i < 3; i++)
         td_start(&C, i);
     assert_true(td_wait_leader(&C, 15000) > 0);
     strata_dirclient_close(td_client_with_objects(&C));
-    df_lead_with_node1();
+    df_lead_with(node1_leads ? 1 : 2);
     size_t filled = df_fill(n1->dir);
     fprintf(stderr, "node 1's disk filled with %zu more bytes\n", filled);
 
     bool *acked = calloc(DF_MAX, sizeof(bool));
     assert_non_null(acked);
     uint64_t max_index = 0;
-    int refused_code = 0, node = 0, base = 0, after_exit = 0, refused = 0;
+    int refused_code = 0, node = node1_leads ? 0 : 1, base = 0, after_exit = 0, refused = 0;
     uint64_t deadline = h_now_ms() + 150000; /* ~36 s under ASan */
     /* Write until node 1 is gone and five batches have been acknowledged by another node. */
     while (after_exit < 5) {
@@ -202,6 +204,10 @@ static void test_leader_disk_full(void **state)
 
     int leader = td_wait_leader(&C, 10000);
     assert_true(leader == 2 || leader == 3);
+    if (!node1_leads) { /* a follower's full disk costs the writers nothing */
+        assert_int_equal(leader, 2);
+        assert_int_equal(refused, 0);
+    }
     df_check(C.node[td_index_of(&C, leader)].api, acked, base, max_index);
 
     /* space is back: node 1 restarts and catches up */
@@ -213,12 +219,27 @@ static void test_leader_disk_full(void **state)
     for (int i = 0; i < 3; i++)
         td_stop(&C, i);
     free(acked);
+    df_unmount();
+    df_mnt[t][0] = '\0';
+}
+
+static void test_leader_disk_full(void **state)
+{
+    (void)state;
+    df_run(0, "dir-disk-full-leader", true);
+}
+
+static void test_follower_disk_full(void **state)
+{
+    (void)state;
+    df_run(1, "dir-disk-full-follower", false);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_leader_disk_full),
+        cmocka_unit_test(test_follower_disk_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
