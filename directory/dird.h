@@ -150,6 +150,10 @@ struct dird {
     /* raft_uv's own append, called by the timing wrapper (dird_disk.c) */
     int (*io_append)(struct raft_io *io, struct raft_io_append *req,
                      const struct raft_entry entries[], unsigned n, raft_io_append_cb cb);
+    /* ... and its snapshot_put, wrapped to report a snapshot that could not be written */
+    int (*io_snapshot_put)(struct raft_io *io, unsigned trailing, struct raft_io_snapshot_put *req,
+                           const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb);
+    bool snap_put_failed; /* the last snapshot of our own was not written (dird_disk.c) */
     struct dird_transport transport;
     struct raft_fsm rfsm;
     bool raft_started, raft_closing, stopping;
@@ -203,7 +207,7 @@ struct dird {
     /* metrics (uint64_t for lib/metrics) */
     uint64_t m_applied, m_commit, m_term, m_is_leader, m_writes, m_write_errors, m_reads, m_batches,
         m_forwarded, m_fwd_batches, m_feed_waiters, m_read_waiters, m_endpoints, m_vnets, m_hosts,
-        m_snapshots, m_restores, m_elections;
+        m_snapshots, m_snapshot_failures, m_restores, m_elections;
     struct strata_histo h_append; /* raft log append to durable, every node (dird_disk.c) */
     struct strata_histo h_commit; /* leader: raft_apply of a batch to its apply callback */
     struct strata_histo h_write;  /* single writes a client sent here: arrival to reply */

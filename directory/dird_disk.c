@@ -7,14 +7,31 @@
  * that records when it was submitted, and the time to its callback is observed.
  *
  * The wrapper is also where a failed append (a full disk, an I/O error) stops the node; see
- * disk_append_failed. */
+ * disk_append_failed. A snapshot that cannot be written is only reported: libraft 0.15 drops
+ * it without a word and keeps the log, which is safe. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "dird.h"
 #include "log.h"
+
+/* What the storage said went wrong: libraft's uv backend leaves the system error in
+ * io->errmsg, often empty; a failed snapshot write is a bare RAFT_IOERR, and 0.15's
+ * raft_strerror has no text for RAFT_NOSPACE. So "full" also means: under 1 MiB left. */
+static const char *disk_why(const struct dird *d, int status, bool *full)
+{
+    const char *m = d->io.errmsg;
+    struct statvfs fs;
+    *full = status == RAFT_NOSPACE || strstr(m, "no space") != NULL ||
+            (statvfs(d->cfg.data_dir, &fs) == 0 && fs.f_bavail * fs.f_frsize < (1u << 20));
+    if (m[0] != '\0')
+        return m;
+    return status == RAFT_NOSPACE ? "no space left on device" : raft_strerror(status);
+}
 
 struct disk_append {
     struct raft_io_append req; /* what the storage sees; first, for the cast back */
@@ -36,11 +53,11 @@ struct disk_append {
  * writes are deduplicated), and the node rejoins when it is restarted with space again. */
 static void disk_append_failed(struct dird *d, int status)
 {
-    /* libraft 0.15's raft_strerror has no text for RAFT_NOSPACE ("unknown error") */
-    const char *why = status == RAFT_NOSPACE ? "no space left on device" : raft_strerror(status);
+    bool full;
+    const char *why = disk_why(d, status, &full);
     LOG_ERROR("%s: raft log append failed in %s (%s); stopping this node so that one whose "
               "disk works leads; restart it once the disk is fixed",
-              status == RAFT_NOSPACE ? "DISK FULL" : "DISK ERROR", d->cfg.data_dir, why);
+              full ? "DISK FULL" : "DISK ERROR", d->cfg.data_dir, why);
     fprintf(stderr, "strata-dird: raft log append failed in %s: %s\n", d->cfg.data_dir, why);
     _exit(DIRD_EXIT_DISK);
 }
@@ -79,8 +96,62 @@ static int disk_append(struct raft_io *io, struct raft_io_append *req,
     return rv;
 }
 
+struct disk_snapshot_put {
+    struct raft_io_snapshot_put req; /* what the storage sees; first, for the cast back */
+    struct raft_io_snapshot_put *orig;
+    raft_io_snapshot_put_cb cb;
+    struct dird *d;
+    bool own; /* a snapshot of this node's state, not one being installed from the leader */
+};
+
+static void disk_snapshot_put_cb(struct raft_io_snapshot_put *req, int status)
+{
+    struct disk_snapshot_put *p = (struct disk_snapshot_put *)req;
+    struct dird *d = p->d;
+    if (status != 0) {
+        d->m_snapshot_failures++;
+        bool full;
+        const char *why = disk_why(d, status, &full);
+        const char *what = full ? "DISK FULL" : "DISK ERROR";
+        if (p->own) { /* libraft keeps the log and tries again later */
+            d->snap_put_failed = true;
+            LOG_ERROR("%s: snapshot not written in %s (%s); the log keeps its entries, the next "
+                      "snapshot is tried after --snapshot-threshold more",
+                      what, d->cfg.data_dir, why);
+        } else { /* the leader sends it again */
+            LOG_ERROR("%s: snapshot from the leader not installed in %s (%s); it will be resent",
+                      what, d->cfg.data_dir, why);
+        }
+    }
+    struct raft_io_snapshot_put *orig = p->orig;
+    raft_io_snapshot_put_cb cb = p->cb;
+    free(p);
+    cb(orig, status);
+}
+
+static int disk_snapshot_put(struct raft_io *io, unsigned trailing,
+                             struct raft_io_snapshot_put *req, const struct raft_snapshot *snapshot,
+                             raft_io_snapshot_put_cb cb)
+{
+    struct dird *d = (struct dird *)((char *)io - offsetof(struct dird, io));
+    struct disk_snapshot_put *p = malloc(sizeof(*p));
+    if (p == NULL)
+        return RAFT_NOMEM;
+    p->req.data = req->data;
+    p->orig = req;
+    p->cb = cb;
+    p->d = d;
+    p->own = d->snap != NULL && snapshot->index == dir_snap_applied(d->snap);
+    int rv = d->io_snapshot_put(io, trailing, &p->req, snapshot, disk_snapshot_put_cb);
+    if (rv != 0)
+        free(p);
+    return rv;
+}
+
 void dird_disk_wrap(struct dird *d)
 {
     d->io_append = d->io.append;
     d->io.append = disk_append;
+    d->io_snapshot_put = d->io.snapshot_put;
+    d->io.snapshot_put = disk_snapshot_put;
 }

@@ -211,6 +211,8 @@ static int metrics_setup(struct dird *d, struct strata_err *e)
         M("dird_vnets", GAUGE, "virtual networks in the FSM", m_vnets),
         M("dird_hosts", GAUGE, "hosts in the FSM", m_hosts),
         M("dird_snapshots_total", COUNTER, "snapshots taken", m_snapshots),
+        M("dird_snapshot_failures_total", COUNTER,
+          "snapshots (taken or installed) that could not be written to disk", m_snapshot_failures),
         M("dird_restores_total", COUNTER, "snapshots restored", m_restores),
         M("dird_elections_total", COUNTER, "elections this node started", m_elections),
 #undef M

@@ -168,7 +168,8 @@ static int rfsm_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsign
 static int rfsm_snapshot_finalize(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
     struct dird *d = rf->data;
-    if (d->snap != NULL && *bufs != NULL) { /* NULL: the encoding failed (and said so) */
+    /* NULL bufs: the encoding failed; snap_put_failed: the disk refused it (both said so) */
+    if (d->snap != NULL && *bufs != NULL && !d->snap_put_failed) {
         d->m_snapshots++;
         LOG_INFO("snapshot taken applied=%llu bytes=%zu collect_ms=%.1f encode_ms=%.1f",
                  (unsigned long long)dir_snap_applied(d->snap), (*bufs)[0].len, d->snap_collect_ms,
@@ -183,6 +184,7 @@ static int rfsm_snapshot_finalize(struct raft_fsm *rf, struct raft_buffer *bufs[
     *n_bufs = 0;
     dir_snap_end(d->snap); /* NULL-safe */
     d->snap = NULL;
+    d->snap_put_failed = false;
     return 0;
 }
 
