@@ -541,6 +541,14 @@ int dird_raft_start(struct dird *d, struct strata_err *e)
     if (rv != 0)
         return strata_err_set(e, STRATA_EIO, "raft storage in %s: %s", d->cfg.data_dir,
                               d->io.errmsg);
+    /* With auto-recovery (libraft's default) a log segment that fails its checksum at startup
+     * is renamed corrupt-* and the node starts without the entries in it and after it, saying
+     * nothing (a trace line): it may then vote as if it had never acknowledged them, and a
+     * one-node directory silently loses acknowledged writes. Seen: one flipped byte in a closed
+     * segment, and the node came up at index 1. Without it, startup fails and names the
+     * segment; the operator replaces the node (docs/directory.md). A torn tail of an open
+     * segment (a crash mid-write) is still truncated as before: libraft handles that apart. */
+    raft_uv_set_auto_recovery(&d->io, false);
     dird_disk_wrap(d);
     d->rfsm.version = 3;
     d->rfsm.data = d;
@@ -584,6 +592,11 @@ int dird_raft_start(struct dird *d, struct strata_err *e)
     raft_set_install_snapshot_timeout(&d->raft, (unsigned)d->cfg.install_snap_ms);
     raft_set_pre_vote(&d->raft, d->cfg.pre_vote);
     rv = raft_start(&d->raft);
+    if (rv == RAFT_CORRUPT) /* short: strata_err holds 256 bytes */
+        return strata_err_set(e, STRATA_EIO,
+                              "raft start: %s; data dir left as it is: replace this node "
+                              "(docs/directory.md, damaged data dir)",
+                              raft_errmsg(&d->raft));
     if (rv != 0)
         return strata_err_set(e, STRATA_EIO, "raft start: %s", raft_errmsg(&d->raft));
     d->raft_started = true;
