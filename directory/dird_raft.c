@@ -592,7 +592,8 @@ int dird_raft_start(struct dird *d, struct strata_err *e)
     raft_set_install_snapshot_timeout(&d->raft, (unsigned)d->cfg.install_snap_ms);
     raft_set_pre_vote(&d->raft, d->cfg.pre_vote);
     rv = raft_start(&d->raft);
-    if (rv == RAFT_CORRUPT) /* short: strata_err holds 256 bytes */
+    /* a damaged snapshot shows as LZ4F_decompress ERROR_contentChecksum_invalid, not CORRUPT */
+    if (rv == RAFT_CORRUPT || strstr(raft_errmsg(&d->raft), "hecksum") != NULL)
         return strata_err_set(e, STRATA_EIO,
                               "raft start: %s; data dir left as it is: replace this node "
                               "(docs/directory.md, damaged data dir)",
