@@ -21,6 +21,55 @@ static int cluster_cmd(struct strata_dirclient *dc, strata_env *req, struct stra
     return rc;
 }
 
+/* ClusterAdd of node index i (its id, Raft and API addresses), sent through dc. */
+static void cluster_add(struct strata_dirclient *dc, int i)
+{
+    struct strata_err e;
+    Strata__V1__ClusterAdd ca = STRATA__V1__CLUSTER_ADD__INIT;
+    strata_env req = STRATA__V1__ENVELOPE__INIT;
+    ca.id = (uint64_t)C.node[i].id;
+    ca.raft = C.node[i].raft;
+    ca.api = C.node[i].api;
+    req.body_case = STRATA__V1__ENVELOPE__BODY_CLUSTER_ADD;
+    req.cluster_add = &ca;
+    if (cluster_cmd(dc, &req, &e) != 0)
+        fail_msg("cluster add %d: %s", C.node[i].id, e.msg);
+}
+
+static void cluster_remove(struct strata_dirclient *dc, int id)
+{
+    struct strata_err e;
+    Strata__V1__ClusterRemove cr = STRATA__V1__CLUSTER_REMOVE__INIT;
+    strata_env req = STRATA__V1__ENVELOPE__INIT;
+    cr.id = (uint64_t)id;
+    req.body_case = STRATA__V1__ENVELOPE__BODY_CLUSTER_REMOVE;
+    req.cluster_remove = &cr;
+    if (cluster_cmd(dc, &req, &e) != 0)
+        fail_msg("cluster remove %d: %s", id, e.msg);
+}
+
+/* Start n nodes, wait for a leader (*leader), create the objects and write endpoints 0..writes-1;
+ * *max_index is the highest index acknowledged. Returns the client. */
+static struct strata_dirclient *start_with_writes(int n, const char *tag, int writes, int *leader,
+                                                  uint64_t *max_index)
+{
+    td_init(&C, n, tag);
+    for (int i = 0; i < n; i++)
+        td_start(&C, i);
+    *leader = td_wait_leader(&C, 15000);
+    assert_true(*leader > 0);
+    struct strata_dirclient *dc = td_client_with_objects(&C);
+    struct strata_err e;
+    uint64_t idx;
+    *max_index = 0;
+    for (int i = 0; i < writes; i++) {
+        if (td_endpoint_add(dc, i, &idx, &e) != 0)
+            fail_msg("endpoint %d: %s", i, e.msg);
+        *max_index = idx > *max_index ? idx : *max_index;
+    }
+    return dc;
+}
+
 struct member_pred {
     int node; /* ask this node */
     int id;   /* about this member */
@@ -48,21 +97,11 @@ static bool member_pred(void *arg)
 static void test_membership(void **state)
 {
     (void)state;
-    td_init(&C, 3, "dir-membership");
-    for (int i = 0; i < 3; i++)
-        td_start(&C, i);
-    int leader = td_wait_leader(&C, 15000);
-    assert_true(leader > 0);
-
-    struct strata_dirclient *dc = td_client_with_objects(&C);
+    int leader;
+    uint64_t max_index, idx;
+    struct strata_dirclient *dc = start_with_writes(3, "dir-membership", 100, &leader, &max_index);
     struct strata_err e;
     char urls[512];
-    uint64_t max_index = 0, idx;
-    for (int i = 0; i < 100; i++) {
-        if (td_endpoint_add(dc, i, &idx, &e) != 0)
-            fail_msg("endpoint %d: %s", i, e.msg);
-        max_index = idx > max_index ? idx : max_index;
-    }
 
     /* ---- node 4 starts empty and waits */
     C.node[3].join = true;
@@ -81,15 +120,7 @@ static void test_membership(void **state)
     int fi = td_index_of(&C, leader == 1 ? 2 : 1);
     struct strata_dirclient *fc;
     assert_int_equal(strata_dirclient_open(C.node[fi].api, &fc, &e), 0);
-    Strata__V1__ClusterAdd ca = STRATA__V1__CLUSTER_ADD__INIT;
-    strata_env req = STRATA__V1__ENVELOPE__INIT;
-    ca.id = 4;
-    ca.raft = C.node[3].raft;
-    ca.api = C.node[3].api;
-    req.body_case = STRATA__V1__ENVELOPE__BODY_CLUSTER_ADD;
-    req.cluster_add = &ca;
-    if (cluster_cmd(fc, &req, &e) != 0)
-        fail_msg("cluster add: %s", e.msg);
+    cluster_add(fc, 3);
     strata_dirclient_close(fc);
 
     struct member_pred voter = {td_index_of(&C, leader), 4, "follower", 4};
@@ -114,13 +145,7 @@ static void test_membership(void **state)
     for (int id = 1; id <= 3 && victim == 0; id++)
         if (id != leader)
             victim = id;
-    Strata__V1__ClusterRemove cr = STRATA__V1__CLUSTER_REMOVE__INIT;
-    strata__v1__envelope__init(&req);
-    cr.id = (uint64_t)victim;
-    req.body_case = STRATA__V1__ENVELOPE__BODY_CLUSTER_REMOVE;
-    req.cluster_remove = &cr;
-    if (cluster_cmd(dc, &req, &e) != 0)
-        fail_msg("cluster remove %d: %s", victim, e.msg);
+    cluster_remove(dc, victim);
     struct member_pred three = {td_index_of(&C, leader), 0, NULL, 3};
     assert_true(h_wait_until(member_pred, &three, 10000));
     td_stop(&C, td_index_of(&C, victim));
@@ -133,7 +158,7 @@ static void test_membership(void **state)
     if (target == leader)
         target = 3;
     Strata__V1__ClusterTransfer ct = STRATA__V1__CLUSTER_TRANSFER__INIT;
-    strata__v1__envelope__init(&req);
+    strata_env req = STRATA__V1__ENVELOPE__INIT;
     ct.id = (uint64_t)target;
     req.body_case = STRATA__V1__ENVELOPE__BODY_CLUSTER_TRANSFER;
     req.cluster_transfer = &ct;
@@ -280,19 +305,9 @@ static int count_entries(const char *dir)
 static void test_damaged_data_dir(void **state)
 {
     (void)state;
-    td_init(&C, 3, "dir-damaged");
-    for (int i = 0; i < 3; i++)
-        td_start(&C, i);
-    int leader = td_wait_leader(&C, 15000);
-    assert_true(leader > 0);
-    struct strata_dirclient *dc = td_client_with_objects(&C);
-    struct strata_err e;
-    uint64_t max_index = 0, idx;
-    for (int i = 0; i < 50; i++) {
-        if (td_endpoint_add(dc, i, &idx, &e) != 0)
-            fail_msg("endpoint %d: %s", i, e.msg);
-        max_index = idx > max_index ? idx : max_index;
-    }
+    int leader;
+    uint64_t max_index;
+    struct strata_dirclient *dc = start_with_writes(3, "dir-damaged", 50, &leader, &max_index);
     int victim = leader == 1 ? 2 : 1, vi = td_index_of(&C, victim);
     struct td_node *v = &C.node[vi];
     td_stop(&C, vi);
@@ -318,24 +333,10 @@ static void test_damaged_data_dir(void **state)
         assert_int_equal(count_entries(v->dir), files); /* and nothing added */
     }
 
-    Strata__V1__ClusterRemove cr = STRATA__V1__CLUSTER_REMOVE__INIT;
-    strata_env req = STRATA__V1__ENVELOPE__INIT;
-    cr.id = (uint64_t)victim;
-    req.body_case = STRATA__V1__ENVELOPE__BODY_CLUSTER_REMOVE;
-    req.cluster_remove = &cr;
-    if (cluster_cmd(dc, &req, &e) != 0)
-        fail_msg("cluster remove %d: %s", victim, e.msg);
+    cluster_remove(dc, victim);
     C.node[3].join = true;
     td_start(&C, 3);
-    Strata__V1__ClusterAdd ca = STRATA__V1__CLUSTER_ADD__INIT;
-    strata__v1__envelope__init(&req);
-    ca.id = 4;
-    ca.raft = C.node[3].raft;
-    ca.api = C.node[3].api;
-    req.body_case = STRATA__V1__ENVELOPE__BODY_CLUSTER_ADD;
-    req.cluster_add = &ca;
-    if (cluster_cmd(dc, &req, &e) != 0)
-        fail_msg("cluster add: %s", e.msg);
+    cluster_add(dc, 3);
     strata_dirclient_close(dc);
     strata_env *rep = td_list(C.node[3].api, max_index);
     assert_non_null(rep);
