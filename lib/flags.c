@@ -160,9 +160,12 @@ void strata_flags_usage(FILE *out, const struct strata_flag *tbl)
         const char *mv = flags_metavar(f);
         snprintf(left, sizeof(left), "--%s%s%s", f->name, *mv ? " " : "", mv);
         fprintf(out, "  %-*s   %s", width, left, f->help != NULL ? f->help : "");
+        /* A help text that states its default itself (e.g. "the daemon's own", where the stored
+         * value is only a marker) is not followed by the stored one. */
+        bool says_default = f->help != NULL && strstr(f->help, "(default") != NULL;
         if (f->required) {
             fputs(" (required)", out);
-        } else if (f->dst != NULL) {
+        } else if (f->dst != NULL && !says_default) {
             if (f->type == STRATA_FLAG_STR && *(const char *const *)f->dst != NULL)
                 fprintf(out, " (default: %s)", *(const char *const *)f->dst);
             else if (f->type == STRATA_FLAG_U64)

@@ -208,6 +208,31 @@ static void test_usage(void **state)
     free(buf);
 }
 
+/* A help text that states its own default (the stored value being only a marker) is not
+ * followed by the stored one: dir-bench printed "(default: the daemon's own) (default:
+ * 18446744073709551615)". */
+static void test_usage_own_default(void **state)
+{
+    (void)state;
+    uint64_t poll = UINT64_MAX, secs = 5;
+    const struct strata_flag t[] = {
+        {"busy-poll-us", STRATA_FLAG_U64, &poll, "US", "polling (default: the daemon's own)", false,
+         0, 0},
+        {"seconds", STRATA_FLAG_U64, &secs, "S", "duration", false, 0, 0},
+        STRATA_FLAGS_END,
+    };
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    strata_flags_usage(f, t);
+    fclose(f);
+    assert_non_null(strstr(buf, "polling (default: the daemon's own)\n"));
+    assert_null(strstr(buf, "18446744073709551615"));
+    assert_non_null(strstr(buf, "duration (default: 5)\n"));
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_numbers_and_ranges),
         cmocka_unit_test(test_required_and_help),
         cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_usage_own_default),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
