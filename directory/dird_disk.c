@@ -1,4 +1,5 @@
-/* dird_disk.c - times libraft's log appends for the dird_raft_append_seconds histogram.
+/* dird_disk.c - times libraft's log appends for the dird_raft_append_seconds histogram, stops the
+ * node on a failed append, and watches the data dir's free space.
  *
  * Writes are bound by how fast each node's log append becomes durable: libraft's storage has one
  * write in flight per node (O_DIRECT, O_DSYNC) and queues the next appends behind it. An operator
@@ -146,6 +147,44 @@ static int disk_snapshot_put(struct raft_io *io, unsigned trailing,
     if (rv != 0)
         free(p);
     return rv;
+}
+
+/* libraft's uv backend preallocates its log in segments of this size (its default, which
+ * strata-dird keeps): the next one must fit. */
+#define DISK_SEGMENT_BYTES (8u << 20)
+#define MIB(b) ((unsigned long long)((b) >> 20))
+
+void dird_disk_snapshot_seen(struct dird *d, size_t bytes)
+{
+    if (bytes > d->snap_bytes_max)
+        d->snap_bytes_max = bytes;
+}
+
+/* A node whose disk fills stops (disk_append_failed). The warning comes before: when the free
+ * space is under a new log segment plus twice the largest snapshot seen here (the next snapshot
+ * is written beside the last one before that is removed; the size is the uncompressed one, so
+ * this errs on the safe side). A node restarted on a disk still too small says so at once, not
+ * only when its catch-up has filled the disk. The gauge lets an operator alert earlier. */
+void dird_disk_tick(struct dird *d, uint64_t now_ms)
+{
+    if (now_ms < d->disk_next_ms)
+        return;
+    d->disk_next_ms = now_ms + 1000;
+    struct statvfs fs;
+    if (statvfs(d->cfg.data_dir, &fs) != 0)
+        return;
+    uint64_t free_b = (uint64_t)fs.f_bavail * fs.f_frsize;
+    uint64_t need = DISK_SEGMENT_BYTES + 2 * (uint64_t)d->snap_bytes_max;
+    d->m_disk_free = free_b;
+    bool low = free_b < need;
+    if (low && !d->disk_low)
+        LOG_WARN("LOW DISK: %llu MiB free in %s, under the %llu MiB this node may need next "
+                 "(one %u MiB log segment and twice its largest snapshot); it stops with DISK FULL "
+                 "when a log append cannot be written",
+                 MIB(free_b), d->cfg.data_dir, MIB(need), DISK_SEGMENT_BYTES >> 20);
+    else if (!low && d->disk_low)
+        LOG_INFO("disk space back: %llu MiB free in %s", MIB(free_b), d->cfg.data_dir);
+    d->disk_low = low;
 }
 
 void dird_disk_wrap(struct dird *d)

@@ -97,6 +97,7 @@ static void on_tick(uv_timer_t *h)
     track_state(d);
     dird_peers_tick(d, now);
     dird_cluster_tick(d, now);
+    dird_disk_tick(d, now);
     if (d->fwds != NULL)
         dird_forward_poll(d, now);
     dird_reads_poll(d, now);
@@ -215,6 +216,10 @@ static int metrics_setup(struct dird *d, struct strata_err *e)
           "snapshots (taken or installed) that could not be written to disk", m_snapshot_failures),
         M("dird_restores_total", COUNTER, "snapshots restored", m_restores),
         M("dird_elections_total", COUNTER, "elections this node started", m_elections),
+        M("dird_data_dir_free_bytes", GAUGE,
+          "free space in the data dir (read each second; LOW DISK is logged under a log segment "
+          "plus twice the largest snapshot)",
+          m_disk_free),
 #undef M
     };
     if (strata_metrics_new(&d->metrics) != 0)

@@ -171,6 +171,7 @@ static int rfsm_snapshot_finalize(struct raft_fsm *rf, struct raft_buffer *bufs[
     /* NULL bufs: the encoding failed; snap_put_failed: the disk refused it (both said so) */
     if (d->snap != NULL && *bufs != NULL && !d->snap_put_failed) {
         d->m_snapshots++;
+        dird_disk_snapshot_seen(d, (*bufs)[0].len);
         LOG_INFO("snapshot taken applied=%llu bytes=%zu collect_ms=%.1f encode_ms=%.1f",
                  (unsigned long long)dir_snap_applied(d->snap), (*bufs)[0].len, d->snap_collect_ms,
                  d->snap_encode_ms);
@@ -197,6 +198,7 @@ static int rfsm_restore(struct raft_fsm *rf, struct raft_buffer *buf)
         LOG_ERROR("snapshot restore failed: %s", e.msg);
         return RAFT_CORRUPT;
     }
+    dird_disk_snapshot_seen(d, buf->len);
     raft_free(buf->base);
     d->m_restores++;
     dird_feed_reset(d, dir_fsm_applied(d->fsm));
@@ -309,9 +311,9 @@ static void write_finish(struct dird *d, struct dird_write *w, int code, const c
 static void apply_fail_text(struct dird *d, int status, int *code, const char **msg)
 {
     switch (status) {
-    case RAFT_NOSPACE:
-        LOG_ERROR("DISK FULL: raft cannot append to %s; writes fail until space returns",
-                  d->cfg.data_dir);
+    case RAFT_NOSPACE: /* not seen: libraft reports it to the append callback, which stops
+                        * the node (dird_disk.c); kept so that a refusal says why */
+        LOG_ERROR("DISK FULL: raft cannot append to %s", d->cfg.data_dir);
         *code = STRATA_ENOSPACE;
         *msg = "disk full";
         break;

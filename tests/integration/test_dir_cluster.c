@@ -172,6 +172,8 @@ static bool metrics_pred(void *arg)
             ok = false, w->why = "applied_index behind the last write";
         if (h_metric(t, "strata_dird_endpoints") != N_WRITES + 1) /* + check_feed's */
             ok = false, w->why = "endpoints gauge differs from the endpoints written";
+        if (h_metric(t, "strata_dird_data_dir_free_bytes") <= 0)
+            ok = false, w->why = "data_dir_free_bytes not read";
         if (h_metric(t, "strata_dird_reads_total") < 1)
             ok = false, w->why = "reads_total does not count the list";
         /* Every node appended the writes' entries to its log, and each took some time. */

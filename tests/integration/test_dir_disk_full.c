@@ -103,6 +103,19 @@ static bool df_applied_pred(void *arg)
 }
 
 /* Every acknowledged endpoint in [0, n) resolves on `url` once it has applied min_index. */
+/* Node 1 has said LOW DISK and its free-space gauge is under 1 MiB. */
+static bool df_low_pred(void *arg)
+{
+    struct td_node *n = arg;
+    if (td_log_count(n->log, "LOW DISK: ") != 1)
+        return false;
+    char *t = h_http_get(n->metrics_port, "/metrics");
+    double free_b = t != NULL ? h_metric(t, "strata_dird_data_dir_free_bytes") : -1;
+    bool low = free_b >= 0 && free_b < (1 << 20); /* -1: not there */
+    free(t);
+    return low;
+}
+
 static void df_check(const char *url, const bool *acked, int n, uint64_t min_index)
 {
     /* a restarted node replays and catches up ~750k endpoints first: slow under ASan */
@@ -183,6 +196,7 @@ static void df_run(int t, const char *tag, bool node1_leads)
         C.extra[0] = "--snapshot-threshold";
         C.extra[1] = "64";
     }
+    n1->metrics_port = h_free_port();
     if (t == 0)
         atexit(df_unmount); /* runs before h_cleanup removes the directories (LIFO) */
     for (int i = 0; i < 3; i++)
@@ -192,6 +206,8 @@ static void df_run(int t, const char *tag, bool node1_leads)
     df_lead_with(node1_leads ? 1 : 2);
     size_t filled = df_fill(n1->dir);
     fprintf(stderr, "node 1's disk filled with %zu more bytes\n", filled);
+    /* Said before it had to stop (and not at the start, with a disk then 40 % free). */
+    assert_true(h_wait_until(df_low_pred, n1, 5000));
 
     bool *acked = calloc(DF_MAX, sizeof(bool));
     assert_non_null(acked);
