@@ -13,6 +13,7 @@
 
 #include "dir_fsm_int.h"
 #include "dir_fsm_slab.h"
+#include "dir_fsm_slab_warm.h"
 #include "poison.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -54,9 +55,11 @@ struct dir_slab {
     size_t in_use;
     struct {
         size_t first, n;     /* chunks */
-    } runs[SLAB_TABLE_RUNS]; /* freed tables' chunks, given back to the system, reusable */
+    } runs[SLAB_TABLE_RUNS]; /* freed tables' chunks, kept resident for the next table */
     size_t nruns;
     struct slab_class cls[SLAB_NCLASS];
+    struct dir_slab_warm *warm; /* faults the next chunks in off this thread; NULL: none */
+    bool warm_tried;            /* started with the second chunk: most test slabs need one */
 };
 
 static void slab_reserve(struct dir_slab *s)
@@ -93,6 +96,7 @@ void dir_slab_destroy(struct dir_slab *s)
 {
     if (!s)
         return;
+    dir_slab_warm_stop(s->warm); /* before the unmap: it may be populating a chunk */
     if (s->map) {
 #if defined(__SANITIZE_ADDRESS__)
         __lsan_unregister_root_region(s->map, s->map_len);
@@ -110,12 +114,22 @@ static char *slab_chunks(struct dir_slab *s, size_t n, unsigned c)
     if (!s->base || s->nchunks_max - s->nchunks < n)
         return NULL;
     char *chunk = s->base + s->nchunks * SLAB_CHUNK;
-    if (mprotect(chunk, n * SLAB_CHUNK, PROT_READ | PROT_WRITE) != 0)
-        return NULL; /* commit refused (strict overcommit): malloc decides from here on */
-    /* Advice only: without THP the chunk is ordinary pages, and the slab works the same. */
-    (void)madvise(chunk, n * SLAB_CHUNK, MADV_HUGEPAGE);
+    if (!s->warm_tried && s->nchunks > 0) {
+        s->warm_tried = true;
+        s->warm = dir_slab_warm_start(s->base, SLAB_CHUNK, s->nchunks_max);
+    }
+    /* Warmed chunks are committed and populated already (dir_fsm_slab_warm.h); the others are
+     * committed here and fault in as they are first written. */
+    if (s->warm == NULL || dir_slab_warm_ready(s->warm) < s->nchunks + n) {
+        if (mprotect(chunk, n * SLAB_CHUNK, PROT_READ | PROT_WRITE) != 0)
+            return NULL; /* commit refused (strict overcommit): malloc decides from here on */
+        /* Advice only: without THP the chunk is ordinary pages, and the slab works the same. */
+        (void)madvise(chunk, n * SLAB_CHUNK, MADV_HUGEPAGE);
+    }
     memset(s->chunk_class + s->nchunks, (int)c, n);
     s->nchunks += n;
+    if (s->warm != NULL)
+        dir_slab_warm_want(s->warm, s->nchunks);
     return chunk;
 }
 
@@ -200,11 +214,11 @@ void *dir_slab_table(struct dir_slab *s, size_t n)
         return dir_slab_zalloc(s, n);
     size_t nc = (n + SLAB_CHUNK - 1) / SLAB_CHUNK;
     for (size_t i = 0; i < s->nruns; i++) {
-        if (s->runs[i].n == nc) { /* given back with MADV_DONTNEED: reads as zeroes */
+        if (s->runs[i].n == nc) { /* kept resident: zeroed here, no page faults */
             char *p = s->base + s->runs[i].first * SLAB_CHUNK;
             s->runs[i] = s->runs[--s->nruns];
             STRATA_UNPOISON(p, nc * SLAB_CHUNK);
-            return p;
+            return memset(p, 0, n);
         }
     }
     char *p = slab_chunks(s, nc, SLAB_TABLE_CLASS);
@@ -220,7 +234,9 @@ void dir_slab_table_free(struct dir_slab *s, void *p, size_t n)
         return;
     }
     size_t nc = (n + SLAB_CHUNK - 1) / SLAB_CHUNK;
-    (void)madvise(p, nc * SLAB_CHUNK, MADV_DONTNEED);
+    /* Not given back (MADV_DONTNEED): the next table of this size would fault every huge page
+     * in again on the loop, 4.5-5 ms each on this kind of VM, where zeroing 2 MiB takes ~0.1 ms.
+     * Tables double, so what is kept is at most the size of the tables in use. */
     STRATA_POISON(p, nc * SLAB_CHUNK);
     if (s->nruns < SLAB_TABLE_RUNS) {
         s->runs[s->nruns].first = (size_t)((char *)p - s->base) / SLAB_CHUNK;

@@ -14,11 +14,12 @@
  * pages (MADV_HUGEPAGE: honoured in THP's default "madvise" mode), so growth faults once per
  * 2 MiB, lookups touch fewer TLB entries, and small objects carry no per-object header.
  *
- * A slab belongs to one FSM and is used from that FSM's thread only (no locks). Memory returns to
- * the slab's free lists, not to the system, until dir_slab_destroy: the directory's state mostly
- * grows, and a freed endpoint's memory is reused by the next one. Allocations larger than the
- * largest class, and every allocation once the reserved address range is used up (or when it
- * could not be reserved), fall through to malloc; dir_slab_free tells them apart by address. */
+ * A slab belongs to one FSM and is used from that FSM's thread only (no locks); a helper thread
+ * faults its next chunks in ahead of need (dir_fsm_slab_warm.h) and shares only that. Memory
+ * returns to the slab's free lists, not to the system, until dir_slab_destroy: the directory's
+ * state mostly grows, and a freed endpoint's memory is reused by the next one. Allocations larger
+ * than the largest class, and every allocation once the reserved address range is used up (or when
+ * it could not be reserved), fall through to malloc; dir_slab_free tells them apart by address. */
 struct dir_slab;
 
 /* A new, empty slab. Aborts when out of memory (as every FSM allocation does). */
@@ -35,9 +36,9 @@ void *dir_slab_zalloc(struct dir_slab *s, size_t n);
 void dir_slab_free(struct dir_slab *s, void *p);
 
 /* A zeroed array of `n` bytes for a hash table's buckets. Large ones take whole chunks (huge
- * pages: a lookup's bucket costs no TLB miss of its own), and freed ones are given back to the
- * system and reused by the next table of the same size. Release with dir_slab_table_free and the
- * same `n`. */
+ * pages: a lookup's bucket costs no TLB miss of its own), and freed ones stay resident and are
+ * zeroed for the next table of the same size. Release with dir_slab_table_free and the same
+ * `n`. */
 void *dir_slab_table(struct dir_slab *s, size_t n);
 void dir_slab_table_free(struct dir_slab *s, void *p, size_t n);
 
