@@ -484,6 +484,24 @@ void dird_write_fail_all(struct dird *d, int code, const char *msg)
 
 /* ---------------------------------------------------------------- start / close */
 
+/* Whether raft_start failed on damaged files in the data dir. libraft 0.15 says RAFT_CORRUPT for
+ * most, but a damaged snapshot shows as LZ4F_decompress ERROR_contentChecksum_invalid, and a
+ * flipped entry count that runs past the end of a segment as an RAFT_IOERR "short read" (seen:
+ * test_dir_membership damages a segment at a random batch). Errors from the system itself
+ * (permissions, descriptors) are not damage and get no advice to replace the node. */
+static bool load_damaged(int rv, const char *msg)
+{
+    static const char *const marks[] = {"hecksum",        "short read",        "entries count",
+                                        "format version", "entries (expected", "file has only",
+                                        "file is empty"};
+    if (rv == RAFT_CORRUPT)
+        return true;
+    for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+        if (strstr(msg, marks[i]) != NULL)
+            return true;
+    return false;
+}
+
 static int parse_cluster(struct dird *d, struct raft_configuration *conf, struct strata_err *e)
 {
     if (d->cfg.cluster == NULL || d->cfg.cluster[0] == '\0') {
@@ -594,14 +612,18 @@ int dird_raft_start(struct dird *d, struct strata_err *e)
     raft_set_install_snapshot_timeout(&d->raft, (unsigned)d->cfg.install_snap_ms);
     raft_set_pre_vote(&d->raft, d->cfg.pre_vote);
     rv = raft_start(&d->raft);
-    /* a damaged snapshot shows as LZ4F_decompress ERROR_contentChecksum_invalid, not CORRUPT */
-    if (rv == RAFT_CORRUPT || strstr(raft_errmsg(&d->raft), "hecksum") != NULL)
-        return strata_err_set(e, STRATA_EIO,
-                              "raft start: %s; data dir left as it is: replace this node "
-                              "(docs/directory.md, damaged data dir)",
-                              raft_errmsg(&d->raft));
-    if (rv != 0)
-        return strata_err_set(e, STRATA_EIO, "raft start: %s", raft_errmsg(&d->raft));
+    if (rv != 0) {
+        /* Some of libraft's load failures leave errmsg empty (a damaged open segment: RAFT_IOERR
+         * and nothing else; the io's errmsg then holds an older, unrelated text): the code. */
+        const char *why = raft_errmsg(&d->raft);
+        if (load_damaged(rv, why))
+            return strata_err_set(e, STRATA_EIO,
+                                  "raft start: %s; data dir left as it is: replace this node "
+                                  "(docs/directory.md, damaged data dir)",
+                                  why[0] ? why : raft_strerror(rv));
+        return strata_err_set(e, STRATA_EIO, "raft start: %s%s(%s, code %d)", why,
+                              why[0] ? " " : "", raft_strerror(rv), rv);
+    }
     d->raft_started = true;
     LOG_INFO("raft started id=%llu raft=%s last_index=%llu applied=%llu",
              (unsigned long long)d->cfg.id, d->cfg.raft_addr,

@@ -328,7 +328,8 @@ static void test_damaged_data_dir(void **state)
                 attempt, st);
         assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 0);
         assert_int_equal(td_log_count(v->log, "startup failed: raft start: io: load"), attempt);
-        assert_true(td_log_count(v->log, "checksum mismatch; data dir left as it is") >= attempt);
+        /* whichever check the damage trips (a checksum, an entry count, a short read) */
+        assert_true(td_log_count(v->log, "; data dir left as it is: replace this node") >= attempt);
         assert_int_equal(access(segpath, F_OK), 0);     /* not renamed aside */
         assert_int_equal(count_entries(v->dir), files); /* and nothing added */
     }
