@@ -20,8 +20,8 @@ struct dir_map_node {
  * The map doubles incrementally: a full rehash of N entries stopped the directory's loop for
  * ~37 ms at 786k entries, 98 ms at 1.6M and 212 ms at 3.1M (and an endpoint insert can grow two
  * maps at once), which at a few million endpoints outlasts an election timeout. So a doubling
- * only allocates the new table; each later insert or delete moves a few buckets of the old one
- * (long done before the next doubling), and lookups look in both meanwhile. */
+ * of a large table only allocates the new one; each later insert or delete moves a few buckets
+ * of the old one (long done before the next doubling), and lookups look in both meanwhile. */
 struct dir_map {
     struct dir_map_node **b;  /* the table new keys go to */
     size_t nb, n;             /* its buckets; the entries in both tables */
