@@ -173,16 +173,23 @@ static void test_required_and_help(void **state)
     assert_int_equal(argi, 2);
 }
 
-static void test_usage(void **state)
+/* What strata_flags_usage prints for `t` (free it). */
+static char *usage_of(const struct strata_flag *t)
 {
-    (void)state;
-    reset_opts();
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
-    strata_flags_usage(f, tbl);
+    strata_flags_usage(f, t);
     fclose(f);
+    return buf;
+}
+
+static void test_usage(void **state)
+{
+    (void)state;
+    reset_opts();
+    char *buf = usage_of(tbl);
     assert_non_null(strstr(buf, "  --id N"));
     assert_non_null(strstr(buf, "this node's id (required)\n"));
     assert_non_null(strstr(buf, "--data-dir DIR"));
@@ -221,12 +228,7 @@ static void test_usage_own_default(void **state)
         {"seconds", STRATA_FLAG_U64, &secs, "S", "duration", false, 0, 0},
         STRATA_FLAGS_END,
     };
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    assert_non_null(f);
-    strata_flags_usage(f, t);
-    fclose(f);
+    char *buf = usage_of(t);
     assert_non_null(strstr(buf, "polling (default: the daemon's own)\n"));
     assert_null(strstr(buf, "18446744073709551615"));
     assert_non_null(strstr(buf, "duration (default: 5)\n"));

@@ -23,6 +23,19 @@ static void key_of(uint32_t i, uint8_t k[6])
 
 static int vals[N]; /* key i maps to &vals[i] */
 
+/* An empty map on a slab of its own; dir_map_fini and dir_slab_destroy(m->slab) end it. */
+static void map_new(struct dir_map *m)
+{
+    dir_map_init(m, dir_slab_new());
+}
+
+static void map_end(struct dir_map *m)
+{
+    struct dir_slab *s = m->slab;
+    dir_map_fini(m);
+    dir_slab_destroy(s);
+}
+
 static size_t count_iter(const struct dir_map *m, uint64_t *sum)
 {
     struct dir_map_iter it = {0};
@@ -42,9 +55,8 @@ static size_t count_iter(const struct dir_map *m, uint64_t *sum)
 static void test_incremental_doubling(void **state)
 {
     (void)state;
-    struct dir_slab *s = dir_slab_new();
     struct dir_map m;
-    dir_map_init(&m, s);
+    map_new(&m);
     uint8_t k[6];
     uint32_t i = 0;
     size_t doublings_seen = 0;
@@ -73,17 +85,15 @@ static void test_incremental_doubling(void **state)
     }
     assert_true(doublings_seen >= 3); /* 65536 -> 131072 -> 262144 -> 524288 buckets */
     assert_int_equal(m.n, N);
-    dir_map_fini(&m);
-    dir_slab_destroy(s);
+    map_end(&m);
 }
 
 /* Replacing and deleting keys while the old table still holds some of them. */
 static void test_changes_while_moving(void **state)
 {
     (void)state;
-    struct dir_slab *s = dir_slab_new();
     struct dir_map m;
-    dir_map_init(&m, s);
+    map_new(&m);
     uint8_t k[6];
     uint32_t i = 0;
     /* Fill until a doubling of a 65536-bucket table has just started. */
@@ -126,8 +136,7 @@ static void test_changes_while_moving(void **state)
     assert_int_equal(m.n, left);
     assert_int_equal(count_iter(&m, &sum), left);
     assert_int_equal(sum, want);
-    dir_map_fini(&m);
-    dir_slab_destroy(s);
+    map_end(&m);
 }
 
 int main(void)
