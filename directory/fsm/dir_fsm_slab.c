@@ -234,15 +234,18 @@ void dir_slab_table_free(struct dir_slab *s, void *p, size_t n)
         return;
     }
     size_t nc = (n + SLAB_CHUNK - 1) / SLAB_CHUNK;
-    /* Not given back (MADV_DONTNEED): the next table of this size would fault every huge page
-     * in again on the loop, 4.5-5 ms each on this kind of VM, where zeroing 2 MiB takes ~0.1 ms.
-     * Tables double, so what is kept is at most the size of the tables in use. */
-    STRATA_POISON(p, nc * SLAB_CHUNK);
     if (s->nruns < SLAB_TABLE_RUNS) {
+        /* Kept resident, not given back (MADV_DONTNEED): the next table of this size would
+         * fault every huge page in again on the loop, 4.5-5 ms each on this kind of VM, where
+         * zeroing 2 MiB takes ~0.1 ms. Tables double, so what is kept is at most the size of the
+         * tables in use. */
         s->runs[s->nruns].first = (size_t)((char *)p - s->base) / SLAB_CHUNK;
         s->runs[s->nruns].n = nc;
         s->nruns++;
-    } /* else its address space stays unused: tables double, so few sizes are ever freed */
+    } else { /* never reused: its memory goes back, its address space stays unused */
+        (void)madvise(p, nc * SLAB_CHUNK, MADV_DONTNEED);
+    }
+    STRATA_POISON(p, nc * SLAB_CHUNK);
 }
 
 static void *slab_pb_alloc(void *data, size_t n)
