@@ -20,15 +20,25 @@
 #include "dird.h"
 #include "log.h"
 
+/* Bytes free to this process in the data dir's file system; false when it cannot be read. */
+static bool disk_free_bytes(const struct dird *d, uint64_t *bytes)
+{
+    struct statvfs fs;
+    if (statvfs(d->cfg.data_dir, &fs) != 0)
+        return false;
+    *bytes = (uint64_t)fs.f_bavail * fs.f_frsize;
+    return true;
+}
+
 /* What the storage said went wrong: libraft's uv backend leaves the system error in
  * io->errmsg, often empty; a failed snapshot write is a bare RAFT_IOERR, and 0.15's
  * raft_strerror has no text for RAFT_NOSPACE. So "full" also means: under 1 MiB left. */
 static const char *disk_why(const struct dird *d, int status, bool *full)
 {
     const char *m = d->io.errmsg;
-    struct statvfs fs;
+    uint64_t free_b;
     *full = status == RAFT_NOSPACE || strstr(m, "no space") != NULL ||
-            (statvfs(d->cfg.data_dir, &fs) == 0 && fs.f_bavail * fs.f_frsize < (1u << 20));
+            (disk_free_bytes(d, &free_b) && free_b < (1u << 20));
     if (m[0] != '\0')
         return m;
     return status == RAFT_NOSPACE ? "no space left on device" : raft_strerror(status);
@@ -170,10 +180,9 @@ void dird_disk_tick(struct dird *d, uint64_t now_ms)
     if (now_ms < d->disk_next_ms)
         return;
     d->disk_next_ms = now_ms + 1000;
-    struct statvfs fs;
-    if (statvfs(d->cfg.data_dir, &fs) != 0)
+    uint64_t free_b;
+    if (!disk_free_bytes(d, &free_b))
         return;
-    uint64_t free_b = (uint64_t)fs.f_bavail * fs.f_frsize;
     uint64_t need = DISK_SEGMENT_BYTES + 2 * (uint64_t)d->snap_bytes_max;
     d->m_disk_free = free_b;
     bool low = free_b < need;
