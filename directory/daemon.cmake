@@ -21,3 +21,9 @@ target_link_libraries(dird_test_transport PRIVATE dir_fsm strata_harness PkgConf
 strata_test(dird_test_snapshot unit ${CMAKE_CURRENT_LIST_DIR}/test_dird_snapshot.c)
 target_include_directories(dird_test_snapshot PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(dird_test_snapshot PRIVATE dir_fsm PkgConfig::RAFT PkgConfig::UV)
+
+# The cut of AppendEntries at the snapshot (dird_recv_trim), on hand-made messages.
+strata_test(dird_test_recv unit ${CMAKE_CURRENT_LIST_DIR}/test_dird_recv.c
+            ${CMAKE_CURRENT_LIST_DIR}/dird_recv.c)
+target_include_directories(dird_test_recv PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(dird_test_recv PRIVATE dir_fsm strata_lib PkgConfig::RAFT PkgConfig::UV)

@@ -154,6 +154,9 @@ struct dird {
     int (*io_snapshot_put)(struct raft_io *io, unsigned trailing, struct raft_io_snapshot_put *req,
                            const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb);
     bool snap_put_failed; /* the last snapshot of our own was not written (dird_disk.c) */
+    /* raft_uv's start and libraft's receive callback, around the guard of dird_recv.c */
+    int (*io_start)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv);
+    raft_io_recv_cb raft_recv;
     /* The data dir's free space, read once a second (dird_disk_tick), and the largest snapshot
      * this node has taken, loaded or installed: what a next snapshot will need. */
     uint64_t disk_next_ms, snap_bytes_max;
@@ -211,7 +214,7 @@ struct dird {
     /* metrics (uint64_t for lib/metrics) */
     uint64_t m_applied, m_commit, m_term, m_is_leader, m_writes, m_write_errors, m_reads, m_batches,
         m_forwarded, m_fwd_batches, m_feed_waiters, m_read_waiters, m_endpoints, m_vnets, m_hosts,
-        m_snapshots, m_snapshot_failures, m_restores, m_elections, m_disk_free;
+        m_snapshots, m_snapshot_failures, m_restores, m_elections, m_disk_free, m_recv_trimmed;
     struct strata_histo h_append; /* raft log append to durable, every node (dird_disk.c) */
     struct strata_histo h_commit; /* leader: raft_apply of a batch to its apply callback */
     struct strata_histo h_write;  /* single writes a client sent here: arrival to reply */
@@ -223,6 +226,12 @@ void dird_write_observe(struct dird *d, struct strata_req *req);
 
 /* dird_disk.c: time raft_uv's log appends into d->h_append (after raft_uv_init). */
 void dird_disk_wrap(struct dird *d);
+/* dird_recv.c: AppendEntries reaching below this node's snapshot are cut there before libraft
+ * 0.15 sees them (it would misplace them in its log). */
+void dird_recv_wrap(struct dird *d);
+/* Cuts args to start after the snapshot in log when it starts at or below it and carries the
+ * snapshot's entry with the snapshot's term; frees what it drops. Returns the entries dropped. */
+unsigned dird_recv_trim(const struct raft_log *log, struct raft_append_entries *args);
 /* dird_disk.c: once a second, the data dir's free space into m_disk_free, and a LOW DISK
  * warning when it falls under what the node may need next (from the housekeeping tick). */
 void dird_disk_tick(struct dird *d, uint64_t now_ms);

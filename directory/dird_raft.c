@@ -570,6 +570,7 @@ int dird_raft_start(struct dird *d, struct strata_err *e)
      * segment (a crash mid-write) is still truncated as before: libraft handles that apart. */
     raft_uv_set_auto_recovery(&d->io, false);
     dird_disk_wrap(d);
+    dird_recv_wrap(d);
     d->rfsm.version = 3;
     d->rfsm.data = d;
     d->rfsm.apply = rfsm_apply;
