@@ -66,6 +66,8 @@ static int rfsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf, void *
     if (buf->len >= DIRD_ENTRY_HDR && rd32(p + 4) == DIRD_ENTRY_MAGIC &&
         rd32(p) <= buf->len - DIRD_ENTRY_HDR)
         b = strata__v1__command_batch__unpack(&pb, rd32(p), p + DIRD_ENTRY_HDR);
+    if (b != NULL) /* entries logged before unknown fields were dropped at the API */
+        strata_msg_strip_unknown(&b->base, &pb);
     d->results_n = 0;
     d->results_index = index;
     *result = NULL;

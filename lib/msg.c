@@ -29,42 +29,7 @@ int strata_msg_encode(const strata_env *env, uint8_t **buf, size_t *len, struct 
     return strata_msg_encode_after(env, 0, buf, len, e);
 }
 
-/* protobuf-c 1.4 takes a tag whose varint is not minimal (0x80 0x00) for field number 0, which
- * protobuf forbids, keeps it as an unknown field and writes it back as 0x00, which it refuses. A
- * write carrying one decoded and validated; the follower that forwarded it, or the Raft entry it
- * was batched into, then did not decode, failing every write sent with it. Such a message is
- * refused here, wherever the field sits in it. */
-static bool msg_has_field_zero(const ProtobufCMessage *m)
-{
-    for (unsigned i = 0; i < m->n_unknown_fields; i++)
-        if (m->unknown_fields[i].tag == 0)
-            return true;
-    const ProtobufCMessageDescriptor *d = m->descriptor;
-    const char *base = (const char *)m;
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[i];
-        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-            continue;
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t n = *(const size_t *)(base + f->quantifier_offset);
-            ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)(base + f->offset);
-            for (size_t k = 0; k < n; k++)
-                if (v[k] != NULL && msg_has_field_zero(v[k]))
-                    return true;
-            continue;
-        }
-        /* the members of a oneof share one place: only the one set is there */
-        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-            *(const uint32_t *)(base + f->quantifier_offset) != f->id)
-            continue;
-        const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)(base + f->offset);
-        if (sub != NULL && msg_has_field_zero(sub))
-            return true;
-    }
-    return false;
-}
-
-int strata_msg_decode(const void *buf, size_t len, size_t max, strata_env **out,
+static int msg_decode(const void *buf, size_t len, size_t max, size_t max_elems, strata_env **out,
                       struct strata_err *e)
 {
     /* Check the size before unpacking: protobuf-c allocates per element with no bound, so a
@@ -74,20 +39,34 @@ int strata_msg_decode(const void *buf, size_t len, size_t max, strata_env **out,
                               len, max);
     if (buf == NULL && len > 0)
         return strata_err_set(e, STRATA_EINVAL, "NULL buffer");
+    int rc = strata_msg_wire_check(&strata__v1__envelope__descriptor, buf, len, max_elems, e);
+    if (rc < 0)
+        return rc;
     strata_env *env = strata__v1__envelope__unpack(NULL, len, buf);
     if (env == NULL)
         return strata_err_set(e, STRATA_EPROTO, "undecodable message (%zu bytes)", len);
-    if (msg_has_field_zero(&env->base)) {
-        strata__v1__envelope__free_unpacked(env, NULL);
-        return strata_err_set(e, STRATA_EPROTO, "malformed message: a field numbered 0");
-    }
-    int rc = strata_msg_validate(env, e);
+    /* protobuf-c keeps what it does not know and packs it again: one 200 KB unknown field on an
+     * endpoint went into the Raft log, the state, the snapshots and every resolve reply. */
+    strata_msg_strip_unknown(&env->base, NULL);
+    rc = strata_msg_validate(env, e);
     if (rc < 0) {
         strata__v1__envelope__free_unpacked(env, NULL);
         return rc;
     }
     *out = env;
     return 0;
+}
+
+int strata_msg_decode(const void *buf, size_t len, size_t max, strata_env **out,
+                      struct strata_err *e)
+{
+    return msg_decode(buf, len, max, STRATA_MAX_ELEMS, out, e);
+}
+
+int strata_msg_decode_req(const void *buf, size_t len, size_t max, strata_env **out,
+                          struct strata_err *e)
+{
+    return msg_decode(buf, len, max, STRATA_MAX_REQ_ELEMS, out, e);
 }
 
 void strata_msg_free(strata_env *env)
@@ -116,4 +95,11 @@ void strata_msg_set_error(strata_env *reply, const strata_env *req, int code, co
      * it unconditionally. Truncated to the bound strata_msg_validate enforces, or the peer
      * would reject the whole reply instead of showing the error. */
     reply->message = strndup(msg != NULL ? msg : strata_strerror(code), STRATA_MAX_STR);
+    /* A message may quote what a client sent, or be cut inside a character: the reply must
+     * still be UTF-8, or strict decoders refuse all of it. */
+    uint8_t *m = (uint8_t *)reply->message;
+    if (m != NULL && !strata_utf8_valid(m, strlen(reply->message)))
+        for (; *m != 0; m++)
+            if (*m >= 0x80)
+                *m = '?';
 }

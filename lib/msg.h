@@ -2,6 +2,7 @@
 #ifndef STRATA_MSG_H
 #define STRATA_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,10 @@ typedef Strata__V1__Envelope strata_env;
 #define STRATA_MAX_IPS 16       /* IPs per endpoint */
 #define STRATA_MAX_STR 255      /* any string field */
 #define STRATA_MAX_LIST 1000000 /* objects in a list reply */
+/* Repeated elements in one message, all fields together: a request (the largest, a write batch
+ * of STRATA_MAX_BATCH commands, has ~20k), and any message (a 4 MiB reply holds fewer). */
+#define STRATA_MAX_REQ_ELEMS 65536
+#define STRATA_MAX_ELEMS (4u << 20)
 
 /* Pack `env` into a malloc'd buffer (*buf, *len). Caller frees with free(). */
 int strata_msg_encode(const strata_env *env, uint8_t **buf, size_t *len, struct strata_err *e);
@@ -25,10 +30,26 @@ int strata_msg_encode(const strata_env *env, uint8_t **buf, size_t *len, struct 
 int strata_msg_encode_after(const strata_env *env, size_t head, uint8_t **buf, size_t *len,
                             struct strata_err *e);
 
-/* Decode `len` bytes: rejects len > max (STRATA_ETOOBIG), undecodable input (STRATA_EPROTO) and
- * anything strata_msg_validate refuses. On success *out must be freed with strata_msg_free. */
+/* Decode `len` bytes: rejects len > max (STRATA_ETOOBIG), what strata_msg_wire_check refuses
+ * (before decoding), undecodable input (STRATA_EPROTO) and anything strata_msg_validate refuses.
+ * Unknown fields are dropped: a daemon stores, logs and serves only what it understands. On
+ * success *out must be freed with strata_msg_free. */
 int strata_msg_decode(const void *buf, size_t len, size_t max, strata_env **out,
                       struct strata_err *e);
+/* The same for a request to a server: at most STRATA_MAX_REQ_ELEMS repeated elements. */
+int strata_msg_decode_req(const void *buf, size_t len, size_t max, strata_env **out,
+                          struct strata_err *e);
+
+/* msg_wire.c: walks the wire bytes of a message of type d without decoding them, and refuses
+ * (STRATA_EPROTO, STRATA_EINVAL or STRATA_ETOOBIG, naming the field) malformed framing, a string
+ * holding a NUL or not UTF-8, a repeated field past the bound strata_msg_validate applies to it,
+ * or more than max_elems repeated elements in all. Linear in len, allocates nothing. */
+int strata_msg_wire_check(const ProtobufCMessageDescriptor *d, const void *buf, size_t len,
+                          size_t max_elems, struct strata_err *e);
+/* Drops the unknown fields of m and of every message inside it (a NULL allocator: malloc's). */
+void strata_msg_strip_unknown(ProtobufCMessage *m, ProtobufCAllocator *a);
+/* n bytes are UTF-8 without a NUL. */
+bool strata_utf8_valid(const uint8_t *s, size_t n);
 void strata_msg_free(strata_env *env);
 
 /* Structural validation of a decoded envelope: a body is set (an error reply, status < 0, may

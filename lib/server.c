@@ -216,7 +216,7 @@ struct strata_req *srv_take(struct strata_server *s, const struct srv_to *to, co
 
     strata_env *env = NULL;
     struct strata_err err = {0};
-    int rc = strata_msg_decode(body, len, s->recv_max, &env, &err);
+    int rc = strata_msg_decode_req(body, len, s->recv_max, &env, &err);
     if (rc != 0) {
         s->stats.bad_messages++;
         uint64_t req_id = srv_peek_req_id(body, len);
@@ -301,7 +301,7 @@ static void srv_ctx_fast(struct srv_ctx *c)
     struct strata_server *s = c->s;
     nng_msg *m = nng_aio_get_msg(c->aio);
     strata_env *env = NULL;
-    if (strata_msg_decode(nng_msg_body(m), nng_msg_len(m), s->recv_max, &env, NULL) != 0) {
+    if (strata_msg_decode_req(nng_msg_body(m), nng_msg_len(m), s->recv_max, &env, NULL) != 0) {
         srv_post_done(c); /* the loop answers the bad message (the aio still holds it) */
         return;
     }

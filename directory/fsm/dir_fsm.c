@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dir_fsm_int.h"
+#include "msg.h"
 #include "dir_fsm_slab.h"
 
 /* ------------------------------------------------------------------------------- memory */
@@ -58,6 +59,9 @@ void *dir_obj_dup(struct dir_fsm *f, const void *msg)
         free(buf);
     if (!copy)
         dir_oom(); /* our own encoding always decodes: only allocation can fail */
+    /* only what the directory understands is stored (entries logged before this existed may
+     * carry unknown fields) */
+    strata_msg_strip_unknown(copy, &a);
     return copy;
 }
 

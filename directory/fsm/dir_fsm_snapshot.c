@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dir_fsm_int.h"
+#include "msg.h"
 
 #define DIR_SNAPSHOT_MAGIC 0x53444952u /* "SDIR" */
 
@@ -264,6 +265,7 @@ int dir_fsm_restore(struct dir_fsm *f, const uint8_t *buf, size_t len, struct st
     Strata__V1__DirSnapshot *s = strata__v1__dir_snapshot__unpack(NULL, len, buf);
     if (!s)
         return strata_err_set(e, STRATA_EPROTO, "snapshot: undecodable (%zu bytes)", len);
+    strata_msg_strip_unknown(&s->base, NULL); /* a snapshot taken before they were dropped */
     if (s->magic != DIR_SNAPSHOT_MAGIC) {
         strata__v1__dir_snapshot__free_unpacked(s, NULL);
         return strata_err_set(e, STRATA_EPROTO, "snapshot: truncated or not a directory snapshot");
