@@ -40,7 +40,7 @@ struct dird_cfg {
     const char *metrics;
     bool join;
     bool pre_vote;
-    uint64_t election_ms, heartbeat_ms, snap_threshold, snap_trailing, install_snap_ms;
+    uint64_t election_ms, heartbeat_ms, snap_threshold, snap_trailing, snap_bytes, install_snap_ms;
     uint64_t busy_poll_us; /* strata_loop_set_busy_poll */
 };
 
@@ -161,6 +161,9 @@ struct dird {
      * this node has taken, loaded or installed: what a next snapshot will need. */
     uint64_t disk_next_ms, snap_bytes_max;
     bool disk_low; /* LOW DISK said, not yet "disk space back" */
+    /* Snapshots by size (dird_disk.c): entry bytes appended since the threshold was last
+     * weighed, and the threshold in force (--snapshot-threshold, or less for large entries). */
+    uint64_t log_bytes_acc, log_entries_acc, snap_threshold_eff;
     struct dird_transport transport;
     struct raft_fsm rfsm;
     bool raft_started, raft_closing, stopping;

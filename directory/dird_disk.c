@@ -99,6 +99,9 @@ static int disk_append(struct raft_io *io, struct raft_io_append *req,
     a->cb = cb;
     a->d = d;
     a->t0_ns = uv_hrtime();
+    for (unsigned i = 0; i < n; i++)
+        d->log_bytes_acc += entries[i].buf.len;
+    d->log_entries_acc += n;
     int rv = d->io_append(io, &a->req, entries, n, disk_append_cb);
     if (rv != 0)
         free(a);
@@ -175,11 +178,40 @@ void dird_disk_snapshot_seen(struct dird *d, size_t bytes)
  * is written beside the last one before that is removed; the size is the uncompressed one, so
  * this errs on the safe side). A node restarted on a disk still too small says so at once, not
  * only when its catch-up has filled the disk. The gauge lets an operator alert earlier. */
+/* Snapshots come every --snapshot-threshold entries, but entries range from ~100 bytes to a
+ * 4 MiB write batch: at 16384 of those the log would hold 64 GiB before it is compacted. So once
+ * a second the threshold is weighed against the entries' average size: it becomes the number of
+ * entries that make --snapshot-bytes, rounded down to a power of two (nodes that see the same
+ * entries then agree, and take their snapshots in turn as before), never above the flag; the
+ * trailing entries shrink in proportion. */
+static void disk_weigh_threshold(struct dird *d)
+{
+    if (d->log_entries_acc < 64 || !d->raft_started)
+        return;
+    uint64_t avg = d->log_bytes_acc / d->log_entries_acc;
+    d->log_bytes_acc = d->log_entries_acc = 0;
+    uint64_t t = d->cfg.snap_bytes / (avg > 0 ? avg : 1), p = 16;
+    while (p * 2 <= t)
+        p *= 2;
+    t = p < d->cfg.snap_threshold ? p : d->cfg.snap_threshold;
+    if (t == d->snap_threshold_eff)
+        return;
+    uint64_t trailing = d->cfg.snap_trailing * t / d->cfg.snap_threshold;
+    raft_set_snapshot_threshold(&d->raft, (unsigned)t);
+    raft_set_snapshot_trailing(&d->raft, (unsigned)trailing);
+    LOG_INFO("snapshot threshold now %llu entries, trailing %llu (entries average %llu bytes; "
+             "--snapshot-bytes %llu)",
+             (unsigned long long)t, (unsigned long long)trailing, (unsigned long long)avg,
+             (unsigned long long)d->cfg.snap_bytes);
+    d->snap_threshold_eff = t;
+}
+
 void dird_disk_tick(struct dird *d, uint64_t now_ms)
 {
     if (now_ms < d->disk_next_ms)
         return;
     d->disk_next_ms = now_ms + 1000;
+    disk_weigh_threshold(d);
     uint64_t free_b;
     if (!disk_free_bytes(d, &free_b))
         return;

@@ -274,6 +274,7 @@ int main(int argc, char **argv)
     c->snap_threshold = 16384;
     c->busy_poll_us = STRATA_LOOP_BUSY_POLL_US;
     c->snap_trailing = 2048;
+    c->snap_bytes = 64u << 20;
     /* libraft's default is 30 s: an install the follower dropped (it was busy writing its own
      * snapshot, measured) is only retried after this long. */
     c->install_snap_ms = 5000;
@@ -306,6 +307,10 @@ int main(int argc, char **argv)
          "entries between snapshots", false, 2, 100000000},
         {"snapshot-trailing", STRATA_FLAG_U64, &c->snap_trailing, "N",
          "entries kept in the log after a snapshot", false, 0, 100000000},
+        {"snapshot-bytes", STRATA_FLAG_U64, &c->snap_bytes, "BYTES",
+         "log bytes between snapshots: large entries bring the threshold (and the trailing "
+         "entries) down so that the log stays about this size",
+         false, 65536, 1ull << 40},
         {"install-snapshot-timeout-ms", STRATA_FLAG_U64, &c->install_snap_ms, "MS",
          "resend a snapshot the follower has not acknowledged after this long", false, 100,
          3600000},

@@ -111,7 +111,7 @@ static bool snapshot_my_turn(struct dird *d)
         pos += c->servers[i].id < d->cfg.id;
         voter = voter || c->servers[i].id == d->cfg.id;
     }
-    return !voter || dird_snapshot_turn(raft_last_applied(&d->raft), d->cfg.snap_threshold, pos, n);
+    return !voter || dird_snapshot_turn(raft_last_applied(&d->raft), d->snap_threshold_eff, pos, n);
 }
 
 /* On a libuv pool thread (or, without one, on the loop): encode the view. Touches nothing of d but
@@ -610,6 +610,7 @@ int dird_raft_start(struct dird *d, struct strata_err *e)
     }
     raft_set_election_timeout(&d->raft, (unsigned)d->cfg.election_ms);
     raft_set_heartbeat_timeout(&d->raft, (unsigned)d->cfg.heartbeat_ms);
+    d->snap_threshold_eff = d->cfg.snap_threshold;
     raft_set_snapshot_threshold(&d->raft, (unsigned)d->cfg.snap_threshold);
     raft_set_snapshot_trailing(&d->raft, (unsigned)d->cfg.snap_trailing);
     raft_set_install_snapshot_timeout(&d->raft, (unsigned)d->cfg.install_snap_ms);
