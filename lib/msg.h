@@ -18,8 +18,9 @@ typedef Strata__V1__Envelope strata_env;
 #define STRATA_MAX_IPS 16       /* IPs per endpoint */
 #define STRATA_MAX_STR 255      /* any string field */
 #define STRATA_MAX_LIST 1000000 /* objects in a list reply */
-/* Repeated elements in one message, all fields together: a request (the largest, a write batch
- * of STRATA_MAX_BATCH commands, has ~20k), and any message (a 4 MiB reply holds fewer). */
+/* Repeated elements and unknown fields in one message, all together: a request (the largest, a
+ * write batch of STRATA_MAX_BATCH commands, has ~20k), and any message (a 4 MiB reply holds
+ * fewer). */
 #define STRATA_MAX_REQ_ELEMS 65536
 #define STRATA_MAX_ELEMS (4u << 20)
 

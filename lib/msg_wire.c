@@ -16,7 +16,7 @@
  *   it then refuses; a write carrying one was accepted, and the Raft entry it was batched into
  *   (or the follower's forward) did not decode, failing every write sent with it.
  *
- * Unknown fields are skipped here (their bytes are bounded by the message's size) and dropped
+ * Unknown fields count against the budget of elements (protobuf-c allocates each) and are dropped
  * after decoding (strata_msg_strip_unknown). */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -142,6 +142,13 @@ static size_t wire_packed_count(const ProtobufCFieldDescriptor *f, const uint8_t
     }
 }
 
+static int wire_over_budget(struct wire_walk *w)
+{
+    return strata_err_set(w->e, STRATA_ETOOBIG,
+                          "more than %zu repeated elements and unknown fields in one message",
+                          w->max_elems);
+}
+
 static int wire_msg(struct wire_walk *w, const ProtobufCMessageDescriptor *d, const uint8_t *p,
                     size_t len, int depth);
 
@@ -219,8 +226,13 @@ static int wire_msg(struct wire_walk *w, const ProtobufCMessageDescriptor *d, co
         /* repeated elements come one after another: look the field up once per run */
         if (f == NULL || f->id != (unsigned)(tag >> 3))
             f = protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3));
-        if (f == NULL)
-            continue; /* unknown: dropped after decoding */
+        if (f == NULL) {
+            /* dropped after decoding, but protobuf-c allocates each one first: 2 M two-byte
+             * unknown fields are as costly as 2 M repeated elements */
+            if (++w->elems > w->max_elems)
+                return wire_over_budget(w);
+            continue;
+        }
         size_t count = 1;
         if ((tag & 7) == 2) {
             int rc = wire_delimited(w, f, val, (size_t)n, depth, &count);
@@ -237,8 +249,7 @@ static int wire_msg(struct wire_walk *w, const ProtobufCMessageDescriptor *d, co
                 over = (int)i; /* counted to the end of this message, to say how many */
         }
         if ((w->elems += count) > w->max_elems)
-            return strata_err_set(w->e, STRATA_ETOOBIG,
-                                  "more than %zu repeated elements in one message", w->max_elems);
+            return wire_over_budget(w);
     }
     if (over >= 0) {
         const ProtobufCFieldDescriptor *f = &d->fields[over];

@@ -444,6 +444,23 @@ static void test_repeated_refused_before_decoding(void **state)
         if (req) /* what a server's loop pays: decoding them took ~600 ms in a release build */
             assert_true(ms < 150);
     }
+    /* 1.3 M three-byte unknown fields (field 2047, varint 0) in a request */
+    len = 0;
+    for (size_t i = 0; i < 1300000; i++) {
+        b[len++] = 0xf8; /* tag 2047 << 3 | 0 = 0x3ff8, in two bytes */
+        b[len++] = 0x7f;
+        b[len++] = 0x00;
+    }
+    {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        assert_int_equal(strata_msg_decode_req(b, len, STRATA_MSG_MAX, &out, &e), STRATA_ETOOBIG);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+        fprintf(stderr, "unknown fields refused in %.1f ms: %s\n", ms, e.msg);
+        assert_non_null(strstr(e.msg, "unknown fields"));
+        assert_true(ms < 150);
+    }
     free(b);
 }
 
