@@ -220,6 +220,8 @@ static int metrics_setup(struct dird *d, struct strata_err *e)
           "free space in the data dir (read each second; LOW DISK is logged under a log segment "
           "plus twice the largest snapshot)",
           m_disk_free),
+        M("dird_log_appended_bytes_total", COUNTER,
+          "bytes of Raft entries this node appended to its log", m_log_bytes),
         M("dird_append_trimmed_total", COUNTER,
           "AppendEntries from a leader cut at this node's snapshot (they reached below it)",
           m_recv_trimmed),
