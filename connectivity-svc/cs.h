@@ -20,6 +20,7 @@ struct cs_counters {
     uint64_t upstream_requests, upstream_errors, upstream_latency_us_sum, upstream_latency_us_count;
     uint64_t updates_pushed, invalidations_pushed, floods_pushed, resyncs_pushed;
     uint64_t feed_index, feed_changes, feed_gaps, sessions, parked;
+    uint64_t feed_stalls, feed_stalled; /* times the feed stalled; 1 while it is */
     uint64_t resolve_requests, denied;
 };
 
@@ -101,6 +102,21 @@ void cs_feed_free(struct cs *cs); /* after the loop stopped */
 void cs_feed_evicted(struct cs_entry *e, void *arg);
 /* Apply one FeedReply (exposed for tests). */
 void cs_feed_apply(struct cs *cs, const Strata__V1__FeedReply *fr);
+/* Whether the feed makes progress (exposed for tests). After CS_FEED_STALL_ATTEMPTS failed
+ * attempts in a row spanning at least CS_FEED_STALL_MS, the feed is stalled: logged once as an
+ * error, counted (feed_stalls, and the feed_stalled gauge), and handled as a gap without an
+ * index to resume from: everything cached is flushed and agents resynchronise. While it stays
+ * stalled, every further failure flushes again (holders told), so nothing the server serves is
+ * older than one attempt. A reply applied ends it; the feed resumes where it stopped. */
+#define CS_FEED_STALL_ATTEMPTS 3
+#define CS_FEED_STALL_MS 3000
+struct cs_feed_stall {
+    unsigned failures; /* attempts failed since the last reply applied */
+    uint64_t since_ms; /* when the first of them failed */
+    bool stalled;
+};
+void cs_feed_failed(struct cs *cs, struct cs_feed_stall *st, uint64_t now_ms, const char *why);
+void cs_feed_progressed(struct cs *cs, struct cs_feed_stall *st, uint64_t now_ms);
 
 /* ---- cs_agents.c: sessions, update queues, long-poll */
 struct cs_session {

@@ -1,7 +1,9 @@
 /* cs_feed.c - the directory's change feed, consumed as one long-poll at a time from one node
  * (the next one when it fails). Each change refreshes or drops exactly the cached keys it
  * touches and is pushed to exactly the agents that hold them; a gap (the node no longer holds
- * what we missed) flushes everything and asks every agent to resynchronise. */
+ * what we missed) flushes everything and asks every agent to resynchronise. A feed that stops
+ * making progress (every attempt fails) is handled like a gap after a few seconds: logged,
+ * counted, and the cache flushed, since nothing cached can be proven current any more. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,12 +13,14 @@
 #define FEED_WAIT_MS 1000
 #define FEED_MAX 1024
 #define FEED_RETRY_MS 100
+#define FEED_STALLED_RETRY_MS 1000 /* each stalled attempt flushes the cache: not too often */
 
 struct cs_feed {
     struct cs *cs;
     strata_env env;
     Strata__V1__FeedRequest fr;
     int cursor;
+    struct cs_feed_stall stall;
     uv_timer_t retry;
     bool stopping;
 };
@@ -164,6 +168,15 @@ static void apply_change(struct cs *cs, const Strata__V1__Change *chg, uint64_t 
     }
 }
 
+/* Drop everything that only the feed keeps current and have every agent resynchronise. */
+static void flush_all(struct cs *cs)
+{
+    cs_cache_clear(cs->cache, NULL, NULL);
+    cs_verdict_flush(cs->cache);
+    cs_vninfo_forget(cs, 0);
+    cs_agents_resync_all(cs->agents);
+}
+
 static void resync(struct cs *cs, uint64_t applied)
 {
     LOG_WARN("feed: gap after index %llu (node now at %llu): flushing %zu cached keys and asking "
@@ -171,12 +184,46 @@ static void resync(struct cs *cs, uint64_t applied)
              (unsigned long long)cs->feed_index, (unsigned long long)applied,
              cs_cache_count(cs->cache), cs_agents_count(cs->agents));
     cs->ctr.feed_gaps++;
-    cs_cache_clear(cs->cache, NULL, NULL);
-    cs_verdict_flush(cs->cache);
-    cs_vninfo_forget(cs, 0);
-    cs_agents_resync_all(cs->agents);
+    flush_all(cs);
     if (applied > cs->feed_index)
         cs->feed_index = applied;
+}
+
+void cs_feed_failed(struct cs *cs, struct cs_feed_stall *st, uint64_t now_ms, const char *why)
+{
+    if (st->failures++ == 0)
+        st->since_ms = now_ms;
+    if (st->stalled) {
+        /* Whatever was cached since the last attempt came from the directory, but no change
+         * after it can reach us: drop it again, telling its holders. */
+        cs_cache_clear(cs->cache, cs_feed_evicted, cs);
+        cs_verdict_flush(cs->cache);
+        cs_vninfo_forget(cs, 0);
+        cs_agents_flush(cs->agents);
+        return;
+    }
+    if (st->failures < CS_FEED_STALL_ATTEMPTS || now_ms - st->since_ms < CS_FEED_STALL_MS)
+        return;
+    LOG_ERROR("feed: no progress after index %llu for %llu ms (%u attempts, last: %s): flushing "
+              "%zu cached keys and asking %u agents to resynchronise; lookups go to the directory "
+              "until the feed moves again",
+              (unsigned long long)cs->feed_index, (unsigned long long)(now_ms - st->since_ms),
+              st->failures, why, cs_cache_count(cs->cache), cs_agents_count(cs->agents));
+    st->stalled = true;
+    cs->ctr.feed_stalls++;
+    cs->ctr.feed_stalled = 1;
+    flush_all(cs);
+    cs_agents_flush(cs->agents);
+}
+
+void cs_feed_progressed(struct cs *cs, struct cs_feed_stall *st, uint64_t now_ms)
+{
+    if (st->stalled)
+        LOG_WARN("feed: moving again at index %llu after %llu ms without progress",
+                 (unsigned long long)cs->feed_index, (unsigned long long)(now_ms - st->since_ms));
+    st->failures = 0;
+    st->stalled = false;
+    cs->ctr.feed_stalled = 0;
 }
 
 void cs_feed_apply(struct cs *cs, const Strata__V1__FeedReply *fr)
@@ -194,7 +241,9 @@ void cs_feed_apply(struct cs *cs, const Strata__V1__FeedReply *fr)
             if (chg->index > cs->feed_index)
                 cs->feed_index = chg->index;
         }
-        /* A short reply holds every change up to the node's applied index. */
+        /* A short reply holds every change up to its applied_index. The directory pages by
+         * bytes too; a page it cuts short carries the last index it holds as applied_index, so
+         * this never skips a change (older nodes cut only by count). */
         if (fr->n_changes < FEED_MAX && fr->applied_index > cs->feed_index)
             cs->feed_index = fr->applied_index;
     }
@@ -219,17 +268,24 @@ static void feed_reply(int rc, strata_env *reply, void *arg)
     if (rc == 0 && reply->status == 0 &&
         reply->body_case == STRATA__V1__ENVELOPE__BODY_FEED_REPLY) {
         cs_feed_apply(cs, reply->feed_reply);
+        cs_feed_progressed(cs, &f->stall, strata_now_ms());
         strata_msg_free(reply);
         feed_poll(f);
         return;
     }
-    LOG_DEBUG("feed: node %d failed (%s): moving on", f->cursor,
-              reply ? (reply->message ? reply->message : strata_errname(reply->status))
-                    : strata_errname(rc));
+    const char *why =
+        reply ? (reply->message && *reply->message ? reply->message : strata_errname(reply->status))
+              : strata_errname(rc);
+    LOG_DEBUG("feed: node %d failed (%s): moving on", f->cursor, why);
+    /* A failure that repeats at one index (a reply that cannot be sent or decoded, a node in
+     * trouble, no node reachable) would otherwise leave the cache serving what it can no
+     * longer prove current, silently. */
+    cs_feed_failed(cs, &f->stall, strata_now_ms(), why);
     if (reply)
         strata_msg_free(reply);
     f->cursor = (f->cursor + 1) % cs_up_nodes(cs->up);
-    uv_timer_start(&f->retry, retry_cb, FEED_RETRY_MS, 0);
+    uv_timer_start(&f->retry, retry_cb, f->stall.stalled ? FEED_STALLED_RETRY_MS : FEED_RETRY_MS,
+                   0);
 }
 
 static void feed_poll(struct cs_feed *f)

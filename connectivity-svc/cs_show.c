@@ -42,6 +42,8 @@ static const struct {
     C(feed_index, GAUGE, "last directory index applied from the feed"),
     C(feed_changes, COUNTER, "feed changes applied"),
     C(feed_gaps, COUNTER, "feed gaps (full resynchronisations)"),
+    C(feed_stalls, COUNTER, "times the feed made no progress and the cache was flushed"),
+    C(feed_stalled, GAUGE, "1 while the feed makes no progress (lookups go to the directory)"),
     C(sessions, GAUGE, "agent sessions"),
     C(parked, GAUGE, "agents' long-polls waiting for updates"),
     C(resolve_requests, COUNTER, "resolve requests from agents and operators"),

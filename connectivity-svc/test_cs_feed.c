@@ -1,7 +1,8 @@
 /* test_cs_feed.c - applying the directory's change feed to the cache and the agents' queues:
  * moves update holders only, an IP leaving an endpoint invalidates its key, a negative answer
  * turning positive is pushed, old changes are ignored, deletes invalidate, flood lists reach the
- * VN's hosts, a gap flushes everything. No sockets: a loop, a cache and sessions. */
+ * VN's hosts, a gap flushes everything, a feed that stops making progress is declared stalled
+ * and flushes what it cannot prove current. No sockets: a loop, a cache and sessions. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -223,12 +224,59 @@ static void test_eviction_and_overflow(void **state)
     cs_payload_unref(p);
 }
 
+/* A feed that keeps failing is declared stalled only after CS_FEED_STALL_ATTEMPTS failures
+ * spanning CS_FEED_STALL_MS; then the cache is flushed (the feed index kept: it resumes there),
+ * and what is cached while it stays stalled is dropped at the next failure, its holders told.
+ * A reply applied ends the stall; a later run of failures is a new one. */
+static void test_stall(void **state)
+{
+    (void)state;
+    struct cs_feed_stall st = {0};
+    uint64_t index = cs.feed_index;
+    put(IP7, true, 40, s1->id);
+    cs_feed_failed(&cs, &st, 1000, "timed out");
+    cs_feed_failed(&cs, &st, 2000, "timed out");
+    cs_feed_failed(&cs, &st, 3999, "timed out"); /* enough attempts, not yet long enough */
+    assert_false(st.stalled);
+    assert_non_null(find(IP7));
+    assert_int_equal(cs.ctr.feed_stalls, 0);
+    cs_feed_failed(&cs, &st, 4000, "timed out");
+    assert_true(st.stalled);
+    assert_null(find(IP7));
+    assert_int_equal(cs_cache_count(cs.cache), 0);
+    assert_int_equal(cs.ctr.feed_stalls, 1);
+    assert_int_equal(cs.ctr.feed_stalled, 1);
+    assert_int_equal(cs.feed_index, index);
+
+    struct cs_session *s5 = cs_agents_get(cs.agents, "h5"); /* not asked to resync */
+    put(IP8, true, 41, s5->id);
+    uint64_t inv = cs.ctr.invalidations_pushed;
+    cs_feed_failed(&cs, &st, 5000, "timed out");
+    assert_null(find(IP8));
+    assert_int_equal(cs.ctr.invalidations_pushed, inv + 1);
+    assert_int_equal(cs.ctr.feed_stalls, 1);
+
+    cs_feed_progressed(&cs, &st, 6000);
+    assert_false(st.stalled);
+    assert_int_equal(cs.ctr.feed_stalled, 0);
+    cs_feed_failed(&cs, &st, 7000, "EUNAVAIL");
+    cs_feed_failed(&cs, &st, 8000, "EUNAVAIL");
+    cs_feed_progressed(&cs, &st, 8500); /* progress resets the count */
+    cs_feed_failed(&cs, &st, 9000, "EUNAVAIL");
+    cs_feed_failed(&cs, &st, 12000, "EUNAVAIL");
+    assert_false(st.stalled);
+    cs_feed_failed(&cs, &st, 12001, "EUNAVAIL");
+    assert_true(st.stalled);
+    assert_int_equal(cs.ctr.feed_stalls, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_targeted_updates),
         cmocka_unit_test(test_flood_policy_gap),
         cmocka_unit_test(test_eviction_and_overflow),
+        cmocka_unit_test(test_stall),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
