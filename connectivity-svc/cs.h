@@ -16,6 +16,7 @@
 
 /* Counters: shown by CacheShowRequest and exported as strata_cs_<name> metrics. */
 struct cs_counters {
+    uint64_t sessions_expired, sessions_refused; /* ended idle; names refused at --session-max */
     uint64_t hits, misses, negative_hits, evictions, entries, cache_bytes;
     uint64_t upstream_requests, upstream_errors, upstream_latency_us_sum, upstream_latency_us_count;
     uint64_t updates_pushed, invalidations_pushed, floods_pushed, resyncs_pushed;
@@ -33,6 +34,7 @@ struct cs {
     /* flags */
     const char *id, *pod, *listen, *directory, *metrics_addr;
     uint64_t negative_ttl_ms, cache_max, contexts, busy_poll_us;
+    uint64_t session_idle_s, session_max; /* 0: CS_SESSION_IDLE_S / CS_SESSION_MAX */
 
     uv_loop_t *uv;
     struct strata_loop *loop;
@@ -44,6 +46,7 @@ struct cs {
     struct cs_feed *feed;
     struct cs_agents *agents;
     struct cs_vninfo *vninfo;
+    struct cs_vnmembers *vnmembers; /* cs_ports.c: hosts with a port, per VN, shared */
     struct cs_counters ctr;
     /* Highest directory index this server has seen on the feed: every upstream read carries it
      * as min_index, so no answer older than one already seen is ever cached or served. */
@@ -148,6 +151,24 @@ struct cs_session *cs_agents_find(struct cs_agents *a, const char *host);
 struct cs_session *cs_agents_get(struct cs_agents *a, const char *host); /* find or create */
 struct cs_session *cs_agents_by_id(struct cs_agents *a, uint32_t id);
 uint32_t cs_agents_count(const struct cs_agents *a);
+/* Sessions end: one with no parked long-poll and no request for --session-idle-s is freed with
+ * its queue and its interest records (the agent, coming back, gets a new epoch and
+ * resynchronises), and at most --session-max exist at once (beyond, a new name is refused with
+ * STRATA_EBUSY while existing sessions keep working). Defaults below: 10 minutes is far above
+ * any agent's poll interval yet frees an abandoned name soon enough; 65536 sessions of ~400
+ * bytes each stay under 30 MB. */
+#define CS_SESSION_IDLE_S 600
+#define CS_SESSION_MAX 65536
+/* Find or create the session of host; on refusal (cap reached, shutting down, out of memory)
+ * returns the code and fills e. */
+int cs_agents_open(struct cs_agents *a, const char *host, struct cs_session **out,
+                   struct strata_err *e);
+/* The session with this id and epoch, or NULL once it ended (the id may since belong to another
+ * session): what work that outlives a loop turn uses instead of a kept pointer. */
+struct cs_session *cs_agents_lookup(struct cs_agents *a, uint32_t id, uint64_t epoch);
+/* Free the sessions idle since before now_ms - idle (run by a timer; exposed for tests).
+ * Returns how many ended. */
+uint32_t cs_agents_expire(struct cs_agents *a, uint64_t now_ms);
 /* Queue an update for session id (key = the entry's key, or NULL for a flood). */
 void cs_agents_push(struct cs_agents *a, uint32_t id, enum cs_upd_kind kind, const struct cs_key *k,
                     struct cs_payload *p);
@@ -171,6 +192,9 @@ void cs_ports_handle(struct cs *cs, struct strata_req *req, const strata_env *en
  * fn(arg, 0) allowed, fn(arg, STRATA_EDENIED) not; or another error. */
 void cs_ports_check_vni(struct cs *cs, struct cs_session *s, uint32_t vni,
                         void (*fn)(void *arg, int rc), void *arg);
+/* (fn may run before it returns when the VN's host list is fresh; STRATA_EBUSY when lists of
+ * too many VNs are being fetched at once.) Free what it remembers (after the loop stopped): */
+void cs_ports_free(struct cs *cs);
 
 /* ---- cs_show.c: cache show, counters, metrics, VN info */
 void cs_show_handle(struct cs *cs, struct strata_req *req);

@@ -1,7 +1,12 @@
 /* cs_agents.c - one session per agent (host or gateway): an epoch, a bounded queue of updates
  * numbered by seq, and at most one parked UpdatesRequest (the agent's long-poll). Updates share
  * one refcounted payload per change, so pushing a move to a thousand holders costs a thousand
- * small queue slots, not a thousand endpoint copies. */
+ * small queue slots, not a thousand endpoint copies.
+ *
+ * Any caller can name itself, so sessions are bounded (CS_SESSION_MAX) and end when idle
+ * (CS_SESSION_IDLE_S): a sweep timer frees them, first removing their ids from every interest
+ * set so that a reused id never receives another session's updates. Work that outlives a loop
+ * turn keeps (id, epoch) and looks the session up again (cs_agents_lookup). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +18,8 @@
 #define REPLY_MAX 512     /* updates per UpdatesReply */
 #define WAIT_MAX_MS 30000 /* longest long-poll */
 #define SESS_BUCKETS 4096
+#define SWEEP_MIN_MS 100   /* the sweep runs every idle/4 within these bounds: an idle session */
+#define SWEEP_MAX_MS 10000 /* ends at most idle + SWEEP_MAX_MS after its last request */
 
 struct cs_payload {
     uint32_t refs;
@@ -47,17 +54,25 @@ struct sess {
     struct strata_req *parked;
     uint64_t parked_after;
     bool ready;
+    bool ending;        /* chosen by the running sweep */
+    uint64_t active_ms; /* last request naming this session */
     uv_timer_t timer;
     struct sess *hnext, *rnext;
 };
 
 struct cs_agents {
     struct cs *cs;
-    struct sess **byid;
-    uint32_t n, cap;
+    struct sess **byid; /* by id; NULL: a free id */
+    uint32_t *free_ids; /* ids of ended sessions, reused first */
+    uint32_t n, cap;    /* ids handed out so far (all < n); room in byid and free_ids */
+    uint32_t live, nfree;
+    uint32_t max;     /* sessions at once */
+    uint64_t idle_ms; /* idle time after which a session ends */
+    bool full_warned; /* the refusal at `max` was logged (once per episode) */
     struct sess *buckets[SESS_BUCKETS];
     struct sess *ready;
     uv_check_t check;
+    uv_timer_t sweep;
     bool check_on, closing;
 };
 
@@ -179,6 +194,7 @@ static uint32_t name_hash(const char *s)
 }
 
 static void check_cb(uv_check_t *h);
+static void sweep_cb(uv_timer_t *t);
 
 int cs_agents_new(struct cs *cs, struct cs_agents **out)
 {
@@ -186,68 +202,148 @@ int cs_agents_new(struct cs *cs, struct cs_agents **out)
     if (a == NULL)
         return STRATA_ENOMEM;
     a->cs = cs;
+    uint64_t idle_s = cs->session_idle_s ? cs->session_idle_s : CS_SESSION_IDLE_S;
+    a->idle_ms = idle_s * 1000;
+    a->max = cs->session_max ? (uint32_t)cs->session_max : CS_SESSION_MAX;
     uv_check_init(cs->uv, &a->check);
     a->check.data = a;
+    uv_timer_init(cs->uv, &a->sweep);
+    a->sweep.data = a;
+    uint64_t every = a->idle_ms / 4;
+    every = every < SWEEP_MIN_MS ? SWEEP_MIN_MS : every > SWEEP_MAX_MS ? SWEEP_MAX_MS : every;
+    uv_timer_start(&a->sweep, sweep_cb, every, every);
     *out = a;
     return 0;
 }
 
-struct cs_session *cs_agents_find(struct cs_agents *a, const char *host)
+static struct sess *sess_find(struct cs_agents *a, const char *host)
 {
     for (struct sess *s = a->buckets[name_hash(host)]; s != NULL; s = s->hnext)
         if (strcmp(s->pub.host, host) == 0)
-            return &s->pub;
+            return s;
     return NULL;
 }
 
-struct cs_session *cs_agents_get(struct cs_agents *a, const char *host)
+struct cs_session *cs_agents_find(struct cs_agents *a, const char *host)
 {
-    struct cs_session *found = cs_agents_find(a, host);
-    if (found != NULL || a->closing)
-        return found;
+    struct sess *s = sess_find(a, host);
+    return s ? &s->pub : NULL;
+}
+
+/* A free id: an ended session's, or the next one (growing the tables). */
+static int id_alloc(struct cs_agents *a, uint32_t *id)
+{
+    if (a->nfree > 0) {
+        *id = a->free_ids[--a->nfree];
+        return 0;
+    }
     if (a->n == a->cap) {
         uint32_t cap = a->cap ? a->cap * 2 : 64;
         struct sess **v = realloc(a->byid, cap * sizeof(*v));
         if (v == NULL)
-            return NULL;
+            return STRATA_ENOMEM;
         a->byid = v;
+        uint32_t *f = realloc(a->free_ids, cap * sizeof(*f));
+        if (f == NULL)
+            return STRATA_ENOMEM;
+        a->free_ids = f;
         a->cap = cap;
     }
+    *id = a->n++;
+    return 0;
+}
+
+static struct sess *sess_new(struct cs_agents *a, const char *host)
+{
     struct sess *s = calloc(1, sizeof(*s));
-    if (s == NULL)
+    uint32_t id;
+    if (s == NULL || id_alloc(a, &id) != 0) {
+        free(s);
         return NULL;
+    }
     s->a = a;
-    s->pub.id = a->n;
+    s->pub.id = id;
     snprintf(s->pub.host, sizeof(s->pub.host), "%s", host);
-    /* The wall clock makes a restarted server's epochs differ from the ones agents remember. */
+    /* The wall clock makes a restarted server's epochs differ from the ones agents remember;
+     * strictly increasing, an epoch also tells a session from an ended one that had its id. */
     static uint64_t last_epoch;
     uint64_t ep = strata_wall_us();
     s->pub.epoch = ep > last_epoch ? ep : last_epoch + 1;
     last_epoch = s->pub.epoch;
+    s->active_ms = strata_now_ms();
     uv_timer_init(a->cs->uv, &s->timer);
     s->timer.data = s;
-    a->byid[a->n++] = s;
+    a->byid[id] = s;
     uint32_t b = name_hash(host);
     s->hnext = a->buckets[b];
     a->buckets[b] = s;
-    a->cs->ctr.sessions = a->n;
-    return &s->pub;
+    a->live++;
+    a->cs->ctr.sessions = a->live;
+    return s;
+}
+
+/* The refusal at the cap: counted, logged once until sessions end again. */
+static int refuse_full(struct cs_agents *a, const char *host, struct strata_err *e)
+{
+    a->cs->ctr.sessions_refused++;
+    if (!a->full_warned) {
+        a->full_warned = true;
+        LOG_WARN("agents: %u sessions, the most allowed (--session-max): refusing new names "
+                 "such as %s until idle ones end",
+                 a->live, host);
+    }
+    return strata_err_set(e, STRATA_EBUSY,
+                          "connectivity server %s holds its maximum of %u agent sessions: no "
+                          "session for %s (try another server, or later)",
+                          a->cs->id ? a->cs->id : "", a->max, host);
+}
+
+int cs_agents_open(struct cs_agents *a, const char *host, struct cs_session **out,
+                   struct strata_err *e)
+{
+    *out = NULL;
+    struct sess *s = sess_find(a, host);
+    if (s == NULL) {
+        if (a->closing)
+            return strata_err_set(e, STRATA_EUNAVAIL, "connectivity server shutting down");
+        if (a->live >= a->max)
+            return refuse_full(a, host, e);
+        if ((s = sess_new(a, host)) == NULL)
+            return strata_err_set(e, STRATA_ENOMEM, "out of memory: no session for %s", host);
+    }
+    s->active_ms = strata_now_ms();
+    *out = &s->pub;
+    return 0;
+}
+
+struct cs_session *cs_agents_get(struct cs_agents *a, const char *host)
+{
+    struct cs_session *s;
+    struct strata_err e;
+    return cs_agents_open(a, host, &s, &e) == 0 ? s : NULL;
 }
 
 struct cs_session *cs_agents_by_id(struct cs_agents *a, uint32_t id)
 {
-    return id < a->n ? &a->byid[id]->pub : NULL;
+    return id < a->n && a->byid[id] != NULL ? &a->byid[id]->pub : NULL;
+}
+
+struct cs_session *cs_agents_lookup(struct cs_agents *a, uint32_t id, uint64_t epoch)
+{
+    struct cs_session *s = cs_agents_by_id(a, id);
+    return s != NULL && s->epoch == epoch ? s : NULL;
 }
 
 uint32_t cs_agents_count(const struct cs_agents *a)
 {
-    return a->n;
+    return a->live;
 }
 
 void cs_agents_visit(struct cs_agents *a, void (*fn)(struct cs_session *s, void *arg), void *arg)
 {
     for (uint32_t i = 0; i < a->n; i++)
-        fn(&a->byid[i]->pub, arg);
+        if (a->byid[i] != NULL)
+            fn(&a->byid[i]->pub, arg);
 }
 
 static struct upd *q_at(struct sess *s, uint32_t i)
@@ -316,7 +412,7 @@ static void set_resync(struct sess *s)
 void cs_agents_push(struct cs_agents *a, uint32_t id, enum cs_upd_kind kind, const struct cs_key *k,
                     struct cs_payload *p)
 {
-    if (id >= a->n || p == NULL)
+    if (id >= a->n || a->byid[id] == NULL || p == NULL)
         return;
     struct sess *s = a->byid[id];
     if (s->resync)
@@ -371,7 +467,8 @@ void cs_agents_push(struct cs_agents *a, uint32_t id, enum cs_upd_kind kind, con
 void cs_agents_resync_all(struct cs_agents *a)
 {
     for (uint32_t i = 0; i < a->n; i++)
-        set_resync(a->byid[i]);
+        if (a->byid[i] != NULL)
+            set_resync(a->byid[i]);
 }
 
 /* ---------------------------------------------------------------- long-poll */
@@ -488,10 +585,10 @@ void cs_agents_handle_updates(struct cs *cs, struct strata_req *req, const strat
 {
     struct cs_agents *a = cs->agents;
     const Strata__V1__UpdatesRequest *ur = env->updates;
-    struct cs_session *ps = cs_agents_get(a, host);
-    if (ps == NULL) {
-        strata_req_error(req, a->closing ? STRATA_EUNAVAIL : STRATA_ENOMEM,
-                         "cannot create a session for %s", host);
+    struct cs_session *ps;
+    struct strata_err e;
+    if (cs_agents_open(a, host, &ps, &e) != 0) {
+        strata_req_error(req, e.code, "%s", e.msg);
         return;
     }
     struct sess *s = (struct sess *)ps;
@@ -524,15 +621,104 @@ void cs_agents_handle_updates(struct cs *cs, struct strata_req *req, const strat
                    0);
 }
 
+/* ---------------------------------------------------------------- expiry */
+
+static bool sess_idle(const struct cs_agents *a, const struct sess *s, uint64_t now_ms)
+{
+    /* a parked poll is a live agent; `ready` means a reply is due this loop turn */
+    return s->parked == NULL && !s->ready && now_ms >= s->active_ms &&
+           now_ms - s->active_ms >= a->idle_ms;
+}
+
+/* Remove the ending sessions' ids from one cache entry's holders. Walks down from the end:
+ * a removal moves the last id into the hole, one already looked at. */
+static void forget_holders(struct cs_entry *e, void *arg)
+{
+    struct cs_agents *a = arg;
+    for (uint32_t i = cs_iset_count(&e->holders); i-- > 0;) {
+        uint32_t id = cs_iset_ids(&e->holders)[i];
+        if (id < a->n && a->byid[id] != NULL && a->byid[id]->ending)
+            cs_cache_holder_del(a->cs->cache, e, id);
+    }
+}
+
+static void sess_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void hash_unlink(struct cs_agents *a, struct sess *s)
+{
+    for (struct sess **p = &a->buckets[name_hash(s->pub.host)]; *p != NULL; p = &(*p)->hnext) {
+        if (*p == s) {
+            *p = s->hnext;
+            return;
+        }
+    }
+}
+
+/* Free an ending session: its id becomes reusable (no interest set holds it any more). */
+static void sess_end(struct cs_agents *a, struct sess *s)
+{
+    hash_unlink(a, s);
+    q_clear(s);
+    free(s->q);
+    cs_iset_clear(&s->pub.vnis);
+    a->byid[s->pub.id] = NULL;
+    a->free_ids[a->nfree++] = s->pub.id;
+    a->live--;
+    uv_close((uv_handle_t *)&s->timer, sess_closed); /* frees s */
+}
+
+uint32_t cs_agents_expire(struct cs_agents *a, uint64_t now_ms)
+{
+    if (a->closing)
+        return 0;
+    uint32_t ending = 0;
+    for (uint32_t i = 0; i < a->n; i++) {
+        struct sess *s = a->byid[i];
+        if (s != NULL && sess_idle(a, s, now_ms)) {
+            s->ending = true;
+            ending++;
+        }
+    }
+    if (ending == 0)
+        return 0;
+    /* One pass over the cache for all of them: the sweep's cost does not grow with how many
+     * names an attacker made idle at once. */
+    if (a->cs->cache != NULL)
+        cs_cache_foreach(a->cs->cache, forget_holders, a);
+    for (uint32_t i = 0; i < a->n; i++)
+        if (a->byid[i] != NULL && a->byid[i]->ending)
+            sess_end(a, a->byid[i]);
+    struct cs_counters *c = &a->cs->ctr;
+    c->sessions_expired += ending;
+    c->sessions = a->live;
+    if (a->live < a->max)
+        a->full_warned = false;
+    LOG_INFO("agents: %u sessions idle for %llu s ended (%u left)", ending,
+             (unsigned long long)(a->idle_ms / 1000), a->live);
+    return ending;
+}
+
+static void sweep_cb(uv_timer_t *t)
+{
+    cs_agents_expire(t->data, strata_now_ms());
+}
+
 /* ---------------------------------------------------------------- teardown */
 
 void cs_agents_close(struct cs_agents *a)
 {
     a->closing = true;
     uv_check_stop(&a->check);
+    uv_timer_stop(&a->sweep);
+    uv_close((uv_handle_t *)&a->sweep, NULL);
     a->ready = NULL;
     for (uint32_t i = 0; i < a->n; i++) {
         struct sess *s = a->byid[i];
+        if (s == NULL)
+            continue;
         s->ready = false;
         answer_parked(s, true);
         uv_close((uv_handle_t *)&s->timer, NULL);
@@ -546,11 +732,14 @@ void cs_agents_free(struct cs_agents *a)
         return;
     for (uint32_t i = 0; i < a->n; i++) {
         struct sess *s = a->byid[i];
+        if (s == NULL)
+            continue;
         q_clear(s);
         free(s->q);
         cs_iset_clear(&s->pub.vnis);
         free(s);
     }
     free(a->byid);
+    free(a->free_ids);
     free(a);
 }

@@ -19,9 +19,9 @@ void cs_api_handle(struct strata_req *req, const strata_env *env, void *arg)
     }
     struct cs_session *s = NULL;
     if (id.kind != CS_ID_OPERATOR) {
-        s = cs_agents_get(cs->agents, id.name);
-        if (s == NULL) {
-            strata_req_error(req, STRATA_ENOMEM, "cannot open a session for %s", id.name);
+        /* refused when the server holds --session-max sessions (EBUSY) */
+        if (cs_agents_open(cs->agents, id.name, &s, &e) != 0) {
+            strata_req_error(req, e.code, "%s", e.msg);
             return;
         }
     }

@@ -60,6 +60,8 @@ int main(int argc, char **argv)
     cs->cache_max = 1000000;
     cs->contexts = 4096;
     cs->busy_poll_us = STRATA_LOOP_BUSY_POLL_US;
+    cs->session_idle_s = CS_SESSION_IDLE_S;
+    cs->session_max = CS_SESSION_MAX;
     const struct strata_flag flags[] = {
         {"id", STRATA_FLAG_STR, &cs->id, "NAME", "this server's name", true, 0, 0},
         {"pod", STRATA_FLAG_STR, &cs->pod, "POD", "the pod it serves", true, 0, 0},
@@ -75,6 +77,12 @@ int main(int argc, char **argv)
          "cached keys before the least recently used go", false, 1, 1000000000},
         {"contexts", STRATA_FLAG_U64, &cs->contexts, "N",
          "requests in flight at once on --listen; every agent parks one", false, 16, 1000000},
+        {"session-idle-s", STRATA_FLAG_U64, &cs->session_idle_s, "S",
+         "an agent session with no request and no long-poll this long ends (the agent "
+         "resynchronises when it returns)",
+         false, 1, 86400},
+        {"session-max", STRATA_FLAG_U64, &cs->session_max, "N",
+         "agent sessions at once; beyond, new names are refused (EBUSY)", false, 1, 16000000},
         {"busy-poll-us", STRATA_FLAG_U64, &cs->busy_poll_us, "US",
          "after answering on tcp://, poll this long for the next request before sleeping (0: "
          "off)",
@@ -125,9 +133,11 @@ int main(int argc, char **argv)
     uv_timer_init(&uv, &cs->tick);
     cs->tick.data = cs;
     uv_timer_start(&cs->tick, on_tick, TICK_MS, TICK_MS);
-    LOG_INFO("serving listen=%s pod=%s directory=%s cache_max=%llu negative_ttl_ms=%llu",
+    LOG_INFO("serving listen=%s pod=%s directory=%s cache_max=%llu negative_ttl_ms=%llu "
+             "session_idle_s=%llu session_max=%llu",
              cs->listen, cs->pod, cs->directory, (unsigned long long)cs->cache_max,
-             (unsigned long long)cs->negative_ttl_ms);
+             (unsigned long long)cs->negative_ttl_ms, (unsigned long long)cs->session_idle_s,
+             (unsigned long long)cs->session_max);
 
     strata_loop_run(cs->loop); /* lets cached answers be served on NNG's threads */
     uv_run(&uv, UV_RUN_NOWAIT);
@@ -135,6 +145,7 @@ int main(int argc, char **argv)
         LOG_WARN("loop closed with handles still open");
     cs_feed_free(cs);
     cs_up_free(cs->up);
+    cs_ports_free(cs);
     cs_agents_free(cs->agents);
     cs_vninfo_free(cs);
     cs_cache_free(cs->cache);

@@ -19,7 +19,8 @@ struct op {
     struct strata_req *req;
     const strata_env *renv;
     struct cs_ident id;
-    uint32_t sid;
+    uint32_t sid;    /* the caller's session (UINT32_MAX: none) ... */
+    uint64_t sepoch; /* ... and its epoch: it may end while the directory answers */
     enum op_kind kind;
     strata_env env;
     Strata__V1__WriteRequest w;
@@ -44,6 +45,7 @@ static struct op *op_new(struct cs *cs, struct strata_req *req, const strata_env
     o->renv = renv;
     o->id = *id;
     o->sid = s ? s->id : UINT32_MAX;
+    o->sepoch = s ? s->epoch : 0;
     o->kind = kind;
     strata__v1__envelope__init(&o->env);
     strata__v1__write_request__init(&o->w);
@@ -68,7 +70,8 @@ static void reply_failure(struct strata_req *req, int rc, const strata_env *repl
 
 static void session_add_vni(struct op *o, uint32_t vni)
 {
-    struct cs_session *s = o->sid == UINT32_MAX ? NULL : cs_agents_by_id(o->cs->agents, o->sid);
+    struct cs_session *s =
+        o->sid == UINT32_MAX ? NULL : cs_agents_lookup(o->cs->agents, o->sid, o->sepoch);
     if (s != NULL && o->id.kind == CS_ID_HOST)
         cs_iset_add(&s->vnis, vni);
 }
@@ -86,9 +89,10 @@ static void write_done(int rc, strata_env *reply, void *arg)
     switch (o->kind) {
     case OP_HOST: {
         const Strata__V1__HostRegister *hr = o->renv->host_register;
-        struct cs_session *s = cs_agents_get(o->cs->agents, hr->host);
-        if (s == NULL) {
-            strata_req_error(o->req, STRATA_EUNAVAIL, "cannot open a session for %s", hr->host);
+        struct cs_session *s;
+        struct strata_err e;
+        if (cs_agents_open(o->cs->agents, hr->host, &s, &e) != 0) {
+            strata_req_error(o->req, e.code, "%s", e.msg);
             goto out;
         }
         s->registered = true;
@@ -182,7 +186,8 @@ static void del_checked(int rc, strata_env *reply, void *arg)
         goto fail;
     }
     struct strata_err e;
-    struct cs_session *s = o->sid == UINT32_MAX ? NULL : cs_agents_by_id(o->cs->agents, o->sid);
+    struct cs_session *s =
+        o->sid == UINT32_MAX ? NULL : cs_agents_lookup(o->cs->agents, o->sid, o->sepoch);
     if (cs_auth_port_unregister(&o->id, s, a->endpoint->host, &e) != 0) {
         o->cs->ctr.denied++;
         strata_req_error(o->req, e.code, "%s", e.msg);
@@ -274,70 +279,227 @@ void cs_ports_handle(struct cs *cs, struct strata_req *req, const strata_env *en
 
 /* ---------------------------------------------------------------- VN membership */
 
-struct vcheck {
-    struct cs *cs;
-    uint32_t sid, vni;
+/* Whether a host has a port in a VN is read from the directory's whole endpoint list of that VN
+ * (ListRequest has no host filter). One list per VN is shared by every session that asks within
+ * MEMBERS_TTL_MS, and concurrent asks wait for the one fetch in flight: otherwise a host
+ * alternating between two VNs it has no port in (or many names asking once each) made every
+ * request fetch and decode a whole VN. A session still remembers what it learnt (its VNs, its
+ * last refusal), as before. */
+#define MEMBERS_TTL_MS DENIED_MEMORY_MS /* the staleness a "no" already had */
+#define MEMBERS_MAX 256                 /* VNs remembered; also the most lists in flight */
+
+struct vwait {
+    uint32_t sid;
+    uint64_t sepoch; /* the session may end (and its id be reused) while the directory answers */
     void (*fn)(void *arg, int rc);
     void *arg;
+    int out;
+    struct vwait *next;
+};
+
+/* One VN's hosts with a port, as one ListReply said. */
+struct members {
+    uint32_t vni;
+    bool fetching;
+    int status;        /* 0: hosts is the answer; STRATA_EDENIED: no such VN */
+    uint64_t until_ms; /* answer usable before this */
+    char **hosts;      /* sorted, distinct */
+    size_t nhosts;
+    struct vwait *waiters; /* while fetching */
+    struct cs *cs;
     strata_env env;
     Strata__V1__ListRequest lr;
 };
 
-static void vcheck_done(int rc, strata_env *reply, void *arg)
+struct cs_vnmembers {
+    struct members m[MEMBERS_MAX];
+    size_t n;
+};
+
+static void members_clear(struct members *m)
 {
-    struct vcheck *v = arg;
-    struct cs_session *s = cs_agents_by_id(v->cs->agents, v->sid);
-    int out = rc;
-    if (rc == 0 && reply->status == STRATA_ENOTFOUND) {
-        out = STRATA_EDENIED; /* no such VN: certainly no port in it */
-    } else if (rc == 0 && reply->status != 0) {
-        out = reply->status;
-    } else if (rc == 0 && reply->body_case != STRATA__V1__ENVELOPE__BODY_LIST_REPLY) {
-        out = STRATA_EPROTO;
-    } else if (rc == 0) {
-        out = STRATA_EDENIED;
-        const Strata__V1__ListReply *lr = reply->list_reply;
-        for (size_t i = 0; i < lr->n_endpoints; i++) {
-            const char *h = lr->endpoints[i]->host;
-            if (h != NULL && s != NULL && strcmp(h, s->host) == 0) {
-                out = 0;
-                break;
-            }
+    for (size_t i = 0; i < m->nhosts; i++)
+        free(m->hosts[i]);
+    free(m->hosts);
+    m->hosts = NULL;
+    m->nhosts = 0;
+}
+
+void cs_ports_free(struct cs *cs)
+{
+    struct cs_vnmembers *vm = cs->vnmembers;
+    if (vm == NULL)
+        return;
+    for (size_t i = 0; i < vm->n; i++)
+        members_clear(&vm->m[i]);
+    free(vm);
+    cs->vnmembers = NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Keep the distinct host names of a ListReply, sorted. */
+static int members_store(struct members *m, const Strata__V1__ListReply *lr)
+{
+    members_clear(m);
+    if (lr->n_endpoints == 0)
+        return 0;
+    char **h = malloc(lr->n_endpoints * sizeof(*h));
+    if (h == NULL)
+        return STRATA_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < lr->n_endpoints; i++)
+        if (lr->endpoints[i]->host != NULL && lr->endpoints[i]->host[0] != '\0')
+            h[n++] = lr->endpoints[i]->host;
+    qsort(h, n, sizeof(*h), cmp_str);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k > 0 && strcmp(h[k - 1], h[i]) == 0)
+            continue;
+        h[k++] = h[i];
+    }
+    for (size_t i = 0; i < k; i++) {
+        if ((h[i] = strdup(h[i])) == NULL) {
+            m->hosts = h;
+            m->nhosts = i;
+            members_clear(m);
+            return STRATA_ENOMEM;
         }
     }
-    if (s != NULL && out == 0)
-        cs_iset_add(&s->vnis, v->vni);
-    if (s != NULL && out == STRATA_EDENIED) {
-        s->denied_vni = v->vni;
+    m->hosts = h;
+    m->nhosts = k;
+    return 0;
+}
+
+/* 0: host has a port in m's VN; STRATA_EDENIED: it has not. */
+static int members_answer(const struct members *m, const char *host)
+{
+    if (m->status != 0)
+        return m->status;
+    if (m->nhosts == 0)
+        return STRATA_EDENIED; /* an empty VN (and bsearch must not see a NULL array) */
+    const char *key = host;
+    return bsearch(&key, m->hosts, m->nhosts, sizeof(char *), cmp_str) ? 0 : STRATA_EDENIED;
+}
+
+/* Record the outcome in the session (if it still exists) as the single-VN check did. */
+static int session_learn(struct cs *cs, uint32_t sid, uint64_t sepoch, uint32_t vni, int out)
+{
+    struct cs_session *s = cs_agents_lookup(cs->agents, sid, sepoch);
+    if (s == NULL)
+        return out == 0 ? STRATA_EDENIED : out; /* ended meanwhile: nothing to allow */
+    if (out == 0 && cs_iset_add(&s->vnis, vni) < 0)
+        return STRATA_ENOMEM;
+    if (out == STRATA_EDENIED) {
+        s->denied_vni = vni;
         s->denied_until_ms = strata_now_ms() + DENIED_MEMORY_MS;
     }
+    return out;
+}
+
+static void members_fetched(int rc, strata_env *reply, void *arg)
+{
+    struct members *m = arg;
+    struct cs *cs = m->cs;
+    int st = rc;
+    if (rc == 0 && reply->status == STRATA_ENOTFOUND)
+        st = STRATA_EDENIED; /* no such VN: certainly no port in it */
+    else if (rc == 0 && reply->status != 0)
+        st = reply->status;
+    else if (rc == 0 && reply->body_case != STRATA__V1__ENVELOPE__BODY_LIST_REPLY)
+        st = STRATA_EPROTO;
+    else if (rc == 0)
+        st = members_store(m, reply->list_reply);
     if (reply)
         strata_msg_free(reply);
-    v->fn(v->arg, out);
-    free(v);
+    m->fetching = false;
+    m->status = st;
+    bool usable = st == 0 || st == STRATA_EDENIED;
+    m->until_ms = usable ? strata_now_ms() + MEMBERS_TTL_MS : 0;
+    /* Decide every waiter before calling any: a callback may ask again and reuse this slot. */
+    struct vwait *w = m->waiters;
+    m->waiters = NULL;
+    for (struct vwait *x = w; x != NULL; x = x->next) {
+        struct cs_session *s = cs_agents_lookup(cs->agents, x->sid, x->sepoch);
+        int out = !usable ? st : s != NULL ? members_answer(m, s->host) : STRATA_EDENIED;
+        x->out = session_learn(cs, x->sid, x->sepoch, m->vni, out);
+    }
+    while (w != NULL) {
+        struct vwait *next = w->next;
+        w->fn(w->arg, w->out);
+        free(w);
+        w = next;
+    }
+}
+
+/* The slot for vni: its own, else an unused one, else the one that expired first (never one
+ * being fetched). NULL when MEMBERS_MAX lists are in flight. */
+static struct members *members_slot(struct cs_vnmembers *vm, uint32_t vni)
+{
+    struct members *oldest = NULL;
+    for (size_t i = 0; i < vm->n; i++) {
+        struct members *m = &vm->m[i];
+        if (m->vni == vni)
+            return m;
+        if (!m->fetching && (oldest == NULL || m->until_ms < oldest->until_ms))
+            oldest = m;
+    }
+    if (vm->n < MEMBERS_MAX)
+        return &vm->m[vm->n++];
+    return oldest;
+}
+
+static void members_fetch(struct cs *cs, struct members *m, uint32_t vni)
+{
+    members_clear(m);
+    m->vni = vni;
+    m->cs = cs;
+    m->fetching = true;
+    m->until_ms = 0;
+    strata__v1__envelope__init(&m->env);
+    strata__v1__list_request__init(&m->lr);
+    m->lr.kind = STRATA__V1__OBJ_KIND__OBJ_ENDPOINT;
+    m->lr.vni = vni;
+    m->lr.min_index = cs->feed_index;
+    m->env.identity = (char *)"operator";
+    m->env.body_case = STRATA__V1__ENVELOPE__BODY_LIST;
+    m->env.list = &m->lr;
+    cs_up_call(cs->up, &m->env, 1000, 5000, NULL, members_fetched, m);
 }
 
 void cs_ports_check_vni(struct cs *cs, struct cs_session *s, uint32_t vni,
                         void (*fn)(void *arg, int rc), void *arg)
 {
-    struct vcheck *v = calloc(1, sizeof(*v));
-    if (v == NULL || s == NULL) {
-        free(v);
-        fn(arg, s == NULL ? STRATA_EDENIED : STRATA_ENOMEM);
+    if (s == NULL) {
+        fn(arg, STRATA_EDENIED);
         return;
     }
-    v->cs = cs;
-    v->sid = s->id;
-    v->vni = vni;
-    v->fn = fn;
-    v->arg = arg;
-    strata__v1__envelope__init(&v->env);
-    strata__v1__list_request__init(&v->lr);
-    v->lr.kind = STRATA__V1__OBJ_KIND__OBJ_ENDPOINT;
-    v->lr.vni = vni;
-    v->lr.min_index = cs->feed_index;
-    v->env.identity = (char *)"operator";
-    v->env.body_case = STRATA__V1__ENVELOPE__BODY_LIST;
-    v->env.list = &v->lr;
-    cs_up_call(cs->up, &v->env, 1000, 5000, NULL, vcheck_done, v);
+    if (cs->vnmembers == NULL && (cs->vnmembers = calloc(1, sizeof(*cs->vnmembers))) == NULL) {
+        fn(arg, STRATA_ENOMEM);
+        return;
+    }
+    struct members *m = members_slot(cs->vnmembers, vni);
+    if (m == NULL) {
+        fn(arg, STRATA_EBUSY);
+        return;
+    }
+    if (m->vni == vni && !m->fetching && strata_now_ms() < m->until_ms) {
+        int out = members_answer(m, s->host);
+        fn(arg, session_learn(cs, s->id, s->epoch, vni, out));
+        return;
+    }
+    struct vwait *w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        fn(arg, STRATA_ENOMEM);
+        return;
+    }
+    *w = (struct vwait){.sid = s->id, .sepoch = s->epoch, .fn = fn, .arg = arg};
+    bool start = !(m->vni == vni && m->fetching);
+    w->next = m->waiters;
+    m->waiters = w;
+    if (start)
+        members_fetch(cs, m, vni);
 }

@@ -26,7 +26,8 @@ struct job {
     struct strata_req *req;
     const strata_env *env;
     struct cs_ident id;
-    uint32_t sid; /* session id, or UINT32_MAX for the operator */
+    uint32_t sid;    /* session id, or UINT32_MAX for the operator */
+    uint64_t sepoch; /* ... and its epoch: the session may end while the job waits */
     size_t n, outstanding, auth_next;
     uint32_t asking_vni; /* the VN whose membership the directory is being asked about */
     bool upstream;       /* some answer came from the directory */
@@ -117,7 +118,9 @@ static void from_entry(struct job *j, struct rans *r, struct cs_entry *e, uint64
     } else {
         r->neg_ttl_ms = e->expire_ms > now_ms ? (uint32_t)(e->expire_ms - now_ms) : 0;
     }
-    if (j->sid != UINT32_MAX && cs_cache_holder_add(j->cs->cache, e, j->sid) < 0)
+    /* An ended session's id may belong to another one by now: record only a live asker. */
+    if (j->sid != UINT32_MAX && cs_agents_lookup(j->cs->agents, j->sid, j->sepoch) != NULL &&
+        cs_cache_holder_add(j->cs->cache, e, j->sid) < 0)
         LOG_WARN("resolve: out of memory recording interest");
 }
 
@@ -222,7 +225,8 @@ static void job_auth(struct job *j)
 {
     struct cs *cs = j->cs;
     const Strata__V1__ResolveRequest *rq = j->env->resolve;
-    struct cs_session *s = j->sid == UINT32_MAX ? NULL : cs_agents_by_id(cs->agents, j->sid);
+    struct cs_session *s =
+        j->sid == UINT32_MAX ? NULL : cs_agents_lookup(cs->agents, j->sid, j->sepoch);
     uint64_t now = strata_now_ms();
     for (; j->auth_next < j->n; j->auth_next++) {
         const Strata__V1__ResolveQuery *q = rq->queries[j->auth_next];
@@ -268,6 +272,7 @@ void cs_resolve_handle(struct cs *cs, struct strata_req *req, const strata_env *
     j->env = env;
     j->id = *id;
     j->sid = s ? s->id : UINT32_MAX;
+    j->sepoch = s ? s->epoch : 0;
     j->n = rq->n_queries;
     job_auth(j);
 }

@@ -48,6 +48,8 @@ static const struct {
     C(parked, GAUGE, "agents' long-polls waiting for updates"),
     C(resolve_requests, COUNTER, "resolve requests from agents and operators"),
     C(denied, COUNTER, "requests refused by authorization"),
+    C(sessions_expired, COUNTER, "agent sessions ended after --session-idle-s without requests"),
+    C(sessions_refused, COUNTER, "requests refused because --session-max sessions exist"),
 #undef C
 };
 
