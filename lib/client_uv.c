@@ -225,9 +225,10 @@ static void uvc_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
     k->in_len += (size_t)n;
     size_t off = 0;
     if (!k->up) {
-        if (k->in_len < SP_HANDSHAKE_LEN)
+        enum sp_frame h = sp_handshake_next(k->in, k->in_len, SP_PROTO_REP0);
+        if (h == SP_FRAME_MORE)
             return;
-        if (!sp_handshake_ok(k->in, SP_PROTO_REP0)) {
+        if (h == SP_FRAME_BAD) {
             uvc_conn_drop(k, "not an SP rep0 server");
             return;
         }
@@ -237,16 +238,18 @@ static void uvc_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
         uvc_send_pending(c);
     }
     c->in_cb++; /* keeps c while callbacks run; k lives until its close callback */
-    while (!k->closing && !c->closed && k->in_len - off >= SP_LEN_BYTES) {
-        uint64_t len = sp_get_be64(k->in + off);
-        if (len < 4 || len > STRATA_MSG_MAX + SP_BACKTRACE_MAX) {
+    while (!k->closing && !c->closed) {
+        size_t len;
+        enum sp_frame f =
+            sp_frame_next(k->in + off, k->in_len - off, 4, STRATA_MSG_MAX + SP_BACKTRACE_MAX, &len);
+        if (f == SP_FRAME_MORE)
+            break;
+        if (f == SP_FRAME_BAD) {
             uvc_conn_drop(k, "bad reply length");
             break;
         }
-        if (k->in_len - off - SP_LEN_BYTES < len)
-            break;
-        uvc_reply(c, k->in + off + SP_LEN_BYTES, (size_t)len);
-        off += SP_LEN_BYTES + (size_t)len;
+        uvc_reply(c, k->in + off + SP_LEN_BYTES, len);
+        off += SP_LEN_BYTES + len;
     }
     c->in_cb--;
     if (!k->closing) {

@@ -434,7 +434,7 @@ int strata_server_open(struct strata_loop *loop, const struct strata_server_opts
     atomic_init(&s->posted, 0);
     atomic_init(&s->closed, false);
     if (strncmp(opts->url, "tcp://", 6) == 0) {
-        int rc = uvs_open(s, opts->url, (unsigned)contexts, e);
+        int rc = uvs_open(s, opts, (unsigned)contexts, e);
         if (rc != 0 && s->uv == NULL)
             free(s); /* else its handles' close callbacks free it */
         else if (rc == 0)

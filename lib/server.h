@@ -32,6 +32,28 @@ struct strata_server_opts {
      * thread, the largest cost of a small request. quick must not change anything; requests it
      * declines reach the handler on the loop as usual. */
     bool (*quick)(const strata_env *env, void *arg);
+    /* Limits of the tcp:// transport, so that no client can hold the daemon's memory or file
+     * descriptors (server_uv.c); 0 takes the default. A connection whose replies wait unread
+     * (queue_max bytes; or it has some and all connections together have queue_total_max) has
+     * no further request handled, not even one it already sent, until its client reads. */
+    size_t queue_max;       /* default 4 MiB */
+    size_t queue_total_max; /* default 64 MiB */
+    /* Input buffers grown for frames of more than 128 KiB, all connections together: a
+     * connection whose frame does not fit is not read (its frame deadline runs) until another
+     * large frame is done. Default 64 MiB. */
+    size_t input_total_max;
+    /* Connections beyond these are closed at once (counted in stats.refused). max_conns
+     * defaults to 3/4 of RLIMIT_NOFILE (the rest is left for the daemon's own files), at most
+     * 4096; max_conns_per_addr (one source address) to 256. */
+    int max_conns;
+    int max_conns_per_addr;
+    /* Deadlines (stats.timed_out): the SP handshake must arrive within handshake_ms (default
+     * 5 s); a frame, once begun, must be complete within frame_ms (30 s); a connection with
+     * no request unanswered and nothing received or delivered for idle_ms (10 min) is closed.
+     * A request a handler keeps (a long-poll) is never timed out. */
+    unsigned handshake_ms;
+    unsigned frame_ms;
+    unsigned idle_ms;
 };
 
 /* Listen on opts->url. Malformed or oversized messages are answered with an error (when they can
@@ -51,9 +73,12 @@ const strata_env *strata_req_env(struct strata_req *req);
 /* Time the request reached the server (strata_now_us). */
 uint64_t strata_req_arrival_us(struct strata_req *req);
 
-/* Counters: requests, replies, decode errors. */
+/* Counters: requests, replies, decode errors; over tcp:// also connections refused (over a
+ * cap) and closed for a missed deadline, and the most bytes of replies that ever waited for one
+ * client. */
 struct strata_server_stats {
     uint64_t requests, replies, bad_messages;
+    uint64_t refused, timed_out, queued_peak;
 };
 void strata_server_stats(struct strata_server *s, struct strata_server_stats *st);
 

@@ -56,7 +56,9 @@ struct strata_req *srv_take(struct strata_server *s, const struct srv_to *to, co
 void srv_maybe_free(struct strata_server *s);
 
 /* server_uv.c */
-int uvs_open(struct strata_server *s, const char *url, unsigned per_conn, struct strata_err *e);
+/* Listen on opts->url with the limits of opts (0: the defaults, see server_uv.c). */
+int uvs_open(struct strata_server *s, const struct strata_server_opts *opts, unsigned per_conn,
+             struct strata_err *e);
 /* Queue an encoded reply (copied) for to->conn; it leaves at the end of this loop turn. */
 void uvs_send(const struct srv_to *to, const uint8_t *buf, size_t len);
 /* A request of `conn` was answered or abandoned. */

@@ -7,8 +7,29 @@
  * (docs/benchmarks.md). Here the loop thread reads, handles and answers; replies made during
  * one loop turn leave in one write per connection, at the end of the turn.
  *
- * A connection holds at most `per_conn` requests unanswered, and stops reading (so TCP pushes
- * back on the client) while it does or while 4 MiB of replies wait for the client to read them.
+ * What a client can make the server hold is bounded (issue 22), since clients are not trusted:
+ *  - requests: at most `per_conn` unanswered per connection;
+ *  - replies: a connection whose client does not read them stops having requests handled, even
+ *    those already read, once queue_max bytes wait (or once it has some waiting while all
+ *    connections together have queue_total_max): a small request can ask for a large reply,
+ *    so a full input buffer of them used to make gigabytes. While a connection may not have
+ *    requests handled it is not read either, so TCP pushes back on the client; it resumes
+ *    when its client reads (uvs_written) or a handler answers (uvs_release). And once a
+ *    connection has had UVS_TURN_BYTES of replies made in one go, the rest of its input
+ *    waits for the next loop turn (u->later), so that the other clients are served between;
+ *  - input: the buffer holds at most one frame of the largest size and a read's worth more
+ *    (uvs_alloc_cb), and shrinks back after a large frame; idle connections' buffers are freed.
+ *    Buffers grown past UVS_IN_KEEP for large frames share a budget (input_total_max): a
+ *    connection whose frame does not fit is not read until another's large frame is done
+ *    (uvs_wake); its frame's deadline runs meanwhile, so nobody holds the budget for long;
+ *  - connections: at most max_conns on the listener and max_conns_per_addr from one address,
+ *    the others are closed as soon as accepted;
+ *  - time: a sweep timer closes a connection without an SP handshake after handshake_ms, one
+ *    whose frame has not been completed frame_ms after it began (a slow drip), and one that
+ *    has no request unanswered and has neither received nor delivered anything for idle_ms.
+ *    A request a handler keeps (a long-poll) is never timed out: its connection is not idle.
+ * Admission and the deadlines are in server_uv_limits.c; the frame parser, shared with the
+ * client, in sp_wire.h (sp_frame_next).
  * A message longer than recv_max (plus its backtrace) or a bad handshake closes the connection,
  * as NNG does; a request without a request id is dropped; an undecodable one is answered with
  * an error (server.c). Everything here runs on the loop thread. */
@@ -21,41 +42,8 @@
 #include <uv.h>
 
 #include "log.h"
-#include "server_int.h"
-#include "sp_uv.h"
+#include "server_uv_int.h"
 
-#define UVS_WQ_MAX (4u << 20) /* bytes of replies queued for a client before it is not read */
-#define UVS_FLUSH_AT (256u << 10)
-
-struct uvs_conn {
-    uv_tcp_t tcp;
-    struct uvs *u;
-    struct uvs_conn *next, **pprev; /* u->conns */
-    struct uvs_conn *dnext;         /* u->dirty */
-    bool dirty, parse_again;        /* on u->dirty: replies to flush, input to parse */
-    bool handshaken, reading, closing;
-    bool parsing;  /* in uvs_parse: releases must not re-enter it */
-    unsigned held; /* requests not yet answered */
-    uint8_t *in;   /* received, not yet parsed */
-    size_t in_len, in_cap;
-    uint8_t *out; /* replies of this loop turn */
-    size_t out_len, out_cap;
-};
-
-struct uvs {
-    struct strata_server *s;
-    uv_tcp_t lis;
-    uv_idle_t idle;   /* while replies wait: keeps the loop from blocking before the flush */
-    uv_check_t check; /* ... and flushes them at the end of the turn they were made in */
-    bool armed;
-    int handles; /* handles whose close callback has not run */
-    int conns_n; /* connection objects not yet freed */
-    struct uvs_conn *conns, *dirty;
-    unsigned per_conn;
-    size_t frame_max;
-};
-
-static void uvs_conn_close(struct uvs_conn *conn);
 static void uvs_parse(struct uvs_conn *conn);
 static void uvs_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b);
 
@@ -63,6 +51,15 @@ static void uvs_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b);
 
 static void uvs_flush_cb_idle(uv_idle_t *h);
 static void uvs_flush_cb_check(uv_check_t *h);
+
+static void uvs_arm(struct uvs *u)
+{
+    if (!u->armed) {
+        u->armed = true;
+        uv_idle_start(&u->idle, uvs_flush_cb_idle);
+        uv_check_start(&u->check, uvs_flush_cb_check);
+    }
+}
 
 static void uvs_mark(struct uvs_conn *conn)
 {
@@ -72,14 +69,41 @@ static void uvs_mark(struct uvs_conn *conn)
         conn->dnext = u->dirty;
         u->dirty = conn;
     }
-    if (!u->armed) {
-        u->armed = true;
-        uv_idle_start(&u->idle, uvs_flush_cb_idle);
-        uv_check_start(&u->check, uvs_flush_cb_check);
+    uvs_arm(u);
+}
+
+/* The connection has had its go: the rest of its input is parsed at the next flush. */
+static void uvs_yield(struct uvs_conn *conn)
+{
+    struct uvs *u = conn->u;
+    if (!conn->yielded) {
+        conn->yielded = true;
+        conn->lnext = u->later;
+        u->later = conn;
     }
+    uvs_arm(u);
 }
 
 static void uvs_update_reading(struct uvs_conn *conn);
+
+/* Bytes of replies waiting for the client: this turn's, and those in libuv's write queue. */
+static size_t uvs_queued(const struct uvs_conn *conn)
+{
+    if (conn->closing)
+        return 0;
+    return conn->out_len + uv_stream_get_write_queue_size((const uv_stream_t *)&conn->tcp);
+}
+
+/* Bring the listener's total of waiting replies (and the peak) up to date with conn's. */
+static void uvs_account(struct uvs_conn *conn)
+{
+    struct uvs *u = conn->u;
+    size_t q = uvs_queued(conn);
+    u->queued = u->queued - conn->counted + q;
+    conn->counted = q;
+    if (q > u->s->stats.queued_peak)
+        u->s->stats.queued_peak = q;
+}
 
 static void uvs_written(void *data, int status)
 {
@@ -91,7 +115,9 @@ static void uvs_written(void *data, int status)
         uvs_conn_close(conn);
         return;
     }
-    uvs_update_reading(conn);
+    conn->active_ms = uvs_now(conn->u);
+    uvs_account(conn);
+    uvs_update_reading(conn); /* the client reads: it may have more requests handled */
 }
 
 /* Send what the connection has queued: straight away when the socket takes it all (the buffer
@@ -103,6 +129,14 @@ static void uvs_conn_flush(struct uvs_conn *conn)
     int rc = sp_uv_write((uv_stream_t *)&conn->tcp, conn->out, conn->out_len, uvs_written, conn);
     if (rc == 1) {
         conn->out_len = 0;
+        if (conn->out_cap > UVS_FLUSH_AT) { /* grown by a large reply: do not keep it */
+            free(conn->out);
+            conn->out = NULL;
+            conn->out_cap = 0;
+        }
+        conn->active_ms = uvs_now(conn->u);
+        uvs_account(conn);
+        uvs_update_reading(conn); /* requests held back by this turn's replies may go on */
         return;
     }
     if (rc < 0) {
@@ -113,11 +147,20 @@ static void uvs_conn_flush(struct uvs_conn *conn)
     }
     conn->out = NULL; /* the write owns it now */
     conn->out_len = conn->out_cap = 0;
+    uvs_account(conn);
     uvs_update_reading(conn);
 }
 
 static void uvs_flush(struct uvs *u)
 {
+    /* Those that yielded go on now; those that yield during this flush, at the next one. */
+    struct uvs_conn *later = u->later;
+    u->later = NULL;
+    for (struct uvs_conn *conn = later; conn != NULL; conn = conn->lnext) {
+        conn->yielded = false;
+        conn->parse_again = true;
+        uvs_mark(conn);
+    }
     if (u->dirty != NULL)
         strata_loop_expect(u->s->loop); /* a client just answered may well ask again at once */
     while (u->dirty != NULL) {
@@ -130,7 +173,7 @@ static void uvs_flush(struct uvs *u)
         }
         uvs_conn_flush(conn);
     }
-    if (u->armed) {
+    if (u->armed && u->later == NULL) { /* else the loop must not block before the next flush */
         u->armed = false;
         uv_idle_stop(&u->idle);
         uv_check_stop(&u->check);
@@ -158,11 +201,13 @@ void uvs_send(const struct srv_to *to, const uint8_t *buf, size_t len)
         uvs_conn_close(conn);
         return;
     }
+    conn->made += need;
     uint8_t *p = conn->out + conn->out_len;
     sp_put_be64(p, (uint64_t)to->bt_len + len);
     memcpy(p + SP_LEN_BYTES, to->bt, to->bt_len);
     memcpy(p + SP_LEN_BYTES + to->bt_len, buf, len);
     conn->out_len += need;
+    uvs_account(conn);
     if (conn->out_len >= UVS_FLUSH_AT)
         uvs_conn_flush(conn);
     else
@@ -171,24 +216,136 @@ void uvs_send(const struct srv_to *to, const uint8_t *buf, size_t len)
 
 /* ---------------------------------------------------------------- input */
 
+/* Length of the frame that starts the input (header included), or 0 while unknown. The input
+ * always starts with a frame: uvs_parse moves what it leaves to the front. */
+static size_t uvs_frame_len(const struct uvs_conn *conn)
+{
+    size_t len;
+    if (!conn->handshaken ||
+        sp_frame_next(conn->in, conn->in_len, 0, conn->u->frame_max, &len) == SP_FRAME_BAD)
+        return 0;
+    return len > 0 ? SP_LEN_BYTES + len : 0;
+}
+
+/* The capacity the next read needs: a chunk more than the input holds, or the rest of the
+ * frame it begins when that is longer, rounded up to chunks. Growing to fit (not by doubling)
+ * keeps the buffer within one frame of the largest size and two chunks. */
+static size_t uvs_in_want(const struct uvs_conn *conn)
+{
+    size_t want = conn->in_len + SP_UV_READ_CHUNK;
+    size_t frame = uvs_frame_len(conn);
+    if (frame > want)
+        want = frame;
+    want = (want + SP_UV_READ_CHUNK - 1) / SP_UV_READ_CHUNK * SP_UV_READ_CHUNK;
+    return want > conn->in_cap ? want : conn->in_cap;
+}
+
+/* Whether the next read's buffer fits the budget of large-frame buffers. */
+static bool uvs_in_fits(const struct uvs_conn *conn)
+{
+    size_t want = uvs_in_want(conn);
+    if (want <= UVS_IN_KEEP || want == conn->big)
+        return true;
+    return conn->u->in_big - conn->big + want <= conn->u->input_total_max;
+}
+
+static void uvs_wake(struct uvs *u);
+
+/* Set the input buffer (capacity cap) and count it against the budget when large. */
+static void uvs_in_set(struct uvs_conn *conn, uint8_t *in, size_t cap)
+{
+    struct uvs *u = conn->u;
+    size_t big = cap > UVS_IN_KEEP ? cap : 0;
+    bool less = big < conn->big;
+    u->in_big = u->in_big - conn->big + big;
+    conn->big = big;
+    conn->in = in;
+    conn->in_cap = cap;
+    if (less)
+        uvs_wake(u);
+}
+
+/* Grow the input buffer to what the next read needs. 0, or -1 when out of memory. */
+static int uvs_in_grow(struct uvs_conn *conn)
+{
+    size_t want = uvs_in_want(conn);
+    if (want == conn->in_cap)
+        return 0;
+    uint8_t *in = realloc(conn->in, want);
+    if (in == NULL)
+        return -1;
+    uvs_in_set(conn, in, want);
+    return 0;
+}
+
+/* The buffer was grown (and counted) by uvs_update_reading when its frame was let in; this
+ * grows small buffers only. */
 static void uvs_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     (void)suggested;
     struct uvs_conn *conn = h->data;
-    sp_uv_input(&conn->in, &conn->in_cap, conn->in_len, b);
+    if (uvs_in_want(conn) <= UVS_IN_KEEP && uvs_in_grow(conn) != 0) {
+        *b = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS: the connection closes */
+        return;
+    }
+    *b = uv_buf_init((char *)conn->in + conn->in_len, (unsigned)(conn->in_cap - conn->in_len));
 }
 
-/* Whether the connection may take more input: not too many requests unanswered, and the client
- * reads its replies. */
+/* After a large frame: give the memory back, keeping what small requests need. */
+static void uvs_in_shrink(struct uvs_conn *conn)
+{
+    if (conn->in_cap <= UVS_IN_KEEP || conn->in_len > UVS_IN_KEEP - SP_UV_READ_CHUNK)
+        return;
+    uint8_t *in = realloc(conn->in, UVS_IN_KEEP);
+    if (in != NULL)
+        uvs_in_set(conn, in, UVS_IN_KEEP);
+}
+
+/* Free the input buffer (empty, or of a closing connection). */
+void uvs_in_free(struct uvs_conn *conn)
+{
+    free(conn->in);
+    uvs_in_set(conn, NULL, 0);
+}
+
+static void uvs_set_starved(struct uvs_conn *conn, bool starved)
+{
+    if (conn->starved != starved)
+        conn->u->starved_n += starved ? 1 : -1;
+    conn->starved = starved;
+}
+
+/* Whether another request of the connection may be handled now: few enough are unanswered, and
+ * its client reads its replies (one that does not must not make the server produce more). */
+static bool uvs_may_take(const struct uvs_conn *conn)
+{
+    const struct uvs *u = conn->u;
+    if (conn->held >= u->per_conn)
+        return false;
+    size_t q = uvs_queued(conn);
+    if (q >= u->queue_max)
+        return false;
+    return u->queued < u->queue_total_max || q < UVS_FAIR_SHARE;
+}
+
+/* Read the connection while its requests may be handled, so that TCP pushes back on a client
+ * whose requests must wait. Not while parsing: uvs_parse calls this when it is done. */
 static void uvs_update_reading(struct uvs_conn *conn)
 {
-    if (conn->closing)
+    if (conn->closing || conn->parsing)
         return;
-    bool want = conn->held < conn->u->per_conn &&
-                uv_stream_get_write_queue_size((uv_stream_t *)&conn->tcp) < UVS_WQ_MAX;
+    bool was_starved = conn->starved;
+    /* Room for a large frame is taken now, not at the next read, so that the connections let
+     * in before that read are counted. */
+    bool take = uvs_may_take(conn);
+    bool fits = take && uvs_in_fits(conn) && uvs_in_grow(conn) == 0;
+    uvs_set_starved(conn, take && !fits);
+    bool want = take && fits && !conn->yielded;
     if (want && !conn->reading) {
         if (conn->in_len > 0) {
             conn->parse_again = true; /* requests read before the pause come first */
+            if (!was_starved)         /* a pause for replies was ours, not the client's */
+                conn->frame_ms = uvs_now(conn->u);
             uvs_mark(conn);
         }
         conn->reading = uv_read_start((uv_stream_t *)&conn->tcp, uvs_alloc_cb, uvs_read_cb) == 0;
@@ -229,12 +386,13 @@ static void uvs_message(struct uvs_conn *conn, const uint8_t *msg, size_t len)
 static void uvs_parse(struct uvs_conn *conn)
 {
     struct uvs *u = conn->u;
-    size_t off = 0;
+    size_t off = 0, made = conn->made;
     conn->parsing = true;
     if (!conn->handshaken) {
-        if (conn->in_len < SP_HANDSHAKE_LEN)
+        enum sp_frame h = sp_handshake_next(conn->in, conn->in_len, SP_PROTO_REQ0);
+        if (h == SP_FRAME_MORE)
             goto out;
-        if (!sp_handshake_ok(conn->in, SP_PROTO_REQ0)) {
+        if (h == SP_FRAME_BAD) {
             uvs_bad(conn, "not an SP req0 peer", conn->in_len);
             uvs_conn_close(conn);
             goto out;
@@ -242,26 +400,33 @@ static void uvs_parse(struct uvs_conn *conn)
         conn->handshaken = true;
         off = SP_HANDSHAKE_LEN;
     }
-    while (!conn->closing && !u->s->closed && conn->held < u->per_conn) {
-        if (conn->in_len - off < SP_LEN_BYTES)
+    while (!conn->closing && !u->s->closed && uvs_may_take(conn)) {
+        size_t len;
+        enum sp_frame f = sp_frame_next(conn->in + off, conn->in_len - off, 0, u->frame_max, &len);
+        if (f == SP_FRAME_MORE)
             break;
-        uint64_t len = sp_get_be64(conn->in + off);
-        if (len > u->frame_max) {
-            uvs_bad(conn, "oversized; connection dropped", (size_t)len);
+        if (f == SP_FRAME_BAD) {
+            uvs_bad(conn, "oversized; connection dropped", conn->in_len - off);
             uvs_conn_close(conn);
             break;
         }
-        if (conn->in_len - off - SP_LEN_BYTES < len)
+        if (conn->made - made >= UVS_TURN_BYTES) {
+            uvs_yield(conn);
             break;
-        uvs_message(conn, conn->in + off + SP_LEN_BYTES, (size_t)len);
-        off += SP_LEN_BYTES + (size_t)len;
+        }
+        uvs_message(conn, conn->in + off + SP_LEN_BYTES, len);
+        off += SP_LEN_BYTES + len;
     }
 out:
     conn->parsing = false;
     if (conn->closing)
         return;
-    memmove(conn->in, conn->in + off, conn->in_len - off);
-    conn->in_len -= off;
+    if (off > 0) {
+        memmove(conn->in, conn->in + off, conn->in_len - off);
+        conn->in_len -= off;
+        conn->frame_ms = uvs_now(u); /* what is left began in the last read */
+        uvs_in_shrink(conn);
+    }
     uvs_update_reading(conn);
 }
 
@@ -275,6 +440,11 @@ static void uvs_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
         uvs_conn_close(conn);
         return;
     }
+    if (n == 0)
+        return; /* EAGAIN */
+    conn->active_ms = uvs_now(conn->u);
+    if (conn->in_len == 0)
+        conn->frame_ms = conn->active_ms; /* a frame begins */
     conn->in_len += (size_t)n;
     uvs_parse(conn);
 }
@@ -290,7 +460,8 @@ void uvs_release(struct uvs_conn *conn)
         }
         return;
     }
-    if (!conn->reading && !conn->parsing)
+    conn->active_ms = uvs_now(conn->u);
+    if (!conn->reading)
         uvs_update_reading(conn);
 }
 
@@ -301,9 +472,8 @@ static void uvs_conn_closed(uv_handle_t *h)
     struct uvs_conn *conn = h->data;
     struct uvs *u = conn->u;
     h->data = NULL; /* marks the close callback as done */
-    free(conn->in);
     free(conn->out);
-    conn->in = conn->out = NULL;
+    conn->out = NULL;
     u->handles--;
     if (conn->held == 0) {
         u->conns_n--;
@@ -313,13 +483,19 @@ static void uvs_conn_closed(uv_handle_t *h)
         srv_maybe_free(u->s);
 }
 
-static void uvs_conn_close(struct uvs_conn *conn)
+void uvs_conn_close(struct uvs_conn *conn)
 {
     if (conn->closing)
         return;
-    conn->closing = true;
-    conn->reading = false;
     struct uvs *u = conn->u;
+    conn->closing = true; /* before uvs_account: nothing waits for it any more */
+    conn->reading = false;
+    uvs_account(conn);
+    uvs_set_starved(conn, false);
+    uvs_in_free(conn); /* libuv reads no more once closing */
+    conn->in_len = 0;
+    uvs_peer_release(conn);
+    u->open_n--;
     *conn->pprev = conn->next;
     if (conn->next != NULL)
         conn->next->pprev = conn->pprev;
@@ -330,6 +506,13 @@ static void uvs_conn_close(struct uvs_conn *conn)
                 break;
             }
     conn->dirty = false;
+    if (conn->yielded)
+        for (struct uvs_conn **pp = &u->later; *pp != NULL; pp = &(*pp)->lnext)
+            if (*pp == conn) {
+                *pp = conn->lnext;
+                break;
+            }
+    conn->yielded = false;
     uv_close((uv_handle_t *)&conn->tcp, uvs_conn_closed);
 }
 
@@ -348,14 +531,16 @@ static void uvs_on_connection(uv_stream_t *lis, int status)
     }
     conn->u = u;
     conn->tcp.data = conn;
+    conn->accepted_ms = conn->active_ms = uvs_now(u);
     u->handles++;
     u->conns_n++;
+    u->open_n++;
     conn->next = u->conns;
     conn->pprev = &u->conns;
     if (u->conns != NULL)
         u->conns->pprev = &conn->next;
     u->conns = conn;
-    if (uv_accept(lis, (uv_stream_t *)&conn->tcp) != 0) {
+    if (uv_accept(lis, (uv_stream_t *)&conn->tcp) != 0 || !uvs_admit(conn)) {
         uvs_conn_close(conn);
         return;
     }
@@ -370,6 +555,16 @@ static void uvs_on_connection(uv_stream_t *lis, int status)
     conn->out_len = sizeof(hs);
     uvs_mark(conn);
     uvs_update_reading(conn);
+}
+
+/* Room was made for large frames: connections waiting for it may read again. */
+static void uvs_wake(struct uvs *u)
+{
+    if (u->starved_n == 0 || u->s->closed)
+        return;
+    for (struct uvs_conn *conn = u->conns; conn != NULL; conn = conn->next)
+        if (conn->starved)
+            uvs_update_reading(conn);
 }
 
 /* ---------------------------------------------------------------- listener */
@@ -410,8 +605,10 @@ static int uvs_listen_fd(const char *url, int *out, struct strata_err *e)
     return 0;
 }
 
-int uvs_open(struct strata_server *s, const char *url, unsigned per_conn, struct strata_err *e)
+int uvs_open(struct strata_server *s, const struct strata_server_opts *o, unsigned per_conn,
+             struct strata_err *e)
 {
+    const char *url = o->url;
     int fd = -1;
     int rc = uvs_listen_fd(url, &fd, e);
     if (rc != 0)
@@ -425,15 +622,21 @@ int uvs_open(struct strata_server *s, const char *url, unsigned per_conn, struct
     u->s = s;
     u->per_conn = per_conn;
     u->frame_max = s->recv_max + SP_BACKTRACE_MAX;
+    uvs_set_limits(u, o);
     uv_tcp_init(uv, &u->lis);
     uv_idle_init(uv, &u->idle);
     uv_check_init(uv, &u->check);
-    u->lis.data = u->idle.data = u->check.data = u;
-    u->handles = 3;
+    uv_timer_init(uv, &u->sweep);
+    u->lis.data = u->idle.data = u->check.data = u->sweep.data = u;
+    u->handles = 4;
     s->uv = u;
     int uerr = uv_tcp_open(&u->lis, fd);
     if (uerr == 0)
         uerr = uv_listen((uv_stream_t *)&u->lis, 128, uvs_on_connection);
+    if (uerr == 0) {
+        uint64_t period = uvs_sweep_period(u);
+        uerr = uv_timer_start(&u->sweep, uvs_sweep_cb, period, period);
+    }
     if (uerr != 0) {
         /* Not expected once the socket listens; the handles close asynchronously, and the
          * server is freed by the last close callback, so the caller must not free it. */
@@ -457,6 +660,7 @@ void uvs_close(struct uvs *u)
     uv_close((uv_handle_t *)&u->lis, uvs_handle_closed);
     uv_close((uv_handle_t *)&u->idle, uvs_handle_closed);
     uv_close((uv_handle_t *)&u->check, uvs_handle_closed);
+    uv_close((uv_handle_t *)&u->sweep, uvs_handle_closed);
 }
 
 bool uvs_closed(const struct uvs *u)

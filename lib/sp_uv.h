@@ -21,7 +21,8 @@ int sp_uv_reserve(uint8_t **buf, size_t *cap, size_t len, size_t more);
 
 /* For a libuv alloc callback: room for at least SP_UV_READ_CHUNK more bytes after the `len`
  * bytes of *buf, handed to libuv in *b (empty when out of memory: libuv then reports
- * UV_ENOBUFS to the read callback). */
+ * UV_ENOBUFS to the read callback). The client's; the server sizes its input itself, within
+ * limits untrusted clients cannot stretch (server_uv.c, uvs_alloc_cb). */
 #define SP_UV_READ_CHUNK (64u << 10)
 void sp_uv_input(uint8_t **buf, size_t *cap, size_t len, uv_buf_t *b);
 

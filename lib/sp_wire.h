@@ -56,6 +56,33 @@ static inline uint32_t sp_get_be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* The one frame parser of both ends (server_uv.c, client_uv.c): what starts `len` bytes of input
+ * after the handshake. SP_FRAME_OK: a frame of SP_LEN_BYTES + *msg_len bytes, its message right
+ * after the length; SP_FRAME_MORE: not all of it has arrived (*msg_len says how long it is once
+ * the length has); SP_FRAME_BAD: it announces fewer than min or more than max bytes. */
+enum sp_frame { SP_FRAME_MORE, SP_FRAME_OK, SP_FRAME_BAD };
+static inline enum sp_frame sp_frame_next(const uint8_t *in, size_t len, uint64_t min, uint64_t max,
+                                          size_t *msg_len)
+{
+    *msg_len = 0;
+    if (len < SP_LEN_BYTES)
+        return SP_FRAME_MORE;
+    uint64_t n = sp_get_be64(in);
+    if (n < min || n > max)
+        return SP_FRAME_BAD;
+    *msg_len = (size_t)n;
+    return len - SP_LEN_BYTES >= n ? SP_FRAME_OK : SP_FRAME_MORE;
+}
+
+/* The same for the handshake that starts a connection: SP_FRAME_OK when its 8 bytes are there
+ * and name `proto`, SP_FRAME_BAD when they are there and do not. */
+static inline enum sp_frame sp_handshake_next(const uint8_t *in, size_t len, unsigned proto)
+{
+    if (len < SP_HANDSHAKE_LEN)
+        return SP_FRAME_MORE;
+    return sp_handshake_ok(in, proto) ? SP_FRAME_OK : SP_FRAME_BAD;
+}
+
 /* The SP_REQ_HEAD_LEN bytes before a req0 request's body: the frame length, then request id
  * `id` with its top bit set. */
 #define SP_REQ_HEAD_LEN (SP_LEN_BYTES + 4)

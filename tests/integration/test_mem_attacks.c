@@ -1,0 +1,335 @@
+/* test_mem_attacks.c - the memory attacks of issue 22 against a 3-node directory on loopback:
+ * each must leave every node under 256 MB resident, answering another client promptly, and the
+ * leader leading. The attackers connect from 127.0.0.2 so that a per-address cap leaves the
+ * probe (127.0.0.1) its way in, as a real attacker's address would. Figures go to stderr (and to
+ * docs/reliability.md). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sp_wire.h"
+#include "test_dir_common.h"
+
+#define RSS_MAX_KB (256 * 1024)
+#define MAX_FDS 1200
+
+static struct td_cluster C;
+static int fds[MAX_FDS];
+static int nfds;
+
+static long rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+/* A TCP connection from 127.0.0.2 to the node's API, handshake sent (or not). -1 on failure. */
+static int attacker_conn(int node, bool handshake)
+{
+    const char *api = C.node[node].api + strlen("tcp://");
+    int port = atoi(strchr(api, ':') + 1);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.2", &src.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+    dst.sin_port = htons((uint16_t)port);
+    int small = 4096; /* an attacker that never reads keeps its receive window small */
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    if (bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0 ||
+        connect(fd, (struct sockaddr *)&dst, sizeof(dst)) != 0) {
+        close(fd);
+        return -1;
+    }
+    uint8_t hs[SP_HANDSHAKE_LEN];
+    sp_handshake(hs, SP_PROTO_REQ0);
+    if (handshake && write(fd, hs, sizeof(hs)) != (ssize_t)sizeof(hs)) {
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, O_NONBLOCK); /* the server may stop reading: never block on it */
+    if (nfds < MAX_FDS)
+        fds[nfds++] = fd;
+    return fd;
+}
+
+static void close_attackers(void)
+{
+    while (nfds > 0)
+        close(fds[--nfds]);
+}
+
+/* Appends one framed request (id, env) to buf at *off. */
+static void frame(uint8_t *buf, size_t cap, size_t *off, uint32_t id, strata_env *env)
+{
+    size_t n = strata__v1__envelope__get_packed_size(env);
+    assert_true(*off + SP_REQ_HEAD_LEN + n <= cap);
+    sp_req_head(buf + *off, id, n);
+    strata__v1__envelope__pack(env, buf + *off + SP_REQ_HEAD_LEN);
+    *off += SP_REQ_HEAD_LEN + n;
+}
+
+static size_t send_some(int fd, const uint8_t *buf, size_t len)
+{
+    size_t sent = 0;
+    while (sent < len) {
+        ssize_t w = write(fd, buf + sent, len - sent);
+        if (w <= 0)
+            break;
+        sent += (size_t)w;
+    }
+    return sent;
+}
+
+struct probe {
+    double max_ms, ms[4096];
+    int n, failures;
+};
+
+/* Every node answers a status request (a fresh client each time, as an operator's CLI would);
+ * the slowest answer and the failures are recorded. */
+static void probe_all(struct probe *p)
+{
+    for (int i = 0; i < 3; i++) {
+        uint64_t t0 = h_now_ms();
+        strata_env *r = td_status(C.node[i].api);
+        double ms = (double)(h_now_ms() - t0);
+        if (r == NULL)
+            p->failures++;
+        else
+            strata_msg_free(r);
+        if (ms > p->max_ms)
+            p->max_ms = ms;
+        if (p->n < 4096)
+            p->ms[p->n++] = ms;
+    }
+}
+
+struct verdict {
+    const char *name;
+    long rss_kb[3];
+    struct probe probe;
+    int leader_before, leader_after;
+};
+
+/* Runs the probe for `ms` while an attack holds, then checks every bound. */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void hold_and_check(struct verdict *v, int ms)
+{
+    uint64_t until = h_now_ms() + (uint64_t)ms;
+    while (h_now_ms() < until) {
+        probe_all(&v->probe);
+        for (int i = 0; i < 3; i++) {
+            long kb = rss_kb(C.node[i].pid);
+            if (kb > v->rss_kb[i])
+                v->rss_kb[i] = kb;
+        }
+        usleep(50 * 1000); /* paces the probe; nothing waits on it */
+    }
+    v->leader_after = td_wait_leader(&C, 5000);
+    qsort(v->probe.ms, (size_t)v->probe.n, sizeof(double), cmp_double);
+    fprintf(stderr,
+            "attack %-28s rss_mb %5.1f %5.1f %5.1f  probe_ms p50 %3.0f p99 %3.0f max %4.0f (%d) "
+            "failures %d  leader %d -> %d\n",
+            v->name, v->rss_kb[0] / 1024.0, v->rss_kb[1] / 1024.0, v->rss_kb[2] / 1024.0,
+            v->probe.ms[v->probe.n / 2], v->probe.ms[v->probe.n * 99 / 100], v->probe.max_ms,
+            v->probe.n, v->probe.failures, v->leader_before, v->leader_after);
+    for (int i = 0; i < 3; i++)
+        if (v->rss_kb[i] > RSS_MAX_KB)
+            fail_msg("%s: node %d reached %ld MB", v->name, i + 1, v->rss_kb[i] / 1024);
+    /* the median is the normal latency; the slowest answers wait behind the attackers' first
+     * turns (each served up to 64 KiB of replies a loop turn until its 4 MiB queue is full) */
+    if (v->probe.failures > 0 || v->probe.ms[v->probe.n / 2] > 20 || v->probe.max_ms > 1000)
+        fail_msg("%s: probe failures %d, slowest %.0f ms", v->name, v->probe.failures,
+                 v->probe.max_ms);
+    assert_int_equal(v->leader_after, v->leader_before);
+}
+
+/* Pipelined small list requests over 10 connections that never read their replies. */
+static void attack_pipelined(int node, const char *name)
+{
+    struct verdict v = {.name = name, .leader_before = td_wait_leader(&C, 5000)};
+    enum { PER_CONN = 64 * 1024 };
+    uint8_t *buf = malloc(PER_CONN + 256);
+    Strata__V1__ListRequest lr = STRATA__V1__LIST_REQUEST__INIT;
+    lr.kind = STRATA__V1__OBJ_KIND__OBJ_ENDPOINT;
+    lr.vni = TD_VNI;
+    strata_env env = STRATA__V1__ENVELOPE__INIT;
+    env.body_case = STRATA__V1__ENVELOPE__BODY_LIST;
+    env.list = &lr;
+    size_t total = 0;
+    for (int c = 0; c < 10; c++) {
+        int fd = attacker_conn(node, true);
+        assert_true(fd >= 0);
+        size_t off = 0;
+        for (uint32_t id = 1; off + 64 < PER_CONN; id++)
+            frame(buf, PER_CONN + 256, &off, id, &env);
+        total += send_some(fd, buf, off);
+    }
+    free(buf);
+    fprintf(stderr, "%s: %zu bytes of list requests sent, none read\n", name, total);
+    hold_and_check(&v, 3000);
+    close_attackers();
+}
+
+/* 2 M empty repeated entries in one 4 MB request, several times, at the leader. */
+static void attack_decode_cost(int node)
+{
+    struct verdict v = {.name = "decode cost (leader)", .leader_before = td_wait_leader(&C, 5000)};
+    enum { N = 2000000 };
+    size_t inner = 2 * (size_t)N, len = SP_REQ_HEAD_LEN;
+    uint8_t *b = malloc(inner + 64);
+    b[len++] = 0x72; /* Envelope.resolve = 14, length-delimited */
+    uint64_t l = inner;
+    do {
+        b[len++] = (uint8_t)((l & 0x7f) | (l >= 0x80 ? 0x80 : 0));
+        l >>= 7;
+    } while (l != 0);
+    for (size_t i = 0; i < N; i++) {
+        b[len++] = 0x0a;
+        b[len++] = 0x00;
+    }
+    sp_req_head(b, 1, len - SP_REQ_HEAD_LEN);
+    for (int k = 0; k < 5; k++) {
+        int fd = attacker_conn(node, true);
+        assert_true(fd >= 0);
+        fcntl(fd, F_SETFL, 0);
+        send_some(fd, b, len);
+    }
+    free(b);
+    hold_and_check(&v, 3000);
+    close_attackers();
+}
+
+/* Parked long-polls: 80 feed requests that wait 30 s, each padded with a 1 MB unknown field
+ * (80 MB sent; decoded and held whole, they cost 1.5 GB before). */
+static void attack_parked(int node)
+{
+    struct verdict v = {.name = "parked padded long-polls",
+                        .leader_before = td_wait_leader(&C, 5000)};
+    enum { PAD = 1000000 };
+    uint8_t *pad = calloc(1, PAD + 3);
+    pad[0] = (uint8_t)(0x80 | (PAD & 0x7f));
+    pad[1] = (uint8_t)(0x80 | ((PAD >> 7) & 0x7f));
+    pad[2] = (uint8_t)(PAD >> 14);
+    ProtobufCMessageUnknownField uf = {
+        .tag = 999, .wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED, .len = PAD + 3, .data = pad};
+    Strata__V1__FeedRequest fr = STRATA__V1__FEED_REQUEST__INIT;
+    fr.after_index = 1u << 30; /* far ahead: nothing to send, so it parks */
+    fr.max = 16;
+    fr.wait_ms = 30000;
+    fr.base.unknown_fields = &uf;
+    fr.base.n_unknown_fields = 1;
+    strata_env env = STRATA__V1__ENVELOPE__INIT;
+    env.body_case = STRATA__V1__ENVELOPE__BODY_FEED;
+    env.feed = &fr;
+    size_t cap = 4 * (PAD + 256), total = 0;
+    uint8_t *buf = malloc(cap);
+    for (int c = 0; c < 20; c++) {
+        int fd = attacker_conn(node, true);
+        assert_true(fd >= 0);
+        size_t off = 0;
+        for (uint32_t id = 1; id <= 4; id++)
+            frame(buf, cap, &off, id, &env);
+        fcntl(fd, F_SETFL, 0);
+        total += send_some(fd, buf, off);
+    }
+    free(buf);
+    free(pad);
+    fprintf(stderr, "parked: %zu bytes of padded feed requests sent\n", total);
+    hold_and_check(&v, 3000);
+    close_attackers();
+}
+
+/* 100 frames announcing 4 MiB, each sent half and then held. */
+static void attack_partial_frames(int node)
+{
+    struct verdict v = {.name = "partial 4 MiB frames", .leader_before = td_wait_leader(&C, 5000)};
+    size_t half = 2u << 20;
+    uint8_t *b = calloc(1, SP_LEN_BYTES + half);
+    sp_put_be64(b, STRATA_MSG_MAX);
+    b[SP_LEN_BYTES] = 0x80; /* a request id with its top bit set */
+    size_t total = 0;
+    for (int c = 0; c < 100; c++) {
+        int fd = attacker_conn(node, true);
+        if (fd < 0)
+            break;
+        total += send_some(fd, b, SP_LEN_BYTES + half);
+    }
+    free(b);
+    fprintf(stderr, "partial frames: %zu bytes sent\n", total);
+    hold_and_check(&v, 2000);
+    close_attackers();
+}
+
+/* 1,100 idle connections (handshake only, or nothing at all). */
+static void attack_idle(int node)
+{
+    struct verdict v = {.name = "1100 idle connections", .leader_before = td_wait_leader(&C, 5000)};
+    int opened = 0;
+    for (int c = 0; c < 1100; c++)
+        opened += attacker_conn(node, c % 2 == 0) >= 0;
+    fprintf(stderr, "idle: %d connections opened\n", opened);
+    hold_and_check(&v, 2000);
+    close_attackers();
+}
+
+static void test_memory_attacks(void **state)
+{
+    (void)state;
+    struct rlimit rl = {MAX_FDS + 200, MAX_FDS + 200};
+    setrlimit(RLIMIT_NOFILE, &rl);
+    td_init(&C, 3, "mem-attacks");
+    for (int i = 0; i < 3; i++)
+        td_start(&C, i);
+    int leader = td_wait_leader(&C, 15000);
+    assert_true(leader > 0);
+    struct strata_dirclient *dc = td_client_with_objects(&C);
+    struct strata_err e;
+    for (int i = 0; i < 2000; i++) { /* lists worth answering: ~100 KB each */
+        uint64_t idx;
+        if (td_endpoint_add(dc, i, &idx, &e) != 0)
+            fail_msg("endpoint %d: %s", i, e.msg);
+    }
+    strata_dirclient_close(dc);
+    int li = td_index_of(&C, leader), fi = (li + 1) % 3;
+
+    attack_pipelined(fi, "pipelined lists (follower)");
+    attack_pipelined(td_index_of(&C, td_wait_leader(&C, 5000)), "pipelined lists (leader)");
+    attack_decode_cost(td_index_of(&C, td_wait_leader(&C, 5000)));
+    attack_parked(fi);
+    attack_partial_frames(fi);
+    attack_idle(fi);
+    for (int i = 0; i < 3; i++)
+        td_stop(&C, i);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_memory_attacks),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    h_cleanup();
+    return rc;
+}
