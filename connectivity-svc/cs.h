@@ -87,10 +87,6 @@ int cs_up_resolve(struct cs_upstream *up, const struct cs_key *k, uint32_t from_
 /* ---- cs_resolve.c: agents' ResolveRequest */
 void cs_resolve_handle(struct cs *cs, struct strata_req *req, const strata_env *env,
                        const struct cs_ident *id, struct cs_session *s);
-/* True when cs_resolve_handle would answer env at once: every VN is already authorized and every
- * key is in the cache (see strata_server_opts.quick). Changes nothing. */
-bool cs_resolve_quick(struct cs *cs, const struct cs_ident *id, const struct cs_session *s,
-                      const strata_env *env);
 /* Store a directory answer in the cache (called by the upstream once per answered query).
  * Returns the entry now holding the freshest answer for k, or NULL when not cacheable. */
 struct cs_entry *cs_resolve_learn(struct cs *cs, const struct cs_key *k, uint32_t from_vni,
@@ -207,7 +203,5 @@ void cs_vninfo_free(struct cs *cs);
 
 /* ---- cs_api.c: dispatch of agent and operator requests */
 void cs_api_handle(struct strata_req *req, const strata_env *env, void *arg);
-/* The server's fast-path predicate: a resolve that the cache answers entirely. */
-bool cs_api_quick(const strata_env *env, void *arg);
 
 #endif

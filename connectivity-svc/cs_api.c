@@ -62,18 +62,3 @@ void cs_api_handle(struct strata_req *req, const strata_env *env, void *arg)
         break;
     }
 }
-
-bool cs_api_quick(const strata_env *env, void *arg)
-{
-    struct cs *cs = arg;
-    if (cs->stopping || env->body_case != STRATA__V1__ENVELOPE__BODY_RESOLVE)
-        return false;
-    struct cs_ident id;
-    struct strata_err e;
-    if (cs_auth_identify(env->identity, &id, &e) != 0)
-        return false;
-    const struct cs_session *s = NULL;
-    if (id.kind != CS_ID_OPERATOR && (s = cs_agents_find(cs->agents, id.name)) == NULL)
-        return false; /* the first request of a session creates it: the loop's job */
-    return cs_resolve_quick(cs, &id, s, env);
-}

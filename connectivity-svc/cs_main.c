@@ -119,8 +119,7 @@ int main(int argc, char **argv)
         return 1;
     }
     cs_cache_on_evict(cs->cache, cs_feed_evicted, cs);
-    struct strata_server_opts so = {
-        .url = cs->listen, .contexts = (int)cs->contexts, .quick = cs_api_quick};
+    struct strata_server_opts so = {.url = cs->listen, .contexts = (int)cs->contexts};
     if (strata_loop_new(&uv, &cs->loop, &e) != 0 || cs_up_new(cs, &cs->up, &e) != 0 ||
         cs_show_metrics(cs, &e) != 0 || cs_feed_start(cs, &e) != 0 ||
         strata_server_open(cs->loop, &so, cs_api_handle, cs, &cs->srv, &e) != 0) {
@@ -139,7 +138,7 @@ int main(int argc, char **argv)
              (unsigned long long)cs->negative_ttl_ms, (unsigned long long)cs->session_idle_s,
              (unsigned long long)cs->session_max);
 
-    strata_loop_run(cs->loop); /* lets cached answers be served on NNG's threads */
+    strata_loop_run(cs->loop); /* busy-polls after answering (--busy-poll-us) */
     uv_run(&uv, UV_RUN_NOWAIT);
     if (uv_loop_close(&uv) != 0)
         LOG_WARN("loop closed with handles still open");

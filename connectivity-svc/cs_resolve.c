@@ -277,40 +277,6 @@ void cs_resolve_handle(struct cs *cs, struct strata_req *req, const strata_env *
     job_auth(j);
 }
 
-/* A negative answer this close to its expiry is left to the loop, so that it cannot expire
- * between this check and the handler's lookup (which would then go upstream off the loop). */
-#define QUICK_NEG_MARGIN_MS 1000
-
-bool cs_resolve_quick(struct cs *cs, const struct cs_ident *id, const struct cs_session *s,
-                      const strata_env *env)
-{
-    const Strata__V1__ResolveRequest *rq = env->resolve;
-    if (rq->n_queries == 0 || rq->n_queries > STRATA_MAX_BATCH)
-        return true; /* refused at once */
-    uint64_t now = strata_now_ms();
-    for (size_t i = 0; i < rq->n_queries; i++) {
-        const Strata__V1__ResolveQuery *q = rq->queries[i];
-        uint32_t vnis[2] = {q->vni, q->from_vni};
-        for (int v = 0; v < 2; v++) {
-            struct strata_err e;
-            if (vnis[v] != 0 && cs_auth_vni(id, s, vnis[v], now, &e) == CS_AUTH_ASK)
-                return false;
-        }
-        struct cs_key k;
-        if (q->mac.len == 6 && q->ip.len == 0)
-            cs_key_mac(q->vni, q->mac.data, &k);
-        else if (q->mac.len != 0 || cs_key_ip(q->vni, q->ip.data, q->ip.len, &k) != 0)
-            continue; /* answered with an error at once */
-        uint32_t from = q->from_vni == q->vni ? 0 : q->from_vni;
-        if (from != 0 && cs_verdict_get(cs->cache, from, q->vni) < 0)
-            return false;
-        const struct cs_entry *e = cs_cache_find(cs->cache, &k);
-        if (e == NULL || (!e->found && now + QUICK_NEG_MARGIN_MS >= e->expire_ms))
-            return false;
-    }
-    return true;
-}
-
 struct cs_entry *cs_resolve_learn(struct cs *cs, const struct cs_key *k, uint32_t from_vni,
                                   const Strata__V1__ResolveAnswer *ans)
 {

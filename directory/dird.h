@@ -268,9 +268,6 @@ void dird_wgroup_done(struct dird *d, struct dird_wgroup *g, unsigned slot, int 
 
 /* dird_api.c */
 void dird_api_handle(struct strata_req *req, const strata_env *env, void *arg);
-/* The server's fast-path predicate (strata_server_opts.quick): a write (queued or forwarded at
- * once) or a read this node can answer now. */
-bool dird_api_quick(const strata_env *env, void *arg);
 void dird_reply_error(struct strata_req *req, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* A write (single or write_batch) on a node that does not lead: proxy it to the leader, unless a
@@ -292,8 +289,6 @@ void dird_forward_close(struct dird *d);
 
 /* dird_reads.c */
 void dird_reads_handle(struct dird *d, struct strata_req *req, const strata_env *env);
-/* True when env is a read whose min_index this node has applied (answered without waiting). */
-bool dird_reads_ready(struct dird *d, const strata_env *env);
 void dird_reads_poll(struct dird *d, uint64_t now_ms); /* serve what is ready or expired */
 void dird_reads_fail_all(struct dird *d);
 

@@ -48,7 +48,6 @@ static void handle_write(struct dird *d, struct strata_req *req, const strata_en
         w->req = req;
         w->cmd = cmd;
         dird_write_enqueue(d, w);
-        strata_loop_wake(d->loop); /* on the fast path: the batch is flushed by the loop */
         return;
     }
     dird_forward_write(d, req, env);
@@ -88,17 +87,6 @@ void dird_api_handle(struct strata_req *req, const strata_env *env, void *arg)
                          strata_msg_type_name(env->body_case));
         break;
     }
-}
-
-bool dird_api_quick(const strata_env *env, void *arg)
-{
-    struct dird *d = arg;
-    if (d->stopping)
-        return false;
-    /* A write is queued for the leader's next batch or forwarded to the leader: both are quick
-     * to hand over, and the reply comes later from the loop. */
-    return env->body_case == STRATA__V1__ENVELOPE__BODY_WRITE ||
-           env->body_case == STRATA__V1__ENVELOPE__BODY_WRITE_BATCH || dird_reads_ready(d, env);
 }
 
 void dird_write_observe(struct dird *d, struct strata_req *req)

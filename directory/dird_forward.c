@@ -350,8 +350,6 @@ bool dird_forward(struct dird *d, struct strata_req *req, const strata_env *env)
     d->fwds = fr;
     fr->pprev = &d->fwds;
     fwd_route(d, fr);
-    if (d->fwd_q != NULL)
-        strata_loop_wake(d->loop); /* on the fast path: the loop sends the batch */
     return true;
 }
 

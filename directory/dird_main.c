@@ -61,9 +61,8 @@ static void track_state(struct dird *d)
 
 /* Runs once per loop iteration before libuv waits for events (prepare) and once after the
  * events of the iteration were handled (check): every write that arrived meanwhile goes into one
- * entry, and whatever the last applies made ready is answered. Under strata_loop_run the prepare
- * phase comes before the iteration's (non-blocking) poll, so the check is what flushes the writes
- * that the poll's events queued. */
+ * entry, and whatever the last applies made ready is answered. The prepare phase comes before the
+ * iteration's poll, so the check is what flushes the writes that the poll's events queued. */
 static void per_iteration(struct dird *d)
 {
     if (d->stopping)
@@ -372,8 +371,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "strata-dird: %s\n", e.msg);
         return 1;
     }
-    struct strata_server_opts so = {
-        .url = c->api_url, .contexts = 256, .recv_max = 0, .quick = dird_api_quick};
+    struct strata_server_opts so = {.url = c->api_url, .contexts = 256, .recv_max = 0};
     if (strata_server_open(d->loop, &so, dird_api_handle, d, &d->srv, &e) != 0) {
         LOG_ERROR("cannot serve the API on %s: %s", c->api_url, e.msg);
         fprintf(stderr, "strata-dird: %s\n", e.msg);
@@ -396,7 +394,7 @@ int main(int argc, char **argv)
              c->api_url, c->raft_addr, c->data_dir, (unsigned long long)c->election_ms,
              (unsigned long long)c->heartbeat_ms);
 
-    strata_loop_run(d->loop); /* lets reads be answered on NNG's threads */
+    strata_loop_run(d->loop); /* busy-polls after answering (--busy-poll-us) */
     /* handles closed; drain close callbacks */
     uv_run(&uv, UV_RUN_NOWAIT);
     if (uv_loop_close(&uv) != 0)

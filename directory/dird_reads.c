@@ -105,18 +105,6 @@ static void serve(struct dird *d, struct strata_req *req, const strata_env *env,
     }
 }
 
-bool dird_reads_ready(struct dird *d, const strata_env *env)
-{
-    switch (env->body_case) {
-    case STRATA__V1__ENVELOPE__BODY_LIST:
-    case STRATA__V1__ENVELOPE__BODY_RESOLVE:
-    case STRATA__V1__ENVELOPE__BODY_VN_INFO:
-        return req_min_index(env) <= dird_applied(d);
-    default:
-        return false;
-    }
-}
-
 void dird_reads_handle(struct dird *d, struct strata_req *req, const strata_env *env)
 {
     uint64_t want = req_min_index(env);

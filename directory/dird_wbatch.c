@@ -41,7 +41,6 @@ void dird_wbatch_handle(struct dird *d, struct strata_req *req, const strata_env
         dird_write_enqueue(d, ws[i]);
     }
     free(ws);
-    strata_loop_wake(d->loop); /* on the fast path: the batch is flushed by the loop */
 }
 
 static void wgroup_reply(struct dird *d, struct dird_wgroup *g)

@@ -1,6 +1,6 @@
 /* loop.c - the bridge from NNG's worker threads to a daemon's libuv loop: a mutex-protected FIFO
- * of (fn, arg) items drained by one uv_async_t, the loop's state lock (strata_loop_run), plus
- * signal handling and clock helpers. */
+ * of (fn, arg) items drained by one uv_async_t, the loop's runner with busy polling
+ * (strata_loop_run), plus signal handling and clock helpers. */
 #include "loop.h"
 
 #include <poll.h>
@@ -8,7 +8,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
@@ -34,13 +33,7 @@ struct strata_loop {
 
     int open_handles; /* freed when the last one is closed by libuv */
 
-    /* The state lock (strata_loop_run). `lockable` is set once the loop runs under it; `loop_in`
-     * while the loop thread holds the lock or waits for it, so that other threads step aside
-     * (they never block on it: the loop may be waiting for them, e.g. in nng_aio_stop). */
-    pthread_mutex_t state_mu;
-    atomic_bool lockable, loop_in;
-    atomic_bool enterable; /* strata_loop_allow_enter: release the lock while waiting */
-    pthread_t thread;      /* that runs strata_loop_run (valid once lockable) */
+    bool running; /* strata_loop_run: it frees the loop once uv_run returns */
 
     /* Busy polling (strata_loop_set_busy_poll); loop thread only. */
     unsigned poll_us;
@@ -91,10 +84,6 @@ int strata_loop_new(uv_loop_t *uv, struct strata_loop **out, struct strata_err *
         return strata_err_set(e, STRATA_ENOMEM, "loop: out of memory");
     l->uv = uv;
     pthread_mutex_init(&l->mu, NULL);
-    pthread_mutex_init(&l->state_mu, NULL);
-    atomic_init(&l->lockable, false);
-    atomic_init(&l->loop_in, false);
-    atomic_init(&l->enterable, false);
     int rc = uv_async_init(uv, &l->async, loop_async_cb);
     if (rc != 0) {
         pthread_mutex_destroy(&l->mu);
@@ -138,37 +127,19 @@ uv_loop_t *strata_loop_uv(struct strata_loop *l)
     return l->uv;
 }
 
-static void loop_lock(struct strata_loop *l)
-{
-    atomic_store(&l->loop_in, true);
-    pthread_mutex_lock(&l->state_mu);
-}
-
-static void loop_unlock(struct strata_loop *l)
-{
-    pthread_mutex_unlock(&l->state_mu);
-    atomic_store(&l->loop_in, false);
-}
-
 static void loop_free(struct strata_loop *l)
 {
     pthread_mutex_destroy(&l->mu);
-    pthread_mutex_destroy(&l->state_mu);
     free(l);
 }
 
-/* Under strata_loop_run the memory outlives the last handle: strata_loop_run still holds the
- * state lock and frees the loop when uv_run has returned. */
+/* Under strata_loop_run the memory outlives the last handle: strata_loop_run frees it when
+ * uv_run has returned. */
 static void loop_handle_closed(uv_handle_t *h)
 {
     struct strata_loop *l = h->data;
-    if (--l->open_handles == 0 && !atomic_load(&l->lockable))
+    if (--l->open_handles == 0 && !l->running)
         loop_free(l);
-}
-
-void strata_loop_allow_enter(struct strata_loop *l)
-{
-    atomic_store(&l->enterable, true);
 }
 
 /* Poll the loop's epoll fd without blocking until it has an event, the window of
@@ -215,35 +186,15 @@ static void loop_busy_poll(struct strata_loop *l)
     l->poll_until = 0;
 }
 
-/* When others may enter: libuv's documented embedding pattern, run without blocking, then block
- * on the backend fd ourselves, outside the lock. That costs a poll() per turn on top of libuv's
- * own epoll_wait, so a loop nobody enters (tcp:// servers run on the loop itself) blocks inside
- * uv_run and keeps the lock: strata_loop_try_enter sees loop_in and steps aside. */
 void strata_loop_run(struct strata_loop *l)
 {
-    uv_loop_t *uv = l->uv;
-    l->thread = pthread_self();
-    atomic_store(&l->lockable, true);
-    loop_lock(l);
+    l->running = true;
     for (;;) {
-        uv_run_mode mode = UV_RUN_ONCE; /* waits in libuv's epoll_wait, the lock held */
         if (l->poll_until != 0)
-            loop_busy_poll(l); /* the same wait, active for a moment first */
-        if (atomic_load_explicit(&l->enterable, memory_order_relaxed)) {
-            mode = UV_RUN_NOWAIT;
-            /* 0 when callbacks are pending or nothing keeps the loop alive: do not block then */
-            int timeout = uv_backend_timeout(uv);
-            if (timeout != 0) {
-                loop_unlock(l);
-                struct pollfd p = {.fd = uv_backend_fd(uv), .events = POLLIN};
-                poll(&p, 1, timeout);
-                loop_lock(l);
-            }
-        }
+            loop_busy_poll(l); /* the wait of uv_run, active for a moment first */
         /* 0: nothing is left, our own handles included (they keep the loop alive until
          * strata_loop_close), so nobody refers to `l` any more. */
-        if (uv_run(uv, mode) == 0) {
-            loop_unlock(l);
+        if (uv_run(l->uv, UV_RUN_ONCE) == 0) {
             if (l->open_handles == 0)
                 loop_free(l);
             return;
@@ -258,7 +209,7 @@ void strata_loop_set_busy_poll(struct strata_loop *l, unsigned us)
 
 void strata_loop_expect(struct strata_loop *l)
 {
-    if (l->poll_us == 0 || atomic_load_explicit(&l->enterable, memory_order_relaxed))
+    if (l->poll_us == 0)
         return;
     uint64_t now = strata_now_us();
     if (now >= l->poll_off_until)
@@ -268,40 +219,6 @@ void strata_loop_expect(struct strata_loop *l)
 const struct strata_loop_poll_stats *strata_loop_poll_stats(const struct strata_loop *l)
 {
     return &l->poll_stats;
-}
-
-bool strata_loop_try_enter(struct strata_loop *l)
-{
-    if (!atomic_load(&l->lockable))
-        return false;
-    /* Bounded: other NNG threads hold it only for one quick request each. */
-    for (int i = 0; i < 64; i++) {
-        if (atomic_load(&l->loop_in))
-            return false;
-        if (pthread_mutex_trylock(&l->state_mu) == 0) {
-            if (!atomic_load(&l->loop_in))
-                return true;
-            pthread_mutex_unlock(&l->state_mu); /* the loop queued up meanwhile: it goes first */
-            return false;
-        }
-        sched_yield();
-    }
-    return false;
-}
-
-void strata_loop_leave(struct strata_loop *l)
-{
-    pthread_mutex_unlock(&l->state_mu);
-}
-
-void strata_loop_wake(struct strata_loop *l)
-{
-    if (atomic_load(&l->lockable) && pthread_equal(pthread_self(), l->thread))
-        return;
-    pthread_mutex_lock(&l->mu);
-    if (!l->closing)
-        uv_async_send(&l->async); /* coalesced; the drain finds the queue empty */
-    pthread_mutex_unlock(&l->mu);
 }
 
 void strata_loop_close(struct strata_loop *l)

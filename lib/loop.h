@@ -20,29 +20,9 @@ int strata_loop_post(struct strata_loop *l, void (*fn)(void *arg), void *arg);
 
 uv_loop_t *strata_loop_uv(struct strata_loop *l);
 
-/* Run the loop until it has nothing left to do, like uv_run(UV_RUN_DEFAULT), while holding the
- * loop's state lock. Every callback of the loop then runs under the lock, so another thread that
- * holds it (strata_loop_try_enter) may act as the loop for a moment: that is how a server answers
- * a request on NNG's thread without a hop to the loop. Once strata_loop_allow_enter was called,
- * the lock is released while the loop is blocked waiting for events; before, the loop blocks
- * inside libuv with the lock held (one syscall per turn instead of two). */
+/* Run the loop until it has nothing left to do, like uv_run(UV_RUN_DEFAULT), polling for a
+ * moment before it sleeps where strata_loop_expect asked for it (strata_loop_set_busy_poll). */
 void strata_loop_run(struct strata_loop *l);
-
-/* Let other threads enter (strata_loop_try_enter) while the loop waits for events, from the
- * loop's next turn on. For servers that answer on NNG's threads; thread-safe, cannot be undone. */
-void strata_loop_allow_enter(struct strata_loop *l);
-
-/* From another thread: take the state lock when it is free right now and the loop thread is not
- * waiting for it (never blocks for long: a busy loop makes this fail at once). On success the
- * caller may touch loop-owned state until strata_loop_leave, but must not start anything that
- * needs a later loop wakeup (timers, new handles): the loop does not notice them until its next
- * event. Always fails unless the loop runs under strata_loop_run and entering was allowed
- * (strata_loop_allow_enter). */
-bool strata_loop_try_enter(struct strata_loop *l);
-void strata_loop_leave(struct strata_loop *l);
-/* Make the loop run one more iteration soon (its prepare and check handlers), e.g. after work was
- * queued for them under strata_loop_try_enter. Thread-safe; a no-op on the loop thread. */
-void strata_loop_wake(struct strata_loop *l);
 
 /* Busy polling, for servers on the loop (tcp://). On a virtual machine, waking a thread whose
  * CPU is idle costs the waker about 20 us (an inter-processor interrupt through the
@@ -51,8 +31,7 @@ void strata_loop_wake(struct strata_loop *l);
  * (strata_loop_expect), the loop polls for up to `us` microseconds before it sleeps: a client
  * that asks again at once is then heard without a wakeup. It polls only while nobody else wants
  * the CPU: when the loop thread is preempted meanwhile, polling pauses (1 ms, doubling while it
- * keeps happening, up to 50 ms). 0 (the default) disables it. Call before strata_loop_run; a loop
- * others may enter never polls. */
+ * keeps happening, up to 50 ms). 0 (the default) disables it. Call before strata_loop_run. */
 void strata_loop_set_busy_poll(struct strata_loop *l, unsigned us);
 /* The daemons' default (--busy-poll-us): a client that asks again at once does so within it. */
 #define STRATA_LOOP_BUSY_POLL_US 50

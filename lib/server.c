@@ -47,8 +47,6 @@ struct srv_ctx {
     nng_ctx ctx;
     nng_aio *aio;
     enum srv_ctx_state state;
-    bool quick;       /* the handler runs on the fast path: a reply is kept in `pending` */
-    nng_msg *pending; /* ... and sent once the loop's lock is released */
 };
 
 void srv_maybe_free(struct strata_server *s)
@@ -62,8 +60,7 @@ void srv_maybe_free(struct strata_server *s)
     }
     for (int i = 0; i < s->nctx; i++)
         if (s->ctxs[i].aio != NULL) {
-            /* A reply the fast path submitted while close was stopping the aio is refused
-             * and left attached. */
+            /* a send refused while close was stopping the aio leaves its message attached */
             nng_msg *m = nng_aio_get_msg(s->ctxs[i].aio);
             if (m != NULL)
                 nng_msg_free(m);
@@ -101,10 +98,6 @@ static void srv_ctx_send(struct srv_ctx *c, const uint8_t *buf, size_t len)
         return;
     }
     c->state = CTX_SEND;
-    if (c->quick) {
-        c->pending = m; /* no syscall under the loop's lock */
-        return;
-    }
     nng_aio_set_msg(c->aio, m);
     nng_ctx_send(c->ctx, c->aio);
 }
@@ -276,67 +269,7 @@ static void srv_req_abandon(struct strata_req *req)
     srv_maybe_free(s);
 }
 
-/* On the loop: a request the fast path decoded but did not answer (counted here). */
-static void srv_req_deferred(void *arg)
-{
-    struct strata_req *req = arg;
-    struct strata_server *s = req->s;
-    atomic_fetch_sub(&s->posted, 1);
-    s->stats.requests++;
-    s->held++;
-    if (s->closed) {
-        srv_req_abandon(req);
-        return;
-    }
-    s->handler(req, req->env, s->arg);
-}
-
 static void srv_post_done(struct srv_ctx *c);
-
-/* On an NNG thread: a request received while opts.quick is set. Decoding needs nothing of the
- * loop's; then, if the loop's lock is free and quick() agrees, the handler answers right here
- * and the reply is sent after the lock is released. Anything unusual takes the loop path. */
-static void srv_ctx_fast(struct srv_ctx *c)
-{
-    struct strata_server *s = c->s;
-    nng_msg *m = nng_aio_get_msg(c->aio);
-    strata_env *env = NULL;
-    if (strata_msg_decode_req(nng_msg_body(m), nng_msg_len(m), s->recv_max, &env, NULL) != 0) {
-        srv_post_done(c); /* the loop answers the bad message (the aio still holds it) */
-        return;
-    }
-    struct srv_to to = {.c = c};
-    struct strata_req *req = srv_req_new(s, &to, env);
-    if (req == NULL) {
-        strata_msg_free(env);
-        srv_post_done(c);
-        return;
-    }
-    nng_aio_set_msg(c->aio, NULL);
-    nng_msg_free(m);
-    c->state = CTX_HELD;
-    if (strata_loop_try_enter(s->loop)) {
-        if (!s->closed && s->quick(env, s->arg)) {
-            s->stats.requests++;
-            s->held++;
-            c->quick = true;
-            s->handler(req, env, s->arg); /* replies now, or keeps req for the loop */
-            c->quick = false;
-            strata_loop_leave(s->loop);
-            nng_msg *out = c->pending;
-            c->pending = NULL;
-            if (out != NULL) {
-                nng_aio_set_msg(c->aio, out);
-                nng_ctx_send(c->ctx, c->aio);
-            }
-            return;
-        }
-        strata_loop_leave(s->loop);
-    }
-    atomic_fetch_add(&s->posted, 1);
-    if (strata_loop_post(s->loop, srv_req_deferred, req) != 0)
-        atomic_fetch_sub(&s->posted, 1); /* the loop is gone (misuse); the request leaks */
-}
 
 /* On the loop: one completion of a context's aio. */
 static void srv_ctx_done(void *arg)
@@ -381,8 +314,7 @@ static void srv_ctx_done(void *arg)
 }
 
 /* On an NNG thread: never block. A finished send goes straight back to receiving (see the top of
- * this file); a request the fast path can answer is answered here (opts.quick); everything else
- * is handed over to the loop. */
+ * this file); everything else is handed over to the loop. */
 static void srv_aio_cb(void *arg)
 {
     struct srv_ctx *c = arg;
@@ -390,12 +322,6 @@ static void srv_aio_cb(void *arg)
         if (nng_aio_result(c->aio) != 0)
             srv_drop_unsent(c);
         srv_ctx_recv(c);
-        return;
-    }
-    struct strata_server *s = c->s;
-    if (c->state == CTX_RECV && s->quick != NULL && nng_aio_result(c->aio) == 0 &&
-        !atomic_load(&s->closed)) {
-        srv_ctx_fast(c);
         return;
     }
     srv_post_done(c);
@@ -427,7 +353,6 @@ int strata_server_open(struct strata_loop *loop, const struct strata_server_opts
         return strata_err_set(e, STRATA_ENOMEM, "server: out of memory");
     s->loop = loop;
     s->handler = h;
-    s->quick = opts->quick;
     s->arg = arg;
     s->recv_max = opts->recv_max ? opts->recv_max : STRATA_MSG_MAX;
     int contexts = opts->contexts > 0 ? opts->contexts : 64;
@@ -472,8 +397,6 @@ int strata_server_open(struct strata_loop *loop, const struct strata_server_opts
         rv = srv_nng_err(e, "listen", opts->url, rv);
         goto fail;
     }
-    if (s->quick != NULL)
-        strata_loop_allow_enter(loop); /* before the first receive can want the lock */
     for (int i = 0; i < s->nctx; i++)
         srv_ctx_recv(&s->ctxs[i]);
     *out = s;

@@ -22,16 +22,6 @@ struct strata_server_opts {
     /* requests in flight at once: per connection over tcp://, per server otherwise; default 64 */
     int contexts;
     size_t recv_max; /* default STRATA_MSG_MAX */
-    /* Optional fast path, for NNG's transports only (tcp:// needs none: the loop reads the
-     * socket). When the loop runs under strata_loop_run and its state lock is free at
-     * the moment a request arrives, the request is decoded on NNG's thread under that lock and,
-     * if quick(env, arg) is true, handed to the handler right there. The handler then acts as
-     * the loop: it may reply at once (the reply is sent after the lock is released) or keep the
-     * request and reply later from the loop, but work it queues for the loop's own handlers
-     * needs a strata_loop_wake, and it must not start timers. This saves the hop to the loop
-     * thread, the largest cost of a small request. quick must not change anything; requests it
-     * declines reach the handler on the loop as usual. */
-    bool (*quick)(const strata_env *env, void *arg);
     /* Limits of the tcp:// transport, so that no client can hold the daemon's memory or file
      * descriptors (server_uv.c); 0 takes the default. A connection whose replies wait unread
      * (queue_max bytes; or it has some and all connections together have queue_total_max) has

@@ -34,7 +34,6 @@ struct strata_server {
     struct strata_loop *loop;
     size_t recv_max;
     strata_server_handler handler;
-    bool (*quick)(const strata_env *env, void *arg);
     void *arg;
     atomic_bool closed; /* set on the loop; read by NNG's aio callbacks too */
     int held;           /* strata_req objects not yet replied */

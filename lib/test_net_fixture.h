@@ -1,5 +1,5 @@
-/* test_net_fixture.h - helpers shared by the transport-level unit tests (test_net.c,
- * test_quick.c): ipc or tcp test URLs, a loop to run, and replies deferred through a libuv
+/* test_net_fixture.h - helpers for the transport-level unit tests (test_net.c): ipc or tcp
+ * test URLs, a loop to run, and replies deferred through a libuv
  * timer.
  * Header-only and static inline: each test program is a single file that includes it once and
  * uses what it needs. */
