@@ -119,6 +119,7 @@ int main(int argc, char **argv)
         return 1;
     }
     cs_cache_on_evict(cs->cache, cs_feed_evicted, cs);
+    strata_nofile_raise(); /* room for many agents: the server caps connections by it */
     struct strata_server_opts so = {.url = cs->listen, .contexts = (int)cs->contexts};
     if (strata_loop_new(&uv, &cs->loop, &e) != 0 || cs_up_new(cs, &cs->up, &e) != 0 ||
         cs_show_metrics(cs, &e) != 0 || cs_feed_start(cs, &e) != 0 ||

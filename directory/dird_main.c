@@ -371,6 +371,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "strata-dird: %s\n", e.msg);
         return 1;
     }
+    strata_nofile_raise(); /* room for many clients: the server caps connections by it */
     struct strata_server_opts so = {.url = c->api_url, .contexts = 256, .recv_max = 0};
     if (strata_server_open(d->loop, &so, dird_api_handle, d, &d->srv, &e) != 0) {
         LOG_ERROR("cannot serve the API on %s: %s", c->api_url, e.msg);

@@ -221,6 +221,20 @@ const struct strata_loop_poll_stats *strata_loop_poll_stats(const struct strata_
     return &l->poll_stats;
 }
 
+unsigned long strata_nofile_raise(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return (unsigned long)rl.rlim_cur;
+}
+
 void strata_loop_close(struct strata_loop *l)
 {
     /* Run what is queued (and what those items post in turn), then refuse further posts in the

@@ -55,6 +55,12 @@ void strata_loop_close(struct strata_loop *l);
  * ignore SIGPIPE. */
 int strata_loop_on_signal(struct strata_loop *l, void (*fn)(void *arg), void *arg);
 
+/* Raise the soft limit on open files to the hard one (at most 65536): the server caps its
+ * connections at 3/4 of the soft limit, and with the usual soft 1,024 a thousand idle
+ * connections from a few addresses were enough to lock API clients out. Returns the limit now
+ * in force. Call before opening servers. */
+unsigned long strata_nofile_raise(void);
+
 /* Monotonic clock in microseconds / milliseconds. */
 uint64_t strata_now_us(void);
 uint64_t strata_now_ms(void);
