@@ -19,6 +19,8 @@
 #define MAX_FDS 1200
 
 static struct td_cluster C;
+static pid_t csd_pid;
+static char csd_url[64];
 static int fds[MAX_FDS];
 static int nfds;
 
@@ -37,10 +39,10 @@ static long rss_kb(pid_t pid)
     return kb;
 }
 
-/* A TCP connection from 127.0.0.2 to the node's API, handshake sent (or not). -1 on failure. */
-static int attacker_conn(int node, bool handshake)
+/* A TCP connection from 127.0.0.2 to a tcp:// URL on 127.0.0.1, handshake sent (or not). */
+static int attacker_conn_url(const char *url, bool handshake)
 {
-    const char *api = C.node[node].api + strlen("tcp://");
+    const char *api = url + strlen("tcp://");
     int port = atoi(strchr(api, ':') + 1);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
@@ -66,6 +68,12 @@ static int attacker_conn(int node, bool handshake)
     if (nfds < MAX_FDS)
         fds[nfds++] = fd;
     return fd;
+}
+
+/* The same to a directory node's API. -1 on failure. */
+static int attacker_conn(int node, bool handshake)
+{
+    return attacker_conn_url(C.node[node].api, handshake);
 }
 
 static void close_attackers(void)
@@ -118,11 +126,29 @@ static void probe_all(struct probe *p)
         if (p->n < 4096)
             p->ms[p->n++] = ms;
     }
+    if (csd_pid > 0) { /* the connectivity server answers an operator's cache show */
+        Strata__V1__CacheShowRequest cr = STRATA__V1__CACHE_SHOW_REQUEST__INIT;
+        strata_env req = STRATA__V1__ENVELOPE__INIT;
+        req.identity = (char *)"operator";
+        req.body_case = STRATA__V1__ENVELOPE__BODY_CACHE_SHOW;
+        req.cache_show = &cr;
+        uint64_t t0 = h_now_ms();
+        strata_env *r = td_call(csd_url, &req, 5000);
+        double ms = (double)(h_now_ms() - t0);
+        if (r == NULL)
+            p->failures++;
+        else
+            strata_msg_free(r);
+        if (ms > p->max_ms)
+            p->max_ms = ms;
+        if (p->n < 4096)
+            p->ms[p->n++] = ms;
+    }
 }
 
 struct verdict {
     const char *name;
-    long rss_kb[3];
+    long rss_kb[4]; /* the three nodes, the csd */
     struct probe probe;
     int leader_before, leader_after;
 };
@@ -139,8 +165,8 @@ static void hold_and_check(struct verdict *v, int ms)
     uint64_t until = h_now_ms() + (uint64_t)ms;
     while (h_now_ms() < until) {
         probe_all(&v->probe);
-        for (int i = 0; i < 3; i++) {
-            long kb = rss_kb(C.node[i].pid);
+        for (int i = 0; i < 4; i++) {
+            long kb = i < 3 ? rss_kb(C.node[i].pid) : csd_pid > 0 ? rss_kb(csd_pid) : 0;
             if (kb > v->rss_kb[i])
                 v->rss_kb[i] = kb;
         }
@@ -149,14 +175,15 @@ static void hold_and_check(struct verdict *v, int ms)
     v->leader_after = td_wait_leader(&C, 5000);
     qsort(v->probe.ms, (size_t)v->probe.n, sizeof(double), cmp_double);
     fprintf(stderr,
-            "attack %-28s rss_mb %5.1f %5.1f %5.1f  probe_ms p50 %3.0f p99 %3.0f max %4.0f (%d) "
-            "failures %d  leader %d -> %d\n",
+            "attack %-28s rss_mb %5.1f %5.1f %5.1f csd %5.1f  probe_ms p50 %3.0f p99 %3.0f max "
+            "%4.0f (%d) failures %d  leader %d -> %d\n",
             v->name, v->rss_kb[0] / 1024.0, v->rss_kb[1] / 1024.0, v->rss_kb[2] / 1024.0,
-            v->probe.ms[v->probe.n / 2], v->probe.ms[v->probe.n * 99 / 100], v->probe.max_ms,
-            v->probe.n, v->probe.failures, v->leader_before, v->leader_after);
-    for (int i = 0; i < 3; i++)
+            v->rss_kb[3] / 1024.0, v->probe.ms[v->probe.n / 2], v->probe.ms[v->probe.n * 99 / 100],
+            v->probe.max_ms, v->probe.n, v->probe.failures, v->leader_before, v->leader_after);
+    for (int i = 0; i < 4; i++)
         if (v->rss_kb[i] > RSS_MAX_KB)
-            fail_msg("%s: node %d reached %ld MB", v->name, i + 1, v->rss_kb[i] / 1024);
+            fail_msg("%s: %s %d reached %ld MB", v->name, i < 3 ? "node" : "csd", i + 1,
+                     v->rss_kb[i] / 1024);
     /* the median is the normal latency; the slowest answers wait behind the attackers' first
      * turns (each served up to 64 KiB of replies a loop turn until its 4 MiB queue is full) */
     if (v->probe.failures > 0 || v->probe.ms[v->probe.n / 2] > 20 || v->probe.max_ms > 1000)
@@ -294,6 +321,82 @@ static void attack_idle(int node)
     close_attackers();
 }
 
+/* Pipelined cache-show requests (an operator's: the whole cache each time) over 10 connections
+ * that never read, at the connectivity server (162 KB of them took a csd to 1.7 GB). */
+static void attack_csd_cache_show(void)
+{
+    struct verdict v = {.name = "pipelined cache show (csd)",
+                        .leader_before = td_wait_leader(&C, 5000)};
+    enum { PER_CONN = 16 * 1024 };
+    uint8_t *buf = malloc(PER_CONN + 256);
+    Strata__V1__CacheShowRequest cr = STRATA__V1__CACHE_SHOW_REQUEST__INIT;
+    strata_env env = STRATA__V1__ENVELOPE__INIT;
+    env.identity = (char *)"operator";
+    env.body_case = STRATA__V1__ENVELOPE__BODY_CACHE_SHOW;
+    env.cache_show = &cr;
+    size_t total = 0;
+    for (int c = 0; c < 10; c++) {
+        int fd = attacker_conn_url(csd_url, true);
+        assert_true(fd >= 0);
+        size_t off = 0;
+        for (uint32_t id = 1; off + 64 < PER_CONN; id++)
+            frame(buf, PER_CONN + 256, &off, id, &env);
+        total += send_some(fd, buf, off);
+    }
+    free(buf);
+    fprintf(stderr, "csd: %zu bytes of cache-show requests sent, none read\n", total);
+    hold_and_check(&v, 3000);
+    close_attackers();
+}
+
+/* A connectivity server on the cluster, its cache filled with the 2,000 endpoints. */
+static void start_csd(void)
+{
+    char urls[512];
+    td_urls(&C, 0, urls, sizeof(urls));
+    snprintf(csd_url, sizeof(csd_url), "tcp://127.0.0.1:%d", h_free_port());
+    char *argv[] = {(char *)h_bin("strata-csd"),
+                    "--id",
+                    "cs1",
+                    "--pod",
+                    "p1",
+                    "--listen",
+                    csd_url,
+                    "--directory",
+                    urls,
+                    NULL};
+    char log[512];
+    snprintf(log, sizeof(log), "%s.csd.log", C.node[0].dir);
+    csd_pid = h_spawn(argv, log);
+    assert_true(csd_pid > 0);
+    Strata__V1__ResolveQuery q[64], *qp[64];
+    uint8_t ips[64][4];
+    Strata__V1__ResolveRequest rr = STRATA__V1__RESOLVE_REQUEST__INIT;
+    strata_env req = STRATA__V1__ENVELOPE__INIT;
+    req.identity = (char *)"operator";
+    req.body_case = STRATA__V1__ENVELOPE__BODY_RESOLVE;
+    req.resolve = &rr;
+    uint64_t deadline = h_now_ms() + 15000;
+    for (int i = 0; i < 2000; i += 64) {
+        rr.n_queries = 0;
+        for (int k = 0; k < 64 && i + k < 2000; k++) {
+            q[k] = (Strata__V1__ResolveQuery)STRATA__V1__RESOLVE_QUERY__INIT;
+            td_ip(i + k, ips[k]);
+            q[k].vni = TD_VNI;
+            q[k].ip = (ProtobufCBinaryData){4, ips[k]};
+            qp[k] = &q[k];
+            rr.n_queries++;
+        }
+        rr.queries = qp;
+        strata_env *r;
+        while ((r = td_call(csd_url, &req, 2000)) == NULL && h_now_ms() < deadline)
+            usleep(50 * 1000); /* the csd is starting: retry until the deadline */
+        if (r == NULL)
+            fail_msg("the csd did not answer resolves (log %s)", log);
+        strata_msg_free(r);
+    }
+}
+
 static void test_memory_attacks(void **state)
 {
     (void)state;
@@ -320,6 +423,8 @@ static void test_memory_attacks(void **state)
     attack_parked(fi);
     attack_partial_frames(fi);
     attack_idle(fi);
+    start_csd();
+    attack_csd_cache_show();
     for (int i = 0; i < 3; i++)
         td_stop(&C, i);
 }
