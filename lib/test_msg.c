@@ -346,7 +346,8 @@ static void test_unknown_fields_dropped(void **state)
     strata_msg_free(out);
 }
 
-/* Overwrites the first occurrence of `what` in buf with `with` (same length). */
+/* Overwrites the first occurrence of `what` in buf with strlen(what) bytes of `with`, which may
+ * hold a NUL. */
 static void patch(uint8_t *buf, size_t len, const char *what, const char *with)
 {
     size_t n = strlen(what);
@@ -381,13 +382,7 @@ static void test_strings_nul_and_utf8(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         assert_int_equal(strata_msg_encode(&env, &b, &l, &e), 0);
-        uint8_t with[8];
-        memcpy(with, cases[i].with, 7); /* a NUL may be among them: not a C string */
-        for (size_t k = 0; k + 7 <= l; k++)
-            if (memcmp(b + k, "host:h1", 7) == 0) {
-                memcpy(b + k, with, 7);
-                break;
-            }
+        patch(b, l, "host:h1", cases[i].with); /* as many bytes as \"host:h1\", NULs too */
         assert_int_equal(strata_msg_decode(b, l, STRATA_MSG_MAX, &out, &e), STRATA_EINVAL);
         assert_null(out);
         assert_string_equal(e.msg, cases[i].err);

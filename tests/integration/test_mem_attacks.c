@@ -109,40 +109,39 @@ struct probe {
     int n, failures;
 };
 
-/* Every node answers a status request (a fresh client each time, as an operator's CLI would);
- * the slowest answer and the failures are recorded. */
+/* One request with a fresh client (as an operator's CLI would): its time and failure noted. */
+static void probe_one(struct probe *p, const char *url, strata_env *req)
+{
+    uint64_t t0 = h_now_ms();
+    strata_env *r = td_call(url, req, 5000);
+    double ms = (double)(h_now_ms() - t0);
+    if (r == NULL)
+        p->failures++;
+    else
+        strata_msg_free(r);
+    if (ms > p->max_ms)
+        p->max_ms = ms;
+    if (p->n < 4096)
+        p->ms[p->n++] = ms;
+}
+
+/* Every node answers a status request, and the connectivity server (once it runs) an operator's
+ * cache show. */
 static void probe_all(struct probe *p)
 {
-    for (int i = 0; i < 3; i++) {
-        uint64_t t0 = h_now_ms();
-        strata_env *r = td_status(C.node[i].api);
-        double ms = (double)(h_now_ms() - t0);
-        if (r == NULL)
-            p->failures++;
-        else
-            strata_msg_free(r);
-        if (ms > p->max_ms)
-            p->max_ms = ms;
-        if (p->n < 4096)
-            p->ms[p->n++] = ms;
-    }
-    if (csd_pid > 0) { /* the connectivity server answers an operator's cache show */
+    Strata__V1__ClusterStatusRequest sr = STRATA__V1__CLUSTER_STATUS_REQUEST__INIT;
+    strata_env st = STRATA__V1__ENVELOPE__INIT;
+    st.body_case = STRATA__V1__ENVELOPE__BODY_CLUSTER_STATUS;
+    st.cluster_status = &sr;
+    for (int i = 0; i < 3; i++)
+        probe_one(p, C.node[i].api, &st);
+    if (csd_pid > 0) {
         Strata__V1__CacheShowRequest cr = STRATA__V1__CACHE_SHOW_REQUEST__INIT;
-        strata_env req = STRATA__V1__ENVELOPE__INIT;
-        req.identity = (char *)"operator";
-        req.body_case = STRATA__V1__ENVELOPE__BODY_CACHE_SHOW;
-        req.cache_show = &cr;
-        uint64_t t0 = h_now_ms();
-        strata_env *r = td_call(csd_url, &req, 5000);
-        double ms = (double)(h_now_ms() - t0);
-        if (r == NULL)
-            p->failures++;
-        else
-            strata_msg_free(r);
-        if (ms > p->max_ms)
-            p->max_ms = ms;
-        if (p->n < 4096)
-            p->ms[p->n++] = ms;
+        strata_env cs = STRATA__V1__ENVELOPE__INIT;
+        cs.identity = (char *)"operator";
+        cs.body_case = STRATA__V1__ENVELOPE__BODY_CACHE_SHOW;
+        cs.cache_show = &cr;
+        probe_one(p, csd_url, &cs);
     }
 }
 
@@ -192,31 +191,37 @@ static void hold_and_check(struct verdict *v, int ms)
     assert_int_equal(v->leader_after, v->leader_before);
 }
 
-/* Pipelined small list requests over 10 connections that never read their replies. */
-static void attack_pipelined(int node, const char *name)
+/* Over 10 connections to url that never read their replies, per_conn bytes of env each; then
+ * the bounds are checked while they stay open. */
+static void pipeline_unread(const char *name, const char *url, strata_env *env, size_t per_conn)
 {
     struct verdict v = {.name = name, .leader_before = td_wait_leader(&C, 5000)};
-    enum { PER_CONN = 64 * 1024 };
-    uint8_t *buf = malloc(PER_CONN + 256);
+    uint8_t *buf = malloc(per_conn + 256);
+    size_t total = 0;
+    for (int c = 0; c < 10; c++) {
+        int fd = attacker_conn_url(url, true);
+        assert_true(fd >= 0);
+        size_t off = 0;
+        for (uint32_t id = 1; off + 64 < per_conn; id++)
+            frame(buf, per_conn + 256, &off, id, env);
+        total += send_some(fd, buf, off);
+    }
+    free(buf);
+    fprintf(stderr, "%s: %zu bytes of requests sent, none read\n", name, total);
+    hold_and_check(&v, 3000);
+    close_attackers();
+}
+
+/* Pipelined small list requests (~100 KB replies) at a node. */
+static void attack_pipelined(int node, const char *name)
+{
     Strata__V1__ListRequest lr = STRATA__V1__LIST_REQUEST__INIT;
     lr.kind = STRATA__V1__OBJ_KIND__OBJ_ENDPOINT;
     lr.vni = TD_VNI;
     strata_env env = STRATA__V1__ENVELOPE__INIT;
     env.body_case = STRATA__V1__ENVELOPE__BODY_LIST;
     env.list = &lr;
-    size_t total = 0;
-    for (int c = 0; c < 10; c++) {
-        int fd = attacker_conn(node, true);
-        assert_true(fd >= 0);
-        size_t off = 0;
-        for (uint32_t id = 1; off + 64 < PER_CONN; id++)
-            frame(buf, PER_CONN + 256, &off, id, &env);
-        total += send_some(fd, buf, off);
-    }
-    free(buf);
-    fprintf(stderr, "%s: %zu bytes of list requests sent, none read\n", name, total);
-    hold_and_check(&v, 3000);
-    close_attackers();
+    pipeline_unread(name, C.node[node].api, &env, 64 * 1024);
 }
 
 /* 2 M empty repeated entries in one 4 MB request, several times, at the leader. */
@@ -325,28 +330,12 @@ static void attack_idle(int node)
  * that never read, at the connectivity server (162 KB of them took a csd to 1.7 GB). */
 static void attack_csd_cache_show(void)
 {
-    struct verdict v = {.name = "pipelined cache show (csd)",
-                        .leader_before = td_wait_leader(&C, 5000)};
-    enum { PER_CONN = 16 * 1024 };
-    uint8_t *buf = malloc(PER_CONN + 256);
     Strata__V1__CacheShowRequest cr = STRATA__V1__CACHE_SHOW_REQUEST__INIT;
     strata_env env = STRATA__V1__ENVELOPE__INIT;
     env.identity = (char *)"operator";
     env.body_case = STRATA__V1__ENVELOPE__BODY_CACHE_SHOW;
     env.cache_show = &cr;
-    size_t total = 0;
-    for (int c = 0; c < 10; c++) {
-        int fd = attacker_conn_url(csd_url, true);
-        assert_true(fd >= 0);
-        size_t off = 0;
-        for (uint32_t id = 1; off + 64 < PER_CONN; id++)
-            frame(buf, PER_CONN + 256, &off, id, &env);
-        total += send_some(fd, buf, off);
-    }
-    free(buf);
-    fprintf(stderr, "csd: %zu bytes of cache-show requests sent, none read\n", total);
-    hold_and_check(&v, 3000);
-    close_attackers();
+    pipeline_unread("pipelined cache show (csd)", csd_url, &env, 16 * 1024);
 }
 
 /* A connectivity server on the cluster, its cache filled with the 2,000 endpoints. */
