@@ -207,28 +207,15 @@ static int setup(void **state)
     host_add(BIG_HOST, 9);
     endpoint_x("h1");
 
-    snprintf(CS_URL, sizeof(CS_URL), "tcp://127.0.0.1:%d", h_free_port());
     snprintf(CS_LOG, sizeof(CS_LOG), "%s", C.node[0].log);
     snprintf(strrchr(CS_LOG, '/'), sizeof(CS_LOG) - (size_t)(strrchr(CS_LOG, '/') - CS_LOG),
              "/csd.log"); /* beside the node's log */
     CS_METRICS = h_free_port();
     char metrics[32];
     snprintf(metrics, sizeof(metrics), "127.0.0.1:%d", CS_METRICS);
-    char *argv[] = {(char *)h_bin("strata-csd"),
-                    "--id",
-                    "cs1",
-                    "--pod",
-                    "p1",
-                    "--listen",
-                    CS_URL,
-                    "--directory",
-                    C.node[0].api,
-                    "--metrics",
-                    metrics,
-                    NULL};
-    CSD = h_spawn(argv, CS_LOG);
-    assert_true(CSD > 0);
-    assert_true(h_wait_until(csd_up, NULL, 10000));
+    const char *extra[] = {"--metrics", metrics, NULL};
+    CSD = td_csd_start(C.node[0].api, CS_URL, sizeof(CS_URL), CS_LOG, extra);
+    assert_true(h_wait_until(csd_up, NULL, 10000)); /* and its metrics */
     return 0;
 }
 

@@ -203,12 +203,6 @@ static void vnet_create(uint32_t vni)
         fail_msg("vnet create %u: %s", vni, e.msg);
 }
 
-static bool csd_up(void *arg)
-{
-    (void)arg;
-    return show_counter("sessions") != UINT64_MAX;
-}
-
 static bool no_sessions(void *arg)
 {
     (void)arg;
@@ -232,29 +226,12 @@ static int setup(void **state)
     vnet_create(300);
 
     const char *base = h_tmpdir("cs-sessions-csd");
-    snprintf(CS_URL, sizeof(CS_URL), "tcp://127.0.0.1:%d", h_free_port());
     snprintf(CS_LOG, sizeof(CS_LOG), "%s/csd.log", base);
     char max[16], idle[16];
     snprintf(max, sizeof(max), "%d", SESS_MAX);
     snprintf(idle, sizeof(idle), "%d", IDLE_S);
-    char *argv[] = {(char *)h_bin("strata-csd"),
-                    "--id",
-                    "cs1",
-                    "--pod",
-                    "p1",
-                    "--listen",
-                    CS_URL,
-                    "--directory",
-                    C.node[0].api,
-                    "--session-max",
-                    max,
-                    "--session-idle-s",
-                    idle,
-                    NULL};
-    CSD = h_spawn(argv, CS_LOG);
-    assert_true(CSD > 0);
-    if (!h_wait_until(csd_up, NULL, 10000))
-        fail_msg("strata-csd did not start (log %s)", CS_LOG);
+    const char *extra[] = {"--session-max", max, "--session-idle-s", idle, NULL};
+    CSD = td_csd_start(C.node[0].api, CS_URL, sizeof(CS_URL), CS_LOG, extra);
     return 0;
 }
 

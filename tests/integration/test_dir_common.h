@@ -420,6 +420,50 @@ static inline bool td_list_has(const strata_env *rep, const bool *acked, int n)
     return ok;
 }
 
+/* ---------------------------------------------------------------- a connectivity server */
+
+/* Whether a connectivity server at url answers an operator's cache show. */
+static inline bool td_csd_answers(const char *url)
+{
+    Strata__V1__CacheShowRequest cr = STRATA__V1__CACHE_SHOW_REQUEST__INIT;
+    strata_env req = STRATA__V1__ENVELOPE__INIT;
+    req.identity = (char *)"operator";
+    req.body_case = STRATA__V1__ENVELOPE__BODY_CACHE_SHOW;
+    req.cache_show = &cr;
+    strata_env *r = td_call(url, &req, 2000);
+    if (r != NULL)
+        strata_msg_free(r);
+    return r != NULL;
+}
+
+static inline bool td_csd_up_pred(void *arg)
+{
+    return td_csd_answers(arg);
+}
+
+/* Start strata-csd "cs1" of pod p1 on a free loopback port (its URL into url) against the
+ * directory URLs `directory`, with extra flags (NULL-terminated, may be NULL), logging to log;
+ * returns once it answers (10 s at most). */
+static inline pid_t td_csd_start(const char *directory, char *url, size_t url_len, const char *log,
+                                 const char *const *extra)
+{
+    snprintf(url, url_len, "tcp://127.0.0.1:%d", h_free_port());
+    char *argv[32];
+    int a = 0;
+    const char *fixed[] = {h_bin("strata-csd"), "--id", "cs1",         "--pod",  "p1",
+                           "--listen",          url,    "--directory", directory};
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        argv[a++] = (char *)fixed[i];
+    for (int i = 0; extra != NULL && extra[i] != NULL && a < 31; i++)
+        argv[a++] = (char *)extra[i];
+    argv[a] = NULL;
+    pid_t pid = h_spawn(argv, log);
+    assert_true(pid > 0);
+    if (!h_wait_until(td_csd_up_pred, url, 10000))
+        fail_msg("strata-csd did not start (log %s)", log);
+    return pid;
+}
+
 /* One FeedRequest to one node (NULL on failure). */
 static inline strata_env *td_feed(const char *url, uint64_t after, uint32_t max, uint32_t wait_ms)
 {

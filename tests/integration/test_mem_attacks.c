@@ -343,21 +343,9 @@ static void start_csd(void)
 {
     char urls[512];
     td_urls(&C, 0, urls, sizeof(urls));
-    snprintf(csd_url, sizeof(csd_url), "tcp://127.0.0.1:%d", h_free_port());
-    char *argv[] = {(char *)h_bin("strata-csd"),
-                    "--id",
-                    "cs1",
-                    "--pod",
-                    "p1",
-                    "--listen",
-                    csd_url,
-                    "--directory",
-                    urls,
-                    NULL};
     char log[512];
     snprintf(log, sizeof(log), "%s.csd.log", C.node[0].dir);
-    csd_pid = h_spawn(argv, log);
-    assert_true(csd_pid > 0);
+    csd_pid = td_csd_start(urls, csd_url, sizeof(csd_url), log, NULL);
     Strata__V1__ResolveQuery q[64], *qp[64];
     uint8_t ips[64][4];
     Strata__V1__ResolveRequest rr = STRATA__V1__RESOLVE_REQUEST__INIT;
