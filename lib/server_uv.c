@@ -72,14 +72,16 @@ static void uvs_mark(struct uvs_conn *conn)
     uvs_arm(u);
 }
 
-/* The connection has had its go: the rest of its input is parsed at the next flush. */
+/* The connection has had its go: the rest of its input is parsed at a later flush, behind the
+ * connections already waiting (u->later is a queue: round robin). */
 static void uvs_yield(struct uvs_conn *conn)
 {
     struct uvs *u = conn->u;
     if (!conn->yielded) {
         conn->yielded = true;
-        conn->lnext = u->later;
-        u->later = conn;
+        conn->lnext = NULL;
+        *u->later_tail = conn;
+        u->later_tail = &conn->lnext;
     }
     uvs_arm(u);
 }
@@ -153,13 +155,17 @@ static void uvs_conn_flush(struct uvs_conn *conn)
 
 static void uvs_flush(struct uvs *u)
 {
-    /* Those that yielded go on now; those that yield during this flush, at the next one. */
-    struct uvs_conn *later = u->later;
-    u->later = NULL;
-    for (struct uvs_conn *conn = later; conn != NULL; conn = conn->lnext) {
+    /* Those that yielded go on now, in turn, until this turn's replies reach UVS_TURN_TOTAL;
+     * the others keep their place at the front of the queue, and whoever yields again goes
+     * behind them. */
+    u->turn_made = 0;
+    while (u->later != NULL && u->turn_made < UVS_TURN_TOTAL) {
+        struct uvs_conn *conn = u->later;
+        u->later = conn->lnext;
+        if (u->later == NULL)
+            u->later_tail = &u->later;
         conn->yielded = false;
-        conn->parse_again = true;
-        uvs_mark(conn);
+        uvs_parse(conn); /* marks it dirty when it made replies */
     }
     if (u->dirty != NULL)
         strata_loop_expect(u->s->loop); /* a client just answered may well ask again at once */
@@ -202,6 +208,7 @@ void uvs_send(const struct srv_to *to, const uint8_t *buf, size_t len)
         return;
     }
     conn->made += need;
+    conn->u->turn_made += need;
     uint8_t *p = conn->out + conn->out_len;
     sp_put_be64(p, (uint64_t)to->bt_len + len);
     memcpy(p + SP_LEN_BYTES, to->bt, to->bt_len);
@@ -410,7 +417,7 @@ static void uvs_parse(struct uvs_conn *conn)
             uvs_conn_close(conn);
             break;
         }
-        if (conn->made - made >= UVS_TURN_BYTES) {
+        if (conn->made - made >= UVS_TURN_BYTES || u->turn_made >= UVS_TURN_TOTAL) {
             uvs_yield(conn);
             break;
         }
@@ -510,6 +517,8 @@ void uvs_conn_close(struct uvs_conn *conn)
         for (struct uvs_conn **pp = &u->later; *pp != NULL; pp = &(*pp)->lnext)
             if (*pp == conn) {
                 *pp = conn->lnext;
+                if (u->later_tail == &conn->lnext)
+                    u->later_tail = pp;
                 break;
             }
     conn->yielded = false;
@@ -620,6 +629,7 @@ int uvs_open(struct strata_server *s, const struct strata_server_opts *o, unsign
     }
     uv_loop_t *uv = strata_loop_uv(s->loop);
     u->s = s;
+    u->later_tail = &u->later;
     u->per_conn = per_conn;
     u->frame_max = s->recv_max + SP_BACKTRACE_MAX;
     uvs_set_limits(u, o);

@@ -12,10 +12,11 @@
 #include "sp_uv.h"
 
 #define UVS_FLUSH_AT (256u << 10)
-/* Replies one connection may have made in one go before the others' turn: one client's
- * pipelined requests for large replies must not hold up everyone else's for long. */
-#define UVS_TURN_BYTES                                                                             \
-    (64u << 10) /* 10 readers of 100 KB lists: p99 of others 30-45 ms, 50-80 at 256 KiB */
+/* Replies one connection may have made in one go before the others' turn, and all connections
+ * in one loop turn before the rest wait for the next: one client's pipelined requests for large
+ * replies must not hold up everyone else's for long. */
+#define UVS_TURN_BYTES (64u << 10)
+#define UVS_TURN_TOTAL (256u << 10)
 /* Defaults of the limits in strata_server_opts (see server.h). Replies: 4 MiB is a hundred
  * large list replies; all connections together stay well inside the 256 MB a daemon may use. */
 #define UVS_QUEUE_MAX (4u << 20)
@@ -78,11 +79,13 @@ struct uvs {
     int conns_n;      /* connection objects not yet freed */
     uv_timer_t sweep; /* deadlines, and freeing idle buffers */
     struct uvs_conn *conns, *dirty;
-    struct uvs_conn *later; /* connections that yielded their turn */
+    struct uvs_conn *later;       /* connections that yielded their turn, in order */
+    struct uvs_conn **later_tail; /* where the next one goes */
     unsigned per_conn;
     size_t frame_max;
     size_t queue_max, queue_total_max;
-    size_t queued; /* bytes of replies waiting, all connections */
+    size_t queued;    /* bytes of replies waiting, all connections */
+    size_t turn_made; /* bytes of replies made since the last flush began */
     size_t input_total_max;
     size_t in_big; /* input buffers grown for large frames, all connections */
     int starved_n; /* connections with `starved` set */
