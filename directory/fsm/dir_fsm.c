@@ -57,8 +57,10 @@ void *dir_obj_dup(struct dir_fsm *f, const void *msg)
     ProtobufCMessage *copy = protobuf_c_message_unpack(m->descriptor, &a, len, buf);
     if (buf != stackbuf)
         free(buf);
+    /* Our own encoding decodes: commands reach the FSM checked on the wire and without unknown
+     * fields (msg_wire.c, dird_raft.c), so only allocation can fail. */
     if (!copy)
-        dir_oom(); /* our own encoding always decodes: only allocation can fail */
+        dir_oom();
     /* only what the directory understands is stored (entries logged before this existed may
      * carry unknown fields) */
     strata_msg_strip_unknown(copy, &a);

@@ -77,9 +77,15 @@ static inline void fz_seeds_free(void)
  * WriteRequest, applied when valid. Returns whether it reached apply. */
 static inline bool fz_apply_bytes(struct t_fsm *t, const uint8_t *b, size_t len)
 {
+    /* as a command reaches the FSM from the API: checked on the wire, unknown fields dropped */
+    struct strata_err we;
+    if (strata_msg_wire_check(&strata__v1__command__descriptor, b, len, STRATA_MAX_REQ_ELEMS,
+                              &we) != 0)
+        return false;
     Strata__V1__Command *c = strata__v1__command__unpack(NULL, len, b);
     if (c == NULL)
         return false;
+    strata_msg_strip_unknown(&c->base, NULL);
     Strata__V1__WriteRequest wr = STRATA__V1__WRITE_REQUEST__INIT;
     strata_env env = STRATA__V1__ENVELOPE__INIT;
     wr.cmd = c;

@@ -109,6 +109,9 @@ int strata_nl_dump(struct strata_nl *n, void *msg, strata_nl_cb cb, void *arg,
                    struct strata_err *e);
 /* Drain a subscription socket without blocking, calling cb for each notification. Lost
  * notifications (ENOBUFS) set *overrun: the caller must resynchronise from a dump. */
+/* Every message in len bytes has an nlmsg_len of at least a header and within what arrived
+ * (libmnl 1.0.4 takes nlmsg_len as an int: 2 GiB or more passes its own check). */
+bool strata_nl_lengths_ok(const char *buf, size_t len);
 int strata_nl_recv(struct strata_nl *n, strata_nl_cb cb, void *arg, bool *overrun,
                    struct strata_err *e);
 
