@@ -35,6 +35,7 @@
 #define UVS_IN_KEEP (2 * SP_UV_READ_CHUNK)
 #define UVS_TRIM_MS 1000u
 #define UVS_PEER_BUCKETS 256
+#define UVS_EVICT_IDLE_MS 1000u /* idle this long, a connection makes room at the cap */
 
 /* Connections open from one source address. */
 struct uvs_peer {

@@ -87,6 +87,27 @@ static bool uvs_log_now(uint64_t count)
 }
 
 /* Whether a connection just accepted may stay: the listener and its address have room. */
+/* At the listener's cap, the connection idle longest (nothing unanswered, nothing received or
+ * delivered for UVS_EVICT_IDLE_MS) is closed to make room: otherwise idle connections from a
+ * few addresses kept every new client out until their idle timeout (10 min). */
+static bool uvs_evict_idlest(struct uvs *u, const struct uvs_conn *except)
+{
+    uint64_t now = uvs_now(u);
+    struct uvs_conn *best = NULL;
+    for (struct uvs_conn *c = u->conns; c != NULL; c = c->next)
+        if (c != except && !c->closing && c->held == 0 && now - c->active_ms >= UVS_EVICT_IDLE_MS &&
+            (best == NULL || c->active_ms < best->active_ms))
+            best = c;
+    if (best == NULL)
+        return false;
+    uint64_t n = ++u->s->stats.timed_out;
+    if (uvs_log_now(n))
+        LOG_INFO("server: connection #%llu closed: idle %llu ms, at the connection cap (%d)",
+                 (unsigned long long)n, (unsigned long long)(now - best->active_ms), u->max_conns);
+    uvs_conn_close(best);
+    return true;
+}
+
 bool uvs_admit(struct uvs_conn *conn)
 {
     struct uvs *u = conn->u;
@@ -96,7 +117,7 @@ bool uvs_admit(struct uvs_conn *conn)
     const char *why = NULL;
     if (len == 0)
         why = "peer address unknown";
-    else if (u->open_n > u->max_conns)
+    else if (u->open_n > u->max_conns && !uvs_evict_idlest(u, conn))
         why = "too many connections";
     else
         why = uvs_peer_take(conn, key, len);

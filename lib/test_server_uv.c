@@ -798,6 +798,47 @@ static void test_connection_caps(void **state)
     assert_true(u.stats.refused >= 2);
 }
 
+/* At the listener's cap, a new client gets in by closing the connection idle longest (one
+ * with nothing unanswered, idle UVS_EVICT_IDLE_MS): idle connections from a few addresses no
+ * longer keep everyone out until their idle timeout. A busy one is never chosen. */
+static void test_idle_evicted_at_cap(void **state)
+{
+    (void)state;
+    struct usrv u;
+    struct strata_server_opts o = {.contexts = 4, .max_conns = 3, .max_conns_per_addr = 8};
+    usrv_start_opts(&u, &o, 0, -1);
+    int idle1 = raw_connect_from(u.port, true, 2);
+    int idle2 = raw_connect_from(u.port, true, 3);
+    int busy = raw_connect_from(u.port, true, 4);
+    round_trips(idle1, 1);
+    round_trips(idle2, 1);
+    /* until idle1 and idle2 have been idle long enough, a fourth is refused; busy stays busy */
+    bool in = false;
+    for (uint64_t deadline = strata_now_ms() + 5000; !in && strata_now_ms() < deadline;) {
+        round_trips(busy, 1);
+        int fd = raw_connect_from(u.port, false, 1);
+        uint8_t hs[SP_HANDSHAKE_LEN];
+        sp_handshake(hs, SP_PROTO_REQ0);
+        write_all(fd, hs, sizeof(hs));
+        in = recv(fd, hs, sizeof(hs), MSG_WAITALL) == SP_HANDSHAKE_LEN;
+        if (in)
+            round_trips(fd, 2);
+        close(fd);
+        if (!in)
+            usleep(20 * 1000); /* paces the attempts */
+    }
+    assert_true(in);
+    /* one of the idle ones went (they went idle in the same millisecond, maybe); the busy did not
+     */
+    assert_true(wait_closed(idle1, 1000) || wait_closed(idle2, 1000));
+    round_trips(busy, 1);
+    close(idle1);
+    close(idle2);
+    close(busy);
+    usrv_stop(&u);
+    assert_true(u.stats.timed_out >= 1);
+}
+
 /* A peer that never completes the SP handshake is closed after handshake_ms. */
 static void test_handshake_deadline(void **state)
 {
@@ -892,6 +933,7 @@ int main(void)
         cmocka_unit_test(test_input_buffers_shrink),
         cmocka_unit_test(test_large_frames_share_input_budget),
         cmocka_unit_test(test_connection_caps),
+        cmocka_unit_test(test_idle_evicted_at_cap),
         cmocka_unit_test(test_handshake_deadline),
         cmocka_unit_test(test_slow_drip_frame),
         cmocka_unit_test(test_idle_timeout_spares_long_polls),
