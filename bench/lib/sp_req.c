@@ -95,7 +95,7 @@ static int sp_connect(struct sp_req *s, struct strata_err *e)
     if (!rc)
         rc = sp_fill(s, 8, e);
     if (!rc) {
-        if (!sp_handshake_ok(s->in + s->off, SP_PROTO_REP0))
+        if (sp_handshake_next(s->in + s->off, s->len - s->off, SP_PROTO_REP0) != SP_FRAME_OK)
             rc = strata_err_set(e, STRATA_EPROTO, "%s:%d is not an SP rep0 server", s->host,
                                 s->port);
         s->off += 8;
@@ -167,20 +167,20 @@ int sp_req_parse(const uint8_t *in, size_t len, uint32_t id, size_t *used, strat
     *used = 0;
     *reply = NULL;
     for (;;) {
-        if (len < 8)
+        size_t mlen;
+        enum sp_frame f = sp_frame_next(in, len, 4, STRATA_MSG_MAX + 4, &mlen);
+        if (f == SP_FRAME_MORE)
             return SP_REQ_MORE;
-        uint64_t mlen = sp_get_be64(in);
-        if (mlen < 4 || mlen > STRATA_MSG_MAX + 4)
-            return strata_err_set(e, STRATA_EIO, "reply of %llu bytes", (unsigned long long)mlen);
-        if (len - 8 < mlen)
-            return SP_REQ_MORE;
+        if (f == SP_FRAME_BAD)
+            return strata_err_set(e, STRATA_EIO, "reply of %llu bytes",
+                                  (unsigned long long)sp_get_be64(in));
         uint32_t got = sp_get_be32(in + 8);
         const uint8_t *body = in + 12;
-        in += 8 + mlen;
-        len -= 8 + (size_t)mlen;
-        *used += 8 + (size_t)mlen;
+        in += SP_LEN_BYTES + mlen;
+        len -= SP_LEN_BYTES + mlen;
+        *used += SP_LEN_BYTES + mlen;
         if (got == id) /* older replies, to requests that timed out, are skipped */
-            return strata_msg_decode(body, (size_t)mlen - 4, STRATA_MSG_MAX, reply, e);
+            return strata_msg_decode(body, mlen - 4, STRATA_MSG_MAX, reply, e);
     }
 }
 
