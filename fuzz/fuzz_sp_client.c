@@ -11,10 +11,8 @@
  * (fuzz/corpus/fuzz_sp_frame/seed-client-*, without the side byte), written with
  * FZ_WRITE_CORPUS=DIR. Build: docs/fuzzing.md. */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +20,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "fz_sp.h"
 #include "log.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -40,15 +39,6 @@ static void call_done(int rc, strata_env *reply, void *arg)
     (void)rc;
     done[(int *)arg - done]++;
     strata_msg_free(reply);
-}
-
-/* One loop turn without blocking, then whatever the client sent is read and dropped. */
-static void pump(int fd)
-{
-    uv_run(&uv, UV_RUN_NOWAIT);
-    uint8_t sink[4096];
-    while (fd >= 0 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
-        ;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -74,64 +64,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The client dials on the loop; the kernel completes the connection, we take it. */
     int fd = -1;
     for (int i = 0; i < 1000 && fd < 0; i++) {
-        pump(-1);
+        fz_sp_pump(&uv, -1);
         fd = accept4(lis, NULL, NULL, SOCK_NONBLOCK);
     }
     if (fd < 0) {
         perror("fuzz_sp_client: accept");
         abort();
     }
-    /* Each piece leaves at once: with Nagle's algorithm, a piece sent while the previous one
-     * waits for its (delayed) ACK would arrive only after the input is over. */
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    pump(fd); /* the client's handshake and requests */
-    for (size_t off = 0, k = 0; off < n; k++) {
-        size_t w = 1 + sizes[k % 3] % 64;
-        if (w > n - off)
-            w = n - off;
-        ssize_t r = send(fd, s + off, w, MSG_NOSIGNAL);
-        if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-            break; /* the client dropped us */
-        if (r > 0)
-            off += (size_t)r;
-        pump(fd);
-    }
-    for (int i = 0; i < 3; i++)
-        pump(fd);
+    fz_sp_stream(&uv, fd, sizes, s, n);
     strata_aclient_close(c);
-    struct linger lg = {.l_onoff = 1, .l_linger = 0};
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    close(fd);
+    fz_sp_reset(fd);
     for (int i = 0; i < 3; i++)
-        pump(-1);
+        fz_sp_pump(&uv, -1);
     for (int i = 0; i < FZ_CALLS; i++)
         if (done[i] != 1) {
             fprintf(stderr, "call %d: %d callbacks\n", i + 1, done[i]);
             abort();
         }
     return 0;
-}
-
-static void write_seeds(const char *dir)
-{
-    const char *names[] = {"seed-client-0", "seed-client-1", "seed-client-2"};
-    for (size_t i = 0; i < 3; i++) {
-        char in[512], out[512];
-        snprintf(in, sizeof(in), "fuzz/corpus/fuzz_sp_frame/%s", names[i]);
-        snprintf(out, sizeof(out), "%s/%s", dir, names[i]);
-        FILE *f = fopen(in, "rb"), *o = fopen(out, "wb");
-        if (f == NULL || o == NULL) {
-            perror(f == NULL ? in : out);
-            exit(1);
-        }
-        uint8_t b[4096];
-        size_t len = fread(b, 1, sizeof(b), f);
-        if (len < 1 || fwrite(b + 1, 1, len - 1, o) != len - 1) /* without the side byte */
-            exit(1);
-        fclose(f);
-        fclose(o);
-    }
 }
 
 static void fz_close(void)
@@ -148,7 +98,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     const char *dir = getenv("FZ_WRITE_CORPUS");
     if (dir != NULL) {
-        write_seeds(dir);
+        fz_sp_write_seeds(dir, "client");
         exit(0);
     }
     strata_log_init("fuzz_sp_client", STRATA_LOG_ERROR); /* bad replies are logged as warnings */

@@ -10,16 +10,15 @@
  * fuzz_sp_frame's server side (fuzz/corpus/fuzz_sp_frame/seed-server-*, without the side byte),
  * written with FZ_WRITE_CORPUS=DIR. Build: docs/fuzzing.md. */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fz_sp.h"
 #include "log.h"
 #include "server.h"
 #include "sp_wire.h"
@@ -36,15 +35,6 @@ static void echo(struct strata_req *req, const strata_env *env, void *arg)
 {
     (void)arg;
     strata_req_reply(req, (strata_env *)env);
-}
-
-/* One loop turn without blocking, then whatever the server sent is read and dropped. */
-static void pump(int fd)
-{
-    uv_run(&uv, UV_RUN_NOWAIT);
-    uint8_t sink[4096];
-    while (fd >= 0 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
-        ;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -66,52 +56,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    /* Each piece leaves at once: with Nagle's algorithm, a piece sent while the previous one
-     * waits for its (delayed) ACK would arrive only after the input is over. */
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    pump(fd); /* accepted */
-    for (size_t off = 0, k = 0; off < n; k++) {
-        size_t w = 1 + sizes[k % 3] % 64;
-        if (w > n - off)
-            w = n - off;
-        ssize_t r = send(fd, s + off, w, MSG_NOSIGNAL);
-        if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-            break; /* the server dropped us */
-        if (r > 0)
-            off += (size_t)r;
-        pump(fd);
-    }
-    for (int i = 0; i < 3; i++)
-        pump(fd);
-    /* A reset, not a FIN: no TIME_WAIT left behind by a million connections. */
-    struct linger lg = {.l_onoff = 1, .l_linger = 0};
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    close(fd);
-    pump(-1);
-    pump(-1);
+    fz_sp_stream(&uv, fd, sizes, s, n);
+    fz_sp_reset(fd);
+    fz_sp_pump(&uv, -1);
+    fz_sp_pump(&uv, -1);
     return 0;
-}
-
-static void write_seeds(const char *dir)
-{
-    const char *names[] = {"seed-server-0", "seed-server-1", "seed-server-2"};
-    for (size_t i = 0; i < 3; i++) {
-        char in[512], out[512];
-        snprintf(in, sizeof(in), "fuzz/corpus/fuzz_sp_frame/%s", names[i]);
-        snprintf(out, sizeof(out), "%s/%s", dir, names[i]);
-        FILE *f = fopen(in, "rb"), *o = fopen(out, "wb");
-        if (f == NULL || o == NULL) {
-            perror(f == NULL ? in : out);
-            exit(1);
-        }
-        uint8_t b[4096];
-        size_t len = fread(b, 1, sizeof(b), f);
-        if (len < 1 || fwrite(b + 1, 1, len - 1, o) != len - 1) /* without the side byte */
-            exit(1);
-        fclose(f);
-        fclose(o);
-    }
 }
 
 static void fz_close(void)
@@ -128,7 +77,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     const char *dir = getenv("FZ_WRITE_CORPUS");
     if (dir != NULL) {
-        write_seeds(dir);
+        fz_sp_write_seeds(dir, "server");
         exit(0);
     }
     strata_log_init("fuzz_sp_server", STRATA_LOG_ERROR); /* bad messages are logged as warnings */
