@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fz_util.h"
 #include "client_int.h"
 #include "cs.h"
 #include "log.h"
@@ -79,20 +80,11 @@ static void teardown(void)
     cs_cache_free(cs.cache);
 }
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    for (; v >= 0x80; v >>= 7)
-        p[n++] = (uint8_t)(v | 0x80);
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint8_t *buf = malloc(size + 16);
-    size_t n = put_varint(buf, STRATA__V1__ENVELOPE__BODY_FEED_REPLY << 3 | 2);
-    n += put_varint(buf + n, size);
+    size_t n = fz_put_varint(buf, STRATA__V1__ENVELOPE__BODY_FEED_REPLY << 3 | 2);
+    n += fz_put_varint(buf + n, size);
     memcpy(buf + n, data, size);
     n += size;
     strata_env *reply = NULL;
@@ -119,17 +111,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 static void seed(const char *dir, const char *name, const Strata__V1__FeedReply *fr)
 {
-    char p[512];
-    snprintf(p, sizeof(p), "%s/seed-%s", dir, name);
     size_t n = strata__v1__feed_reply__get_packed_size(fr);
     uint8_t *b = malloc(n + 1);
     strata__v1__feed_reply__pack(fr, b);
-    FILE *o = fopen(p, "wb");
-    if (o == NULL || fwrite(b, 1, n, o) != n) {
-        perror(p);
-        exit(1);
-    }
-    fclose(o);
+    fz_write_seed(dir, name, b, n);
     free(b);
 }
 

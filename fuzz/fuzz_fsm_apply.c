@@ -18,6 +18,7 @@
  * (apply_write below), not through dir_fsm_fuzz.h's fz_apply_bytes: that one keeps unknown
  * fields, which neither the API nor the Raft apply (dird_raft.c strips them) hands the FSM, and
  * one numbered 0 makes dir_obj_dup abort (docs/fuzzing.md, "What it found"). */
+#include "fz_util.h"
 #include "dir_fsm_fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -48,15 +49,6 @@ static void write_corpus(const char *dir)
     }
 }
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    for (; v >= 0x80; v >>= 7)
-        p[n++] = (uint8_t)(v | 0x80);
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
 /* One command's bytes (at most 255), as strata-dird takes a client's write: framed as
  * Envelope{write: WriteRequest{cmd}}, decoded by strata_msg_decode_req (wire check, decode,
  * unknown fields dropped, validation), applied when valid. Returns whether it reached apply. */
@@ -65,9 +57,9 @@ static bool apply_write(struct t_fsm *t, const uint8_t *b, size_t len)
     uint8_t cmd_head[4], buf[16 + 255];
     size_t ch = 0, n = 0;
     cmd_head[ch++] = 1 << 3 | 2; /* WriteRequest.cmd */
-    ch += put_varint(cmd_head + ch, len);
+    ch += fz_put_varint(cmd_head + ch, len);
     buf[n++] = STRATA__V1__ENVELOPE__BODY_WRITE << 3 | 2;
-    n += put_varint(buf + n, ch + len);
+    n += fz_put_varint(buf + n, ch + len);
     memcpy(buf + n, cmd_head, ch);
     n += ch;
     memcpy(buf + n, b, len);

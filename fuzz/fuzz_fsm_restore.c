@@ -3,6 +3,7 @@
  * state that itself survives a snapshot and restore. Run with FZ_WRITE_CORPUS=DIR once to write
  * a seed: the snapshot of the scripted session (directory/fsm/dir_fsm_fuzz.h). Build:
  * docs/fuzzing.md. */
+#include "fz_util.h"
 #include "dir_fsm_fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -14,14 +15,11 @@ static void write_seed(const char *dir)
     uint8_t *snap = NULL;
     size_t len = 0;
     struct strata_err e;
-    char p[512];
-    snprintf(p, sizeof(p), "%s/seed-snapshot", dir);
-    FILE *o = fopen(p, "wb");
-    if (o == NULL || fz_session_snapshot(&snap, &len, &e) != 0 || fwrite(snap, 1, len, o) != len) {
-        perror(p);
+    if (fz_session_snapshot(&snap, &len, &e) != 0) {
+        fprintf(stderr, "fuzz_fsm_restore: %s\n", e.msg);
         exit(1);
     }
-    fclose(o);
+    fz_write_seed(dir, "snapshot", snap, len);
     free(snap);
     fz_seeds_free();
 }

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "fz_util.h"
 #include "test_msg_fixture.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -26,15 +27,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const ProtobufCFieldDescriptor *bodies[FZ_MAX_BODIES];
 static size_t nbodies;
-
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    for (; v >= 0x80; v >>= 7)
-        p[n++] = (uint8_t)(v | 0x80);
-    p[n++] = (uint8_t)v;
-    return n;
-}
 
 static void write_corpus(const char *dir)
 {
@@ -49,14 +41,7 @@ static void write_corpus(const char *dir)
         uint8_t *b = malloc(n + 1);
         b[0] = (uint8_t)i;
         protobuf_c_message_pack(m, b + 1);
-        char p[512];
-        snprintf(p, sizeof(p), "%s/seed-%s", dir, bodies[i]->name);
-        FILE *o = fopen(p, "wb");
-        if (o == NULL || fwrite(b, 1, n + 1, o) != n + 1) {
-            perror(p);
-            exit(1);
-        }
-        fclose(o);
+        fz_write_seed(dir, bodies[i]->name, b, n + 1);
         free(b);
     }
 }
@@ -91,8 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *body = data + 1;
     size_t blen = size - 1;
     uint8_t *env_buf = malloc(blen + 20);
-    size_t n = put_varint(env_buf, (uint64_t)f->id << 3 | 2);
-    n += put_varint(env_buf + n, blen);
+    size_t n = fz_put_varint(env_buf, (uint64_t)f->id << 3 | 2);
+    n += fz_put_varint(env_buf + n, blen);
     memcpy(env_buf + n, body, blen);
     n += blen;
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "fz_util.h"
 #include "addr.h"
 #include "nl.h"
 
@@ -77,18 +78,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 /* ---- seeds */
 
-static void seed(const char *dir, const char *name, const void *b, size_t n)
-{
-    char p[512];
-    snprintf(p, sizeof(p), "%s/seed-%s", dir, name);
-    FILE *o = fopen(p, "wb");
-    if (n == 0 || o == NULL || fwrite(b, 1, n, o) != n) {
-        perror(p);
-        exit(1);
-    }
-    fclose(o);
-}
-
 static void write_seeds(const char *dir)
 {
     static uint32_t all[FZ_NL_MAX / 4], one[STRATA_NL_MSG_MAX / 4];
@@ -102,7 +91,7 @@ static void write_seeds(const char *dir)
 #define SEED(name, expr)                                                                           \
     do {                                                                                           \
         n = (expr);                                                                                \
-        seed(dir, name, one, n);                                                                   \
+        fz_write_seed(dir, name, one, n);                                                          \
         memcpy((char *)all + at, one, n);                                                          \
         at += n;                                                                                   \
     } while (0)
@@ -124,7 +113,7 @@ static void write_seeds(const char *dir)
     mnl_attr_put(nh, NDA_DST, 4, ip.a);
     SEED("miss", nh->nlmsg_len);
 #undef SEED
-    seed(dir, "all", all, at);
+    fz_write_seed(dir, "all", all, at);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
