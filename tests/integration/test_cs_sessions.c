@@ -45,19 +45,7 @@ static strata_env *call(strata_env *req, unsigned timeout_ms)
 
 static uint64_t show_counter(const char *name)
 {
-    Strata__V1__CacheShowRequest cr = STRATA__V1__CACHE_SHOW_REQUEST__INIT;
-    strata_env req = STRATA__V1__ENVELOPE__INIT;
-    req.identity = (char *)"operator";
-    req.body_case = STRATA__V1__ENVELOPE__BODY_CACHE_SHOW;
-    req.cache_show = &cr;
-    strata_env *r = call(&req, 2000);
-    uint64_t v = UINT64_MAX;
-    for (size_t i = 0; r && r->status == 0 && i < r->cache_show_reply->n_counters; i++)
-        if (strcmp(r->cache_show_reply->counters[i]->name, name) == 0)
-            v = r->cache_show_reply->counters[i]->value;
-    if (r)
-        strata_msg_free(r);
-    return v;
+    return td_csd_counter(CS_URL, name);
 }
 
 static void updates_req(strata_env *req, Strata__V1__UpdatesRequest *ur, char *ident,

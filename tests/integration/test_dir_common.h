@@ -422,18 +422,42 @@ static inline bool td_list_has(const strata_env *rep, const bool *acked, int n)
 
 /* ---------------------------------------------------------------- a connectivity server */
 
+/* An operator's cache show request, into env (cr is its body). */
+static inline void td_csd_show_req(strata_env *env, Strata__V1__CacheShowRequest *cr)
+{
+    strata__v1__cache_show_request__init(cr);
+    strata__v1__envelope__init(env);
+    env->identity = (char *)"operator";
+    env->body_case = STRATA__V1__ENVELOPE__BODY_CACHE_SHOW;
+    env->cache_show = cr;
+}
+
 /* Whether a connectivity server at url answers an operator's cache show. */
 static inline bool td_csd_answers(const char *url)
 {
-    Strata__V1__CacheShowRequest cr = STRATA__V1__CACHE_SHOW_REQUEST__INIT;
-    strata_env req = STRATA__V1__ENVELOPE__INIT;
-    req.identity = (char *)"operator";
-    req.body_case = STRATA__V1__ENVELOPE__BODY_CACHE_SHOW;
-    req.cache_show = &cr;
+    Strata__V1__CacheShowRequest cr;
+    strata_env req;
+    td_csd_show_req(&req, &cr);
     strata_env *r = td_call(url, &req, 2000);
     if (r != NULL)
         strata_msg_free(r);
     return r != NULL;
+}
+
+/* One counter of a connectivity server's cache show (UINT64_MAX when it does not answer). */
+static inline uint64_t td_csd_counter(const char *url, const char *name)
+{
+    Strata__V1__CacheShowRequest cr;
+    strata_env req;
+    td_csd_show_req(&req, &cr);
+    strata_env *r = td_call(url, &req, 2000);
+    uint64_t v = UINT64_MAX;
+    for (size_t i = 0; r != NULL && i < r->cache_show_reply->n_counters; i++)
+        if (strcmp(r->cache_show_reply->counters[i]->name, name) == 0)
+            v = r->cache_show_reply->counters[i]->value;
+    if (r != NULL)
+        strata_msg_free(r);
+    return v;
 }
 
 static inline bool td_csd_up_pred(void *arg)

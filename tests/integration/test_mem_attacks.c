@@ -136,11 +136,9 @@ static void probe_all(struct probe *p)
     for (int i = 0; i < 3; i++)
         probe_one(p, C.node[i].api, &st);
     if (csd_pid > 0) {
-        Strata__V1__CacheShowRequest cr = STRATA__V1__CACHE_SHOW_REQUEST__INIT;
-        strata_env cs = STRATA__V1__ENVELOPE__INIT;
-        cs.identity = (char *)"operator";
-        cs.body_case = STRATA__V1__ENVELOPE__BODY_CACHE_SHOW;
-        cs.cache_show = &cr;
+        Strata__V1__CacheShowRequest cr;
+        strata_env cs;
+        td_csd_show_req(&cs, &cr);
         probe_one(p, csd_url, &cs);
     }
 }
@@ -330,11 +328,9 @@ static void attack_idle(int node)
  * that never read, at the connectivity server (162 KB of them took a csd to 1.7 GB). */
 static void attack_csd_cache_show(void)
 {
-    Strata__V1__CacheShowRequest cr = STRATA__V1__CACHE_SHOW_REQUEST__INIT;
-    strata_env env = STRATA__V1__ENVELOPE__INIT;
-    env.identity = (char *)"operator";
-    env.body_case = STRATA__V1__ENVELOPE__BODY_CACHE_SHOW;
-    env.cache_show = &cr;
+    Strata__V1__CacheShowRequest cr;
+    strata_env env;
+    td_csd_show_req(&env, &cr);
     pipeline_unread("pipelined cache show (csd)", csd_url, &env, 16 * 1024);
 }
 
