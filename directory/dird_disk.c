@@ -99,10 +99,11 @@ static int disk_append(struct raft_io *io, struct raft_io_append *req,
     a->cb = cb;
     a->d = d;
     a->t0_ns = uv_hrtime();
-    uint64_t before = d->log_bytes_acc;
+    uint64_t bytes = 0;
     for (unsigned i = 0; i < n; i++)
-        d->log_bytes_acc += entries[i].buf.len;
-    d->m_log_bytes += d->log_bytes_acc - before;
+        bytes += entries[i].buf.len;
+    d->log_bytes_acc += bytes;
+    d->m_log_bytes += bytes;
     d->log_entries_acc += n;
     int rv = d->io_append(io, &a->req, entries, n, disk_append_cb);
     if (rv != 0)

@@ -15,15 +15,17 @@
  *    so a full input buffer of them used to make gigabytes. While a connection may not have
  *    requests handled it is not read either, so TCP pushes back on the client; it resumes
  *    when its client reads (uvs_written) or a handler answers (uvs_release). And once a
- *    connection has had UVS_TURN_BYTES of replies made in one go, the rest of its input
- *    waits for the next loop turn (u->later), so that the other clients are served between;
+ *    connection has had UVS_TURN_BYTES of replies made in one go, or all of them together
+ *    UVS_TURN_TOTAL in this loop turn, the rest of its input waits in a queue (u->later) for
+ *    a later turn, so that the other clients are served between, in turn;
  *  - input: the buffer holds at most one frame of the largest size and a read's worth more
  *    (uvs_alloc_cb), and shrinks back after a large frame; idle connections' buffers are freed.
  *    Buffers grown past UVS_IN_KEEP for large frames share a budget (input_total_max): a
  *    connection whose frame does not fit is not read until another's large frame is done
  *    (uvs_wake); its frame's deadline runs meanwhile, so nobody holds the budget for long;
- *  - connections: at most max_conns on the listener and max_conns_per_addr from one address,
- *    the others are closed as soon as accepted;
+ *  - connections: at most max_conns on the listener (at the cap, the connection idle longest
+ *    makes room) and max_conns_per_addr from one address; the others are closed as soon as
+ *    accepted;
  *  - time: a sweep timer closes a connection without an SP handshake after handshake_ms, one
  *    whose frame has not been completed frame_ms after it began (a slow drip), and one that
  *    has no request unanswered and has neither received nor delivered anything for idle_ms.
