@@ -10,8 +10,10 @@
  * fuzz_sp_frame's server side (fuzz/corpus/fuzz_sp_frame/seed-server-*, without the side byte),
  * written with FZ_WRITE_CORPUS=DIR. Build: docs/fuzzing.md. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,26 @@ static struct strata_loop *loop;
 static struct strata_server *srv;
 static struct sockaddr_in addr = {.sin_family = AF_INET};
 
+/* A blocking connect that libFuzzer's timer signal (SIGALRM, every -timeout/2 s) may interrupt:
+ * the connection goes on in the kernel, so wait for it rather than fail. */
+static int fz_connect(int fd)
+{
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+        return 0;
+    if (errno != EINTR)
+        return -1;
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    int err = 0;
+    socklen_t len = sizeof(err);
+    while (poll(&p, 1, -1) < 0)
+        if (errno != EINTR)
+            return -1;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        return -1;
+    errno = err;
+    return err == 0 ? 0 : -1;
+}
+
 static void echo(struct strata_req *req, const strata_env *env, void *arg)
 {
     (void)arg;
@@ -44,14 +66,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *sizes = data, *s = data + 3;
     size_t n = size - 3;
     /* From a source address of 127/8 that changes with every input: the server closes some
-     * connections first, and its TIME_WAITs must not use up one source's ports. */
+     * connections first, and its TIME_WAITs (60 s) must not meet a new connection's SYN, which
+     * the kernel answers with a challenge ACK and the client retries only after 1 s. 2^24
+     * addresses last well over 60 s at any rate this target reaches. */
     static uint32_t src;
-    src = (src + 1) % 0xfffe;
+    src = (src + 1) % 0xfffffe;
     struct sockaddr_in from = {.sin_family = AF_INET,
-                               .sin_addr.s_addr = htonl(0x7f010000u | (src + 1))};
+                               .sin_addr.s_addr = htonl(0x7f000000u | (src + 1))};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0 ||
-        connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+    if (fd < 0 || bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0 || fz_connect(fd) != 0) {
         perror("fuzz_sp_server: connect");
         abort();
     }
