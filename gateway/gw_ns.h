@@ -1,0 +1,33 @@
+/* gw_ns.h - one network namespace per tenant domain, pinned under /run/netns so that it (and the
+ * routes, rules and devices in it) outlives a restart of strata-gwd. */
+#ifndef GW_NS_H
+#define GW_NS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+#define GW_NS_DIR "/run/netns"
+
+/* The namespace name of (gateway id, domain): "st-<gw>-<domain>" when that fits in NAME_MAX,
+ * otherwise "st-<gw>-<hash of domain>". Names are what `ip netns exec` takes. */
+void gw_ns_name(const char *gw, const char *domain, char *buf, size_t cap);
+
+/* Open the namespace `name`, creating and pinning it when absent (`*created` says which).
+ * Returns an O_CLOEXEC fd on the namespace in *fd. The calling thread's namespace is unchanged. */
+int gw_ns_open(const char *name, int *fd, bool *created, struct strata_err *e);
+/* Unpin and remove the namespace `name` (its devices go when the last reference does). */
+int gw_ns_remove(const char *name, struct strata_err *e);
+/* The names under GW_NS_DIR that start with `prefix` (caller frees each and the array). */
+int gw_ns_list(const char *prefix, char ***names, size_t *n, struct strata_err *e);
+
+/* Run the calling thread inside ns_fd until gw_ns_leave: netlink and nftables sockets opened
+ * meanwhile belong to that namespace for their lifetime. `*saved` keeps the way back. */
+int gw_ns_enter(int ns_fd, int *saved, struct strata_err *e);
+void gw_ns_leave(int saved);
+
+/* Write a sysctl (path under /proc/sys, e.g. "net/ipv4/ip_forward") inside ns_fd. */
+int gw_ns_sysctl(int ns_fd, const char *path, const char *value, struct strata_err *e);
+
+#endif
