@@ -1,7 +1,7 @@
-/* systest_gw_policy.c - domain namespaces (gw_ns) and inter-VN policy in nftables (gw_nft)
- * against the real kernel, with real traffic: two "VMs" (namespaces on veths) in VN 100 and
- * VN 200 of one domain namespace that routes between them. Private network and mount namespaces
- * (a tmpfs on /run/netns): nothing outlives the test. Needs root. */
+/* systest_gw_domain.c - domain namespaces (gw_ns), routed interfaces (gw_l3) and inter-VN
+ * policy in nftables (gw_nft) against the real kernel, with real traffic: two "VMs" (namespaces on
+ * veths) in VN 100 and VN 200 of one domain namespace that routes between them. Private network and
+ * mount namespaces (a tmpfs on /run/netns): nothing outlives the test. Needs root. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gw_l3.h"
 #include "gw_nft.h"
 #include "gw_ns.h"
 
@@ -97,6 +98,44 @@ static void test_ns_reopen(void **state)
     gw_ns_name("gw1", longdom, name, sizeof(name));
     assert_true(strlen(name) < 200);
     assert_int_equal(strncmp(name, "st-gw1-", 7), 0);
+}
+
+static void test_l3(void **state)
+{
+    (void)state;
+    struct strata_err e = {0};
+    struct gw_l3 *l;
+    assert_int_equal(gw_l3_open(dns, &l, &e), 0);
+    struct gw_l3_addr want[2] = {{.plen = 24}, {.plen = 24}};
+    assert_int_equal(strata_ip_parse("10.1.0.1", &want[0].ip, NULL), 0);
+    assert_int_equal(strata_ip_parse("10.1.1.1", &want[1].ip, NULL), 0);
+    /* A bridge that is not Strata's is never touched. */
+    assert_int_equal(gw_l3_sync(l, 100, want, 2, &e), STRATA_EEXIST);
+    assert_int_equal(gw_l3_sync(l, 300, want, 2, &e), STRATA_ENOTFOUND);
+    sh("ip -n %s link set br100 alias strata", DNS);
+    /* The right address stays (the VM keeps pinging through it), the missing one comes. */
+    assert_int_equal(gw_l3_sync(l, 100, want, 2, &e), 0);
+    assert_int_equal(gw_l3_stats(l)->addrs_added, 1);
+    assert_int_equal(gw_l3_stats(l)->addrs_removed, 0);
+    assert_int_equal(gw_l3_stats(l)->macs_set, 1);
+    sh("ip -n %s link show br100 | grep -q 'link/ether 02:53:54:00:00:64'", DNS);
+    struct gw_l3_addr got[4];
+    assert_int_equal(gw_l3_read(l, 100, got, 4, &e), 2);
+    assert_true(ping("va", "10.1.0.1"));
+    /* Again: nothing to do. Then one subnet goes: only its address is removed. */
+    assert_int_equal(gw_l3_sync(l, 100, want, 2, &e), 0);
+    assert_int_equal(gw_l3_stats(l)->addrs_added, 1);
+    assert_int_equal(gw_l3_stats(l)->macs_set, 1);
+    assert_int_equal(gw_l3_sync(l, 100, want, 1, &e), 0);
+    assert_int_equal(gw_l3_stats(l)->addrs_removed, 1);
+    assert_int_equal(gw_l3_read(l, 100, got, 4, &e), 1);
+    assert_true(strata_ip_equal(&got[0].ip, &want[0].ip));
+    assert_true(ping("va", "10.1.0.1"));
+    uint8_t mac[6];
+    gw_l3_vmac(0xabcdef, mac);
+    assert_int_equal(mac[3], 0xab);
+    assert_int_equal(mac[5], 0xef);
+    gw_l3_free(l);
 }
 
 static void test_policy(void **state)
@@ -227,9 +266,9 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ns_reopen),         cmocka_unit_test(test_policy),
-        cmocka_unit_test(test_restart_reconcile), cmocka_unit_test(test_sync),
-        cmocka_unit_test(test_ns_remove),
+        cmocka_unit_test(test_ns_reopen), cmocka_unit_test(test_l3),
+        cmocka_unit_test(test_policy),    cmocka_unit_test(test_restart_reconcile),
+        cmocka_unit_test(test_sync),      cmocka_unit_test(test_ns_remove),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
