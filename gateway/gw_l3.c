@@ -102,6 +102,21 @@ static int bridge_find(struct gw_l3 *l, uint32_t vni, struct link_find *f, struc
     return 0;
 }
 
+int gw_l3_lo_up(struct gw_l3 *l, struct strata_err *e)
+{
+    char buf[STRATA_NL_MSG_MAX];
+    struct link_find f;
+    f = (struct link_find){.name = "lo"};
+    strata_nl_enc_dump(buf, sizeof(buf), ++l->seq, RTM_GETLINK, AF_UNSPEC);
+    int rc = strata_nl_dump(l->nl, buf, link_cb, &f, e);
+    if (rc != 0)
+        return rc;
+    if (f.ifindex == 0)
+        return strata_err_set(e, STRATA_ENOTFOUND, "no loopback in the domain namespace");
+    strata_nl_enc_link_set(buf, sizeof(buf), ++l->seq, f.ifindex, -1, 1);
+    return strata_nl_request(l->nl, buf, e);
+}
+
 /* ---- addresses */
 struct addr_list {
     int ifindex;

@@ -27,6 +27,8 @@ struct gw_l3;
 /* Netlink inside ns_fd (the fd stays the caller's). */
 int gw_l3_open(int ns_fd, struct gw_l3 **out, struct strata_err *e);
 void gw_l3_free(struct gw_l3 *l);
+/* Bring the namespace's loopback up (a fresh namespace has it down). */
+int gw_l3_lo_up(struct gw_l3 *l, struct strata_err *e);
 /* Make br<VNI> (which must exist and be Strata's) carry the virtual MAC and exactly addrs (IPv4
  * and global IPv6; link-local addresses are the kernel's): only the difference is changed, so a
  * restart keeps every address that is right and routes never blink. */

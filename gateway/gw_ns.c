@@ -109,6 +109,23 @@ int gw_ns_open(const char *name, int *fd, bool *created, struct strata_err *e)
     return 0;
 }
 
+int gw_ns_pin(const char *name, int fd, struct strata_err *e)
+{
+    char path[512], src[64];
+    snprintf(path, sizeof(path), "%s/%s", GW_NS_DIR, name);
+    snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+    int f = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+    if (f < 0)
+        return strata_err_set(e, STRATA_EIO, "create %s: %s", path, strerror(errno));
+    close(f);
+    if (mount(src, path, "none", MS_BIND, NULL) != 0) {
+        int err = errno;
+        unlink(path);
+        return strata_err_set(e, STRATA_EIO, "bind mount %s: %s", path, strerror(err));
+    }
+    return 0;
+}
+
 int gw_ns_remove(const char *name, struct strata_err *e)
 {
     char path[512];

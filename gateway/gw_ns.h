@@ -17,6 +17,8 @@ void gw_ns_name(const char *gw, const char *domain, char *buf, size_t cap);
 /* Open the namespace `name`, creating and pinning it when absent (`*created` says which).
  * Returns an O_CLOEXEC fd on the namespace in *fd. The calling thread's namespace is unchanged. */
 int gw_ns_open(const char *name, int *fd, bool *created, struct strata_err *e);
+/* Pin the namespace of fd (one that was unpinned while still in use) under `name` again. */
+int gw_ns_pin(const char *name, int fd, struct strata_err *e);
 /* Unpin and remove the namespace `name` (its devices go when the last reference does). */
 int gw_ns_remove(const char *name, struct strata_err *e);
 /* The names under GW_NS_DIR that start with `prefix` (caller frees each and the array). */

@@ -88,7 +88,15 @@ static void test_ns_reopen(void **state)
     int rc = system("ip link show br100 >/dev/null 2>&1");
     gw_ns_leave(saved);
     assert_int_equal(rc, 0);
-    close(fd);
+    /* Unpinned while still open, then pinned again: the same namespace, devices and all. */
+    assert_int_equal(gw_ns_remove(DNS, &e), 0);
+    assert_int_equal(gw_ns_pin(DNS, fd, &e), 0);
+    assert_int_equal(gw_ns_enter(fd, &saved, &e), 0);
+    rc = system("ip link show br100 >/dev/null 2>&1");
+    gw_ns_leave(saved);
+    assert_int_equal(rc, 0);
+    close(dns);
+    dns = fd; /* the pinned namespace is the same one */
     char name[256];
     gw_ns_name("gw1", "acme", name, sizeof(name));
     assert_string_equal(name, "st-gw1-acme");
@@ -106,6 +114,7 @@ static void test_l3(void **state)
     struct strata_err e = {0};
     struct gw_l3 *l;
     assert_int_equal(gw_l3_open(dns, &l, &e), 0);
+    assert_int_equal(gw_l3_lo_up(l, &e), 0);
     struct gw_l3_addr want[2] = {{.plen = 24}, {.plen = 24}};
     assert_int_equal(strata_ip_parse("10.1.0.1", &want[0].ip, NULL), 0);
     assert_int_equal(strata_ip_parse("10.1.1.1", &want[1].ip, NULL), 0);
