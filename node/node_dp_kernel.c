@@ -1,4 +1,4 @@
-/* agent_dp_kernel.c - the kernel datapath: vx<VNI> + br<VNI> per VN, neighbour and FDB entries
+/* node_dp_kernel.c - the kernel datapath: vx<VNI> + br<VNI> per VN, neighbour and FDB entries
  * through lib/nl, and the RTNLGRP_NEIGH subscription that carries l2miss/l3miss. */
 #include <errno.h>
 #include <linux/neighbour.h>
@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent_dp.h"
+#include "node_dp.h"
 #include "log.h"
 #include "nl/nl.h"
 
@@ -22,19 +22,19 @@ struct kernel_vn {
     int vx, br;
 };
 
-struct agent_dp_kernel {
+struct node_dp_kernel {
     struct strata_nl *req, *sub;
-    struct agent_dp_kernel_opts o;
+    struct node_dp_kernel_opts o;
     char underlay[IF_NAMESIZE];
     struct kernel_vn vns[KERNEL_MAX_VN];
     size_t n_vns;
-    int announce_fd; /* packet socket for agent_dp_announce_arp, -1 until first use */
+    int announce_fd; /* packet socket for node_dp_announce_arp, -1 until first use */
     char buf[STRATA_NL_MSG_MAX];
 };
 
 static const uint8_t kernel_zero[6];
 
-static struct kernel_vn *kernel_vn_find(struct agent_dp_kernel *k, uint32_t vni)
+static struct kernel_vn *kernel_vn_find(struct node_dp_kernel *k, uint32_t vni)
 {
     for (size_t i = 0; i < k->n_vns; i++)
         if (k->vns[i].vni == vni)
@@ -42,7 +42,7 @@ static struct kernel_vn *kernel_vn_find(struct agent_dp_kernel *k, uint32_t vni)
     return NULL;
 }
 
-static int kernel_vn_of_ifindex(const struct agent_dp_kernel *k, int ifindex, uint32_t *vni)
+static int kernel_vn_of_ifindex(const struct node_dp_kernel *k, int ifindex, uint32_t *vni)
 {
     for (size_t i = 0; i < k->n_vns; i++)
         if (k->vns[i].vx == ifindex) {
@@ -52,7 +52,7 @@ static int kernel_vn_of_ifindex(const struct agent_dp_kernel *k, int ifindex, ui
     return STRATA_ENOTFOUND;
 }
 
-static struct kernel_vn *kernel_vn_put(struct agent_dp_kernel *k, uint32_t vni, int vx, int br)
+static struct kernel_vn *kernel_vn_put(struct node_dp_kernel *k, uint32_t vni, int vx, int br)
 {
     struct kernel_vn *v = kernel_vn_find(k, vni);
     if (v == NULL) {
@@ -66,7 +66,7 @@ static struct kernel_vn *kernel_vn_put(struct agent_dp_kernel *k, uint32_t vni, 
     return v;
 }
 
-static int kernel_req(struct agent_dp_kernel *k, size_t len, const char *what, struct strata_err *e)
+static int kernel_req(struct node_dp_kernel *k, size_t len, const char *what, struct strata_err *e)
 {
     if (len == 0)
         return strata_err_set(e, STRATA_EINVAL, "%s: cannot encode", what);
@@ -81,7 +81,7 @@ static int kernel_req(struct agent_dp_kernel *k, size_t len, const char *what, s
 
 static int kernel_vn_ensure(void *ctx, uint32_t vni, struct strata_err *e)
 {
-    struct agent_dp_kernel *k = ctx;
+    struct node_dp_kernel *k = ctx;
     char vxn[IF_NAMESIZE], brn[IF_NAMESIZE];
     snprintf(vxn, sizeof(vxn), "vx%u", vni);
     snprintf(brn, sizeof(brn), "br%u", vni);
@@ -122,7 +122,7 @@ static int kernel_vn_ensure(void *ctx, uint32_t vni, struct strata_err *e)
 
 static int kernel_vn_release(void *ctx, uint32_t vni, struct strata_err *e)
 {
-    struct agent_dp_kernel *k = ctx;
+    struct node_dp_kernel *k = ctx;
     char name[IF_NAMESIZE];
     const char *fmt[2] = {"vx%u", "br%u"};
     for (int i = 0; i < 2; i++) {
@@ -143,7 +143,7 @@ static int kernel_vn_release(void *ctx, uint32_t vni, struct strata_err *e)
 
 static int kernel_port_enslave(void *ctx, uint32_t vni, const char *ifname, struct strata_err *e)
 {
-    struct agent_dp_kernel *k = ctx;
+    struct node_dp_kernel *k = ctx;
     struct kernel_vn *v = kernel_vn_find(k, vni);
     if (v == NULL)
         return strata_err_set(e, STRATA_ENOTFOUND, "no devices for vni %u", vni);
@@ -157,7 +157,7 @@ static int kernel_port_enslave(void *ctx, uint32_t vni, const char *ifname, stru
 static int kernel_port_release(void *ctx, uint32_t vni, const char *ifname, struct strata_err *e)
 {
     (void)vni;
-    struct agent_dp_kernel *k = ctx;
+    struct node_dp_kernel *k = ctx;
     int idx = (int)if_nametoindex(ifname);
     if (idx == 0)
         return 0; /* the VM's interface is already gone */
@@ -166,7 +166,7 @@ static int kernel_port_release(void *ctx, uint32_t vni, const char *ifname, stru
     return rc == STRATA_ENOTFOUND ? 0 : rc;
 }
 
-static int kernel_vx(struct agent_dp_kernel *k, uint32_t vni, struct strata_err *e)
+static int kernel_vx(struct node_dp_kernel *k, uint32_t vni, struct strata_err *e)
 {
     struct kernel_vn *v = kernel_vn_find(k, vni);
     if (v == NULL)
@@ -177,7 +177,7 @@ static int kernel_vx(struct agent_dp_kernel *k, uint32_t vni, struct strata_err 
 static int kernel_neigh_set(void *ctx, uint32_t vni, const struct strata_ip *ip,
                             const uint8_t mac[6], struct strata_err *e)
 {
-    struct agent_dp_kernel *k = ctx;
+    struct node_dp_kernel *k = ctx;
     int vx = kernel_vx(k, vni, e);
     if (vx < 0)
         return vx;
@@ -188,7 +188,7 @@ static int kernel_neigh_set(void *ctx, uint32_t vni, const struct strata_ip *ip,
 static int kernel_neigh_del(void *ctx, uint32_t vni, const struct strata_ip *ip,
                             struct strata_err *e)
 {
-    struct agent_dp_kernel *k = ctx;
+    struct node_dp_kernel *k = ctx;
     int vx = kernel_vx(k, vni, e);
     if (vx < 0)
         return vx == STRATA_ENOTFOUND ? 0 : vx;
@@ -200,7 +200,7 @@ static int kernel_neigh_del(void *ctx, uint32_t vni, const struct strata_ip *ip,
 static int kernel_fdb_set(void *ctx, uint32_t vni, const uint8_t mac[6],
                           const struct strata_ip *vtep, struct strata_err *e)
 {
-    struct agent_dp_kernel *k = ctx;
+    struct node_dp_kernel *k = ctx;
     int vx = kernel_vx(k, vni, e);
     if (vx < 0)
         return vx;
@@ -210,7 +210,7 @@ static int kernel_fdb_set(void *ctx, uint32_t vni, const uint8_t mac[6],
 
 static int kernel_fdb_del(void *ctx, uint32_t vni, const uint8_t mac[6], struct strata_err *e)
 {
-    struct agent_dp_kernel *k = ctx;
+    struct node_dp_kernel *k = ctx;
     int vx = kernel_vx(k, vni, e);
     if (vx < 0)
         return vx == STRATA_ENOTFOUND ? 0 : vx;
@@ -222,8 +222,8 @@ static int kernel_fdb_del(void *ctx, uint32_t vni, const uint8_t mac[6], struct 
 /* ---- dumps */
 
 struct kernel_collect {
-    struct agent_dp_kernel *k;
-    struct agent_dp_dump *d;
+    struct node_dp_kernel *k;
+    struct node_dp_dump *d;
     size_t cap_vnis, cap_neigh, cap_fdb, cap_flood;
     int only_ifindex; /* > 0: keep entries of this device only */
     bool oom;
@@ -274,7 +274,7 @@ static void kernel_collect_neigh(const struct nlmsghdr *nh, void *arg)
         return;
     if (n.family == AF_BRIDGE) {
         bool flood = memcmp(n.mac, kernel_zero, 6) == 0;
-        struct agent_dp_fdb *f =
+        struct node_dp_fdb *f =
             flood ? KC_PUSH(c, flood, n_flood, cap_flood) : KC_PUSH(c, fdb, n_fdb, cap_fdb);
         if (f == NULL)
             return;
@@ -283,7 +283,7 @@ static void kernel_collect_neigh(const struct nlmsghdr *nh, void *arg)
         f->vtep = n.dst;
         return;
     }
-    struct agent_dp_neigh *ne = KC_PUSH(c, neigh, n_neigh, cap_neigh);
+    struct node_dp_neigh *ne = KC_PUSH(c, neigh, n_neigh, cap_neigh);
     if (ne == NULL)
         return;
     ne->vni = vni;
@@ -291,7 +291,7 @@ static void kernel_collect_neigh(const struct nlmsghdr *nh, void *arg)
     memcpy(ne->mac, n.mac, 6);
 }
 
-static int kernel_dump(struct agent_dp_kernel *k, int type, int family, strata_nl_cb cb,
+static int kernel_dump(struct node_dp_kernel *k, int type, int family, strata_nl_cb cb,
                        struct kernel_collect *c, struct strata_err *e)
 {
     if (strata_nl_enc_dump(k->buf, sizeof(k->buf), 0, type, family) == 0)
@@ -299,9 +299,9 @@ static int kernel_dump(struct agent_dp_kernel *k, int type, int family, strata_n
     return strata_nl_dump(k->req, k->buf, cb, c, e);
 }
 
-static int kernel_dump_owned(void *ctx, struct agent_dp_dump *d, struct strata_err *e)
+static int kernel_dump_owned(void *ctx, struct node_dp_dump *d, struct strata_err *e)
 {
-    struct agent_dp_kernel *k = ctx;
+    struct node_dp_kernel *k = ctx;
     memset(d, 0, sizeof(*d));
     struct kernel_collect c = {.k = k, .d = d};
     int rc = kernel_dump(k, RTM_GETLINK, AF_UNSPEC, kernel_collect_link, &c, e);
@@ -314,18 +314,18 @@ static int kernel_dump_owned(void *ctx, struct agent_dp_dump *d, struct strata_e
     if (rc == 0 && c.oom)
         rc = strata_err_set(e, STRATA_ENOMEM, "dump: out of memory");
     if (rc != 0)
-        agent_dp_dump_free(d);
+        node_dp_dump_free(d);
     return rc;
 }
 
 static int kernel_flood_set(void *ctx, uint32_t vni, const struct strata_ip *vteps, size_t n,
                             struct strata_err *e)
 {
-    struct agent_dp_kernel *k = ctx;
+    struct node_dp_kernel *k = ctx;
     int vx = kernel_vx(k, vni, e);
     if (vx < 0)
         return vx;
-    struct agent_dp_dump d = {0};
+    struct node_dp_dump d = {0};
     struct kernel_collect c = {.k = k, .d = &d, .only_ifindex = vx};
     int rc = kernel_dump(k, RTM_GETNEIGH, AF_BRIDGE, kernel_collect_neigh, &c, e);
     for (size_t i = 0; rc == 0 && i < d.n_flood; i++) {
@@ -348,7 +348,7 @@ static int kernel_flood_set(void *ctx, uint32_t vni, const struct strata_ip *vte
                                               kernel_zero, &vteps[j]),
                             "flood add", e);
     }
-    agent_dp_dump_free(&d);
+    node_dp_dump_free(&d);
     return rc;
 }
 
@@ -385,7 +385,7 @@ static void kernel_describe_cb(const struct nlmsghdr *nh, void *arg)
 static bool kernel_describe_ip(void *ctx, uint32_t vni, const struct strata_ip *ip, char *buf,
                                size_t cap)
 {
-    struct agent_dp_kernel *k = ctx;
+    struct node_dp_kernel *k = ctx;
     struct kernel_vn *v = kernel_vn_find(k, vni);
     if (v == NULL) {
         snprintf(buf, cap, "no vxlan device for vni %u", vni);
@@ -421,11 +421,14 @@ static bool kernel_describe_ip(void *ctx, uint32_t vni, const struct strata_ip *
 static int kernel_announce(void *ctx, uint32_t vni, const struct strata_ip *ip,
                            const uint8_t mac[6], struct strata_err *e)
 {
-    struct agent_dp_kernel *k = ctx;
-    return agent_dp_announce_arp(&k->announce_fd, vni, ip, mac, e);
+    struct node_dp_kernel *k = ctx;
+    return node_dp_announce_arp(&k->announce_fd, vni, ip, mac, e);
 }
 
-static const struct agent_dp_ops kernel_ops = {
+static int kernel_miss_fd(void *ctx);
+static int kernel_miss_read(void *ctx, node_dp_miss_cb cb, void *arg, struct strata_err *e);
+
+static const struct node_dp_ops kernel_ops = {
     .vn_ensure = kernel_vn_ensure,
     .vn_release = kernel_vn_release,
     .port_enslave = kernel_port_enslave,
@@ -438,12 +441,14 @@ static const struct agent_dp_ops kernel_ops = {
     .dump_owned = kernel_dump_owned,
     .describe_ip = kernel_describe_ip,
     .announce = kernel_announce,
+    .miss_fd = kernel_miss_fd,
+    .miss_read = kernel_miss_read,
 };
 
-int agent_dp_kernel_new(const struct agent_dp_kernel_opts *o, struct agent_dp_kernel **out,
-                        struct strata_err *e)
+int node_dp_kernel_new(const struct node_dp_kernel_opts *o, struct node_dp_kernel **out,
+                       struct strata_err *e)
 {
-    struct agent_dp_kernel *k = calloc(1, sizeof(*k));
+    struct node_dp_kernel *k = calloc(1, sizeof(*k));
     if (k == NULL)
         return strata_err_set(e, STRATA_ENOMEM, "out of memory");
     k->o = *o;
@@ -454,14 +459,14 @@ int agent_dp_kernel_new(const struct agent_dp_kernel_opts *o, struct agent_dp_ke
     if (rc == 0)
         rc = strata_nl_open(1u << (RTNLGRP_NEIGH - 1), KERNEL_RCVBUF, &k->sub, e);
     if (rc != 0) {
-        agent_dp_kernel_free(k);
+        node_dp_kernel_free(k);
         return rc;
     }
     *out = k;
     return 0;
 }
 
-void agent_dp_kernel_free(struct agent_dp_kernel *k)
+void node_dp_kernel_free(struct node_dp_kernel *k)
 {
     if (k == NULL)
         return;
@@ -472,19 +477,20 @@ void agent_dp_kernel_free(struct agent_dp_kernel *k)
     free(k);
 }
 
-struct agent_dp agent_dp_kernel(struct agent_dp_kernel *k)
+struct node_dp node_dp_kernel(struct node_dp_kernel *k)
 {
-    return (struct agent_dp){.ops = &kernel_ops, .ctx = k};
+    return (struct node_dp){.ops = &kernel_ops, .ctx = k};
 }
 
-int agent_dp_kernel_miss_fd(struct agent_dp_kernel *k)
+static int kernel_miss_fd(void *ctx)
 {
+    struct node_dp_kernel *k = ctx;
     return strata_nl_fd(k->sub);
 }
 
 struct kernel_miss_ctx {
-    struct agent_dp_kernel *k;
-    agent_dp_miss_cb cb;
+    struct node_dp_kernel *k;
+    node_dp_miss_cb cb;
     void *arg;
 };
 
@@ -492,7 +498,7 @@ static void kernel_miss_cb(const struct nlmsghdr *nh, void *arg)
 {
     struct kernel_miss_ctx *m = arg;
     struct strata_nl_neigh n;
-    struct agent_dp_miss miss = {0};
+    struct node_dp_miss miss = {0};
     /* Only RTM_GETNEIGH on our own vxlan devices; NDA_VNI may be bogus, the ifindex is not. */
     if (nh->nlmsg_type != RTM_GETNEIGH || strata_nl_parse_neigh(nh, &n) != 0 ||
         kernel_vn_of_ifindex(m->k, n.ifindex, &miss.vni) != 0)
@@ -515,9 +521,9 @@ static void kernel_miss_cb(const struct nlmsghdr *nh, void *arg)
     m->cb(m->arg, &miss, false);
 }
 
-int agent_dp_kernel_miss_read(struct agent_dp_kernel *k, agent_dp_miss_cb cb, void *arg,
-                              struct strata_err *e)
+static int kernel_miss_read(void *ctx, node_dp_miss_cb cb, void *arg, struct strata_err *e)
 {
+    struct node_dp_kernel *k = ctx;
     struct kernel_miss_ctx m = {k, cb, arg};
     bool overrun = false;
     int rc = strata_nl_recv(k->sub, kernel_miss_cb, &m, &overrun, e);

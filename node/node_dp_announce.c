@@ -1,4 +1,4 @@
-/* agent_dp_announce.c - tell the VMs of a VN on this host that an IP is at a MAC (a gratuitous
+/* node_dp_announce.c - tell the VMs of a VN on this host that an IP is at a MAC (a gratuitous
  * ARP reply out of each local port), right after the agent installed the answer to a miss.
  *
  * Why: with `proxy`, the VXLAN device consumes a VM's ARP request and reports an l3miss; the
@@ -20,7 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent_dp.h"
+#include "node_dp.h"
 
 /* Ethernet + ARP (IPv4 over Ethernet) reply, 42 bytes. */
 static size_t announce_frame(uint8_t *f, const uint8_t ip[4], const uint8_t mac[6])
@@ -38,8 +38,8 @@ static size_t announce_frame(uint8_t *f, const uint8_t ip[4], const uint8_t mac[
     return 42;
 }
 
-int agent_dp_announce_arp(int *fd, uint32_t vni, const struct strata_ip *ip, const uint8_t mac[6],
-                          struct strata_err *e)
+int node_dp_announce_arp(int *fd, uint32_t vni, const struct strata_ip *ip, const uint8_t mac[6],
+                         struct strata_err *e)
 {
     if (ip->family != 4)
         return 0; /* IPv6 would take an unsolicited neighbour advertisement: not done yet */

@@ -1,4 +1,4 @@
-/* systest_kernel_dp.c - the kernel datapath against a real kernel, in a private network
+/* systest_node_dp_kernel.c - the kernel datapath against a real kernel, in a private network
  * namespace (unshare: nothing to clean up, the namespace dies with the process). Needs root. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent_dp.h"
+#include "node_dp.h"
 
 static struct strata_ip IP(const char *s) {
     struct strata_ip ip;
@@ -32,12 +32,12 @@ sh(const char *cmd)
 }
 
 struct got {
-    struct agent_dp_miss m;
+    struct node_dp_miss m;
     int n;
     char want;
 };
 
-static void on_miss(void *arg, const struct agent_dp_miss *m, bool overrun)
+static void on_miss(void *arg, const struct node_dp_miss *m, bool overrun)
 {
     struct got *g = arg;
     if (!overrun && m != NULL && g->n == 0 && m->kind == g->want) {
@@ -47,7 +47,7 @@ static void on_miss(void *arg, const struct agent_dp_miss *m, bool overrun)
 }
 
 /* Poke traffic at dst (UDP) until a miss of `kind` arrives, up to 3 s. */
-static bool wait_miss(struct agent_dp_kernel *k, const char *dst, char kind, struct got *g)
+static bool wait_miss(struct node_dp_kernel *k, const char *dst, char kind, struct got *g)
 {
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(9)};
@@ -56,11 +56,12 @@ static bool wait_miss(struct agent_dp_kernel *k, const char *dst, char kind, str
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
         (void)sendto(s, "x", 1, 0, (struct sockaddr *)&sa, sizeof(sa));
-        struct pollfd p = {.fd = agent_dp_kernel_miss_fd(k), .events = POLLIN};
+        struct node_dp dp = node_dp_kernel(k);
+        struct pollfd p = {.fd = dp.ops->miss_fd(dp.ctx), .events = POLLIN};
         if (poll(&p, 1, 100) > 0) {
             g->n = 0;
             g->want = kind;
-            assert_int_equal(agent_dp_kernel_miss_read(k, on_miss, g, NULL), 0);
+            assert_int_equal(dp.ops->miss_read(dp.ctx, on_miss, g, NULL), 0);
             if (g->n && g->m.kind == kind)
                 break;
         }
@@ -85,11 +86,11 @@ static void test_kernel_dp(void **state)
     assert_int_equal(unshare(CLONE_NEWNET), 0);
     sh("ip link set lo up && ip link add und0 type bridge && ip addr add 192.0.2.1/24 dev und0 "
        "&& ip link set und0 up");
-    struct agent_dp_kernel_opts o = {.vtep = IP("192.0.2.1"), .underlay_dev = "und0"};
-    struct agent_dp_kernel *k;
+    struct node_dp_kernel_opts o = {.vtep = IP("192.0.2.1"), .underlay_dev = "und0"};
+    struct node_dp_kernel *k;
     struct strata_err e;
-    assert_int_equal(agent_dp_kernel_new(&o, &k, &e), 0);
-    struct agent_dp dp = agent_dp_kernel(k);
+    assert_int_equal(node_dp_kernel_new(&o, &k, &e), 0);
+    struct node_dp dp = node_dp_kernel(k);
     assert_int_equal(dp.ops->vn_ensure(dp.ctx, 100, &e), 0);
     assert_int_equal(dp.ops->vn_ensure(dp.ctx, 100, &e), 0); /* idempotent */
     sh("ip -d link show vx100 | grep -q 'vxlan id 100 local 192.0.2.1 dev und0'");
@@ -131,7 +132,7 @@ static void test_kernel_dp(void **state)
     /* Someone else's entries: not in the owned dump. */
     sh("ip neigh add 10.1.0.50 lladdr 02:00:00:00:00:50 dev vx100 nud permanent");
     sh("bridge fdb add 02:00:00:00:00:50 dev vx100 dst 192.0.2.7 self permanent");
-    struct agent_dp_dump d;
+    struct node_dp_dump d;
     assert_int_equal(dp.ops->dump_owned(dp.ctx, &d, &e), 0);
     assert_int_equal(d.n_vnis, 1);
     assert_int_equal(d.vnis[0], 100);
@@ -139,7 +140,7 @@ static void test_kernel_dp(void **state)
     assert_int_equal(d.n_fdb, 1);
     assert_true(strata_ip_equal(&d.fdb[0].vtep, &v3));
     assert_int_equal(d.n_flood, 1);
-    agent_dp_dump_free(&d);
+    node_dp_dump_free(&d);
 
     char buf[128];
     assert_true(dp.ops->describe_ip(dp.ctx, 100, &ip9, buf, sizeof(buf)));
@@ -152,7 +153,7 @@ static void test_kernel_dp(void **state)
     assert_int_equal(dp.ops->port_release(dp.ctx, 100, "vm0h", &e), 0);
     assert_int_equal(dp.ops->vn_release(dp.ctx, 100, &e), 0);
     sh("! ip link show vx100 2>/dev/null && ! ip link show br100 2>/dev/null");
-    agent_dp_kernel_free(k);
+    node_dp_kernel_free(k);
 }
 
 int main(void)
