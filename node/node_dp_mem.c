@@ -15,6 +15,7 @@
 
 struct mem_ent {
     bool used, owned, is_fdb;
+    bool on_br; /* a neighbour entry on br<VNI> (bridge endpoint's announce) */
     uint32_t vni;
     struct strata_ip ip; /* neigh: the IP; fdb: the VTEP */
     uint8_t mac[6];
@@ -22,7 +23,9 @@ struct mem_ent {
 
 struct node_dp_mem {
     uint32_t vns[MEM_MAX_VN];
+    bool vn_owned[MEM_MAX_VN]; /* false: another program's devices of that name */
     size_t n_vns;
+    bool bridge_endpoint;
     struct {
         uint32_t vni;
         char ifname[32];
@@ -65,12 +68,24 @@ void node_dp_mem_free(struct node_dp_mem *m)
     free(m);
 }
 
-static bool mem_has_vn(const struct node_dp_mem *m, uint32_t vni)
+/* The index of vni's devices, or -1. */
+static int mem_vn_index(const struct node_dp_mem *m, uint32_t vni)
 {
     for (size_t i = 0; i < m->n_vns; i++)
         if (m->vns[i] == vni)
-            return true;
-    return false;
+            return (int)i;
+    return -1;
+}
+
+static bool mem_has_vn(const struct node_dp_mem *m, uint32_t vni)
+{
+    return mem_vn_index(m, vni) >= 0;
+}
+
+static bool mem_vn_owned(const struct node_dp_mem *m, uint32_t vni)
+{
+    int i = mem_vn_index(m, vni);
+    return i >= 0 && m->vn_owned[i];
 }
 
 /* Find a neighbour (is_fdb false: by ip) or FDB entry (by mac, and by vtep when given). */
@@ -79,11 +94,22 @@ static struct mem_ent *mem_find(const struct node_dp_mem *m, bool is_fdb, uint32
 {
     for (size_t i = 0; i < MEM_MAX_ENT; i++) {
         struct mem_ent *x = &m->ent[i];
-        if (!x->used || x->is_fdb != is_fdb || x->vni != vni)
+        if (!x->used || x->on_br || x->is_fdb != is_fdb || x->vni != vni)
             continue;
         if (!is_fdb && strata_ip_equal(&x->ip, ip))
             return x;
         if (is_fdb && memcmp(x->mac, mac, 6) == 0 && (ip == NULL || strata_ip_equal(&x->ip, ip)))
+            return x;
+    }
+    return NULL;
+}
+
+static struct mem_ent *mem_find_br(const struct node_dp_mem *m, uint32_t vni,
+                                   const struct strata_ip *ip)
+{
+    for (size_t i = 0; i < MEM_MAX_ENT; i++) {
+        struct mem_ent *x = &m->ent[i];
+        if (x->used && x->on_br && x->vni == vni && strata_ip_equal(&x->ip, ip))
             return x;
     }
     return NULL;
@@ -99,16 +125,26 @@ static struct mem_ent *mem_alloc(struct node_dp_mem *m)
     return NULL;
 }
 
-static int mem_vn_ensure(void *ctx, uint32_t vni, struct strata_err *e)
+static int mem_vn_add(struct node_dp_mem *m, uint32_t vni, bool owned, struct strata_err *e)
 {
-    struct node_dp_mem *m = ctx;
-    if (mem_has_vn(m, vni))
+    if (mem_has_vn(m, vni)) {
+        if (!mem_vn_owned(m, vni))
+            return strata_err_set(
+                e, STRATA_EEXIST,
+                "vx%u exists and is not Strata's (alias \"\"): remove or rename it", vni);
         return 0;
+    }
     if (m->n_vns == MEM_MAX_VN)
         return strata_err_set(e, STRATA_ENOSPACE, "too many VNs");
+    m->vn_owned[m->n_vns] = owned;
     m->vns[m->n_vns++] = vni;
     m->writes++;
     return 0;
+}
+
+static int mem_vn_ensure(void *ctx, uint32_t vni, struct strata_err *e)
+{
+    return mem_vn_add(ctx, vni, true, e);
 }
 
 static int mem_vn_release(void *ctx, uint32_t vni, struct strata_err *e)
@@ -116,8 +152,9 @@ static int mem_vn_release(void *ctx, uint32_t vni, struct strata_err *e)
     (void)e;
     struct node_dp_mem *m = ctx;
     for (size_t i = 0; i < m->n_vns; i++) {
-        if (m->vns[i] != vni)
-            continue;
+        if (m->vns[i] != vni || !m->vn_owned[i])
+            continue; /* someone else's devices are theirs to remove */
+        m->vn_owned[i] = m->vn_owned[m->n_vns - 1];
         m->vns[i] = m->vns[--m->n_vns];
         m->writes++;
         for (size_t j = 0; j < MEM_MAX_ENT; j++)
@@ -133,8 +170,15 @@ static int mem_port_enslave(void *ctx, uint32_t vni, const char *ifname, struct 
     struct node_dp_mem *m = ctx;
     if (!mem_has_vn(m, vni))
         return strata_err_set(e, STRATA_ENOTFOUND, "no devices for vni %u", vni);
+    if (!mem_vn_owned(m, vni))
+        return strata_err_set(e, STRATA_EEXIST, "br%u exists and is not Strata's", vni);
     if (node_dp_mem_port(m, vni, ifname))
         return 0;
+    for (size_t i = 0; i < m->n_ports; i++)
+        if (strcmp(m->ports[i].ifname, ifname) == 0 && !mem_vn_owned(m, m->ports[i].vni))
+            return strata_err_set(e, STRATA_EEXIST,
+                                  "%s is on br%u, which is not Strata's: take it off first", ifname,
+                                  m->ports[i].vni);
     if (m->n_ports == MEM_MAX_PORTS || strlen(ifname) >= sizeof(m->ports[0].ifname))
         return strata_err_set(e, STRATA_EINVAL, "cannot enslave %s", ifname);
     m->ports[m->n_ports].vni = vni;
@@ -149,7 +193,8 @@ static int mem_port_release(void *ctx, uint32_t vni, const char *ifname, struct 
     (void)e;
     struct node_dp_mem *m = ctx;
     for (size_t i = 0; i < m->n_ports; i++) {
-        if (m->ports[i].vni == vni && strcmp(m->ports[i].ifname, ifname) == 0) {
+        if (m->ports[i].vni == vni && strcmp(m->ports[i].ifname, ifname) == 0 &&
+            mem_vn_owned(m, vni)) {
             m->ports[i] = m->ports[--m->n_ports];
             m->writes++;
             return 0;
@@ -190,6 +235,10 @@ static int mem_neigh_del(void *ctx, uint32_t vni, const struct strata_ip *ip, st
     struct node_dp_mem *m = ctx;
     struct mem_ent *x = mem_find(m, false, vni, ip, NULL);
     if (x != NULL) {
+        x->used = false;
+        m->writes++;
+    }
+    if (m->bridge_endpoint && (x = mem_find_br(m, vni, ip)) != NULL) {
         x->used = false;
         m->writes++;
     }
@@ -252,11 +301,12 @@ static int mem_dump_owned(void *ctx, struct node_dp_dump *d, struct strata_err *
         node_dp_dump_free(d);
         return strata_err_set(e, STRATA_ENOMEM, "out of memory");
     }
-    memcpy(d->vnis, m->vns, m->n_vns * sizeof(*d->vnis));
-    d->n_vnis = m->n_vns;
+    for (size_t i = 0; i < m->n_vns; i++)
+        if (m->vn_owned[i])
+            d->vnis[d->n_vnis++] = m->vns[i];
     for (size_t i = 0; i < MEM_MAX_ENT; i++) {
         const struct mem_ent *x = &m->ent[i];
-        if (!x->used || !x->owned)
+        if (!x->used || !x->owned || x->on_br)
             continue;
         if (!x->is_fdb) {
             struct node_dp_neigh *n = &d->neigh[d->n_neigh++];
@@ -277,8 +327,16 @@ static int mem_dump_owned(void *ctx, struct node_dp_dump *d, struct strata_err *
 static int mem_announce(void *ctx, uint32_t vni, const struct strata_ip *ip, const uint8_t mac[6],
                         struct strata_err *e)
 {
-    (void)vni, (void)ip, (void)mac, (void)e;
-    ((struct node_dp_mem *)ctx)->announced++;
+    struct node_dp_mem *m = ctx;
+    m->announced++;
+    if (!m->bridge_endpoint || !mem_has_vn(m, vni))
+        return 0;
+    struct mem_ent *x = mem_find_br(m, vni, ip);
+    if (x == NULL && (x = mem_alloc(m)) == NULL)
+        return strata_err_set(e, STRATA_ENOSPACE, "table full");
+    *x = (struct mem_ent){.used = true, .owned = true, .on_br = true, .vni = vni, .ip = *ip};
+    memcpy(x->mac, mac, 6);
+    m->writes++;
     return 0;
 }
 
@@ -410,14 +468,14 @@ uint64_t node_dp_mem_writes(const struct node_dp_mem *m)
 void node_dp_mem_put_neigh(struct node_dp_mem *m, uint32_t vni, const struct strata_ip *ip,
                            const uint8_t mac[6], bool owned)
 {
-    (void)mem_vn_ensure(m, vni, NULL);
+    (void)mem_vn_add(m, vni, true, NULL);
     (void)mem_put(m, false, vni, ip, mac, owned, false, NULL);
 }
 
 void node_dp_mem_put_fdb(struct node_dp_mem *m, uint32_t vni, const uint8_t mac[6],
                          const struct strata_ip *vtep, bool owned)
 {
-    (void)mem_vn_ensure(m, vni, NULL);
+    (void)mem_vn_add(m, vni, true, NULL);
     (void)mem_put(m, true, vni, vtep, mac, owned, memcmp(mac, mem_zero, 6) == 0, NULL);
 }
 
@@ -432,4 +490,37 @@ int node_dp_mem_inject_miss(struct node_dp_mem *m, const struct node_dp_miss *mi
     uint64_t one = 1;
     (void)!write(m->miss_efd, &one, sizeof(one));
     return 0;
+}
+
+void node_dp_mem_put_foreign_vn(struct node_dp_mem *m, uint32_t vni)
+{
+    (void)mem_vn_add(m, vni, false, NULL);
+}
+
+void node_dp_mem_put_port(struct node_dp_mem *m, uint32_t vni, const char *ifname)
+{
+    if (m->n_ports < MEM_MAX_PORTS && strlen(ifname) < sizeof(m->ports[0].ifname)) {
+        m->ports[m->n_ports].vni = vni;
+        strcpy(m->ports[m->n_ports].ifname, ifname);
+        m->n_ports++;
+    }
+}
+
+void node_dp_mem_set_bridge_endpoint(struct node_dp_mem *m, bool on)
+{
+    m->bridge_endpoint = on;
+}
+
+bool node_dp_mem_bridge_neigh(const struct node_dp_mem *m, uint32_t vni, const struct strata_ip *ip,
+                              uint8_t mac_out[6])
+{
+    struct mem_ent *x = mem_find_br(m, vni, ip);
+    if (x != NULL && mac_out != NULL)
+        memcpy(mac_out, x->mac, 6);
+    return x != NULL;
+}
+
+bool node_dp_mem_vn_owned(const struct node_dp_mem *m, uint32_t vni)
+{
+    return mem_vn_owned(m, vni);
 }

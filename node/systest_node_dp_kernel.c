@@ -86,7 +86,8 @@ static void test_kernel_dp(void **state)
     assert_int_equal(unshare(CLONE_NEWNET), 0);
     sh("ip link set lo up && ip link add und0 type bridge && ip addr add 192.0.2.1/24 dev und0 "
        "&& ip link set und0 up");
-    struct node_dp_kernel_opts o = {.vtep = IP("192.0.2.1"), .underlay_dev = "und0"};
+    struct node_dp_kernel_opts o = {
+        .vtep = IP("192.0.2.1"), .underlay_dev = "und0", .netns_fd = -1};
     struct node_dp_kernel *k;
     struct strata_err e;
     assert_int_equal(node_dp_kernel_new(&o, &k, &e), 0);

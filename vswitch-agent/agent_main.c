@@ -125,7 +125,7 @@ int main(int argc, char **argv)
     struct node_daemon_hooks hooks = agent_port_hooks;
     hooks.arg = d;
     struct node_dp_kernel_opts ko = {
-        .vtep = d->vtep, .underlay_dev = d->underlay, .mtu = (uint32_t)d->mtu};
+        .vtep = d->vtep, .underlay_dev = d->underlay, .mtu = (uint32_t)d->mtu, .netns_fd = -1};
     struct node_domain *dom;
     if (node_daemon_init(&d->nd, &no, &hooks, &e) != 0 ||
         node_daemon_add_kernel(&d->nd, &ko, &dom, &e) != 0) {
