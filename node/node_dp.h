@@ -124,6 +124,7 @@ int node_dp_mem_inject_miss(struct node_dp_mem *m, const struct node_dp_miss *mi
 void node_dp_mem_put_foreign_vn(struct node_dp_mem *m, uint32_t vni);
 void node_dp_mem_put_port(struct node_dp_mem *m, uint32_t vni, const char *ifname);
 bool node_dp_mem_vn_owned(const struct node_dp_mem *m, uint32_t vni);
+uint32_t node_dp_mem_port_vni(const struct node_dp_mem *m, const char *ifname); /* 0: none */
 /* The kernel backend's bridge_endpoint option: announce records the entry on br<VNI>. */
 void node_dp_mem_set_bridge_endpoint(struct node_dp_mem *m, bool on);
 bool node_dp_mem_bridge_neigh(const struct node_dp_mem *m, uint32_t vni, const struct strata_ip *ip,

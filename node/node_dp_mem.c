@@ -524,3 +524,11 @@ bool node_dp_mem_vn_owned(const struct node_dp_mem *m, uint32_t vni)
 {
     return mem_vn_owned(m, vni);
 }
+
+uint32_t node_dp_mem_port_vni(const struct node_dp_mem *m, const char *ifname)
+{
+    for (size_t i = 0; i < m->n_ports; i++)
+        if (strcmp(m->ports[i].ifname, ifname) == 0)
+            return m->ports[i].vni;
+    return 0;
+}
