@@ -51,7 +51,7 @@ int node_ctl_metrics(struct node_daemon *d, struct strata_err *e)
     snprintf(help, sizeof(help), "%s counter", d->o.name);
     for (size_t j = 0; j < d->n_doms; j++) {
         for (size_t i = 0; i < CTL_N; i++) {
-            char name[80], dom[16] = "";
+            char name[96], dom[24] = "";
             if (j > 0)
                 snprintf(dom, sizeof(dom), "d%zu_", j);
             snprintf(name, sizeof(name), "%s_%s%s_total", d->o.metrics_prefix, dom,
