@@ -1,6 +1,6 @@
-/* agent_main.c - strata-agentd: flags, startup (reconcile the kernel, restore ports, register at
- * the connectivity server), the miss socket on the loop, and clean shutdown on SIGTERM (which
- * leaves the kernel's entries in place so traffic keeps flowing across a restart). */
+/* agent_main.c - strata-agentd: flags, then the node daemon runtime with one kernel domain and
+ * the agent's ports: reconcile the kernel, restore ports, register at the connectivity server,
+ * run until SIGTERM (which leaves the kernel's entries in place, node_daemon.c). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,80 +27,6 @@ static int mkdir_p(const char *path)
         *p = '/';
     }
     return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-static void on_overrun_resync(struct agentd *d)
-{
-    /* Notifications were lost: re-dump the kernel and re-resolve everything held. */
-    d->a.c.overruns++;
-    LOG_WARN("netlink overrun (ENOBUFS): full resync");
-    size_t n;
-    uint32_t *v = agent_port_vnis(d, &n);
-    struct strata_err e;
-    if (v != NULL && agent_reconcile(&d->a, v, n, &e) != 0)
-        LOG_WARN("resync: %s", e.msg);
-    free(v);
-}
-
-static void on_miss(void *arg, const struct agent_dp_miss *m, bool overrun)
-{
-    struct agentd *d = arg;
-    if (overrun) {
-        on_overrun_resync(d);
-        return;
-    }
-    struct agent_vn *vn = agent_vn_find(&d->a, m->vni);
-    if (vn == NULL || vn->ports == 0)
-        return; /* a device being torn down */
-    struct agent_key k;
-    if (m->kind == 'i')
-        agent_key_ip(&k, m->vni, &m->ip);
-    else
-        agent_key_mac(&k, m->vni, m->mac);
-    agent_miss_handle(&d->a, &k, strata_now_us());
-}
-
-static void on_miss_readable(uv_poll_t *h, int status, int events)
-{
-    (void)events;
-    struct agentd *d = h->data;
-    struct strata_err e;
-    if (status < 0)
-        return;
-    if (agent_dp_kernel_miss_read(d->kdp, on_miss, d, &e) != 0)
-        LOG_WARN("miss socket: %s", e.msg);
-}
-
-static void on_registered(void *arg)
-{
-    agent_port_reregister(arg);
-}
-
-static void on_signal(void *arg)
-{
-    struct agentd *d = arg;
-    if (d->stopping)
-        return;
-    d->stopping = true;
-    LOG_INFO("SIGTERM: stopping (kernel entries stay)");
-    uv_poll_stop(&d->miss_poll);
-    uv_close((uv_handle_t *)&d->miss_poll, NULL);
-    agent_port_close(d); /* parked attaches are answered before the servers go */
-    agent_csd_close(d->csd);
-    if (d->srv != NULL) {
-        strata_server_close(d->srv);
-        d->srv = NULL;
-    }
-    if (d->metrics != NULL) {
-        strata_metrics_close(d->metrics);
-        d->metrics = NULL;
-    }
-    strata_loop_close(d->loop);
-}
-
-static uint64_t now_ms(void)
-{
-    return strata_now_ms();
 }
 
 static int check_flags(struct agentd *d, const char *vtep, struct strata_err *e)
@@ -183,64 +109,50 @@ int main(int argc, char **argv)
     }
     snprintf(d->state_path, sizeof(d->state_path), "%s/ports", d->data_dir);
 
-    static uv_loop_t uv;
-    uv_loop_init(&uv);
-    d->uv = &uv;
-    struct agent_dp_kernel_opts ko = {
-        .vtep = d->vtep, .underlay_dev = d->underlay, .mtu = (uint32_t)d->mtu};
-    struct agent_resolver none = {0};
-    if (strata_loop_new(&uv, &d->loop, &e) != 0 || agent_dp_kernel_new(&ko, &d->kdp, &e) != 0 ||
-        agent_init(&d->a, agent_dp_kernel(d->kdp), none, &d->vtep, (uint32_t)d->negative_ttl_ms,
-                   now_ms) != 0) {
+    struct node_daemon_opts no = {
+        .name = "strata-agentd",
+        .metrics_prefix = "agent",
+        .ctl_path = d->ctl,
+        .metrics_addr = d->metrics_addr,
+        .csd = {.host = d->host,
+                .pod = d->pod,
+                .urls = d->cs_urls,
+                .vtep = d->vtep,
+                .call_timeout_ms = 500,
+                .poll_wait_ms = 1000},
+        .negative_ttl_ms = (uint32_t)d->negative_ttl_ms,
+    };
+    struct node_daemon_hooks hooks = agent_port_hooks;
+    hooks.arg = d;
+    struct node_dp_kernel_opts ko = {
+        .vtep = d->vtep, .underlay_dev = d->underlay, .mtu = (uint32_t)d->mtu, .netns_fd = -1};
+    struct node_domain *dom;
+    if (node_daemon_init(&d->nd, &no, &hooks, &e) != 0 ||
+        node_daemon_add_kernel(&d->nd, &ko, &dom, &e) != 0) {
         fprintf(stderr, "strata-agentd: %s\n", e.msg[0] ? e.msg : "out of memory");
-        return 1;
-    }
-    struct agent_csd_opts co = {.host = d->host,
-                                .pod = d->pod,
-                                .urls = d->cs_urls,
-                                .vtep = d->vtep,
-                                .call_timeout_ms = 500,
-                                .poll_wait_ms = 1000};
-    if (agent_csd_new(d->loop, &d->a, &co, on_registered, d, &d->csd, &e) != 0) {
-        fprintf(stderr, "strata-agentd: %s\n", e.msg);
         return 2;
     }
-    d->a.res = agent_csd_resolver(d->csd);
+    d->a = &dom->core;
     agent_port_init(d);
 
     /* Restart without disruption: what the kernel holds stays until proven wrong. */
-    size_t nv;
-    uint32_t *vnis;
-    if (agent_port_load(d, &e) != 0 || (vnis = agent_port_vnis(d, &nv)) == NULL) {
-        fprintf(stderr, "strata-agentd: %s\n", e.msg[0] ? e.msg : "out of memory");
+    if (agent_port_load(d, &e) != 0) {
+        fprintf(stderr, "strata-agentd: %s\n", e.msg);
         return 1;
     }
-    if (agent_reconcile(&d->a, vnis, nv, &e) != 0)
-        LOG_WARN("reconcile: %s", e.msg);
-    free(vnis);
+    (void)node_daemon_reconcile(&d->nd, &e); /* logged; the ports are restored regardless */
     (void)agent_port_restore(d, &e);
-
-    uv_poll_init(&uv, &d->miss_poll, agent_dp_kernel_miss_fd(d->kdp));
-    d->miss_poll.data = d;
-    uv_poll_start(&d->miss_poll, UV_READABLE, on_miss_readable);
-    if (agent_ctl_metrics(d, &e) != 0 || agent_ctl_open(d, &e) != 0) {
+    if (node_daemon_start(&d->nd, &e) != 0) {
         LOG_ERROR("startup failed: %s", e.msg);
         fprintf(stderr, "strata-agentd: %s\n", e.msg);
         return 1;
     }
-    strata_loop_on_signal(d->loop, on_signal, d);
-    agent_csd_start(d->csd);
     char vs[STRATA_IP_STRLEN];
     LOG_INFO("serving ctl=%s vtep=%s cs=%s ports=%zu", d->ctl, strata_ip_format(&d->vtep, vs),
              d->cs_urls, d->n_ports);
 
-    uv_run(&uv, UV_RUN_DEFAULT);
-    uv_run(&uv, UV_RUN_NOWAIT);
-    if (uv_loop_close(&uv) != 0)
-        LOG_WARN("loop closed with handles still open");
-    agent_csd_free(d->csd);
-    agent_fini(&d->a);
-    agent_dp_kernel_free(d->kdp);
+    node_daemon_run(&d->nd);
+    node_daemon_fini(&d->nd);
     free(d->ports);
     LOG_INFO("stopped");
     return 0;

@@ -105,41 +105,41 @@ uint32_t *agent_port_vnis(const struct agentd *d, size_t *n)
 /* Devices for a port's VN, then the port on its bridge. */
 static int port_plug(struct agentd *d, const struct agent_port *p, struct strata_err *e)
 {
-    struct agent_vn *vn = agent_vn_get(&d->a, p->vni);
+    struct node_vn *vn = node_vn_get(d->a, p->vni);
     if (vn == NULL)
         return strata_err_set(e, STRATA_ENOMEM, "out of memory");
     bool fresh = vn->ports == 0;
-    int rc = d->a.dp.ops->vn_ensure(d->a.dp.ctx, p->vni, e);
+    int rc = d->a->dp.ops->vn_ensure(d->a->dp.ctx, p->vni, e);
     if (rc == 0)
-        rc = d->a.dp.ops->port_enslave(d->a.dp.ctx, p->vni, p->ifname, e);
+        rc = d->a->dp.ops->port_enslave(d->a->dp.ctx, p->vni, p->ifname, e);
     if (rc != 0) {
         if (fresh) {
             struct strata_err e2;
-            (void)d->a.dp.ops->vn_release(d->a.dp.ctx, p->vni, &e2);
-            agent_vn_remove(&d->a, p->vni);
+            (void)d->a->dp.ops->vn_release(d->a->dp.ctx, p->vni, &e2);
+            node_vn_remove(d->a, p->vni);
         }
         return rc;
     }
     vn->ports++;
     if (fresh && vn->n_flood > 0)
-        (void)d->a.dp.ops->flood_set(d->a.dp.ctx, p->vni, vn->flood, vn->n_flood, NULL);
+        (void)d->a->dp.ops->flood_set(d->a->dp.ctx, p->vni, vn->flood, vn->n_flood, NULL);
     return 0;
 }
 
 static void port_unplug(struct agentd *d, const struct agent_port *p)
 {
     struct strata_err e;
-    if (d->a.dp.ops->port_release(d->a.dp.ctx, p->vni, p->ifname, &e) != 0)
+    if (d->a->dp.ops->port_release(d->a->dp.ctx, p->vni, p->ifname, &e) != 0)
         LOG_WARN("release %s: %s", p->ifname, e.msg);
-    struct agent_vn *vn = agent_vn_find(&d->a, p->vni);
+    struct node_vn *vn = node_vn_find(d->a, p->vni);
     if (vn != NULL && vn->ports > 0)
         vn->ports--;
     if (vn == NULL || vn->ports == 0) {
         /* Last port of the VN here: its devices go, and with them every entry for it. */
-        if (d->a.dp.ops->vn_release(d->a.dp.ctx, p->vni, &e) != 0)
+        if (d->a->dp.ops->vn_release(d->a->dp.ctx, p->vni, &e) != 0)
             LOG_WARN("release vni=%u: %s", p->vni, e.msg);
-        agent_drop_vn(&d->a, p->vni);
-        agent_vn_remove(&d->a, p->vni);
+        node_drop_vn(d->a, p->vni);
+        node_vn_remove(d->a, p->vni);
     }
 }
 
@@ -234,7 +234,7 @@ static void port_register_done(int rc, strata_env *reply, void *arg)
         free(o);
         return;
     }
-    if (d->stopping) {
+    if (d->nd.stopping) {
         strata_req_error(o->req, STRATA_EUNAVAIL, "agent stopping");
         free(o);
         return;
@@ -253,7 +253,7 @@ static void port_register_done(int rc, strata_env *reply, void *arg)
         free(o);
         return;
     }
-    agent_csd_fetch_flood(d->csd, o->p.vni);
+    node_csd_fetch_flood(d->nd.csd, o->p.vni);
     char ip[STRATA_IP_STRLEN];
     LOG_INFO("port %s attached: vni=%u ip=%s", o->p.ifname, o->p.vni,
              strata_ip_format(&o->p.ip, ip));
@@ -285,12 +285,13 @@ static void port_park_timer_cb(uv_timer_t *t)
 void agent_port_init(struct agentd *d)
 {
     d->pending = NULL;
-    uv_timer_init(d->uv, &d->pending_timer);
+    uv_timer_init(&d->nd.uv, &d->pending_timer);
     d->pending_timer.data = d;
 }
 
-void agent_port_close(struct agentd *d)
+void agent_port_close(void *arg)
 {
+    struct agentd *d = arg;
     while (d->pending != NULL) {
         struct port_op *o = d->pending;
         d->pending = o->next;
@@ -309,7 +310,7 @@ static int port_register(struct agentd *d, const struct agent_port *p, struct st
     if (o == NULL)
         return STRATA_ENOMEM;
     *o = (struct port_op){.d = d, .req = req, .p = *p, .fresh = fresh};
-    if (req != NULL && !agent_csd_registered(d->csd)) {
+    if (req != NULL && !node_csd_registered(d->nd.csd)) {
         o->deadline_ms = strata_now_ms() + PORT_PARK_MS;
         o->next = d->pending;
         d->pending = o;
@@ -334,7 +335,7 @@ static int port_send(struct port_op *o)
     strata_env env = STRATA__V1__ENVELOPE__INIT;
     env.body_case = STRATA__V1__ENVELOPE__BODY_PORT_REGISTER;
     env.port_register = &pr;
-    return agent_csd_call(d->csd, &env, 2000, port_register_done, o);
+    return node_csd_call(d->nd.csd, &env, 2000, port_register_done, o);
 }
 
 static bool port_is_parked(const struct agentd *d, const char *ifname)
@@ -345,8 +346,10 @@ static bool port_is_parked(const struct agentd *d, const char *ifname)
     return false;
 }
 
-void agent_port_reregister(struct agentd *d)
+void agent_port_reregister(void *arg, const Strata__V1__HostRegisterReply *reply)
 {
+    (void)reply;
+    struct agentd *d = arg;
     for (size_t i = 0; i < d->n_ports; i++)
         if (!port_is_parked(d, d->ports[i].ifname))
             (void)port_register(d, &d->ports[i], NULL, false);
@@ -364,7 +367,7 @@ void agent_port_reregister(struct agentd *d)
     size_t n;
     uint32_t *v = agent_port_vnis(d, &n);
     for (size_t i = 0; v != NULL && i < n; i++)
-        agent_csd_fetch_flood(d->csd, v[i]);
+        node_csd_fetch_flood(d->nd.csd, v[i]);
     free(v);
 }
 
@@ -468,8 +471,36 @@ void agent_port_detach(struct agentd *d, struct strata_req *req, const Strata__V
     strata_env env = STRATA__V1__ENVELOPE__INIT;
     env.body_case = STRATA__V1__ENVELOPE__BODY_PORT_UNREGISTER;
     env.port_unregister = &pu;
-    if (agent_csd_call(d->csd, &env, 2000, port_unregister_done, o) != 0) {
+    if (node_csd_call(d->nd.csd, &env, 2000, port_unregister_done, o) != 0) {
         strata_req_error(req, STRATA_EUNAVAIL, "detached locally; no connectivity server");
         free(o);
     }
 }
+
+static bool port_ctl(void *arg, struct strata_req *req, const strata_env *env)
+{
+    struct agentd *d = arg;
+    switch (env->body_case) {
+    case STRATA__V1__ENVELOPE__BODY_PORT_ATTACH:
+        agent_port_attach(d, req, env->port_attach);
+        return true;
+    case STRATA__V1__ENVELOPE__BODY_PORT_DETACH:
+        agent_port_detach(d, req, env->port_detach);
+        return true;
+    default:
+        return false;
+    }
+}
+
+static uint32_t *port_keep_vnis(void *arg, const struct node_domain *dom, size_t *n)
+{
+    (void)dom; /* one domain */
+    return agent_port_vnis(arg, n);
+}
+
+const struct node_daemon_hooks agent_port_hooks = {
+    .ctl = port_ctl,
+    .registered = agent_port_reregister,
+    .keep_vnis = port_keep_vnis,
+    .stopping = agent_port_close,
+};

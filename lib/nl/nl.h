@@ -32,6 +32,10 @@ struct strata_nl_vxlan {
     struct strata_ip local; /* our VTEP */
     uint32_t link;          /* underlay ifindex (IFLA_VXLAN_LINK), 0 = none */
     uint32_t mtu;           /* 0 = kernel default */
+    /* Create it in another namespace (IFLA_NET_NS_FD): sent from a socket in the underlay, the
+     * device lives in netns_fd while its UDP socket stays in the underlay (PITFALLS). */
+    bool in_netns;
+    int netns_fd;
 };
 /* RTM_NEWLINK create vxlan: id, local, dstport 4789, nolearning, proxy, l2miss, l3miss. */
 size_t strata_nl_enc_vxlan_new(void *buf, size_t cap, uint32_t seq,
@@ -46,6 +50,10 @@ size_t strata_nl_enc_link_set(void *buf, size_t cap, uint32_t seq, int ifindex, 
 size_t strata_nl_enc_link_alias(void *buf, size_t cap, uint32_t seq, int ifindex,
                                 const char *alias);
 size_t strata_nl_enc_link_del(void *buf, size_t cap, uint32_t seq, int ifindex);
+/* RTM_GETLINK of one link, by ifindex (> 0) or else by name: send with strata_nl_get. */
+size_t strata_nl_enc_link_get(void *buf, size_t cap, uint32_t seq, int ifindex, const char *name);
+/* RTM_GETLINK dump of the links enslaved to `master` only (the kernel filters on IFLA_MASTER). */
+size_t strata_nl_enc_link_dump_master(void *buf, size_t cap, uint32_t seq, int master);
 
 /* RTM_NEWNEIGH (add: replace, NUD_PERMANENT, owned) or RTM_DELNEIGH of ip -> mac on ifindex. */
 size_t strata_nl_enc_neigh(void *buf, size_t cap, uint32_t seq, bool add, int ifindex,
@@ -57,6 +65,9 @@ size_t strata_nl_enc_fdb(void *buf, size_t cap, uint32_t seq, bool add, bool app
                          const uint8_t mac[6], const struct strata_ip *dst);
 /* Dump request: RTM_GETLINK (family AF_UNSPEC) or RTM_GETNEIGH (AF_INET, AF_INET6, AF_BRIDGE). */
 size_t strata_nl_enc_dump(void *buf, size_t cap, uint32_t seq, int type, int family);
+/* RTM_GETNEIGH AF_BRIDGE dump of one device's FDB (the kernel filters on the port ifindex: an
+ * ifinfomsg header, as iproute2's `bridge fdb show dev` sends), not the whole table. */
+size_t strata_nl_enc_fdb_dump_dev(void *buf, size_t cap, uint32_t seq, int ifindex);
 
 /* ---- parsers */
 
@@ -104,6 +115,9 @@ int strata_nl_fd(const struct strata_nl *n);
 /* Send one encoded request with NLM_F_ACK (fresh seq) and wait for the ack. Kernel errors map
  * to STRATA_EEXIST (EEXIST), STRATA_ENOTFOUND (ENOENT, ENODEV), STRATA_EIO (others). */
 int strata_nl_request(struct strata_nl *n, void *msg, struct strata_err *e);
+/* Send a non-dump get (e.g. strata_nl_enc_link_get) with NLM_F_ACK and call cb for the answer;
+ * STRATA_ENOTFOUND when there is no such object. */
+int strata_nl_get(struct strata_nl *n, void *msg, strata_nl_cb cb, void *arg, struct strata_err *e);
 /* Send a dump request and call cb for every message of the answer. */
 int strata_nl_dump(struct strata_nl *n, void *msg, strata_nl_cb cb, void *arg,
                    struct strata_err *e);

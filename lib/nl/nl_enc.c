@@ -66,6 +66,8 @@ size_t strata_nl_enc_vxlan_new(void *buf, size_t cap, uint32_t seq, const struct
         mnl_attr_put_u32(nh, IFLA_VXLAN_LINK, v->link);
     mnl_attr_nest_end(nh, data);
     mnl_attr_nest_end(nh, li);
+    if (v->in_netns)
+        mnl_attr_put_u32(nh, IFLA_NET_NS_FD, (uint32_t)v->netns_fd);
     return nh->nlmsg_len;
 }
 
@@ -124,6 +126,45 @@ size_t strata_nl_enc_link_del(void *buf, size_t cap, uint32_t seq, int ifindex)
     if (nh == NULL)
         return 0;
     nl_enc_ifinfo(nh, ifindex);
+    return nh->nlmsg_len;
+}
+
+size_t strata_nl_enc_link_get(void *buf, size_t cap, uint32_t seq, int ifindex, const char *name)
+{
+    if (ifindex <= 0 && !nl_enc_name_ok(name))
+        return 0;
+    struct nlmsghdr *nh = nl_enc_header(buf, cap, seq, RTM_GETLINK, 0);
+    if (nh == NULL)
+        return 0;
+    nl_enc_ifinfo(nh, ifindex > 0 ? ifindex : 0);
+    if (ifindex <= 0)
+        mnl_attr_put_strz(nh, IFLA_IFNAME, name);
+    return nh->nlmsg_len;
+}
+
+size_t strata_nl_enc_link_dump_master(void *buf, size_t cap, uint32_t seq, int master)
+{
+    if (master <= 0)
+        return 0;
+    struct nlmsghdr *nh = nl_enc_header(buf, cap, seq, RTM_GETLINK, NLM_F_DUMP);
+    if (nh == NULL)
+        return 0;
+    nl_enc_ifinfo(nh, 0);
+    mnl_attr_put_u32(nh, IFLA_MASTER, (uint32_t)master);
+    return nh->nlmsg_len;
+}
+
+size_t strata_nl_enc_fdb_dump_dev(void *buf, size_t cap, uint32_t seq, int ifindex)
+{
+    if (ifindex <= 0)
+        return 0;
+    struct nlmsghdr *nh = nl_enc_header(buf, cap, seq, RTM_GETNEIGH, NLM_F_DUMP);
+    if (nh == NULL)
+        return 0;
+    /* An ndmsg header would dump every device (the kernel reads the port only from an
+     * ifinfomsg-sized header when strict checking is off). */
+    struct ifinfomsg *ifi = nl_enc_ifinfo(nh, ifindex);
+    ifi->ifi_family = AF_BRIDGE;
     return nh->nlmsg_len;
 }
 

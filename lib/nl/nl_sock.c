@@ -139,6 +139,14 @@ int strata_nl_request(struct strata_nl *n, void *msg, struct strata_err *e)
     return nl_sock_exchange(n, nh, NULL, e);
 }
 
+int strata_nl_get(struct strata_nl *n, void *msg, strata_nl_cb cb, void *arg, struct strata_err *e)
+{
+    struct nlmsghdr *nh = msg;
+    struct nl_sock_dump d = {cb, arg};
+    nh->nlmsg_flags |= NLM_F_ACK; /* the answer, then an ack that ends the exchange */
+    return nl_sock_exchange(n, nh, &d, e);
+}
+
 int strata_nl_dump(struct strata_nl *n, void *msg, strata_nl_cb cb, void *arg, struct strata_err *e)
 {
     struct nl_sock_dump d = {cb, arg};

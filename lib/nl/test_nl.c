@@ -239,12 +239,69 @@ static void test_lengths(void **state)
     assert_false(strata_nl_lengths_ok(buf, 64));
 }
 
+static void test_link_get_and_filtered_dumps(void **state)
+{
+    (void)state;
+    char buf[STRATA_NL_MSG_MAX];
+    struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+    struct tb t = {0};
+    /* by name */
+    assert_true(strata_nl_enc_link_get(buf, sizeof(buf), 3, 0, "br100") > 0);
+    assert_int_equal(nh->nlmsg_type, RTM_GETLINK);
+    assert_false(nh->nlmsg_flags & NLM_F_DUMP);
+    assert_true(mnl_attr_parse(nh, sizeof(struct ifinfomsg), tb_cb, &t) >= 0);
+    assert_string_equal(mnl_attr_get_str(t.a[IFLA_IFNAME]), "br100");
+    /* by index: no name */
+    assert_true(strata_nl_enc_link_get(buf, sizeof(buf), 3, 7, NULL) > 0);
+    assert_int_equal(((struct ifinfomsg *)mnl_nlmsg_get_payload(nh))->ifi_index, 7);
+    assert_int_equal(strata_nl_enc_link_get(buf, sizeof(buf), 3, 0, NULL), 0);
+    /* links of one master */
+    assert_true(strata_nl_enc_link_dump_master(buf, sizeof(buf), 4, 9) > 0);
+    assert_true(nh->nlmsg_flags & NLM_F_DUMP);
+    memset(&t, 0, sizeof(t));
+    assert_true(mnl_attr_parse(nh, sizeof(struct ifinfomsg), tb_cb, &t) >= 0);
+    assert_int_equal(mnl_attr_get_u32(t.a[IFLA_MASTER]), 9);
+    assert_int_equal(strata_nl_enc_link_dump_master(buf, sizeof(buf), 4, 0), 0);
+    /* the FDB of one device: an ifinfomsg-sized header naming it */
+    assert_true(strata_nl_enc_fdb_dump_dev(buf, sizeof(buf), 5, 11) > 0);
+    assert_int_equal(nh->nlmsg_type, RTM_GETNEIGH);
+    assert_true(nh->nlmsg_flags & NLM_F_DUMP);
+    assert_int_equal(nh->nlmsg_len, mnl_nlmsg_size(sizeof(struct ifinfomsg)));
+    const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nh);
+    assert_int_equal(ifi->ifi_family, AF_BRIDGE);
+    assert_int_equal(ifi->ifi_index, 11);
+    assert_int_equal(strata_nl_enc_fdb_dump_dev(buf, sizeof(buf), 5, 0), 0);
+}
+
+static void test_vxlan_new_in_netns(void **state)
+{
+    (void)state;
+    char buf[STRATA_NL_MSG_MAX];
+    struct strata_nl_vxlan v = {.name = "vx100", .vni = 100, .local = ip4("192.0.2.1")};
+    struct tb t = {0};
+    assert_true(strata_nl_enc_vxlan_new(buf, sizeof(buf), 1, &v) > 0);
+    assert_true(mnl_attr_parse((struct nlmsghdr *)buf, sizeof(struct ifinfomsg), tb_cb, &t) >= 0);
+    assert_null(t.a[IFLA_NET_NS_FD]); /* not asked: the caller's namespace */
+    v.in_netns = true;
+    v.netns_fd = 0; /* a valid descriptor number too */
+    memset(&t, 0, sizeof(t));
+    assert_true(strata_nl_enc_vxlan_new(buf, sizeof(buf), 1, &v) > 0);
+    assert_true(mnl_attr_parse((struct nlmsghdr *)buf, sizeof(struct ifinfomsg), tb_cb, &t) >= 0);
+    assert_non_null(t.a[IFLA_NET_NS_FD]);
+    assert_int_equal(mnl_attr_get_u32(t.a[IFLA_NET_NS_FD]), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vxlan_new),  cmocka_unit_test(test_link_set_and_bridge),
-        cmocka_unit_test(test_neigh),      cmocka_unit_test(test_fdb),
-        cmocka_unit_test(test_miss_parse), cmocka_unit_test(test_dump),
+        cmocka_unit_test(test_link_get_and_filtered_dumps),
+        cmocka_unit_test(test_vxlan_new_in_netns),
+        cmocka_unit_test(test_vxlan_new),
+        cmocka_unit_test(test_link_set_and_bridge),
+        cmocka_unit_test(test_neigh),
+        cmocka_unit_test(test_fdb),
+        cmocka_unit_test(test_miss_parse),
+        cmocka_unit_test(test_dump),
         cmocka_unit_test(test_lengths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

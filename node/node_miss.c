@@ -1,29 +1,29 @@
-/* agent_miss.c - kernel misses to resolutions to kernel entries: coalescing, negative caching,
+/* node_miss.c - kernel misses to resolutions to kernel entries: coalescing, negative caching,
  * and the install/remove rules shared by answers, pushed updates and reconcile. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
+#include "node.h"
 #include "log.h"
 
-static bool agent_miss_is_self(const struct agent *a, const struct strata_ip *vtep)
+static bool node_miss_is_self(const struct node *a, const struct strata_ip *vtep)
 {
     return vtep->family == 0 || strata_ip_equal(vtep, &a->self_vtep);
 }
 
 /* An entry holds a reference on the FDB entry of its MAC iff it is installed, positive and its
  * endpoint is remote (local MACs are the bridge's business). */
-static bool agent_miss_holds_fdb(const struct agent *a, const struct agent_entry *ent)
+static bool node_miss_holds_fdb(const struct node *a, const struct node_entry *ent)
 {
-    return ent->installed && ent->state == AGENT_POSITIVE && !agent_miss_is_self(a, &ent->vtep);
+    return ent->installed && ent->state == NODE_POSITIVE && !node_miss_is_self(a, &ent->vtep);
 }
 
-static void agent_miss_fdb_ref(struct agent *a, uint32_t vni, const uint8_t mac[6],
-                               const struct strata_ip *vtep)
+static void node_miss_fdb_ref(struct node *a, uint32_t vni, const uint8_t mac[6],
+                              const struct strata_ip *vtep)
 {
-    struct agent_key k = {.vni = vni, .kind = AGENT_KEY_FDB};
+    struct node_key k = {.vni = vni, .kind = NODE_KEY_FDB};
     memcpy(k.mac, mac, 6);
-    struct agent_entry *f = agent_table_get(a, &k);
+    struct node_entry *f = node_table_get(a, &k);
     if (f == NULL)
         return;
     if (f->refs == 0 || !strata_ip_equal(&f->vtep, vtep)) {
@@ -33,17 +33,17 @@ static void agent_miss_fdb_ref(struct agent *a, uint32_t vni, const uint8_t mac[
             LOG_WARN("fdb set vni=%u: %s", vni, e.msg);
         }
         f->vtep = *vtep;
-        f->state = AGENT_POSITIVE;
+        f->state = NODE_POSITIVE;
         f->installed = true;
     }
     f->refs++;
 }
 
-static void agent_miss_fdb_unref(struct agent *a, uint32_t vni, const uint8_t mac[6])
+static void node_miss_fdb_unref(struct node *a, uint32_t vni, const uint8_t mac[6])
 {
-    struct agent_key k = {.vni = vni, .kind = AGENT_KEY_FDB};
+    struct node_key k = {.vni = vni, .kind = NODE_KEY_FDB};
     memcpy(k.mac, mac, 6);
-    struct agent_entry *f = agent_table_find(a, &k);
+    struct node_entry *f = node_table_find(a, &k);
     if (f == NULL)
         return;
     if (f->refs > 1) {
@@ -53,28 +53,28 @@ static void agent_miss_fdb_unref(struct agent *a, uint32_t vni, const uint8_t ma
     struct strata_err e;
     if (a->dp.ops->fdb_del(a->dp.ctx, vni, mac, &e) != 0)
         LOG_WARN("fdb del vni=%u: %s", vni, e.msg);
-    agent_table_remove(a, f);
+    node_table_remove(a, f);
 }
 
-static void agent_miss_uninstall(struct agent *a, struct agent_entry *ent)
+static void node_miss_uninstall(struct node *a, struct node_entry *ent)
 {
     if (!ent->installed)
         return;
-    if (ent->key.kind == AGENT_KEY_IP) {
+    if (ent->key.kind == NODE_KEY_IP) {
         struct strata_err e;
         if (a->dp.ops->neigh_del(a->dp.ctx, ent->key.vni, &ent->key.ip, &e) != 0)
             LOG_WARN("neigh del vni=%u: %s", ent->key.vni, e.msg);
     }
-    if (agent_miss_holds_fdb(a, ent))
-        agent_miss_fdb_unref(a, ent->key.vni, ent->mac);
+    if (node_miss_holds_fdb(a, ent))
+        node_miss_fdb_unref(a, ent->key.vni, ent->mac);
     ent->installed = false;
     a->c.removals++;
 }
 
-void agent_entry_set(struct agent *a, struct agent_entry *ent, const struct agent_answer *ans)
+void node_entry_set(struct node *a, struct node_entry *ent, const struct node_answer *ans)
 {
     uint64_t now = a->now_ms();
-    if (!ent->force && ent->installed && ent->state == AGENT_POSITIVE &&
+    if (!ent->force && ent->installed && ent->state == NODE_POSITIVE &&
         memcmp(ent->mac, ans->mac, 6) == 0 && strata_ip_equal(&ent->vtep, &ans->vtep)) {
         /* Same answer: the kernel is already right; touch nothing (restart without disruption). */
         if (ent->verifying)
@@ -84,17 +84,17 @@ void agent_entry_set(struct agent *a, struct agent_entry *ent, const struct agen
         ent->updated_ms = now;
         return;
     }
-    bool had_fdb = agent_miss_holds_fdb(a, ent);
+    bool had_fdb = node_miss_holds_fdb(a, ent);
     uint8_t old_mac[6];
     memcpy(old_mac, ent->mac, 6);
 
-    ent->state = AGENT_POSITIVE;
+    ent->state = NODE_POSITIVE;
     memcpy(ent->mac, ans->mac, 6);
     ent->vtep = ans->vtep;
     ent->version = ans->version;
     ent->updated_ms = now;
     ent->force = false;
-    if (ent->key.kind == AGENT_KEY_IP) {
+    if (ent->key.kind == NODE_KEY_IP) {
         struct strata_err e;
         if (a->dp.ops->neigh_set(a->dp.ctx, ent->key.vni, &ent->key.ip, ent->mac, &e) != 0) {
             a->c.install_errors++;
@@ -104,63 +104,63 @@ void agent_entry_set(struct agent *a, struct agent_entry *ent, const struct agen
     /* Take the new FDB reference before dropping the old one: a move of the same MAC rewrites
      * the entry in place instead of deleting and re-adding it. */
     ent->installed = true;
-    if (!agent_miss_is_self(a, &ent->vtep))
-        agent_miss_fdb_ref(a, ent->key.vni, ent->mac, &ent->vtep);
+    if (!node_miss_is_self(a, &ent->vtep))
+        node_miss_fdb_ref(a, ent->key.vni, ent->mac, &ent->vtep);
     if (had_fdb)
-        agent_miss_fdb_unref(a, ent->key.vni, old_mac);
+        node_miss_fdb_unref(a, ent->key.vni, old_mac);
     a->c.installs++;
     /* Last, once the FDB entry is in: a VM whose ARP the VXLAN device consumed sends what it
      * queued as soon as it hears the answer. */
-    if (ent->key.kind == AGENT_KEY_IP && a->dp.ops->announce != NULL) {
+    if (ent->key.kind == NODE_KEY_IP && a->dp.ops->announce != NULL) {
         struct strata_err e;
         if (a->dp.ops->announce(a->dp.ctx, ent->key.vni, &ent->key.ip, ent->mac, &e) != 0)
             LOG_DEBUG("announce vni=%u: %s", ent->key.vni, e.msg);
     }
 }
 
-static void agent_miss_set_negative(struct agent *a, struct agent_entry *ent,
-                                    const struct agent_answer *ans)
+static void node_miss_set_negative(struct node *a, struct node_entry *ent,
+                                   const struct node_answer *ans)
 {
-    agent_miss_uninstall(a, ent);
+    node_miss_uninstall(a, ent);
     uint32_t ttl =
         ans != NULL && ans->negative_ttl_ms != 0 ? ans->negative_ttl_ms : a->negative_ttl_ms;
-    ent->state = AGENT_NEGATIVE;
+    ent->state = NODE_NEGATIVE;
     ent->version = ans != NULL ? ans->version : 0;
     ent->updated_ms = a->now_ms();
     ent->expires_ms = ent->updated_ms + ttl;
     ent->force = false;
 }
 
-static void agent_miss_ask(struct agent *a, struct agent_entry *ent)
+static void node_miss_ask(struct node *a, struct node_entry *ent)
 {
     ent->inflight = true;
     a->c.resolves++;
     if (a->res.resolve(a->res.ctx, &ent->key) != 0) {
         ent->inflight = false;
-        if (ent->state == AGENT_PENDING)
-            agent_table_remove(a, ent);
+        if (ent->state == NODE_PENDING)
+            node_table_remove(a, ent);
     }
 }
 
-void agent_miss_handle(struct agent *a, const struct agent_key *key, uint64_t miss_us)
+void node_miss_handle(struct node *a, const struct node_key *key, uint64_t miss_us)
 {
     a->c.misses++;
-    if (key->kind == AGENT_KEY_IP)
+    if (key->kind == NODE_KEY_IP)
         a->c.l3miss++;
     else
         a->c.l2miss++;
-    struct agent_entry *ent = agent_table_find(a, key);
+    struct node_entry *ent = node_table_find(a, key);
     if (ent != NULL && ent->inflight) {
         ent->force = true;
         a->c.coalesced++;
         return;
     }
-    if (ent != NULL && ent->state == AGENT_NEGATIVE && a->now_ms() < ent->expires_ms) {
+    if (ent != NULL && ent->state == NODE_NEGATIVE && a->now_ms() < ent->expires_ms) {
         a->c.negative_cached++;
         return;
     }
     if (ent == NULL) {
-        ent = agent_table_get(a, key);
+        ent = node_table_get(a, key);
         if (ent == NULL)
             return;
     }
@@ -168,17 +168,17 @@ void agent_miss_handle(struct agent *a, const struct agent_key *key, uint64_t mi
      * than trust a value that may be stale, and reinstall whatever the answer is. */
     ent->force = true;
     ent->miss_us = miss_us;
-    agent_miss_ask(a, ent);
+    node_miss_ask(a, ent);
 }
 
-void agent_answer(struct agent *a, const struct agent_key *key, const struct agent_answer *ans)
+void node_answer(struct node *a, const struct node_key *key, const struct node_answer *ans)
 {
-    struct agent_entry *ent = agent_table_find(a, key);
-    if (ent == NULL || ent->key.kind == AGENT_KEY_FDB)
+    struct node_entry *ent = node_table_find(a, key);
+    if (ent == NULL || ent->key.kind == NODE_KEY_FDB)
         return; /* nobody asked (or it was dropped meanwhile) */
     ent->inflight = false;
     if (ans->status == 0 && ans->found && !ans->denied) {
-        agent_entry_set(a, ent, ans);
+        node_entry_set(a, ent, ans);
         ent->verifying = false;
         if (ent->miss_us != 0 && a->on_install != NULL)
             a->on_install(a->on_install_arg, ent);
@@ -187,37 +187,37 @@ void agent_answer(struct agent *a, const struct agent_key *key, const struct age
     }
     ent->verifying = false;
     ent->miss_us = 0;
-    agent_miss_set_negative(a, ent, ans);
+    node_miss_set_negative(a, ent, ans);
 }
 
-void agent_answer_failed(struct agent *a, const struct agent_key *key)
+void node_answer_failed(struct node *a, const struct node_key *key)
 {
-    struct agent_entry *ent = agent_table_find(a, key);
+    struct node_entry *ent = node_table_find(a, key);
     if (ent == NULL)
         return;
     ent->inflight = false;
     ent->miss_us = 0;
-    if (ent->state == AGENT_PENDING && !ent->installed)
-        agent_table_remove(a, ent);
+    if (ent->state == NODE_PENDING && !ent->installed)
+        node_table_remove(a, ent);
 }
 
-struct agent_miss_list {
-    struct agent_entry **v;
+struct node_miss_list {
+    struct node_entry **v;
     size_t n, cap;
     uint32_t vni; /* 0 = all */
     bool all_kinds;
 };
 
-static void agent_miss_collect(struct agent_entry *ent, void *arg)
+static void node_miss_collect(struct node_entry *ent, void *arg)
 {
-    struct agent_miss_list *l = arg;
-    if (!l->all_kinds && ent->key.kind == AGENT_KEY_FDB)
+    struct node_miss_list *l = arg;
+    if (!l->all_kinds && ent->key.kind == NODE_KEY_FDB)
         return;
     if (l->vni != 0 && ent->key.vni != l->vni)
         return;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
-        struct agent_entry **v = realloc(l->v, cap * sizeof(*v));
+        struct node_entry **v = realloc(l->v, cap * sizeof(*v));
         if (v == NULL)
             return;
         l->v = v;
@@ -226,37 +226,37 @@ static void agent_miss_collect(struct agent_entry *ent, void *arg)
     l->v[l->n++] = ent;
 }
 
-void agent_resync(struct agent *a)
+void node_resync(struct node *a)
 {
     a->c.resyncs++;
-    struct agent_miss_list l = {0};
-    agent_table_each(a, agent_miss_collect, &l);
+    struct node_miss_list l = {0};
+    node_table_each(a, node_miss_collect, &l);
     for (size_t i = 0; i < l.n; i++) {
-        struct agent_entry *ent = l.v[i];
+        struct node_entry *ent = l.v[i];
         if (ent->inflight)
             continue;
-        if (ent->state != AGENT_POSITIVE) {
+        if (ent->state != NODE_POSITIVE) {
             /* Negative memories may be wrong now: forget them, the next miss asks. */
-            agent_table_remove(a, ent);
+            node_table_remove(a, ent);
             continue;
         }
         ent->verifying = true;
-        agent_miss_ask(a, ent);
+        node_miss_ask(a, ent);
     }
     free(l.v);
 }
 
-void agent_entry_drop(struct agent *a, struct agent_entry *ent)
+void node_entry_drop(struct node *a, struct node_entry *ent)
 {
-    agent_miss_uninstall(a, ent);
-    agent_table_remove(a, ent);
+    node_miss_uninstall(a, ent);
+    node_table_remove(a, ent);
 }
 
-void agent_drop_vn(struct agent *a, uint32_t vni)
+void node_drop_vn(struct node *a, uint32_t vni)
 {
-    struct agent_miss_list l = {.vni = vni, .all_kinds = true};
-    agent_table_each(a, agent_miss_collect, &l);
+    struct node_miss_list l = {.vni = vni, .all_kinds = true};
+    node_table_each(a, node_miss_collect, &l);
     for (size_t i = 0; i < l.n; i++)
-        agent_table_remove(a, l.v[i]); /* the devices and their entries are gone */
+        node_table_remove(a, l.v[i]); /* the devices and their entries are gone */
     free(l.v);
 }

@@ -1,19 +1,34 @@
-/* agent_csd.c - the agent's connectivity-server client: HostRegister, batched resolves, the
+/* node_csd.c - a node's connectivity-server client: HostRegister, batched resolves, the
  * UpdatesRequest long-poll, and failover to the next server of --cs within a second. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agentd.h"
 #include "log.h"
+#include "node_csd.h"
 
 #define CSD_MAX_SERVERS 16
 #define CSD_RETRY_MS 300
 
-struct agent_csd {
+/* A resolve queued by one core: its answer goes back to that core. */
+struct csd_ask {
+    struct node *n;
+    struct node_key key;
+};
+
+/* The resolver context given to one core. */
+struct csd_bind {
+    struct node_csd *c;
+    struct node *n;
+};
+
+struct node_csd {
     struct strata_loop *loop;
-    struct agent *a;
-    struct agent_csd_opts o;
+    struct csd_bind nodes[NODE_CSD_MAX_NODES];
+    size_t n_nodes;
+    struct node_csd_hooks h;
+    struct node_csd_opts o;
+    uint32_t *vnis; /* o.vnis, owned */
     char identity[80];
     struct strata_aclient *cl[CSD_MAX_SERVERS];
     char *urls[CSD_MAX_SERVERS];
@@ -22,25 +37,23 @@ struct agent_csd {
     uint64_t session, after_seq;
     bool registered, registering, polling, closing, check_on;
     uint64_t failovers;
-    agent_csd_registered_cb on_registered;
-    void *on_registered_arg;
-    struct agent_key *q; /* keys to resolve at the end of this loop iteration */
+    struct csd_ask *q; /* keys to resolve at the end of this loop iteration */
     size_t qn, qcap;
     uv_check_t check;
     uv_timer_t retry;
 };
 
 struct csd_call {
-    struct agent_csd *c;
+    struct node_csd *c;
     uint64_t gen;
     strata_aclient_cb cb;
     void *arg;
 };
 
-static void csd_register(struct agent_csd *c);
-static void csd_poll(struct agent_csd *c);
+static void csd_register(struct node_csd *c);
+static void csd_poll(struct node_csd *c);
 
-static void csd_failover(struct agent_csd *c, uint64_t gen)
+static void csd_failover(struct node_csd *c, uint64_t gen)
 {
     if (c->closing || gen != c->gen)
         return; /* already moved on from that server */
@@ -63,8 +76,8 @@ static void csd_call_done(int rc, strata_env *reply, void *arg)
     free(k);
 }
 
-int agent_csd_call(struct agent_csd *c, strata_env *req, unsigned timeout_ms, strata_aclient_cb cb,
-                   void *arg)
+int node_csd_call(struct node_csd *c, strata_env *req, unsigned timeout_ms, strata_aclient_cb cb,
+                  void *arg)
 {
     if (c->closing)
         return STRATA_EUNAVAIL;
@@ -81,7 +94,7 @@ int agent_csd_call(struct agent_csd *c, strata_env *req, unsigned timeout_ms, st
 
 /* ---- resolves */
 
-static void csd_answer_from_pb(const Strata__V1__ResolveAnswer *an, struct agent_answer *out)
+static void csd_answer_from_pb(const Strata__V1__ResolveAnswer *an, struct node_answer *out)
 {
     memset(out, 0, sizeof(*out));
     out->status = an->status;
@@ -103,15 +116,14 @@ static void csd_answer_from_pb(const Strata__V1__ResolveAnswer *an, struct agent
 }
 
 struct csd_batch {
-    struct agent_csd *c;
+    struct node_csd *c;
     size_t n;
-    struct agent_key keys[];
+    struct csd_ask keys[];
 };
 
 static void csd_batch_done(int rc, strata_env *reply, void *arg)
 {
     struct csd_batch *b = arg;
-    struct agent *a = b->c->a;
     const Strata__V1__ResolveReply *rr =
         rc == 0 && reply->status == 0 &&
                 reply->body_case == STRATA__V1__ENVELOPE__BODY_RESOLVE_REPLY
@@ -121,12 +133,12 @@ static void csd_batch_done(int rc, strata_env *reply, void *arg)
         if (rc == 0)
             LOG_WARN("resolve failed: %s", reply->message ? reply->message : "bad reply");
         for (size_t i = 0; i < b->n; i++)
-            agent_answer_failed(a, &b->keys[i]);
+            node_answer_failed(b->keys[i].n, &b->keys[i].key);
     } else {
         for (size_t i = 0; i < b->n; i++) {
-            struct agent_answer ans;
+            struct node_answer ans;
             csd_answer_from_pb(rr->answers[i], &ans);
-            agent_answer(a, &b->keys[i], &ans);
+            node_answer(b->keys[i].n, &b->keys[i].key, &ans);
         }
     }
     if (reply != NULL)
@@ -134,14 +146,14 @@ static void csd_batch_done(int rc, strata_env *reply, void *arg)
     free(b);
 }
 
-static void csd_flush_batch(struct agent_csd *c, const struct agent_key *keys, size_t n)
+static void csd_flush_batch(struct node_csd *c, const struct csd_ask *keys, size_t n)
 {
     struct csd_batch *b = malloc(sizeof(*b) + n * sizeof(b->keys[0]));
     Strata__V1__ResolveQuery *qs = calloc(n, sizeof(*qs));
     Strata__V1__ResolveQuery **qp = calloc(n, sizeof(*qp));
     if (b == NULL || qs == NULL || qp == NULL) {
         for (size_t i = 0; i < n; i++)
-            agent_answer_failed(c->a, &keys[i]);
+            node_answer_failed(keys[i].n, &keys[i].key);
         free(b);
         free(qs);
         free(qp);
@@ -151,14 +163,15 @@ static void csd_flush_batch(struct agent_csd *c, const struct agent_key *keys, s
     b->n = n;
     memcpy(b->keys, keys, n * sizeof(keys[0]));
     for (size_t i = 0; i < n; i++) {
+        struct node_key *k = &b->keys[i].key;
         strata__v1__resolve_query__init(&qs[i]);
-        qs[i].vni = b->keys[i].vni;
-        qs[i].from_vni = b->keys[i].vni;
-        if (b->keys[i].kind == AGENT_KEY_IP) {
-            qs[i].ip.data = b->keys[i].ip.a;
-            qs[i].ip.len = strata_ip_len(&b->keys[i].ip);
+        qs[i].vni = k->vni;
+        qs[i].from_vni = k->vni;
+        if (k->kind == NODE_KEY_IP) {
+            qs[i].ip.data = k->ip.a;
+            qs[i].ip.len = strata_ip_len(&k->ip);
         } else {
-            qs[i].mac.data = b->keys[i].mac;
+            qs[i].mac.data = k->mac;
             qs[i].mac.len = 6;
         }
         qp[i] = &qs[i];
@@ -169,9 +182,9 @@ static void csd_flush_batch(struct agent_csd *c, const struct agent_key *keys, s
     strata_env env = STRATA__V1__ENVELOPE__INIT;
     env.body_case = STRATA__V1__ENVELOPE__BODY_RESOLVE;
     env.resolve = &rq;
-    if (agent_csd_call(c, &env, c->o.call_timeout_ms, csd_batch_done, b) != 0) {
+    if (node_csd_call(c, &env, c->o.call_timeout_ms, csd_batch_done, b) != 0) {
         for (size_t i = 0; i < n; i++)
-            agent_answer_failed(c->a, &keys[i]);
+            node_answer_failed(keys[i].n, &keys[i].key);
         free(b);
     }
     free(qs);
@@ -180,12 +193,12 @@ static void csd_flush_batch(struct agent_csd *c, const struct agent_key *keys, s
 
 static void csd_check_cb(uv_check_t *h)
 {
-    struct agent_csd *c = h->data;
+    struct node_csd *c = h->data;
     uv_check_stop(&c->check);
     c->check_on = false;
     size_t n = c->qn;
     c->qn = 0;
-    struct agent_key *keys = c->q;
+    struct csd_ask *keys = c->q;
     c->q = NULL;
     c->qcap = 0;
     for (size_t off = 0; off < n; off += STRATA_MAX_BATCH) {
@@ -195,20 +208,21 @@ static void csd_check_cb(uv_check_t *h)
     free(keys);
 }
 
-static int csd_resolve(void *ctx, const struct agent_key *key)
+static int csd_resolve(void *ctx, const struct node_key *key)
 {
-    struct agent_csd *c = ctx;
+    struct csd_bind *bind = ctx;
+    struct node_csd *c = bind->c;
     if (c->closing)
         return STRATA_EUNAVAIL;
     if (c->qn == c->qcap) {
         size_t cap = c->qcap ? c->qcap * 2 : 64;
-        struct agent_key *q = realloc(c->q, cap * sizeof(*q));
+        struct csd_ask *q = realloc(c->q, cap * sizeof(*q));
         if (q == NULL)
             return STRATA_ENOMEM;
         c->q = q;
         c->qcap = cap;
     }
-    c->q[c->qn++] = *key;
+    c->q[c->qn++] = (struct csd_ask){bind->n, *key};
     if (!c->check_on) {
         c->check_on = true;
         uv_check_start(&c->check, csd_check_cb);
@@ -216,54 +230,114 @@ static int csd_resolve(void *ctx, const struct agent_key *key)
     return 0;
 }
 
-struct agent_resolver agent_csd_resolver(struct agent_csd *c)
+int node_csd_attach(struct node_csd *c, struct node *n, struct strata_err *e)
 {
-    return (struct agent_resolver){csd_resolve, c};
+    if (c->n_nodes == NODE_CSD_MAX_NODES)
+        return strata_err_set(e, STRATA_ENOSPACE, "at most %d cores", NODE_CSD_MAX_NODES);
+    struct csd_bind *b = &c->nodes[c->n_nodes++];
+    *b = (struct csd_bind){c, n};
+    n->res = (struct node_resolver){csd_resolve, b};
+    return 0;
 }
 
-/* ---- flood lists */
+static struct node *csd_node_of(struct node_csd *c, uint32_t vni)
+{
+    struct node *n = c->h.node_of != NULL ? c->h.node_of(c->h.arg, vni) : NULL;
+    for (size_t i = 0; n == NULL && i < c->n_nodes; i++)
+        if (node_vn_find(c->nodes[i].n, vni) != NULL)
+            n = c->nodes[i].n;
+    return n != NULL ? n : c->n_nodes > 0 ? c->nodes[0].n : NULL;
+}
 
-struct csd_flood {
-    struct agent_csd *c;
+static void csd_resync_all(struct node_csd *c)
+{
+    for (size_t i = 0; i < c->n_nodes; i++)
+        node_resync(c->nodes[i].n);
+}
+
+/* ---- VN info and flood lists */
+
+struct csd_vn_info {
+    node_csd_vn_info_cb cb;
+    void *arg;
     uint32_t vni;
 };
 
-static void csd_flood_done(int rc, strata_env *reply, void *arg)
+static void csd_vn_info_done(int rc, strata_env *reply, void *arg)
 {
-    struct csd_flood *f = arg;
+    struct csd_vn_info *f = arg;
     if (rc == 0 && reply->status == 0 &&
         reply->body_case == STRATA__V1__ENVELOPE__BODY_VN_INFO_REPLY) {
-        const Strata__V1__VnInfoReply *vr = reply->vn_info_reply;
-        struct strata_ip *v = calloc(vr->n_flood_vteps + 1, sizeof(*v));
-        size_t m = 0;
-        for (size_t i = 0; v != NULL && i < vr->n_flood_vteps; i++)
-            if (strata_ip_from_bytes(vr->flood_vteps[i].data, vr->flood_vteps[i].len, &v[m],
-                                     NULL) == 0)
-                m++;
-        struct strata_err e;
-        if (v != NULL && agent_update_flood(f->c->a, f->vni, v, m, &e) != 0)
-            LOG_WARN("flood list vni=%u: %s", f->vni, e.msg);
-        free(v);
-    } else if (rc == 0) {
-        LOG_WARN("vn info vni=%u: %s", f->vni, reply->message ? reply->message : "bad reply");
+        f->cb(f->arg, 0, reply->vn_info_reply);
+    } else {
+        if (rc == 0)
+            LOG_WARN("vn info vni=%u: %s", f->vni, reply->message ? reply->message : "bad reply");
+        f->cb(f->arg, rc != 0 ? rc : reply->status != 0 ? reply->status : STRATA_EPROTO, NULL);
     }
     if (reply != NULL)
         strata_msg_free(reply);
     free(f);
 }
 
-void agent_csd_fetch_flood(struct agent_csd *c, uint32_t vni)
+int node_csd_fetch_vn_info(struct node_csd *c, uint32_t vni, node_csd_vn_info_cb cb, void *arg)
 {
-    struct csd_flood *f = malloc(sizeof(*f));
+    struct csd_vn_info *f = malloc(sizeof(*f));
     if (f == NULL)
-        return;
-    *f = (struct csd_flood){c, vni};
+        return STRATA_ENOMEM;
+    *f = (struct csd_vn_info){cb, arg, vni};
     Strata__V1__VnInfoRequest vr = STRATA__V1__VN_INFO_REQUEST__INIT;
     vr.vni = vni;
     strata_env env = STRATA__V1__ENVELOPE__INIT;
     env.body_case = STRATA__V1__ENVELOPE__BODY_VN_INFO;
     env.vn_info = &vr;
-    if (agent_csd_call(c, &env, c->o.call_timeout_ms, csd_flood_done, f) != 0)
+    int rc = node_csd_call(c, &env, c->o.call_timeout_ms, csd_vn_info_done, f);
+    if (rc != 0)
+        free(f);
+    return rc;
+}
+
+/* The VTEPs of a flood list (VnInfoReply or Update); caller frees; NULL when out of memory. */
+static struct strata_ip *csd_vteps(ProtobufCBinaryData *b, size_t n, size_t *m)
+{
+    struct strata_ip *v = calloc(n + 1, sizeof(*v));
+    *m = 0;
+    for (size_t i = 0; v != NULL && i < n; i++)
+        if (strata_ip_from_bytes(b[i].data, b[i].len, &v[*m], NULL) == 0)
+            (*m)++;
+    return v;
+}
+
+static void csd_flood_set(struct node_csd *c, uint32_t vni, ProtobufCBinaryData *b, size_t n)
+{
+    struct node *core = csd_node_of(c, vni);
+    size_t m;
+    struct strata_ip *v = csd_vteps(b, n, &m);
+    struct strata_err e;
+    if (core != NULL && v != NULL && node_update_flood(core, vni, v, m, &e) != 0)
+        LOG_WARN("flood list vni=%u: %s", vni, e.msg);
+    free(v);
+}
+
+struct csd_flood {
+    struct node_csd *c;
+    uint32_t vni;
+};
+
+static void csd_flood_done(void *arg, int rc, const Strata__V1__VnInfoReply *vr)
+{
+    struct csd_flood *f = arg;
+    if (rc == 0)
+        csd_flood_set(f->c, f->vni, vr->flood_vteps, vr->n_flood_vteps);
+    free(f);
+}
+
+void node_csd_fetch_flood(struct node_csd *c, uint32_t vni)
+{
+    struct csd_flood *f = malloc(sizeof(*f));
+    if (f == NULL)
+        return;
+    *f = (struct csd_flood){c, vni};
+    if (node_csd_fetch_vn_info(c, vni, csd_flood_done, f) != 0)
         free(f);
 }
 
@@ -276,7 +350,7 @@ static void csd_retry_cb(uv_timer_t *t)
 
 static void csd_register_done(int rc, strata_env *reply, void *arg)
 {
-    struct agent_csd *c = arg;
+    struct node_csd *c = arg;
     if (c->closing || rc != 0)
         goto out; /* a transport failure already failed over and registers again */
     c->registering = false;
@@ -290,16 +364,16 @@ static void csd_register_done(int rc, strata_env *reply, void *arg)
     c->session = reply->host_register_reply->session;
     c->registered = true;
     LOG_INFO("registered at %s (session %llu)", c->urls[c->cur], (unsigned long long)c->session);
-    if (c->on_registered != NULL)
-        c->on_registered(c->on_registered_arg);
-    agent_resync(c->a); /* a new server knows nothing of what we hold */
+    if (c->h.registered != NULL)
+        c->h.registered(c->h.arg, reply->host_register_reply);
+    csd_resync_all(c); /* a new server knows nothing of what we hold */
     csd_poll(c);
 out:
     if (reply != NULL)
         strata_msg_free(reply);
 }
 
-static void csd_register(struct agent_csd *c)
+static void csd_register(struct node_csd *c)
 {
     if (c->closing || c->registering)
         return;
@@ -309,30 +383,35 @@ static void csd_register(struct agent_csd *c)
     hr.pod = (char *)c->o.pod;
     hr.vtep.data = c->o.vtep.a;
     hr.vtep.len = strata_ip_len(&c->o.vtep);
+    hr.gateway = c->o.gateway;
+    hr.vnis = c->vnis;
+    hr.n_vnis = c->o.n_vnis;
     strata_env env = STRATA__V1__ENVELOPE__INIT;
     env.body_case = STRATA__V1__ENVELOPE__BODY_HOST_REGISTER;
     env.host_register = &hr;
-    if (agent_csd_call(c, &env, c->o.call_timeout_ms, csd_register_done, c) != 0) {
+    if (node_csd_call(c, &env, c->o.call_timeout_ms, csd_register_done, c) != 0) {
         c->registering = false;
         uv_timer_start(&c->retry, csd_retry_cb, CSD_RETRY_MS, 0);
     }
 }
 
-static void csd_key_of(const Strata__V1__Update *u, struct agent_key *k)
+static void csd_key_of(const Strata__V1__Update *u, struct node_key *k)
 {
     struct strata_ip ip;
     if (u->ip.len != 0 && strata_ip_from_bytes(u->ip.data, u->ip.len, &ip, NULL) == 0)
-        agent_key_ip(k, u->vni, &ip);
+        node_key_ip(k, u->vni, &ip);
     else if (u->mac.len == 6)
-        agent_key_mac(k, u->vni, u->mac.data);
+        node_key_mac(k, u->vni, u->mac.data);
     else
         k->kind = 0;
 }
 
-static void csd_apply(struct agent_csd *c, const Strata__V1__Update *u)
+static void csd_apply(struct node_csd *c, const Strata__V1__Update *u)
 {
-    struct agent *a = c->a;
-    struct agent_key k = {0};
+    struct node *a = csd_node_of(c, u->vni);
+    struct node_key k = {0};
+    if (a == NULL)
+        return;
     csd_key_of(u, &k);
     switch (u->kind) {
     case STRATA__V1__UPDATE_KIND__UPD_ENDPOINT:
@@ -341,10 +420,10 @@ static void csd_apply(struct agent_csd *c, const Strata__V1__Update *u)
         an.found = u->kind == STRATA__V1__UPDATE_KIND__UPD_ENDPOINT && u->endpoint != NULL;
         an.endpoint = u->endpoint;
         an.verdict = u->verdict;
-        struct agent_answer ans;
+        struct node_answer ans;
         csd_answer_from_pb(&an, &ans);
         if (k.kind != 0) {
-            agent_update_endpoint(a, &k, &ans);
+            node_update_endpoint(a, &k, &ans);
             break;
         }
         /* No key named: every key of the endpoint. */
@@ -355,32 +434,25 @@ static void csd_apply(struct agent_csd *c, const Strata__V1__Update *u)
             if (strata_ip_from_bytes(u->endpoint->ips[i].data, u->endpoint->ips[i].len, &ip,
                                      NULL) != 0)
                 continue;
-            agent_key_ip(&k, u->vni, &ip);
-            agent_update_endpoint(a, &k, &ans);
+            node_key_ip(&k, u->vni, &ip);
+            node_update_endpoint(a, &k, &ans);
         }
         if (u->endpoint->mac.len == 6) {
-            agent_key_mac(&k, u->vni, u->endpoint->mac.data);
-            agent_update_endpoint(a, &k, &ans);
+            node_key_mac(&k, u->vni, u->endpoint->mac.data);
+            node_update_endpoint(a, &k, &ans);
         }
         break;
     }
-    case STRATA__V1__UPDATE_KIND__UPD_FLOOD: {
-        struct strata_ip *v = calloc(u->n_flood_vteps + 1, sizeof(*v));
-        size_t m = 0;
-        for (size_t i = 0; v != NULL && i < u->n_flood_vteps; i++)
-            if (strata_ip_from_bytes(u->flood_vteps[i].data, u->flood_vteps[i].len, &v[m], NULL) ==
-                0)
-                m++;
-        struct strata_err e;
-        if (v != NULL && agent_update_flood(a, u->vni, v, m, &e) != 0)
-            LOG_WARN("flood vni=%u: %s", u->vni, e.msg);
-        free(v);
+    case STRATA__V1__UPDATE_KIND__UPD_FLOOD:
+        csd_flood_set(c, u->vni, u->flood_vteps, u->n_flood_vteps);
         break;
-    }
     case STRATA__V1__UPDATE_KIND__UPD_RESYNC:
-        agent_resync(a);
+        csd_resync_all(c);
         break;
     default:
+        /* Not the core's: the daemon's own kinds (a gateway's), in stream order. */
+        if (c->h.update != NULL)
+            c->h.update(c->h.arg, u);
         break;
     }
 }
@@ -388,7 +460,7 @@ static void csd_apply(struct agent_csd *c, const Strata__V1__Update *u)
 static void csd_poll_done(int rc, strata_env *reply, void *arg)
 {
     struct csd_call *k = arg; /* only its gen is read: c and gen */
-    struct agent_csd *c = k->c;
+    struct node_csd *c = k->c;
     uint64_t gen = k->gen;
     free(k);
     c->polling = false;
@@ -442,7 +514,7 @@ static void csd_poll_cb(int rc, strata_env *reply, void *arg)
     csd_poll_done(rc, reply, arg);
 }
 
-static void csd_poll(struct agent_csd *c)
+static void csd_poll(struct node_csd *c)
 {
     if (c->closing || !c->registered || c->polling)
         return;
@@ -459,7 +531,7 @@ static void csd_poll(struct agent_csd *c)
     env.body_case = STRATA__V1__ENVELOPE__BODY_UPDATES;
     env.updates = &ur;
     c->polling = true;
-    if (agent_csd_call(c, &env, c->o.poll_wait_ms + c->o.call_timeout_ms, csd_poll_cb, k) != 0) {
+    if (node_csd_call(c, &env, c->o.poll_wait_ms + c->o.call_timeout_ms, csd_poll_cb, k) != 0) {
         c->polling = false;
         free(k);
     }
@@ -467,18 +539,21 @@ static void csd_poll(struct agent_csd *c)
 
 /* ---- lifecycle */
 
-int agent_csd_new(struct strata_loop *loop, struct agent *a, const struct agent_csd_opts *o,
-                  agent_csd_registered_cb cb, void *arg, struct agent_csd **out,
-                  struct strata_err *e)
+int node_csd_new(struct strata_loop *loop, const struct node_csd_opts *o,
+                 const struct node_csd_hooks *h, struct node_csd **out, struct strata_err *e)
 {
-    struct agent_csd *c = calloc(1, sizeof(*c));
-    if (c == NULL)
+    struct node_csd *c = calloc(1, sizeof(*c));
+    if (c == NULL || (o->n_vnis > 0 && (c->vnis = calloc(o->n_vnis, sizeof(*c->vnis))) == NULL)) {
+        free(c);
         return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    }
     c->loop = loop;
-    c->a = a;
     c->o = *o;
-    c->on_registered = cb;
-    c->on_registered_arg = arg;
+    if (o->n_vnis > 0)
+        memcpy(c->vnis, o->vnis, o->n_vnis * sizeof(*c->vnis));
+    c->o.vnis = c->vnis;
+    if (h != NULL)
+        c->h = *h;
     snprintf(c->identity, sizeof(c->identity), "host:%s", o->host);
     char *list = strdup(o->urls);
     int rc = 0;
@@ -503,6 +578,7 @@ int agent_csd_new(struct strata_loop *loop, struct agent *a, const struct agent_
             strata_aclient_close(c->cl[i]);
             free(c->urls[i]);
         }
+        free(c->vnis);
         free(c);
         return rc;
     }
@@ -515,27 +591,27 @@ int agent_csd_new(struct strata_loop *loop, struct agent *a, const struct agent_
     return 0;
 }
 
-void agent_csd_start(struct agent_csd *c)
+void node_csd_start(struct node_csd *c)
 {
     csd_register(c);
 }
 
-bool agent_csd_registered(const struct agent_csd *c)
+bool node_csd_registered(const struct node_csd *c)
 {
     return c->registered;
 }
 
-const char *agent_csd_current_url(const struct agent_csd *c)
+const char *node_csd_current_url(const struct node_csd *c)
 {
     return c->urls[c->cur];
 }
 
-uint64_t *agent_csd_failovers(struct agent_csd *c)
+uint64_t *node_csd_failovers(struct node_csd *c)
 {
     return &c->failovers;
 }
 
-void agent_csd_close(struct agent_csd *c)
+void node_csd_close(struct node_csd *c)
 {
     if (c->closing)
         return;
@@ -548,12 +624,13 @@ void agent_csd_close(struct agent_csd *c)
         strata_aclient_close(c->cl[i]); /* in-flight callbacks fire with EUNAVAIL */
 }
 
-void agent_csd_free(struct agent_csd *c)
+void node_csd_free(struct node_csd *c)
 {
     if (c == NULL)
         return;
     for (size_t i = 0; i < c->n; i++)
         free(c->urls[i]);
     free(c->q);
+    free(c->vnis);
     free(c);
 }

@@ -1,12 +1,12 @@
-/* agent_reconcile.c - restart without disruption (the OVN way): dump what the kernel holds, keep
+/* node_reconcile.c - restart without disruption (the OVN way): dump what the kernel holds, keep
  * what is still right, repair what is not, and touch only entries Strata owns. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
+#include "node.h"
 #include "log.h"
 
-void agent_dp_dump_free(struct agent_dp_dump *d)
+void node_dp_dump_free(struct node_dp_dump *d)
 {
     free(d->vnis);
     free(d->neigh);
@@ -15,7 +15,7 @@ void agent_dp_dump_free(struct agent_dp_dump *d)
     memset(d, 0, sizeof(*d));
 }
 
-static bool agent_reconcile_has(const uint32_t *v, size_t n, uint32_t vni)
+static bool node_reconcile_has(const uint32_t *v, size_t n, uint32_t vni)
 {
     for (size_t i = 0; i < n; i++)
         if (v[i] == vni)
@@ -23,8 +23,8 @@ static bool agent_reconcile_has(const uint32_t *v, size_t n, uint32_t vni)
     return false;
 }
 
-static const struct agent_dp_fdb *agent_reconcile_fdb(const struct agent_dp_dump *d, uint32_t vni,
-                                                      const uint8_t mac[6])
+static const struct node_dp_fdb *node_reconcile_fdb(const struct node_dp_dump *d, uint32_t vni,
+                                                    const uint8_t mac[6])
 {
     for (size_t i = 0; i < d->n_fdb; i++)
         if (d->fdb[i].vni == vni && memcmp(d->fdb[i].mac, mac, 6) == 0)
@@ -34,24 +34,24 @@ static const struct agent_dp_fdb *agent_reconcile_fdb(const struct agent_dp_dump
 
 /* Record an entry the kernel already has, with the reference counts a live agent would hold, so
  * that a matching answer changes nothing and a different one repairs it. */
-static void agent_reconcile_adopt(struct agent *a, const struct agent_key *k, const uint8_t mac[6],
-                                  const struct strata_ip *vtep)
+static void node_reconcile_adopt(struct node *a, const struct node_key *k, const uint8_t mac[6],
+                                 const struct strata_ip *vtep)
 {
-    struct agent_entry *ent = agent_table_get(a, k);
+    struct node_entry *ent = node_table_get(a, k);
     if (ent == NULL || ent->installed)
         return;
-    ent->state = AGENT_POSITIVE;
+    ent->state = NODE_POSITIVE;
     memcpy(ent->mac, mac, 6);
     ent->vtep = vtep != NULL ? *vtep : a->self_vtep;
     ent->installed = true;
     ent->verifying = true;
     ent->updated_ms = a->now_ms();
     if (vtep != NULL && !strata_ip_equal(vtep, &a->self_vtep)) {
-        struct agent_key fk = {.vni = k->vni, .kind = AGENT_KEY_FDB};
+        struct node_key fk = {.vni = k->vni, .kind = NODE_KEY_FDB};
         memcpy(fk.mac, mac, 6);
-        struct agent_entry *f = agent_table_get(a, &fk);
+        struct node_entry *f = node_table_get(a, &fk);
         if (f != NULL) {
-            f->state = AGENT_POSITIVE;
+            f->state = NODE_POSITIVE;
             f->installed = true;
             f->vtep = *vtep;
             f->refs++;
@@ -59,51 +59,51 @@ static void agent_reconcile_adopt(struct agent *a, const struct agent_key *k, co
     }
 }
 
-int agent_reconcile(struct agent *a, const uint32_t *keep_vnis, size_t n, struct strata_err *e)
+int node_reconcile(struct node *a, const uint32_t *keep_vnis, size_t n, struct strata_err *e)
 {
-    struct agent_dp_dump d = {0};
+    struct node_dp_dump d = {0};
     int rc = a->dp.ops->dump_owned(a->dp.ctx, &d, e);
     if (rc != 0)
         return rc;
     /* Devices of VNs that lost their last port while we were away. */
     for (size_t i = 0; i < d.n_vnis; i++) {
-        if (agent_reconcile_has(keep_vnis, n, d.vnis[i]))
+        if (node_reconcile_has(keep_vnis, n, d.vnis[i]))
             continue;
         struct strata_err e2;
         LOG_INFO("reconcile: removing devices of vni=%u (no ports left)", d.vnis[i]);
         if (a->dp.ops->vn_release(a->dp.ctx, d.vnis[i], &e2) != 0)
             LOG_WARN("reconcile: vni=%u: %s", d.vnis[i], e2.msg);
-        agent_drop_vn(a, d.vnis[i]);
+        node_drop_vn(a, d.vnis[i]);
     }
     size_t adopted = 0;
     for (size_t i = 0; i < d.n_neigh; i++) {
-        const struct agent_dp_neigh *ne = &d.neigh[i];
-        if (!agent_reconcile_has(keep_vnis, n, ne->vni))
+        const struct node_dp_neigh *ne = &d.neigh[i];
+        if (!node_reconcile_has(keep_vnis, n, ne->vni))
             continue;
-        const struct agent_dp_fdb *f = agent_reconcile_fdb(&d, ne->vni, ne->mac);
-        struct agent_key k;
-        agent_key_ip(&k, ne->vni, &ne->ip);
-        agent_reconcile_adopt(a, &k, ne->mac, f != NULL ? &f->vtep : NULL);
+        const struct node_dp_fdb *f = node_reconcile_fdb(&d, ne->vni, ne->mac);
+        struct node_key k;
+        node_key_ip(&k, ne->vni, &ne->ip);
+        node_reconcile_adopt(a, &k, ne->mac, f != NULL ? &f->vtep : NULL);
         adopted++;
     }
     for (size_t i = 0; i < d.n_fdb; i++) {
-        const struct agent_dp_fdb *f = &d.fdb[i];
-        if (!agent_reconcile_has(keep_vnis, n, f->vni))
+        const struct node_dp_fdb *f = &d.fdb[i];
+        if (!node_reconcile_has(keep_vnis, n, f->vni))
             continue;
-        struct agent_key fk = {.vni = f->vni, .kind = AGENT_KEY_FDB};
+        struct node_key fk = {.vni = f->vni, .kind = NODE_KEY_FDB};
         memcpy(fk.mac, f->mac, 6);
-        if (agent_table_find(a, &fk) != NULL)
+        if (node_table_find(a, &fk) != NULL)
             continue; /* referenced by an adopted neighbour entry */
-        struct agent_key k;
-        agent_key_mac(&k, f->vni, f->mac);
-        agent_reconcile_adopt(a, &k, f->mac, &f->vtep);
+        struct node_key k;
+        node_key_mac(&k, f->vni, f->mac);
+        node_reconcile_adopt(a, &k, f->mac, &f->vtep);
         adopted++;
     }
     /* Flood entries need no adoption: flood_set diffs against the kernel when the VN's list
      * is fetched again. */
     LOG_INFO("reconcile: %zu owned entries adopted, verifying", adopted);
-    agent_dp_dump_free(&d);
+    node_dp_dump_free(&d);
     /* Ask about everything adopted; a.c.resyncs counts this pass too. */
-    agent_resync(a);
+    node_resync(a);
     return 0;
 }

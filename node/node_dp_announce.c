@@ -1,4 +1,4 @@
-/* agent_dp_announce.c - tell the VMs of a VN on this host that an IP is at a MAC (a gratuitous
+/* node_dp_announce.c - tell the VMs of a VN on this host that an IP is at a MAC (a gratuitous
  * ARP reply out of each local port), right after the agent installed the answer to a miss.
  *
  * Why: with `proxy`, the VXLAN device consumes a VM's ARP request and reports an l3miss; the
@@ -10,17 +10,13 @@
  * one with an entry learns the same MAC the neighbour table says. Sent on the ports only, never
  * into the VXLAN device: nothing crosses the underlay. */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
-#include <net/if.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
-#include "agent_dp.h"
+#include "node_dp.h"
 
 /* Ethernet + ARP (IPv4 over Ethernet) reply, 42 bytes. */
 static size_t announce_frame(uint8_t *f, const uint8_t ip[4], const uint8_t mac[6])
@@ -38,36 +34,23 @@ static size_t announce_frame(uint8_t *f, const uint8_t ip[4], const uint8_t mac[
     return 42;
 }
 
-int agent_dp_announce_arp(int *fd, uint32_t vni, const struct strata_ip *ip, const uint8_t mac[6],
-                          struct strata_err *e)
+int node_dp_announce_arp(int fd, const int *ifindexes, size_t n, const struct strata_ip *ip,
+                         const uint8_t mac[6], struct strata_err *e)
 {
     if (ip->family != 4)
         return 0; /* IPv6 would take an unsolicited neighbour advertisement: not done yet */
-    if (*fd < 0 && (*fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0)) < 0)
-        return strata_err_set(e, STRATA_EIO, "announce: packet socket: %s", strerror(errno));
-    char dir[64], vx[IF_NAMESIZE];
-    snprintf(dir, sizeof(dir), "/sys/class/net/br%u/brif", vni);
-    snprintf(vx, sizeof(vx), "vx%u", vni);
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return 0; /* no bridge (yet): no local VM to tell */
     uint8_t frame[64];
     size_t len = announce_frame(frame, ip->a, mac);
     int rc = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.' || strcmp(de->d_name, vx) == 0)
-            continue;
+    for (size_t i = 0; i < n; i++) {
         struct sockaddr_ll to = {.sll_family = AF_PACKET,
                                  .sll_protocol = htons(ETH_P_ARP),
-                                 .sll_ifindex = (int)if_nametoindex(de->d_name),
+                                 .sll_ifindex = ifindexes[i],
                                  .sll_halen = 6};
         memcpy(to.sll_addr, frame, 6);
-        if (to.sll_ifindex == 0)
-            continue;
-        if (sendto(*fd, frame, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0 && rc == 0)
-            rc = strata_err_set(e, STRATA_EIO, "announce on %s: %s", de->d_name, strerror(errno));
+        if (sendto(fd, frame, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0 && rc == 0)
+            rc = strata_err_set(e, STRATA_EIO, "announce on ifindex %d: %s", ifindexes[i],
+                                strerror(errno));
     }
-    closedir(d);
     return rc;
 }

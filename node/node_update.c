@@ -1,42 +1,41 @@
-/* agent_update.c - pushed updates from the connectivity server: rewrite or remove exactly the
+/* node_update.c - pushed updates from the connectivity server: rewrite or remove exactly the
  * kernel entries of the affected key, and replace a VN's flood list. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
+#include "node.h"
 #include "log.h"
 
-void agent_update_endpoint(struct agent *a, const struct agent_key *key,
-                           const struct agent_answer *ans)
+void node_update_endpoint(struct node *a, const struct node_key *key, const struct node_answer *ans)
 {
     if (ans->status != 0 || !ans->found || ans->denied) {
-        agent_update_invalidate(a, key);
+        node_update_invalidate(a, key);
         return;
     }
-    struct agent_entry *ent = agent_table_find(a, key);
-    if (ent == NULL || key->kind == AGENT_KEY_FDB)
+    struct node_entry *ent = node_table_find(a, key);
+    if (ent == NULL || key->kind == NODE_KEY_FDB)
         return; /* never asked here: nothing in the kernel to fix */
-    if (ent->state == AGENT_POSITIVE && ans->version != 0 && ans->version < ent->version)
+    if (ent->state == NODE_POSITIVE && ans->version != 0 && ans->version < ent->version)
         return; /* older than what we hold: never go back in time */
     /* Also for a key remembered as negative (e.g. invalidated when its endpoint left one host):
      * the server still counts us as a holder, so its reappearance (a migration) is pushed here
      * and installed at once, without waiting for the VM's neighbour entry to go stale. */
     a->c.updates_applied++;
-    agent_entry_set(a, ent, ans);
+    node_entry_set(a, ent, ans);
     ent->verifying = false;
 }
 
-void agent_update_invalidate(struct agent *a, const struct agent_key *key)
+void node_update_invalidate(struct node *a, const struct node_key *key)
 {
-    struct agent_entry *ent = agent_table_find(a, key);
-    if (ent == NULL || key->kind == AGENT_KEY_FDB)
+    struct node_entry *ent = node_table_find(a, key);
+    if (ent == NULL || key->kind == NODE_KEY_FDB)
         return;
     a->c.invalidations++;
     /* Remove exactly this key's kernel entries and remember it as negative (agent TTL): the
      * VM's retries do not storm the server, and a later update for the key still applies. */
-    struct agent_answer none = {.found = false};
+    struct node_answer none = {.found = false};
     bool inflight = ent->inflight;
-    agent_answer(a, key, &none);
+    node_answer(a, key, &none);
     if (inflight) {
         ent->inflight = true; /* the answer on its way will say what is true by then */
         return;
@@ -50,10 +49,10 @@ void agent_update_invalidate(struct agent *a, const struct agent_key *key)
         ent->inflight = false;
 }
 
-int agent_update_flood(struct agent *a, uint32_t vni, const struct strata_ip *vteps, size_t n,
-                       struct strata_err *e)
+int node_update_flood(struct node *a, uint32_t vni, const struct strata_ip *vteps, size_t n,
+                      struct strata_err *e)
 {
-    struct agent_vn *v = agent_vn_get(a, vni);
+    struct node_vn *v = node_vn_get(a, vni);
     if (v == NULL)
         return strata_err_set(e, STRATA_ENOMEM, "out of memory");
     struct strata_ip *list = calloc(n ? n : 1, sizeof(*list));

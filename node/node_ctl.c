@@ -1,13 +1,14 @@
-/* agent_ctl.c - the agent's control socket (PortAttach, PortDetach, CacheShowRequest,
- * TraceRequest) and its counters as metrics: the debug surfaces are part of the daemon. */
+/* node_ctl.c - a node daemon's control socket (CacheShowRequest, TraceRequest, then the daemon's
+ * own requests through its hook) and its counters as metrics: the debug surfaces are part of
+ * the daemon. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "agentd.h"
 #include "log.h"
+#include "node_daemon.h"
 
 struct ctl_counter {
     const char *name;
@@ -16,7 +17,7 @@ struct ctl_counter {
 
 #define CTL_C(f)                                                                                   \
     {                                                                                              \
-#f, offsetof(struct agent_counters, f)                                                     \
+#f, offsetof(struct node_counters, f)                                                      \
     }
 static const struct ctl_counter ctl_counters[] = {
     CTL_C(misses),         CTL_C(l2miss),          CTL_C(l3miss),          CTL_C(resolves),
@@ -26,42 +27,62 @@ static const struct ctl_counter ctl_counters[] = {
 };
 #define CTL_N (sizeof(ctl_counters) / sizeof(ctl_counters[0]))
 
-static uint64_t *ctl_counter_ptr(struct agentd *d, size_t i)
+static uint64_t *ctl_counter_ptr(struct node *core, size_t i)
 {
-    return (uint64_t *)((char *)&d->a.c + ctl_counters[i].off);
+    return (uint64_t *)((char *)&core->c + ctl_counters[i].off);
 }
 
-int agent_ctl_metrics(struct agentd *d, struct strata_err *e)
+/* Counter i summed over the domains. */
+static uint64_t ctl_counter_sum(const struct node_daemon *d, size_t i)
+{
+    uint64_t v = 0;
+    for (size_t j = 0; j < d->n_doms; j++)
+        v += *ctl_counter_ptr(&d->doms[j]->core, i);
+    return v;
+}
+
+/* Domain 0's counters are PREFIX_NAME_total (what strata-agentd always exported); further
+ * domains' PREFIX_dN_NAME_total. */
+int node_ctl_metrics(struct node_daemon *d, struct strata_err *e)
 {
     if (strata_metrics_new(&d->metrics) != 0)
         return strata_err_set(e, STRATA_ENOMEM, "out of memory");
-    for (size_t i = 0; i < CTL_N; i++) {
-        char name[64];
-        snprintf(name, sizeof(name), "agent_%s_total", ctl_counters[i].name);
-        strata_metrics_add(d->metrics, name, STRATA_METRIC_COUNTER, "strata-agentd counter",
-                           ctl_counter_ptr(d, i));
+    char help[96];
+    snprintf(help, sizeof(help), "%s counter", d->o.name);
+    for (size_t j = 0; j < d->n_doms; j++) {
+        for (size_t i = 0; i < CTL_N; i++) {
+            char name[96], dom[24] = "";
+            if (j > 0)
+                snprintf(dom, sizeof(dom), "d%zu_", j);
+            snprintf(name, sizeof(name), "%s_%s%s_total", d->o.metrics_prefix, dom,
+                     ctl_counters[i].name);
+            strata_metrics_add(d->metrics, name, STRATA_METRIC_COUNTER, help,
+                               ctl_counter_ptr(&d->doms[j]->core, i));
+        }
     }
-    strata_metrics_add(d->metrics, "agent_cs_failovers_total", STRATA_METRIC_COUNTER,
-                       "failovers to another connectivity server", agent_csd_failovers(d->csd));
-    if (d->metrics_addr != NULL)
-        return strata_metrics_listen(d->metrics, d->uv, d->metrics_addr, e);
+    char name[80];
+    snprintf(name, sizeof(name), "%s_cs_failovers_total", d->o.metrics_prefix);
+    strata_metrics_add(d->metrics, name, STRATA_METRIC_COUNTER,
+                       "failovers to another connectivity server", node_csd_failovers(d->csd));
+    if (d->o.metrics_addr != NULL)
+        return strata_metrics_listen(d->metrics, &d->uv, d->o.metrics_addr, e);
     return 0;
 }
 
 /* ---- cache show */
 
-static void ctl_entry_value(const struct agentd *d, const struct agent_entry *ent, char *buf,
+static void ctl_entry_value(const struct node_daemon *d, const struct node_entry *ent, char *buf,
                             size_t cap, uint64_t now)
 {
     char m[STRATA_MAC_STRLEN], v[STRATA_IP_STRLEN];
     switch (ent->state) {
-    case AGENT_POSITIVE:
+    case NODE_POSITIVE:
         snprintf(buf, cap, "mac %s vtep %s%s%s", strata_mac_format(ent->mac, m),
                  strata_ip_format(&ent->vtep, v),
-                 strata_ip_equal(&ent->vtep, &d->vtep) ? " (local)" : "",
+                 strata_ip_equal(&ent->vtep, &d->o.csd.vtep) ? " (local)" : "",
                  ent->verifying ? " verifying" : "");
         break;
-    case AGENT_NEGATIVE:
+    case NODE_NEGATIVE:
         snprintf(buf, cap, "negative (%lld ms left)",
                  (long long)(ent->expires_ms > now ? ent->expires_ms - now : 0));
         break;
@@ -71,7 +92,7 @@ static void ctl_entry_value(const struct agentd *d, const struct agent_entry *en
 }
 
 struct ctl_show {
-    struct agentd *d;
+    struct node_daemon *d;
     Strata__V1__CacheEntry *ents;
     Strata__V1__CacheEntry **ptrs;
     char (*texts)[2][96];
@@ -79,15 +100,15 @@ struct ctl_show {
     uint64_t now;
 };
 
-static void ctl_show_visit(struct agent_entry *ent, void *arg)
+static void ctl_show_visit(struct node_entry *ent, void *arg)
 {
     struct ctl_show *s = arg;
-    if (ent->key.kind == AGENT_KEY_FDB || s->n == s->cap)
+    if (ent->key.kind == NODE_KEY_FDB || s->n == s->cap)
         return;
     Strata__V1__CacheEntry *ce = &s->ents[s->n];
     strata__v1__cache_entry__init(ce);
     ce->vni = ent->key.vni;
-    agent_key_format(&ent->key, s->texts[s->n][0], sizeof(s->texts[0][0]));
+    node_key_format(&ent->key, s->texts[s->n][0], sizeof(s->texts[0][0]));
     ctl_entry_value(s->d, ent, s->texts[s->n][1], sizeof(s->texts[0][1]), s->now);
     ce->key = s->texts[s->n][0];
     ce->value = s->texts[s->n][1];
@@ -97,9 +118,11 @@ static void ctl_show_visit(struct agent_entry *ent, void *arg)
     s->n++;
 }
 
-static void ctl_cache_show(struct agentd *d, struct strata_req *req)
+static void ctl_cache_show(struct node_daemon *d, struct strata_req *req)
 {
-    struct ctl_show s = {.d = d, .cap = d->a.n_entries, .now = strata_now_ms()};
+    struct ctl_show s = {.d = d, .now = strata_now_ms()};
+    for (size_t j = 0; j < d->n_doms; j++)
+        s.cap += d->doms[j]->core.n_entries;
     s.ents = calloc(s.cap + 1, sizeof(*s.ents));
     s.ptrs = calloc(s.cap + 1, sizeof(*s.ptrs));
     s.texts = calloc(s.cap + 1, sizeof(*s.texts));
@@ -109,16 +132,17 @@ static void ctl_cache_show(struct agentd *d, struct strata_req *req)
         strata_req_error(req, STRATA_ENOMEM, "out of memory");
         goto out;
     }
-    agent_table_each(&d->a, ctl_show_visit, &s);
+    for (size_t j = 0; j < d->n_doms; j++)
+        node_table_each(&d->doms[j]->core, ctl_show_visit, &s);
     for (size_t i = 0; i < CTL_N; i++) {
         strata__v1__counter__init(&cs[i]);
         cs[i].name = (char *)ctl_counters[i].name;
-        cs[i].value = *ctl_counter_ptr(d, i);
+        cs[i].value = ctl_counter_sum(d, i);
         cp[i] = &cs[i];
     }
     strata__v1__counter__init(&cs[CTL_N]);
     cs[CTL_N].name = "cs_failovers";
-    cs[CTL_N].value = *agent_csd_failovers(d->csd);
+    cs[CTL_N].value = *node_csd_failovers(d->csd);
     cp[CTL_N] = &cs[CTL_N];
     Strata__V1__CacheShowReply r = STRATA__V1__CACHE_SHOW_REPLY__INIT;
     r.entries = s.ptrs;
@@ -139,7 +163,7 @@ out:
 
 #define CTL_HOPS 3
 struct ctl_trace {
-    struct agentd *d;
+    struct node_daemon *d;
     struct strata_req *req;
     Strata__V1__TraceHop hops[CTL_HOPS];
     char text[CTL_HOPS][4][160];
@@ -187,8 +211,8 @@ static void ctl_trace_done(int rc, strata_env *reply, void *arg)
             ? reply->resolve_reply
             : NULL;
     Strata__V1__TraceHop *h = ctl_hop(t, rr != NULL && rr->tier && *rr->tier ? rr->tier : "cs",
-                                      agent_csd_current_url(t->d->csd));
-    snprintf(t->text[t->n - 1][2], sizeof(t->text[0][2]), "resolve as host:%s", t->d->host);
+                                      node_csd_current_url(t->d->csd));
+    snprintf(t->text[t->n - 1][2], sizeof(t->text[0][2]), "resolve as host:%s", t->d->o.csd.host);
     h->elapsed_us = el;
     char *res = t->text[t->n - 1][3];
     size_t cap = sizeof(t->text[0][3]);
@@ -220,7 +244,8 @@ static void ctl_trace_done(int rc, strata_env *reply, void *arg)
     ctl_trace_reply(t);
 }
 
-static void ctl_trace(struct agentd *d, struct strata_req *req, const Strata__V1__TraceRequest *tr)
+static void ctl_trace(struct node_daemon *d, struct strata_req *req,
+                      const Strata__V1__TraceRequest *tr)
 {
     struct strata_ip dst;
     struct strata_err e;
@@ -229,7 +254,10 @@ static void ctl_trace(struct agentd *d, struct strata_req *req, const Strata__V1
         strata_req_error(req, STRATA_EINVAL, "trace needs a VNI and a destination IP");
         return;
     }
-    struct ctl_trace *t = calloc(1, sizeof(*t));
+    struct node_domain *dom = node_daemon_domain_of(d, tr->vni);
+    if (dom == NULL && d->n_doms > 0)
+        dom = d->doms[0]; /* no VN record: the kernel and the server still have something to say */
+    struct ctl_trace *t = dom != NULL ? calloc(1, sizeof(*t)) : NULL;
     if (t == NULL) {
         strata_req_error(req, STRATA_ENOMEM, "out of memory");
         return;
@@ -237,18 +265,19 @@ static void ctl_trace(struct agentd *d, struct strata_req *req, const Strata__V1
     t->d = d;
     t->req = req;
     char node[96];
-    snprintf(node, sizeof(node), "%s vx%u", d->host, tr->vni);
+    snprintf(node, sizeof(node), "%s vx%u", d->o.csd.host, tr->vni);
     Strata__V1__TraceHop *h = ctl_hop(t, "kernel", node);
     char ds[STRATA_IP_STRLEN];
     snprintf(t->text[0][2], sizeof(t->text[0][2]), "neighbour lookup %s",
              strata_ip_format(&dst, ds));
-    (void)d->a.dp.ops->describe_ip(d->a.dp.ctx, tr->vni, &dst, t->text[0][3],
-                                   sizeof(t->text[0][3]));
-    h = ctl_hop(t, "agent", d->host);
+    struct node *core = &dom->core;
+    (void)core->dp.ops->describe_ip(core->dp.ctx, tr->vni, &dst, t->text[0][3],
+                                    sizeof(t->text[0][3]));
+    h = ctl_hop(t, d->o.metrics_prefix, d->o.csd.host);
     snprintf(t->text[1][2], sizeof(t->text[1][2]), "held entry ip %s", ds);
-    struct agent_key k;
-    agent_key_ip(&k, tr->vni, &dst);
-    struct agent_entry *ent = agent_table_find(&d->a, &k);
+    struct node_key k;
+    node_key_ip(&k, tr->vni, &dst);
+    struct node_entry *ent = node_table_find(core, &k);
     uint64_t now = strata_now_ms();
     if (ent == NULL) {
         snprintf(t->text[1][3], sizeof(t->text[1][3]), "none (the next miss resolves it)");
@@ -270,24 +299,18 @@ static void ctl_trace(struct agentd *d, struct strata_req *req, const Strata__V1
     env.body_case = STRATA__V1__ENVELOPE__BODY_RESOLVE;
     env.resolve = &rq;
     t->t0_us = strata_now_us();
-    if (agent_csd_call(d->csd, &env, 1000, ctl_trace_done, t) != 0)
+    if (node_csd_call(d->csd, &env, 1000, ctl_trace_done, t) != 0)
         ctl_trace_reply(t); /* the local hops are still worth showing */
 }
 
 static void ctl_handle(struct strata_req *req, const strata_env *env, void *arg)
 {
-    struct agentd *d = arg;
+    struct node_daemon *d = arg;
     if (d->stopping) {
-        strata_req_error(req, STRATA_EUNAVAIL, "agent stopping");
+        strata_req_error(req, STRATA_EUNAVAIL, "%s stopping", d->o.name);
         return;
     }
     switch (env->body_case) {
-    case STRATA__V1__ENVELOPE__BODY_PORT_ATTACH:
-        agent_port_attach(d, req, env->port_attach);
-        break;
-    case STRATA__V1__ENVELOPE__BODY_PORT_DETACH:
-        agent_port_detach(d, req, env->port_detach);
-        break;
     case STRATA__V1__ENVELOPE__BODY_CACHE_SHOW:
         ctl_cache_show(d, req);
         break;
@@ -295,16 +318,17 @@ static void ctl_handle(struct strata_req *req, const strata_env *env, void *arg)
         ctl_trace(d, req, env->trace);
         break;
     default:
-        strata_req_error(req, STRATA_EINVAL, "the agent's control socket does not serve %s",
-                         strata_msg_type_name(env->body_case));
+        if (d->h.ctl == NULL || !d->h.ctl(d->h.arg, req, env))
+            strata_req_error(req, STRATA_EINVAL, "the %s control socket does not serve %s",
+                             d->o.name, strata_msg_type_name(env->body_case));
     }
 }
 
-int agent_ctl_open(struct agentd *d, struct strata_err *e)
+int node_ctl_open(struct node_daemon *d, struct strata_err *e)
 {
     char url[PATH_MAX + 8];
-    snprintf(url, sizeof(url), "ipc://%s", d->ctl);
-    (void)unlink(d->ctl); /* a stale socket of a previous run */
+    snprintf(url, sizeof(url), "ipc://%s", d->o.ctl_path);
+    (void)unlink(d->o.ctl_path); /* a stale socket of a previous run */
     struct strata_server_opts so = {.url = url, .contexts = 16};
     return strata_server_open(d->loop, &so, ctl_handle, d, &d->srv, e);
 }

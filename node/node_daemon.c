@@ -1,0 +1,227 @@
+/* node_daemon.c - the runtime around one or more node cores: the loop, miss polling through the
+ * datapath's ops, reconcile at start, the csd client, the control socket and clean shutdown on
+ * SIGTERM (which leaves the kernel's entries in place so traffic keeps flowing across a
+ * restart).
+ *
+ * Teardown order (on SIGTERM, on the loop): the daemon's stopping hook (answers what it parked),
+ * miss polls, the csd client (its in-flight calls complete with EUNAVAIL), the control server,
+ * metrics, the loop's signal and async handles; node_daemon_fini then frees the cores and their
+ * datapaths once the loop has run the close callbacks. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "node_daemon.h"
+
+static uint64_t daemon_now_ms(void)
+{
+    return strata_now_ms();
+}
+
+int node_daemon_init(struct node_daemon *d, const struct node_daemon_opts *o,
+                     const struct node_daemon_hooks *h, struct strata_err *e)
+{
+    memset(d, 0, sizeof(*d));
+    d->o = *o;
+    if (h != NULL)
+        d->h = *h;
+    uv_loop_init(&d->uv);
+    int rc = strata_loop_new(&d->uv, &d->loop, e);
+    if (rc != 0)
+        return rc;
+    struct node_csd_hooks ch = {
+        .registered = d->h.registered, .update = d->h.update, .arg = d->h.arg};
+    return node_csd_new(d->loop, &d->o.csd, &ch, &d->csd, e);
+}
+
+int node_daemon_add_domain(struct node_daemon *d, struct node_dp dp, void (*dp_free)(void *),
+                           struct node_domain **out, struct strata_err *e)
+{
+    if (d->n_doms == NODE_DAEMON_MAX_DOMAINS)
+        return strata_err_set(e, STRATA_ENOSPACE, "at most %d domains", NODE_DAEMON_MAX_DOMAINS);
+    if (dp.ops->miss_fd == NULL || dp.ops->miss_read == NULL)
+        return strata_err_set(e, STRATA_EINVAL, "datapath without a miss subscription");
+    struct node_domain *dom = calloc(1, sizeof(*dom));
+    struct node_resolver none = {0};
+    if (dom == NULL ||
+        node_init(&dom->core, dp, none, &d->o.csd.vtep, d->o.negative_ttl_ms, daemon_now_ms) != 0) {
+        free(dom);
+        return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    }
+    int rc = node_csd_attach(d->csd, &dom->core, e);
+    if (rc != 0) {
+        node_fini(&dom->core);
+        free(dom);
+        return rc;
+    }
+    dom->dp_free = dp_free;
+    dom->d = d;
+    dom->id = (unsigned)d->n_doms;
+    d->doms[d->n_doms++] = dom;
+    if (out != NULL)
+        *out = dom;
+    return 0;
+}
+
+static void daemon_kernel_free(void *ctx)
+{
+    node_dp_kernel_free(ctx);
+}
+
+int node_daemon_add_kernel(struct node_daemon *d, const struct node_dp_kernel_opts *o,
+                           struct node_domain **out, struct strata_err *e)
+{
+    struct node_dp_kernel *k;
+    int rc = node_dp_kernel_new(o, &k, e);
+    if (rc != 0)
+        return rc;
+    rc = node_daemon_add_domain(d, node_dp_kernel(k), daemon_kernel_free, out, e);
+    if (rc != 0)
+        node_dp_kernel_free(k);
+    return rc;
+}
+
+struct node_domain *node_daemon_domain_of(struct node_daemon *d, uint32_t vni)
+{
+    for (size_t i = 0; i < d->n_doms; i++)
+        if (node_vn_find(&d->doms[i]->core, vni) != NULL)
+            return d->doms[i];
+    return NULL;
+}
+
+static int daemon_reconcile_one(struct node_daemon *d, struct node_domain *dom,
+                                struct strata_err *e)
+{
+    size_t n = 0;
+    uint32_t *v = d->h.keep_vnis != NULL ? d->h.keep_vnis(d->h.arg, dom, &n) : NULL;
+    int rc = node_reconcile(&dom->core, v, n, e);
+    free(v);
+    return rc;
+}
+
+int node_daemon_reconcile(struct node_daemon *d, struct strata_err *e)
+{
+    int first = 0;
+    for (size_t i = 0; i < d->n_doms; i++) {
+        struct strata_err e2;
+        int rc = daemon_reconcile_one(d, d->doms[i], &e2);
+        if (rc != 0) {
+            LOG_WARN("reconcile (domain %zu): %s", i, e2.msg);
+            if (first == 0) {
+                first = rc;
+                if (e != NULL)
+                    *e = e2;
+            }
+        }
+    }
+    return first;
+}
+
+static void daemon_on_miss(void *arg, const struct node_dp_miss *m, bool overrun)
+{
+    struct node_domain *dom = arg;
+    struct node *core = &dom->core;
+    if (overrun) {
+        /* Notifications were lost: re-dump the datapath and re-resolve everything held. */
+        core->c.overruns++;
+        LOG_WARN("miss notifications lost (domain %u): full resync", dom->id);
+        struct strata_err e;
+        if (daemon_reconcile_one(dom->d, dom, &e) != 0)
+            LOG_WARN("resync: %s", e.msg);
+        return;
+    }
+    struct node_vn *vn = node_vn_find(core, m->vni);
+    if (vn == NULL || vn->ports == 0)
+        return; /* a device being torn down */
+    struct node_key k;
+    if (m->kind == 'i')
+        node_key_ip(&k, m->vni, &m->ip);
+    else
+        node_key_mac(&k, m->vni, m->mac);
+    node_miss_handle(core, &k, strata_now_us());
+}
+
+static void daemon_miss_readable(uv_poll_t *h, int status, int events)
+{
+    (void)events;
+    struct node_domain *dom = h->data;
+    struct node *core = &dom->core;
+    struct strata_err e;
+    if (status < 0)
+        return;
+    if (core->dp.ops->miss_read(core->dp.ctx, daemon_on_miss, dom, &e) != 0)
+        LOG_WARN("miss subscription: %s", e.msg);
+}
+
+static void daemon_on_signal(void *arg)
+{
+    struct node_daemon *d = arg;
+    if (d->stopping)
+        return;
+    d->stopping = true;
+    LOG_INFO("SIGTERM: stopping (kernel entries stay)");
+    if (d->h.stopping != NULL)
+        d->h.stopping(d->h.arg); /* what waits is answered before the servers go */
+    for (size_t i = 0; i < d->n_doms; i++) {
+        struct node_domain *dom = d->doms[i];
+        if (!dom->polling)
+            continue;
+        uv_poll_stop(&dom->miss_poll);
+        uv_close((uv_handle_t *)&dom->miss_poll, NULL);
+        dom->polling = false;
+    }
+    node_csd_close(d->csd);
+    if (d->srv != NULL) {
+        strata_server_close(d->srv);
+        d->srv = NULL;
+    }
+    if (d->metrics != NULL) {
+        strata_metrics_close(d->metrics);
+        d->metrics = NULL;
+    }
+    strata_loop_close(d->loop);
+}
+
+int node_daemon_start(struct node_daemon *d, struct strata_err *e)
+{
+    for (size_t i = 0; i < d->n_doms; i++) {
+        struct node_domain *dom = d->doms[i];
+        int fd = dom->core.dp.ops->miss_fd(dom->core.dp.ctx);
+        if (fd < 0 || uv_poll_init(&d->uv, &dom->miss_poll, fd) != 0)
+            return strata_err_set(e, STRATA_EIO, "cannot poll the miss subscription");
+        dom->miss_poll.data = dom;
+        dom->polling = true;
+        uv_poll_start(&dom->miss_poll, UV_READABLE, daemon_miss_readable);
+    }
+    int rc = node_ctl_metrics(d, e);
+    if (rc == 0)
+        rc = node_ctl_open(d, e);
+    if (rc == 0 && strata_loop_on_signal(d->loop, daemon_on_signal, d) != 0)
+        rc = strata_err_set(e, STRATA_EIO, "cannot catch SIGTERM");
+    if (rc != 0)
+        return rc;
+    node_csd_start(d->csd);
+    return 0;
+}
+
+void node_daemon_run(struct node_daemon *d)
+{
+    uv_run(&d->uv, UV_RUN_DEFAULT);
+    uv_run(&d->uv, UV_RUN_NOWAIT);
+    if (uv_loop_close(&d->uv) != 0)
+        LOG_WARN("loop closed with handles still open");
+}
+
+void node_daemon_fini(struct node_daemon *d)
+{
+    node_csd_free(d->csd);
+    d->csd = NULL;
+    for (size_t i = 0; i < d->n_doms; i++) {
+        struct node_domain *dom = d->doms[i];
+        node_fini(&dom->core);
+        if (dom->dp_free != NULL)
+            dom->dp_free(dom->core.dp.ctx);
+        free(dom);
+    }
+    d->n_doms = 0;
+}
