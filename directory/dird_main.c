@@ -10,27 +10,10 @@
 #include "addr.h"
 #include "dird.h"
 #include "flags.h"
+#include "fsutil.h"
 #include "log.h"
 
 static struct dird g_dird;
-
-static int mkdir_p(const char *path, struct strata_err *e)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-        return strata_err_set(e, STRATA_EINVAL, "--data-dir too long");
-    for (char *p = buf + 1; *p != '\0'; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-            return strata_err_set(e, STRATA_EIO, "mkdir %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-        return strata_err_set(e, STRATA_EIO, "mkdir %s: %s", buf, strerror(errno));
-    return 0;
-}
 
 /* ---------------------------------------------------------------- loop housekeeping */
 
@@ -349,7 +332,7 @@ int main(int argc, char **argv)
     /* libraft's disk I/O shares libuv's threadpool (4 threads by default) */
     setenv("UV_THREADPOOL_SIZE", "16", 0);
 
-    if (mkdir_p(c->data_dir, &e) != 0) {
+    if (strata_mkdir_p(c->data_dir, 0750, &e) != 0) {
         fprintf(stderr, "strata-dird: %s\n", e.msg);
         return 1;
     }

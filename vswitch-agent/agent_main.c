@@ -10,24 +10,10 @@
 
 #include "agentd.h"
 #include "flags.h"
+#include "fsutil.h"
 #include "log.h"
 
 static struct agentd g_d;
-
-static int mkdir_p(const char *path)
-{
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof(tmp), "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
 
 static int check_flags(struct agentd *d, const char *vtep, struct strata_err *e)
 {
@@ -96,15 +82,9 @@ int main(int argc, char **argv)
         snprintf(data, sizeof(data), "/var/lib/strata/agent-%s", d->host);
         d->data_dir = data;
     }
-    char ctldir[PATH_MAX];
-    snprintf(ctldir, sizeof(ctldir), "%s", d->ctl);
-    char *slash = strrchr(ctldir, '/');
-    if (slash != NULL && slash != ctldir) {
-        *slash = '\0';
-        (void)mkdir_p(ctldir);
-    }
-    if (mkdir_p(d->data_dir) != 0) {
-        fprintf(stderr, "strata-agentd: --data-dir %s: %s\n", d->data_dir, strerror(errno));
+    (void)strata_mkdir_parent(d->ctl, 0755, NULL); /* opening the socket says what failed */
+    if (strata_mkdir_p(d->data_dir, 0755, &e) != 0) {
+        fprintf(stderr, "strata-agentd: --data-dir: %s\n", e.msg);
         return 1;
     }
     snprintf(d->state_path, sizeof(d->state_path), "%s/ports", d->data_dir);
