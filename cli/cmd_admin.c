@@ -7,7 +7,7 @@
 
 #include "addr.h"
 
-#define CMD_MAX_GW_VNIS 4096
+#define CMD_MAX_GW_VNIS STRATA_MAX_VNIS
 
 /* ---------------------------------------------------------------- domain */
 
