@@ -481,17 +481,27 @@ static void test_gateways(void **state)
             (unsigned long long)took);
     assert_int_equal(got, 2);
     assert_true(took < 1000);
-    holder_100(h, sizeof(h));
-    assert_string_equal(h, "gw2");
+    assert_true(h_wait_until(holder_is, (void *)"gw2", 2000)); /* node 0 may apply later */
     assert_int_equal(h1_resolve_gw(), 2);
     assert_int_equal(td_csd_counter(CS_URL, "gw_dead_closed"), 1);
+    /* the operator's view: who is live, by which server, holding what */
+    char cmdline[1024], *out = NULL;
+    snprintf(cmdline, sizeof(cmdline), "%s --directory %s --json gateway list", h_bin("strata"),
+             urls);
+    assert_int_equal(h_run(cmdline, &out), 0);
+    assert_non_null(strstr(out, "{\"id\":\"gw1\",\"vtep\":\"192.168.9.1\",\"vnis\":[100,200],"
+                                "\"live\":false,\"csd\":\"cs1\",\"holds\":[],"));
+    assert_non_null(strstr(out, "{\"id\":\"gw2\",\"vtep\":\"192.168.9.2\",\"vnis\":[100],"
+                                "\"live\":true,\"csd\":\"cs1\",\"holds\":[{\"vni\":100,"
+                                "\"ips\":[\"10.1.0.1\"]}],"));
+    free(out);
 
     /* gw1 comes back: live again, but gw2 keeps the address (sticky) */
     gw_start(3, "gw1", "192.168.9.1");
     assert_true(wait_log(GW_LOG[3], "registered vnis=100,200", 10000));
     usleep(300 * 1000);
     holder_100(h, sizeof(h));
-    assert_string_equal(h, "gw2");
+    assert_string_equal(h, "gw2"); /* the registration was applied at node 0 before the log */
 
     /* gw2 stopped (no FIN): the lease declares it dead; gw1 takes over */
     t0 = h_now_ms();
@@ -549,7 +559,10 @@ static void test_gateways(void **state)
         }
     fprintf(stderr, "policy acknowledged -> gateway notified: p50 %llu us, p99 %llu us\n",
             (unsigned long long)lat[ROUNDS / 2], (unsigned long long)lat[ROUNDS - 1]);
-    assert_true(lat[ROUNDS / 2] < 100000);
+    /* The csd reads the feed from a follower here, which learns of a commit with the leader's
+     * next heartbeat: that, not the csd, is most of this (under 1 ms when it reads from the
+     * leader). Bounded loosely so that a loaded machine does not fail it. */
+    assert_true(lat[ROUNDS - 1] < 250000);
 
     /* a gateway's record changes: its session learns its new VNs */
     mk_gateway("gw2", "192.168.9.2", v13, 2);
