@@ -226,7 +226,7 @@ void cs_gw_activity(struct cs *cs, struct cs_session *s);
 /* The connection of gateway `host`'s parked poll closed. */
 void cs_gw_conn_closed(struct cs *cs, const char *host);
 /* Feed: a gateway record changed (or was deleted); a VN's VnInfo changed. */
-void cs_gw_record_changed(struct cs *cs, const Strata__V1__Gateway *g, bool deleted,
+void cs_gw_record_changed(struct cs *cs, const Strata__V1__Gateway *g, bool deleted, uint64_t index,
                           uint64_t now_us);
 void cs_gw_push_vninfo(struct cs *cs, uint32_t vni, uint64_t now_us);
 void cs_gw_close(struct cs *cs); /* stops timers (at shutdown) */

@@ -165,7 +165,7 @@ static void apply_change(struct cs *cs, const Strata__V1__Change *chg, uint64_t 
     case STRATA__V1__OBJ_KIND__OBJ_GATEWAY:
         cs_vninfo_forget(cs, 0);
         if (chg->gateway != NULL)
-            cs_gw_record_changed(cs, chg->gateway, chg->deleted, now_us);
+            cs_gw_record_changed(cs, chg->gateway, chg->deleted, chg->index, now_us);
         break;
     case STRATA__V1__OBJ_KIND__OBJ_POLICY:
         cs_verdict_flush(cs->cache);

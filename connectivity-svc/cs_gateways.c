@@ -22,10 +22,11 @@ struct reg; /* a gateway's HostRegister in progress */
 struct gw {
     struct cs *cs;
     char name[64];
-    bool want_live; /* what this server wants the directory to say */
-    bool dirty;     /* want_live is not written yet */
-    bool inflight;  /* a gateway_live write is under way (of `gl.live`) */
-    bool live_here; /* the directory says live, by this server's last write */
+    bool want_live;      /* what this server wants the directory to say */
+    bool dirty;          /* want_live is not written yet */
+    bool inflight;       /* a gateway_live write is under way (of `gl.live`) */
+    bool live_here;      /* the directory says live, by this server's last write */
+    uint64_t live_index; /* the index of that write: older feed changes do not undo it */
     uv_timer_t lease, retry;
     struct reg *waiters; /* registrations answered once a live write succeeds */
     strata_env env;
@@ -262,6 +263,8 @@ static void gw_written(int rc, strata_env *reply, void *arg)
     g->inflight = false;
     if (st == 0) {
         g->live_here = wrote;
+        if (reply->body_case == STRATA__V1__ENVELOPE__BODY_WRITE_REPLY)
+            g->live_index = reply->write_reply->index;
     } else if (st == STRATA_ECONFLICT && !wrote) {
         g->live_here = false; /* another server holds it now: its word stands */
     } else {
@@ -389,14 +392,17 @@ static bool same_vnis(const struct cs_iset *have, const uint32_t *v, size_t n)
 }
 
 void cs_gw_record_changed(struct cs *cs, const Strata__V1__Gateway *rec, bool deleted,
-                          uint64_t now_us)
+                          uint64_t index, uint64_t now_us)
 {
     if (rec->id == NULL)
         return;
     struct gw *g = gw_find(cs, rec->id);
-    /* Declared live elsewhere (it moved to another server), or gone: nothing to keep alive. */
+    /* Declared live elsewhere (it moved to another server), or gone: nothing to keep alive. Not
+     * when the change is older than a registration here (written, or about to be). */
     bool elsewhere = rec->live && rec->csd != NULL && strcmp(rec->csd, cs->id) != 0;
-    if (g != NULL && g->want_live && (deleted || elsewhere)) {
+    bool ours_newer =
+        g != NULL && (g->dirty || (g->inflight && g->gl.live) || index <= g->live_index);
+    if (g != NULL && g->want_live && (deleted || (elsewhere && !ours_newer))) {
         g->want_live = false;
         g->live_here = false;
         uv_timer_stop(&g->lease);
