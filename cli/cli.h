@@ -142,6 +142,8 @@ int cli_host_add(struct cli_ctx *, const struct cli_args *, struct strata_err *)
 int cli_host_list(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_gateway_add(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_gateway_list(struct cli_ctx *, const struct cli_args *, struct strata_err *);
+int cli_gateway_delete(struct cli_ctx *, const struct cli_args *, struct strata_err *);
+int cli_policy_delete(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_policy_set(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_policy_list(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_endpoint_add(struct cli_ctx *, const struct cli_args *, struct strata_err *);

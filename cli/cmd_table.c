@@ -66,6 +66,10 @@ static const struct strata_flag f_gateway_add[] = {
     F_STR("vni", vnis, "N[,N...]", REQ, "VNs it routes for"),
     STRATA_FLAGS_END,
 };
+static const struct strata_flag f_gateway_delete[] = {
+    F_STR("id", id, "NAME", REQ, "gateway name"),
+    STRATA_FLAGS_END,
+};
 static const struct strata_flag f_endpoint_add[] = {
     F_VNI("vni", vni, REQ, "VN of the endpoint"),
     F_STR("mac", mac, "MAC", REQ, "unicast MAC, unique in the VN"),
@@ -85,6 +89,12 @@ static const struct strata_flag f_endpoint_delete[] = {
     STRATA_FLAGS_END,
 };
 static const struct strata_flag f_policy_set[] = {
+    F_STR("domain", domain, "NAME", REQ, "tenant"),
+    {"from", STRATA_FLAG_VNI, CLI_ARG(from), "VNI", "source VN", REQ, 0, 0},
+    {"to", STRATA_FLAG_VNI, CLI_ARG(to), "VNI", "destination VN", REQ, 0, 0},
+    STRATA_FLAGS_END,
+};
+static const struct strata_flag f_policy_delete[] = {
     F_STR("domain", domain, "NAME", REQ, "tenant"),
     {"from", STRATA_FLAG_VNI, CLI_ARG(from), "VNI", "source VN", REQ, 0, 0},
     {"to", STRATA_FLAG_VNI, CLI_ARG(to), "VNI", "destination VN", REQ, 0, 0},
@@ -154,7 +164,10 @@ const struct cli_cmd cli_cmds[] = {
     {"host", "list", f_list, NULL, 0, 0, NULL, cli_host_list, "list hosts"},
     {"gateway", "add", f_gateway_add, NULL, 0, 0, NULL, cli_gateway_add,
      "register an L3 gateway serving some VNs"},
-    {"gateway", "list", f_list, NULL, 0, 0, NULL, cli_gateway_list, "list gateways"},
+    {"gateway", "list", f_list, NULL, 0, 0, NULL, cli_gateway_list,
+     "list gateways: VNs served, liveness, gateway addresses held"},
+    {"gateway", "delete", f_gateway_delete, NULL, 0, 0, NULL, cli_gateway_delete,
+     "delete a gateway (its gateway addresses move to another)"},
     {"endpoint", "add", f_endpoint_add, NULL, 0, 0, NULL, cli_endpoint_add,
      "register a VM interface (MAC, IPs) on a host"},
     {"endpoint", "move", f_endpoint_move, NULL, 0, 0, NULL, cli_endpoint_move,
@@ -165,6 +178,8 @@ const struct cli_cmd cli_cmds[] = {
     {"policy", "set", f_policy_set, "allow|deny", 1, 1, NULL, cli_policy_set,
      "allow or deny traffic from one VN to another"},
     {"policy", "list", f_policy_list, NULL, 0, 0, NULL, cli_policy_list, "list policy rules"},
+    {"policy", "delete", f_policy_delete, NULL, 0, 0, NULL, cli_policy_delete,
+     "delete a policy rule (traffic between the VNs is denied again)"},
     {"resolve", NULL, f_resolve, NULL, 0, 0,
      "--vni N (--ip IP | --mac MAC) [--from-vni N] [--via URL] [--min-index N]", cli_resolve,
      "where an address lives: MAC, VTEP, version, verdict, tier, time taken"},

@@ -201,6 +201,36 @@ static void test_endpoints_and_resolve(void **state)
     FAILS("--json resolve --vni 100 --ip 10.1.0.5", "\"error\":\"ENOTFOUND\"");
 }
 
+/* Gateways and policy: list keys (nobody live without a connectivity server, so nothing held),
+ * the refusals that keep gateway addresses the directory's, and the deletes. */
+static void test_gateways_and_policy(void **state)
+{
+    (void)state;
+    OK("--json gateway list",
+       "{\"id\":\"gw1\",\"vtep\":\"192.168.50.9\",\"vnis\":[100,200],\"live\":false,"
+       "\"csd\":null,\"holds\":[],\"version\":");
+    OK("gateway list", "GATEWAY", "LIVE", "HOLDS", "gw1", "100,200", "no");
+    FAILS("--json endpoint add --vni 100 --mac 02:00:00:00:01:09 --ip 10.1.0.1 --host h1",
+          "{\"error\":\"EDENIED\",\"message\":\"10.1.0.1 is VN 100's gateway address: only a "
+          "gateway serving VN 100 holds it\"}\n");
+    FAILS("--json endpoint add --vni 100 --mac 02:53:54:00:00:64 --ip 10.1.0.9 --host h1",
+          "\"error\":\"EDENIED\"");
+    FAILS("--json subnet create --vni 100 --cidr 10.9.0.0/24 --gateway 10.9.0.255",
+          "broadcast address");
+    OK("domain create other", "created domain other");
+    OK("vnet create --vni 300 --domain other", "created vnet 300");
+    FAILS("--json policy set --domain acme --from 100 --to 300 allow",
+          "VNI 300 is in domain other, not acme");
+    FAILS("--json policy delete --domain acme --from 200 --to 100",
+          "{\"error\":\"ENOTFOUND\",\"message\":\"no policy from VNI 200 to VNI 100 in domain "
+          "acme\"}\n");
+    OK("--json policy delete --domain acme --from 100 --to 200", "\"op\":\"policy delete\"");
+    OK("--json policy list", "\"policies\":[]");
+    OK("--json gateway delete --id gw1", "\"op\":\"gateway delete\"", "\"id\":\"gw1\"");
+    OK("--json gateway list", "\"gateways\":[]");
+    FAILS("--json gateway delete --id gw1", "{\"error\":\"ENOTFOUND\"");
+}
+
 static void test_cluster_status(void **state)
 {
     (void)state;
@@ -214,6 +244,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_admin_and_lists),
         cmocka_unit_test(test_endpoints_and_resolve),
+        cmocka_unit_test(test_gateways_and_policy),
         cmocka_unit_test(test_cluster_status),
     };
     int rc = cmocka_run_group_tests(tests, setup, NULL);

@@ -23,12 +23,19 @@ struct cs_counters {
     uint64_t feed_index, feed_changes, feed_gaps, sessions, parked;
     uint64_t feed_stalls, feed_stalled; /* times the feed stalled; 1 while it is */
     uint64_t resolve_requests, denied;
+    /* gateways (cs_gateways.c) */
+    uint64_t gw_registered, gw_refused;      /* gateway HostRegisters accepted / refused */
+    uint64_t gw_dead_closed, gw_dead_lease;  /* declared dead: connection closed / lease expired */
+    uint64_t gw_live_writes, gw_live_errors; /* gateway_live writes sent / failed */
+    uint64_t gw_live;                        /* gauge: gateways this server holds as live */
+    uint64_t vninfo_pushed;                  /* UPD_VNINFO queued to gateways */
 };
 
 struct cs_upstream;
 struct cs_feed;
 struct cs_agents;
 struct cs_session;
+struct cs_gws;
 
 struct cs {
     /* flags */
@@ -47,6 +54,7 @@ struct cs {
     struct cs_agents *agents;
     struct cs_vninfo *vninfo;
     struct cs_vnmembers *vnmembers; /* cs_ports.c: hosts with a port, per VN, shared */
+    struct cs_gws *gws;             /* cs_gateways.c: liveness of the gateways registered here */
     struct cs_counters ctr;
     /* Highest directory index this server has seen on the feed: every upstream read carries it
      * as min_index, so no answer older than one already seen is ever cached or served. */
@@ -131,13 +139,21 @@ struct cs_session {
     uint64_t denied_until_ms; /* ... and until when that is believed */
 };
 
-enum cs_upd_kind { CS_UPD_ENDPOINT = 1, CS_UPD_INVALIDATE = 2, CS_UPD_FLOOD = 3 };
+enum cs_upd_kind {
+    CS_UPD_ENDPOINT = 1,
+    CS_UPD_INVALIDATE = 2,
+    CS_UPD_FLOOD = 3,
+    CS_UPD_VNINFO = 5
+};
 
 /* What one change says, shared (refcounted) by every session queue it is pushed to. */
 struct cs_payload;
 struct cs_payload *cs_payload_endpoint(const Strata__V1__Endpoint *ep, uint64_t committed_us);
 struct cs_payload *cs_payload_flood(uint32_t vni, ProtobufCBinaryData *vteps, size_t n,
                                     uint64_t committed_us);
+/* VNINFO: vni's information changed; or (vni 0) the gateway now serves vnis[0..n). */
+struct cs_payload *cs_payload_vninfo(uint32_t vni, const uint32_t *vnis, size_t n,
+                                     uint64_t committed_us);
 void cs_payload_unref(struct cs_payload *p);
 
 int cs_agents_new(struct cs *cs, struct cs_agents **out);
@@ -170,6 +186,8 @@ void cs_agents_push(struct cs_agents *a, uint32_t id, enum cs_upd_kind kind, con
                     struct cs_payload *p);
 /* Every session must drop and re-resolve what it holds (feed gap). */
 void cs_agents_resync_all(struct cs_agents *a);
+/* One session must (a gateway declared dead: if it still runs, it registers again). */
+void cs_agents_resync(struct cs_agents *a, struct cs_session *s);
 /* Reply to parked long-polls that have something to send (also done at the end of every loop
  * turn in which something was pushed). */
 void cs_agents_flush(struct cs_agents *a);
@@ -191,6 +209,28 @@ void cs_ports_check_vni(struct cs *cs, struct cs_session *s, uint32_t vni,
 /* (fn may run before it returns when the VN's host list is fresh; STRATA_EBUSY when lists of
  * too many VNs are being fetched at once.) Free what it remembers (after the loop stopped): */
 void cs_ports_free(struct cs *cs);
+
+/* ---- cs_gateways.c: gateway sessions. A gateway registers only if the directory has its record
+ * (same VTEP); its session serves the VNs that record names, kept current from the feed; the
+ * server writes gateway_live{live} for it on registration, and {dead} when the connection of its
+ * parked long-poll closes (a killed process: noticed at once) or when it sent no request for
+ * CS_GW_LEASE_MS (a host gone without closing: its poll, at most CS_GW_POLL_MAX_MS long, is not
+ * renewed). Only the server holding the session declares it dead. Writes for one gateway go one
+ * at a time, the latest wish last, so a "dead" and a new registration cannot cross. */
+#define CS_GW_POLL_MAX_MS 1000 /* a gateway's long-poll is answered within this */
+#define CS_GW_LEASE_MS 2500    /* 2.5 polls: one lost or slow poll is not a death */
+void cs_gw_register(struct cs *cs, struct strata_req *req, const strata_env *env,
+                    const struct cs_ident *id);
+/* A request of gateway session s arrived (renews its lease). */
+void cs_gw_activity(struct cs *cs, struct cs_session *s);
+/* The connection of gateway `host`'s parked poll closed. */
+void cs_gw_conn_closed(struct cs *cs, const char *host);
+/* Feed: a gateway record changed (or was deleted); a VN's VnInfo changed. */
+void cs_gw_record_changed(struct cs *cs, const Strata__V1__Gateway *g, bool deleted, uint64_t index,
+                          uint64_t now_us);
+void cs_gw_push_vninfo(struct cs *cs, uint32_t vni, uint64_t now_us);
+void cs_gw_close(struct cs *cs); /* stops timers (at shutdown) */
+void cs_gw_free(struct cs *cs);  /* after the loop stopped */
 
 /* ---- cs_show.c: cache show, counters, metrics, VN info */
 void cs_show_handle(struct cs *cs, struct strata_req *req);

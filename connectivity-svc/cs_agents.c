@@ -32,6 +32,8 @@ struct cs_payload {
     char host[64];
     ProtobufCBinaryData *flood;
     size_t nflood;
+    uint32_t *vnis; /* VNINFO with vni 0: the gateway's VNs */
+    size_t nvnis;
 };
 
 struct upd {
@@ -175,11 +177,30 @@ struct cs_payload *cs_payload_flood(uint32_t vni, ProtobufCBinaryData *vteps, si
     return p;
 }
 
+struct cs_payload *cs_payload_vninfo(uint32_t vni, const uint32_t *vnis, size_t n,
+                                     uint64_t committed_us)
+{
+    struct cs_payload *p = payload_new(committed_us);
+    if (p == NULL)
+        return NULL;
+    if (n > 0) {
+        if ((p->vnis = malloc(n * sizeof(*p->vnis))) == NULL) {
+            free(p);
+            return NULL;
+        }
+        memcpy(p->vnis, vnis, n * sizeof(*p->vnis));
+    }
+    p->nvnis = n;
+    p->ep.vni = vni;
+    return p;
+}
+
 void cs_payload_unref(struct cs_payload *p)
 {
     if (p == NULL || --p->refs > 0)
         return;
     free(p->flood);
+    free(p->vnis);
     free(p);
 }
 
@@ -423,18 +444,21 @@ void cs_agents_push(struct cs_agents *a, uint32_t id, enum cs_upd_kind kind, con
         set_resync(s);
         return;
     }
-    if (kind == CS_UPD_FLOOD) {
-        /* A flood list not sent yet is simply replaced: only the newest list matters, and a VN
-         * filling up with N hosts would otherwise queue N lists at each of them. */
+    if (kind == CS_UPD_FLOOD || kind == CS_UPD_VNINFO) {
+        /* A flood list (or a VN-info notice) not sent yet is simply replaced: only the newest
+         * matters, and a VN filling up with N hosts would otherwise queue N lists at each. */
         for (uint32_t i = s->qlen; i-- > 0;) {
             struct upd *q = q_at(s, i);
             if (q->seq <= s->sent_upto)
                 break;
-            if (q->kind == CS_UPD_FLOOD && q->vni == p->ep.vni) {
+            if (q->kind == kind && q->vni == p->ep.vni) {
                 cs_payload_unref(q->p);
                 q->p = p;
                 p->refs++;
-                a->cs->ctr.floods_pushed++;
+                if (kind == CS_UPD_FLOOD)
+                    a->cs->ctr.floods_pushed++;
+                else
+                    a->cs->ctr.vninfo_pushed++;
                 mark_ready(s);
                 return;
             }
@@ -459,9 +483,17 @@ void cs_agents_push(struct cs_agents *a, uint32_t id, enum cs_upd_kind kind, con
         c->updates_pushed++;
     else if (kind == CS_UPD_INVALIDATE)
         c->invalidations_pushed++;
+    else if (kind == CS_UPD_VNINFO)
+        c->vninfo_pushed++;
     else
         c->floods_pushed++;
     mark_ready(s);
+}
+
+void cs_agents_resync(struct cs_agents *a, struct cs_session *ps)
+{
+    (void)a;
+    set_resync((struct sess *)ps);
 }
 
 void cs_agents_resync_all(struct cs_agents *a)
@@ -509,6 +541,11 @@ static void reply_updates(struct sess *s, struct strata_req *req, uint64_t after
                 break;
             case CS_UPD_INVALIDATE:
                 u[i].kind = STRATA__V1__UPDATE_KIND__UPD_INVALIDATE;
+                break;
+            case CS_UPD_VNINFO:
+                u[i].kind = STRATA__V1__UPDATE_KIND__UPD_VNINFO;
+                u[i].vnis = q->p->vnis;
+                u[i].n_vnis = q->p->nvnis;
                 break;
             default:
                 u[i].kind = STRATA__V1__UPDATE_KIND__UPD_FLOOD;
@@ -580,6 +617,21 @@ static void park_timeout(uv_timer_t *t)
     answer_parked(t->data, true);
 }
 
+/* The connection of a gateway's parked poll closed: its process died (or dropped the socket).
+ * The poll is answered into the void, and the session asked to resynchronise: a gateway that
+ * still runs re-registers, which declares it live again. */
+static void parked_closed(struct strata_req *req, void *arg)
+{
+    struct sess *s = arg;
+    struct cs *cs = s->a->cs;
+    if (s->parked == req)
+        answer_parked(s, true);
+    else
+        strata_req_error(req, STRATA_EUNAVAIL, "connection closed"); /* cannot happen */
+    set_resync(s);
+    cs_gw_conn_closed(cs, s->pub.host);
+}
+
 void cs_agents_handle_updates(struct cs *cs, struct strata_req *req, const strata_env *env,
                               const char *host)
 {
@@ -617,8 +669,18 @@ void cs_agents_handle_updates(struct cs *cs, struct strata_req *req, const strat
     s->parked = req;
     s->parked_after = ur->after_seq;
     cs->ctr.parked++;
-    uv_timer_start(&s->timer, park_timeout, ur->wait_ms > WAIT_MAX_MS ? WAIT_MAX_MS : ur->wait_ms,
-                   0);
+    uint32_t wait = ur->wait_ms > WAIT_MAX_MS ? WAIT_MAX_MS : ur->wait_ms;
+    if (s->pub.gateway && s->pub.registered) {
+        /* A gateway polls again within CS_GW_POLL_MAX_MS, or its lease runs out; and its death
+         * shows as its poll's connection closing (tcp:// only: elsewhere the lease alone). */
+        if (wait > CS_GW_POLL_MAX_MS)
+            wait = CS_GW_POLL_MAX_MS;
+        if (strata_req_on_close(req, parked_closed, s) == STRATA_EUNAVAIL) {
+            parked_closed(req, s);
+            return;
+        }
+    }
+    uv_timer_start(&s->timer, park_timeout, wait, 0);
 }
 
 /* ---------------------------------------------------------------- expiry */

@@ -24,6 +24,8 @@ void cs_api_handle(struct strata_req *req, const strata_env *env, void *arg)
             strata_req_error(req, e.code, "%s", e.msg);
             return;
         }
+        if (s->gateway)
+            cs_gw_activity(cs, s); /* renews its lease */
     }
     switch (env->body_case) {
     case STRATA__V1__ENVELOPE__BODY_RESOLVE:

@@ -110,7 +110,7 @@ int cs_auth_vni(const struct cs_ident *id, const struct cs_session *s, uint32_t 
         return 0;
     if (s != NULL && cs_iset_has(&s->vnis, vni))
         return 0;
-    /* A gateway serves exactly the VNs it registered; the directory has no other answer. */
+    /* A gateway serves exactly the VNs its directory record names (kept current from the feed). */
     if (id->kind == CS_ID_GW)
         return strata_err_set(e, STRATA_EDENIED, "gateway %s does not serve VN %u", id->name, vni);
     if (s != NULL && s->denied_vni == vni && now_ms < s->denied_until_ms)

@@ -143,6 +143,9 @@ static void apply_change(struct cs *cs, const Strata__V1__Change *chg, uint64_t 
         if (chg->vnet == NULL)
             break;
         cs_vninfo_forget(cs, chg->vnet->vni);
+        /* the vnet itself changed (not only its flood list, which gateways get as UPD_FLOOD) */
+        if (chg->deleted || chg->vnet->version == chg->index)
+            cs_gw_push_vninfo(cs, chg->vnet->vni, now_us);
         if (!chg->deleted) {
             /* The FSM emits a VN change with its flood list whenever that list changes (a VN's
              * creation carries the empty list). */
@@ -156,12 +159,21 @@ static void apply_change(struct cs *cs, const Strata__V1__Change *chg, uint64_t 
         break;
     case STRATA__V1__OBJ_KIND__OBJ_SUBNET:
         cs_vninfo_forget(cs, chg->subnet ? chg->subnet->vni : 0);
+        if (chg->subnet != NULL)
+            cs_gw_push_vninfo(cs, chg->subnet->vni, now_us);
         break;
     case STRATA__V1__OBJ_KIND__OBJ_GATEWAY:
         cs_vninfo_forget(cs, 0);
+        if (chg->gateway != NULL)
+            cs_gw_record_changed(cs, chg->gateway, chg->deleted, chg->index, now_us);
         break;
     case STRATA__V1__OBJ_KIND__OBJ_POLICY:
         cs_verdict_flush(cs->cache);
+        if (chg->policy != NULL) {
+            /* gateways serving either end enforce it: they refetch those VNs' information */
+            cs_gw_push_vninfo(cs, chg->policy->from_vni, now_us);
+            cs_gw_push_vninfo(cs, chg->policy->to_vni, now_us);
+        }
         break;
     default:
         break;

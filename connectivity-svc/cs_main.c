@@ -29,6 +29,7 @@ static void on_signal(void *arg)
     uv_timer_stop(&cs->tick);
     uv_close((uv_handle_t *)&cs->tick, NULL);
     cs_agents_close(cs->agents); /* answers parked long-polls */
+    cs_gw_close(cs);
     cs_feed_stop(cs);
     cs_up_close(cs->up); /* in-flight work completes with EUNAVAIL, replies go out */
     if (cs->srv != NULL) {
@@ -147,6 +148,7 @@ int main(int argc, char **argv)
     cs_up_free(cs->up);
     cs_ports_free(cs);
     cs_agents_free(cs->agents);
+    cs_gw_free(cs);
     cs_vninfo_free(cs);
     cs_cache_free(cs->cache);
     LOG_INFO("stopped");

@@ -26,7 +26,6 @@ struct op {
     Strata__V1__WriteRequest w;
     Strata__V1__Command cmd;
     Strata__V1__Host host;
-    Strata__V1__Gateway gw;
     Strata__V1__Endpoint ep;
     Strata__V1__ResolveRequest rr;
     Strata__V1__ResolveQuery q, *qp;
@@ -96,18 +95,16 @@ static void write_done(int rc, strata_env *reply, void *arg)
             goto out;
         }
         s->registered = true;
-        s->gateway = hr->gateway;
+        s->gateway = false; /* gateways register in cs_gateways.c */
         s->vtep_len = (uint8_t)hr->vtep.len;
         memcpy(s->vtep, hr->vtep.data, hr->vtep.len);
-        for (size_t i = 0; hr->gateway && i < hr->n_vnis; i++)
-            cs_iset_add(&s->vnis, hr->vnis[i]);
         Strata__V1__HostRegisterReply hrr = STRATA__V1__HOST_REGISTER_REPLY__INIT;
         strata_env env = STRATA__V1__ENVELOPE__INIT;
         hrr.session = s->epoch;
         env.body_case = STRATA__V1__ENVELOPE__BODY_HOST_REGISTER_REPLY;
         env.host_register_reply = &hrr;
-        LOG_INFO("agents: %s %s registered (session %llu)", hr->gateway ? "gateway" : "host",
-                 hr->host, (unsigned long long)s->epoch);
+        LOG_INFO("agents: host %s registered (session %llu)", hr->host,
+                 (unsigned long long)s->epoch);
         strata_req_reply(o->req, &env);
         goto out;
     }
@@ -143,26 +140,21 @@ void cs_ports_host_register(struct cs *cs, struct strata_req *req, const strata_
                          e.code ? e.msg : "HostRegister needs a VTEP address (4 or 16 bytes)");
         return;
     }
+    if (hr->gateway) {
+        /* A gateway's VNs are the operator's to decide: it registers against its record. */
+        cs_gw_register(cs, req, env, id);
+        return;
+    }
     struct cs_session *s = cs_agents_find(cs->agents, hr->host);
     struct op *o = op_new(cs, req, env, id, s, OP_HOST);
     if (o == NULL)
         return;
-    if (hr->gateway) {
-        strata__v1__gateway__init(&o->gw);
-        o->gw.id = hr->host;
-        o->gw.vtep = hr->vtep;
-        o->gw.vnis = hr->vnis;
-        o->gw.n_vnis = hr->n_vnis;
-        o->cmd.op_case = STRATA__V1__COMMAND__OP_GATEWAY_ADD;
-        o->cmd.gateway_add = &o->gw;
-    } else {
-        strata__v1__host__init(&o->host);
-        o->host.id = hr->host;
-        o->host.vtep = hr->vtep;
-        o->host.pod = (char *)(hr->pod && *hr->pod ? hr->pod : cs->pod);
-        o->cmd.op_case = STRATA__V1__COMMAND__OP_HOST_ADD;
-        o->cmd.host_add = &o->host;
-    }
+    strata__v1__host__init(&o->host);
+    o->host.id = hr->host;
+    o->host.vtep = hr->vtep;
+    o->host.pod = (char *)(hr->pod && *hr->pod ? hr->pod : cs->pod);
+    o->cmd.op_case = STRATA__V1__COMMAND__OP_HOST_ADD;
+    o->cmd.host_add = &o->host;
     cs_up_write(cs->up, &o->env, write_done, o);
 }
 

@@ -50,6 +50,14 @@ static const struct {
     C(denied, COUNTER, "requests refused by authorization"),
     C(sessions_expired, COUNTER, "agent sessions ended after --session-idle-s without requests"),
     C(sessions_refused, COUNTER, "requests refused because --session-max sessions exist"),
+    C(gw_registered, COUNTER, "gateway registrations accepted (and declared live)"),
+    C(gw_refused, COUNTER, "gateway registrations refused (no directory record, other VTEP)"),
+    C(gw_dead_closed, COUNTER, "gateways declared dead: the connection of their poll closed"),
+    C(gw_dead_lease, COUNTER, "gateways declared dead: no request within the lease"),
+    C(gw_live_writes, COUNTER, "gateway_live writes sent to the directory"),
+    C(gw_live_errors, COUNTER, "gateway_live writes that failed"),
+    C(gw_live, GAUGE, "gateways this server last declared live"),
+    C(vninfo_pushed, COUNTER, "VN information changes queued to gateways (UPD_VNINFO)"),
 #undef C
 };
 

@@ -65,6 +65,21 @@ bool strata_mac_is_unicast(const uint8_t mac[6])
     return (mac[0] & 1) == 0 && memcmp(mac, zero, 6) != 0;
 }
 
+void strata_gw_mac(uint32_t vni, uint8_t mac[6])
+{
+    mac[0] = 0x02;
+    mac[1] = 0x53;
+    mac[2] = 0x54;
+    mac[3] = (uint8_t)(vni >> 16);
+    mac[4] = (uint8_t)(vni >> 8);
+    mac[5] = (uint8_t)vni;
+}
+
+bool strata_mac_is_gw(const uint8_t mac[6])
+{
+    return mac[0] == 0x02 && mac[1] == 0x53 && mac[2] == 0x54;
+}
+
 int strata_ip_parse(const char *s, struct strata_ip *ip, struct strata_err *e)
 {
     if (s == NULL || *s == '\0')

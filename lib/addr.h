@@ -29,6 +29,12 @@ int strata_mac_parse(const char *s, uint8_t mac[6], struct strata_err *e);
 char *strata_mac_format(const uint8_t mac[6], char *buf);
 /* An endpoint MAC must be unicast (I/G bit clear) and not all-zero. */
 bool strata_mac_is_unicast(const uint8_t mac[6]);
+/* A VN's virtual gateway MAC, 02:53:54:<VNI as 3 bytes> (locally administered): every gateway
+ * serving the VN answers for its gateway addresses with it, so a failover changes only the VTEP
+ * hosts send to, never the MAC their VMs cached. The prefix is reserved: only the directory
+ * places endpoints with it. */
+void strata_gw_mac(uint32_t vni, uint8_t mac[6]);
+bool strata_mac_is_gw(const uint8_t mac[6]);
 
 /* Dotted IPv4 or RFC 4291 IPv6 text. Rejects empty strings, trailing junk, scope ids. */
 int strata_ip_parse(const char *s, struct strata_ip *ip, struct strata_err *e);

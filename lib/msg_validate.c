@@ -112,7 +112,7 @@ static int v_ips(struct strata_err *e, const char *path, const char *field, size
 static int v_vnis(struct strata_err *e, const char *path, const char *field, size_t n,
                   const uint32_t *vnis)
 {
-    TRY(v_count(e, path, field, n, STRATA_MAX_LIST));
+    TRY(v_count(e, path, field, n, STRATA_MAX_VNIS));
     for (size_t i = 0; i < n; i++)
         if (!strata_vni_valid(vnis[i]))
             return strata_err_set(e, STRATA_EINVAL, "%s.%s[%zu]: VNI %u out of range %u..%u", path,
@@ -215,7 +215,14 @@ static int v_gateway(struct strata_err *e, const char *path, const Strata__V1__G
 {
     TRY(v_str(e, path, "id", g->id, write));
     TRY(v_ip(e, path, "vtep", &g->vtep, write));
+    TRY(v_str(e, path, "csd", g->csd, false));
     return v_vnis(e, path, "vnis", g->n_vnis, g->vnis);
+}
+
+static int v_gateway_live(struct strata_err *e, const char *path, const Strata__V1__GatewayLive *g)
+{
+    TRY(v_str(e, path, "id", g->id, true));
+    return v_str(e, path, "csd", g->csd, true);
 }
 
 static int v_endpoint(struct strata_err *e, const char *path, const Strata__V1__Endpoint *ep,
@@ -236,6 +243,14 @@ static int v_policy(struct strata_err *e, const char *path, const Strata__V1__Po
     TRY(v_vni(e, path, "from_vni", p->from_vni, false));
     TRY(v_vni(e, path, "to_vni", p->to_vni, false));
     return v_verdict(e, path, "verdict", p->verdict, write);
+}
+
+static int v_policy_delete(struct strata_err *e, const char *path,
+                           const Strata__V1__PolicyDelete *p)
+{
+    TRY(v_str(e, path, "domain", p->domain, true));
+    TRY(v_vni(e, path, "from_vni", p->from_vni, false));
+    return v_vni(e, path, "to_vni", p->to_vni, false);
 }
 
 static int v_member(struct strata_err *e, const char *path, const Strata__V1__Member *m)
@@ -314,6 +329,15 @@ static int v_command(struct strata_err *e, const char *path, const Strata__V1__C
     case STRATA__V1__COMMAND__OP_MEMBER_DEL:
         TRY(v_present(e, path, "member_del", c->member_del));
         return v_id(e, SUB("member_del", -1), "id", c->member_del->id);
+    case STRATA__V1__COMMAND__OP_GATEWAY_LIVE:
+        TRY(v_present(e, path, "gateway_live", c->gateway_live));
+        return v_gateway_live(e, SUB("gateway_live", -1), c->gateway_live);
+    case STRATA__V1__COMMAND__OP_GATEWAY_DELETE:
+        TRY(v_present(e, path, "gateway_delete", c->gateway_delete));
+        return v_str(e, SUB("gateway_delete", -1), "id", c->gateway_delete->id, true);
+    case STRATA__V1__COMMAND__OP_POLICY_DELETE:
+        TRY(v_present(e, path, "policy_delete", c->policy_delete));
+        return v_policy_delete(e, SUB("policy_delete", -1), c->policy_delete);
     case STRATA__V1__COMMAND__OP__NOT_SET:
     default:
         return strata_err_set(e, STRATA_EPROTO, "%s: command has no operation", path);
@@ -423,6 +447,7 @@ static int v_vn_info_reply(struct strata_err *e, const char *path, const Strata_
         TRY(v_vnet(e, SUB("vnet", -1), r->vnet, false));
     V_LIST(r->n_subnets, r->subnets, "subnets", STRATA_MAX_LIST, v_subnet);
     V_LIST(r->n_gateways, r->gateways, "gateways", STRATA_MAX_LIST, v_gateway, false);
+    V_LIST(r->n_policies, r->policies, "policies", STRATA_MAX_LIST, v_policy, false);
     return v_ips(e, path, "flood_vteps", r->n_flood_vteps, r->flood_vteps, STRATA_MAX_LIST);
 }
 
@@ -491,10 +516,14 @@ static int v_update(struct strata_err *e, const char *path, const Strata__V1__Up
 {
     char pbuf[PATH_MAX_LEN];
     if (u->kind < STRATA__V1__UPDATE_KIND__UPD_NONE ||
-        u->kind > STRATA__V1__UPDATE_KIND__UPD_RESYNC)
+        u->kind > STRATA__V1__UPDATE_KIND__UPD_VNINFO)
         return strata_err_set(e, STRATA_EINVAL, "%s.kind: unknown update kind %d", path, u->kind);
-    /* A RESYNC concerns no VN; every other kind names one. */
-    TRY(v_vni(e, path, "vni", u->vni, u->kind == STRATA__V1__UPDATE_KIND__UPD_RESYNC));
+    /* A RESYNC concerns no VN, nor a VNINFO that carries the gateway's new set of VNs; every
+     * other kind names one. */
+    TRY(v_vni(e, path, "vni", u->vni,
+              u->kind == STRATA__V1__UPDATE_KIND__UPD_RESYNC ||
+                  u->kind == STRATA__V1__UPDATE_KIND__UPD_VNINFO));
+    TRY(v_vnis(e, path, "vnis", u->n_vnis, u->vnis));
     if (u->endpoint != NULL)
         TRY(v_endpoint(e, SUB("endpoint", -1), u->endpoint, false));
     TRY(v_ips(e, path, "flood_vteps", u->n_flood_vteps, u->flood_vteps, STRATA_MAX_LIST));
@@ -625,6 +654,9 @@ static int v_body(struct strata_err *e, const strata_env *env)
         return v_id(e, path, "id", env->cluster_transfer->id);
     case STRATA__V1__ENVELOPE__BODY_HOST_REGISTER:
         return v_host_register(e, path, env->host_register);
+    case STRATA__V1__ENVELOPE__BODY_HOST_REGISTER_REPLY:
+        return v_vnis(e, path, "vnis", env->host_register_reply->n_vnis,
+                      env->host_register_reply->vnis);
     case STRATA__V1__ENVELOPE__BODY_PORT_REGISTER:
         TRY(v_present(e, path, "endpoint", env->port_register->endpoint));
         return v_endpoint(e, SUB("endpoint", -1), env->port_register->endpoint, true);
@@ -654,7 +686,6 @@ static int v_body(struct strata_err *e, const strata_env *env)
     case STRATA__V1__ENVELOPE__BODY_FEED:
     case STRATA__V1__ENVELOPE__BODY_CLUSTER_STATUS:
     case STRATA__V1__ENVELOPE__BODY_CLUSTER_REPLY:
-    case STRATA__V1__ENVELOPE__BODY_HOST_REGISTER_REPLY:
     case STRATA__V1__ENVELOPE__BODY_CACHE_SHOW:
     case STRATA__V1__ENVELOPE__BODY_EMPTY:
         return 0;

@@ -118,6 +118,8 @@ static size_t wire_field_max(const ProtobufCFieldDescriptor *f)
         return STRATA_MAX_BATCH;
     if (strcmp(f->name, "ips") == 0)
         return STRATA_MAX_IPS;
+    if (strcmp(f->name, "vnis") == 0) /* Gateway, HostRegister(Reply), Update */
+        return STRATA_MAX_VNIS;
     return STRATA_MAX_LIST;
 }
 

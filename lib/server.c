@@ -252,6 +252,8 @@ static void srv_req_done(struct strata_req *req)
 {
     struct strata_server *s = req->s;
     struct uvs_conn *conn = req->to.conn;
+    if (req->on_close != NULL)
+        uvs_unwatch(req);
     strata_msg_free(req->env);
     free(req);
     s->held--;
@@ -421,6 +423,20 @@ const strata_env *strata_req_env(struct strata_req *req)
 uint64_t strata_req_arrival_us(struct strata_req *req)
 {
     return req->arrival_us;
+}
+
+int strata_req_on_close(struct strata_req *req, strata_req_close_fn cb, void *arg)
+{
+    if (req->to.conn == NULL || cb == NULL)
+        return STRATA_EINVAL; /* NNG: its pipes are not ours to watch */
+    if (req->on_close != NULL)
+        uvs_unwatch(req);
+    req->on_close = cb;
+    req->on_close_arg = arg;
+    int rc = uvs_watch(req);
+    if (rc != 0)
+        req->on_close = NULL;
+    return rc;
 }
 
 /* The request is released after its reply is sent: a loop-transport connection must stay

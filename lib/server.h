@@ -63,6 +63,19 @@ const strata_env *strata_req_env(struct strata_req *req);
 /* Time the request reached the server (strata_now_us). */
 uint64_t strata_req_arrival_us(struct strata_req *req);
 
+/* Ask to learn when the connection a held request came on closes while the request is still
+ * unanswered (the client process died, or its socket was closed): cb(req, arg) then runs once,
+ * on the loop thread, in the loop turn the close is seen (a killed process's socket is closed by
+ * its kernel at once, so this is how a daemon notices a peer's death within milliseconds). The
+ * request is still the handler's: cb must reply to it (the reply goes nowhere) or arrange to.
+ * Replying first cancels the watch. Not called when the server itself closes. One watch per
+ * request (a second call replaces the first). Returns 0 when watching; STRATA_EUNAVAIL when the
+ * connection has closed already (act as if cb ran); STRATA_EINVAL when the transport cannot
+ * tell (ipc:// and tls+tcp:// through NNG, whose pipes are not visible per request): callers
+ * need another way there, such as a lease. */
+typedef void (*strata_req_close_fn)(struct strata_req *req, void *arg);
+int strata_req_on_close(struct strata_req *req, strata_req_close_fn cb, void *arg);
+
 /* Counters: requests, replies, decode errors; over tcp:// also connections refused (over a
  * cap) and closed for a missed deadline, and the most bytes of replies that ever waited for one
  * client. */

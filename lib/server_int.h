@@ -28,6 +28,10 @@ struct strata_req {
     struct srv_to to;
     strata_env *env;
     uint64_t arrival_us;
+    /* strata_req_on_close: the watch, linked on to.conn's list while set */
+    strata_req_close_fn on_close;
+    void *on_close_arg;
+    struct strata_req *wnext, **wpprev;
 };
 
 struct strata_server {
@@ -62,6 +66,9 @@ int uvs_open(struct strata_server *s, const struct strata_server_opts *opts, uns
 void uvs_send(const struct srv_to *to, const uint8_t *buf, size_t len);
 /* A request of `conn` was answered or abandoned. */
 void uvs_release(struct uvs_conn *conn);
+/* Watch req's connection for its close (strata_req_on_close); and stop watching. */
+int uvs_watch(struct strata_req *req);
+void uvs_unwatch(struct strata_req *req);
 void uvs_close(struct uvs *u);
 /* Whether every handle is closed, so that uvs_free may run. */
 bool uvs_closed(const struct uvs *u);

@@ -474,12 +474,57 @@ void uvs_release(struct uvs_conn *conn)
         uvs_update_reading(conn);
 }
 
+/* ---------------------------------------------------------------- close watches */
+
+int uvs_watch(struct strata_req *req)
+{
+    struct uvs_conn *conn = req->to.conn;
+    if (conn->closing)
+        return STRATA_EUNAVAIL;
+    req->wnext = conn->watchers;
+    req->wpprev = &conn->watchers;
+    if (conn->watchers != NULL)
+        conn->watchers->wpprev = &req->wnext;
+    conn->watchers = req;
+    return 0;
+}
+
+void uvs_unwatch(struct strata_req *req)
+{
+    if (req->wpprev != NULL) {
+        *req->wpprev = req->wnext;
+        if (req->wnext != NULL)
+            req->wnext->wpprev = req->wpprev;
+    }
+    req->wnext = NULL;
+    req->wpprev = NULL;
+    req->on_close = NULL;
+}
+
+/* The connection is closed: tell the handlers watching their requests. Run from the close
+ * callback, not from uvs_conn_close, whose callers (a failed write in the middle of a reply,
+ * the sweep) must not have arbitrary handler code run under them; and before the connection
+ * may be freed (a watcher's reply releases its request, and with it perhaps the last hold). */
+static void uvs_fire_watchers(struct uvs_conn *conn)
+{
+    bool quiet = conn->u->s->closed; /* the server's own close is not the client's */
+    while (conn->watchers != NULL) {
+        struct strata_req *req = conn->watchers;
+        strata_req_close_fn cb = req->on_close;
+        void *arg = req->on_close_arg;
+        uvs_unwatch(req);
+        if (!quiet)
+            cb(req, arg); /* may reply: req is gone afterwards */
+    }
+}
+
 /* ---------------------------------------------------------------- connections */
 
 static void uvs_conn_closed(uv_handle_t *h)
 {
     struct uvs_conn *conn = h->data;
     struct uvs *u = conn->u;
+    uvs_fire_watchers(conn);
     h->data = NULL; /* marks the close callback as done */
     free(conn->out);
     conn->out = NULL;

@@ -53,11 +53,12 @@ struct uvs_conn {
     struct uvs_conn *lnext;         /* u->later */
     bool dirty, parse_again;        /* on u->dirty: replies to flush, input to parse */
     bool handshaken, reading, closing;
-    bool starved;  /* not read: its frame waits for room in u->in_big */
-    bool yielded;  /* on u->later: its input is parsed on the next turn */
-    bool parsing;  /* in uvs_parse: releases must not re-enter it */
-    unsigned held; /* requests not yet answered */
-    uint8_t *in;   /* received, not yet parsed */
+    bool starved;                /* not read: its frame waits for room in u->in_big */
+    bool yielded;                /* on u->later: its input is parsed on the next turn */
+    bool parsing;                /* in uvs_parse: releases must not re-enter it */
+    unsigned held;               /* requests not yet answered */
+    struct strata_req *watchers; /* held requests whose handlers watch for the close */
+    uint8_t *in;                 /* received, not yet parsed */
     size_t in_len, in_cap;
     uint8_t *out; /* replies of this loop turn */
     size_t out_len, out_cap;

@@ -265,6 +265,72 @@ static void test_registration_and_ports(void **state)
     f.update.vni = 5001;
     f.update.kind = 9;
     expect_refused(&env, STRATA_EINVAL, "updates_reply.updates[0].kind");
+    /* VNINFO: of one VN, or (vni 0) the gateway's new set of VNs */
+    f.update.kind = STRATA__V1__UPDATE_KIND__UPD_VNINFO;
+    expect_ok(&env);
+    f.update.vni = 0;
+    f.update.vnis = f.vnis;
+    f.update.n_vnis = 2;
+    expect_ok(&env);
+    f.vnis[1] = 0;
+    expect_refused(&env, STRATA_EINVAL, "updates_reply.updates[0].vnis[1]");
+    f.vnis[1] = 7;
+    static uint32_t many[STRATA_MAX_VNIS + 1];
+    for (size_t i = 0; i <= STRATA_MAX_VNIS; i++)
+        many[i] = 1;
+    f.update.vnis = many;
+    f.update.n_vnis = STRATA_MAX_VNIS + 1;
+    expect_refused(&env, STRATA_ETOOBIG, "vnis: 4097 entries, max 4096");
+    /* and the same bound before decoding */
+    uint8_t *buf;
+    size_t len;
+    struct strata_err e = {0};
+    assert_int_equal(strata_msg_encode(&env, &buf, &len, &e), 0);
+    strata_env *out = NULL;
+    assert_int_equal(strata_msg_decode(buf, len, STRATA_MSG_MAX, &out, &e), STRATA_ETOOBIG);
+    assert_non_null(strstr(e.msg, "updates.vnis: 4097")); /* the walk names no index */
+    free(buf);
+    f.update.n_vnis = 0;
+
+    fx_body(&f, &env, STRATA__V1__ENVELOPE__BODY_HOST_REGISTER_REPLY);
+    f.host_register_reply.vnis = f.vnis;
+    f.host_register_reply.n_vnis = 2;
+    expect_ok(&env);
+    f.vnis[0] = 0;
+    expect_refused(&env, STRATA_EINVAL, "host_register_reply.vnis[0]");
+    f.vnis[0] = 5001;
+}
+
+static void test_gateway_ops(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f);
+    strata_env env;
+    fx_body(&f, &env, STRATA__V1__ENVELOPE__BODY_WRITE);
+    Strata__V1__GatewayLive gl = STRATA__V1__GATEWAY_LIVE__INIT;
+    f.cmd.op_case = STRATA__V1__COMMAND__OP_GATEWAY_LIVE;
+    f.cmd.gateway_live = &gl;
+    expect_refused(&env, STRATA_EINVAL, "gateway_live.id: required");
+    gl.id = "gw1";
+    expect_refused(&env, STRATA_EINVAL, "gateway_live.csd: required");
+    gl.csd = "cs1";
+    gl.live = true;
+    expect_ok(&env);
+    Strata__V1__GatewayDelete gd = STRATA__V1__GATEWAY_DELETE__INIT;
+    f.cmd.op_case = STRATA__V1__COMMAND__OP_GATEWAY_DELETE;
+    f.cmd.gateway_delete = &gd;
+    expect_refused(&env, STRATA_EINVAL, "gateway_delete.id: required");
+    gd.id = "gw1";
+    expect_ok(&env);
+    Strata__V1__PolicyDelete pd = STRATA__V1__POLICY_DELETE__INIT;
+    f.cmd.op_case = STRATA__V1__COMMAND__OP_POLICY_DELETE;
+    f.cmd.policy_delete = &pd;
+    pd.domain = "acme";
+    pd.from_vni = 100;
+    expect_refused(&env, STRATA_EINVAL, "policy_delete.to_vni");
+    pd.to_vni = 200;
+    expect_ok(&env);
 }
 
 static void test_resolve_rules(void **state)
@@ -478,6 +544,7 @@ int main(void)
         cmocka_unit_test(test_write_batch),
         cmocka_unit_test(test_registration_and_ports),
         cmocka_unit_test(test_resolve_rules),
+        cmocka_unit_test(test_gateway_ops),
         cmocka_unit_test(test_replies_validate_nested_objects),
         cmocka_unit_test(test_string_bounds),
     };

@@ -42,6 +42,8 @@ struct usrv {
     atomic_int handled;
     atomic_bool hold;            /* keep requests instead of answering */
     atomic_bool big;             /* answer with a BIG_REPLY-byte list instead of an echo */
+    atomic_bool watch;           /* held requests watch their connection (strata_req_on_close) */
+    atomic_int fired;            /* close watches that ran */
     struct strata_req *held[64]; /* loop thread only */
     int nheld;
     struct strata_server_stats stats; /* copied at stop */
@@ -73,6 +75,19 @@ static void usrv_reply_big(struct strata_req *req)
     strata_req_reply(req, &env);
 }
 
+/* A watched request's connection closed: forget and answer it (the reply goes nowhere). */
+static void usrv_closed_cb(struct strata_req *req, void *arg)
+{
+    struct usrv *u = arg;
+    for (int i = 0; i < u->nheld; i++)
+        if (u->held[i] == req) {
+            u->held[i] = u->held[--u->nheld];
+            break;
+        }
+    atomic_fetch_add(&u->fired, 1);
+    strata_req_reply(req, (strata_env *)strata_req_env(req));
+}
+
 static void usrv_handler(struct strata_req *req, const strata_env *env, void *arg)
 {
     struct usrv *u = arg;
@@ -80,6 +95,8 @@ static void usrv_handler(struct strata_req *req, const strata_env *env, void *ar
     if (atomic_load(&u->hold)) {
         assert_true(u->nheld < 64);
         u->held[u->nheld++] = req;
+        if (atomic_load(&u->watch))
+            assert_int_equal(strata_req_on_close(req, usrv_closed_cb, u), 0);
         return;
     }
     if (atomic_load(&u->big))
@@ -918,6 +935,59 @@ static void test_idle_timeout_spares_long_polls(void **state)
     assert_int_equal(u.stats.timed_out, 2);
 }
 
+/* Poll until `fired` reaches n. */
+static bool wait_fired(struct usrv *u, int n, int timeout_ms)
+{
+    uint64_t deadline = strata_now_ms() + (uint64_t)timeout_ms;
+    while (atomic_load(&u->fired) < n && strata_now_ms() < deadline)
+        usleep(1000);
+    return atomic_load(&u->fired) >= n;
+}
+
+/* strata_req_on_close: a client leaving with requests held is noticed at once, for exactly its
+ * own unanswered requests; an answered request's watch is gone; the server's own close (with
+ * watched requests still held) fires nothing. */
+static void test_close_watch(void **state)
+{
+    (void)state;
+    struct usrv u;
+    usrv_start(&u, 16);
+    atomic_store(&u.hold, true);
+    atomic_store(&u.watch, true);
+    int a = raw_connect(u.port, true), b = raw_connect(u.port, true);
+    uint8_t buf[512];
+    size_t n = frame_req(buf, 1, true, 0);
+    n += frame_req(buf + n, 2, true, 0);
+    write_all(a, buf, n);
+    write_all(b, buf, frame_req(buf, 3, true, 0));
+    assert_true(wait_handled(&u, 3, 5000));
+    uint64_t t0 = strata_now_ms();
+    close(a);
+    assert_true(wait_fired(&u, 2, 2000));
+    uint64_t took = strata_now_ms() - t0;
+    fprintf(stderr, "close seen after %llu ms\n", (unsigned long long)took);
+    assert_true(took < 500);
+    /* b's request is untouched: answer it, then b leaves: nothing more fires */
+    assert_int_equal(strata_loop_post(u.loop, usrv_release_cb, &u), 0);
+    assert_int_equal(read_reply(b), 3);
+    atomic_store(&u.hold, true);
+    write_all(b, buf, frame_req(buf, 4, true, 0));
+    assert_true(wait_handled(&u, 4, 5000));
+    assert_int_equal(strata_loop_post(u.loop, usrv_release_cb, &u), 0);
+    assert_int_equal(read_reply(b), 4);
+    close(b);
+    /* one more held and watched while the server closes */
+    atomic_store(&u.hold, true);
+    int c = raw_connect(u.port, true);
+    write_all(c, buf, frame_req(buf, 5, true, 0));
+    assert_true(wait_handled(&u, 5, 5000));
+    usleep(100 * 1000); /* bounded wait for what must not happen: b's close firing */
+    assert_int_equal(atomic_load(&u.fired), 2);
+    usrv_stop(&u);
+    assert_int_equal(atomic_load(&u.fired), 2);
+    close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -937,6 +1007,7 @@ int main(void)
         cmocka_unit_test(test_handshake_deadline),
         cmocka_unit_test(test_slow_drip_frame),
         cmocka_unit_test(test_idle_timeout_spares_long_polls),
+        cmocka_unit_test(test_close_watch),
     };
     /* A failed test leaves its server running: UVS_TEST=name runs one test on its own. */
     if (getenv("UVS_TEST") != NULL)

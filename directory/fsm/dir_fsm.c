@@ -256,8 +256,10 @@ void dir_fsm_free_state(struct dir_fsm *f)
     }
     free(f->fifo);
     free(f->touched);
+    free(f->gw_touched);
     f->fifo = NULL;
     f->touched = NULL;
+    f->gw_touched = NULL;
     /* Last: every map and object above lived in it. */
     dir_slab_destroy(f->slab);
     f->slab = NULL;
@@ -463,6 +465,15 @@ static int dispatch(struct dir_fsm *f, const Strata__V1__Command *cmd, struct di
     case STRATA__V1__COMMAND__OP_MEMBER_DEL:
         NEED(cmd->member_del);
         return dir_op_member_del(f, cmd->member_del, res);
+    case STRATA__V1__COMMAND__OP_GATEWAY_LIVE:
+        NEED(cmd->gateway_live);
+        return dir_op_gateway_live(f, cmd->gateway_live, res);
+    case STRATA__V1__COMMAND__OP_GATEWAY_DELETE:
+        NEED(cmd->gateway_delete);
+        return dir_op_gateway_delete(f, cmd->gateway_delete, res);
+    case STRATA__V1__COMMAND__OP_POLICY_DELETE:
+        NEED(cmd->policy_delete);
+        return dir_op_policy_delete(f, cmd->policy_delete, res);
     default:
         return dir_fail(res, STRATA_EINVAL, "command has no operation");
     }
@@ -498,9 +509,14 @@ void dir_fsm_apply_cmd(struct dir_fsm *f, uint64_t index, const Strata__V1__Comm
     }
     f->cur_index = index;
     f->ntouched = 0;
-    if (dispatch(f, cmd, res) == 0)
+    f->ngw_touched = 0;
+    if (dispatch(f, cmd, res) == 0) {
+        /* gateway endpoints first: placing one changes flood lists */
+        dir_gw_settle(f);
         dir_flood_settle(f);
+    }
     f->ntouched = 0;
+    f->ngw_touched = 0;
     if (cmd->client_id)
         dir_dedup_record(f, cmd->client_id, cmd->req_id, res->status, res->msg, res->index);
 }

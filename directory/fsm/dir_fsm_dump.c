@@ -62,7 +62,8 @@ static void dump_holders(FILE *o, const struct dir_fsm *f)
         fputs(" vnis=", o);
         for (size_t j = 0; j < g[i]->n_vnis; j++)
             fprintf(o, "%s%u", j ? "," : "", g[i]->vnis[j]);
-        fprintf(o, "%s v=%" PRIu64 "\n", g[i]->n_vnis ? "" : "-", g[i]->version);
+        fprintf(o, "%s live=%d csd=%s v=%" PRIu64 "\n", g[i]->n_vnis ? "" : "-", g[i]->live,
+                dir_str(g[i]->csd), g[i]->version);
     }
     free(g);
 }

@@ -120,9 +120,8 @@ void dir_ep_unlink(struct dir_fsm *f, const Strata__V1__Endpoint *ep)
     dir_touch(f, ep->vni);
 }
 
-/* Swap `old` (may be NULL) for a copy of `tmpl` with version = the current index. */
-static Strata__V1__Endpoint *ep_replace(struct dir_fsm *f, Strata__V1__Endpoint *old,
-                                        Strata__V1__Endpoint *tmpl)
+Strata__V1__Endpoint *dir_ep_replace(struct dir_fsm *f, Strata__V1__Endpoint *old,
+                                     Strata__V1__Endpoint *tmpl)
 {
     tmpl->version = f->cur_index;
     Strata__V1__Endpoint *ep = dir_obj_dup(f, tmpl);
@@ -204,14 +203,21 @@ void dir_ep_repoint(struct dir_fsm *f, const char *holder_id, const struct strat
         Strata__V1__Endpoint t = *v[i];
         t.vtep.data = (uint8_t *)vtep->a;
         t.vtep.len = strata_ip_len(vtep);
-        ep_replace(f, v[i], &t);
+        dir_ep_replace(f, v[i], &t);
     }
     free(v);
 }
 
 /* ------------------------------------------------------------------------------- commands */
 
-static Strata__V1__Endpoint *ep_get(const struct dir_fsm *f, uint32_t vni, const uint8_t *mac)
+void dir_ep_remove(struct dir_fsm *f, Strata__V1__Endpoint *ep)
+{
+    dir_ep_unlink(f, ep);
+    dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_ENDPOINT, true, ep);
+    dir_obj_free(f, ep);
+}
+
+Strata__V1__Endpoint *dir_ep_get(const struct dir_fsm *f, uint32_t vni, const uint8_t *mac)
 {
     struct dir_key k;
     dir_key_mac(&k, vni, mac);
@@ -242,6 +248,31 @@ static int check_mac(const ProtobufCBinaryData *mac, struct dir_result *res)
     return 0;
 }
 
+/* The gateway MAC prefix belongs to the directory (dir_fsm_gateway.c): nobody else may add,
+ * move or delete an endpoint with it. Snapshots load what the directory itself placed. */
+static int check_not_gw_mac(const struct dir_fsm *f, uint32_t vni, const ProtobufCBinaryData *mac,
+                            struct dir_result *res)
+{
+    char m[STRATA_MAC_STRLEN];
+    if (f->restoring || mac->len != 6 || !strata_mac_is_gw(mac->data))
+        return 0;
+    return dir_fail(res, STRATA_EDENIED,
+                    "MAC %s is in the range of VN gateway MACs (02:53:54:...): the directory "
+                    "places VN %u's gateway endpoint itself",
+                    strata_mac_format(mac->data, m), vni);
+}
+
+static int check_not_gw_addr(const struct dir_fsm *f, const struct dir_vn *vn,
+                             const struct strata_ip *ip, struct dir_result *res)
+{
+    char a[STRATA_IP_STRLEN];
+    if (f->restoring || !dir_gw_is_addr(vn, ip))
+        return 0;
+    return dir_fail(res, STRATA_EDENIED,
+                    "%s is VN %u's gateway address: only a gateway serving VN %u holds it",
+                    strata_ip_format(ip, a), vn->obj->vni, vn->obj->vni);
+}
+
 static int check_holder(const struct dir_fsm *f, const char *id, struct dir_holder **h,
                         struct dir_result *res)
 {
@@ -262,12 +293,13 @@ int dir_op_endpoint_add(struct dir_fsm *f, const Strata__V1__Endpoint *m, struct
     char a[STRATA_IP_STRLEN], macs[STRATA_MAC_STRLEN];
     if (!vn)
         return dir_fail(res, STRATA_ENOTFOUND, "unknown VNI %u", m->vni);
-    if (check_mac(&m->mac, res) || check_holder(f, m->host, &h, res))
+    if (check_mac(&m->mac, res) || check_not_gw_mac(f, m->vni, &m->mac, res) ||
+        check_holder(f, m->host, &h, res))
         return res->status;
     if (m->n_ips > STRATA_MAX_IPS)
         return dir_fail(res, STRATA_EINVAL, "too many IPs for one endpoint (%zu, at most %d)",
                         m->n_ips, STRATA_MAX_IPS);
-    Strata__V1__Endpoint *old = ep_get(f, m->vni, m->mac.data);
+    Strata__V1__Endpoint *old = dir_ep_get(f, m->vni, m->mac.data);
     struct strata_ip ips[STRATA_MAX_IPS];
     for (size_t i = 0; i < m->n_ips; i++) {
         struct strata_err e = {0};
@@ -280,6 +312,8 @@ int dir_op_endpoint_add(struct dir_fsm *f, const Strata__V1__Endpoint *m, struct
         if (!ip_in_vn(vn, &ips[i]))
             return dir_fail(res, STRATA_EINVAL, "%s is outside every subnet of VNI %u",
                             strata_ip_format(&ips[i], a), m->vni);
+        if (check_not_gw_addr(f, vn, &ips[i], res))
+            return res->status;
         struct dir_key k;
         dir_key_ip(&k, m->vni, &ips[i]);
         const Strata__V1__Endpoint *owner = dir_map_get(&f->eps_ip, k.b, k.len);
@@ -299,7 +333,7 @@ int dir_op_endpoint_add(struct dir_fsm *f, const Strata__V1__Endpoint *m, struct
     Strata__V1__Endpoint t = *m;
     t.vtep.data = h->vtep.a;
     t.vtep.len = strata_ip_len(&h->vtep);
-    ep_replace(f, old, &t);
+    dir_ep_replace(f, old, &t);
     return 0;
 }
 
@@ -308,23 +342,32 @@ int dir_op_endpoint_move(struct dir_fsm *f, const Strata__V1__EndpointMove *m,
 {
     struct dir_holder *h;
     char macs[STRATA_MAC_STRLEN];
-    if (!dir_vn_get(f, m->vni))
+    const struct dir_vn *vn = dir_vn_get(f, m->vni);
+    if (!vn)
         return dir_fail(res, STRATA_ENOTFOUND, "unknown VNI %u", m->vni);
     if (m->mac.len != 6)
         return dir_fail(res, STRATA_EINVAL, "a MAC address is 6 bytes, not %zu", m->mac.len);
-    Strata__V1__Endpoint *old = ep_get(f, m->vni, m->mac.data);
+    if (check_not_gw_mac(f, m->vni, &m->mac, res))
+        return res->status;
+    Strata__V1__Endpoint *old = dir_ep_get(f, m->vni, m->mac.data);
     if (!old)
         return dir_fail(res, STRATA_ENOTFOUND, "no endpoint %s in VNI %u",
                         strata_mac_format(m->mac.data, macs), m->vni);
     if (check_holder(f, m->host, &h, res))
         return res->status;
+    /* only state from before gateway addresses were the directory's can hold one elsewhere */
+    for (size_t i = 0; i < old->n_ips; i++) {
+        struct strata_ip ip;
+        if (ep_ip(&old->ips[i], &ip) && check_not_gw_addr(f, vn, &ip, res))
+            return res->status;
+    }
     if (strcmp(old->host, m->host) == 0)
         return 0;
     Strata__V1__Endpoint t = *old;
     t.host = m->host;
     t.vtep.data = h->vtep.a;
     t.vtep.len = strata_ip_len(&h->vtep);
-    ep_replace(f, old, &t);
+    dir_ep_replace(f, old, &t);
     return 0;
 }
 
@@ -336,12 +379,12 @@ int dir_op_endpoint_delete(struct dir_fsm *f, const Strata__V1__EndpointDelete *
         return dir_fail(res, STRATA_ENOTFOUND, "unknown VNI %u", m->vni);
     if (m->mac.len != 6)
         return dir_fail(res, STRATA_EINVAL, "a MAC address is 6 bytes, not %zu", m->mac.len);
-    Strata__V1__Endpoint *old = ep_get(f, m->vni, m->mac.data);
+    if (check_not_gw_mac(f, m->vni, &m->mac, res))
+        return res->status;
+    Strata__V1__Endpoint *old = dir_ep_get(f, m->vni, m->mac.data);
     if (!old)
         return dir_fail(res, STRATA_ENOTFOUND, "no endpoint %s in VNI %u",
                         strata_mac_format(m->mac.data, macs), m->vni);
-    dir_ep_unlink(f, old);
-    dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_ENDPOINT, true, old);
-    dir_obj_free(f, old);
+    dir_ep_remove(f, old);
     return 0;
 }

@@ -8,7 +8,7 @@
 #include "dir_fsm_map.h"
 #include "msg.h"
 
-#define DIR_FSM_MAX_GW_VNIS 4096 /* VNs one gateway may serve */
+#define DIR_FSM_MAX_GW_VNIS STRATA_MAX_VNIS /* VNs one gateway may serve */
 
 /* A VN and what is derived from it. The flood list is kept so that a change to it can be
  * detected (and announced) by comparing before and after. */
@@ -68,6 +68,9 @@ struct dir_fsm {
     bool restoring; /* loading a snapshot: keep versions, emit nothing */
     uint32_t *touched;
     size_t ntouched, captouched;
+    /* VNs whose gateway endpoint may have to change (dir_gw_settle), also while applying. */
+    uint32_t *gw_touched;
+    size_t ngw_touched, capgw_touched;
     /* While a snapshot view is open (dir_fsm_snap_begin), objects and dedup records it may read
      * are not freed but held here, and freed when it ends: the view is encoded on another
      * thread while commands keep applying. */
@@ -132,10 +135,34 @@ bool dir_flood_update(struct dir_fsm *f, struct dir_vn *vn);
 /* ---- endpoints (dir_fsm_endpoint.c) */
 void dir_ep_link(struct dir_fsm *f, Strata__V1__Endpoint *ep);
 void dir_ep_unlink(struct dir_fsm *f, const Strata__V1__Endpoint *ep);
+/* Swap `old` (may be NULL) for a copy of `tmpl` with version = the current index; announced. */
+Strata__V1__Endpoint *dir_ep_replace(struct dir_fsm *f, Strata__V1__Endpoint *old,
+                                     Strata__V1__Endpoint *tmpl);
+/* Unlink, announce as deleted and free. */
+void dir_ep_remove(struct dir_fsm *f, Strata__V1__Endpoint *ep);
+Strata__V1__Endpoint *dir_ep_get(const struct dir_fsm *f, uint32_t vni, const uint8_t *mac);
 /* Give every endpoint held by `holder_id` the (new) VTEP `vtep`, emitting each change. */
 void dir_ep_repoint(struct dir_fsm *f, const char *holder_id, const struct strata_ip *vtep);
 void dir_vn_free(struct dir_fsm *f, struct dir_vn *vn);
 bool dir_gw_serves(const Strata__V1__Gateway *g, uint32_t vni);
+
+/* ---- gateway addresses and liveness (dir_fsm_gateway.c). For each VN with gateway addresses
+ * the FSM holds one endpoint (MAC strata_gw_mac(vni), IPs = the gateway addresses of its
+ * subnets in subnet order) on a live gateway serving the VN: the one holding it while it stays
+ * live and serving (sticky), else the live one with the smallest id; none live -> no endpoint. */
+/* Whether ip is the gateway address of a subnet of vn. */
+bool dir_gw_is_addr(const struct dir_vn *vn, const struct strata_ip *ip);
+/* Count of vn's subnets with a gateway address. */
+size_t dir_gw_naddrs(const struct dir_vn *vn);
+/* Recompute vni's gateway endpoint before this apply ends (no-op while restoring). */
+void dir_gw_touch(struct dir_fsm *f, uint32_t vni);
+void dir_gw_touch_all(struct dir_fsm *f, const Strata__V1__Gateway *g);
+/* Recompute the touched VNs' gateway endpoints (in VNI order), announcing each change. */
+void dir_gw_settle(struct dir_fsm *f);
+/* After a restore: every VN's gateway endpoint must be what the rule gives (STRATA_EPROTO). */
+int dir_gw_check(struct dir_fsm *f, struct strata_err *e);
+/* The gateway endpoint of vni if the FSM holds one. */
+const Strata__V1__Endpoint *dir_gw_endpoint(const struct dir_fsm *f, uint32_t vni);
 
 /* ---- qsort comparators shared by the files that sort (key order is part of determinism) */
 int dir_u32_qcmp(const void *a, const void *b);      /* uint32_t */
@@ -168,7 +195,13 @@ int dir_op_vnet_delete(struct dir_fsm *f, const Strata__V1__VnetDelete *m, struc
 int dir_op_subnet_create(struct dir_fsm *f, const Strata__V1__Subnet *m, struct dir_result *res);
 int dir_op_host_add(struct dir_fsm *f, const Strata__V1__Host *m, struct dir_result *res);
 int dir_op_gateway_add(struct dir_fsm *f, const Strata__V1__Gateway *m, struct dir_result *res);
+int dir_op_gateway_live(struct dir_fsm *f, const Strata__V1__GatewayLive *m,
+                        struct dir_result *res);
+int dir_op_gateway_delete(struct dir_fsm *f, const Strata__V1__GatewayDelete *m,
+                          struct dir_result *res);
 int dir_op_policy_set(struct dir_fsm *f, const Strata__V1__Policy *m, struct dir_result *res);
+int dir_op_policy_delete(struct dir_fsm *f, const Strata__V1__PolicyDelete *m,
+                         struct dir_result *res);
 int dir_op_member_set(struct dir_fsm *f, const Strata__V1__MemberSet *m, struct dir_result *res);
 int dir_op_member_del(struct dir_fsm *f, const Strata__V1__MemberDel *m, struct dir_result *res);
 int dir_op_endpoint_add(struct dir_fsm *f, const Strata__V1__Endpoint *m, struct dir_result *res);

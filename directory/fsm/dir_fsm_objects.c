@@ -63,9 +63,14 @@ int dir_op_vnet_delete(struct dir_fsm *f, const Strata__V1__VnetDelete *m, struc
     struct dir_vn *vn = dir_vn_get(f, m->vni);
     if (!vn)
         return dir_fail(res, STRATA_ENOTFOUND, "unknown VNI %u", m->vni);
-    if (vn->nendpoints)
-        return dir_fail(res, STRATA_ECONFLICT, "VNI %u still has %zu endpoint%s", m->vni,
-                        vn->nendpoints, vn->nendpoints == 1 ? "" : "s");
+    /* The gateway endpoint is the directory's own: it goes with the VN. */
+    Strata__V1__Endpoint *gwep = (Strata__V1__Endpoint *)dir_gw_endpoint(f, m->vni);
+    size_t neps = vn->nendpoints - (gwep != NULL);
+    if (neps)
+        return dir_fail(res, STRATA_ECONFLICT, "VNI %u still has %zu endpoint%s", m->vni, neps,
+                        neps == 1 ? "" : "s");
+    if (gwep)
+        dir_ep_remove(f, gwep);
     /* Its subnets go with it. */
     for (size_t i = 0; i < vn->nsubnets; i++)
         dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_SUBNET, true, vn->subnets[i]);
@@ -121,6 +126,52 @@ static int cidr_cmp(const struct strata_cidr *a, const struct strata_cidr *b)
     return c ? c : (a->plen > b->plen) - (a->plen < b->plen);
 }
 
+/* The last address of c (all host bits set). */
+static void cidr_last(const struct strata_cidr *c, struct strata_ip *out)
+{
+    *out = c->ip;
+    size_t bits = strata_ip_len(&c->ip) * 8;
+    for (size_t b = c->plen; b < bits; b++)
+        out->a[b / 8] |= (uint8_t)(0x80u >> (b % 8));
+}
+
+/* A subnet's gateway address must be one a host can answer for, and the directory's to give:
+ * not the network address (IPv4, and IPv6's subnet-router anycast) nor the IPv4 broadcast
+ * address, except on point-to-point prefixes (/31, /32, /127, /128) that have neither; not an
+ * address an endpoint of the VN already holds; and one VN has at most STRATA_MAX_IPS of them
+ * (they are one endpoint's addresses). */
+static int subnet_gateway_check(const struct dir_fsm *f, const struct dir_vn *vn,
+                                const struct strata_cidr *c, const struct strata_ip *gw,
+                                struct dir_result *res)
+{
+    char a[STRATA_IP_STRLEN], b[STRATA_IP_STRLEN + 4], macs[STRATA_MAC_STRLEN];
+    bool v4 = c->ip.family == 4;
+    unsigned bits = v4 ? 32 : 128;
+    if (c->plen + 1u < bits) {
+        struct strata_ip last;
+        cidr_last(c, &last);
+        if (strata_ip_equal(gw, &c->ip))
+            return dir_fail(res, STRATA_EINVAL,
+                            "gateway %s is the network address of %s: pick a host address",
+                            strata_ip_format(gw, a), strata_cidr_format(c, b));
+        if (v4 && strata_ip_equal(gw, &last))
+            return dir_fail(res, STRATA_EINVAL,
+                            "gateway %s is the broadcast address of %s: pick a host address",
+                            strata_ip_format(gw, a), strata_cidr_format(c, b));
+    }
+    const Strata__V1__Endpoint *owner = dir_fsm_endpoint_by_ip(f, vn->obj->vni, gw);
+    if (owner)
+        return dir_fail(res, STRATA_ECONFLICT,
+                        "gateway %s already belongs to endpoint %s (host %s) in VNI %u",
+                        strata_ip_format(gw, a), strata_mac_format(owner->mac.data, macs),
+                        dir_str(owner->host), vn->obj->vni);
+    if (dir_gw_naddrs(vn) >= (size_t)STRATA_MAX_IPS)
+        return dir_fail(res, STRATA_EINVAL,
+                        "VNI %u already has %d gateway addresses, the most one VN may have",
+                        vn->obj->vni, STRATA_MAX_IPS);
+    return 0;
+}
+
 int dir_op_subnet_create(struct dir_fsm *f, const Strata__V1__Subnet *m, struct dir_result *res)
 {
     struct dir_vn *vn = dir_vn_get(f, m->vni);
@@ -138,6 +189,13 @@ int dir_op_subnet_create(struct dir_fsm *f, const Strata__V1__Subnet *m, struct 
         if (!strata_cidr_contains(&c, &gw))
             return dir_fail(res, STRATA_EINVAL, "gateway %s is outside %s",
                             strata_ip_format(&gw, a), strata_cidr_format(&c, b));
+    }
+    if (m->gateway.len && !f->restoring) {
+        struct strata_ip gw;
+        strata_ip_from_bytes(m->gateway.data, m->gateway.len, &gw, NULL);
+        int rc = subnet_gateway_check(f, vn, &c, &gw, res);
+        if (rc)
+            return rc;
     }
     size_t pos = vn->nsubnets;
     for (size_t i = 0; i < vn->nsubnets; i++) {
@@ -159,6 +217,8 @@ int dir_op_subnet_create(struct dir_fsm *f, const Strata__V1__Subnet *m, struct 
     vn->nsubnets++;
     f->nsubnets++;
     dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_SUBNET, false, vn->subnets[pos]);
+    if (m->gateway.len)
+        dir_gw_touch(f, m->vni);
     return 0;
 }
 
@@ -256,6 +316,12 @@ int dir_op_gateway_add(struct dir_fsm *f, const Strata__V1__Gateway *m, struct d
     for (size_t i = 0; i < n; i++)
         if (u == 0 || vnis[u - 1] != vnis[i])
             vnis[u++] = vnis[i];
+    /* Liveness is the connectivity servers' to declare (gateway_live); a snapshot carries it. */
+    if (!f->restoring && (m->live || (m->csd && *m->csd)))
+        return dir_fail(res, STRATA_EINVAL,
+                        "gateway %s: live and csd are declared by connectivity servers "
+                        "(gateway_live), not by gateway_add",
+                        m->id);
     struct dir_holder *h = dir_map_get(&f->gateways, m->id, strlen(m->id));
     if (h && strata_ip_equal(&h->vtep, &ip) && h->gw->n_vnis == u &&
         (u == 0 || memcmp(h->gw->vnis, vnis, u * sizeof(*vnis)) == 0))
@@ -264,6 +330,10 @@ int dir_op_gateway_add(struct dir_fsm *f, const Strata__V1__Gateway *m, struct d
     t.vnis = vnis;
     t.n_vnis = u;
     t.version = f->cur_index;
+    if (!f->restoring) {
+        t.live = h && h->gw->live;
+        t.csd = h ? h->gw->csd : (char *)"";
+    }
     Strata__V1__Gateway *obj = dir_obj_dup(f, &t);
     if (!h)
         h = dir_xcalloc(1, sizeof(*h));
@@ -272,6 +342,9 @@ int dir_op_gateway_add(struct dir_fsm *f, const Strata__V1__Gateway *m, struct d
         dir_touch(f, old->vnis[i]);
     for (size_t i = 0; i < u; i++)
         dir_touch(f, vnis[i]);
+    if (old)
+        dir_gw_touch_all(f, old);
+    dir_gw_touch_all(f, obj);
     dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_GATEWAY, false, obj);
     holder_store(f, &f->gateways, obj->id, h, &ip);
     h->gw = obj;
@@ -314,6 +387,25 @@ int dir_op_policy_set(struct dir_fsm *f, const Strata__V1__Policy *m, struct dir
     dir_map_put(&f->policies, k.b, k.len, p);
     dir_obj_free(f, old);
     dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_POLICY, false, p);
+    return 0;
+}
+
+int dir_op_policy_delete(struct dir_fsm *f, const Strata__V1__PolicyDelete *m,
+                         struct dir_result *res)
+{
+    if (name_check(m->domain, "domain", res))
+        return res->status;
+    if (!dir_map_get(&f->domains, m->domain, strlen(m->domain)))
+        return dir_fail(res, STRATA_ENOTFOUND, "unknown domain %s", m->domain);
+    struct dir_key k;
+    dir_key_pair(&k, m->from_vni, m->to_vni);
+    Strata__V1__Policy *p = dir_map_get(&f->policies, k.b, k.len);
+    if (!p || strcmp(p->domain, m->domain) != 0)
+        return dir_fail(res, STRATA_ENOTFOUND, "no policy from VNI %u to VNI %u in domain %s",
+                        m->from_vni, m->to_vni, m->domain);
+    dir_map_del(&f->policies, k.b, k.len);
+    dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_POLICY, true, p);
+    dir_obj_free(f, p);
     return 0;
 }
 

@@ -166,6 +166,14 @@ int dir_fsm_vn_info(const struct dir_fsm *f, uint32_t vni, Strata__V1__VnInfoRep
     if (vn->nsubnets)
         memcpy(out->subnets, vn->subnets, vn->nsubnets * sizeof(*out->subnets));
     out->gateways = dir_sorted_gateways(f, vni, &out->n_gateways);
+    /* the policies a gateway serving the VN enforces: those naming it at either end */
+    out->policies = dir_xmalloc((f->policies.n + 1) * sizeof(*out->policies));
+    struct dir_map_iter it = {0};
+    Strata__V1__Policy *p;
+    while ((p = dir_map_next(&f->policies, &it)))
+        if (p->from_vni == vni || p->to_vni == vni)
+            out->policies[out->n_policies++] = p;
+    qsort(out->policies, out->n_policies, sizeof(*out->policies), dir_policy_qcmp);
     out->n_flood_vteps = vn->nflood;
     out->flood_vteps = dir_xmalloc((vn->nflood + 1) * sizeof(*out->flood_vteps));
     if (vn->nflood)
@@ -177,6 +185,7 @@ void dir_fsm_vn_info_release(Strata__V1__VnInfoReply *out)
 {
     free(out->subnets);
     free(out->gateways);
+    free(out->policies);
     free(out->flood_vteps);
     strata__v1__vn_info_reply__init(out);
 }

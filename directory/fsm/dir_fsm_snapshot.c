@@ -275,6 +275,8 @@ int dir_fsm_restore(struct dir_fsm *f, const uint8_t *buf, size_t len, struct st
     n->applied = s->applied_index;
     struct strata_err local = {0};
     int rc = load_objects(n, s, e ? e : &local);
+    if (rc == 0)
+        rc = dir_gw_check(n, e ? e : &local);
     strata__v1__dir_snapshot__free_unpacked(s, NULL);
     if (rc) {
         dir_fsm_free(n);

@@ -174,6 +174,28 @@ static inline int t_gw(struct t_fsm *t, const char *id, const char *vtep, const 
     return t_apply(t, &c);
 }
 
+static inline int t_gw_live(struct t_fsm *t, const char *id, bool live, const char *csd)
+{
+    Strata__V1__Command c = STRATA__V1__COMMAND__INIT;
+    Strata__V1__GatewayLive g = STRATA__V1__GATEWAY_LIVE__INIT;
+    g.id = (char *)id;
+    g.live = live;
+    g.csd = (char *)csd;
+    c.op_case = STRATA__V1__COMMAND__OP_GATEWAY_LIVE;
+    c.gateway_live = &g;
+    return t_apply(t, &c);
+}
+
+static inline int t_gw_del(struct t_fsm *t, const char *id)
+{
+    Strata__V1__Command c = STRATA__V1__COMMAND__INIT;
+    Strata__V1__GatewayDelete g = STRATA__V1__GATEWAY_DELETE__INIT;
+    g.id = (char *)id;
+    c.op_case = STRATA__V1__COMMAND__OP_GATEWAY_DELETE;
+    c.gateway_delete = &g;
+    return t_apply(t, &c);
+}
+
 /* ips: comma-separated list, "" for none */
 static inline int t_ep(struct t_fsm *t, uint32_t vni, const char *mac, const char *ips,
                        const char *host)
@@ -241,6 +263,18 @@ static inline int t_policy(struct t_fsm *t, const char *domain, uint32_t from, u
     p.verdict = v;
     c.op_case = STRATA__V1__COMMAND__OP_POLICY_SET;
     c.policy_set = &p;
+    return t_apply(t, &c);
+}
+
+static inline int t_policy_del(struct t_fsm *t, const char *domain, uint32_t from, uint32_t to)
+{
+    Strata__V1__Command c = STRATA__V1__COMMAND__INIT;
+    Strata__V1__PolicyDelete p = STRATA__V1__POLICY_DELETE__INIT;
+    p.domain = (char *)domain;
+    p.from_vni = from;
+    p.to_vni = to;
+    c.op_case = STRATA__V1__COMMAND__OP_POLICY_DELETE;
+    c.policy_delete = &p;
     return t_apply(t, &c);
 }
 

@@ -196,7 +196,7 @@ static void test_flood(void **state)
 {
     struct t_fsm *t = *state;
     char fl[256];
-    assert_int_equal(t_ep(t, 100, MAC1, "10.1.0.1", "h1"), 0);
+    assert_int_equal(t_ep(t, 100, MAC1, "10.1.0.5", "h1"), 0);
     assert_int_equal(t_count_kind(t, STRATA__V1__OBJ_KIND__OBJ_VNET, 0), 1);
     assert_int_equal(t_ep(t, 100, MAC2, "10.1.0.2", "h1"), 0); /* h1 again: no flood change */
     assert_int_equal(t_count_kind(t, STRATA__V1__OBJ_KIND__OBJ_VNET, 0), 1);
@@ -218,7 +218,7 @@ static void test_flood(void **state)
     assert_string_equal(t_flood(t->chg[2], fl, sizeof(fl)), "10.0.0.1");
     /* an endpoint on the gateway (gateways are hosts too): its VTEP is already listed */
     t_clear_changes(t);
-    assert_int_equal(t_ep(t, 200, MAC1, "10.2.0.1", "gw1"), 0);
+    assert_int_equal(t_ep(t, 200, MAC1, "10.2.0.5", "gw1"), 0);
     assert_int_equal(t->nchg, 1);
     char a[STRATA_IP_STRLEN];
     assert_string_equal(t_ipstr(&ep_get(t, 200, MAC1)->vtep, a), "10.0.0.1");
@@ -274,7 +274,7 @@ static void test_host_reip(void **state)
     /* a gateway re-IP re-points its endpoints too */
     uint32_t vnis[] = {100};
     assert_int_equal(t_gw(t, "gw1", "10.0.0.1", vnis, 1), 0);
-    assert_int_equal(t_ep(t, 100, "02:00:00:00:00:09", "10.1.0.1", "gw1"), 0);
+    assert_int_equal(t_ep(t, 100, "02:00:00:00:00:09", "10.1.0.9", "gw1"), 0);
     t_clear_changes(t);
     assert_int_equal(t_gw(t, "gw1", "10.0.0.2", vnis, 1), 0);
     assert_int_equal(t->nchg, 3); /* gateway, endpoint, flood */

@@ -17,11 +17,15 @@ static void populate(struct t_fsm *t)
     assert_int_equal(t_ep(t, 200, "02:00:00:00:00:02", "10.2.0.9", "h2"), 0);
     uint32_t vnis[] = {100, 200};
     assert_int_equal(t_gw(t, "gw1", "fd00::99", vnis, 2), 0);
-    assert_int_equal(t_ep(t, 100, "02:00:00:00:00:03", "10.1.0.1", "gw1"), 0);
+    assert_int_equal(t_ep(t, 100, "02:00:00:00:00:03", "10.1.0.3", "gw1"), 0);
     assert_int_equal(t_policy(t, "acme", 100, 200, STRATA__V1__VERDICT__VERDICT_ALLOW), 0);
     assert_int_equal(t_member(t, 1, "127.0.0.1:9001", "tcp://127.0.0.1:7001"), 0);
     assert_int_equal(t_domain(t, "acme"), STRATA_EEXIST); /* a remembered failure */
     t->client_id = 0;
+    /* a live gateway: its liveness and the gateway endpoints it holds go into the snapshot */
+    assert_int_equal(t_gw_live(t, "gw1", true, "cs1"), 0);
+    assert_non_null(
+        dir_fsm_endpoint_by_mac(t->f, 200, (const uint8_t[6]){2, 0x53, 0x54, 0, 0, 200}));
 }
 
 /* Snapshot `t`, restore into a fresh FSM, compare dumps and re-encodings; returns the copy. */
