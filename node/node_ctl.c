@@ -43,23 +43,29 @@ static uint64_t ctl_counter_sum(const struct node_daemon *d, size_t i)
 
 /* Domain 0's counters are PREFIX_NAME_total (what strata-agentd always exported); further
  * domains' PREFIX_dN_NAME_total. */
+void node_ctl_metrics_domain(struct node_daemon *d, size_t j)
+{
+    if (d->metrics == NULL)
+        return;
+    char help[96];
+    snprintf(help, sizeof(help), "%s counter", d->o.name);
+    for (size_t i = 0; i < CTL_N; i++) {
+        char name[96], dom[24] = "";
+        if (j > 0)
+            snprintf(dom, sizeof(dom), "d%zu_", j);
+        snprintf(name, sizeof(name), "%s_%s%s_total", d->o.metrics_prefix, dom,
+                 ctl_counters[i].name);
+        strata_metrics_add(d->metrics, name, STRATA_METRIC_COUNTER, help,
+                           ctl_counter_ptr(&d->doms[j]->core, i));
+    }
+}
+
 int node_ctl_metrics(struct node_daemon *d, struct strata_err *e)
 {
     if (strata_metrics_new(&d->metrics) != 0)
         return strata_err_set(e, STRATA_ENOMEM, "out of memory");
-    char help[96];
-    snprintf(help, sizeof(help), "%s counter", d->o.name);
-    for (size_t j = 0; j < d->n_doms; j++) {
-        for (size_t i = 0; i < CTL_N; i++) {
-            char name[96], dom[24] = "";
-            if (j > 0)
-                snprintf(dom, sizeof(dom), "d%zu_", j);
-            snprintf(name, sizeof(name), "%s_%s%s_total", d->o.metrics_prefix, dom,
-                     ctl_counters[i].name);
-            strata_metrics_add(d->metrics, name, STRATA_METRIC_COUNTER, help,
-                               ctl_counter_ptr(&d->doms[j]->core, i));
-        }
-    }
+    for (size_t j = 0; j < d->n_doms; j++)
+        node_ctl_metrics_domain(d, j);
     char name[80];
     snprintf(name, sizeof(name), "%s_cs_failovers_total", d->o.metrics_prefix);
     strata_metrics_add(d->metrics, name, STRATA_METRIC_COUNTER,

@@ -13,6 +13,8 @@
 #include "log.h"
 #include "node_daemon.h"
 
+static int daemon_poll(struct node_daemon *d, struct node_domain *dom, struct strata_err *e);
+
 static uint64_t daemon_now_ms(void)
 {
     return strata_now_ms();
@@ -58,6 +60,11 @@ int node_daemon_add_domain(struct node_daemon *d, struct node_dp dp, void (*dp_f
     dom->d = d;
     dom->id = (unsigned)d->n_doms;
     d->doms[d->n_doms++] = dom;
+    if (d->started) {
+        node_ctl_metrics_domain(d, dom->id);
+        if ((rc = daemon_poll(d, dom, e)) != 0)
+            return rc; /* the domain stays listed: fini frees it */
+    }
     if (out != NULL)
         *out = dom;
     return 0;
@@ -182,17 +189,23 @@ static void daemon_on_signal(void *arg)
     strata_loop_close(d->loop);
 }
 
+static int daemon_poll(struct node_daemon *d, struct node_domain *dom, struct strata_err *e)
+{
+    int fd = dom->core.dp.ops->miss_fd(dom->core.dp.ctx);
+    if (fd < 0 || uv_poll_init(&d->uv, &dom->miss_poll, fd) != 0)
+        return strata_err_set(e, STRATA_EIO, "cannot poll the miss subscription");
+    dom->miss_poll.data = dom;
+    dom->polling = true;
+    uv_poll_start(&dom->miss_poll, UV_READABLE, daemon_miss_readable);
+    return 0;
+}
+
 int node_daemon_start(struct node_daemon *d, struct strata_err *e)
 {
-    for (size_t i = 0; i < d->n_doms; i++) {
-        struct node_domain *dom = d->doms[i];
-        int fd = dom->core.dp.ops->miss_fd(dom->core.dp.ctx);
-        if (fd < 0 || uv_poll_init(&d->uv, &dom->miss_poll, fd) != 0)
-            return strata_err_set(e, STRATA_EIO, "cannot poll the miss subscription");
-        dom->miss_poll.data = dom;
-        dom->polling = true;
-        uv_poll_start(&dom->miss_poll, UV_READABLE, daemon_miss_readable);
-    }
+    for (size_t i = 0; i < d->n_doms; i++)
+        if (daemon_poll(d, d->doms[i], e) != 0)
+            return e ? e->code : STRATA_EIO;
+    d->started = true;
     int rc = node_ctl_metrics(d, e);
     if (rc == 0)
         rc = node_ctl_open(d, e);

@@ -68,13 +68,15 @@ struct node_daemon {
     struct strata_metrics *metrics;
     struct node_domain *doms[NODE_DAEMON_MAX_DOMAINS];
     size_t n_doms;
+    bool started; /* node_daemon_start ran: domains added later are polled at once */
     bool stopping;
 };
 
 /* The loop and the csd client; no domain yet. The strings of o must outlive d. */
 int node_daemon_init(struct node_daemon *d, const struct node_daemon_opts *o,
                      const struct node_daemon_hooks *h, struct strata_err *e);
-/* A domain on datapath dp (its ops carry the miss subscription); dp_free(dp.ctx) at fini. */
+/* A domain on datapath dp (its ops carry the miss subscription); dp_free(dp.ctx) at fini. After
+ * node_daemon_start too (a gateway meets a new tenant domain): then polled and counted at once. */
 int node_daemon_add_domain(struct node_daemon *d, struct node_dp dp, void (*dp_free)(void *),
                            struct node_domain **out, struct strata_err *e);
 /* A domain on a new kernel datapath (o->netns_fd: its namespace; -1 = ours). */
@@ -95,5 +97,7 @@ struct node_domain *node_daemon_domain_of(struct node_daemon *d, uint32_t vni);
 /* ---- control socket and metrics (node_ctl.c) */
 int node_ctl_open(struct node_daemon *d, struct strata_err *e);
 int node_ctl_metrics(struct node_daemon *d, struct strata_err *e);
+/* Register domain j's counters (node_ctl_metrics does it for the domains added before start). */
+void node_ctl_metrics_domain(struct node_daemon *d, size_t j);
 
 #endif

@@ -4,11 +4,13 @@
  * For every VN with gateway addresses the FSM keeps one endpoint: MAC strata_gw_mac(vni), IPs =
  * the gateway addresses of the VN's subnets (in subnet order), held by a live gateway serving
  * the VN. The holder is sticky (kept while it stays live and serving, so a gateway coming back
- * moves nothing), else the live serving gateway with the smallest id; with none the endpoint is
- * deleted and hosts learn "no gateway". It is recomputed inside apply whenever an input changes
- * (liveness, a gateway's record or its deletion, subnets, the VN's deletion), so every node
- * agrees and one Raft entry moves all of a VN's addresses at once; each change is an ordinary
- * endpoint change in the feed, pushed by the connectivity servers to the hosts holding it. */
+ * moves nothing), else the live serving gateway with the smallest id; with none live, a holder
+ * that still serves the VN keeps it (its kernel may still forward), and only with no holder
+ * either is the endpoint deleted, so that hosts learn "no gateway". It is recomputed inside apply
+ * whenever an input changes (liveness, a gateway's record or its deletion, subnets, the VN's
+ * deletion), so every node agrees and one Raft entry moves all of a VN's addresses at once; each
+ * change is an ordinary endpoint change in the feed, pushed by the connectivity servers to the
+ * hosts holding it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,6 +92,15 @@ static const struct dir_holder *gw_choose(const struct dir_fsm *f, uint32_t vni,
     while ((h = dir_map_next(&f->gateways, &it)))
         if (gw_holds_vn(h, vni) && (best == NULL || strcmp(h->gw->id, best->gw->id) < 0))
             best = h;
+    if (best == NULL && cur != NULL) {
+        /* Nobody live to take over: the holder keeps the addresses while it still serves the
+         * VN. A gateway's kernel routes and filters without its daemon (a restart, a crash of
+         * the process alone), so hosts keep the one path that may still work. */
+        const char *id = dir_str(cur->host);
+        h = dir_map_get(&f->gateways, id, strlen(id));
+        if (h != NULL && h->gw != NULL && dir_gw_serves(h->gw, vni))
+            return h;
+    }
     return best;
 }
 

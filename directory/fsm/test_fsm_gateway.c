@@ -65,8 +65,8 @@ static void test_mac(void **state)
     assert_false(strata_mac_is_gw(mac));
 }
 
-/* Nobody live: no endpoint. Then sticky holding, the smallest id when the holder goes, and
- * deletion when the last one dies. */
+/* Nobody live: no endpoint. Then sticky holding, the smallest id when the holder goes, a dead
+ * holder kept while nobody live can take over, and deletion when it stops serving the VN. */
 static void test_holder_choice(void **state)
 {
     struct t_fsm *t = *state;
@@ -106,16 +106,27 @@ static void test_holder_choice(void **state)
     assert_string_equal(holder(t, 100), "gwa");
     assert_int_equal(t_gw_live(t, "gwa", false, "cs2"), 0);
     assert_string_equal(holder(t, 100), "gwb");
-    /* the last live ones die: the endpoint is deleted (hosts learn there is no gateway) */
+    /* the last live ones die: with nobody to take over, the holder keeps the addresses (its
+     * kernel may still route: a restart of its daemon must not cut the VN off) */
     assert_int_equal(t_gw_live(t, "gwc", false, "cs1"), 0);
     t_clear_changes(t);
     assert_int_equal(t_gw_live(t, "gwb", false, "cs1"), 0);
-    assert_null(gwep(t, 100));
-    assert_string_equal(ep_changes(t, buf, sizeof(buf)), "100:deleted");
+    assert_string_equal(holder(t, 100), "gwb");
+    assert_string_equal(ep_changes(t, buf, sizeof(buf)), "");
     /* the same declaration again changes nothing */
     t_clear_changes(t);
     assert_int_equal(t_gw_live(t, "gwb", false, "cs1"), 0);
     assert_int_equal(t->nchg, 0);
+    /* a live one appears: it takes over from the dead holder */
+    assert_int_equal(t_gw_live(t, "gwc", true, "cs1"), 0);
+    assert_string_equal(holder(t, 100), "gwc");
+    /* the holder stops serving the VN and nobody else is live: the endpoint goes */
+    assert_int_equal(t_gw_live(t, "gwc", false, "cs1"), 0);
+    assert_string_equal(holder(t, 100), "gwc");
+    t_clear_changes(t);
+    assert_int_equal(t_gw(t, "gwc", "10.9.0.3", V200, 1), 0);
+    assert_null(gwep(t, 100));
+    assert_string_equal(ep_changes(t, buf, sizeof(buf)), "100:deleted");
 }
 
 static void test_live_rules(void **state)

@@ -1,0 +1,225 @@
+/* gw_vn.c - the VNs a gateway serves: the list comes with each HostRegister reply (the
+ * directory's record of this gateway), each VN's domain, subnets, flood list and policies from
+ * VnInfo, refetched when the connectivity server pushes UPD_VNINFO. Applying a VnInfo changes
+ * only what differs: the VN's devices are ensured, its interface's addresses synced, and the
+ * domain's policy pairs synced. A VN no longer served is released (its devices go). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gwd.h"
+#include "log.h"
+
+struct gw_vn *gw_vn_find(struct gwd *g, uint32_t vni)
+{
+    for (size_t i = 0; i < g->n_vns; i++)
+        if (g->vns[i].vni == vni)
+            return &g->vns[i];
+    return NULL;
+}
+
+struct gw_vn *gw_vn_get(struct gwd *g, uint32_t vni)
+{
+    struct gw_vn *v = gw_vn_find(g, vni);
+    if (v != NULL)
+        return v;
+    if (g->n_vns == g->cap_vns) {
+        size_t nc = g->cap_vns ? g->cap_vns * 2 : 16;
+        struct gw_vn *nv = realloc(g->vns, nc * sizeof(*nv));
+        if (nv == NULL)
+            return NULL;
+        g->vns = nv, g->cap_vns = nc;
+    }
+    v = &g->vns[g->n_vns++];
+    memset(v, 0, sizeof(*v));
+    v->vni = vni;
+    return v;
+}
+
+static void vn_forget(struct gwd *g, struct gw_vn *v)
+{
+    free(v->rules);
+    *v = g->vns[--g->n_vns];
+}
+
+static void count_routes(struct gwd *g)
+{
+    uint64_t routes = 0, rules = 0;
+    for (size_t i = 0; i < g->n_vns; i++)
+        if (g->vns[i].applied)
+            routes += g->vns[i].n_addrs;
+    for (size_t i = 0; i < g->n_doms; i++)
+        rules += gw_nft_count(g->doms[i]->nft);
+    g->c.routes = routes;
+    g->c.rules = rules;
+}
+
+/* The VN's devices go; the kernel drops their entries with them. */
+static void vn_release(struct gwd *g, struct gw_vn *v)
+{
+    struct gw_dom *dom = v->dom;
+    struct strata_err e;
+    if (dom != NULL) {
+        struct node *core = &dom->nd->core;
+        node_drop_vn(core, v->vni);
+        node_vn_remove(core, v->vni);
+        if (core->dp.ops->vn_release(core->dp.ctx, v->vni, &e) != 0)
+            LOG_WARN("VN %u: release: %s", v->vni, e.msg);
+    }
+    LOG_INFO("VN %u: no longer served here, released", v->vni);
+    g->c.vns_released++;
+    vn_forget(g, v);
+    if (dom != NULL && gw_dom_policy_sync(g, dom, &e) != 0)
+        LOG_WARN("policy: %s", e.msg);
+}
+
+struct fetch {
+    struct gwd *g;
+    uint32_t vni;
+};
+
+static int vn_apply(struct gwd *g, struct gw_vn *v, const Strata__V1__VnInfoReply *r,
+                    struct strata_err *e)
+{
+    if (r->vnet == NULL || r->vnet->domain == NULL || r->vnet->domain[0] == '\0')
+        return strata_err_set(e, STRATA_EPROTO, "VnInfo without the VN's domain");
+    struct gw_dom *dom;
+    int rc = gw_dom_get(g, r->vnet->domain, &dom, e);
+    if (rc != 0)
+        return rc;
+    if (v->dom != NULL && v->dom != dom)
+        return strata_err_set(e, STRATA_ECONFLICT, "VN %u changed domain: restart the gateway",
+                              v->vni);
+    v->dom = dom;
+    struct node *core = &dom->nd->core;
+    if ((rc = core->dp.ops->vn_ensure(core->dp.ctx, v->vni, e)) != 0)
+        return rc;
+    /* The bridge itself is the VN's one local port: misses on it are resolved. */
+    struct node_vn *nv = node_vn_get(core, v->vni);
+    if (nv == NULL)
+        return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    nv->ports = 1;
+    v->n_addrs = 0;
+    for (size_t i = 0; i < r->n_subnets && v->n_addrs < GW_MAX_SUBNETS; i++) {
+        const Strata__V1__Subnet *s = r->subnets[i];
+        struct gw_l3_addr *a = &v->addrs[v->n_addrs];
+        if (s->gateway.len == 0 ||
+            strata_ip_from_bytes(s->gateway.data, s->gateway.len, &a->ip, NULL) != 0)
+            continue;
+        a->plen = (uint8_t)s->plen;
+        v->n_addrs++;
+    }
+    if ((rc = gw_l3_sync(dom->l3, v->vni, v->addrs, v->n_addrs, e)) != 0)
+        return rc;
+    struct strata_ip vteps[256];
+    size_t nv_ = 0;
+    for (size_t i = 0; i < r->n_flood_vteps && nv_ < 256; i++)
+        if (strata_ip_from_bytes(r->flood_vteps[i].data, r->flood_vteps[i].len, &vteps[nv_],
+                                 NULL) == 0)
+            nv_++;
+    if ((rc = node_update_flood(core, v->vni, vteps, nv_, e)) != 0)
+        return rc;
+    struct gw_rule *rules = calloc(r->n_policies ? r->n_policies : 1, sizeof(*rules));
+    if (rules == NULL)
+        return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    for (size_t i = 0; i < r->n_policies; i++)
+        rules[i] = (struct gw_rule){r->policies[i]->from_vni, r->policies[i]->to_vni,
+                                    r->policies[i]->verdict == STRATA__V1__VERDICT__VERDICT_ALLOW};
+    free(v->rules);
+    v->rules = rules;
+    v->n_rules = r->n_policies;
+    v->applied = true;
+    return gw_dom_policy_sync(g, dom, e);
+}
+
+static void vn_fetch(struct gwd *g, struct gw_vn *v);
+
+static void vn_fetched(void *arg, int rc, const Strata__V1__VnInfoReply *r)
+{
+    struct fetch *f = arg;
+    struct gwd *g = f->g;
+    struct gw_vn *v = gw_vn_find(g, f->vni);
+    free(f);
+    if (v == NULL)
+        return;
+    v->fetching = false;
+    if (!v->served)
+        return;
+    struct strata_err e = {0};
+    if (rc != 0) {
+        g->c.vn_info_errors++;
+        LOG_WARN("VN %u: VnInfo failed (%d): retrying", v->vni, rc);
+        return; /* the retry timer asks again */
+    }
+    if (vn_apply(g, v, r, &e) != 0) {
+        g->c.apply_errors++;
+        v->applied = false;
+        LOG_WARN("VN %u: %s", v->vni, e.msg);
+    } else if (v->pending_us != 0) {
+        uint64_t now = strata_wall_us();
+        g->c.policy_updates++;
+        if (now > v->pending_us)
+            strata_histo_observe(&g->policy_apply, (now - v->pending_us) * 1000);
+        v->pending_us = 0;
+    }
+    count_routes(g);
+    if (v->refetch) {
+        v->refetch = false;
+        vn_fetch(g, v);
+    }
+}
+
+static void vn_fetch(struct gwd *g, struct gw_vn *v)
+{
+    if (v->fetching) {
+        v->refetch = true;
+        return;
+    }
+    struct fetch *f = malloc(sizeof(*f));
+    if (f == NULL)
+        return;
+    *f = (struct fetch){g, v->vni};
+    v->fetching = true;
+    g->c.vn_info_fetches++;
+    if (node_csd_fetch_vn_info(g->nd.csd, v->vni, vn_fetched, f) != 0) {
+        v->fetching = false;
+        free(f);
+    }
+}
+
+void gw_vn_served(struct gwd *g, const uint32_t *vnis, size_t n)
+{
+    for (size_t i = 0; i < g->n_vns; i++)
+        g->vns[i].served = false;
+    for (size_t i = 0; i < n; i++) {
+        struct gw_vn *v = gw_vn_get(g, vnis[i]);
+        if (v == NULL)
+            continue;
+        v->served = true;
+        vn_fetch(g, v); /* after a failover too: changes may have been missed meanwhile */
+    }
+    for (size_t i = 0; i < g->n_vns;) {
+        if (!g->vns[i].served)
+            vn_release(g, &g->vns[i]); /* moves the last one here */
+        else
+            i++;
+    }
+    gw_dom_retire_empty(g);
+    count_routes(g);
+}
+
+void gw_vn_refresh(struct gwd *g, uint32_t vni, uint64_t committed_us)
+{
+    struct gw_vn *v = gw_vn_find(g, vni);
+    if (v == NULL || !v->served)
+        return;
+    if (v->pending_us == 0 || (committed_us != 0 && committed_us < v->pending_us))
+        v->pending_us = committed_us;
+    vn_fetch(g, v);
+}
+
+void gw_vn_retry(struct gwd *g)
+{
+    for (size_t i = 0; i < g->n_vns; i++)
+        if (g->vns[i].served && !g->vns[i].applied)
+            vn_fetch(g, &g->vns[i]);
+}
