@@ -55,11 +55,22 @@ void gw_ns_leave(int saved)
     close(saved);
 }
 
+/* As iproute2 does: GW_NS_DIR a mount point with shared propagation, so that pins made here
+ * reach the other mount namespaces that are its peers (best effort: `ip netns` copes without). */
+static void ns_dir_shared(void)
+{
+    if (mount("", GW_NS_DIR, "none", MS_SHARED | MS_REC, NULL) == 0 || errno != EINVAL)
+        return;
+    if (mount(GW_NS_DIR, GW_NS_DIR, "none", MS_BIND | MS_REC, NULL) == 0)
+        (void)mount("", GW_NS_DIR, "none", MS_SHARED | MS_REC, NULL);
+}
+
 /* Create a namespace and pin it at path (an empty file the bind mount covers). */
 static int ns_create(const char *path, struct strata_err *e)
 {
     if (mkdir(GW_NS_DIR, 0755) != 0 && errno != EEXIST)
         return strata_err_set(e, STRATA_EIO, "mkdir %s: %s", GW_NS_DIR, strerror(errno));
+    ns_dir_shared();
     int f = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
     if (f < 0)
         return strata_err_set(e, STRATA_EIO, "create %s: %s", path, strerror(errno));

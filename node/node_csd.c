@@ -554,7 +554,7 @@ int node_csd_new(struct strata_loop *loop, const struct node_csd_opts *o,
     c->o.vnis = c->vnis;
     if (h != NULL)
         c->h = *h;
-    snprintf(c->identity, sizeof(c->identity), "host:%s", o->host);
+    snprintf(c->identity, sizeof(c->identity), "%s:%s", o->gateway ? "gw" : "host", o->host);
     char *list = strdup(o->urls);
     int rc = 0;
     for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok != NULL && rc == 0;

@@ -245,7 +245,20 @@ int topo_node_start(struct topo *t, struct topo_node *n)
                     "eth0",
                     NULL};
     topo_sh(NULL, "rm -f %s", n->ctl);
-    if ((n->pid = spawn_in(n->ns, args, log)) <= 0)
+    if (n->gateway) {
+        /* nsenter, not `ip netns exec`: that one also gives the program a private mount
+         * namespace (to remount /sys), where the gateway's pins of its domain namespaces under
+         * /run/netns would stay invisible to everyone else. */
+        char netns[128];
+        snprintf(netns, sizeof(netns), "--net=/run/netns/%s", n->ns);
+        char *argv[24] = {"/usr/bin/nsenter", netns};
+        for (int i = 0; args[i] != NULL && i < 21; i++)
+            argv[i + 2] = args[i];
+        n->pid = h_spawn(argv, log);
+    } else {
+        n->pid = spawn_in(n->ns, args, log);
+    }
+    if (n->pid <= 0)
         return -1;
     if (!topo_wait_cmd(5000, "test -S %s", n->ctl)) {
         fprintf(stderr, "topo: %s did not open %s (log: %s)\n", n->name, n->ctl, log);

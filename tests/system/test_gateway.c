@@ -29,6 +29,14 @@ static struct topo_node *h1, *h2, *h3, *gw1, *gw2;
         free(o_);                                                                                  \
     } while (0)
 
+/* A setup step: says which one failed. */
+static bool step(bool ok, const char *what)
+{
+    if (!ok)
+        fprintf(stderr, "setup: %s failed\n", what);
+    return ok;
+}
+
 /* VMs: va (VN 100, h1) and vd (VN 100, h2); vb (VN 200, h2); vc (VN 300 of another domain, h3,
  * the same subnet as VN 100). */
 static int setup(void **state)
@@ -57,24 +65,30 @@ static int setup(void **state)
             return -1;
     struct topo_node *all[] = {h1, h2, h3, gw1, gw2};
     for (size_t i = 0; i < 5; i++)
-        if (topo_node_start(&T, all[i]) != 0)
+        if (!step(topo_node_start(&T, all[i]) == 0, all[i]->name))
             return -1;
-    if (topo_vm(&T, "va", h1, "tva", "02:00:00:00:01:05", "10.1.0.5/24", "10.1.0.1") != 0 ||
-        topo_vm(&T, "vd", h2, "tvd", "02:00:00:00:01:06", "10.1.0.6/24", "10.1.0.1") != 0 ||
-        topo_vm(&T, "vb", h2, "tvb", "02:00:00:00:02:07", "10.2.0.7/24", "10.2.0.1") != 0 ||
-        topo_vm(&T, "vc", h3, "tvc", "02:00:00:00:03:07", "10.1.0.7/24", "10.1.0.1") != 0 ||
-        topo_attach(&T, h1, 100, "tva", "02:00:00:00:01:05", "10.1.0.5/24") != 0 ||
-        topo_attach(&T, h2, 100, "tvd", "02:00:00:00:01:06", "10.1.0.6/24") != 0 ||
-        topo_attach(&T, h2, 200, "tvb", "02:00:00:00:02:07", "10.2.0.7/24") != 0 ||
-        topo_attach(&T, h3, 300, "tvc", "02:00:00:00:03:07", "10.1.0.7/24") != 0)
+    if (!step(
+            topo_vm(&T, "va", h1, "tva", "02:00:00:00:01:05", "10.1.0.5/24", "10.1.0.1") == 0 &&
+                topo_vm(&T, "vd", h2, "tvd", "02:00:00:00:01:06", "10.1.0.6/24", "10.1.0.1") == 0 &&
+                topo_vm(&T, "vb", h2, "tvb", "02:00:00:00:02:07", "10.2.0.7/24", "10.2.0.1") == 0 &&
+                topo_vm(&T, "vc", h3, "tvc", "02:00:00:00:03:07", "10.1.0.7/24", "10.1.0.1") == 0,
+            "VM namespaces") ||
+        !step(topo_attach(&T, h1, 100, "tva", "02:00:00:00:01:05", "10.1.0.5/24") == 0 &&
+                  topo_attach(&T, h2, 100, "tvd", "02:00:00:00:01:06", "10.1.0.6/24") == 0 &&
+                  topo_attach(&T, h2, 200, "tvb", "02:00:00:00:02:07", "10.2.0.7/24") == 0 &&
+                  topo_attach(&T, h3, 300, "tvc", "02:00:00:00:03:07", "10.1.0.7/24") == 0,
+              "port attach"))
         return -1;
     /* Both gateways have their VNs' interfaces up before the tests begin. */
     const char *gws[] = {"gw1", "gw2"};
     for (int i = 0; i < 2; i++)
-        if (!topo_wait_cmd(10000, "ip -n st-%s-acme addr show br200 2>/dev/null | grep -q 10.2.0.1",
-                           gws[i]) ||
-            !topo_wait_cmd(
-                10000, "ip -n st-%s-other addr show br300 2>/dev/null | grep -q 10.1.0.1", gws[i]))
+        if (!step(topo_wait_cmd(10000,
+                                "ip -n st-%s-acme addr show br200 2>/dev/null | grep -q 10.2.0.1",
+                                gws[i]) &&
+                      topo_wait_cmd(
+                          10000, "ip -n st-%s-other addr show br300 2>/dev/null | grep -q 10.1.0.1",
+                          gws[i]),
+                  gws[i]))
             return -1;
     return 0;
 }
