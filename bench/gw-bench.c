@@ -1,0 +1,409 @@
+/* gw-bench.c - the L3 gateway, measured in network namespaces on the real kernel (root):
+ *   policy:     a policy change acknowledged by the directory -> enforced (the pair in, or out
+ *               of, the nftables map) on every gateway serving the VNs; p50/p99 over --changes;
+ *   throughput: TCP (iperf3) from a VM in VN 100 to one in VN 200 through the gateway, against
+ *               the same topology (two hosts, a router namespace, VXLAN both legs) programmed by
+ *               hand with plain kernel forwarding and no Strata: the ratio;
+ *   failover:   kill -9 of the gateway carrying a ping -> first echo answered through the other;
+ *               median of --kills;
+ *   pairs:      throughput with 10,000 allowed VN pairs in the gateway's map against 10.
+ * Prints one JSON object. Usage: gw-bench [--changes N] [--kills N] [--seconds S] [--pairs N] */
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dirclient.h"
+#include "flags.h"
+#include "gw_nft.h"
+#include "gw_ns.h"
+#include "harness.h"
+#include "loop.h"
+#include "topo.h"
+
+static struct topo T;
+static struct topo_node *h1, *h2, *gw[2];
+
+static void die(const char *what)
+{
+    fprintf(stderr, "gw-bench: %s\n", what);
+    exit(1);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(uint64_t *v, size_t n, double p)
+{
+    if (n == 0)
+        return -1;
+    qsort(v, n, sizeof(*v), cmp_u64);
+    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+    return (double)v[i] / 1000.0; /* us -> ms */
+}
+
+/* ---- setup: the same as tests/system/test_gateway.c, two VNs of one domain */
+static void setup(void)
+{
+    if (topo_start(&T, "gw-bench") != 0)
+        die("cannot start the directory and connectivity servers");
+    if ((h1 = topo_node(&T, "h1", false)) == NULL || (h2 = topo_node(&T, "h2", false)) == NULL ||
+        (gw[0] = topo_node(&T, "gw1", true)) == NULL || (gw[1] = topo_node(&T, "gw2", true)) == NULL)
+        die("cannot make the node namespaces");
+    const char *prov[] = {
+        "domain create acme",
+        "vnet create --vni 100 --domain acme",
+        "vnet create --vni 200 --domain acme",
+        "subnet create --vni 100 --cidr 10.1.0.0/24 --gateway 10.1.0.1",
+        "subnet create --vni 200 --cidr 10.2.0.0/24 --gateway 10.2.0.1",
+        "gateway add --id gw1 --vtep 192.0.2.3 --vni 100,200",
+        "gateway add --id gw2 --vtep 192.0.2.4 --vni 100,200",
+    };
+    for (size_t i = 0; i < sizeof(prov) / sizeof(prov[0]); i++)
+        if (topo_provision(&T, "%s", prov[i]) != 0)
+            die("provisioning failed");
+    struct topo_node *all[] = {h1, h2, gw[0], gw[1]};
+    for (int i = 0; i < 4; i++)
+        if (topo_node_start(&T, all[i]) != 0)
+            die("a daemon did not start");
+    if (topo_vm(&T, "va", h1, "tva", "02:00:00:00:01:05", "10.1.0.5/24", "10.1.0.1") != 0 ||
+        topo_vm(&T, "vb", h2, "tvb", "02:00:00:00:02:07", "10.2.0.7/24", "10.2.0.1") != 0 ||
+        topo_attach(&T, h1, 100, "tva", "02:00:00:00:01:05", "10.1.0.5/24") != 0 ||
+        topo_attach(&T, h2, 200, "tvb", "02:00:00:00:02:07", "10.2.0.7/24") != 0)
+        die("cannot make the VMs");
+    for (int i = 0; i < 2; i++)
+        if (!topo_wait_cmd(10000, "ip -n st-%s-acme addr show br200 2>/dev/null | grep -q 10.2.0.1",
+                           gw[i]->name))
+            die("a gateway did not set up its interfaces");
+}
+
+/* ---- policy: acknowledged -> enforced on both gateways */
+static struct gw_nft *open_map(const char *gwname)
+{
+    char ns[64];
+    snprintf(ns, sizeof(ns), "st-%s-acme", gwname);
+    int fd;
+    bool created;
+    struct gw_nft *n;
+    struct strata_err e;
+    if (gw_ns_open(ns, &fd, &created, &e) != 0 || created || gw_nft_open(fd, &n, &e) != 0)
+        die("cannot open a gateway's policy map");
+    return n;
+}
+
+static bool has_pair(struct gw_nft *n, bool *has)
+{
+    struct gw_nft_pair *p;
+    size_t cnt;
+    struct strata_err e;
+    if (gw_nft_read(n, &p, &cnt, &e) != 0)
+        return false;
+    *has = false;
+    for (size_t i = 0; i < cnt; i++)
+        *has = *has || (p[i].from == 100 && p[i].to == 200);
+    free(p);
+    return true;
+}
+
+static int policy_set(struct strata_dirclient *dc, bool allow)
+{
+    Strata__V1__Policy p = STRATA__V1__POLICY__INIT;
+    Strata__V1__Command cmd = STRATA__V1__COMMAND__INIT;
+    p.domain = "acme";
+    p.from_vni = 100;
+    p.to_vni = 200;
+    p.verdict = allow ? STRATA__V1__VERDICT__VERDICT_ALLOW : STRATA__V1__VERDICT__VERDICT_DENY;
+    cmd.op_case = STRATA__V1__COMMAND__OP_POLICY_SET;
+    cmd.policy_set = &p;
+    strata_env *r = NULL;
+    struct strata_err e;
+    int rc = strata_dirclient_write(dc, &cmd, 5000, &r, &e);
+    if (r)
+        strata_msg_free(r);
+    return rc;
+}
+
+static void bench_policy(struct strata_dirclient *dc, int changes, uint64_t *lat, size_t *nlat)
+{
+    struct gw_nft *m[2] = {open_map("gw1"), open_map("gw2")};
+    *nlat = 0;
+    for (int i = 0; i < changes; i++) {
+        bool allow = i % 2 == 0;
+        if (policy_set(dc, allow) != 0)
+            die("policy set failed");
+        uint64_t t0 = strata_now_us(), t1 = 0;
+        bool done[2] = {false, false};
+        while (!(done[0] && done[1]) && strata_now_us() - t0 < 5000000) {
+            for (int g = 0; g < 2; g++) {
+                bool has;
+                if (!done[g] && has_pair(m[g], &has) && has == allow)
+                    done[g] = true;
+            }
+            t1 = strata_now_us();
+        }
+        if (!(done[0] && done[1]))
+            die("a policy change was not enforced within 5 s");
+        lat[(*nlat)++] = t1 - t0;
+    }
+    gw_nft_free(m[0]);
+    gw_nft_free(m[1]);
+}
+
+/* ---- throughput */
+static double iperf(const char *client_ns, const char *server_ns, const char *server_ip, int secs)
+{
+    char log[512];
+    snprintf(log, sizeof(log), "%s/iperf-server.log", T.tmp);
+    char *argv[] = {"/usr/sbin/ip", "netns", "exec", (char *)server_ns, "iperf3", "-s", "-1",
+                    NULL};
+    pid_t s = h_spawn(argv, log);
+    if (s <= 0 || !topo_wait_cmd(3000, "ip netns exec %s ss -ltn | grep -q 5201", server_ns))
+        die("iperf3 server did not start");
+    char *out = NULL;
+    int rc = topo_sh(&out, "ip netns exec %s iperf3 -c %s -t %d -J", client_ns, server_ip, secs);
+    h_stop(s, 2000);
+    /* "sum_received": {... "bits_per_second": N ...} */
+    char *p = out ? strstr(out, "\"sum_received\"") : NULL;
+    double bps = -1;
+    if (rc == 0 && p && (p = strstr(p, "\"bits_per_second\":")) != NULL)
+        bps = strtod(p + 18, NULL);
+    free(out);
+    if (bps <= 0)
+        die("iperf3 failed");
+    return bps / 1e9;
+}
+
+/* The same shape with no Strata: hosts pa and pb, each with a VM (pva, pvb) on a bridge with a
+ * VXLAN device, and a router namespace pr (with pd, its routing namespace) on the underlay;
+ * every entry static, no nftables. */
+static void plain_topology(void)
+{
+    const char *i = T.infra;
+    int pid = T.pid;
+    char c[4096];
+#define P(...)                                                                                     \
+    do {                                                                                           \
+        snprintf(c, sizeof(c), __VA_ARGS__);                                                       \
+        if (topo_sh(NULL, "%s", c) != 0)                                                           \
+            die(c);                                                                                \
+    } while (0)
+    const char *names[3] = {"pa", "pb", "pr"};
+    const int addr[3] = {21, 22, 23};
+    for (int k = 0; k < 3; k++) {
+        P("ip netns add stt-%d-%s && ip -n stt-%d-%s link set lo up", pid, names[k], pid,
+          names[k]);
+        P("ip -n %s link add u%s type veth peer name eth0 netns stt-%d-%s && ip -n %s link set "
+          "u%s master ub0 up && ip -n stt-%d-%s addr add 192.0.2.%d/24 dev eth0 && ip -n "
+          "stt-%d-%s link set eth0 up",
+          i, names[k], pid, names[k], i, names[k], pid, names[k], addr[k], pid, names[k]);
+    }
+    /* The router: VXLAN devices created in its underlay namespace, living in its routing
+     * namespace pd, as a Strata gateway's do. */
+    P("ip netns add stt-%d-pd && ip -n stt-%d-pd link set lo up && ip netns exec stt-%d-pd "
+      "sysctl -qw net.ipv4.ip_forward=1",
+      pid, pid, pid);
+    const int vni[2] = {100, 200};
+    const char *gwip[2] = {"10.1.0.1/24", "10.2.0.1/24"};
+    const char *vmip[2] = {"10.1.0.5", "10.2.0.7"};
+    const char *vmmac[2] = {"02:00:00:00:01:05", "02:00:00:00:02:07"};
+    const char *gwmac[2] = {"02:53:54:00:00:64", "02:53:54:00:00:c8"};
+    for (int k = 0; k < 2; k++) {
+        int v = vni[k];
+        P("ip -n stt-%d-pr link add vx%d netns stt-%d-pd type vxlan id %d local 192.0.2.23 "
+          "dstport 4789 nolearning",
+          pid, v, pid, v);
+        P("ip -n stt-%d-pd link add br%d type bridge && ip -n stt-%d-pd link set br%d address %s "
+          "&& ip -n stt-%d-pd link set vx%d master br%d && ip -n stt-%d-pd link set vx%d up && ip "
+          "-n stt-%d-pd link set br%d up && ip -n stt-%d-pd addr add %s dev br%d",
+          pid, v, pid, v, gwmac[k], pid, v, v, pid, v, pid, v, pid, gwip[k], v);
+        P("ip netns exec stt-%d-pd bridge fdb append %s dev vx%d dst 192.0.2.%d self permanent",
+          pid, vmmac[k], v, addr[k]);
+        P("ip -n stt-%d-pd neigh replace %s lladdr %s dev br%d nud permanent", pid, vmip[k],
+          vmmac[k], v);
+        /* The host and its VM. */
+        const char *h = names[k];
+        P("ip -n stt-%d-%s link add vx%d type vxlan id %d local 192.0.2.%d dstport 4789 "
+          "nolearning && ip -n stt-%d-%s link add br%d type bridge && ip -n stt-%d-%s link set "
+          "vx%d master br%d && ip -n stt-%d-%s link set vx%d up && ip -n stt-%d-%s link set br%d "
+          "up",
+          pid, h, v, v, addr[k], pid, h, v, pid, h, v, v, pid, h, v, pid, h, v);
+        P("ip netns exec stt-%d-%s bridge fdb append %s dev vx%d dst 192.0.2.23 self permanent",
+          pid, h, gwmac[k], v);
+        char vm[16];
+        snprintf(vm, sizeof(vm), "p%s", k == 0 ? "va" : "vb");
+        snprintf(T.vm_ns[T.n_vms++], sizeof(T.vm_ns[0]), "stt-%d-%s", pid, vm);
+        P("ip netns add stt-%d-%s && ip -n stt-%d-%s link add t%s type veth peer name eth0 "
+          "netns stt-%d-%s",
+          pid, vm, pid, h, vm, pid, vm);
+        P("ip -n stt-%d-%s link set t%s master br%d up && ip -n stt-%d-%s link set eth0 address "
+          "%s && ip -n stt-%d-%s addr add %s/24 dev eth0 && ip -n stt-%d-%s link set eth0 up && ip "
+          "-n stt-%d-%s route add default via %.*s && ip -n stt-%d-%s neigh replace %.*s lladdr %s "
+          "dev eth0 nud permanent",
+          pid, h, vm, v, pid, vm, vmmac[k], pid, vm, vmip[k], pid, vm, pid, vm, 8, gwip[k], pid,
+          vm, 8, gwip[k], gwmac[k]);
+    }
+#undef P
+}
+
+static void plain_cleanup(void)
+{
+    const char *n[] = {"pa", "pb", "pr", "pd"};
+    for (int k = 0; k < 4; k++)
+        topo_sh(NULL, "ip netns del stt-%d-%s 2>/dev/null", T.pid, n[k]);
+}
+
+/* ---- failover: kill -9 of the carrier -> first echo through the other */
+static int holder_index(void)
+{
+    /* The gateway whose VTEP hosts hold for VN 100's gateway MAC. */
+    char *out = NULL;
+    int idx = -1;
+    if (topo_sh(&out, "bridge -n %s fdb show dev vx100 | grep 02:53:54:00:00:64", h1->ns) == 0 &&
+        out != NULL)
+        idx = strstr(out, "192.0.2.3") ? 0 : strstr(out, "192.0.2.4") ? 1 : -1;
+    free(out);
+    return idx;
+}
+
+static uint64_t one_failover(void)
+{
+    int a = holder_index();
+    if (a < 0)
+        die("cannot tell which gateway carries the flow");
+    int fds[2];
+    if (pipe(fds) != 0)
+        die("pipe");
+    uint64_t t_kill = 0;
+    pid_t p = fork();
+    if (p == 0) {
+        /* Echoes every 5 ms (each waiting 5 ms); reports when the first one after the kill (the
+         * parent writes its time into the pipe's other direction: we poll a file) came back. */
+        close(fds[0]);
+        char path[512];
+        snprintf(path, sizeof(path), "%s/killed", T.tmp);
+        uint64_t first = 0, deadline = h_now_ms() + 10000;
+        while (first == 0 && h_now_ms() < deadline) {
+            bool killed = access(path, F_OK) == 0;
+            uint64_t t = strata_now_us();
+            int got = topo_ping(&T, "va", "10.2.0.7", 1, 0, 5);
+            if (killed && got == 1)
+                first = t;
+        }
+        _exit(write(fds[1], &first, sizeof(first)) == sizeof(first) ? 0 : 1);
+    }
+    close(fds[1]);
+    usleep(200 * 1000);
+    topo_sh(NULL, "rm -f %s/killed", T.tmp);
+    t_kill = strata_now_us();
+    topo_node_stop(gw[a], true);
+    topo_sh(NULL, "touch %s/killed", T.tmp);
+    uint64_t first = 0;
+    if (read(fds[0], &first, sizeof(first)) != sizeof(first))
+        first = 0;
+    close(fds[0]);
+    waitpid(p, NULL, 0);
+    topo_sh(NULL, "rm -f %s/killed", T.tmp);
+    if (topo_node_start(&T, gw[a]) != 0 ||
+        !topo_wait_cmd(10000, "%s --json gateway list | grep -q '\"id\":\"%s\"[^}]*\"live\":true'",
+                       topo_cli(&T), gw[a]->name))
+        die("the killed gateway did not come back");
+    return first > t_kill ? first - t_kill : 0;
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t changes = 100, kills = 5, seconds = 5, npairs = 10000;
+    struct strata_err e = {0};
+    const struct strata_flag flags[] = {
+        {"changes", STRATA_FLAG_U64, &changes, "N", "policy changes timed", false, 2, 10000},
+        {"kills", STRATA_FLAG_U64, &kills, "N", "gateway kills timed", false, 1, 50},
+        {"seconds", STRATA_FLAG_U64, &seconds, "S", "each iperf3 run", false, 1, 120},
+        {"pairs", STRATA_FLAG_U64, &npairs, "N", "VN pairs for the enforcement cost", false, 10,
+         1000000},
+        STRATA_FLAGS_END,
+    };
+    int argi = 1;
+    int rc = strata_flags_parse(flags, argc, argv, &argi, &e);
+    if (rc == STRATA_ENOTFOUND) {
+        strata_flags_usage(stdout, flags);
+        return 0;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "gw-bench: %s\n", e.msg);
+        return 2;
+    }
+    if (geteuid() != 0)
+        die("needs root (network namespaces)");
+    setup();
+    /* The directory listens in the infra namespace: this thread (and the client's) goes there. */
+    char path[128];
+    snprintf(path, sizeof(path), "/run/netns/%s", T.infra);
+    int infra = open(path, O_RDONLY);
+    int saved;
+    if (infra < 0 || gw_ns_enter(infra, &saved, &e) != 0)
+        die("cannot enter the infra namespace");
+    struct strata_dirclient *dc;
+    if (strata_dirclient_open(T.dir_urls, &dc, &e) != 0)
+        die(e.msg);
+
+    uint64_t *lat = calloc(changes, sizeof(*lat));
+    size_t nlat;
+    bench_policy(dc, (int)changes, lat, &nlat);
+    double p50 = pct(lat, nlat, 0.5), p99 = pct(lat, nlat, 0.99);
+    if (policy_set(dc, true) != 0 || topo_ping(&T, "va", "10.2.0.7", 3, 100, 1000) < 1)
+        die("the allowed flow does not pass");
+
+    double strata_gbps = iperf(topo_vm_ns(&T, "va"), topo_vm_ns(&T, "vb"), "10.2.0.7",
+                               (int)seconds);
+    plain_topology();
+    char pva[64], pvb[64];
+    snprintf(pva, sizeof(pva), "stt-%d-pva", T.pid);
+    snprintf(pvb, sizeof(pvb), "stt-%d-pvb", T.pid);
+    double plain_gbps = iperf(pva, pvb, "10.2.0.7", (int)seconds);
+    plain_cleanup();
+
+    /* Enforcement cost: the same flow with npairs allowed pairs in both maps. */
+    struct gw_nft *m[2] = {open_map("gw1"), open_map("gw2")};
+    struct gw_nft_pair *pairs = calloc(npairs, sizeof(*pairs));
+    for (uint64_t k = 0; k < npairs - 1; k++)
+        pairs[k] = (struct gw_nft_pair){1000 + (uint32_t)k, 2000000 + (uint32_t)k};
+    pairs[npairs - 1] = (struct gw_nft_pair){100, 200};
+    for (int g = 0; g < 2; g++)
+        if (gw_nft_sync(m[g], pairs, (size_t)npairs, &e) != 0)
+            die(e.msg);
+    double many_gbps = iperf(topo_vm_ns(&T, "va"), topo_vm_ns(&T, "vb"), "10.2.0.7",
+                             (int)seconds);
+    for (int g = 0; g < 2; g++) {
+        gw_nft_sync(m[g], &pairs[npairs - 1], 1, &e);
+        gw_nft_free(m[g]);
+    }
+    free(pairs);
+
+    uint64_t *fo = calloc(kills, sizeof(*fo));
+    for (uint64_t k = 0; k < kills; k++)
+        fo[k] = one_failover();
+    double fo_med = pct(fo, kills, 0.5), fo_max = pct(fo, kills, 1.0);
+
+    printf("{\"bench\":\"gw-bench\",\"policy\":{\"changes\":%zu,\"p50_ms\":%.2f,\"p99_ms\":%.2f,"
+           "\"target_p99_ms\":100},"
+           "\"throughput\":{\"strata_gbps\":%.3f,\"plain_gbps\":%.3f,\"ratio\":%.3f,"
+           "\"target_ratio\":0.9,\"seconds\":%llu},"
+           "\"pairs\":{\"pairs\":%llu,\"gbps\":%.3f,\"gbps_10\":%.3f,\"ratio\":%.3f,"
+           "\"target_ratio\":0.9},"
+           "\"failover\":{\"kills\":%llu,\"median_ms\":%.1f,\"max_ms\":%.1f,\"target_median_ms\":"
+           "1000}}\n",
+           nlat, p50, p99, strata_gbps, plain_gbps, strata_gbps / plain_gbps,
+           (unsigned long long)seconds, (unsigned long long)npairs, many_gbps, strata_gbps,
+           many_gbps / strata_gbps, (unsigned long long)kills, fo_med, fo_max);
+    free(lat);
+    free(fo);
+    strata_dirclient_close(dc);
+    gw_ns_leave(saved);
+    return 0;
+}
