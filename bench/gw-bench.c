@@ -6,8 +6,14 @@
  *               hand with plain kernel forwarding and no Strata: the ratio;
  *   failover:   kill -9 of the gateway carrying a ping -> first echo answered through the other;
  *               median of --kills;
- *   pairs:      throughput with 10,000 allowed VN pairs in the gateway's map against 10.
- * Prints one JSON object. Usage: gw-bench [--changes N] [--kills N] [--seconds S] [--pairs N] */
+ *   pairs:      throughput with 10,000 allowed VN pairs in the gateway's map against 10;
+ *   domains:    why a namespace per tenant domain: what one costs to make (namespace, loopback,
+ *               nftables table: the gateway's own code) and in memory, against what the other
+ *               design (per-domain routing tables) costs on the data path: the plain router
+ *               with --rules policy-routing rules (one per VN interface of the other domains)
+ *               in front of its main table.
+ * Prints one JSON object. Usage: gw-bench [--changes N] [--kills N] [--seconds S] [--pairs N]
+ *                                      [--domains N] [--rules N] */
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
@@ -18,6 +24,7 @@
 
 #include "dirclient.h"
 #include "flags.h"
+#include "gw_l3.h"
 #include "gw_nft.h"
 #include "gw_ns.h"
 #include "harness.h"
@@ -54,7 +61,8 @@ static void setup(void)
     if (topo_start(&T, "gw-bench") != 0)
         die("cannot start the directory and connectivity servers");
     if ((h1 = topo_node(&T, "h1", false)) == NULL || (h2 = topo_node(&T, "h2", false)) == NULL ||
-        (gw[0] = topo_node(&T, "gw1", true)) == NULL || (gw[1] = topo_node(&T, "gw2", true)) == NULL)
+        (gw[0] = topo_node(&T, "gw1", true)) == NULL ||
+        (gw[1] = topo_node(&T, "gw2", true)) == NULL)
         die("cannot make the node namespaces");
     const char *prov[] = {
         "domain create acme",
@@ -160,8 +168,7 @@ static double iperf(const char *client_ns, const char *server_ns, const char *se
 {
     char log[512];
     snprintf(log, sizeof(log), "%s/iperf-server.log", T.tmp);
-    char *argv[] = {"/usr/sbin/ip", "netns", "exec", (char *)server_ns, "iperf3", "-s", "-1",
-                    NULL};
+    char *argv[] = {"/usr/sbin/ip", "netns", "exec", (char *)server_ns, "iperf3", "-s", "-1", NULL};
     pid_t s = h_spawn(argv, log);
     if (s <= 0 || !topo_wait_cmd(3000, "ip netns exec %s ss -ltn | grep -q 5201", server_ns))
         die("iperf3 server did not start");
@@ -196,8 +203,7 @@ static void plain_topology(void)
     const char *names[3] = {"pa", "pb", "pr"};
     const int addr[3] = {21, 22, 23};
     for (int k = 0; k < 3; k++) {
-        P("ip netns add stt-%d-%s && ip -n stt-%d-%s link set lo up", pid, names[k], pid,
-          names[k]);
+        P("ip netns add stt-%d-%s && ip -n stt-%d-%s link set lo up", pid, names[k], pid, names[k]);
         P("ip -n %s link add u%s type veth peer name eth0 netns stt-%d-%s && ip -n %s link set "
           "u%s master ub0 up && ip -n stt-%d-%s addr add 192.0.2.%d/24 dev eth0 && ip -n "
           "stt-%d-%s link set eth0 up",
@@ -245,10 +251,70 @@ static void plain_topology(void)
           "%s && ip -n stt-%d-%s addr add %s/24 dev eth0 && ip -n stt-%d-%s link set eth0 up && ip "
           "-n stt-%d-%s route add default via %.*s && ip -n stt-%d-%s neigh replace %.*s lladdr %s "
           "dev eth0 nud permanent",
-          pid, h, vm, v, pid, vm, vmmac[k], pid, vm, vmip[k], pid, vm, pid, vm, 8, gwip[k], pid,
-          vm, 8, gwip[k], gwmac[k]);
+          pid, h, vm, v, pid, vm, vmmac[k], pid, vm, vmip[k], pid, vm, pid, vm, 8, gwip[k], pid, vm,
+          8, gwip[k], gwmac[k]);
     }
 #undef P
+}
+
+/* MemAvailable in kB. */
+static long mem_available_kb(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    long v = -1;
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "MemAvailable: %ld kB", &v) == 1)
+            break;
+    if (f != NULL)
+        fclose(f);
+    return v;
+}
+
+/* n domain namespaces made as strata-gwd makes them; per domain: ms and kB. */
+static void domains_cost(int n, double *ms, double *kb)
+{
+    struct strata_err e;
+    long m0 = mem_available_kb();
+    uint64_t t0 = strata_now_us();
+    for (int i = 0; i < n; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "st-bench-%d-d%d", T.pid, i);
+        int fd;
+        bool created;
+        struct gw_l3 *l3;
+        struct gw_nft *nft;
+        if (gw_ns_open(name, &fd, &created, &e) != 0 || gw_l3_open(fd, &l3, &e) != 0 ||
+            gw_l3_lo_up(l3, &e) != 0 || gw_nft_open(fd, &nft, &e) != 0 ||
+            gw_nft_ensure(nft, &e) != 0)
+            die(e.msg);
+        gw_l3_free(l3);
+        gw_nft_free(nft);
+        close(fd);
+    }
+    *ms = (double)(strata_now_us() - t0) / 1000.0 / n;
+    *kb = (double)(m0 - mem_available_kb()) / n;
+    for (int i = 0; i < n; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "st-bench-%d-d%d", T.pid, i);
+        gw_ns_remove(name, &e);
+    }
+}
+
+/* The other design's data path: `rules` policy-routing rules (iif brX lookup T, for VN
+ * interfaces that do not exist here: they are what the other domains would need) before the
+ * rule that routes this traffic, in the plain router's namespace. */
+static void plain_rules(int rules)
+{
+    char cmd[160];
+    FILE *f;
+    snprintf(cmd, sizeof(cmd), "ip -n stt-%d-pd -batch -", T.pid);
+    if ((f = popen(cmd, "w")) == NULL)
+        die("ip -batch");
+    for (int k = 0; k < rules; k++)
+        fprintf(f, "rule add pref %d iif xbr%d lookup %d\n", 100 + k, k, 1000 + k % 250);
+    if (pclose(f) != 0)
+        die("ip rule add");
 }
 
 static void plain_cleanup(void)
@@ -318,7 +384,7 @@ static uint64_t one_failover(void)
 
 int main(int argc, char **argv)
 {
-    uint64_t changes = 100, kills = 5, seconds = 5, npairs = 10000;
+    uint64_t changes = 100, kills = 5, seconds = 5, npairs = 10000, ndoms = 50, nrules = 1000;
     struct strata_err e = {0};
     const struct strata_flag flags[] = {
         {"changes", STRATA_FLAG_U64, &changes, "N", "policy changes timed", false, 2, 10000},
@@ -326,6 +392,10 @@ int main(int argc, char **argv)
         {"seconds", STRATA_FLAG_U64, &seconds, "S", "each iperf3 run", false, 1, 120},
         {"pairs", STRATA_FLAG_U64, &npairs, "N", "VN pairs for the enforcement cost", false, 10,
          1000000},
+        {"domains", STRATA_FLAG_U64, &ndoms, "N", "domain namespaces made for their cost", false, 1,
+         1000},
+        {"rules", STRATA_FLAG_U64, &nrules, "N",
+         "policy-routing rules in front of the plain router (the other design)", false, 1, 100000},
         STRATA_FLAGS_END,
     };
     int argi = 1;
@@ -359,14 +429,18 @@ int main(int argc, char **argv)
     if (policy_set(dc, true) != 0 || topo_ping(&T, "va", "10.2.0.7", 3, 100, 1000) < 1)
         die("the allowed flow does not pass");
 
-    double strata_gbps = iperf(topo_vm_ns(&T, "va"), topo_vm_ns(&T, "vb"), "10.2.0.7",
-                               (int)seconds);
+    double strata_gbps =
+        iperf(topo_vm_ns(&T, "va"), topo_vm_ns(&T, "vb"), "10.2.0.7", (int)seconds);
     plain_topology();
     char pva[64], pvb[64];
     snprintf(pva, sizeof(pva), "stt-%d-pva", T.pid);
     snprintf(pvb, sizeof(pvb), "stt-%d-pvb", T.pid);
     double plain_gbps = iperf(pva, pvb, "10.2.0.7", (int)seconds);
+    plain_rules((int)nrules);
+    double rules_gbps = iperf(pva, pvb, "10.2.0.7", (int)seconds);
     plain_cleanup();
+    double dom_ms, dom_kb;
+    domains_cost((int)ndoms, &dom_ms, &dom_kb);
 
     /* Enforcement cost: the same flow with npairs allowed pairs in both maps. */
     struct gw_nft *m[2] = {open_map("gw1"), open_map("gw2")};
@@ -377,8 +451,7 @@ int main(int argc, char **argv)
     for (int g = 0; g < 2; g++)
         if (gw_nft_sync(m[g], pairs, (size_t)npairs, &e) != 0)
             die(e.msg);
-    double many_gbps = iperf(topo_vm_ns(&T, "va"), topo_vm_ns(&T, "vb"), "10.2.0.7",
-                             (int)seconds);
+    double many_gbps = iperf(topo_vm_ns(&T, "va"), topo_vm_ns(&T, "vb"), "10.2.0.7", (int)seconds);
     for (int g = 0; g < 2; g++) {
         gw_nft_sync(m[g], &pairs[npairs - 1], 1, &e);
         gw_nft_free(m[g]);
@@ -397,10 +470,14 @@ int main(int argc, char **argv)
            "\"pairs\":{\"pairs\":%llu,\"gbps\":%.3f,\"gbps_10\":%.3f,\"ratio\":%.3f,"
            "\"target_ratio\":0.9},"
            "\"failover\":{\"kills\":%llu,\"median_ms\":%.1f,\"max_ms\":%.1f,\"target_median_ms\":"
-           "1000}}\n",
+           "1000},"
+           "\"domains\":{\"namespaces\":%llu,\"setup_ms_each\":%.2f,\"kb_each\":%.0f,"
+           "\"routing_rules\":%llu,\"plain_gbps_with_rules\":%.3f,\"rules_ratio\":%.3f}}\n",
            nlat, p50, p99, strata_gbps, plain_gbps, strata_gbps / plain_gbps,
            (unsigned long long)seconds, (unsigned long long)npairs, many_gbps, strata_gbps,
-           many_gbps / strata_gbps, (unsigned long long)kills, fo_med, fo_max);
+           many_gbps / strata_gbps, (unsigned long long)kills, fo_med, fo_max,
+           (unsigned long long)ndoms, dom_ms, dom_kb, (unsigned long long)nrules, rules_gbps,
+           rules_gbps / plain_gbps);
     free(lat);
     free(fo);
     strata_dirclient_close(dc);

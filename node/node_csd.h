@@ -45,8 +45,8 @@ int node_csd_new(struct strata_loop *loop, const struct node_csd_opts *o,
 int node_csd_attach(struct node_csd *c, struct node *n, struct strata_err *e);
 /* Start: HostRegister, then the UpdatesRequest long-poll loop. */
 void node_csd_start(struct node_csd *c);
-/* Any request as this node (identity host:NAME, or gw:NAME for a gateway) to the current server; a transport failure
- * also fails over to the next server. */
+/* Any request as this node (identity host:NAME, or gw:NAME for a gateway) to the current server; a
+ * transport failure also fails over to the next server. */
 int node_csd_call(struct node_csd *c, strata_env *req, unsigned timeout_ms, strata_aclient_cb cb,
                   void *arg);
 /* VnInfo for vni: cb gets 0 and the reply (valid during the call), or an error and NULL. */

@@ -95,6 +95,20 @@ void topo_cleanup(void)
     topo_live = NULL;
 }
 
+char *topo_metrics(const struct topo_node *n)
+{
+    /* No curl on a minimal machine: bash's /dev/tcp, inside the node's namespace. */
+    char *out = NULL;
+    if (topo_sh(&out,
+                "ip netns exec %s bash -c 'exec 3<>/dev/tcp/%s && printf \"GET /metrics "
+                "HTTP/1.0\\r\\n\\r\\n\" >&3 && cat <&3'",
+                n->ns, TOPO_METRICS_DEVTCP) != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
 static void on_fatal_signal(int sig)
 {
     (void)sig;
@@ -243,6 +257,8 @@ int topo_node_start(struct topo *t, struct topo_node *n)
                     data,
                     "--underlay-dev",
                     "eth0",
+                    "--metrics",
+                    TOPO_METRICS,
                     NULL};
     topo_sh(NULL, "rm -f %s", n->ctl);
     if (n->gateway) {

@@ -50,6 +50,11 @@ struct topo_node *topo_node(struct topo *t, const char *name, bool gateway);
 struct topo_node *topo_find(struct topo *t, const char *name);
 /* Start the node's daemon (strata-agentd or strata-gwd) and wait for its control socket. */
 int topo_node_start(struct topo *t, struct topo_node *n);
+/* Every node daemon serves its metrics here, inside its own namespace. */
+#define TOPO_METRICS "127.0.0.1:9464"
+#define TOPO_METRICS_DEVTCP "127.0.0.1/9464"
+/* The node's Prometheus text (malloc'd), or NULL. */
+char *topo_metrics(const struct topo_node *n);
 /* SIGTERM (or SIGKILL when kill9) and reap. */
 void topo_node_stop(struct topo_node *n, bool kill9);
 

@@ -315,6 +315,15 @@ static void test_operations(void **state)
     assert_non_null(strstr(out, "\"live\""));
     assert_non_null(strstr(out, "\"holds\""));
     free(out);
+    /* Metrics: the pairs in the maps, the addresses, policy changes applied and their latency. */
+    char *m = topo_metrics(g);
+    assert_non_null(m);
+    assert_true(h_metric(m, "strata_gw_rules") >= 1);
+    assert_true(h_metric(m, "strata_gw_routes") >= 2); /* 10.1.0.1 and 10.2.0.1 at least */
+    assert_true(h_metric(m, "strata_gw_policy_updates_total") >= 1);
+    assert_true(h_metric(m, "strata_gw_policy_apply_seconds_count") >= 1);
+    assert_true(h_metric(m, "strata_gw_misses_total") >= 1);
+    free(m);
     /* No host may take a gateway address. */
     assert_int_not_equal(topo_sh(&out,
                                  "%s endpoint add --vni 100 --mac 02:00:00:00:09:09 --ip "
