@@ -489,8 +489,10 @@ static void test_gateways(void **state)
     snprintf(cmdline, sizeof(cmdline), "%s --directory %s --json gateway list", h_bin("strata"),
              urls);
     assert_int_equal(h_run(cmdline, &out), 0);
+    /* gw1 keeps VN 200's address: nobody live serves VN 200 to take it over */
     assert_non_null(strstr(out, "{\"id\":\"gw1\",\"vtep\":\"192.168.9.1\",\"vnis\":[100,200],"
-                                "\"live\":false,\"csd\":\"cs1\",\"holds\":[],"));
+                                "\"live\":false,\"csd\":\"cs1\",\"holds\":[{\"vni\":200,"
+                                "\"ips\":[\"10.2.0.1\"]}],"));
     assert_non_null(strstr(out, "{\"id\":\"gw2\",\"vtep\":\"192.168.9.2\",\"vnis\":[100],"
                                 "\"live\":true,\"csd\":\"cs1\",\"holds\":[{\"vni\":100,"
                                 "\"ips\":[\"10.1.0.1\"]}],"));
