@@ -189,7 +189,8 @@ static int load(struct gw_nft *n, struct strata_err *e)
         return rc;
     if (parse_pairs(out, &n->pairs, &n->n, &n->cap) != 0)
         return strata_err_set(e, STRATA_ENOMEM, "out of memory reading the policy map");
-    qsort(n->pairs, n->n, sizeof(*n->pairs), cmp_u64);
+    if (n->n > 0)
+        qsort(n->pairs, n->n, sizeof(*n->pairs), cmp_u64);
     return 0;
 }
 
@@ -295,7 +296,8 @@ int gw_nft_sync(struct gw_nft *n, const struct gw_nft_pair *want, size_t cnt, st
         return strata_err_set(e, STRATA_ENOMEM, "out of memory");
     for (size_t i = 0; i < cnt; i++)
         w[i] = key(want[i].from, want[i].to);
-    qsort(w, cnt, sizeof(*w), cmp_u64);
+    if (cnt > 0)
+        qsort(w, cnt, sizeof(*w), cmp_u64);
     size_t m = 0;
     for (size_t i = 0; i < cnt; i++)
         if (m == 0 || w[m - 1] != w[i])
