@@ -252,16 +252,21 @@ static void test_failover(void **state)
     struct topo_node *active = holder(), *other = active == gw1 ? gw2 : gw1;
     struct pinger p = pinger_start("va", "10.2.0.7", 150, 20); /* 3 s */
     usleep(500 * 1000);
+    /* kill -9, then its underlay link down: the dead daemon's kernel would go on forwarding,
+     * and the flow must resume through the other gateway. */
     topo_node_stop(active, true);
+    SH("ip -n %s link set eth0 down", active->ns);
     int got, gap;
     pinger_wait(p, &got, &gap);
-    print_message("failover: kill -9 %s, longest gap %d ms, %d of 150 answered\n", active->name,
-                  gap, got);
+    print_message("failover: kill -9 %s and its link down, longest gap %d ms, %d of 150 "
+                  "answered\n",
+                  active->name, gap, got);
     assert_true(gap < 3000);
     assert_true(got > 0);
     assert_true(holder() == other);
     assert_int_equal(topo_ping(&T, "va", "10.2.0.7", 5, 50, 500), 5);
     /* The killed gateway comes back as the standby (the address stays where it is). */
+    SH("ip -n %s link set eth0 up", active->ns);
     assert_int_equal(topo_node_start(&T, active), 0);
     assert_true(topo_wait_cmd(5000,
                               "%s --json gateway list | grep -q '\"id\":\"%s\"[^}]*\"live\":true'",
