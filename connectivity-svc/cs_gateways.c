@@ -399,7 +399,8 @@ void cs_gw_record_changed(struct cs *cs, const Strata__V1__Gateway *rec, bool de
     struct gw *g = gw_find(cs, rec->id);
     /* Declared live elsewhere (it moved to another server), or gone: nothing to keep alive. Not
      * when the change is older than a registration here (written, or about to be). */
-    bool elsewhere = rec->live && rec->csd != NULL && strcmp(rec->csd, cs->id) != 0;
+    bool elsewhere =
+        rec->live && rec->csd != NULL && (cs->id == NULL || strcmp(rec->csd, cs->id) != 0);
     bool ours_newer =
         g != NULL && (g->dirty || (g->inflight && g->gl.live) || index <= g->live_index);
     if (g != NULL && g->want_live && (deleted || (elsewhere && !ours_newer))) {
