@@ -22,6 +22,7 @@ struct cs_counters {
     uint64_t updates_pushed, invalidations_pushed, floods_pushed, resyncs_pushed;
     uint64_t feed_index, feed_changes, feed_gaps, sessions, parked;
     uint64_t feed_stalls, feed_stalled; /* times the feed stalled; 1 while it is */
+    uint64_t feed_to_leader;            /* times the feed moved to the leader it named */
     uint64_t resolve_requests, denied;
     /* gateways (cs_gateways.c) */
     uint64_t gw_registered, gw_refused;      /* gateway HostRegisters accepted / refused */
@@ -82,6 +83,8 @@ void cs_up_call(struct cs_upstream *up, strata_env *req, unsigned try_ms, unsign
 /* A write: fills cmd client_id/req_id (so a resend is applied at most once) and calls. */
 void cs_up_write(struct cs_upstream *up, strata_env *req, cs_up_cb cb, void *arg);
 int cs_up_nodes(const struct cs_upstream *up);
+/* The index of the directory node configured as `url`, or -1. */
+int cs_up_find(const struct cs_upstream *up, const char *url);
 
 /* Resolve one key. Concurrent resolves of one (key, from_vni) share one upstream query; those
  * queued in one loop turn share one ResolveRequest. fn runs once: with the cache entry that now
@@ -103,6 +106,10 @@ struct cs_entry *cs_resolve_learn(struct cs *cs, const struct cs_key *k, uint32_
 /* ---- cs_feed.c: the change feed consumer */
 int cs_feed_start(struct cs *cs, struct strata_err *e);
 void cs_feed_stop(struct cs *cs);
+/* The directory node the feed is read from (an index into --directory), -1 before it starts. A
+ * read that must see what the feed saw (min_index = feed_index) asks there: that node has
+ * applied it, where another might wait for the leader's next heartbeat to learn the commit. */
+int cs_feed_node(const struct cs *cs);
 void cs_feed_free(struct cs *cs); /* after the loop stopped */
 /* The cache's eviction hook: an entry the LRU drops is forgotten, so its holders would get no
  * further updates for it; they are told to drop it too (and ask again on their next miss). */

@@ -1,7 +1,8 @@
 /* cs_feed.c - the directory's change feed, consumed as one long-poll at a time from one node
  * (the next one when it fails). Each change refreshes or drops exactly the cached keys it
- * touches and is pushed to exactly the agents that hold them; a gap (the node no longer holds
- * what we missed) flushes everything and asks every agent to resynchronise. A feed that stops
+ * touches and is pushed to exactly the agents that hold them. It is read at the leader when a
+ * reply names one of our nodes as the leader (see FeedReply.leader_api). A gap (the node no longer
+ * holds what we missed) flushes everything and asks every agent to resynchronise. A feed that stops
  * making progress (every attempt fails) is handled like a gap after a few seconds: logged,
  * counted, and the cache flushed, since nothing cached can be proven current any more. */
 #include <stdlib.h>
@@ -281,6 +282,15 @@ static void feed_reply(int rc, strata_env *reply, void *arg)
         reply->body_case == STRATA__V1__ENVELOPE__BODY_FEED_REPLY) {
         cs_feed_apply(cs, reply->feed_reply);
         cs_feed_progressed(cs, &f->stall, strata_now_ms());
+        /* Read the feed at the leader when it is one of ours: a follower sees a commit only at
+         * the leader's next AppendEntries, up to a heartbeat (100 ms) after the last write of
+         * a burst, and pushes (policy to the gateways, moves to the hosts) would wait as long. */
+        int at = cs->up != NULL ? cs_up_find(cs->up, reply->feed_reply->leader_api) : -1;
+        if (at >= 0 && at != f->cursor) {
+            LOG_INFO("feed: reading it at the leader, %s", reply->feed_reply->leader_api);
+            f->cursor = at;
+            cs->ctr.feed_to_leader++;
+        }
         strata_msg_free(reply);
         feed_poll(f);
         return;
@@ -307,6 +317,11 @@ static void feed_poll(struct cs_feed *f)
     f->fr.after_index = f->cs->feed_index;
     unsigned t = FEED_WAIT_MS + 700; /* a dead node costs at most this */
     cs_up_call(f->cs->up, &f->env, t, t, &f->cursor, feed_reply, f);
+}
+
+int cs_feed_node(const struct cs *cs)
+{
+    return cs->feed != NULL ? cs->feed->cursor : -1;
 }
 
 int cs_feed_start(struct cs *cs, struct strata_err *e)

@@ -43,6 +43,7 @@ static const struct {
     C(feed_changes, COUNTER, "feed changes applied"),
     C(feed_gaps, COUNTER, "feed gaps (full resynchronisations)"),
     C(feed_stalls, COUNTER, "times the feed made no progress and the cache was flushed"),
+    C(feed_to_leader, COUNTER, "times the feed moved to the node its replies named as leader"),
     C(feed_stalled, GAUGE, "1 while the feed makes no progress (lookups go to the directory)"),
     C(sessions, GAUGE, "agent sessions"),
     C(parked, GAUGE, "agents' long-polls waiting for updates"),
@@ -257,6 +258,7 @@ struct vnreq {
     struct cs_ident id;
     uint32_t sid;
     uint64_t feed_at_send;
+    int node; /* asked at the feed's node (cs_feed_node), then the next ones */
     strata_env env;
     Strata__V1__VnInfoRequest vr;
 };
@@ -291,7 +293,8 @@ static void vninfo_fetch(struct vnreq *r)
     }
     r->feed_at_send = r->cs->feed_index;
     r->vr.min_index = r->cs->feed_index;
-    cs_up_call(r->cs->up, &r->env, 700, 5000, NULL, vninfo_reply, r);
+    r->node = cs_feed_node(r->cs);
+    cs_up_call(r->cs->up, &r->env, 700, 5000, r->node >= 0 ? &r->node : NULL, vninfo_reply, r);
 }
 
 static void vninfo_checked(void *arg, int rc)

@@ -62,6 +62,7 @@ struct cs_upstream {
     struct cs *cs;
     int n;
     struct strata_aclient **cl;
+    char **urls; /* as configured (--directory), one per client */
     int cur;
     uint64_t client_id, next_req_id;
     struct cs_call *calls;
@@ -77,6 +78,14 @@ static void check_cb(uv_check_t *h);
 int cs_up_nodes(const struct cs_upstream *up)
 {
     return up->n;
+}
+
+int cs_up_find(const struct cs_upstream *up, const char *url)
+{
+    for (int i = 0; url != NULL && *url != '\0' && i < up->n; i++)
+        if (strcmp(up->urls[i], url) == 0)
+            return i;
+    return -1;
 }
 
 int cs_up_new(struct cs *cs, struct cs_upstream **out, struct strata_err *e)
@@ -100,18 +109,33 @@ int cs_up_new(struct cs *cs, struct cs_upstream **out, struct strata_err *e)
             break;
         }
         up->cl = cl;
-        rc = strata_aclient_open(cs->loop, u, &up->cl[up->n], e);
-        if (rc != 0)
+        char **nu = realloc(up->urls, (up->n + 1) * sizeof(*nu));
+        if (nu == NULL) {
+            rc = strata_err_set(e, STRATA_ENOMEM, "upstream: out of memory");
             break;
+        }
+        up->urls = nu;
+        if ((up->urls[up->n] = strdup(u)) == NULL) {
+            rc = strata_err_set(e, STRATA_ENOMEM, "upstream: out of memory");
+            break;
+        }
+        rc = strata_aclient_open(cs->loop, u, &up->cl[up->n], e);
+        if (rc != 0) {
+            free(up->urls[up->n]);
+            break;
+        }
         up->n++;
     }
     free(urls);
     if (rc == 0 && up->n == 0)
         rc = strata_err_set(e, STRATA_EINVAL, "--directory names no URL");
     if (rc != 0) {
-        for (int i = 0; i < up->n; i++)
+        for (int i = 0; i < up->n; i++) {
             strata_aclient_close(up->cl[i]);
+            free(up->urls[i]);
+        }
         free(up->cl);
+        free(up->urls);
         free(up);
         return rc;
     }
@@ -479,6 +503,9 @@ void cs_up_free(struct cs_upstream *up)
 {
     if (up == NULL)
         return;
+    for (int i = 0; i < up->n; i++)
+        free(up->urls[i]);
+    free(up->urls);
     free(up->cl);
     free(up);
 }

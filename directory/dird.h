@@ -172,13 +172,7 @@ struct dird {
     struct dird_write *wq_head, **wq_tail;
     unsigned wq_len;
     unsigned applies_in_flight;
-    /* A barrier sent after the last write of a burst commits, so that followers learn that
-     * commit at once instead of at the next heartbeat (dird_raft.c: commit_notice). */
-    struct raft_barrier notice;
-    bool notice_in_flight;
-    uv_timer_t notice_timer; /* waits DIRD_NOTICE_MS for a next batch that would carry it */
-    uint64_t notice_batches; /* m_batches when the timer started */
-    unsigned appends_out;    /* log appends submitted to the storage, not yet durable */
+    unsigned appends_out; /* log appends submitted to the storage, not yet durable */
     uv_prepare_t prepare;
     uv_check_t check;
     uv_timer_t tick;
@@ -224,7 +218,7 @@ struct dird {
     uint64_t m_applied, m_commit, m_term, m_is_leader, m_writes, m_write_errors, m_reads, m_batches,
         m_forwarded, m_fwd_batches, m_feed_waiters, m_read_waiters, m_endpoints, m_vnets, m_hosts,
         m_snapshots, m_snapshot_failures, m_restores, m_elections, m_disk_free, m_recv_trimmed,
-        m_log_bytes, m_commit_notices;
+        m_log_bytes;
     struct strata_histo h_append; /* raft log append to durable, every node (dird_disk.c) */
     struct strata_histo h_commit; /* leader: raft_apply of a batch to its apply callback */
     struct strata_histo h_write;  /* single writes a client sent here: arrival to reply */

@@ -189,6 +189,10 @@ static void feed_reply(struct dird *d, struct strata_req *req, const Strata__V1_
     rep.oldest_index = d->horizon;
     rep.applied_index = dird_applied(d);
     rep.node_id = d->cfg.id;
+    uint64_t lid;
+    const char *lapi;
+    dird_leader(d, &lid, &lapi);
+    rep.leader_api = (char *)(lapi != NULL ? lapi : "");
     struct feed_page pg = {0};
     if (fr->after_index < d->horizon) {
         rep.gap = true;

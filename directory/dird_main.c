@@ -104,7 +104,6 @@ static void after_raft_close(struct dird *d)
     uv_close((uv_handle_t *)&d->check, handle_closed);
     uv_close((uv_handle_t *)&d->tick, handle_closed);
     uv_close((uv_handle_t *)&d->close_timer, handle_closed);
-    uv_close((uv_handle_t *)&d->notice_timer, handle_closed);
     if (d->metrics != NULL) {
         strata_metrics_close(d->metrics);
         d->metrics = NULL;
@@ -186,9 +185,6 @@ static int metrics_setup(struct dird *d, struct strata_err *e)
         M("dird_reads_total", COUNTER, "list/resolve/vn_info requests", m_reads),
         M("dird_write_batches_total", COUNTER, "raft entries (batches of writes) submitted",
           m_batches),
-        M("dird_commit_notices_total", COUNTER,
-          "barriers sent after a burst of writes so that followers learn its commit at once",
-          m_commit_notices),
         M("dird_forwarded_total", COUNTER, "requests forwarded to the leader", m_forwarded),
         M("dird_forward_batches_total", COUNTER, "write_batch requests carrying them",
           m_fwd_batches),
@@ -377,7 +373,6 @@ int main(int argc, char **argv)
     d->tick.data = d;
     uv_timer_start(&d->tick, on_tick, DIRD_TICK_MS, DIRD_TICK_MS);
     uv_timer_init(&uv, &d->close_timer);
-    uv_timer_init(&uv, &d->notice_timer);
     d->close_timer.data = d;
     LOG_INFO("serving api=%s raft=%s data_dir=%s election_timeout_ms=%llu heartbeat_ms=%llu",
              c->api_url, c->raft_addr, c->data_dir, (unsigned long long)c->election_ms,

@@ -336,45 +336,6 @@ static void apply_fail_text(struct dird *d, int status, int *code, const char **
     }
 }
 
-#define DIRD_NOTICE_MS 2
-
-static void notice_cb(struct raft_barrier *req, int status)
-{
-    (void)status; /* nothing waits on it: a failure only means followers learn at a heartbeat */
-    struct dird *d = req->data;
-    d->notice_in_flight = false;
-}
-
-/* A follower learns that an entry committed from the leader's next AppendEntries. Under load
- * the next batch carries it; after the last write of a burst, that is the next heartbeat, up to
- * a heartbeat interval (100 ms) later, and every reader of a follower (its change feed, so the
- * connectivity servers and their pushes; min_index reads) waits that long. So, when no batch
- * followed within DIRD_NOTICE_MS, an empty barrier entry goes out and carries the new commit
- * index. The wait keeps a client writing one at a time from paying a barrier per write (its
- * next write carries the commit); at most one barrier is in flight and none follows a barrier,
- * so an idle cluster stays idle. */
-static void notice_fire(uv_timer_t *t)
-{
-    struct dird *d = t->data;
-    if (d->notice_in_flight || d->m_batches != d->notice_batches || !dird_is_leader(d) ||
-        d->raft_closing)
-        return;
-    d->notice.data = d;
-    if (raft_barrier(&d->raft, &d->notice, notice_cb) == 0) {
-        d->notice_in_flight = true;
-        d->m_commit_notices++;
-    }
-}
-
-static void commit_notice(struct dird *d)
-{
-    if (d->applies_in_flight > 0 || d->wq_len > 0 || uv_is_closing((uv_handle_t *)&d->notice_timer))
-        return;
-    d->notice_batches = d->m_batches;
-    d->notice_timer.data = d;
-    uv_timer_start(&d->notice_timer, notice_fire, DIRD_NOTICE_MS, 0);
-}
-
 static void apply_cb(struct raft_apply *areq, int status, void *result)
 {
     struct dird_batch *b = areq->data;
@@ -395,7 +356,6 @@ static void apply_cb(struct raft_apply *areq, int status, void *result)
         strata_histo_observe(&d->h_commit, uv_hrtime() - b->t0_ns);
         for (unsigned i = 0; i < b->n; i++)
             write_finish(d, b->w[i], 0, NULL, &d->results[i]);
-        commit_notice(d);
     }
     free(b);
 }
