@@ -270,6 +270,12 @@ static bool gw_logged(void *arg)
     return td_log_count(a[0], a[1]) > 0;
 }
 
+/* The gateway registered again (a second "registered vnis=100" line in its log). */
+static bool registered_twice(void *arg)
+{
+    return td_log_count(arg, "registered vnis=100") >= 2;
+}
+
 static bool wait_log(const char *log, const char *needle, int ms)
 {
     const char *a[] = {log, needle};
@@ -518,8 +524,7 @@ static void test_gateways(void **state)
     /* continued, it finds itself asked to resynchronise and registers again */
     kill(GW[1], SIGCONT);
     assert_true(wait_log(GW_LOG[1], "resync", 5000));
-    assert_true(h_wait_until(gw_logged, (const char *[]){GW_LOG[1], "registered"}, 5000));
-    assert_true(td_log_count(GW_LOG[1], "registered vnis=100") >= 2);
+    assert_true(h_wait_until(registered_twice, (void *)GW_LOG[1], 5000));
 
     /* policy: UPD_VNINFO to the gateways serving either VN, never to others or to hosts */
     int n1 = td_log_count(GW_LOG[3], "vninfo vni=100"), n2 = td_log_count(GW_LOG[1], "vninfo");
