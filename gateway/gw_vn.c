@@ -82,8 +82,12 @@ static int vn_apply(struct gwd *g, struct gw_vn *v, const Strata__V1__VnInfoRepl
 {
     if (r->vnet == NULL || r->vnet->domain == NULL || r->vnet->domain[0] == '\0')
         return strata_err_set(e, STRATA_EPROTO, "VnInfo without the VN's domain");
+    /* It names a namespace (a file under /run/netns): only what the directory accepts. */
+    int rc = strata_name_check(r->vnet->domain, "VnInfo domain", e);
+    if (rc != 0)
+        return rc;
     struct gw_dom *dom;
-    int rc = gw_dom_get(g, r->vnet->domain, &dom, e);
+    rc = gw_dom_get(g, r->vnet->domain, &dom, e);
     if (rc != 0)
         return rc;
     if (v->dom != NULL && v->dom != dom)
