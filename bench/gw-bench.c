@@ -31,6 +31,7 @@
 #include "gw_l3.h"
 #include "gw_nft.h"
 #include "gw_ns.h"
+#include "netns.h"
 #include "harness.h"
 #include "loop.h"
 #include "topo.h"
@@ -445,7 +446,7 @@ int main(int argc, char **argv)
     snprintf(path, sizeof(path), "/run/netns/%s", T.infra);
     int infra = open(path, O_RDONLY);
     int saved;
-    if (infra < 0 || gw_ns_enter(infra, &saved, &e) != 0)
+    if (infra < 0 || strata_netns_enter(infra, &saved, &e) != 0)
         die("cannot enter the infra namespace");
     struct strata_dirclient *dc;
     if (strata_dirclient_open(T.dir_urls, &dc, &e) != 0)
@@ -525,6 +526,6 @@ int main(int argc, char **argv)
     free(fd);
     free(fs);
     strata_dirclient_close(dc);
-    gw_ns_leave(saved);
+    strata_netns_leave(saved);
     return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "gw_l3.h"
 #include "gw_ns.h"
+#include "netns.h"
 #include "nl/nl.h"
 #include "nl/nl_addr.h"
 
@@ -32,10 +33,10 @@ int gw_l3_open(int ns_fd, struct gw_l3 **out, struct strata_err *e)
     struct gw_l3 *l = calloc(1, sizeof(*l));
     if (l == NULL)
         return strata_err_set(e, STRATA_ENOMEM, "out of memory");
-    int saved, rc = gw_ns_enter(ns_fd, &saved, e);
+    int saved, rc = strata_netns_enter(ns_fd, &saved, e);
     if (rc == 0) {
         rc = strata_nl_open(0, 0, &l->nl, e);
-        gw_ns_leave(saved);
+        strata_netns_leave(saved);
     }
     if (rc != 0) {
         free(l);

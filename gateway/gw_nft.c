@@ -10,6 +10,7 @@
 
 #include "gw_nft.h"
 #include "gw_ns.h"
+#include "netns.h"
 
 struct gw_nft {
     struct nft_ctx *ctx;
@@ -40,12 +41,12 @@ static uint64_t key(uint32_t from, uint32_t to)
  * valid until the next command. */
 static int run(struct gw_nft *n, const char *cmd, const char **out, struct strata_err *e)
 {
-    int saved, rc = gw_ns_enter(n->ns_fd, &saved, e);
+    int saved, rc = strata_netns_enter(n->ns_fd, &saved, e);
     if (rc != 0)
         return rc;
     n->st.commands++;
     int r = nft_run_cmd_from_buffer(n->ctx, cmd);
-    gw_ns_leave(saved);
+    strata_netns_leave(saved);
     if (r != 0) {
         n->st.errors++;
         const char *err = nft_ctx_get_error_buffer(n->ctx);
@@ -65,13 +66,13 @@ int gw_nft_open(int ns_fd, struct gw_nft **out, struct strata_err *e)
     if (n == NULL)
         return strata_err_set(e, STRATA_ENOMEM, "out of memory");
     n->ns_fd = ns_fd;
-    int saved, rc = gw_ns_enter(ns_fd, &saved, e);
+    int saved, rc = strata_netns_enter(ns_fd, &saved, e);
     if (rc != 0) {
         free(n);
         return rc;
     }
     n->ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-    gw_ns_leave(saved);
+    strata_netns_leave(saved);
     if (n->ctx == NULL || nft_ctx_buffer_output(n->ctx) != 0 || nft_ctx_buffer_error(n->ctx) != 0) {
         gw_nft_free(n);
         return strata_err_set(e, STRATA_ENOMEM, "nftables: cannot create a context");

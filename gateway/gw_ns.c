@@ -1,6 +1,6 @@
 /* gw_ns.c - tenant domain namespaces: created with unshare on the calling thread, pinned by a
- * bind mount as iproute2's `ip netns add` does, entered and left with setns. strata-gwd is
- * single-threaded where it does this; setns moves only the calling thread in any case. */
+ * bind mount as iproute2's `ip netns add` does. strata-gwd is single-threaded where it does
+ * this; unshare and setns (lib/netns.c) move only the calling thread in any case. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "gw_ns.h"
+#include "netns.h"
 
 void gw_ns_name(const char *gw, const char *domain, char *buf, size_t cap)
 {
@@ -24,35 +25,6 @@ void gw_ns_name(const char *gw, const char *domain, char *buf, size_t cap)
     for (const char *p = domain; *p; p++)
         h = (h ^ (uint8_t)*p) * 1099511628211ull;
     snprintf(buf, cap, "st-%.120s-%016llx", gw, (unsigned long long)h);
-}
-
-static int self_ns(int *fd, struct strata_err *e)
-{
-    *fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (*fd < 0)
-        return strata_err_set(e, STRATA_EIO, "open /proc/thread-self/ns/net: %s", strerror(errno));
-    return 0;
-}
-
-int gw_ns_enter(int ns_fd, int *saved, struct strata_err *e)
-{
-    if (self_ns(saved, e) != 0)
-        return e ? e->code : STRATA_EIO;
-    if (setns(ns_fd, CLONE_NEWNET) != 0) {
-        int err = errno;
-        close(*saved);
-        return strata_err_set(e, STRATA_EIO, "setns: %s", strerror(err));
-    }
-    return 0;
-}
-
-void gw_ns_leave(int saved)
-{
-    /* Cannot fail for a namespace we were in a moment ago; staying elsewhere would be worse
-     * than stopping. */
-    if (setns(saved, CLONE_NEWNET) != 0)
-        abort();
-    close(saved);
 }
 
 /* As iproute2 does: GW_NS_DIR a mount point with shared propagation, so that pins made here
@@ -75,17 +47,16 @@ static int ns_create(const char *path, struct strata_err *e)
     if (f < 0)
         return strata_err_set(e, STRATA_EIO, "create %s: %s", path, strerror(errno));
     close(f);
-    int saved;
-    if (self_ns(&saved, e) != 0) {
+    int saved, rc = strata_netns_save(&saved, e);
+    if (rc != 0) {
         unlink(path);
-        return e ? e->code : STRATA_EIO;
+        return rc;
     }
-    int rc = 0;
     if (unshare(CLONE_NEWNET) != 0)
         rc = strata_err_set(e, STRATA_EIO, "unshare(CLONE_NEWNET): %s", strerror(errno));
     else if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL) != 0)
         rc = strata_err_set(e, STRATA_EIO, "bind mount %s: %s", path, strerror(errno));
-    gw_ns_leave(saved);
+    strata_netns_leave(saved);
     if (rc != 0)
         unlink(path);
     return rc;
@@ -100,8 +71,8 @@ int gw_ns_open(const char *name, int *fd, bool *created, struct strata_err *e)
     if (*fd >= 0) {
         /* A file left by a crash between create and mount is not a namespace: setns says. */
         int saved;
-        if (gw_ns_enter(*fd, &saved, NULL) == 0) {
-            gw_ns_leave(saved);
+        if (strata_netns_enter(*fd, &saved, NULL) == 0) {
+            strata_netns_leave(saved);
             return 0;
         }
         close(*fd);
@@ -187,7 +158,7 @@ oom:
 
 int gw_ns_sysctl(int ns_fd, const char *path, const char *value, struct strata_err *e)
 {
-    int saved, rc = gw_ns_enter(ns_fd, &saved, e);
+    int saved, rc = strata_netns_enter(ns_fd, &saved, e);
     if (rc != 0)
         return rc;
     char p[256];
@@ -197,6 +168,6 @@ int gw_ns_sysctl(int ns_fd, const char *path, const char *value, struct strata_e
         rc = strata_err_set(e, STRATA_EIO, "sysctl %s=%s: %s", path, value, strerror(errno));
     if (f >= 0)
         close(f);
-    gw_ns_leave(saved);
+    strata_netns_leave(saved);
     return rc;
 }

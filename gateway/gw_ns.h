@@ -24,11 +24,6 @@ int gw_ns_remove(const char *name, struct strata_err *e);
 /* The names under GW_NS_DIR that start with `prefix` (caller frees each and the array). */
 int gw_ns_list(const char *prefix, char ***names, size_t *n, struct strata_err *e);
 
-/* Run the calling thread inside ns_fd until gw_ns_leave: netlink and nftables sockets opened
- * meanwhile belong to that namespace for their lifetime. `*saved` keeps the way back. */
-int gw_ns_enter(int ns_fd, int *saved, struct strata_err *e);
-void gw_ns_leave(int saved);
-
 /* Write a sysctl (path under /proc/sys, e.g. "net/ipv4/ip_forward") inside ns_fd. */
 int gw_ns_sysctl(int ns_fd, const char *path, const char *value, struct strata_err *e);
 

@@ -18,6 +18,7 @@
 #include "gw_l3.h"
 #include "gw_nft.h"
 #include "gw_ns.h"
+#include "netns.h"
 
 static void sh(const char *fmt, ...)
 {
@@ -84,16 +85,16 @@ static void test_ns_reopen(void **state)
     free(names[0]);
     free(names);
     int saved;
-    assert_int_equal(gw_ns_enter(fd, &saved, &e), 0);
+    assert_int_equal(strata_netns_enter(fd, &saved, &e), 0);
     int rc = system("ip link show br100 >/dev/null 2>&1");
-    gw_ns_leave(saved);
+    strata_netns_leave(saved);
     assert_int_equal(rc, 0);
     /* Unpinned while still open, then pinned again: the same namespace, devices and all. */
     assert_int_equal(gw_ns_remove(DNS, &e), 0);
     assert_int_equal(gw_ns_pin(DNS, fd, &e), 0);
-    assert_int_equal(gw_ns_enter(fd, &saved, &e), 0);
+    assert_int_equal(strata_netns_enter(fd, &saved, &e), 0);
     rc = system("ip link show br100 >/dev/null 2>&1");
-    gw_ns_leave(saved);
+    strata_netns_leave(saved);
     assert_int_equal(rc, 0);
     close(dns);
     dns = fd; /* the pinned namespace is the same one */

@@ -3,11 +3,9 @@
  * touches only devices carrying Strata's mark: a same-named device of someone else is refused,
  * never adopted, relabelled, enslaved, brought down or deleted. Reads: node_dp_kernel_read.c. */
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "netns.h"
 #include "node_dp_kernel_priv.h"
 
 #define KERNEL_RCVBUF (8 << 20) /* misses come in bursts: a small buffer means ENOBUFS */
@@ -483,22 +482,11 @@ static int kernel_open_sockets(struct node_dp_kernel *k, struct strata_err *e)
 /* kernel_open_sockets inside netns_fd: setns on this thread, then back. */
 static int kernel_open_in_netns(struct node_dp_kernel *k, struct strata_err *e)
 {
-    int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (self < 0)
-        return strata_err_set(e, STRATA_EIO, "own network namespace: %s", strerror(errno));
-    if (setns(k->o.netns_fd, CLONE_NEWNET) != 0) {
-        int err = errno;
-        close(self);
-        return strata_err_set(e, STRATA_EINVAL, "netns_fd %d is not a network namespace: %s",
-                              k->o.netns_fd, strerror(err));
-    }
-    int rc = kernel_open_sockets(k, e);
-    if (setns(self, CLONE_NEWNET) != 0) {
-        /* This thread would go on in the tenant namespace: nothing after could be trusted. */
-        LOG_ERROR("cannot return to the own network namespace: %s", strerror(errno));
-        abort();
-    }
-    close(self);
+    int self, rc = strata_netns_enter(k->o.netns_fd, &self, e);
+    if (rc != 0)
+        return rc;
+    rc = kernel_open_sockets(k, e);
+    strata_netns_leave(self);
     return rc;
 }
 
