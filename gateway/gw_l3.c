@@ -85,35 +85,42 @@ static void link_cb(const struct nlmsghdr *nh, void *arg)
     mnl_attr_parse(nh, sizeof(struct ifinfomsg), link_mac_attr, f->mac);
 }
 
+/* One link by name (RTM_GETLINK of that link alone, not a dump of all). */
+static int link_get(struct gw_l3 *l, const char *name, struct link_find *f, struct strata_err *e)
+{
+    char buf[STRATA_NL_MSG_MAX];
+    *f = (struct link_find){.name = name};
+    if (strata_nl_enc_link_get(buf, sizeof(buf), ++l->seq, 0, name) == 0)
+        return strata_err_set(e, STRATA_EINVAL, "bad interface name %s", name);
+    struct strata_err e2;
+    int rc = strata_nl_get(l->nl, buf, link_cb, f, &e2);
+    if (rc == 0 && f->ifindex == 0)
+        rc = STRATA_ENOTFOUND;
+    if (rc == STRATA_ENOTFOUND)
+        return strata_err_set(e, rc, "%s does not exist in the domain namespace", name);
+    if (rc != 0 && e != NULL)
+        *e = e2;
+    f->name = NULL; /* the caller's name need not outlive the call */
+    return rc;
+}
+
 static int bridge_find(struct gw_l3 *l, uint32_t vni, struct link_find *f, struct strata_err *e)
 {
-    char name[IF_NAMESIZE], buf[STRATA_NL_MSG_MAX];
+    char name[IF_NAMESIZE];
     snprintf(name, sizeof(name), "br%u", vni);
-    *f = (struct link_find){.name = name};
-    strata_nl_enc_dump(buf, sizeof(buf), ++l->seq, RTM_GETLINK, AF_UNSPEC);
-    int rc = strata_nl_dump(l->nl, buf, link_cb, f, e);
-    if (rc != 0)
-        return rc;
-    if (f->ifindex == 0)
-        return strata_err_set(e, STRATA_ENOTFOUND, "%s does not exist in the domain namespace",
-                              name);
-    if (!f->owned)
-        return strata_err_set(e, STRATA_EEXIST, "%s is not Strata's: not touching it", name);
-    f->name = NULL; /* name[] ends here */
-    return 0;
+    int rc = link_get(l, name, f, e);
+    if (rc == 0 && !f->owned)
+        rc = strata_err_set(e, STRATA_EEXIST, "%s is not Strata's: not touching it", name);
+    return rc;
 }
 
 int gw_l3_lo_up(struct gw_l3 *l, struct strata_err *e)
 {
-    char buf[STRATA_NL_MSG_MAX];
     struct link_find f;
-    f = (struct link_find){.name = "lo"};
-    strata_nl_enc_dump(buf, sizeof(buf), ++l->seq, RTM_GETLINK, AF_UNSPEC);
-    int rc = strata_nl_dump(l->nl, buf, link_cb, &f, e);
+    int rc = link_get(l, "lo", &f, e);
     if (rc != 0)
         return rc;
-    if (f.ifindex == 0)
-        return strata_err_set(e, STRATA_ENOTFOUND, "no loopback in the domain namespace");
+    char buf[STRATA_NL_MSG_MAX];
     strata_nl_enc_link_set(buf, sizeof(buf), ++l->seq, f.ifindex, -1, 1);
     return strata_nl_request(l->nl, buf, e);
 }
