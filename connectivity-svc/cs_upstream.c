@@ -62,7 +62,6 @@ struct cs_upstream {
     struct cs *cs;
     int n;
     struct strata_aclient **cl;
-    char **urls; /* as configured (--directory), one per client */
     int cur;
     uint64_t client_id, next_req_id;
     struct cs_call *calls;
@@ -82,8 +81,8 @@ int cs_up_nodes(const struct cs_upstream *up)
 
 int cs_up_find(const struct cs_upstream *up, const char *url)
 {
-    for (int i = 0; url != NULL && *url != '\0' && i < up->n; i++)
-        if (strcmp(up->urls[i], url) == 0)
+    for (int i = 0; !up->closing && url != NULL && *url != '\0' && i < up->n; i++)
+        if (strcmp(strata_aclient_url(up->cl[i]), url) == 0)
             return i;
     return -1;
 }
@@ -109,33 +108,18 @@ int cs_up_new(struct cs *cs, struct cs_upstream **out, struct strata_err *e)
             break;
         }
         up->cl = cl;
-        char **nu = realloc(up->urls, (up->n + 1) * sizeof(*nu));
-        if (nu == NULL) {
-            rc = strata_err_set(e, STRATA_ENOMEM, "upstream: out of memory");
-            break;
-        }
-        up->urls = nu;
-        if ((up->urls[up->n] = strdup(u)) == NULL) {
-            rc = strata_err_set(e, STRATA_ENOMEM, "upstream: out of memory");
-            break;
-        }
         rc = strata_aclient_open(cs->loop, u, &up->cl[up->n], e);
-        if (rc != 0) {
-            free(up->urls[up->n]);
+        if (rc != 0)
             break;
-        }
         up->n++;
     }
     free(urls);
     if (rc == 0 && up->n == 0)
         rc = strata_err_set(e, STRATA_EINVAL, "--directory names no URL");
     if (rc != 0) {
-        for (int i = 0; i < up->n; i++) {
+        for (int i = 0; i < up->n; i++)
             strata_aclient_close(up->cl[i]);
-            free(up->urls[i]);
-        }
         free(up->cl);
-        free(up->urls);
         free(up);
         return rc;
     }
@@ -503,9 +487,6 @@ void cs_up_free(struct cs_upstream *up)
 {
     if (up == NULL)
         return;
-    for (int i = 0; i < up->n; i++)
-        free(up->urls[i]);
-    free(up->urls);
     free(up->cl);
     free(up);
 }
