@@ -20,6 +20,7 @@
 
 #include "addr.h"
 #include "client.h"
+#include "dir_bench_stats.h"
 #include "dirclient.h"
 #include "harness.h"
 #include "loop.h"
@@ -261,20 +262,6 @@ static strata_env *resolve_raw(struct strata_sclient *c, const uint8_t (*ips)[4]
     return rep;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static uint64_t pct(uint64_t *v, size_t n, double p)
-{
-    if (n == 0)
-        return 0;
-    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-    return v[i];
-}
-
 static uint64_t rss_kb(pid_t pid)
 {
     char path[64], line[256];
@@ -476,8 +463,8 @@ int main(int argc, char **argv)
             die("%s", "a miss was not answered by the directory");
         strata_msg_free(rep);
     }
-    qsort(lat, (size_t)nmiss, sizeof(uint64_t), cmp_u64);
-    qsort(srv, (size_t)nmiss, sizeof(uint64_t), cmp_u64);
+    dir_bench_sort_u64(lat, (size_t)nmiss);
+    dir_bench_sort_u64(srv, (size_t)nmiss);
     /* the peer: the same lookups asked of the directory itself, without the server between */
     uint64_t *dlat = calloc((size_t)nmiss, sizeof(uint64_t));
     struct strata_sclient *ds;
@@ -490,7 +477,7 @@ int main(int argc, char **argv)
         dlat[i] = strata_now_us() - t0;
     }
     strata_sclient_close(ds);
-    qsort(dlat, (size_t)nmiss, sizeof(uint64_t), cmp_u64);
+    dir_bench_sort_u64(dlat, (size_t)nmiss);
 
     /* --- convergence with simulated agents */
     int nagents = quick ? 200 : 1000, nmoves = quick ? 5 : 20;
@@ -563,8 +550,8 @@ int main(int argc, char **argv)
             snprintf(summary, sizeof(summary), "%s", line);
         }
     pclose(sim);
-    qsort(conv, (size_t)done, sizeof(uint64_t), cmp_u64);
-    qsort(conv_first, (size_t)done, sizeof(uint64_t), cmp_u64);
+    dir_bench_sort_u64(conv, (size_t)done);
+    dir_bench_sort_u64(conv_first, (size_t)done);
 
     /* --- memory per cached entry (negative answers: the same fixed-size entry) */
     int nmem = quick ? 20000 : 100000;
@@ -586,27 +573,31 @@ int main(int argc, char **argv)
     double per_total = e1 ? (double)b1 / (double)e1 : 0;
     double per_rss = e1 > e0 ? (double)(r1 - r0) * 1024.0 / (double)(e1 - e0) : 0;
 
-    printf("{\"bench\":\"cs-bench\",\"quick\":%s,"
-           "\"request_bytes\":%zu,\"reply_bytes\":%zu,"
-           "\"cached_resolve\":{\"clients_1\":{\"cs_per_s\":%.0f,\"echo_per_s\":%.0f,"
-           "\"ratio\":%.3f},\"clients_64\":{\"cs_per_s\":%.0f,\"echo_per_s\":%.0f,"
-           "\"ratio\":%.3f},\"target_ratio\":0.7},"
-           "\"miss_latency_us\":{\"n\":%d,\"p50\":%llu,\"p99\":%llu,\"server_p50\":%llu,"
-           "\"server_p99\":%llu,\"directory_direct_p50\":%llu,\"directory_direct_p99\":%llu,"
-           "\"target_p99\":2000},"
-           "\"convergence_ms\":{\"agents\":%d,\"moves\":%d,\"setup_ms\":%llu,\"p50\":%.2f,"
-           "\"p99\":%.2f,\"max\":%.2f,\"first_agent_p50\":%.2f,\"target_p99\":100,"
-           "\"agent_sim\":%s},"
-           "\"memory\":{\"entries\":%llu,\"bytes_per_entry_counter\":%.1f,"
-           "\"bytes_per_entry_all\":%.1f,\"bytes_per_entry_rss\":%.1f,\"target\":200}}\n",
-           quick ? "true" : "false", req_len, rep_len, cs1, ec1, ec1 > 0 ? cs1 / ec1 : 0, cs64,
-           ec64, ec64 > 0 ? cs64 / ec64 : 0, nmiss, (unsigned long long)pct(lat, nmiss, 0.5),
-           (unsigned long long)pct(lat, nmiss, 0.99), (unsigned long long)pct(srv, nmiss, 0.5),
-           (unsigned long long)pct(srv, nmiss, 0.99), (unsigned long long)pct(dlat, nmiss, 0.5),
-           (unsigned long long)pct(dlat, nmiss, 0.99), nagents, done, (unsigned long long)setup_ms,
-           pct(conv, (size_t)done, 0.5) / 1000.0, pct(conv, (size_t)done, 0.99) / 1000.0,
-           done ? conv[done - 1] / 1000.0 : 0.0, pct(conv_first, (size_t)done, 0.5) / 1000.0,
-           summary, (unsigned long long)(e1 - e0), per_counter, per_total, per_rss);
+    printf(
+        "{\"bench\":\"cs-bench\",\"quick\":%s,"
+        "\"request_bytes\":%zu,\"reply_bytes\":%zu,"
+        "\"cached_resolve\":{\"clients_1\":{\"cs_per_s\":%.0f,\"echo_per_s\":%.0f,"
+        "\"ratio\":%.3f},\"clients_64\":{\"cs_per_s\":%.0f,\"echo_per_s\":%.0f,"
+        "\"ratio\":%.3f},\"target_ratio\":0.7},"
+        "\"miss_latency_us\":{\"n\":%d,\"p50\":%llu,\"p99\":%llu,\"server_p50\":%llu,"
+        "\"server_p99\":%llu,\"directory_direct_p50\":%llu,\"directory_direct_p99\":%llu,"
+        "\"target_p99\":2000},"
+        "\"convergence_ms\":{\"agents\":%d,\"moves\":%d,\"setup_ms\":%llu,\"p50\":%.2f,"
+        "\"p99\":%.2f,\"max\":%.2f,\"first_agent_p50\":%.2f,\"target_p99\":100,"
+        "\"agent_sim\":%s},"
+        "\"memory\":{\"entries\":%llu,\"bytes_per_entry_counter\":%.1f,"
+        "\"bytes_per_entry_all\":%.1f,\"bytes_per_entry_rss\":%.1f,\"target\":200}}\n",
+        quick ? "true" : "false", req_len, rep_len, cs1, ec1, ec1 > 0 ? cs1 / ec1 : 0, cs64, ec64,
+        ec64 > 0 ? cs64 / ec64 : 0, nmiss, (unsigned long long)dir_bench_pct_u64(lat, nmiss, 0.5),
+        (unsigned long long)dir_bench_pct_u64(lat, nmiss, 0.99),
+        (unsigned long long)dir_bench_pct_u64(srv, nmiss, 0.5),
+        (unsigned long long)dir_bench_pct_u64(srv, nmiss, 0.99),
+        (unsigned long long)dir_bench_pct_u64(dlat, nmiss, 0.5),
+        (unsigned long long)dir_bench_pct_u64(dlat, nmiss, 0.99), nagents, done,
+        (unsigned long long)setup_ms, dir_bench_pct_u64(conv, (size_t)done, 0.5) / 1000.0,
+        dir_bench_pct_u64(conv, (size_t)done, 0.99) / 1000.0, done ? conv[done - 1] / 1000.0 : 0.0,
+        dir_bench_pct_u64(conv_first, (size_t)done, 0.5) / 1000.0, summary,
+        (unsigned long long)(e1 - e0), per_counter, per_total, per_rss);
     fflush(stdout);
     strata_sclient_close(sc);
     strata_dirclient_close(dc);

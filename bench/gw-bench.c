@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dir_bench_stats.h"
 #include "dirclient.h"
 #include "flags.h"
 #include "gw_l3.h"
@@ -45,19 +46,13 @@ static void die(const char *what)
     exit(1);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
+/* The p-quantile of n latencies in us, in ms; -1 when there are none. */
 static double pct(uint64_t *v, size_t n, double p)
 {
     if (n == 0)
         return -1;
-    qsort(v, n, sizeof(*v), cmp_u64);
-    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-    return (double)v[i] / 1000.0; /* us -> ms */
+    dir_bench_sort_u64(v, n);
+    return (double)dir_bench_pct_u64(v, n, p) / 1000.0;
 }
 
 /* ---- setup: the same as tests/system/test_gateway.c, two VNs of one domain */
@@ -170,12 +165,6 @@ static void bench_policy(struct strata_dirclient *dc, int changes, uint64_t *lat
 
 /* ---- throughput */
 #define THROUGHPUT_ROUNDS 3
-
-static double median3(const double v[3])
-{
-    double a = v[0], b = v[1], c = v[2];
-    return a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
-}
 
 static double iperf(const char *client_ns, const char *server_ns, const char *server_ip, int secs)
 {
@@ -474,7 +463,9 @@ int main(int argc, char **argv)
     for (int r = 0; r < THROUGHPUT_ROUNDS; r++)
         rg[r] = iperf(pva, pvb, "10.2.0.7", (int)seconds);
     plain_cleanup();
-    double strata_gbps = median3(sg), plain_gbps = median3(pg), rules_gbps = median3(rg);
+    double strata_gbps = dir_bench_median(sg, THROUGHPUT_ROUNDS),
+           plain_gbps = dir_bench_median(pg, THROUGHPUT_ROUNDS),
+           rules_gbps = dir_bench_median(rg, THROUGHPUT_ROUNDS);
     double dom_ms, dom_kb;
     domains_cost((int)ndoms, &dom_ms, &dom_kb);
 

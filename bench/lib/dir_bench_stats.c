@@ -84,6 +84,25 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void dir_bench_sort_u64(uint64_t *v, size_t n)
+{
+    if (n > 0)
+        qsort(v, n, sizeof(*v), cmp_u64);
+}
+
+uint64_t dir_bench_pct_u64(const uint64_t *sorted, size_t n, double p)
+{
+    if (n == 0)
+        return 0;
+    return sorted[(size_t)(p * (double)(n - 1) + 0.5)];
+}
+
 double dir_bench_median(double *v, unsigned n)
 {
     if (n == 0)

@@ -71,4 +71,9 @@ double dir_bench_procs_cpu_s(const pid_t *pids, unsigned n);
 /* Median of `n` values (sorted in place); 0 when n == 0. */
 double dir_bench_median(double *v, unsigned n);
 
+/* Sort n values ascending, for dir_bench_pct_u64. */
+void dir_bench_sort_u64(uint64_t *v, size_t n);
+/* The p-quantile (0..1, nearest rank) of n values sorted ascending; 0 when n == 0. */
+uint64_t dir_bench_pct_u64(const uint64_t *sorted, size_t n, double p);
+
 #endif
