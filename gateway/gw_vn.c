@@ -67,9 +67,7 @@ static void vn_release(struct gwd *g, struct gw_vn *v)
     }
     LOG_INFO("VN %u: no longer served here, released", v->vni);
     g->c.vns_released++;
-    vn_forget(g, v);
-    if (dom != NULL && gw_dom_policy_sync(g, dom, &e) != 0)
-        LOG_WARN("policy: %s", e.msg);
+    vn_forget(g, v); /* its pairs leave the domain's map at the next gw_dom_policy_sync */
 }
 
 struct fetch {
@@ -201,11 +199,20 @@ void gw_vn_served(struct gwd *g, const uint32_t *vnis, size_t n)
         v->served = true;
         vn_fetch(g, v); /* after a failover too: changes may have been missed meanwhile */
     }
+    size_t released = 0;
     for (size_t i = 0; i < g->n_vns;) {
-        if (!g->vns[i].served)
+        if (!g->vns[i].served) {
             vn_release(g, &g->vns[i]); /* moves the last one here */
-        else
+            released++;
+        } else {
             i++;
+        }
+    }
+    /* One sync per domain for all the VNs that went, not one per VN. */
+    for (size_t i = 0; released > 0 && i < g->n_doms; i++) {
+        struct strata_err e;
+        if (!g->doms[i]->unpinned && gw_dom_policy_sync(g, g->doms[i], &e) != 0)
+            LOG_WARN("policy: %s", e.msg);
     }
     gw_dom_retire_empty(g);
     count_routes(g);
