@@ -40,6 +40,9 @@ struct cli_ctx {
     bool offline;  /* tests: any network use fails with STRATA_EINTERNAL "network used" */
     int net_calls; /* how many network calls were attempted (tests check it stays 0) */
     struct strata_dirclient *dc;
+    /* --tls-ca/--tls-cert/--tls-key ($STRATA_TLS_CA, ...) and the context made of them */
+    const char *tls_ca, *tls_cert, *tls_key;
+    struct strata_tls *tls;
 };
 
 typedef int (*cli_handler)(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e);
@@ -99,6 +102,8 @@ void cli_synopsis(const struct cli_cmd *c, char *buf, size_t n);
 /* ---- net.c: every network call goes through here (so tests can forbid it). */
 void cli_ctx_init(struct cli_ctx *ctx);
 void cli_ctx_close(struct cli_ctx *ctx);
+/* Open the TLS context of --tls-* (none: plaintext) and make it the clients' default. */
+int cli_ctx_tls(struct cli_ctx *ctx, struct strata_err *e);
 /* One directory write; on success *reply has a write_reply body (caller frees). */
 int cli_dir_write(struct cli_ctx *ctx, Strata__V1__Command *cmd, strata_env **reply,
                   struct strata_err *e);

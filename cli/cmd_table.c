@@ -25,6 +25,12 @@ const struct strata_flag cli_global_flags[] = {
      0, 0},
     {"timeout-ms", STRATA_FLAG_U64, CLI_CTX(timeout_ms), "N", "give up after N milliseconds", OPT,
      1, 3600000},
+    {"tls-ca", STRATA_FLAG_STR, CLI_CTX(tls_ca), "FILE",
+     "CA certificate: talk mutual TLS (tls+tcp:// URLs) (env STRATA_TLS_CA)", OPT, 0, 0},
+    {"tls-cert", STRATA_FLAG_STR, CLI_CTX(tls_cert), "FILE",
+     "the operator's certificate, from strata pki (env STRATA_TLS_CERT)", OPT, 0, 0},
+    {"tls-key", STRATA_FLAG_STR, CLI_CTX(tls_key), "FILE", "its private key (env STRATA_TLS_KEY)",
+     OPT, 0, 0},
     STRATA_FLAGS_END,
 };
 

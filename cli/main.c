@@ -68,7 +68,10 @@ int main(int argc, char **argv)
         strata_err_set(&e, STRATA_EINVAL, "missing command (try strata --help)");
         return main_fail(&ctx, STRATA_EINVAL, &e);
     }
-    rc = cli_dispatch(&ctx, argc - argi, argv + argi, &e);
+    /* A TLS setting that cannot work fails here, whatever the command. */
+    rc = cli_ctx_tls(&ctx, &e);
+    if (rc == 0)
+        rc = cli_dispatch(&ctx, argc - argi, argv + argi, &e);
     cli_ctx_close(&ctx);
     if (rc != 0)
         return main_fail(&ctx, rc, &e);

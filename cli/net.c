@@ -10,6 +10,7 @@
 
 #include "client.h"
 #include "dirclient.h"
+#include "tls.h"
 
 void cli_ctx_init(struct cli_ctx *ctx)
 {
@@ -18,6 +19,18 @@ void cli_ctx_init(struct cli_ctx *ctx)
     ctx->directory = env != NULL && env[0] != '\0' ? env : CLI_DIRECTORY_DEFAULT;
     ctx->timeout_ms = CLI_TIMEOUT_DEFAULT_MS;
     ctx->out = stdout;
+    ctx->tls_ca = getenv("STRATA_TLS_CA");
+    ctx->tls_cert = getenv("STRATA_TLS_CERT");
+    ctx->tls_key = getenv("STRATA_TLS_KEY");
+}
+
+int cli_ctx_tls(struct cli_ctx *ctx, struct strata_err *e)
+{
+    struct strata_tls_files f = {ctx->tls_ca, ctx->tls_cert, ctx->tls_key};
+    int rc = strata_tls_from_flags(&f, "strata", &ctx->tls, e);
+    if (rc == 0)
+        strata_tls_set_default(ctx->tls);
+    return rc;
 }
 
 void cli_ctx_close(struct cli_ctx *ctx)
@@ -25,6 +38,9 @@ void cli_ctx_close(struct cli_ctx *ctx)
     if (ctx->dc != NULL)
         strata_dirclient_close(ctx->dc);
     ctx->dc = NULL;
+    strata_tls_set_default(NULL);
+    strata_tls_free(ctx->tls);
+    ctx->tls = NULL;
 }
 
 uint64_t cli_now_us(void)

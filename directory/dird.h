@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "msg.h"
 #include "server.h"
+#include "tls.h"
 
 /* Identity set on requests a follower forwards to the leader: a node receiving one while not
  * leader answers ENOTLEADER instead of forwarding again (no forwarding loops). */
@@ -42,6 +43,10 @@ struct dird_cfg {
     bool pre_vote;
     uint64_t election_ms, heartbeat_ms, snap_threshold, snap_trailing, snap_bytes, install_snap_ms;
     uint64_t busy_poll_us; /* strata_loop_set_busy_poll */
+    /* --tls-*: with them, the API is tls+tcp:// and Raft runs over TLS between directory
+     * certificates (dird_tls_transport.c); tls is NULL in plaintext */
+    struct strata_tls_files tls_files;
+    struct strata_tls *tls;
 };
 
 /* A client write waiting for its batch to be submitted and applied. req is NULL for writes the

@@ -236,8 +236,10 @@ static int check_cfg(struct dird_cfg *c, struct strata_err *e)
     uint16_t port;
     if (strata_hostport_parse(c->raft_addr, ip, &port, e) != 0)
         return strata_err_set(e, STRATA_EINVAL, "--raft: %s", e->msg);
-    if (strncmp(c->api_url, "tcp://", 6) != 0 && strncmp(c->api_url, "ipc://", 6) != 0)
-        return strata_err_set(e, STRATA_EINVAL, "--api must be tcp://HOST:PORT (got '%s')",
+    if (strncmp(c->api_url, "tcp://", 6) != 0 && strncmp(c->api_url, "ipc://", 6) != 0 &&
+        !strata_tls_url(c->api_url))
+        return strata_err_set(e, STRATA_EINVAL,
+                              "--api must be tcp://HOST:PORT or tls+tcp://HOST:PORT (got '%s')",
                               c->api_url);
     if (c->heartbeat_ms >= c->election_ms)
         return strata_err_set(
@@ -306,6 +308,7 @@ int main(int argc, char **argv)
          "use Raft pre-vote (the default; a partitioned node cannot disrupt the cluster)", false, 0,
          0},
         {"no-pre-vote", STRATA_FLAG_BOOL, &no_pre_vote, NULL, "disable Raft pre-vote", false, 0, 0},
+        STRATA_TLS_FLAG_ROWS(&c->tls_files),
         STRATA_FLAGS_END,
     };
     int argi = 1;
@@ -329,6 +332,22 @@ int main(int argc, char **argv)
     snprintf(comp, sizeof(comp), "dird/%llu", (unsigned long long)c->id);
     strata_log_init(comp, -1);
     signal(SIGPIPE, SIG_IGN);
+    if (strata_tls_from_flags(&c->tls_files, "strata-dird", &c->tls, &e) != 0 ||
+        strata_tls_url_check(c->tls, c->api_url, "--api", &e) != 0) {
+        fprintf(stderr, "strata-dird: %s\n", e.msg);
+        return 2;
+    }
+    if (c->tls != NULL && (strata_tls_self(c->tls)->role != STRATA_ROLE_DIRECTORY ||
+                           strtoull(strata_tls_self(c->tls)->name, NULL, 10) != c->id)) {
+        fprintf(stderr,
+                "strata-dird: --tls-cert is for %s %s: a directory node needs a directory "
+                "certificate named by its --id %llu (strata pki issue --role directory --id "
+                "%llu)\n",
+                strata_role_name(strata_tls_self(c->tls)->role), strata_tls_self(c->tls)->name,
+                (unsigned long long)c->id, (unsigned long long)c->id);
+        return 2;
+    }
+    strata_tls_set_default(c->tls);
     /* libraft's disk I/O shares libuv's threadpool (4 threads by default) */
     setenv("UV_THREADPOOL_SIZE", "16", 0);
 

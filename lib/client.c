@@ -27,6 +27,7 @@
 
 #include "log.h"
 #include "nng_close.h"
+#include "tls.h"
 
 /* ------------------------------------------------------------------ shared helpers */
 
@@ -234,7 +235,7 @@ int strata_aclient_open(struct strata_loop *loop, const char *url, struct strata
         return strata_err_set(e, STRATA_ENOMEM, "client: out of memory");
     }
     c->loop = loop;
-    if (strncmp(url, "tcp://", 6) == 0) {
+    if (strncmp(url, "tcp://", 6) == 0 || strata_tls_url(url)) {
         int rc = uvc_open(loop, url, &c->uv, e);
         free(c->url); /* uvc keeps its own */
         c->url = NULL;
@@ -354,6 +355,7 @@ void strata_aclient_close(struct strata_aclient *c)
 /* ------------------------------------------------------------------ blocking client */
 
 struct strata_sclient {
+    struct sct *tls; /* tls+tcp:// (client_tls.c); else NNG */
     nng_socket sock;
     char *url;
     uint64_t next_req_id;
@@ -364,12 +366,19 @@ struct strata_sclient {
 
 int strata_sclient_open(const char *url, struct strata_sclient **out, struct strata_err *e)
 {
+    return strata_sclient_open_tls(url, strata_tls_default(), out, e);
+}
+
+int strata_sclient_open_tls(const char *url, struct strata_tls *tls, struct strata_sclient **out,
+                            struct strata_err *e)
+{
     struct strata_sclient *c = calloc(1, sizeof(*c));
     if (c == NULL || (c->url = strdup(url)) == NULL) {
         free(c);
         return strata_err_set(e, STRATA_ENOMEM, "client: out of memory");
     }
-    int rc = client_socket_open(url, &c->sock, e);
+    int rc =
+        strata_tls_url(url) ? sct_open(url, tls, &c->tls, e) : client_socket_open(url, &c->sock, e);
     if (rc != 0) {
         free(c->url);
         free(c);
@@ -391,6 +400,12 @@ int strata_sclient_call(struct strata_sclient *c, strata_env *req, unsigned time
     int rc = strata_msg_encode(req, &buf, &len, e);
     if (rc != 0)
         return rc;
+    if (c->tls != NULL) {
+        req->req_id = id &= 0x7fffffffu; /* also the SP request id */
+        rc = sct_call(c->tls, buf, len, (uint32_t)id, timeout_ms, reply, e);
+        free(buf);
+        return rc;
+    }
     nng_msg *m = NULL;
     int rv = nng_msg_alloc(&m, 0);
     if (rv == 0 && (rv = nng_msg_append(m, buf, len)) != 0)
@@ -442,7 +457,10 @@ void strata_sclient_close(struct strata_sclient *c)
 {
     if (c == NULL)
         return;
-    strata_nng_close(c->sock, c->unanswered);
+    if (c->tls != NULL)
+        sct_close(c->tls);
+    else
+        strata_nng_close(c->sock, c->unanswered);
     free(c->url);
     free(c);
 }

@@ -31,7 +31,12 @@ void strata_aclient_close(struct strata_aclient *c);
 /* ---- blocking (CLI, tests, benches) */
 struct strata_sclient;
 
+/* tls+tcp:// URLs use strata_tls_default(); _tls names the context (a test speaking as
+ * several identities). */
 int strata_sclient_open(const char *url, struct strata_sclient **out, struct strata_err *e);
+struct strata_tls;
+int strata_sclient_open_tls(const char *url, struct strata_tls *tls, struct strata_sclient **out,
+                            struct strata_err *e);
 /* Send and wait up to timeout_ms. On success *reply is owned by the caller (strata_msg_free).
  * A reply with non-zero status is returned as success of the call: check (*reply)->status. */
 int strata_sclient_call(struct strata_sclient *c, strata_env *req, unsigned timeout_ms,

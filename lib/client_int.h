@@ -16,4 +16,13 @@ const char *uvc_url(const struct uvc *c);
 int uvc_call(struct uvc *c, strata_env *req, unsigned timeout_ms, strata_aclient_cb cb, void *arg);
 void uvc_close(struct uvc *c);
 
+/* client_tls.c: the blocking client's transport for tls+tcp:// URLs. */
+struct sct;
+struct strata_tls;
+int sct_open(const char *url, struct strata_tls *t, struct sct **out, struct strata_err *e);
+/* Send `body` (an encoded envelope) as SP request `id` and wait for its reply. */
+int sct_call(struct sct *c, const uint8_t *body, size_t len, uint32_t id, unsigned timeout_ms,
+             strata_env **reply, struct strata_err *e);
+void sct_close(struct sct *c);
+
 #endif

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "sp_uv.h"
 #include "sp_wire.h"
+#include "tls.h"
 
 #define UVC_RETRY_MIN_MS 100
 #define UVC_RETRY_MAX_MS 2000
@@ -38,8 +39,9 @@ struct uvc_conn {
     uv_connect_t creq;
     struct uvc *c;
     bool up, closing; /* up: handshake done */
-    uint8_t *in;
+    uint8_t *in;      /* plaintext */
     size_t in_len, in_cap;
+    struct strata_tls_conn *tls; /* tls+tcp:// */
 };
 
 /* A name lookup on libuv's thread pool: a slow resolver must not stall the loop, which also runs
@@ -60,12 +62,16 @@ struct uvc {
     unsigned retry_ms;
     struct uvc_call *calls, *last;
     uint64_t next_req_id;
+    struct strata_tls *tls; /* tls+tcp:// */
+    char tls_why[160];      /* the last TLS failure, logged when it changes */
     bool closed;
     int in_cb;   /* > 0 while a callback runs: do not free under it */
     int handles; /* open handles (timers, connections) and the lookup in flight */
 };
 
 static void uvc_dial(struct uvc *c);
+static int uvc_tls_flush(struct uvc_conn *k);
+static _Thread_local uint8_t uvc_tls_scratch[SP_UV_READ_CHUNK];
 static void uvc_conn_drop(struct uvc_conn *k, const char *why);
 
 /* ---------------------------------------------------------------- lifetime */
@@ -156,11 +162,32 @@ static void uvc_written(void *data, int status)
         uvc_conn_drop(k, uv_strerror(status));
 }
 
+/* Send the session's records (and handshake messages). 0 or a libuv error. */
+static int uvc_tls_flush(struct uvc_conn *k)
+{
+    size_t len = 0;
+    uint8_t *ct = strata_tls_conn_output(k->tls, &len);
+    if (ct == NULL)
+        return 0;
+    int rc = sp_uv_write((uv_stream_t *)&k->tcp, ct, len, uvc_written, k);
+    if (rc != 0)
+        free(ct);
+    return rc < 0 ? rc : 0;
+}
+
 /* Send a malloc'd frame on the connection; it is consumed (*frame is NULL) unless this fails,
  * which happens only when out of memory: a failed socket is reported by uvc_written, never here,
  * so callers need not expect callbacks of other calls to run under them. */
 static int uvc_write(struct uvc_conn *k, uint8_t **frame, size_t len)
 {
+    if (k->tls != NULL) { /* encrypted now; the records leave with uvc_tls_flush */
+        struct strata_err e;
+        if (strata_tls_conn_write(k->tls, *frame, len, &e) != 0)
+            return UV_ENOMEM; /* a failed session is reported by the read side */
+        free(*frame);
+        *frame = NULL;
+        return uvc_tls_flush(k);
+    }
     int rc = sp_uv_write((uv_stream_t *)&k->tcp, *frame, len, uvc_written, k);
     if (rc < 0)
         return rc;
@@ -191,7 +218,54 @@ static void uvc_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     (void)suggested;
     struct uvc_conn *k = h->data;
+    if (k->tls != NULL) { /* ciphertext, handed to the session at once */
+        *b = uv_buf_init((char *)uvc_tls_scratch, sizeof(uvc_tls_scratch));
+        return;
+    }
     sp_uv_input(&k->in, &k->in_cap, k->in_len, b);
+}
+
+/* A TLS failure, logged once while it stays the same (a client redials every 2 s). */
+static void uvc_tls_failed(struct uvc_conn *k, const char *why)
+{
+    struct uvc *c = k->c;
+    if (strcmp(c->tls_why, why) != 0) {
+        LOG_WARN("client %s: %s", c->url, why);
+        snprintf(c->tls_why, sizeof(c->tls_why), "%s", why);
+    }
+    uvc_conn_drop(k, why);
+}
+
+/* Decrypt the ciphertext just read into the input. 0, or -1 when the connection dropped. */
+static int uvc_tls_pull(struct uvc_conn *k, const uv_buf_t *b, ssize_t n)
+{
+    struct strata_err e;
+    if (strata_tls_conn_input(k->tls, b->base, (size_t)n) != 0) {
+        uvc_conn_drop(k, "out of memory");
+        return -1;
+    }
+    for (;;) {
+        if (sp_uv_reserve(&k->in, &k->in_cap, k->in_len, SP_UV_READ_CHUNK) != 0) {
+            uvc_conn_drop(k, "out of memory");
+            return -1;
+        }
+        ssize_t got = strata_tls_conn_read(k->tls, k->in + k->in_len, k->in_cap - k->in_len, &e);
+        if (got < 0) {
+            uvc_tls_failed(k, e.msg);
+            return -1;
+        }
+        if (got == 0)
+            break;
+        k->in_len += (size_t)got;
+    }
+    if (strata_tls_conn_ready(k->tls))
+        k->c->tls_why[0] = '\0';
+    int rc = uvc_tls_flush(k);
+    if (rc != 0) {
+        uvc_conn_drop(k, uv_strerror(rc));
+        return -1;
+    }
+    return 0;
 }
 
 /* One reply: find its call (it may have timed out already) and finish it. */
@@ -215,14 +289,16 @@ static void uvc_reply(struct uvc *c, const uint8_t *msg, size_t len)
 
 static void uvc_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 {
-    (void)b;
     struct uvc_conn *k = st->data;
     struct uvc *c = k->c;
     if (n < 0) {
         uvc_conn_drop(k, n == UV_EOF ? "closed by the server" : uv_strerror((int)n));
         return;
     }
-    k->in_len += (size_t)n;
+    if (k->tls == NULL)
+        k->in_len += (size_t)n;
+    else if (n > 0 && uvc_tls_pull(k, b, n) != 0)
+        return;
     size_t off = 0;
     if (!k->up) {
         enum sp_frame h = sp_handshake_next(k->in, k->in_len, SP_PROTO_REP0);
@@ -266,6 +342,7 @@ static void uvc_conn_closed(uv_handle_t *h)
     struct uvc_conn *k = h->data;
     struct uvc *c = k->c;
     free(k->in);
+    strata_tls_conn_free(k->tls);
     free(k);
     c->handles--;
     uvc_maybe_free(c);
@@ -312,6 +389,14 @@ static void uvc_connect_cb(uv_connect_t *req, int status)
         return;
     }
     uv_tcp_nodelay(&k->tcp, 1);
+    struct strata_err e;
+    struct strata_tls_conn_opts to = {.roles = STRATA_ROLE_SERVERS, .host = k->c->addr.host};
+    if (k->c->tls != NULL && strata_tls_conn_new(k->c->tls, &to, &k->tls, &e) != 0) {
+        uvc_tls_failed(k, e.msg);
+        return;
+    }
+    if (k->tls != NULL) /* the ClientHello */
+        strata_tls_conn_read(k->tls, NULL, 0, &e);
     uint8_t *hs = malloc(SP_HANDSHAKE_LEN);
     int rc = UV_ENOMEM;
     if (hs != NULL) {
@@ -406,6 +491,13 @@ int uvc_open(struct strata_loop *loop, const char *url, struct uvc **out, struct
     if (c == NULL || (c->url = strdup(url)) == NULL) {
         free(c);
         return strata_err_set(e, STRATA_ENOMEM, "client %s: out of memory", url);
+    }
+    if (strata_tls_url(url) && (c->tls = strata_tls_default()) == NULL) {
+        free(c->url);
+        free(c);
+        return strata_err_set(e, STRATA_EINVAL,
+                              "client %s: tls+tcp:// needs --tls-ca, --tls-cert and --tls-key",
+                              url);
     }
     c->addr = addr;
     c->loop = loop;

@@ -360,7 +360,7 @@ int strata_server_open(struct strata_loop *loop, const struct strata_server_opts
     int contexts = opts->contexts > 0 ? opts->contexts : 64;
     atomic_init(&s->posted, 0);
     atomic_init(&s->closed, false);
-    if (strncmp(opts->url, "tcp://", 6) == 0) {
+    if (strncmp(opts->url, "tcp://", 6) == 0 || strata_tls_url(opts->url)) {
         int rc = uvs_open(s, opts, (unsigned)contexts, e);
         if (rc != 0 && s->uv == NULL)
             free(s); /* else its handles' close callbacks free it */
@@ -413,6 +413,11 @@ fail:
     free(s->ctxs);
     free(s);
     return rv;
+}
+
+const struct strata_peer *strata_req_peer(struct strata_req *req)
+{
+    return req->has_peer ? &req->peer : NULL;
 }
 
 const strata_env *strata_req_env(struct strata_req *req)

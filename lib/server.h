@@ -44,6 +44,11 @@ struct strata_server_opts {
     unsigned handshake_ms;
     unsigned frame_ms;
     unsigned idle_ms;
+    /* tls+tcp:// (served like tcp://, on the loop, with the same limits): the context, NULL for
+     * strata_tls_default(); and the roles of the peers accepted, 0 for any (each request is
+     * then authorized by its peer, strata_req_peer). */
+    struct strata_tls *tls;
+    unsigned tls_roles;
 };
 
 /* Listen on opts->url. Malformed or oversized messages are answered with an error (when they can
@@ -60,6 +65,10 @@ void strata_req_error(struct strata_req *req, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The request's envelope (valid until replied). */
 const strata_env *strata_req_env(struct strata_req *req);
+/* The authenticated peer that sent the request (tls+tcp://), or NULL over a transport without
+ * TLS. Valid until replied. */
+struct strata_peer;
+const struct strata_peer *strata_req_peer(struct strata_req *req);
 /* Time the request reached the server (strata_now_us). */
 uint64_t strata_req_arrival_us(struct strata_req *req);
 
@@ -78,10 +87,12 @@ int strata_req_on_close(struct strata_req *req, strata_req_close_fn cb, void *ar
 
 /* Counters: requests, replies, decode errors; over tcp:// also connections refused (over a
  * cap) and closed for a missed deadline, and the most bytes of replies that ever waited for one
- * client. */
+ * client; over tls+tcp:// the connections whose TLS handshake or stream failed (no certificate,
+ * another CA, a role not accepted, plaintext). */
 struct strata_server_stats {
     uint64_t requests, replies, bad_messages;
     uint64_t refused, timed_out, queued_peak;
+    uint64_t tls_failed;
 };
 void strata_server_stats(struct strata_server *s, struct strata_server_stats *st);
 

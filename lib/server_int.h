@@ -9,6 +9,7 @@
 
 #include "server.h"
 #include "sp_wire.h"
+#include "tls.h"
 
 struct srv_ctx;  /* NNG transport: one context */
 struct uvs;      /* loop transport: the listener and its connections */
@@ -29,6 +30,9 @@ struct strata_req {
     strata_env *env;
     uint64_t arrival_us;
     /* strata_req_on_close: the watch, linked on to.conn's list while set */
+    /* the TLS peer that sent it (a copy: the connection may close first) */
+    bool has_peer;
+    struct strata_peer peer;
     strata_req_close_fn on_close;
     void *on_close_arg;
     struct strata_req *wnext, **wpprev;

@@ -52,6 +52,9 @@ static void uvs_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b);
 /* ---------------------------------------------------------------- output */
 
 static void uvs_flush_cb_idle(uv_idle_t *h);
+static void uvs_tls_flush(struct uvs_conn *conn);
+static void uvs_tls_failed(struct uvs_conn *conn, const struct strata_err *e);
+static int uvs_tls_pull(struct uvs_conn *conn);
 static void uvs_flush_cb_check(uv_check_t *h);
 
 static void uvs_arm(struct uvs *u)
@@ -128,6 +131,10 @@ static void uvs_written(void *data, int status)
  * is kept for the next turn), else the buffer goes to libuv's write queue. */
 static void uvs_conn_flush(struct uvs_conn *conn)
 {
+    if (conn->tls != NULL && !conn->closing) {
+        uvs_tls_flush(conn);
+        return;
+    }
     if (conn->closing || conn->out_len == 0)
         return;
     int rc = sp_uv_write((uv_stream_t *)&conn->tcp, conn->out, conn->out_len, uvs_written, conn);
@@ -151,6 +158,41 @@ static void uvs_conn_flush(struct uvs_conn *conn)
     }
     conn->out = NULL; /* the write owns it now */
     conn->out_len = conn->out_cap = 0;
+    uvs_account(conn);
+    uvs_update_reading(conn);
+}
+
+/* The same over TLS: this turn's replies are encrypted (the plaintext buffer is kept) and the
+ * records, with any handshake message, go to the socket. */
+static void uvs_tls_flush(struct uvs_conn *conn)
+{
+    struct strata_err e;
+    if (conn->out_len > 0 && strata_tls_conn_write(conn->tls, conn->out, conn->out_len, &e) != 0) {
+        uvs_tls_failed(conn, &e);
+        return;
+    }
+    conn->out_len = 0;
+    if (conn->out_cap > UVS_FLUSH_AT) {
+        free(conn->out);
+        conn->out = NULL;
+        conn->out_cap = 0;
+    }
+    size_t len = 0;
+    uint8_t *ct = strata_tls_conn_output(conn->tls, &len);
+    if (ct != NULL) {
+        int rc = sp_uv_write((uv_stream_t *)&conn->tcp, ct, len, uvs_written, conn);
+        if (rc != 0)
+            free(ct);
+        if (rc < 0) {
+            LOG_ERROR("server: cannot write to a client (%s); dropping the connection",
+                      uv_strerror(rc));
+            uvs_conn_close(conn);
+            return;
+        }
+        if (rc == 0)
+            ct = NULL; /* the write owns it */
+        conn->active_ms = uvs_now(conn->u);
+    }
     uvs_account(conn);
     uvs_update_reading(conn);
 }
@@ -287,12 +329,20 @@ static int uvs_in_grow(struct uvs_conn *conn)
     return 0;
 }
 
+/* Ciphertext as read, for every TLS connection of the loop thread: it is handed to the
+ * session before the next read. */
+static _Thread_local uint8_t uvs_tls_scratch[SP_UV_READ_CHUNK];
+
 /* The buffer was grown (and counted) by uvs_update_reading when its frame was let in; this
  * grows small buffers only. */
 static void uvs_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     (void)suggested;
     struct uvs_conn *conn = h->data;
+    if (conn->tls != NULL) { /* ciphertext: decrypted into `in` by uvs_tls_pull at once */
+        *b = uv_buf_init((char *)uvs_tls_scratch, sizeof(uvs_tls_scratch));
+        return;
+    }
     if (uvs_in_want(conn) <= UVS_IN_KEEP && uvs_in_grow(conn) != 0) {
         *b = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS: the connection closes */
         return;
@@ -387,6 +437,10 @@ static void uvs_message(struct uvs_conn *conn, const uint8_t *msg, size_t len)
     struct strata_req *req = srv_take(s, &to, msg + bt, len - bt);
     if (req == NULL)
         return; /* answered with an error */
+    if (conn->tls != NULL) {
+        req->peer = *strata_tls_conn_peer(conn->tls);
+        req->has_peer = true;
+    }
     conn->held++;
     /* The handler may reply (and release req) before returning. */
     s->handler(req, req->env, s->arg);
@@ -397,6 +451,8 @@ static void uvs_parse(struct uvs_conn *conn)
     struct uvs *u = conn->u;
     size_t off = 0, made = conn->made;
     conn->parsing = true;
+    if (conn->tls != NULL && uvs_tls_pull(conn) != 0)
+        goto out;
     if (!conn->handshaken) {
         enum sp_frame h = sp_handshake_next(conn->in, conn->in_len, SP_PROTO_REQ0);
         if (h == SP_FRAME_MORE)
@@ -439,9 +495,55 @@ out:
     uvs_update_reading(conn);
 }
 
+static void uvs_tls_failed(struct uvs_conn *conn, const struct strata_err *e)
+{
+    struct strata_server *s = conn->u->s;
+    s->stats.tls_failed++;
+    if (s->stats.tls_failed <= 10 || s->stats.tls_failed % 1000 == 0) {
+        char who[64] = "?";
+        struct sockaddr_storage ss;
+        int sl = sizeof(ss);
+        if (uv_tcp_getpeername(&conn->tcp, (struct sockaddr *)&ss, &sl) == 0)
+            uv_ip_name((struct sockaddr *)&ss, who, sizeof(who));
+        LOG_WARN("server: TLS connection #%llu from %s dropped: %s",
+                 (unsigned long long)s->stats.tls_failed, who, e->msg);
+    }
+    uvs_conn_close(conn);
+}
+
+/* Decrypt what the session has into the input, growing it as needed: at most a read's worth
+ * more than uvs_update_reading let in (reading stops under the same limits as plaintext).
+ * 0, or -1 when the connection was closed. */
+static int uvs_tls_pull(struct uvs_conn *conn)
+{
+    struct strata_err e;
+    for (;;) {
+        if (conn->in_cap - conn->in_len < 4096) {
+            size_t cap = conn->in_cap, want = conn->in_len + SP_UV_READ_CHUNK;
+            uint8_t *in = conn->in;
+            if (sp_uv_reserve(&in, &cap, conn->in_len, want - conn->in_len) != 0) {
+                uvs_conn_close(conn);
+                return -1;
+            }
+            uvs_in_set(conn, in, cap);
+        }
+        ssize_t n = strata_tls_conn_read(conn->tls, conn->in + conn->in_len,
+                                         conn->in_cap - conn->in_len, &e);
+        if (n < 0) {
+            uvs_tls_failed(conn, &e);
+            return -1;
+        }
+        if (n == 0)
+            break;
+        conn->in_len += (size_t)n;
+    }
+    if (strata_tls_conn_pending(conn->tls) > 0)
+        uvs_mark(conn); /* handshake messages */
+    return 0;
+}
+
 static void uvs_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 {
-    (void)b;
     struct uvs_conn *conn = st->data;
     if (n < 0) {
         if (n != UV_EOF)
@@ -454,7 +556,13 @@ static void uvs_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
     conn->active_ms = uvs_now(conn->u);
     if (conn->in_len == 0)
         conn->frame_ms = conn->active_ms; /* a frame begins */
-    conn->in_len += (size_t)n;
+    if (conn->tls == NULL)
+        conn->in_len += (size_t)n;
+    else if (strata_tls_conn_input(conn->tls, b->base, (size_t)n) != 0) {
+        LOG_ERROR("server: out of memory for a TLS connection's input");
+        uvs_conn_close(conn);
+        return;
+    }
     uvs_parse(conn);
 }
 
@@ -528,6 +636,8 @@ static void uvs_conn_closed(uv_handle_t *h)
     h->data = NULL; /* marks the close callback as done */
     free(conn->out);
     conn->out = NULL;
+    strata_tls_conn_free(conn->tls);
+    conn->tls = NULL;
     u->handles--;
     if (conn->held == 0) {
         u->conns_n--;
@@ -601,6 +711,15 @@ static void uvs_on_connection(uv_stream_t *lis, int status)
         return;
     }
     uv_tcp_nodelay(&conn->tcp, 1); /* as NNG: requests are small and latency-bound */
+    if (u->tls != NULL) {
+        struct strata_tls_conn_opts to = {.server = true, .roles = u->tls_roles};
+        struct strata_err te;
+        if (strata_tls_conn_new(u->tls, &to, &conn->tls, &te) != 0) {
+            LOG_ERROR("server: %s", te.msg);
+            uvs_conn_close(conn);
+            return;
+        }
+    }
     uint8_t hs[SP_HANDSHAKE_LEN];
     sp_handshake(hs, SP_PROTO_REP0);
     if (sp_uv_reserve(&conn->out, &conn->out_cap, 0, sizeof(hs)) != 0) {
@@ -665,6 +784,14 @@ int uvs_open(struct strata_server *s, const struct strata_server_opts *o, unsign
              struct strata_err *e)
 {
     const char *url = o->url;
+    struct strata_tls *tls = NULL;
+    if (strata_tls_url(url)) {
+        tls = o->tls != NULL ? o->tls : strata_tls_default();
+        if (tls == NULL)
+            return strata_err_set(e, STRATA_EINVAL,
+                                  "server %s: tls+tcp:// needs --tls-ca, --tls-cert and --tls-key",
+                                  url);
+    }
     int fd = -1;
     int rc = uvs_listen_fd(url, &fd, e);
     if (rc != 0)
@@ -679,6 +806,8 @@ int uvs_open(struct strata_server *s, const struct strata_server_opts *o, unsign
     u->later_tail = &u->later;
     u->per_conn = per_conn;
     u->frame_max = s->recv_max + SP_BACKTRACE_MAX;
+    u->tls = tls;
+    u->tls_roles = o->tls_roles;
     uvs_set_limits(u, o);
     uv_tcp_init(uv, &u->lis);
     uv_idle_init(uv, &u->idle);

@@ -10,6 +10,7 @@
 
 #include "server_int.h"
 #include "sp_uv.h"
+#include "tls.h"
 
 #define UVS_FLUSH_AT (256u << 10)
 /* Replies one connection may have made in one go before the others' turn, and all connections
@@ -62,10 +63,11 @@ struct uvs_conn {
     size_t in_len, in_cap;
     uint8_t *out; /* replies of this loop turn */
     size_t out_len, out_cap;
-    size_t counted;        /* bytes of replies waiting, as last added to u->queued */
-    size_t made;           /* bytes of replies made, ever (for UVS_TURN_BYTES) */
-    size_t big;            /* in_cap when above UVS_IN_KEEP (counted in u->in_big), else 0 */
-    struct uvs_peer *peer; /* its source address, once admitted */
+    size_t counted;              /* bytes of replies waiting, as last added to u->queued */
+    size_t made;                 /* bytes of replies made, ever (for UVS_TURN_BYTES) */
+    size_t big;                  /* in_cap when above UVS_IN_KEEP (counted in u->in_big), else 0 */
+    struct uvs_peer *peer;       /* its source address, once admitted */
+    struct strata_tls_conn *tls; /* tls+tcp://: the session; `in` and `out` are plaintext */
     /* loop times (ms) for the sweep: accepted, the partial frame in `in` began, and the last
      * time anything was received, delivered or answered */
     uint64_t accepted_ms, frame_ms, active_ms;
@@ -94,6 +96,8 @@ struct uvs {
     int open_n;    /* connections on u->conns */
     int max_conns, max_per_addr;
     unsigned handshake_ms, frame_ms, idle_ms;
+    struct strata_tls *tls; /* tls+tcp://: every connection's context */
+    unsigned tls_roles;     /* roles of the peers it accepts (strata_server_opts.tls_roles) */
     struct uvs_peer *peers[UVS_PEER_BUCKETS];
 };
 

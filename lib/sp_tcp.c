@@ -10,7 +10,10 @@
 /* Errors name the problem, not the URL: callers say whose URL it is. */
 int sp_tcp_split(const char *url, struct sp_tcp_addr *a, struct strata_err *e)
 {
-    const char *hp = url + strlen("tcp://");
+    const char *hp = strstr(url, "://"); /* tcp:// or tls+tcp:// */
+    if (hp == NULL)
+        return strata_err_set(e, STRATA_EINVAL, "not a URL like tcp://HOST:PORT");
+    hp += 3;
     const char *colon = strrchr(hp, ':');
     if (colon == NULL || colon[1] == '\0' || strlen(colon + 1) >= sizeof(a->port))
         return strata_err_set(e, STRATA_EINVAL, "no port");

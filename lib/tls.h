@@ -47,6 +47,29 @@ struct strata_tls_files {
     const char *ca, *cert, *key;
 };
 
+/* The flag-table rows of --tls-ca, --tls-cert and --tls-key (flags.h), filling the
+ * struct strata_tls_files at `files` (a pointer, or an offset for the CLI's tables). */
+#define STRATA_TLS_FLAG_ROWS(files)                                                                \
+    {"tls-ca",                                                                                     \
+     STRATA_FLAG_STR,                                                                              \
+     &(files)->ca,                                                                                 \
+     "FILE",                                                                                       \
+     "CA certificate (PEM): with --tls-cert and --tls-key, mutual TLS on every link",              \
+     false,                                                                                        \
+     0,                                                                                            \
+     0},                                                                                           \
+        {"tls-cert",                                                                               \
+         STRATA_FLAG_STR,                                                                          \
+         &(files)->cert,                                                                           \
+         "FILE",                                                                                   \
+         "this process's certificate (PEM), issued by strata pki",                                 \
+         false,                                                                                    \
+         0,                                                                                        \
+         0},                                                                                       \
+    {                                                                                              \
+        "tls-key", STRATA_FLAG_STR, &(files)->key, "FILE", "its private key (PEM)", false, 0, 0    \
+    }
+
 /* A process's TLS context: trusts only `ca` (never the system's store) and presents `cert`. */
 struct strata_tls;
 
