@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "msg.h"
 #include "server.h"
+#include "tls.h"
 
 /* Counters: shown by CacheShowRequest and exported as strata_cs_<name> metrics. */
 struct cs_counters {
@@ -42,6 +43,8 @@ struct cs {
     /* flags */
     const char *id, *pod, *listen, *directory, *metrics_addr;
     uint64_t negative_ttl_ms, cache_max, contexts, busy_poll_us;
+    struct strata_tls_files tls_files; /* --tls-*: callers are then known by certificate */
+    struct strata_tls *tls;
     uint64_t session_idle_s, session_max; /* 0: CS_SESSION_IDLE_S / CS_SESSION_MAX */
 
     uv_loop_t *uv;

@@ -12,7 +12,9 @@ void cs_api_handle(struct strata_req *req, const strata_env *env, void *arg)
     }
     struct cs_ident id;
     struct strata_err e;
-    if (cs_auth_identify(env->identity, &id, &e) != 0) {
+    const struct strata_peer *peer = strata_req_peer(req);
+    if ((peer != NULL ? cs_auth_identify_peer(peer, &id, &e)
+                      : cs_auth_identify(env->identity, &id, &e)) != 0) {
         cs->ctr.denied++;
         strata_req_error(req, e.code, "%s", e.msg);
         return;

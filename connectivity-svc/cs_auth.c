@@ -2,10 +2,12 @@
  * that refused, since an agent's operator reads them in its log. */
 #include "cs_auth.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "addr.h"
 #include "cs.h"
+#include "tls.h"
 
 int cs_auth_identify(const char *identity, struct cs_ident *id, struct strata_err *e)
 {
@@ -28,6 +30,29 @@ int cs_auth_identify(const char *identity, struct cs_ident *id, struct strata_er
     if (name == NULL || strata_name_check(name, "identity name", NULL) != 0)
         return strata_err_set(e, STRATA_EDENIED, "unknown identity '%.64s'", identity);
     strcpy(id->name, name); /* name_check bounds it to 63 chars */
+    return 0;
+}
+
+int cs_auth_identify_peer(const struct strata_peer *p, struct cs_ident *id, struct strata_err *e)
+{
+    memset(id, 0, sizeof(*id));
+    switch (p->role) {
+    case STRATA_ROLE_OPERATOR:
+        id->kind = CS_ID_OPERATOR;
+        return 0;
+    case STRATA_ROLE_AGENT:
+        id->kind = CS_ID_HOST;
+        break;
+    case STRATA_ROLE_GATEWAY:
+        id->kind = CS_ID_GW;
+        break;
+    default:
+        return strata_err_set(e, STRATA_EDENIED,
+                              "%s %s: only agents, gateways and operators use a connectivity "
+                              "server",
+                              strata_role_name(p->role), p->name);
+    }
+    snprintf(id->name, sizeof(id->name), "%s", p->name); /* tls.c checked it as a name */
     return 0;
 }
 

@@ -1,5 +1,6 @@
 /* cs_auth.h - every authorization decision of strata-csd, one function per decision, taking the
- * caller's identity (today Envelope.identity; later the TLS peer name) and the request. Pure. */
+ * caller's identity (its TLS certificate's; in plaintext, what Envelope.identity claims) and the
+ * request. Pure. */
 #ifndef CS_AUTH_H
 #define CS_AUTH_H
 
@@ -20,6 +21,12 @@ struct cs_ident {
 
 /* Parse "operator", "host:NAME" or "gw:NAME". Anything else (including none) is STRATA_EDENIED. */
 int cs_auth_identify(const char *identity, struct cs_ident *id, struct strata_err *e);
+
+/* The same from a TLS peer's certificate, which replaces whatever the envelope claims: an agent
+ * is host:NAME, a gateway gw:NAME, an operator the operator; directory and connectivity
+ * certificates have no business here. */
+struct strata_peer;
+int cs_auth_identify_peer(const struct strata_peer *p, struct cs_ident *id, struct strata_err *e);
 
 /* HostRegister: host:NAME for a host, gw:NAME for a gateway, naming itself. */
 int cs_auth_host_register(const struct cs_ident *id, const Strata__V1__HostRegister *hr,

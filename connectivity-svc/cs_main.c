@@ -47,8 +47,10 @@ static int check_flags(struct cs *cs, struct strata_err *e)
 {
     if (strata_name_check(cs->id, "--id", e) != 0 || strata_name_check(cs->pod, "--pod", e) != 0)
         return e->code;
-    if (strncmp(cs->listen, "tcp://", 6) != 0 && strncmp(cs->listen, "ipc://", 6) != 0)
-        return strata_err_set(e, STRATA_EINVAL, "--listen must be tcp://HOST:PORT (got '%s')",
+    if (strncmp(cs->listen, "tcp://", 6) != 0 && strncmp(cs->listen, "ipc://", 6) != 0 &&
+        !strata_tls_url(cs->listen))
+        return strata_err_set(e, STRATA_EINVAL,
+                              "--listen must be tcp://HOST:PORT or tls+tcp://HOST:PORT (got '%s')",
                               cs->listen);
     return 0;
 }
@@ -88,6 +90,7 @@ int main(int argc, char **argv)
          "after answering on tcp://, poll this long for the next request before sleeping (0: "
          "off)",
          false, 0, 10000},
+        STRATA_TLS_FLAG_ROWS(&cs->tls_files),
         STRATA_FLAGS_END,
     };
     int argi = 1;
@@ -110,6 +113,13 @@ int main(int argc, char **argv)
     snprintf(comp, sizeof(comp), "csd/%s", cs->id);
     strata_log_init(comp, -1);
     signal(SIGPIPE, SIG_IGN);
+    if (strata_tls_daemon(&cs->tls_files, "strata-csd", STRATA_ROLE_CONNECTIVITY, cs->id, &cs->tls,
+                          &e) != 0 ||
+        strata_tls_url_check(cs->tls, cs->listen, "--listen", &e) != 0 ||
+        strata_tls_urls_check(cs->tls, cs->directory, "--directory", &e) != 0) {
+        fprintf(stderr, "strata-csd: %s\n", e.msg);
+        return 2;
+    }
 
     static uv_loop_t uv;
     uv_loop_init(&uv);

@@ -49,6 +49,13 @@ struct dird_cfg {
     struct strata_tls *tls;
 };
 
+/* dird_auth.c: whether the TLS peer `p` (NULL in plaintext: anyone) may make this request, or
+ * this write; STRATA_EDENIED naming the rule otherwise. */
+struct strata_peer;
+int dird_auth_request(const struct strata_peer *p, const strata_env *env, struct strata_err *e);
+int dird_auth_command(const struct strata_peer *p, const Strata__V1__Command *cmd,
+                      struct strata_err *e);
+
 /* A client write waiting for its batch to be submitted and applied. req is NULL for writes the
  * daemon makes itself (member_set, member_del). */
 struct dird_write {
@@ -223,7 +230,7 @@ struct dird {
     uint64_t m_applied, m_commit, m_term, m_is_leader, m_writes, m_write_errors, m_reads, m_batches,
         m_forwarded, m_fwd_batches, m_feed_waiters, m_read_waiters, m_endpoints, m_vnets, m_hosts,
         m_snapshots, m_snapshot_failures, m_restores, m_elections, m_disk_free, m_recv_trimmed,
-        m_log_bytes;
+        m_log_bytes, m_denied;
     struct strata_histo h_append; /* raft log append to durable, every node (dird_disk.c) */
     struct strata_histo h_commit; /* leader: raft_apply of a batch to its apply callback */
     struct strata_histo h_write;  /* single writes a client sent here: arrival to reply */

@@ -60,6 +60,12 @@ void dird_api_handle(struct strata_req *req, const strata_env *env, void *arg)
         dird_reply_error(req, STRATA_EUNAVAIL, "directory node shutting down");
         return;
     }
+    struct strata_err e;
+    if (dird_auth_request(strata_req_peer(req), env, &e) != 0) {
+        d->m_denied++;
+        dird_reply_error(req, e.code, "%s", e.msg);
+        return;
+    }
     switch (env->body_case) {
     case STRATA__V1__ENVELOPE__BODY_WRITE:
         handle_write(d, req, env);

@@ -183,6 +183,8 @@ static int metrics_setup(struct dird *d, struct strata_err *e)
         M("dird_writes_total", COUNTER, "writes queued on this node as leader", m_writes),
         M("dird_write_errors_total", COUNTER, "writes answered with an error", m_write_errors),
         M("dird_reads_total", COUNTER, "list/resolve/vn_info requests", m_reads),
+        M("dird_denied_total", COUNTER,
+          "requests refused because the caller's certificate does not allow them", m_denied),
         M("dird_write_batches_total", COUNTER, "raft entries (batches of writes) submitted",
           m_batches),
         M("dird_forwarded_total", COUNTER, "requests forwarded to the leader", m_forwarded),
@@ -332,22 +334,14 @@ int main(int argc, char **argv)
     snprintf(comp, sizeof(comp), "dird/%llu", (unsigned long long)c->id);
     strata_log_init(comp, -1);
     signal(SIGPIPE, SIG_IGN);
-    if (strata_tls_from_flags(&c->tls_files, "strata-dird", &c->tls, &e) != 0 ||
+    char idname[24];
+    snprintf(idname, sizeof(idname), "%llu", (unsigned long long)c->id);
+    if (strata_tls_daemon(&c->tls_files, "strata-dird", STRATA_ROLE_DIRECTORY, idname, &c->tls,
+                          &e) != 0 ||
         strata_tls_url_check(c->tls, c->api_url, "--api", &e) != 0) {
         fprintf(stderr, "strata-dird: %s\n", e.msg);
         return 2;
     }
-    if (c->tls != NULL && (strata_tls_self(c->tls)->role != STRATA_ROLE_DIRECTORY ||
-                           strtoull(strata_tls_self(c->tls)->name, NULL, 10) != c->id)) {
-        fprintf(stderr,
-                "strata-dird: --tls-cert is for %s %s: a directory node needs a directory "
-                "certificate named by its --id %llu (strata pki issue --role directory --id "
-                "%llu)\n",
-                strata_role_name(strata_tls_self(c->tls)->role), strata_tls_self(c->tls)->name,
-                (unsigned long long)c->id, (unsigned long long)c->id);
-        return 2;
-    }
-    strata_tls_set_default(c->tls);
     /* libraft's disk I/O shares libuv's threadpool (4 threads by default) */
     setenv("UV_THREADPOOL_SIZE", "16", 0);
 

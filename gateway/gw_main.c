@@ -13,6 +13,7 @@
 #include "fsutil.h"
 #include "gwd.h"
 #include "log.h"
+#include "tls.h"
 
 #define GW_RETRY_MS 1000 /* VNs whose information could not be applied are asked again */
 
@@ -129,6 +130,8 @@ int main(int argc, char **argv)
     struct gwd *g = &g_gw;
     struct strata_err e = {0};
     const char *vtep = NULL;
+    static struct strata_tls_files tlsf;
+    static struct strata_tls *tls; /* the process's, until it exits */
     const struct strata_flag flags[] = {
         {"id", STRATA_FLAG_STR, &g->id, "NAME", "this gateway's id (strata gateway add --id)", true,
          0, 0},
@@ -147,6 +150,7 @@ int main(int argc, char **argv)
          "MTU of the VXLAN and bridge devices (0 = kernel default)", false, 68, 65535},
         {"data-dir", STRATA_FLAG_STR, &g->data_dir, "DIR",
          "the gateway's data directory (default /var/lib/strata/gw-ID)", false, 0, 0},
+        STRATA_TLS_FLAG_ROWS(&tlsf),
         STRATA_FLAGS_END,
     };
     int argi = 1;
@@ -169,6 +173,11 @@ int main(int argc, char **argv)
     snprintf(comp, sizeof(comp), "gwd/%s", g->id);
     strata_log_init(comp, -1);
     signal(SIGPIPE, SIG_IGN);
+    if (strata_tls_daemon(&tlsf, "strata-gwd", STRATA_ROLE_GATEWAY, g->id, &tls, &e) != 0 ||
+        strata_tls_urls_check(tls, g->cs_urls, "--cs", &e) != 0) {
+        fprintf(stderr, "strata-gwd: %s\n", e.msg);
+        return 2;
+    }
     if (g->ctl == NULL) {
         snprintf(ctl, sizeof(ctl), "/run/strata/gw-%s.sock", g->id);
         g->ctl = ctl;

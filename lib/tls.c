@@ -208,6 +208,30 @@ int strata_tls_from_flags(const struct strata_tls_files *f, const char *who,
     return strata_tls_open(f, out, e);
 }
 
+int strata_tls_daemon(const struct strata_tls_files *f, const char *who, enum strata_role role,
+                      const char *name, struct strata_tls **out, struct strata_err *e)
+{
+    int rc = strata_tls_from_flags(f, who, out, e);
+    if (rc != 0 || *out == NULL) {
+        strata_tls_set_default(NULL);
+        return rc;
+    }
+    const struct strata_peer *me = &(*out)->self;
+    if (me->role != role || (name != NULL && strcmp(me->name, name) != 0)) {
+        rc = strata_err_set(e, STRATA_EINVAL,
+                            "--tls-cert is %s %s's: %s needs a %s certificate named %s (strata "
+                            "pki issue --role %s --id %s)",
+                            strata_role_name(me->role), me->name, who, strata_role_name(role),
+                            name != NULL ? name : "as it is known", strata_role_name(role),
+                            name != NULL ? name : "NAME");
+        strata_tls_free(*out);
+        *out = NULL;
+        return rc;
+    }
+    strata_tls_set_default(*out);
+    return 0;
+}
+
 static struct strata_tls *tls_default;
 
 void strata_tls_set_default(struct strata_tls *t)
@@ -236,6 +260,23 @@ int strata_tls_url_check(const struct strata_tls *t, const char *url, const char
         return strata_err_set(e, STRATA_EINVAL,
                               "%s %s: TLS is on, so use tls+tcp://%s (never plaintext)", what, url,
                               url + 6);
+    return 0;
+}
+
+int strata_tls_urls_check(const struct strata_tls *t, const char *urls, const char *what,
+                          struct strata_err *e)
+{
+    char one[512];
+    for (const char *p = urls; p != NULL && *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        snprintf(one, sizeof(one), "%.*s", (int)(n < sizeof(one) ? n : sizeof(one) - 1), p);
+        int rc = strata_tls_url_check(t, one, what, e);
+        if (rc != 0)
+            return rc;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
     return 0;
 }
 

@@ -87,6 +87,12 @@ const struct strata_peer *strata_tls_self(const struct strata_tls *t);
 int strata_tls_from_flags(const struct strata_tls_files *f, const char *who,
                           struct strata_tls **out, struct strata_err *e);
 
+/* The same for a daemon whose certificate must be of `role` and named `name` (NULL: any
+ * name): a context whose certificate is another's is an error saying which certificate to
+ * issue. On success the context (or NULL in plaintext) is also made the default. */
+int strata_tls_daemon(const struct strata_tls_files *f, const char *who, enum strata_role role,
+                      const char *name, struct strata_tls **out, struct strata_err *e);
+
 /* The context used by clients and servers opened without one of their own (strata_aclient_open,
  * strata_sclient_open, strata_server_open with opts->tls NULL): set once at startup. */
 void strata_tls_set_default(struct strata_tls *t);
@@ -98,6 +104,9 @@ struct strata_tls *strata_tls_default(void);
 bool strata_tls_url(const char *url);
 int strata_tls_url_check(const struct strata_tls *t, const char *url, const char *what,
                          struct strata_err *e);
+/* strata_tls_url_check on each URL of a comma-separated list. */
+int strata_tls_urls_check(const struct strata_tls *t, const char *urls, const char *what,
+                          struct strata_err *e);
 
 /* ---- one session, over any byte stream */
 struct strata_tls_conn;

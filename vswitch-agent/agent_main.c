@@ -12,6 +12,7 @@
 #include "flags.h"
 #include "fsutil.h"
 #include "log.h"
+#include "tls.h"
 
 static struct agentd g_d;
 
@@ -32,6 +33,8 @@ int main(int argc, char **argv)
     struct agentd *d = &g_d;
     struct strata_err e = {0};
     const char *vtep = NULL;
+    static struct strata_tls_files tlsf;
+    static struct strata_tls *tls; /* the process's, until it exits */
     d->negative_ttl_ms = 1000;
     const struct strata_flag flags[] = {
         {"host", STRATA_FLAG_STR, &d->host, "NAME", "this host's id", true, 0, 0},
@@ -52,6 +55,7 @@ int main(int argc, char **argv)
          "MTU of the VXLAN and bridge devices (0 = kernel default)", false, 68, 65535},
         {"data-dir", STRATA_FLAG_STR, &d->data_dir, "DIR",
          "where the ports file lives (default /var/lib/strata/agent-HOST)", false, 0, 0},
+        STRATA_TLS_FLAG_ROWS(&tlsf),
         STRATA_FLAGS_END,
     };
     int argi = 1;
@@ -74,6 +78,11 @@ int main(int argc, char **argv)
     snprintf(comp, sizeof(comp), "agentd/%s", d->host);
     strata_log_init(comp, -1);
     signal(SIGPIPE, SIG_IGN);
+    if (strata_tls_daemon(&tlsf, "strata-agentd", STRATA_ROLE_AGENT, d->host, &tls, &e) != 0 ||
+        strata_tls_urls_check(tls, d->cs_urls, "--cs", &e) != 0) {
+        fprintf(stderr, "strata-agentd: %s\n", e.msg);
+        return 2;
+    }
     if (d->ctl == NULL) {
         snprintf(ctl, sizeof(ctl), "/run/strata/agent-%s.sock", d->host);
         d->ctl = ctl;
