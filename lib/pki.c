@@ -22,7 +22,6 @@
 
 #define PKI_ORG "Strata"
 #define PKI_CA_CN "Strata CA"
-#define PKI_CA_NAME "ca" /* dir/ca.crt, dir/ca.key */
 #define PKI_CURVE "P-256"
 #define PKI_SKEW_S (60 * 60) /* notBefore is an hour ago: peers' clocks disagree */
 #define PKI_SERIAL_BYTES 16
@@ -263,9 +262,9 @@ static int pki_open_ca_file(const char *path, const char *dir, FILE **f, struct 
 static int pki_load_ca(const char *dir, X509 **cert, EVP_PKEY **key, struct strata_err *e)
 {
     char crt_path[STRATA_PKI_PATH_MAX], key_path[STRATA_PKI_PATH_MAX];
-    int rc = strata_pki_path(dir, PKI_CA_NAME, "crt", crt_path, sizeof(crt_path), e);
+    int rc = strata_pki_path(dir, STRATA_PKI_CA_NAME, "crt", crt_path, sizeof(crt_path), e);
     if (rc == 0)
-        rc = strata_pki_path(dir, PKI_CA_NAME, "key", key_path, sizeof(key_path), e);
+        rc = strata_pki_path(dir, STRATA_PKI_CA_NAME, "key", key_path, sizeof(key_path), e);
     if (rc != 0)
         return rc;
     FILE *f;
@@ -309,17 +308,26 @@ int strata_pki_init(const char *dir, struct strata_err *e)
     if (dir == NULL || *dir == '\0')
         return strata_err_set(e, STRATA_EINVAL, "pki init: no directory");
     char crt_path[STRATA_PKI_PATH_MAX], key_path[STRATA_PKI_PATH_MAX];
-    int rc = strata_pki_path(dir, PKI_CA_NAME, "crt", crt_path, sizeof(crt_path), e);
+    int rc = strata_pki_path(dir, STRATA_PKI_CA_NAME, "crt", crt_path, sizeof(crt_path), e);
     if (rc == 0)
-        rc = strata_pki_path(dir, PKI_CA_NAME, "key", key_path, sizeof(key_path), e);
+        rc = strata_pki_path(dir, STRATA_PKI_CA_NAME, "key", key_path, sizeof(key_path), e);
     if (rc == 0)
         rc = strata_mkdir_p(dir, PKI_DIR_MODE, e);
-    if (rc == 0)
-        rc = strata_file_absent(key_path, e);
-    if (rc == 0)
-        rc = strata_file_absent(crt_path, e);
     if (rc != 0)
         return rc;
+    /* Said here rather than left to strata_file_create: which file, and why it matters. */
+    const char *paths[] = {key_path, crt_path};
+    for (size_t i = 0; i < 2; i++) {
+        struct strata_err fe = {0};
+        rc = strata_file_absent(paths[i], &fe);
+        if (rc == STRATA_EEXIST)
+            return strata_err_set(e, rc,
+                                  "%s exists: refusing to replace the CA (the certificates it "
+                                  "issued would stop working)",
+                                  paths[i]);
+        if (rc != 0)
+            return strata_err_set(e, rc, "%s", fe.msg);
+    }
 
     X509_NAME *name = pki_name(NULL, PKI_CA_CN);
     EVP_PKEY *key = EVP_EC_gen(PKI_CURVE);
@@ -350,10 +358,10 @@ static int pki_issue_check(const struct strata_pki_issue_opts *o, struct strata_
     int rc = strata_name_check(o->name, "certificate name", e);
     if (rc != 0)
         return rc;
-    if (strcmp(o->name, PKI_CA_NAME) == 0)
+    if (strcmp(o->name, STRATA_PKI_CA_NAME) == 0)
         return strata_err_set(e, STRATA_EINVAL,
                               "certificate name \"%s\" is the CA's own (ca.crt, ca.key)",
-                              PKI_CA_NAME);
+                              STRATA_PKI_CA_NAME);
     if (o->days > STRATA_PKI_DAYS_MAX)
         return strata_err_set(e, STRATA_EINVAL, "validity of %u days: at most %d", o->days,
                               STRATA_PKI_DAYS_MAX);

@@ -16,6 +16,7 @@
 #define STRATA_PKI_DAYS_MAX 3650
 #define STRATA_PKI_MAX_IPS 32 /* subjectAltName addresses in one certificate */
 #define STRATA_PKI_PATH_MAX 4096
+#define STRATA_PKI_CA_NAME "ca" /* the CA's files: DIR/ca.crt, DIR/ca.key */
 
 /* Create the CA in `dir` (made, mode 0700, with its parents when missing): dir/ca.key (mode
  * 0600) and dir/ca.crt (0644), subject O=Strata, CN=Strata CA, valid 10 years. STRATA_EEXIST,
@@ -38,8 +39,8 @@ struct strata_pki_issue_opts {
 int strata_pki_issue(const struct strata_pki_issue_opts *o, struct strata_err *e);
 
 /* "dir/name.ext" into buf (STRATA_PKI_PATH_MAX is enough for any path the kernel takes):
- * where init and issue put their files ("ca" is the CA's name). STRATA_EINVAL if it does not
- * fit. */
+ * where init and issue put their files (the CA's name is STRATA_PKI_CA_NAME). STRATA_EINVAL if it
+ * does not fit. */
 int strata_pki_path(const char *dir, const char *name, const char *ext, char *buf, size_t n,
                     struct strata_err *e);
 
