@@ -379,29 +379,13 @@ static int pki_issue_check(const struct strata_pki_issue_opts *o, struct strata_
     return 0;
 }
 
-int strata_pki_issue(const struct strata_pki_issue_opts *o, struct strata_err *e)
+/* The holder's key and certificate, signed by the CA, into the two (absent) files. */
+static int pki_issue_signed(const struct strata_pki_issue_opts *o, const struct strata_ip *ips,
+                            X509 *ca, EVP_PKEY *ca_key, const char *key_path, const char *crt_path,
+                            struct strata_err *e)
 {
-    struct strata_ip ips[STRATA_PKI_MAX_IPS];
-    int rc = pki_issue_check(o, ips, e);
-    if (rc != 0)
-        return rc;
     unsigned days = o->days != 0 ? o->days : STRATA_PKI_DAYS_DEFAULT;
-    char crt_path[STRATA_PKI_PATH_MAX], key_path[STRATA_PKI_PATH_MAX];
-    rc = strata_pki_path(o->dir, o->name, "crt", crt_path, sizeof(crt_path), e);
-    if (rc == 0)
-        rc = strata_pki_path(o->dir, o->name, "key", key_path, sizeof(key_path), e);
-    if (rc != 0)
-        return rc;
-    X509 *ca = NULL;
-    EVP_PKEY *ca_key = NULL;
-    rc = pki_load_ca(o->dir, &ca, &ca_key, e);
-    if (rc == 0)
-        rc = strata_file_absent(key_path, e);
-    if (rc == 0)
-        rc = strata_file_absent(crt_path, e);
-    if (rc != 0)
-        goto out_ca;
-
+    int rc = 0;
     X509_NAME *name = pki_name(o->role, o->name);
     EVP_PKEY *key = EVP_EC_gen(PKI_CURVE);
     X509 *x = name != NULL && key != NULL ? pki_cert_new(name, ca, key, days) : NULL;
@@ -414,7 +398,29 @@ int strata_pki_issue(const struct strata_pki_issue_opts *o, struct strata_err *e
     X509_free(x);
     EVP_PKEY_free(key);
     X509_NAME_free(name);
-out_ca:
+    return rc;
+}
+
+int strata_pki_issue(const struct strata_pki_issue_opts *o, struct strata_err *e)
+{
+    struct strata_ip ips[STRATA_PKI_MAX_IPS];
+    int rc = pki_issue_check(o, ips, e);
+    char crt_path[STRATA_PKI_PATH_MAX], key_path[STRATA_PKI_PATH_MAX];
+    if (rc == 0)
+        rc = strata_pki_path(o->dir, o->name, "crt", crt_path, sizeof(crt_path), e);
+    if (rc == 0)
+        rc = strata_pki_path(o->dir, o->name, "key", key_path, sizeof(key_path), e);
+    if (rc != 0)
+        return rc;
+    X509 *ca = NULL;
+    EVP_PKEY *ca_key = NULL;
+    rc = pki_load_ca(o->dir, &ca, &ca_key, e);
+    if (rc == 0)
+        rc = strata_file_absent(key_path, e);
+    if (rc == 0)
+        rc = strata_file_absent(crt_path, e);
+    if (rc == 0)
+        rc = pki_issue_signed(o, ips, ca, ca_key, key_path, crt_path, e);
     X509_free(ca);
     EVP_PKEY_free(ca_key);
     return rc;

@@ -527,6 +527,23 @@ static void test_foreign_ca(void **state)
     assert_int_equal(strata_pki_issue(&o, &e), STRATA_EINVAL);
     assert_non_null(strstr(e.msg, "not a CA"));
 
+    /* An encrypted CA key is refused, not prompted for. */
+    char enc[STRATA_PKI_PATH_MAX];
+    path_of(enc, f->dir, "enc");
+    assert_int_equal(mkdir(enc, 0700), 0);
+    copy_file(f->dir, enc, "ca.crt");
+    EVP_PKEY *ca_key = load_key(f->dir, "ca.key");
+    path_of(p, enc, "ca.key");
+    fp = fopen(p, "w");
+    assert_int_equal(
+        PEM_write_PKCS8PrivateKey(fp, ca_key, EVP_aes_256_cbc(), "secret", 6, NULL, NULL), 1);
+    fclose(fp);
+    EVP_PKEY_free(ca_key);
+    o.dir = enc;
+    assert_int_equal(strata_pki_issue(&o, &e), STRATA_EINVAL);
+    assert_non_null(strstr(e.msg, "not an unencrypted PEM private key"));
+    assert_int_equal(count_entries(enc), 2);
+
     /* Garbage where the CA certificate should be. */
     path_of(p, mixed, "ca.crt");
     fp = fopen(p, "w");
