@@ -23,7 +23,8 @@ struct cli_args {
     uint32_t vni, from_vni, from, to;
     uint64_t min_index;
     const char *domain, *name, *cidr, *gateway, *id, *vtep, *pod, *mac, *ip, *host, *via, *agent,
-        *cs, *ifname, *src_ip, *dst_ip, *api, *vnis;
+        *cs, *ifname, *src_ip, *dst_ip, *api, *vnis, *dir, *role;
+    uint64_t days; /* pki issue --days; 0 = lib/pki.h's default */
     int npos;
     char **pos; /* positional arguments, in order */
 };
@@ -160,5 +161,7 @@ int cli_trace(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_port_attach(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_port_detach(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_cache_show(struct cli_ctx *, const struct cli_args *, struct strata_err *);
+int cli_pki_init(struct cli_ctx *, const struct cli_args *, struct strata_err *);
+int cli_pki_issue(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 
 #endif

@@ -146,6 +146,20 @@ static const struct strata_flag f_cache_show[] = {
     F_STR("agent", agent, "CTL", OPT, "an agent's control socket"),
     STRATA_FLAGS_END,
 };
+static const struct strata_flag f_pki_init[] = {
+    F_STR("dir", dir, "DIR", REQ, "where ca.crt and ca.key go (made, mode 0700, if missing)"),
+    STRATA_FLAGS_END,
+};
+static const struct strata_flag f_pki_issue[] = {
+    F_STR("dir", dir, "DIR", REQ, "the CA's directory; NAME.crt and NAME.key go there too"),
+    F_STR("role", role, "ROLE", REQ, "operator, directory, connectivity, agent or gateway"),
+    F_STR("id", id, "NAME", REQ,
+          "the holder: a directory node's id, a csd's id, an agent's host, a gateway's id"),
+    F_STR("ip", ip, "IP[,IP...]", OPT, "addresses clients dial this server at (IP SANs)"),
+    {"days", STRATA_FLAG_U64, CLI_ARG(days), "N", "validity, 1..3650 days (default 825)", OPT, 1,
+     3650},
+    STRATA_FLAGS_END,
+};
 
 /* clang-format off */
 const struct cli_cmd cli_cmds[] = {
@@ -197,6 +211,10 @@ const struct cli_cmd cli_cmds[] = {
      "detach a VM interface"},
     {"cache", "show", f_cache_show, NULL, 0, 0, "(--cs URL | --agent CTL)", cli_cache_show,
      "dump a connectivity server's or agent's cache and counters"},
+    {"pki", "init", f_pki_init, NULL, 0, 0, NULL, cli_pki_init,
+     "create the CA of mutual TLS: DIR/ca.crt, DIR/ca.key (never replaced)"},
+    {"pki", "issue", f_pki_issue, NULL, 0, 0, NULL, cli_pki_issue,
+     "issue a role's certificate signed by the CA: DIR/NAME.crt, DIR/NAME.key"},
 };
 /* clang-format on */
 

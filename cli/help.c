@@ -72,7 +72,8 @@ void cli_help_top(FILE *f)
 {
     fprintf(f, "usage: strata [--directory URL[,URL...]] [--json] [--timeout-ms N] COMMAND ...\n\n"
                "Operate a Strata overlay: the directory cluster, tenants, virtual networks,\n"
-               "endpoints, policy, and the resolution path (resolve, trace, caches).\n\n"
+               "endpoints, policy, and the resolution path (resolve, trace, caches); and\n"
+               "make the certificates of its mutual TLS (pki).\n\n"
                "Commands:\n");
     for (size_t i = 0; i < cli_ncmds; i++) {
         char name[64];

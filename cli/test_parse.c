@@ -12,6 +12,9 @@
 
 #include <cmocka.h>
 
+#include <ftw.h>
+#include <sys/stat.h>
+
 #include "cli.h"
 
 #define NET STRATA_EINTERNAL /* "reached the network": the input passed validation */
@@ -154,6 +157,17 @@ static const struct parse_case cases[] = {
     {"cache show --cs tcp://127.0.0.1:7301 --agent /tmp/a.ctl", STRATA_EINVAL, "exactly one"},
     {"cache show --cs tcp://127.0.0.1:7301", NET, NULL},
     {"cache show --agent /tmp/a.ctl", NET, NULL},
+    /* pki: judged before any file is read (the directory named does not exist) */
+    {"pki init", STRATA_EINVAL, "missing required flag --dir"},
+    {"pki issue --dir /nonexistent --role agent", STRATA_EINVAL, "--id"},
+    {"pki issue --dir /nonexistent --role admin --id h1", STRATA_EINVAL, "unknown role \"admin\""},
+    {"pki issue --dir /nonexistent --role agent --id a/b", STRATA_EINVAL, "\"a/b\""},
+    {"pki issue --dir /nonexistent --role agent --id h1 --ip 10.0.0.1,,10.0.0.2", STRATA_EINVAL,
+     "IP list"},
+    {"pki issue --dir /nonexistent --role agent --id h1 --ip 10.0.0.300", STRATA_EINVAL,
+     "10.0.0.300"},
+    {"pki issue --dir /nonexistent --role agent --id h1 --days 3651", STRATA_EINVAL, "--days"},
+    {"pki issue --dir /nonexistent --role agent --id h1", STRATA_ENOTFOUND, "strata pki init"},
 };
 
 static void test_parse_table(void **state)
@@ -164,7 +178,8 @@ static void test_parse_table(void **state)
         if (r.rc != cases[i].rc || (cases[i].msg && strstr(r.msg, cases[i].msg) == NULL))
             fail_msg("\"%s\": rc %d msg \"%s\"; want rc %d msg ~ \"%s\"", cases[i].line, r.rc,
                      r.msg, cases[i].rc, cases[i].msg ? cases[i].msg : "");
-        /* Rejected input never reaches the network; accepted input makes exactly one call. */
+        /* Rejected input never reaches the network; accepted input makes exactly one call
+         * (pki never does: it works on local files). */
         assert_int_equal(r.net_calls, cases[i].rc == NET ? 1 : 0);
         free(r.out);
     }
@@ -228,7 +243,7 @@ static void test_interface_spellings(void **state)
         "subnet list",    "host add",      "host list",       "gateway add",      "gateway list",
         "endpoint add",   "endpoint move", "endpoint delete", "endpoint list",    "policy set",
         "policy list",    "resolve",       "trace",           "port attach",      "port detach",
-        "cache show",
+        "cache show",     "pki init",      "pki issue",
     };
     for (size_t i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
         char line[64];
@@ -270,6 +285,63 @@ static void test_synopsis(void **state)
     }
 }
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* pki init and issue end to end, offline: the files written, and the JSON that says so. */
+static void test_pki(void **state)
+{
+    (void)state;
+    char dir[64], line[256], want[256];
+    snprintf(dir, sizeof(dir), "/tmp/strata-cli-pki-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+
+    snprintf(line, sizeof(line), "--json pki init --dir %s/ca", dir);
+    struct run_result r = run(line);
+    if (r.rc != 0)
+        fail_msg("%s: %s", line, r.msg);
+    snprintf(want, sizeof(want), "{\"ca\":\"%s/ca/ca.crt\",\"key\":\"%s/ca/ca.key\"}\n", dir, dir);
+    assert_string_equal(r.out, want);
+    free(r.out);
+
+    r = run(line);
+    assert_int_equal(r.rc, STRATA_EEXIST);
+    assert_non_null(strstr(r.msg, "ca.key exists"));
+    free(r.out);
+
+    snprintf(line, sizeof(line),
+             "pki issue --dir %s/ca --role directory --id 1 --json --ip "
+             "192.0.2.1,fd00::1 --days 90",
+             dir);
+    r = run(line);
+    if (r.rc != 0)
+        fail_msg("%s: %s", line, r.msg);
+    snprintf(want, sizeof(want),
+             "{\"cert\":\"%s/ca/1.crt\",\"key\":\"%s/ca/1.key\",\"role\":\"directory\","
+             "\"id\":\"1\",\"ips\":[\"192.0.2.1\",\"fd00::1\"],\"days\":90}\n",
+             dir, dir);
+    assert_string_equal(r.out, want);
+    assert_int_equal(r.net_calls, 0);
+    free(r.out);
+
+    snprintf(line, sizeof(line), "pki issue --dir %s/ca --role agent --id h1", dir);
+    r = run(line);
+    assert_int_equal(r.rc, 0);
+    snprintf(want, sizeof(want), "wrote %s/ca/h1.key", dir);
+    assert_non_null(strstr(r.out, want));
+    assert_non_null(strstr(r.out, "OU=agent, CN=h1, valid 825 days\n"));
+    free(r.out);
+    r = run(line);
+    assert_int_equal(r.rc, STRATA_EEXIST);
+    assert_non_null(strstr(r.msg, "h1.key"));
+    free(r.out);
+
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void test_ctl_url(void **state)
 {
     (void)state;
@@ -288,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_parse_table), cmocka_unit_test(test_global_flags_anywhere),
         cmocka_unit_test(test_help),        cmocka_unit_test(test_interface_spellings),
         cmocka_unit_test(test_synopsis),    cmocka_unit_test(test_ctl_url),
+        cmocka_unit_test(test_pki),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
