@@ -1,6 +1,7 @@
 /* pki.c - Strata's certificate authority (see pki.h), on OpenSSL 3 libcrypto: EC P-256 keys,
  * X.509 v3 certificates, PEM files created new through strata_file_create. */
 #include "pki.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -28,19 +29,6 @@
 #define PKI_KEY_MODE 0600
 #define PKI_CERT_MODE 0644
 #define PKI_DIR_MODE 0700
-
-/* The OU of each role. lib/tls.c reads it back with strata_role_parse; until that file lands
- * the names are kept here too, and both lists must stay the five of strata_role_name(). */
-static const char *const pki_roles[] = {"operator", "directory", "connectivity", "agent",
-                                        "gateway"};
-
-static bool pki_role_ok(const char *role)
-{
-    for (size_t i = 0; i < sizeof(pki_roles) / sizeof(pki_roles[0]); i++)
-        if (strcmp(role, pki_roles[i]) == 0)
-            return true;
-    return false;
-}
 
 /* An error message followed by OpenSSL's reason for it, when it left one. */
 static int pki_fail(struct strata_err *e, int code, const char *fmt, ...)
@@ -350,7 +338,7 @@ static int pki_issue_check(const struct strata_pki_issue_opts *o, struct strata_
 {
     if (o->dir == NULL || *o->dir == '\0')
         return strata_err_set(e, STRATA_EINVAL, "pki issue: no directory");
-    if (o->role == NULL || !pki_role_ok(o->role))
+    if (o->role == NULL || strata_role_parse(o->role) == STRATA_ROLE_NONE)
         return strata_err_set(e, STRATA_EINVAL,
                               "unknown role \"%.32s\": operator, directory, connectivity, agent "
                               "or gateway",
