@@ -1,0 +1,104 @@
+/* h_tls.c - the tests' PKI (h_tls.h), made with lib/pki.c as `strata pki` makes it. */
+#include "h_tls.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "pki.h"
+
+static int tls_mode = -1; /* -1: from the environment */
+
+bool h_tls(void)
+{
+    if (tls_mode < 0) {
+        const char *v = getenv("STRATA_TEST_TLS");
+        tls_mode = v == NULL || strcmp(v, "0") != 0;
+    }
+    return tls_mode == 1;
+}
+
+void h_tls_force(bool on)
+{
+    tls_mode = on;
+}
+
+const char *h_tls_scheme(void)
+{
+    return h_tls() ? "tls+tcp://" : "tcp://";
+}
+
+static void h_tls_die(const char *what, const struct strata_err *e)
+{
+    fprintf(stderr, "h_tls: %s: %s\n", what, e->msg);
+    abort();
+}
+
+const char *h_tls_dir(void)
+{
+    static const char *dir;
+    if (dir == NULL) {
+        struct strata_err e;
+        const char *base = h_tmpdir("pki");
+        static char path[1024];
+        snprintf(path, sizeof(path), "%s/ca", base != NULL ? base : "/tmp");
+        if (strata_pki_init(path, &e) != 0)
+            h_tls_die("CA", &e);
+        dir = path;
+    }
+    return dir;
+}
+
+struct strata_tls_files h_tls_files(const char *role, const char *name, const char *ip)
+{
+    struct strata_err e;
+    const char *dir = h_tls_dir();
+    char crt[STRATA_PKI_PATH_MAX], key[STRATA_PKI_PATH_MAX], ca[STRATA_PKI_PATH_MAX];
+    if (strata_pki_path(dir, name, "crt", crt, sizeof(crt), &e) != 0 ||
+        strata_pki_path(dir, name, "key", key, sizeof(key), &e) != 0 ||
+        strata_pki_path(dir, STRATA_PKI_CA_NAME, "crt", ca, sizeof(ca), &e) != 0)
+        h_tls_die(name, &e);
+    if (access(crt, F_OK) != 0) {
+        const char *ips[2] = {"127.0.0.1", ip};
+        struct strata_pki_issue_opts o = {
+            .dir = dir, .role = role, .name = name, .ips = ips, .nips = ip != NULL ? 2 : 1};
+        if (strata_pki_issue(&o, &e) != 0)
+            h_tls_die(name, &e);
+    }
+    struct strata_tls_files f = {strdup(ca), strdup(crt), strdup(key)};
+    return f;
+}
+
+void h_tls_argv(char **argv, int *a, const char *role, const char *name, const char *ip)
+{
+    if (!h_tls())
+        return;
+    struct strata_tls_files f = h_tls_files(role, name, ip);
+    argv[(*a)++] = (char *)"--tls-ca";
+    argv[(*a)++] = (char *)f.ca;
+    argv[(*a)++] = (char *)"--tls-cert";
+    argv[(*a)++] = (char *)f.cert;
+    argv[(*a)++] = (char *)"--tls-key";
+    argv[(*a)++] = (char *)f.key;
+}
+
+struct strata_tls *h_tls_ctx(const char *role, const char *name)
+{
+    struct strata_tls_files f = h_tls_files(role, name, NULL);
+    struct strata_tls *t;
+    struct strata_err e;
+    if (strata_tls_open(&f, &t, &e) != 0)
+        h_tls_die(name, &e);
+    return t;
+}
+
+void h_tls_operator(void)
+{
+    static struct strata_tls *op;
+    if (!h_tls() || op != NULL)
+        return;
+    op = h_tls_ctx("operator", "test-operator");
+    strata_tls_set_default(op);
+}

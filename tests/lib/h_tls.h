@@ -1,0 +1,36 @@
+/* h_tls.h - mutual TLS in tests and benchmarks: one CA per process (made at first use, removed
+ * with h_cleanup), certificates issued on demand, daemon flags and client contexts made from
+ * them. TLS is on unless STRATA_TEST_TLS=0, so that every test runs as deployed. */
+#ifndef STRATA_H_TLS_H
+#define STRATA_H_TLS_H
+
+#include <stdbool.h>
+
+#include "tls.h"
+
+/* Whether tests run with TLS (STRATA_TEST_TLS unset or not "0"); can be forced by a test that
+ * is about TLS (h_tls_force). */
+bool h_tls(void);
+void h_tls_force(bool on);
+/* "tls+tcp://" or "tcp://": the scheme of every URL a test builds. */
+const char *h_tls_scheme(void);
+
+/* The CA's directory (dir/ca.crt, dir/ca.key). */
+const char *h_tls_dir(void);
+
+/* The files of `role`'s certificate for `name`, issued at the first call with IP SANs
+ * 127.0.0.1 and `ip` (NULL: none more). Paths stay valid for the process's life. */
+struct strata_tls_files h_tls_files(const char *role, const char *name, const char *ip);
+
+/* Append "--tls-ca CA --tls-cert C --tls-key K" for role/name to argv at *a, when TLS is on. */
+void h_tls_argv(char **argv, int *a, const char *role, const char *name, const char *ip);
+
+/* A context speaking as role/name (a test client acting as an agent, a stranger...). Kept for
+ * the process's life. */
+struct strata_tls *h_tls_ctx(const char *role, const char *name);
+
+/* Make the process an operator: its clients' default context (strata_tls_default) is an
+ * operator certificate's. No-op when TLS is off. */
+void h_tls_operator(void);
+
+#endif
