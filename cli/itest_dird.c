@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "h_tls.h"
 #include "harness.h"
 
 static char api_url[64];
@@ -104,24 +105,26 @@ static int setup(void **state)
     snprintf(err_path, sizeof(err_path), "%s/stderr", dir);
     int rp = h_free_port(), ap = h_free_port();
     snprintf(raft, sizeof(raft), "127.0.0.1:%d", rp);
-    snprintf(api_url, sizeof(api_url), "tcp://127.0.0.1:%d", ap);
+    h_tls_operator();
+    snprintf(api_url, sizeof(api_url), "%s127.0.0.1:%d", h_tls_scheme(), ap);
     snprintf(cluster, sizeof(cluster), "1=%s", raft);
     char mk[600];
     snprintf(mk, sizeof(mk), "mkdir -p %s", data);
     if (h_run(mk, NULL) != 0)
         return -1;
-    char *argv[] = {(char *)h_bin("strata-dird"),
-                    "--id",
-                    id,
-                    "--data-dir",
-                    data,
-                    "--raft",
-                    raft,
-                    "--api",
-                    api_url,
-                    "--cluster",
-                    cluster,
-                    NULL};
+    char *argv[32] = {(char *)h_bin("strata-dird"),
+                      "--id",
+                      id,
+                      "--data-dir",
+                      data,
+                      "--raft",
+                      raft,
+                      "--api",
+                      api_url,
+                      "--cluster",
+                      cluster,
+                      NULL};
+    h_tls_args(argv, "directory", id, NULL);
     if (h_spawn(argv, log) < 0)
         return -1;
     if (!h_wait_until(has_leader, NULL, 20000)) {

@@ -13,12 +13,14 @@
 
 #include <cmocka.h>
 
+#include "h_tls.h"
 #include "harness.h"
 
 static char ns[64];
 static char ctl[512];
 static const char *dir;
 static bool ns_made;
+static char dir_url[64], cs_url[64]; /* tls+tcp:// unless STRATA_TEST_TLS=0 */
 
 /* Run a command line inside the namespace; returns its exit status, stdout in *out. */
 static int in_ns(const char *cmd, char **out)
@@ -33,8 +35,7 @@ static int in_ns(const char *cmd, char **out)
 static int strata(const char *args, char **out)
 {
     char cmd[1536];
-    snprintf(cmd, sizeof(cmd), "%s --directory tcp://127.0.0.1:7091 %s 2>&1", h_bin("strata"),
-             args);
+    snprintf(cmd, sizeof(cmd), "%s --directory %s %s 2>&1", h_bin("strata"), dir_url, args);
     return in_ns(cmd, out);
 }
 
@@ -135,29 +136,34 @@ static int setup(void **state)
     snprintf(alog, sizeof(alog), "%s/agentd.log", dir);
     snprintf(ctl, sizeof(ctl), "%s/agent.sock", dir);
     mkdir(data, 0700);
-    char *dird[] = {(char *)h_bin("strata-dird"),
-                    "--id",
-                    "1",
-                    "--data-dir",
-                    data,
-                    "--raft",
-                    "127.0.0.1:7191",
-                    "--api",
-                    "tcp://127.0.0.1:7091",
-                    "--cluster",
-                    "1=127.0.0.1:7191",
-                    NULL};
+    h_tls_operator();
+    snprintf(dir_url, sizeof(dir_url), "%s127.0.0.1:7091", h_tls_scheme());
+    snprintf(cs_url, sizeof(cs_url), "%s127.0.0.1:7391", h_tls_scheme());
+    char *dird[32] = {(char *)h_bin("strata-dird"),
+                      "--id",
+                      "1",
+                      "--data-dir",
+                      data,
+                      "--raft",
+                      "127.0.0.1:7191",
+                      "--api",
+                      dir_url,
+                      "--cluster",
+                      "1=127.0.0.1:7191",
+                      NULL};
+    h_tls_args(dird, "directory", "1", NULL);
     spawn_in_ns(dird, dlog);
-    char *csd[] = {(char *)h_bin("strata-csd"),
-                   "--id",
-                   "cs1",
-                   "--pod",
-                   "a",
-                   "--listen",
-                   "tcp://127.0.0.1:7391",
-                   "--directory",
-                   "tcp://127.0.0.1:7091",
-                   NULL};
+    char *csd[32] = {(char *)h_bin("strata-csd"),
+                     "--id",
+                     "cs1",
+                     "--pod",
+                     "a",
+                     "--listen",
+                     cs_url,
+                     "--directory",
+                     dir_url,
+                     NULL};
+    h_tls_args(csd, "connectivity", "cs1", NULL);
     spawn_in_ns(csd, clog);
     if (!h_wait_until(has_leader, NULL, 20000))
         return -1;
@@ -167,20 +173,21 @@ static int setup(void **state)
     expect_ok("host add --id h1 --vtep 192.168.50.1 --pod a", NULL);
     expect_ok("host add --id h2 --vtep 192.168.50.2 --pod a", NULL);
     expect_ok("endpoint add --vni 100 --mac 02:00:00:00:01:06 --ip 10.1.0.6 --host h2", NULL);
-    char *agent[] = {(char *)h_bin("strata-agentd"),
-                     "--host",
-                     "h1",
-                     "--vtep",
-                     "192.168.50.1",
-                     "--pod",
-                     "a",
-                     "--cs",
-                     "tcp://127.0.0.1:7391",
-                     "--ctl",
-                     ctl,
-                     "--data-dir",
-                     adata,
-                     NULL};
+    char *agent[32] = {(char *)h_bin("strata-agentd"),
+                       "--host",
+                       "h1",
+                       "--vtep",
+                       "192.168.50.1",
+                       "--pod",
+                       "a",
+                       "--cs",
+                       cs_url,
+                       "--ctl",
+                       ctl,
+                       "--data-dir",
+                       adata,
+                       NULL};
+    h_tls_args(agent, "agent", "h1", NULL);
     spawn_in_ns(agent, alog);
     if (!h_wait_until(ctl_ready, NULL, 20000))
         return -1;
@@ -222,7 +229,9 @@ static void test_port_trace_cache(void **state)
 
     snprintf(args, sizeof(args), "--json cache show --agent %s", ctl);
     expect_ok(args, "\"counters\":{");
-    expect_ok("--json cache show --cs tcp://127.0.0.1:7391", "\"entries\":[");
+    char show[128];
+    snprintf(show, sizeof(show), "--json cache show --cs %s", cs_url);
+    expect_ok(show, "\"entries\":[");
 
     snprintf(args, sizeof(args), "--json port detach --agent %s --ifname vm1", ctl);
     expect_ok(args, "\"op\":\"port detach\"");

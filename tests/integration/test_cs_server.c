@@ -17,6 +17,7 @@
 #include "addr.h"
 #include "client.h"
 #include "dirclient.h"
+#include "h_tls.h"
 #include "harness.h"
 #include "msg.h"
 #include "sweep.h"
@@ -41,7 +42,7 @@ static strata_env *call(const char *url, strata_env *req, unsigned timeout_ms)
     struct strata_sclient *c;
     struct strata_err e;
     strata_env *rep = NULL;
-    if (strata_sclient_open(url, &c, &e) != 0)
+    if (strata_sclient_open_tls(url, h_tls_ident(req->identity), &c, &e) != 0)
         return NULL;
     if (strata_sclient_call(c, req, timeout_ms, &rep, &e) != 0)
         rep = NULL;
@@ -161,20 +162,21 @@ static void start_csd(int i)
     char id[16], metrics[32];
     snprintf(id, sizeof(id), "cs%d", i + 1);
     snprintf(metrics, sizeof(metrics), "127.0.0.1:%d", T.metrics_port[i]);
-    char *argv[] = {(char *)h_bin("strata-csd"),
-                    "--id",
-                    id,
-                    "--pod",
-                    "p1",
-                    "--listen",
-                    T.cs_url[i],
-                    "--directory",
-                    T.urls,
-                    "--negative-ttl-ms",
-                    "5000",
-                    "--metrics",
-                    metrics,
-                    NULL};
+    char *argv[32] = {(char *)h_bin("strata-csd"),
+                      "--id",
+                      id,
+                      "--pod",
+                      "p1",
+                      "--listen",
+                      T.cs_url[i],
+                      "--directory",
+                      T.urls,
+                      "--negative-ttl-ms",
+                      "5000",
+                      "--metrics",
+                      metrics,
+                      NULL};
+    h_tls_args(argv, "connectivity", id, NULL);
     T.csd[i] = h_spawn(argv, T.cs_log[i]);
     assert_true(T.csd[i] > 0);
 }
@@ -360,11 +362,12 @@ static int setup(void **state)
     (void)state;
     memset(&T, 0, sizeof(T));
     const char *base = h_tmpdir("cs-server");
+    h_tls_operator();
     char cluster[256] = "";
     size_t off = 0, uoff = 0;
     for (int i = 0; i < NODES; i++) {
         snprintf(T.raft[i], sizeof(T.raft[i]), "127.0.0.1:%d", h_free_port());
-        snprintf(T.api[i], sizeof(T.api[i]), "tcp://127.0.0.1:%d", h_free_port());
+        snprintf(T.api[i], sizeof(T.api[i]), "%s127.0.0.1:%d", h_tls_scheme(), h_free_port());
         snprintf(T.dirs[i], sizeof(T.dirs[i]), "%s/dird%d", base, i + 1);
         snprintf(T.logs[i], sizeof(T.logs[i]), "%s/dird%d.log", base, i + 1);
         off += (size_t)snprintf(cluster + off, sizeof(cluster) - off, "%s%d=%s", i ? "," : "",
@@ -375,22 +378,23 @@ static int setup(void **state)
     for (int i = 0; i < NODES; i++) {
         char id[8];
         snprintf(id, sizeof(id), "%d", i + 1);
-        char *argv[] = {(char *)h_bin("strata-dird"),
-                        "--id",
-                        id,
-                        "--data-dir",
-                        T.dirs[i],
-                        "--raft",
-                        T.raft[i],
-                        "--api",
-                        T.api[i],
-                        "--cluster",
-                        cluster,
-                        "--election-timeout-ms",
-                        "300",
-                        "--heartbeat-ms",
-                        "50",
-                        NULL};
+        char *argv[32] = {(char *)h_bin("strata-dird"),
+                          "--id",
+                          id,
+                          "--data-dir",
+                          T.dirs[i],
+                          "--raft",
+                          T.raft[i],
+                          "--api",
+                          T.api[i],
+                          "--cluster",
+                          cluster,
+                          "--election-timeout-ms",
+                          "300",
+                          "--heartbeat-ms",
+                          "50",
+                          NULL};
+        h_tls_args(argv, "directory", id, NULL);
         T.dird[i] = h_spawn(argv, T.logs[i]);
         assert_true(T.dird[i] > 0);
     }
@@ -404,7 +408,7 @@ static int setup(void **state)
     dir_endpoint(14, 100, "10.1.0.14", "h3"); /* asked by many at once */
     dir_endpoint(20, 200, "10.2.0.20", "h3"); /* in a VN the agents have no port in */
     for (int i = 0; i < 2; i++) {
-        snprintf(T.cs_url[i], sizeof(T.cs_url[i]), "tcp://127.0.0.1:%d", h_free_port());
+        snprintf(T.cs_url[i], sizeof(T.cs_url[i]), "%s127.0.0.1:%d", h_tls_scheme(), h_free_port());
         snprintf(T.cs_log[i], sizeof(T.cs_log[i]), "%s/csd%d.log", base, i + 1);
         T.metrics_port[i] = h_free_port();
         start_csd(i);
@@ -703,11 +707,14 @@ static void test_refusals(void **state)
     assert_non_null(r);
     assert_int_equal(r->status, STRATA_EDENIED);
     strata_msg_free(r);
-    /* cache show is the operator's; no identity at all is refused */
+    /* cache show is the operator's; in plaintext, a request claiming no identity is refused
+     * (under TLS the certificate is the identity: test_tls_authz has clients without one) */
     r = cs_show(0, "host:h1");
     assert_non_null(r);
     assert_int_equal(r->status, STRATA_EDENIED);
     strata_msg_free(r);
+    if (h_tls())
+        return;
     r = cs_show(0, "");
     assert_non_null(r);
     assert_int_equal(r->status, STRATA_EDENIED);

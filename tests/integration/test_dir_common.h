@@ -18,6 +18,7 @@
 #include "addr.h"
 #include "client.h"
 #include "dirclient.h"
+#include "h_tls.h"
 #include "harness.h"
 #include "msg.h"
 
@@ -45,12 +46,13 @@ static inline void td_init(struct td_cluster *c, int n, const char *tag)
     memset(c, 0, sizeof(*c));
     c->n = n;
     const char *base = h_tmpdir(tag);
+    h_tls_operator();
     size_t off = 0;
     for (int i = 0; i < TD_MAX_NODES; i++) {
         struct td_node *nd = &c->node[i];
         nd->id = i + 1;
         snprintf(nd->raft, sizeof(nd->raft), "127.0.0.1:%d", h_free_port());
-        snprintf(nd->api, sizeof(nd->api), "tcp://127.0.0.1:%d", h_free_port());
+        snprintf(nd->api, sizeof(nd->api), "%s127.0.0.1:%d", h_tls_scheme(), h_free_port());
         snprintf(nd->dir, sizeof(nd->dir), "%s/node%d", base, nd->id);
         snprintf(nd->log, sizeof(nd->log), "%s/node%d.log", base, nd->id);
         if (i < n)
@@ -86,6 +88,7 @@ static inline void td_start(struct td_cluster *c, int i)
     argv[a++] = (char *)"300";
     argv[a++] = (char *)"--heartbeat-ms";
     argv[a++] = (char *)"50";
+    h_tls_argv(argv, &a, "directory", id, NULL);
     for (int k = 0; k < 8 && c->extra[k] != NULL; k++)
         argv[a++] = (char *)c->extra[k];
     char metrics[32];
@@ -471,14 +474,16 @@ static inline bool td_csd_up_pred(void *arg)
 static inline pid_t td_csd_start(const char *directory, char *url, size_t url_len, const char *log,
                                  const char *const *extra)
 {
-    snprintf(url, url_len, "tcp://127.0.0.1:%d", h_free_port());
-    char *argv[32];
+    snprintf(url, url_len, "%s127.0.0.1:%d", h_tls_scheme(), h_free_port());
+    char *argv[40];
     int a = 0;
-    const char *fixed[] = {h_bin("strata-csd"), "--id", "cs1",         "--pod",  "p1",
-                           "--listen",          url,    "--directory", directory};
+    h_tls_operator();
+    argv[a++] = (char *)h_bin("strata-csd");
+    h_tls_argv(argv, &a, "connectivity", "cs1", NULL);
+    const char *fixed[] = {"--id", "cs1", "--pod", "p1", "--listen", url, "--directory", directory};
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         argv[a++] = (char *)fixed[i];
-    for (int i = 0; extra != NULL && extra[i] != NULL && a < 31; i++)
+    for (int i = 0; extra != NULL && extra[i] != NULL && a < 39; i++)
         argv[a++] = (char *)extra[i];
     argv[a] = NULL;
     pid_t pid = h_spawn(argv, log);

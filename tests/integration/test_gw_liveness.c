@@ -11,6 +11,7 @@
  *   continued, it registers again. A gateway coming back does not take the address back.
  * - policy set/delete pushes UPD_VNINFO to exactly the gateway sessions serving either VN (and
  *   never to hosts), fast; a change of a gateway's record pushes its new VN list. */
+#include "h_tls.h"
 #include "test_dir_common.h"
 
 #include <signal.h>
@@ -54,7 +55,7 @@ static int gw_child(const char *url, const char *name, const char *vtep_text)
     struct strata_err e;
     uint64_t session = 0, after = 0;
     for (;;) {
-        if (cl == NULL && strata_sclient_open(url, &cl, &e) != 0) {
+        if (cl == NULL && strata_sclient_open_tls(url, h_tls_ident(ident), &cl, &e) != 0) {
             usleep(100 * 1000);
             continue;
         }
@@ -129,7 +130,7 @@ static strata_env *csd_call(strata_env *req, unsigned timeout_ms)
     struct strata_sclient *cl;
     struct strata_err e;
     strata_env *rep = NULL;
-    if (strata_sclient_open(CS_URL, &cl, &e) != 0)
+    if (strata_sclient_open_tls(CS_URL, h_tls_ident(req->identity), &cl, &e) != 0)
         return NULL;
     if (strata_sclient_call(cl, req, timeout_ms, &rep, &e) != 0)
         rep = NULL;

@@ -84,6 +84,15 @@ void h_tls_argv(char **argv, int *a, const char *role, const char *name, const c
     argv[(*a)++] = (char *)f.key;
 }
 
+void h_tls_args(char **argv, const char *role, const char *name, const char *ip)
+{
+    int a = 0;
+    while (argv[a] != NULL)
+        a++;
+    h_tls_argv(argv, &a, role, name, ip);
+    argv[a] = NULL;
+}
+
 struct strata_tls *h_tls_ctx(const char *role, const char *name)
 {
     struct strata_tls_files f = h_tls_files(role, name, NULL);
@@ -94,6 +103,34 @@ struct strata_tls *h_tls_ctx(const char *role, const char *name)
     return t;
 }
 
+struct strata_tls *h_tls_ident(const char *identity)
+{
+    static struct {
+        char id[80];
+        struct strata_tls *t;
+    } cache[64];
+    if (!h_tls())
+        return NULL;
+    h_tls_operator();
+    const char *role = NULL, *name = NULL;
+    if (identity != NULL && strncmp(identity, "host:", 5) == 0)
+        role = "agent", name = identity + 5;
+    else if (identity != NULL && strncmp(identity, "gw:", 3) == 0)
+        role = "gateway", name = identity + 3;
+    if (role == NULL || name[0] == '\0')
+        return strata_tls_default();
+    size_t i = 0;
+    for (; i < sizeof(cache) / sizeof(cache[0]) && cache[i].t != NULL; i++)
+        if (strcmp(cache[i].id, identity) == 0)
+            return cache[i].t;
+    struct strata_tls *t = h_tls_ctx(role, name);
+    if (i < sizeof(cache) / sizeof(cache[0])) {
+        snprintf(cache[i].id, sizeof(cache[i].id), "%s", identity);
+        cache[i].t = t;
+    }
+    return t;
+}
+
 void h_tls_operator(void)
 {
     static struct strata_tls *op;
@@ -101,4 +138,9 @@ void h_tls_operator(void)
         return;
     op = h_tls_ctx("operator", "test-operator");
     strata_tls_set_default(op);
+    /* and the CLI the tests run */
+    struct strata_tls_files f = h_tls_files("operator", "test-operator", NULL);
+    setenv("STRATA_TLS_CA", f.ca, 1);
+    setenv("STRATA_TLS_CERT", f.cert, 1);
+    setenv("STRATA_TLS_KEY", f.key, 1);
 }

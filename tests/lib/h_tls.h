@@ -25,12 +25,22 @@ struct strata_tls_files h_tls_files(const char *role, const char *name, const ch
 /* Append "--tls-ca CA --tls-cert C --tls-key K" for role/name to argv at *a, when TLS is on. */
 void h_tls_argv(char **argv, int *a, const char *role, const char *name, const char *ip);
 
+/* The same at the end of a NULL-terminated argv with room for six more. */
+void h_tls_args(char **argv, const char *role, const char *name, const char *ip);
+
 /* A context speaking as role/name (a test client acting as an agent, a stranger...). Kept for
  * the process's life. */
 struct strata_tls *h_tls_ctx(const char *role, const char *name);
 
+/* The context for an envelope identity as plaintext tests claim it: "host:NAME" is agent NAME's
+ * certificate, "gw:NAME" gateway NAME's, anything else the process's default (the operator's).
+ * NULL when TLS is off. So a test written against claimed identities speaks, under TLS, with
+ * the certificate of whoever it claims to be. */
+struct strata_tls *h_tls_ident(const char *identity);
+
 /* Make the process an operator: its clients' default context (strata_tls_default) is an
- * operator certificate's. No-op when TLS is off. */
+ * operator certificate's, and STRATA_TLS_CA/CERT/KEY name its files for the CLIs it runs. No-op
+ * when TLS is off. */
 void h_tls_operator(void);
 
 #endif

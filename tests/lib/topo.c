@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "h_tls.h"
 #include "harness.h"
 
 #define IP_BIN "/usr/sbin/ip"
@@ -160,48 +161,52 @@ int topo_start(struct topo *t, const char *tag)
              "&& ip -n %s addr add 192.0.2.254/24 dev ub0 && ip -n %s link set ub0 up",
              t->infra, t->infra, t->infra, t->infra, t->infra) != 0)
         return -1;
-    snprintf(t->dir_urls, sizeof(t->dir_urls),
-             "tcp://127.0.0.1:7101,tcp://127.0.0.1:7102,tcp://127.0.0.1:7103");
+    h_tls_operator();
+    const char *sch = h_tls_scheme();
+    snprintf(t->dir_urls, sizeof(t->dir_urls), "%s127.0.0.1:7101,%s127.0.0.1:7102,%s127.0.0.1:7103",
+             sch, sch, sch);
     for (int i = 0; i < 3; i++) {
         char id[4], dd[512], raft[32], api[32], log[512];
         snprintf(id, sizeof(id), "%d", i + 1);
         snprintf(dd, sizeof(dd), "%s/dird%d", t->tmp, i + 1);
         snprintf(raft, sizeof(raft), "127.0.0.1:700%d", i + 1);
-        snprintf(api, sizeof(api), "tcp://127.0.0.1:710%d", i + 1);
+        snprintf(api, sizeof(api), "%s127.0.0.1:710%d", sch, i + 1);
         snprintf(log, sizeof(log), "%s/dird%d.log", t->tmp, i + 1);
         if (must("mkdir -p %s", dd) != 0)
             return -1;
-        char *args[] = {(char *)h_bin("strata-dird"),
-                        "--id",
-                        id,
-                        "--data-dir",
-                        dd,
-                        "--raft",
-                        raft,
-                        "--api",
-                        api,
-                        "--cluster",
-                        "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003",
-                        NULL};
+        char *args[32] = {(char *)h_bin("strata-dird"),
+                          "--id",
+                          id,
+                          "--data-dir",
+                          dd,
+                          "--raft",
+                          raft,
+                          "--api",
+                          api,
+                          "--cluster",
+                          "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003",
+                          NULL};
+        h_tls_args(args, "directory", id, NULL);
         if ((t->dird_pid[i] = spawn_in(t->infra, args, log)) <= 0)
             return -1;
     }
-    snprintf(t->cs_url, sizeof(t->cs_url), "tcp://192.0.2.254:7201,tcp://192.0.2.254:7202");
+    snprintf(t->cs_url, sizeof(t->cs_url), "%s192.0.2.254:7201,%s192.0.2.254:7202", sch, sch);
     for (int i = 0; i < 2; i++) {
         char log[512], id[8], listen[64];
         snprintf(log, sizeof(log), "%s/csd%d.log", t->tmp, i + 1);
         snprintf(id, sizeof(id), "cs%d", i + 1);
-        snprintf(listen, sizeof(listen), "tcp://192.0.2.254:720%d", i + 1);
-        char *args[] = {(char *)h_bin("strata-csd"),
-                        "--id",
-                        id,
-                        "--pod",
-                        "p1",
-                        "--listen",
-                        listen,
-                        "--directory",
-                        t->dir_urls,
-                        NULL};
+        snprintf(listen, sizeof(listen), "%s192.0.2.254:720%d", sch, i + 1);
+        char *args[32] = {(char *)h_bin("strata-csd"),
+                          "--id",
+                          id,
+                          "--pod",
+                          "p1",
+                          "--listen",
+                          listen,
+                          "--directory",
+                          t->dir_urls,
+                          NULL};
+        h_tls_args(args, "connectivity", id, "192.0.2.254");
         if ((t->csd_pid[i] = spawn_in(t->infra, args, log)) <= 0)
             return -1;
     }
@@ -242,24 +247,25 @@ int topo_node_start(struct topo *t, struct topo_node *n)
     char data[512], log[512];
     snprintf(data, sizeof(data), "%s/%s", t->tmp, n->name);
     snprintf(log, sizeof(log), "%s/%s.log", t->tmp, n->name);
-    char *args[] = {(char *)h_bin(n->gateway ? "strata-gwd" : "strata-agentd"),
-                    n->gateway ? "--id" : "--host",
-                    n->name,
-                    "--vtep",
-                    n->vtep,
-                    "--pod",
-                    "p1",
-                    "--cs",
-                    t->cs_url,
-                    "--ctl",
-                    n->ctl,
-                    "--data-dir",
-                    data,
-                    "--underlay-dev",
-                    "eth0",
-                    "--metrics",
-                    TOPO_METRICS,
-                    NULL};
+    char *args[32] = {(char *)h_bin(n->gateway ? "strata-gwd" : "strata-agentd"),
+                      n->gateway ? "--id" : "--host",
+                      n->name,
+                      "--vtep",
+                      n->vtep,
+                      "--pod",
+                      "p1",
+                      "--cs",
+                      t->cs_url,
+                      "--ctl",
+                      n->ctl,
+                      "--data-dir",
+                      data,
+                      "--underlay-dev",
+                      "eth0",
+                      "--metrics",
+                      TOPO_METRICS,
+                      NULL};
+    h_tls_args(args, n->gateway ? "gateway" : "agent", n->name, NULL);
     topo_sh(NULL, "rm -f %s", n->ctl);
     if (n->gateway) {
         /* nsenter, not `ip netns exec`: that one also gives the program a private mount
@@ -267,8 +273,8 @@ int topo_node_start(struct topo *t, struct topo_node *n)
          * /run/netns would stay invisible to everyone else. */
         char netns[128];
         snprintf(netns, sizeof(netns), "--net=/run/netns/%s", n->ns);
-        char *argv[24] = {"/usr/bin/nsenter", netns};
-        for (int i = 0; args[i] != NULL && i < 21; i++)
+        char *argv[40] = {"/usr/bin/nsenter", netns};
+        for (int i = 0; args[i] != NULL && i < 37; i++)
             argv[i + 2] = args[i];
         n->pid = h_spawn(argv, log);
     } else {
