@@ -70,13 +70,16 @@ static int client_socket_open(const char *url, nng_socket *sock, struct strata_e
 
 /* Decode a reply. An error reply (status != 0) is accepted
  * even when it fails body validation (a peer may answer an error without a body): callers only
- * read its status and message then. */
+ * read its status and message then. Never when it fails the wire check: a string with a NUL
+ * (its text cut short) or a message protobuf-c would decode at great cost. */
 int client_decode_reply(const void *buf, size_t len, strata_env **out, struct strata_err *e)
 {
     strata_env *env = NULL;
     struct strata_err derr = {0};
     int rc = strata_msg_decode(buf, len, STRATA_MSG_MAX, &env, &derr);
-    if (rc != 0 && len <= STRATA_MSG_MAX) {
+    if (rc != 0 && len <= STRATA_MSG_MAX &&
+        strata_msg_wire_check(&strata__v1__envelope__descriptor, buf, len, STRATA_MAX_ELEMS,
+                              NULL) == 0) {
         env = strata__v1__envelope__unpack(NULL, len, buf);
         if (env != NULL && env->status != 0)
             rc = 0;

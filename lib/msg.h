@@ -43,9 +43,10 @@ int strata_msg_decode_req(const void *buf, size_t len, size_t max, strata_env **
                           struct strata_err *e);
 
 /* msg_wire.c: walks the wire bytes of a message of type d without decoding them, and refuses
- * (STRATA_EPROTO, STRATA_EINVAL or STRATA_ETOOBIG, naming the field) malformed framing, a string
- * holding a NUL or not UTF-8, a repeated field past the bound strata_msg_validate applies to it,
- * or more than max_elems repeated elements in all. Linear in len, allocates nothing. */
+ * malformed framing and a string (at any depth) holding a NUL or not UTF-8 (STRATA_EPROTO: the
+ * whole message is malformed, "write.cmd.endpoint_add.host: a NUL byte inside the string"), a
+ * repeated field past the bound strata_msg_validate applies to it, or more than max_elems
+ * repeated elements in all (STRATA_ETOOBIG). Linear in len, allocates nothing. */
 int strata_msg_wire_check(const ProtobufCMessageDescriptor *d, const void *buf, size_t len,
                           size_t max_elems, struct strata_err *e);
 /* Drops the unknown fields of m and of every message inside it (a NULL allocator: malloc's). */

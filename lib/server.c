@@ -23,10 +23,19 @@
  *      a handler refers to it any more (srv_maybe_free), so a late reply is safe.
  *
  * tcp:// URLs do not use NNG's transport but server_uv.c, which speaks the same wire protocol on
- * the loop thread; what both share (decoding, error replies, the request object) is here. */
+ * the loop thread; what both share (decoding, error replies, the request object) is here.
+ *
+ * Local sockets (ipc://, unix://, abstract://) serve their owner only (server.h, ipc_any_user):
+ * the file's mode is NNG's NNG_OPT_IPC_PERMISSIONS, which NNG 1.5.2 applies with chmod() after
+ * bind() and before listen() (src/platform/posix/posix_ipclisten.c), so while the file is still
+ * as wide as the umask left it nobody can connect (ECONNREFUSED), and connect() checks the mode
+ * of the moment; we check the result with lstat() rather than trust it (nng.h: "Check before
+ * you rely on this for security"). The peer's uid is then checked per request on the loop,
+ * before decoding (srv_peer_allowed). */
 #include "server.h"
 #include "server_int.h"
 
+#include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <stdarg.h>
@@ -35,7 +44,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "nng_close.h"
@@ -236,9 +247,48 @@ struct strata_req *srv_take(struct strata_server *s, const struct srv_to *to, co
     return req;
 }
 
+/* Whether the peer that sent m on a local socket may use the server (root or its owner); one
+ * that may not is answered STRATA_EDENIED, naming its uid, and counted. */
+static bool srv_peer_allowed(struct srv_ctx *c, nng_msg *m)
+{
+    struct strata_server *s = c->s;
+    if (!s->owner_only)
+        return true;
+    nng_pipe p = nng_msg_get_pipe(m);
+    uint64_t uid = 0;
+    int rv = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid);
+    if (rv == 0 && (uid == 0 || uid == s->owner_uid))
+        return true;
+    s->stats.requests++;
+    s->stats.denied++;
+    char text[STRATA_MAX_STR + 1], owner[32] = "";
+    if (s->owner_uid != 0)
+        snprintf(owner, sizeof(owner), " and uid %u", (unsigned)s->owner_uid);
+    if (rv != 0) /* the connection is gone (the reply goes nowhere) or not a local socket's */
+        snprintf(text, sizeof(text), "local socket: the peer's uid is unknown (%s): refused",
+                 nng_strerror(rv));
+    else
+        snprintf(text, sizeof(text),
+                 "local socket: uid %llu may not use it (only root%s, its owner, may)",
+                 (unsigned long long)uid, owner);
+    if (s->stats.denied <= 10 || s->stats.denied % 1000 == 0) {
+        uint64_t pid = 0;
+        (void)nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid);
+        LOG_WARN("server: request refused (#%llu): %s; pid %llu",
+                 (unsigned long long)s->stats.denied, text, (unsigned long long)pid);
+    }
+    struct srv_to to = {.c = c};
+    srv_send_error(&to, srv_peek_req_id(nng_msg_body(m), nng_msg_len(m)), STRATA_EDENIED, text);
+    return false;
+}
+
 /* On the loop: a request received on context c. */
 static void srv_handle_msg(struct srv_ctx *c, nng_msg *m)
 {
+    if (!srv_peer_allowed(c, m)) {
+        nng_msg_free(m);
+        return;
+    }
     struct srv_to to = {.c = c};
     struct strata_req *req = srv_take(c->s, &to, nng_msg_body(m), nng_msg_len(m));
     nng_msg_free(m);
@@ -344,12 +394,64 @@ static int srv_nng_err(struct strata_err *e, const char *what, const char *url, 
                           "server %s: %s: %s", url, what, nng_strerror(rv));
 }
 
+/* A unix-domain socket URL of NNG's: *path is its file, NULL for an abstract socket. */
+static bool srv_local_url(const char *url, const char **path)
+{
+    *path = NULL;
+    if (strncmp(url, "ipc://", 6) == 0 || strncmp(url, "unix://", 7) == 0) {
+        *path = strstr(url, "://") + 3;
+        return true;
+    }
+    return strncmp(url, "abstract://", 11) == 0;
+}
+
+/* Listen on opts->url; a local socket with the mode and peer policy of server.h. */
+static int srv_listen(struct strata_server *s, const struct strata_server_opts *opts,
+                      struct strata_err *e)
+{
+    const char *path;
+    if (!srv_local_url(opts->url, &path)) {
+        int rv = nng_listen(s->sock, opts->url, NULL, 0);
+        return rv == 0 ? 0 : srv_nng_err(e, "listen", opts->url, rv);
+    }
+    unsigned mode = opts->ipc_any_user ? 0666 : 0600;
+    nng_listener l;
+    int rv = nng_listener_create(&l, s->sock, opts->url);
+    if (rv != 0)
+        return srv_nng_err(e, "listen", opts->url, rv);
+    /* applied between bind and listen, whatever the umask (the top of this file) */
+    if ((rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, (int)mode)) != 0)
+        return srv_nng_err(e, "socket permissions", opts->url, rv);
+    if ((rv = nng_listener_start(l, 0)) != 0)
+        return srv_nng_err(e, "listen", opts->url, rv);
+    if (path != NULL) {
+        struct stat st;
+        if (lstat(path, &st) != 0)
+            return strata_err_set(e, STRATA_EIO, "server %s: cannot check the socket file: %s",
+                                  opts->url, strerror(errno));
+        if (!S_ISSOCK(st.st_mode) || (st.st_mode & 07777) != mode || st.st_uid != geteuid())
+            return strata_err_set(e, STRATA_EINTERNAL,
+                                  "server %s: the socket file has mode %04o and owner %u once "
+                                  "listening, want a socket %04o owned by %u",
+                                  opts->url, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
+                                  mode, (unsigned)geteuid());
+    }
+    s->owner_only = !opts->ipc_any_user;
+    s->owner_uid = (uint32_t)geteuid();
+    return 0;
+}
+
 int strata_server_open(struct strata_loop *loop, const struct strata_server_opts *opts,
                        strata_server_handler h, void *arg, struct strata_server **out,
                        struct strata_err *e)
 {
     if (opts == NULL || opts->url == NULL || h == NULL)
         return strata_err_set(e, STRATA_EINVAL, "server: missing url or handler");
+    const char *path;
+    if (opts->ipc_any_user && !srv_local_url(opts->url, &path))
+        return strata_err_set(e, STRATA_EINVAL,
+                              "server %s: ipc_any_user is for ipc://, unix:// or abstract://",
+                              opts->url);
     struct strata_server *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return strata_err_set(e, STRATA_ENOMEM, "server: out of memory");
@@ -395,10 +497,8 @@ int strata_server_open(struct strata_loop *loop, const struct strata_server_opts
             goto fail;
         }
     }
-    if ((rv = nng_listen(s->sock, opts->url, NULL, 0)) != 0) {
-        rv = srv_nng_err(e, "listen", opts->url, rv);
+    if ((rv = srv_listen(s, opts, e)) != 0)
         goto fail;
-    }
     for (int i = 0; i < s->nctx; i++)
         srv_ctx_recv(&s->ctxs[i]);
     *out = s;

@@ -49,6 +49,18 @@ struct strata_server_opts {
      * then authorized by its peer, strata_req_peer). */
     struct strata_tls *tls;
     unsigned tls_roles;
+    /* Local (unix-domain) sockets, ipc:// unix:// abstract://, serve only their owner: root and
+     * this process's effective uid. The socket file is made 0600 whatever the umask, before the
+     * listener accepts a connection (NNG chmods it between bind and listen: a connect before
+     * then is refused, ECONNREFUSED), and its mode and owner are checked once it listens; and
+     * every request is checked against its peer's credentials (SO_PEERCRED, taken when the peer
+     * connected), since a mode can be widened later, abstract sockets have none, and a parent
+     * directory may let others in. A request from another uid is answered STRATA_EDENIED,
+     * naming the uid refused, before it is decoded; it never reaches the handler (counted in
+     * stats.denied). Set ipc_any_user to serve every local user instead (the file 0666, no uid
+     * check): only for a socket that must be open to all, since a client's identity is
+     * otherwise only what it claims. Refused (STRATA_EINVAL) with any other scheme. */
+    bool ipc_any_user;
 };
 
 /* Listen on opts->url. Malformed or oversized messages are answered with an error (when they can
@@ -85,12 +97,13 @@ uint64_t strata_req_arrival_us(struct strata_req *req);
 typedef void (*strata_req_close_fn)(struct strata_req *req, void *arg);
 int strata_req_on_close(struct strata_req *req, strata_req_close_fn cb, void *arg);
 
-/* Counters: requests, replies, decode errors; over tcp:// also connections refused (over a
- * cap) and closed for a missed deadline, and the most bytes of replies that ever waited for one
- * client; over tls+tcp:// the connections whose TLS handshake or stream failed (no certificate,
- * another CA, a role not accepted, plaintext). */
+/* Counters: requests, replies, decode errors, requests refused because of their peer's uid
+ * (local sockets: ipc_any_user); over tcp:// also connections refused (over a cap) and closed
+ * for a missed deadline, and the most bytes of replies that ever waited for one client; over
+ * tls+tcp:// the connections whose TLS handshake or stream failed (no certificate, another CA, a
+ * role not accepted, plaintext). */
 struct strata_server_stats {
-    uint64_t requests, replies, bad_messages;
+    uint64_t requests, replies, bad_messages, denied;
     uint64_t refused, timed_out, queued_peak;
     uint64_t tls_failed;
 };

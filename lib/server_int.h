@@ -51,6 +51,9 @@ struct strata_server {
     struct srv_ctx *ctxs;
     int nctx;
     atomic_int posted; /* srv_ctx_done items queued on the loop */
+    /* a local socket serving only root and owner_uid (our euid): ipc_any_user unset */
+    bool owner_only;
+    uint32_t owner_uid;
     /* loop transport (tcp://) */
     struct uvs *uv;
 };

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "client_int.h"
 #include "msg.h"
 #include "test_msg_fixture.h"
 
@@ -359,8 +360,23 @@ static void patch(uint8_t *buf, size_t len, const char *what, const char *with)
     fail_msg("%s not in the message", what);
 }
 
-/* A NUL inside a string cut it ("h1\0x" acted as "h1"), and invalid UTF-8 was echoed into
- * error replies strict decoders refuse: both are refused, naming the field. */
+/* A NUL inside a string cut it ("h1\0x" acted as "h1", "operator\0junk" as "operator"), and
+ * invalid UTF-8 was echoed into error replies strict decoders refuse: either makes the whole
+ * message malformed (EPROTO, naming the field), at any depth, whether a server or a client
+ * decodes it. */
+static void assert_refused(const uint8_t *b, size_t l, const char *err)
+{
+    strata_env *out = NULL;
+    struct strata_err e = {0};
+    assert_int_equal(strata_msg_decode(b, l, STRATA_MSG_MAX, &out, &e), STRATA_EPROTO);
+    assert_null(out);
+    assert_string_equal(e.msg, err);
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(strata_msg_decode_req(b, l, STRATA_MSG_MAX, &out, &e), STRATA_EPROTO);
+    assert_null(out);
+    assert_string_equal(e.msg, err);
+}
+
 static void test_strings_nul_and_utf8(void **state)
 {
     (void)state;
@@ -376,24 +392,118 @@ static void test_strings_nul_and_utf8(void **state)
         const char *with, *err;
     } cases[] = {
         {"host\0h1", "identity: a NUL byte inside the string"},
+        {"host:h\0", "identity: a NUL byte inside the string"}, /* the last byte */
         {"host\xffh1", "identity: not UTF-8"},
-        {"host\xc0\xafh", "identity: not UTF-8"},    /* overlong "/" */
-        {"host\xed\xa0\x80", "identity: not UTF-8"}, /* a UTF-16 surrogate */
+        {"host\xc0\xafh", "identity: not UTF-8"},       /* overlong "/" */
+        {"host\xed\xa0\x80", "identity: not UTF-8"},    /* a UTF-16 surrogate */
+        {"host:\xe2\x82", "identity: not UTF-8"},       /* cut inside a character */
+        {"hos\xf4\x90\x80\x80", "identity: not UTF-8"}, /* past U+10FFFF */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         assert_int_equal(strata_msg_encode(&env, &b, &l, &e), 0);
         patch(b, l, "host:h1", cases[i].with); /* as many bytes as \"host:h1\", NULs too */
-        assert_int_equal(strata_msg_decode(b, l, STRATA_MSG_MAX, &out, &e), STRATA_EINVAL);
-        assert_null(out);
-        assert_string_equal(e.msg, cases[i].err);
+        assert_refused(b, l, cases[i].err);
         free(b);
     }
-    /* UTF-8 beyond ASCII is fine */
+
+    /* The finding: an identity "operator\0junk" decoded as "operator". */
+    env.identity = "operatorXjunk";
     assert_int_equal(strata_msg_encode(&env, &b, &l, &e), 0);
-    patch(b, l, "host:h1", "host:\xc3\xa9");
-    assert_int_equal(strata_msg_decode(b, l, STRATA_MSG_MAX, &out, &e), 0);
-    assert_string_equal(out->identity, "host:\xc3\xa9");
+    patch(b, l, "operatorXjunk", "operator\0junk");
+    assert_refused(b, l, "identity: a NUL byte inside the string");
+    free(b);
+    env.identity = "host:h1";
+
+    /* Nested: an endpoint's host inside a write, and inside a batch's repeated commands. */
+    f.ep.host = "h1Xjunk";
+    assert_int_equal(strata_msg_encode(&env, &b, &l, &e), 0);
+    patch(b, l, "h1Xjunk", "h1\0junk");
+    assert_refused(b, l, "write.cmd.endpoint_add.host: a NUL byte inside the string");
+    free(b);
+    assert_int_equal(strata_msg_encode(&env, &b, &l, &e), 0);
+    patch(b, l, "h1Xjunk", "h1\xc3junk");
+    assert_refused(b, l, "write.cmd.endpoint_add.host: not UTF-8");
+    free(b);
+    strata_env batch;
+    fx_body(&f, &batch, STRATA__V1__ENVELOPE__BODY_WRITE_BATCH);
+    assert_int_equal(strata_msg_encode(&batch, &b, &l, &e), 0);
+    patch(b, l, "h1Xjunk", "h1\0junk");
+    assert_refused(b, l, "write_batch.cmds.endpoint_add.host: a NUL byte inside the string");
+    free(b);
+    f.ep.host = "h1";
+
+    /* UTF-8 beyond ASCII is fine: 2, 3 and 4 bytes, nested too */
+    static const char *const fine[] = {"host:\xc3\xa9", "host\xe2\x82\xac", "hos\xf0\x9f\x98\x80"};
+    for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+        assert_int_equal(strata_msg_encode(&env, &b, &l, &e), 0);
+        patch(b, l, "host:h1", fine[i]);
+        if (strata_msg_decode_req(b, l, STRATA_MSG_MAX, &out, &e) != 0)
+            fail_msg("%s: %s", fine[i], e.msg);
+        assert_memory_equal(out->identity, fine[i], 8);
+        assert_int_equal(strlen(out->identity), 7);
+        strata_msg_free(out);
+        free(b);
+    }
+    f.ep.host = "h\xc3\xa9";
+    assert_int_equal(strata_msg_encode(&env, &b, &l, &e), 0);
+    assert_int_equal(strata_msg_decode_req(b, l, STRATA_MSG_MAX, &out, &e), 0);
+    assert_string_equal(out->write->cmd->endpoint_add->host, "h\xc3\xa9");
     strata_msg_free(out);
+    free(b);
+}
+
+/* strata_utf8_valid reads 8 ASCII bytes at a time: a NUL, a stray byte or a valid character at
+ * every position of a string, near word boundaries and in the tail. */
+static void test_utf8_every_position(void **state)
+{
+    (void)state;
+    uint8_t buf[40];
+    static const struct {
+        const char *bytes;
+        bool ok;
+    } ins[] = {
+        {"\0", false},   {"\x80", false},        {"\xff", false},
+        {"\xc3", false}, {"\xe2\x82", false},    {"\xc3\xa9", true},
+        {"\x7f", true},  {"\xe2\x82\xac", true}, {"\xf0\x9f\x98\x80", true},
+    };
+    for (size_t k = 0; k < sizeof(ins) / sizeof(ins[0]); k++) {
+        size_t m = strlen(ins[k].bytes) ? strlen(ins[k].bytes) : 1; /* "\0" is one byte */
+        for (size_t n = m; n <= sizeof(buf); n++)
+            for (size_t at = 0; at + m <= n; at++) {
+                memset(buf, 'a', n);
+                memcpy(buf + at, ins[k].bytes, m);
+                if (strata_utf8_valid(buf, n) != ins[k].ok)
+                    fail_msg("insert %zu at %zu of %zu: want %d", k, at, n, ins[k].ok);
+            }
+    }
+    assert_true(strata_utf8_valid((const uint8_t *)"", 0));
+}
+
+/* A client took an error reply that failed decoding as long as protobuf-c could unpack it: its
+ * message "refused\0: by policy" read "refused". Only a reply that passes the wire check may
+ * fall back so (the body alone may be invalid). */
+static void test_reply_with_nul_refused(void **state)
+{
+    (void)state;
+    strata_env env = STRATA__V1__ENVELOPE__INIT;
+    env.req_id = 9;
+    env.status = STRATA_EDENIED;
+    env.message = "refusedX: by policy";
+    struct strata_err e = {0};
+    uint8_t *b;
+    size_t l;
+    strata_env *out = NULL;
+    /* no body: what the fallback is for */
+    assert_int_equal(strata_msg_encode(&env, &b, &l, &e), 0);
+    assert_int_equal(client_decode_reply(b, l, &out, &e), 0);
+    assert_int_equal(out->status, STRATA_EDENIED);
+    assert_string_equal(out->message, "refusedX: by policy");
+    strata_msg_free(out);
+    out = NULL;
+    patch(b, l, "refusedX", "refused\0");
+    assert_int_equal(client_decode_reply(b, l, &out, &e), STRATA_EPROTO);
+    assert_null(out);
+    assert_non_null(strstr(e.msg, "message: a NUL byte inside the string"));
     free(b);
 }
 
@@ -524,6 +634,8 @@ int main(void)
         cmocka_unit_test(test_set_error),
         cmocka_unit_test(test_unknown_fields_dropped),
         cmocka_unit_test(test_strings_nul_and_utf8),
+        cmocka_unit_test(test_reply_with_nul_refused),
+        cmocka_unit_test(test_utf8_every_position),
         cmocka_unit_test(test_repeated_refused_before_decoding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

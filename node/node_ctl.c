@@ -335,6 +335,9 @@ int node_ctl_open(struct node_daemon *d, struct strata_err *e)
     char url[PATH_MAX + 8];
     snprintf(url, sizeof(url), "ipc://%s", d->o.ctl_path);
     (void)unlink(d->o.ctl_path); /* a stale socket of a previous run */
+    /* Root and this daemon's uid only, as every local socket of lib/server.c (ipc_any_user
+     * unset: the file is 0600 whatever the umask, and each request's peer uid is checked): a
+     * port attach takes any interface of the host, the underlay too. */
     struct strata_server_opts so = {.url = url, .contexts = 16};
     return strata_server_open(d->loop, &so, ctl_handle, d, &d->srv, e);
 }
