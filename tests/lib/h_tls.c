@@ -36,17 +36,40 @@ static void h_tls_die(const char *what, const struct strata_err *e)
     abort();
 }
 
+static char h_tls_path[1024]; /* the CA this process made, removed at its exit */
+
+static void h_tls_remove(void)
+{
+    const char *keep = getenv("STRATA_KEEP");
+    if (h_tls_path[0] == '\0' || (keep != NULL && strcmp(keep, "1") == 0))
+        return;
+    char cmd[1100];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h_tls_path);
+    h_run(cmd, NULL);
+}
+
 const char *h_tls_dir(void)
 {
     static const char *dir;
+    if (dir == NULL && (dir = getenv("STRATA_TEST_PKI")) != NULL)
+        return dir; /* a test's child process: its parent's CA */
     if (dir == NULL) {
+        /* not an h_tmpdir: tests call h_cleanup between runs, and the CA outlives them */
         struct strata_err e;
-        const char *base = h_tmpdir("pki");
-        static char path[1024];
-        snprintf(path, sizeof(path), "%s/ca", base != NULL ? base : "/tmp");
+        const char *base = getenv("TMPDIR");
+        snprintf(h_tls_path, sizeof(h_tls_path), "%s/strata-pki-XXXXXX",
+                 base != NULL && *base ? base : "/tmp");
+        char path[1100];
+        if (mkdtemp(h_tls_path) == NULL) {
+            strata_err_set(&e, STRATA_EIO, "mkdtemp %s failed", h_tls_path);
+            h_tls_die("CA", &e);
+        }
+        atexit(h_tls_remove);
+        snprintf(path, sizeof(path), "%s/ca", h_tls_path);
         if (strata_pki_init(path, &e) != 0)
             h_tls_die("CA", &e);
-        dir = path;
+        dir = strdup(path);
+        setenv("STRATA_TEST_PKI", dir, 1);
     }
     return dir;
 }

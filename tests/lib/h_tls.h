@@ -15,7 +15,8 @@ void h_tls_force(bool on);
 /* "tls+tcp://" or "tcp://": the scheme of every URL a test builds. */
 const char *h_tls_scheme(void);
 
-/* The CA's directory (dir/ca.crt, dir/ca.key). */
+/* The CA's directory (dir/ca.crt, dir/ca.key); $STRATA_TEST_PKI names it for the processes the
+ * test starts, which use it too. */
 const char *h_tls_dir(void);
 
 /* The files of `role`'s certificate for `name`, issued at the first call with IP SANs
