@@ -76,7 +76,9 @@ static void disk_append_failed(struct dird *d, int status)
 static void disk_append_cb(struct raft_io_append *req, int status)
 {
     struct disk_append *a = (struct disk_append *)req;
-    if (status != 0)
+    /* Appends still in flight when Raft closes (SIGTERM) end RAFT_CANCELED: the node is
+     * stopping, its disk is fine (io->errmsg may still hold an old, unrelated message). */
+    if (status != 0 && status != RAFT_CANCELED && !a->d->stopping)
         disk_append_failed(a->d, status);
     a->d->appends_out--;
     if (status == 0)

@@ -227,8 +227,8 @@ static void test_nobody_can_do_anything(void **state)
     req.cluster_remove = &cr;
     assert_null(call_as(FOREIGN, C.node[0].api, &req, &rc));
     /* plaintext at a TLS port: not a TLS handshake, dropped */
-    char plain[64];
-    snprintf(plain, sizeof(plain), "tcp://%s", C.node[0].api + strlen("tls+tcp://"));
+    char plain[128];
+    snprintf(plain, sizeof(plain), "tcp://%.100s", C.node[0].api + strlen("tls+tcp://"));
     strata_env st = STRATA__V1__ENVELOPE__INIT;
     Strata__V1__ClusterStatusRequest csr = STRATA__V1__CLUSTER_STATUS_REQUEST__INIT;
     st.body_case = STRATA__V1__ENVELOPE__BODY_CLUSTER_STATUS;
