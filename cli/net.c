@@ -12,6 +12,13 @@
 #include "dirclient.h"
 #include "tls.h"
 
+/* An environment variable's value; an empty one counts as unset (VAR= strata ... turns off). */
+static const char *net_env(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
 void cli_ctx_init(struct cli_ctx *ctx)
 {
     memset(ctx, 0, sizeof(*ctx));
@@ -19,9 +26,9 @@ void cli_ctx_init(struct cli_ctx *ctx)
     ctx->directory = env != NULL && env[0] != '\0' ? env : CLI_DIRECTORY_DEFAULT;
     ctx->timeout_ms = CLI_TIMEOUT_DEFAULT_MS;
     ctx->out = stdout;
-    ctx->tls_ca = getenv("STRATA_TLS_CA");
-    ctx->tls_cert = getenv("STRATA_TLS_CERT");
-    ctx->tls_key = getenv("STRATA_TLS_KEY");
+    ctx->tls_ca = net_env("STRATA_TLS_CA");
+    ctx->tls_cert = net_env("STRATA_TLS_CERT");
+    ctx->tls_key = net_env("STRATA_TLS_KEY");
 }
 
 int cli_ctx_tls(struct cli_ctx *ctx, struct strata_err *e)
