@@ -129,7 +129,9 @@ static void run_once(int run)
     uint64_t idx = write_one();
     for (int i = 0; i < 3; i++) {
         struct healthy h = {.node = i, .index = idx};
-        if (!h_wait_until(healthy_pred, &h, 15000))
+        /* 30 s: under ASan on a loaded 2-core machine, loading the snapshot and the log alone
+         * took 4-15 s (logged between "holds state" and "snapshot loaded") */
+        if (!h_wait_until(healthy_pred, &h, 30000))
             fail_msg("run %d: node %d is not back after the restart of node %d: %s (log %s)", run,
                      C.node[i].id, leader, h.last, C.node[i].log);
     }
