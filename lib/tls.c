@@ -148,7 +148,8 @@ int strata_tls_open(const struct strata_tls_files *f, struct strata_tls **out, s
                             ssl_errstr(eb, sizeof(eb), "cannot read a certificate"));
         goto fail;
     }
-    if (SSL_CTX_use_PrivateKey_file(t->ctx, f->key, SSL_FILETYPE_PEM) != 1) {
+    if (SSL_CTX_use_PrivateKey_file(t->ctx, f->key, SSL_FILETYPE_PEM) != 1 &&
+        ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
         rc = strata_err_set(e, STRATA_EINVAL, "--tls-key %s: %s", f->key,
                             ssl_errstr(eb, sizeof(eb), "cannot read a private key"));
         goto fail;
