@@ -139,6 +139,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "strata-csd: %s\n", e.msg);
         return 1;
     }
+    strata_server_metrics(cs->srv, cs->metrics, "cs_listen");
     strata_loop_set_busy_poll(cs->loop, (unsigned)cs->busy_poll_us);
     strata_loop_on_signal(cs->loop, on_signal, cs);
     uv_timer_init(&uv, &cs->tick);

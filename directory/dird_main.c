@@ -374,6 +374,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "strata-dird: %s\n", e.msg);
         return 1;
     }
+    strata_server_metrics(d->srv, d->metrics, "dird_api");
     strata_loop_set_busy_poll(d->loop, (unsigned)c->busy_poll_us);
     strata_loop_on_signal(d->loop, on_signal, d);
     uv_prepare_init(&uv, &d->prepare);

@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "nng_close.h"
 
 enum srv_ctx_state { CTX_RECV, CTX_HELD, CTX_SEND, CTX_IDLE };
@@ -590,6 +591,36 @@ void strata_req_error(struct strata_req *req, int code, const char *fmt, ...)
 void strata_server_stats(struct strata_server *s, struct strata_server_stats *st)
 {
     *st = s->stats;
+}
+
+int strata_server_metrics(struct strata_server *s, struct strata_metrics *m, const char *prefix)
+{
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } tbl[] = {
+        {"requests_total", "requests received", offsetof(struct strata_server_stats, requests)},
+        {"bad_messages_total", "malformed or oversized messages, answered with an error or dropped",
+         offsetof(struct strata_server_stats, bad_messages)},
+        {"connections_refused_total", "connections closed at once: over a connection cap",
+         offsetof(struct strata_server_stats, refused)},
+        {"timed_out_total", "connections closed for a missed deadline (handshake, frame, idle)",
+         offsetof(struct strata_server_stats, timed_out)},
+        {"tls_failed_total",
+         "TLS connections dropped: no certificate, another CA's, a role not accepted, plaintext",
+         offsetof(struct strata_server_stats, tls_failed)},
+        {"denied_local_total", "local-socket requests refused for their peer's uid",
+         offsetof(struct strata_server_stats, denied)},
+    };
+    for (size_t i = 0; i < sizeof(tbl) / sizeof(tbl[0]); i++) {
+        char name[96];
+        snprintf(name, sizeof(name), "%s_%s", prefix, tbl[i].name);
+        int rc = strata_metrics_add(m, name, STRATA_METRIC_COUNTER, tbl[i].help,
+                                    (const uint64_t *)((const char *)&s->stats + tbl[i].off));
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
 }
 
 void strata_server_close(struct strata_server *s)

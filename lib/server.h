@@ -108,6 +108,9 @@ struct strata_server_stats {
     uint64_t tls_failed;
 };
 void strata_server_stats(struct strata_server *s, struct strata_server_stats *st);
+/* Export the counters as metrics `strata_<prefix>_requests_total` and so on (metrics.h). */
+struct strata_metrics;
+int strata_server_metrics(struct strata_server *s, struct strata_metrics *m, const char *prefix);
 
 /* Stop receiving, answer nothing further, release the socket (see PITFALLS: aio_stop, quiet,
  * close). Requests still held by handlers become no-ops when replied. Call on the loop thread. */

@@ -107,6 +107,15 @@ static void members(char *out, size_t len)
     strata_msg_free(r);
 }
 
+/* Every member has recorded its API address (each node does so itself once it runs). */
+static bool members_known(void *arg)
+{
+    (void)arg;
+    char m[512];
+    members(m, sizeof(m));
+    return strstr(m, "=,") == NULL && m[strlen(m) - 1] != '=' && strstr(m, "3=") != NULL;
+}
+
 /* ---------------------------------------------------------------- setup */
 
 static int setup(void **state)
@@ -114,10 +123,12 @@ static int setup(void **state)
     (void)state;
     h_tls_force(true);
     td_init(&C, 3, "tls-authz");
+    C.node[0].metrics_port = h_free_port();
     for (int i = 0; i < 3; i++)
         td_start(&C, i);
     assert_true(td_wait_leader(&C, 15000) > 0);
     strata_dirclient_close(td_client_with_objects(&C)); /* t1, VN 100, host h1 */
+    assert_true(h_wait_until(members_known, NULL, 15000));
     td_urls(&C, 0, DIRS, sizeof(DIRS));
     snprintf(CS_LOG, sizeof(CS_LOG), "%s/csd.log", h_tmpdir("tls-authz-cs"));
     CSD = td_csd_start(DIRS, CS_URL, sizeof(CS_URL), CS_LOG, NULL);
@@ -238,8 +249,12 @@ static void test_nobody_can_do_anything(void **state)
     assert_int_equal(host_vtep_last("h1"), 1);
     members(after, sizeof(after));
     assert_string_equal(before, after);
-    /* each was logged as a failed TLS connection, not served */
+    /* each was counted and logged as a failed TLS connection, not served */
     assert_true(td_log_count(C.node[0].log, "TLS connection") >= 3);
+    char *m = h_http_get(C.node[0].metrics_port, "/metrics");
+    assert_non_null(m);
+    assert_true(h_metric(m, "strata_dird_api_tls_failed_total") >= 3);
+    free(m);
 }
 
 /* ---------------------------------------------------------------- wrong role */
@@ -274,6 +289,10 @@ static void test_agent_cannot_administer(void **state)
     /* a connectivity server registers hosts for its agents, but administers nothing */
     expect_denied(write_as(CS, &cmd, msg, sizeof(msg)), msg, "rule admin");
     assert_int_equal(host_vtep_last("h2"), 2);
+    char *m = h_http_get(C.node[0].metrics_port, "/metrics");
+    assert_non_null(m);
+    assert_true(h_metric(m, "strata_dird_denied_total") >= 3);
+    free(m);
 }
 
 static void test_membership_is_the_operators(void **state)
