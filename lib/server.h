@@ -15,9 +15,9 @@ struct strata_req; /* one request in flight; owned by the handler until replied 
 typedef void (*strata_server_handler)(struct strata_req *req, const strata_env *env, void *arg);
 
 struct strata_server_opts {
-    /* tcp://127.0.0.1:7001 is served on the loop thread itself (server_uv.c: NNG's wire
-     * protocol without NNG's threads); other schemes (ipc:///run/strata/agent.sock,
-     * tls+tcp://...) by NNG. Clients are NNG req0 sockets either way. */
+    /* tcp://127.0.0.1:7001 and tls+tcp://... are served on the loop thread itself (server_uv.c:
+     * NNG's wire protocol without NNG's threads, inside TLS for tls+tcp://); other schemes
+     * (ipc:///run/strata/agent.sock) by NNG. Clients are NNG req0 sockets for tcp://. */
     const char *url;
     /* requests in flight at once: per connection over tcp://, per server otherwise; default 64 */
     int contexts;
@@ -92,7 +92,7 @@ uint64_t strata_req_arrival_us(struct strata_req *req);
  * Replying first cancels the watch. Not called when the server itself closes. One watch per
  * request (a second call replaces the first). Returns 0 when watching; STRATA_EUNAVAIL when the
  * connection has closed already (act as if cb ran); STRATA_EINVAL when the transport cannot
- * tell (ipc:// and tls+tcp:// through NNG, whose pipes are not visible per request): callers
+ * tell (ipc:// through NNG, whose pipes are not visible per request): callers
  * need another way there, such as a lease. */
 typedef void (*strata_req_close_fn)(struct strata_req *req, void *arg);
 int strata_req_on_close(struct strata_req *req, strata_req_close_fn cb, void *arg);
