@@ -27,3 +27,9 @@ strata_test(dird_test_recv unit ${CMAKE_CURRENT_LIST_DIR}/test_dird_recv.c
             ${CMAKE_CURRENT_LIST_DIR}/dird_recv.c)
 target_include_directories(dird_test_recv PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(dird_test_recv PRIVATE dir_fsm strata_lib PkgConfig::RAFT PkgConfig::UV)
+
+# Raft over TLS: the transport alone (preamble, refusals, dials, close, backpressure, libraft).
+strata_test(dird_test_tls_transport unit ${CMAKE_CURRENT_LIST_DIR}/test_dird_tls_transport.c
+            ${CMAKE_CURRENT_LIST_DIR}/dird_tls_transport.c ${CMAKE_CURRENT_LIST_DIR}/dird_tls_conn.c)
+target_include_directories(dird_test_tls_transport PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(dird_test_tls_transport PRIVATE strata_harness PkgConfig::RAFT PkgConfig::UV)

@@ -37,6 +37,7 @@ struct td_cluster {
     struct td_node node[TD_MAX_NODES];
     char cluster_arg[512]; /* ID=HOST:PORT,... of the founding members */
     const char *extra[8];  /* extra daemon flags for every start */
+    char tls_dir[256];     /* set (td_use_tls): each node runs with DIR/ca.crt, DIR/<id>.crt */
 };
 
 /* Allocate ports and directories for n founding nodes (ids 1..n). */
@@ -56,6 +57,20 @@ static inline void td_init(struct td_cluster *c, int n, const char *tag)
         if (i < n)
             off += (size_t)snprintf(c->cluster_arg + off, sizeof(c->cluster_arg) - off, "%s%d=%s",
                                     i ? "," : "", nd->id, nd->raft);
+    }
+}
+
+/* Run the cluster with TLS: node N presents dir/N.crt (key dir/N.key) under dir/ca.crt, and its
+ * API is tls+tcp:// (the test process needs a TLS context: strata_tls_set_default). */
+static inline void td_use_tls(struct td_cluster *c, const char *dir)
+{
+    snprintf(c->tls_dir, sizeof(c->tls_dir), "%s", dir);
+    for (int i = 0; i < TD_MAX_NODES; i++) {
+        char *api = c->node[i].api;
+        size_t n = strlen(api);
+        assert_true(n + 5 <= sizeof(c->node[i].api));
+        memmove(api + 4, api, n + 1);
+        memcpy(api, "tls+", 4);
     }
 }
 
@@ -88,6 +103,18 @@ static inline void td_start(struct td_cluster *c, int i)
     argv[a++] = (char *)"50";
     for (int k = 0; k < 8 && c->extra[k] != NULL; k++)
         argv[a++] = (char *)c->extra[k];
+    char tls_ca[300], tls_cert[300], tls_key[300];
+    if (c->tls_dir[0] != '\0') {
+        snprintf(tls_ca, sizeof(tls_ca), "%s/ca.crt", c->tls_dir);
+        snprintf(tls_cert, sizeof(tls_cert), "%s/%d.crt", c->tls_dir, nd->id);
+        snprintf(tls_key, sizeof(tls_key), "%s/%d.key", c->tls_dir, nd->id);
+        argv[a++] = (char *)"--tls-ca";
+        argv[a++] = tls_ca;
+        argv[a++] = (char *)"--tls-cert";
+        argv[a++] = tls_cert;
+        argv[a++] = (char *)"--tls-key";
+        argv[a++] = tls_key;
+    }
     char metrics[32];
     if (nd->metrics_port > 0) {
         snprintf(metrics, sizeof(metrics), "127.0.0.1:%d", nd->metrics_port);
