@@ -1,15 +1,15 @@
 /* dird_tls_conn.c - one connection of Raft over TLS (dird_tls_transport.h): dialled or accepted,
- * its handshake and identity binding, its hand-off to libraft as one end of a socketpair, then
- * the pump between the other end and the TLS session.
+ * its handshake, its identity binding, its refusal or its hand-off (dird_tls_pump.c), its end.
  *
  * Ownership: a connection owns its TCP handle, its deadline timer and, once handed off, its end
  * of the socketpair (`pipe`); libraft owns the other end. Either side ending ends the other: a
- * TCP or TLS failure, or the peer's close, closes our handles, and libraft reads EOF on its end
- * (it reads the streams it accepted) or fails its next write there (it only writes the ones it
- * dialled) and closes it; libraft closing its end shows here as EOF on `pipe`, and the TCP
- * connection is closed. Messages in flight then are lost, as with the stock transport; Raft
- * resends. The connection is freed in the last close callback of its handles, after answering a
- * dial still unanswered (RAFT_CANCELED when the transport closes, else RAFT_NOCONNECTION).
+ * TCP or TLS failure, or the peer's close, closes our handles, and libraft sees EOF on a stream
+ * it accepted (delivered to its reader, dird_tls_pump.c) or fails its next write on one it
+ * dialled (the socketpair's other end is gone) and closes it; libraft closing its end shows here
+ * as EOF on `pipe` (or at once, when it closes inside its reader), and the TCP connection is
+ * closed. Messages in flight then are lost, as with the stock transport; Raft resends. The
+ * connection is freed in the last close callback of its handles, after answering a dial still
+ * unanswered (RAFT_CANCELED when the transport closes, else RAFT_NOCONNECTION).
  *
  * Backpressure: each direction stops reading its source while more than t->queue_max bytes wait
  * to be written to its destination, and starts again below half of it. Memory per connection is
@@ -18,50 +18,15 @@
  * Everything runs on the Raft loop's thread: the scratch buffers are shared by all connections,
  * each read being consumed before the callback returns. */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "addr.h"
-#include "dird_tls_transport.h"
+#include "dird_tls_conn.h"
 #include "log.h"
-#include "sp_uv.h"
 
-enum tc_state { TC_CONNECTING, TC_HANDSHAKE, TC_RUNNING, TC_CLOSING };
-
-struct dird_tls_conn {
-    struct dird_tls_conn *next, **pprev; /* in t->conns */
-    struct dird_tls_transport *t;
-    enum tc_state state;
-    bool inbound;
-    bool pending;  /* counted in t->pending (inbound, not yet handed off) */
-    bool verified; /* the TLS handshake is through and looked at */
-    bool pipe_open, tcp_paused, pipe_paused;
-    unsigned handles;                    /* ours not yet closed */
-    raft_id id;                          /* dialled; or claimed, once the preamble is in */
-    char address[DIRD_TLS_ADDR_MAX + 1]; /* dialled; or claimed */
-    char who[96];                        /* the peer, for logs */
-    struct raft_uv_connect *req;         /* a dial libraft awaits */
-    uv_tcp_t tcp;
-    uv_connect_t connect;
-    uv_timer_t timer;
-    uv_pipe_t pipe;
-    struct strata_tls_conn *tls;
-    uint8_t pre[DIRD_TLS_PREAMBLE_MAX]; /* the preamble (acceptor) or the ack (dialler) so far */
-    size_t pre_len;
-};
-
-#define TC_SCRATCH (64u << 10)
-static char tc_read_buf[TC_SCRATCH];     /* what a read brings, from TCP or from libraft */
-static uint8_t tc_plain_buf[TC_SCRATCH]; /* decrypted, on its way to libraft */
-
-static void tc_close(struct dird_tls_conn *c);
-static void tc_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
-static void tc_pipe_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
-static void tc_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+static uint8_t tc_plain_buf[64u << 10]; /* decrypted, on its way to libraft */
 
 /* ------------------------------------------------------------------ life and death */
 
@@ -83,11 +48,17 @@ static void tc_handle_closed(uv_handle_t *h)
 }
 
 /* Close every handle of c; it is freed when the last one's callback runs. */
-static void tc_close(struct dird_tls_conn *c)
+void dird_tls_close(struct dird_tls_conn *c)
 {
     if (c->state == TC_CLOSING)
         return;
     c->state = TC_CLOSING;
+    if (c->rs != NULL && !c->t->closing) { /* as a socket's end would show: EOF */
+        uv_stream_t *rs = c->rs;
+        uv_buf_t none = uv_buf_init(NULL, 0);
+        c->rs = NULL;
+        c->raft_read(rs, UV_EOF, &none); /* libraft closes its end */
+    }
     if (c->pending) {
         c->pending = false;
         c->t->pending--;
@@ -101,7 +72,7 @@ static void tc_close(struct dird_tls_conn *c)
 void dird_tls_conn_close_all(struct dird_tls_transport *t)
 {
     for (struct dird_tls_conn *c = t->conns; c != NULL; c = c->next)
-        tc_close(c); /* unlinked only in the close callbacks: the walk is safe */
+        dird_tls_close(c); /* unlinked only in the close callbacks: the walk is safe */
 }
 
 /* Refuse c: count, log (rate-limited), send what TLS has to say (an alert), close. */
@@ -115,7 +86,7 @@ static void tc_refuse(struct dird_tls_conn *c, enum dird_tls_refusal why, const 
         free(ct);
     }
     dird_tls_refused(c->t, why, c->who, msg);
-    tc_close(c);
+    dird_tls_close(c);
 }
 
 static void tc_deadline(uv_timer_t *timer)
@@ -123,7 +94,7 @@ static void tc_deadline(uv_timer_t *timer)
     struct dird_tls_conn *c = timer->data;
     if (c->state == TC_CONNECTING) { /* a peer down or unreachable: libraft retries */
         LOG_DEBUG("raft TLS: %s: no TCP connection within %u ms", c->who, c->t->handshake_ms);
-        tc_close(c);
+        dird_tls_close(c);
         return;
     }
     char msg[96];
@@ -153,199 +124,6 @@ static struct dird_tls_conn *tc_new(struct dird_tls_transport *t, bool inbound)
     return c;
 }
 
-/* ------------------------------------------------------------------ writing */
-
-static void tc_tcp_written(void *data, int status)
-{
-    struct dird_tls_conn *c = data;
-    if (c->state == TC_CLOSING)
-        return;
-    if (status < 0) {
-        LOG_DEBUG("raft TLS: %s: write failed: %s", c->who, uv_strerror(status));
-        tc_close(c);
-        return;
-    }
-    if (c->pipe_paused &&
-        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) <= c->t->queue_max / 2 &&
-        uv_read_start((uv_stream_t *)&c->pipe, tc_alloc, tc_pipe_read) == 0)
-        c->pipe_paused = false;
-}
-
-/* Whether `q` bytes queued towards one side are too many; keeps the peak. */
-static bool tc_over(struct dird_tls_conn *c, size_t q)
-{
-    if (q > c->t->queue_peak)
-        c->t->queue_peak = q;
-    return q > c->t->queue_max;
-}
-
-/* Send the ciphertext the session holds (handshake messages, records) to the peer. 0, or -1
- * when c was closed. */
-static int tc_flush_tls(struct dird_tls_conn *c)
-{
-    size_t len = 0;
-    uint8_t *ct = strata_tls_conn_output(c->tls, &len);
-    if (ct == NULL)
-        return 0;
-    int rc = sp_uv_write((uv_stream_t *)&c->tcp, ct, len, tc_tcp_written, c);
-    if (rc != 0)
-        free(ct); /* 1: all sent at once; < 0: nothing queued */
-    if (rc < 0) {
-        LOG_DEBUG("raft TLS: %s: write failed: %s", c->who, uv_strerror(rc));
-        tc_close(c);
-        return -1;
-    }
-    if (rc == 0 && tc_over(c, uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp)) &&
-        c->pipe_open && !c->pipe_paused) {
-        uv_read_stop((uv_stream_t *)&c->pipe); /* libraft's writes wait in its own queue */
-        c->pipe_paused = true;
-    }
-    return 0;
-}
-
-static void tc_pipe_written(void *data, int status)
-{
-    struct dird_tls_conn *c = data;
-    if (c->state == TC_CLOSING)
-        return;
-    if (status < 0) { /* libraft closed its end */
-        LOG_DEBUG("raft TLS: %s: libraft's end closed: %s", c->who, uv_strerror(status));
-        tc_close(c);
-        return;
-    }
-    if (c->tcp_paused &&
-        uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) <= c->t->queue_max / 2 &&
-        uv_read_start((uv_stream_t *)&c->tcp, tc_alloc, tc_tcp_read) == 0)
-        c->tcp_paused = false;
-}
-
-/* Plaintext for libraft: straight into the socketpair when it takes it, else queued (copied).
- * 0, or -1 when c was closed. */
-static int tc_to_pipe(struct dird_tls_conn *c, const uint8_t *data, size_t len)
-{
-    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-    int w = uv_try_write((uv_stream_t *)&c->pipe, &b, 1);
-    if (w == (int)len)
-        return 0;
-    if (w < 0 && w != UV_EAGAIN) {
-        LOG_DEBUG("raft TLS: %s: libraft's end closed: %s", c->who, uv_strerror(w));
-        tc_close(c);
-        return -1;
-    }
-    size_t sent = w > 0 ? (size_t)w : 0;
-    uint8_t *copy = malloc(len - sent);
-    if (copy == NULL) {
-        LOG_ERROR("raft TLS: %s: out of memory; closing the connection", c->who);
-        tc_close(c);
-        return -1;
-    }
-    memcpy(copy, data + sent, len - sent);
-    int rc = sp_uv_write((uv_stream_t *)&c->pipe, copy, len - sent, tc_pipe_written, c);
-    if (rc != 0)
-        free(copy);
-    if (rc < 0) {
-        tc_close(c);
-        return -1;
-    }
-    if (rc == 0 && tc_over(c, uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe)) &&
-        !c->tcp_paused) {
-        uv_read_stop((uv_stream_t *)&c->tcp); /* the peer's TCP window fills: it slows down */
-        c->tcp_paused = true;
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------------------ the hand-off */
-
-static void tc_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    (void)h;
-    (void)suggested;
-    *buf = uv_buf_init(tc_read_buf, sizeof(tc_read_buf));
-}
-
-/* Plaintext from libraft, for the peer. */
-static void tc_pipe_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    struct dird_tls_conn *c = s->data;
-    if (n < 0) { /* libraft closed its end (UV_EOF), or it broke */
-        LOG_DEBUG("raft TLS: %s: closed by libraft (%s)", c->who, uv_strerror((int)n));
-        tc_close(c);
-        return;
-    }
-    struct strata_err e;
-    if (n > 0 && strata_tls_conn_write(c->tls, buf->base, (size_t)n, &e) != 0) {
-        LOG_WARN("raft TLS: %s: %s; closing the connection", c->who, e.msg);
-        tc_close(c);
-        return;
-    }
-    tc_flush_tls(c);
-}
-
-static void tc_free_raft_stream(uv_handle_t *h)
-{
-    raft_free(h);
-}
-
-/* The peer is verified and bound to c->id: a socketpair, one end to libraft, the other pumped.
- * 0, or -1 when c was closed. */
-static int tc_handoff(struct dird_tls_conn *c)
-{
-    struct dird_tls_transport *t = c->t;
-    int sv[2];
-    uv_pipe_t *rs = raft_malloc(sizeof(*rs));
-    if (rs == NULL || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) {
-        LOG_WARN("raft TLS: %s: no socketpair for libraft: %s", c->who,
-                 rs == NULL ? "out of memory" : strerror(errno));
-        raft_free(rs);
-        tc_close(c);
-        return -1;
-    }
-    uv_pipe_init(t->uv, &c->pipe, 0);
-    c->pipe_open = true;
-    c->handles++;
-    uv_pipe_init(t->uv, rs, 0);
-    int rv = uv_pipe_open(&c->pipe, sv[0]);
-    if (rv != 0)
-        close(sv[0]);
-    int rv2 = rv == 0 ? uv_pipe_open(rs, sv[1]) : rv;
-    if (rv2 != 0)
-        close(sv[1]);
-    if (rv == 0)
-        rv = rv2;
-    if (rv == 0)
-        rv = uv_read_start((uv_stream_t *)&c->pipe, tc_alloc, tc_pipe_read);
-    if (rv != 0) {
-        LOG_WARN("raft TLS: %s: cannot set up libraft's stream: %s", c->who, uv_strerror(rv));
-        uv_close((uv_handle_t *)rs, tc_free_raft_stream);
-        tc_close(c);
-        return -1;
-    }
-    uv_timer_stop(&c->timer);
-    c->state = TC_RUNNING;
-    t->established++;
-    LOG_INFO("raft TLS: %s: node %llu (raft address %s) verified", c->who,
-             (unsigned long long)c->id, c->address);
-    if (c->inbound) {
-        c->pending = false;
-        t->pending--;
-        uint8_t ack[DIRD_TLS_ACK_LEN];
-        struct strata_err e;
-        dird_tls_ack_encode(ack);
-        if (strata_tls_conn_write(c->tls, ack, sizeof(ack), &e) != 0) {
-            uv_close((uv_handle_t *)rs, tc_free_raft_stream);
-            tc_close(c);
-            return -1;
-        }
-        t->accept_cb(&t->raft, c->id, c->address, (uv_stream_t *)rs);
-    } else {
-        struct raft_uv_connect *req = c->req;
-        c->req = NULL;
-        req->cb(req, (uv_stream_t *)rs, 0);
-    }
-    return 0;
-}
-
 /* ------------------------------------------------------------------ reading the peer */
 
 /* The handshake is through (our CA, a directory certificate): the dialler checks the acceptor is
@@ -368,7 +146,7 @@ static int tc_verified(struct dird_tls_conn *c)
     struct strata_err e;
     if (n == 0 || strata_tls_conn_write(c->tls, pre, n, &e) != 0) {
         LOG_WARN("raft TLS: %s: cannot send the preamble", c->who);
-        tc_close(c);
+        dird_tls_close(c);
         return -1;
     }
     return 0;
@@ -401,9 +179,9 @@ static int tc_preamble(struct dird_tls_conn *c)
     snprintf(c->address, sizeof(c->address), "%s", address);
     size_t extra = c->pre_len - used; /* Raft bytes that came with the preamble */
     c->pre_len = used;
-    if (tc_handoff(c) != 0)
+    if (dird_tls_handoff(c) != 0)
         return -1;
-    return extra > 0 ? tc_to_pipe(c, c->pre + used, extra) : 0;
+    return extra > 0 ? dird_tls_to_raft(c, c->pre + used, extra) : 0;
 }
 
 /* The dialler: the ack is all in. 0, or -1 when c was closed. */
@@ -415,14 +193,14 @@ static int tc_ack(struct dird_tls_conn *c)
         tc_refuse(c, DIRD_TLS_REFUSED_PREAMBLE, "the acceptor's answer is not a Strata Raft ack");
         return -1;
     }
-    return tc_handoff(c);
+    return dird_tls_handoff(c);
 }
 
 /* Decrypted bytes: the preamble or ack first, then libraft's. 0, or -1 when c was closed. */
 static int tc_plaintext(struct dird_tls_conn *c, const uint8_t *data, size_t len)
 {
     if (c->state == TC_RUNNING)
-        return tc_to_pipe(c, data, len);
+        return dird_tls_to_raft(c, data, len);
     size_t want = c->inbound ? DIRD_TLS_PREAMBLE_MAX : DIRD_TLS_ACK_LEN;
     size_t take = len < want - c->pre_len ? len : want - c->pre_len;
     memcpy(c->pre + c->pre_len, data, take);
@@ -438,7 +216,7 @@ static int tc_plaintext(struct dird_tls_conn *c, const uint8_t *data, size_t len
         tc_refuse(c, DIRD_TLS_REFUSED_PREAMBLE, "oversized preamble");
         return -1;
     }
-    return tc_to_pipe(c, data + take, len - take);
+    return dird_tls_to_raft(c, data + take, len - take);
 }
 
 /* The session failed: during the handshake, a refusal; afterwards, the end of the connection. */
@@ -455,7 +233,7 @@ static void tc_tls_failed(struct dird_tls_conn *c, int rc, const struct strata_e
         LOG_DEBUG("raft TLS: %s: %s", c->who, e->msg);
     else
         LOG_WARN("raft TLS: %s: %s; closing the connection", c->who, e->msg);
-    tc_close(c);
+    dird_tls_close(c);
 }
 
 /* Decrypt all the session can, handing it on; then send what the session has to send. */
@@ -475,16 +253,16 @@ static void tc_pull(struct dird_tls_conn *c)
         if (tc_plaintext(c, tc_plain_buf, (size_t)n) != 0)
             return;
     }
-    tc_flush_tls(c);
+    dird_tls_flush(c);
 }
 
-static void tc_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+void dird_tls_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     struct dird_tls_conn *c = s->data;
     if (n < 0) {
         if (c->state == TC_RUNNING) {
             LOG_DEBUG("raft TLS: %s: closed (%s)", c->who, uv_strerror((int)n));
-            tc_close(c);
+            dird_tls_close(c);
         } else {
             tc_refuse(c, DIRD_TLS_REFUSED_HANDSHAKE,
                       n == UV_EOF ? "closed by the peer before the handshake and preamble were "
@@ -497,7 +275,7 @@ static void tc_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     if (strata_tls_conn_input(c->tls, buf->base, (size_t)n) != 0) {
         LOG_ERROR("raft TLS: %s: out of memory; closing the connection", c->who);
-        tc_close(c);
+        dird_tls_close(c);
         return;
     }
     tc_pull(c);
@@ -513,18 +291,18 @@ static void tc_start_tls(struct dird_tls_conn *c)
         LOG_WARN("raft TLS: %s: cannot set TCP_NODELAY", c->who);
     if (strata_tls_conn_new(c->t->tls, &o, &c->tls, &e) != 0) {
         LOG_ERROR("raft TLS: %s: %s", c->who, e.msg);
-        tc_close(c);
+        dird_tls_close(c);
         return;
     }
-    int rv = uv_read_start((uv_stream_t *)&c->tcp, tc_alloc, tc_tcp_read);
+    int rv = uv_read_start((uv_stream_t *)&c->tcp, dird_tls_alloc, dird_tls_tcp_read);
     if (rv != 0) {
         LOG_WARN("raft TLS: %s: cannot read: %s", c->who, uv_strerror(rv));
-        tc_close(c);
+        dird_tls_close(c);
         return;
     }
     if (!c->inbound) { /* the ClientHello */
         strata_tls_conn_read(c->tls, NULL, 0, &e);
-        tc_flush_tls(c);
+        dird_tls_flush(c);
     }
 }
 
@@ -541,7 +319,7 @@ void dird_tls_conn_accept(struct dird_tls_transport *t)
     int rv = uv_accept((uv_stream_t *)&t->listener, (uv_stream_t *)&c->tcp);
     if (rv != 0) {
         LOG_WARN("raft TLS: accept: %s", uv_strerror(rv));
-        tc_close(c);
+        dird_tls_close(c);
         return;
     }
     struct sockaddr_storage ss;
@@ -571,7 +349,7 @@ static void tc_connected(uv_connect_t *creq, int status)
         return;
     if (status != 0) { /* the peer is down: libraft retries, nothing to shout about */
         LOG_DEBUG("raft TLS: %s: %s", c->who, uv_strerror(status));
-        tc_close(c);
+        dird_tls_close(c);
         return;
     }
     tc_start_tls(c);
@@ -604,7 +382,7 @@ int dird_tls_conn_dial(struct dird_tls_transport *t, struct raft_uv_connect *req
     if (rv != 0) { /* libraft retries after its delay; the callback must not run */
         snprintf(t->raft.errmsg, sizeof(t->raft.errmsg), "connect to %s: %s", address,
                  uv_strerror(rv));
-        tc_close(c);
+        dird_tls_close(c);
         return RAFT_NOCONNECTION;
     }
     c->req = req;

@@ -70,7 +70,7 @@ enum dird_tls_refusal {
 /* "handshake", "role", "identity", "preamble", "timeout", "busy". */
 const char *dird_tls_refusal_name(enum dird_tls_refusal r);
 
-struct dird_tls_conn; /* one connection (dird_tls_conn.c) */
+struct dird_tls_conn; /* one connection (dird_tls_conn.h) */
 
 struct dird_tls_transport {
     struct raft_uv_transport raft; /* what raft_uv_init is given (raft.impl points here) */

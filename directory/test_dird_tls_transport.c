@@ -5,7 +5,8 @@
  * thread plays the peer: an agent's or an operator's certificate, another CA's, no TLS at all, a
  * directory claiming another node's id, a bad preamble, silence); a dial answered by the wrong
  * node; backpressure (a reader that does not read holds the memory of both ends to the cap);
- * closing with connections open; and libraft itself, two raft_io exchanging messages over it. */
+ * closing with connections open; libraft itself, two raft_io exchanging messages over it; and
+ * the ends of libraft's streams, which this transport feeds directly. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -738,6 +739,96 @@ static void test_raft_messages(void **state)
     loop_teardown();
 }
 
+/* libraft's end of an accepted connection is fed directly (dird_tls_conn.c, tc_feed_start):
+ * a peer's message reaches libraft and the peer's close shows as EOF, libraft closing its end on
+ * a bad message closes the TCP connection, and nothing is left open or touched after. */
+static int one_recv;
+
+static void one_recv_cb(struct raft_io *io, struct raft_message *m)
+{
+    (void)io;
+    if (m->type == RAFT_IO_REQUEST_VOTE && m->server_id == 2 && m->request_vote.term == 5 &&
+        strcmp(m->server_address, "127.0.0.1:27002") == 0)
+        one_recv++;
+}
+
+static void one_closed(struct raft_io *io)
+{
+    (*(int *)io->data)++;
+}
+
+static void count_pipe(uv_handle_t *h, void *arg)
+{
+    if (h->type == UV_NAMED_PIPE && !uv_is_closing(h))
+        (*(int *)arg)++;
+}
+
+/* Socketpair ends still open on the loop, ours and libraft's. */
+static int open_pipes(void)
+{
+    int n = 0;
+    uv_walk(&loop, count_pipe, &n);
+    return n;
+}
+
+static size_t request_vote(uint8_t *buf, uint64_t term, uint64_t candidate)
+{
+    size_t n = preamble(buf, candidate, "127.0.0.1:27002");
+    uint64_t rv[7] = {3, 40, term, candidate, 0, 0, 0}; /* libraft's encoding (little endian) */
+    memcpy(buf + n, rv, sizeof(rv));
+    return n + sizeof(rv);
+}
+
+static void test_raft_stream_ends(void **state)
+{
+    (void)state;
+    loop_setup();
+    struct dird_tls_transport tp;
+    struct raft_io io;
+    int closed = 0;
+    char addr[32];
+    int port = h_free_port();
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    assert_int_equal(dird_tls_transport_init(&tp, &loop, P.dir1), 0);
+    assert_int_equal(raft_uv_init(&io, &loop, h_tmpdir("tls-raft-one"), &tp.raft), 0);
+    io.data = &closed;
+    assert_int_equal(io.init(&io, 1, addr), 0);
+    assert_int_equal(io.start(&io, 100, net_tick, one_recv_cb), 0);
+    one_recv = 0;
+
+    /* a message, then the peer hangs up: delivered, then EOF, and every handle goes */
+    uint8_t buf[128];
+    struct raw r = {.p = {.tls = P.dir2, .send = buf, .then_after = DIRD_TLS_ACK_LEN}};
+    r.p.send_len = request_vote(buf, 5, 2);
+    struct node n = {.port = port};
+    raw_run(&r, &n);
+    assert_int_equal(r.p.got_len, DIRD_TLS_ACK_LEN);
+    run_until(&one_recv, 1, 5000);
+    assert_int_equal(one_recv, 1);
+    run_for(50);
+    assert_null(tp.conns);
+    assert_int_equal(open_pipes(), 0); /* libraft saw the EOF and closed its end */
+
+    /* a message libraft cannot take (a header of length 0): it closes its end, we the TCP */
+    struct raw bad = {.p = {.tls = P.dir2, .send = buf}};
+    bad.p.send_len = preamble(buf, 2, "127.0.0.1:27002");
+    memcpy(buf + bad.p.send_len, (const uint64_t[]){1, 0}, 16);
+    bad.p.send_len += 16;
+    raw_run(&bad, &n);
+    assert_true(bad.p.closed); /* (before our ack went out, even) */
+    run_for(50);
+    assert_null(tp.conns);
+    assert_int_equal(open_pipes(), 0);
+    assert_int_equal(one_recv, 1);
+    assert_int_equal(tp.established, 2);
+
+    io.close(&io, one_closed);
+    run_until(&closed, 1, 5000);
+    assert_int_equal(closed, 1);
+    raft_uv_close(&io);
+    loop_teardown();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -756,6 +847,7 @@ int main(void)
         cmocka_unit_test(test_close_with_connections),
         cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_raft_messages),
+        cmocka_unit_test(test_raft_stream_ends),
     };
     return cmocka_run_group_tests(tests, pki_setup, pki_teardown);
 }
