@@ -195,6 +195,7 @@ int dird_tls_handoff(struct dird_tls_conn *c)
         return -1;
     }
     uv_pipe_init(t->uv, &c->pipe, 0);
+    c->pipe.data = c;
     c->pipe_open = true;
     c->handles++;
     uv_pipe_init(t->uv, rs, 0);
