@@ -16,7 +16,9 @@
 #include "etcd_cluster.h"
 #include "etcd_failover.h"
 #include "flags.h"
+#include "h_pki.h"
 #include "harness.h"
+#include "tls.h"
 
 #define KEYS_CAP (16u << 20)
 #define DIR_BENCH_DEFAULT UINT64_MAX /* a flag not given */
@@ -28,7 +30,8 @@ struct bench {
     const char *bin_dir, *clients_arg;
     uint64_t seconds, failovers, election_timeout_ms, load_threads;
     uint64_t busy_poll_us; /* DIR_BENCH_DEFAULT: the daemon's own */
-    bool no_etcd, no_strata;
+    bool no_etcd, no_strata, tls;
+    char tls_dir[512]; /* --tls: the certificates made for the run */
     struct dir_bench_summary sum;
 };
 
@@ -92,8 +95,9 @@ static int drive(const struct bench *b, const struct drive_target *t, struct dir
         cl[i].keys = keys;
         cl[i].client_id = 0x9e3779b97f4a7c15ull * (i + 1) ^ h_now_ms();
         int port = t->port[i % (unsigned)t->n];
-        rc = t->etcd ? etcd_http_open("127.0.0.1", port, 5000, &cl[i].http, e)
-                     : sp_req_open("127.0.0.1", port, 5000, &cl[i].sp, e);
+        rc = t->etcd  ? etcd_http_open("127.0.0.1", port, 5000, &cl[i].http, e)
+             : b->tls ? sp_req_open_tls("127.0.0.1", port, 5000, &cl[i].sp, e)
+                      : sp_req_open("127.0.0.1", port, 5000, &cl[i].sp, e);
         ctx[i] = &cl[i];
     }
     double cpu0 = dir_bench_procs_cpu_s(t->pid, (unsigned)t->n);
@@ -183,6 +187,29 @@ static bool phase(struct bench *b, const struct drive_target *t, struct dir_benc
     return true;
 }
 
+/* --tls: a CA, a directory certificate for each node (named by its id, for 127.0.0.1) and an
+ * operator's for the benchmark's clients, made for this run (tests/lib/h_pki.c). */
+static int tls_setup(struct bench *b, struct strata_err *e)
+{
+    const char *dir = h_tmpdir("dir-bench-pki");
+    if (dir == NULL)
+        return strata_err_set(e, STRATA_EIO, "cannot create a temporary directory");
+    snprintf(b->tls_dir, sizeof(b->tls_dir), "%s", dir);
+    int rc = h_pki_ca(dir, "dir-bench CA");
+    for (int i = 1; !rc && i <= DIR_BENCH_NODES; i++) {
+        char id[8];
+        snprintf(id, sizeof(id), "%d", i);
+        rc = h_pki_issue(dir, "directory", id, "127.0.0.1");
+    }
+    if (!rc)
+        rc = h_pki_issue(dir, "operator", "dir-bench", NULL);
+    struct strata_tls *t = rc ? NULL : h_pki_tls(dir, "dir-bench");
+    if (t == NULL)
+        return strata_err_set(e, STRATA_EIO, "cannot make certificates in %s", dir);
+    strata_tls_set_default(t); /* every client of this process: seeding, probes, load */
+    return 0;
+}
+
 static void strata_start(struct bench *b, struct strata_side *s)
 {
     struct strata_err e = {0};
@@ -204,7 +231,11 @@ static void strata_start(struct bench *b, struct strata_side *s)
     b->sum.busy_poll_us = bp >= 0 ? bp : (int)dir_bench_dird_flag_default(bin, "busy-poll-us");
     say("starting 3 strata-dird nodes (%s%s, busy poll %d us)", bin,
         eto ? ", --election-timeout-ms given" : ", default election timeout", b->sum.busy_poll_us);
-    if (dir_bench_cluster_start(&s->c, bin, eto, bp, 20000, &e) != 0) {
+    if (b->tls && tls_setup(b, &e) != 0) {
+        bench_error(b, "strata TLS certificates", &e);
+        return;
+    }
+    if (dir_bench_cluster_start(&s->c, bin, eto, bp, b->tls ? b->tls_dir : NULL, 20000, &e) != 0) {
         bench_error(b, "strata cluster start", &e);
         dir_bench_cluster_stop(&s->c);
         return;
@@ -403,6 +434,11 @@ int main(int argc, char **argv)
                  "(default 2)",
          .min = 0,
          .max = 64},
+        {.name = "tls",
+         .type = STRATA_FLAG_BOOL,
+         .dst = &b.tls,
+         .help = "run the directory with TLS: its API on tls+tcp:// and Raft over TLS, with "
+                 "certificates made for the run"},
         {.name = "no-etcd",
          .type = STRATA_FLAG_BOOL,
          .dst = &b.no_etcd,
@@ -438,6 +474,7 @@ int main(int argc, char **argv)
     b.sum.seconds = (unsigned)b.seconds;
     b.sum.load_threads = (unsigned)b.load_threads;
     b.sum.busy_poll_us = -1;
+    b.sum.tls = b.tls;
     uint64_t t0 = h_now_ms();
     static struct strata_side side_strata;
     static struct etcd_side side_etcd;

@@ -27,3 +27,22 @@ strata_test(dird_test_recv unit ${CMAKE_CURRENT_LIST_DIR}/test_dird_recv.c
             ${CMAKE_CURRENT_LIST_DIR}/dird_recv.c)
 target_include_directories(dird_test_recv PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(dird_test_recv PRIVATE dir_fsm strata_lib PkgConfig::RAFT PkgConfig::UV)
+
+# Raft over TLS: the transport alone (preamble, refusals, dials, close, backpressure), and
+# libraft over it.
+foreach(t tls_transport tls_raft)
+  strata_test(dird_test_${t} unit ${CMAKE_CURRENT_LIST_DIR}/test_dird_${t}.c
+              ${CMAKE_CURRENT_LIST_DIR}/dird_tls_transport.c ${CMAKE_CURRENT_LIST_DIR}/dird_tls_conn.c
+              ${CMAKE_CURRENT_LIST_DIR}/dird_tls_pump.c ${CMAKE_CURRENT_LIST_DIR}/dird_transport.c)
+  target_include_directories(dird_test_${t} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+  target_link_libraries(dird_test_${t} PRIVATE dir_fsm strata_harness PkgConfig::RAFT PkgConfig::UV)
+endforeach()
+
+# dird-transport-bench: Raft over TLS against plaintext Raft, the transports alone, two raft_io on
+# one loop (docs/benchmarks.md).
+add_executable(dird-transport-bench ${CMAKE_CURRENT_LIST_DIR}/bench_dird_transport.c
+               ${CMAKE_CURRENT_LIST_DIR}/dird_transport.c ${CMAKE_CURRENT_LIST_DIR}/dird_tls_transport.c
+               ${CMAKE_CURRENT_LIST_DIR}/dird_tls_conn.c ${CMAKE_CURRENT_LIST_DIR}/dird_tls_pump.c)
+target_include_directories(dird-transport-bench PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(dird-transport-bench PRIVATE dir_fsm strata_lib strata_harness PkgConfig::RAFT
+                      PkgConfig::UV)

@@ -12,6 +12,7 @@
 #include "arena.h"
 #include "client.h"
 #include "dir_fsm.h"
+#include "dird_tls_transport.h"
 #include "loop.h"
 #include "metrics.h"
 #include "msg.h"
@@ -176,7 +177,8 @@ struct dird {
     /* Snapshots by size (dird_disk.c): entry bytes appended since the threshold was last
      * weighed, and the threshold in force (--snapshot-threshold, or less for large entries). */
     uint64_t log_bytes_acc, log_entries_acc, snap_threshold_eff;
-    struct dird_transport transport;
+    struct dird_transport transport;         /* plaintext Raft (cfg.tls NULL) */
+    struct dird_tls_transport tls_transport; /* Raft over TLS (cfg.tls set) */
     struct raft_fsm rfsm;
     bool raft_started, raft_closing, stopping;
 

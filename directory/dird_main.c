@@ -218,6 +218,21 @@ static int metrics_setup(struct dird *d, struct strata_err *e)
                            (const uint64_t *)((const char *)d + tbl[i].off));
     if (strata_metrics_add_busy_poll(d->metrics, "dird", d->loop) != 0)
         return strata_err_set(e, STRATA_ENOMEM, "metrics: out of memory");
+    for (int r = 0; r < DIRD_TLS_REFUSED_N; r++) {
+        char name[64];
+        snprintf(name, sizeof(name), "dird_raft_tls_refused_%s_total",
+                 dird_tls_refusal_name((enum dird_tls_refusal)r));
+        strata_metrics_add(d->metrics, name, STRATA_METRIC_COUNTER,
+                           "Raft over TLS: connections refused before reaching Raft, by cause "
+                           "(docs/directory.md, Raft over TLS)",
+                           &d->tls_transport.refused[r]);
+    }
+    strata_metrics_add(d->metrics, "dird_raft_tls_connections_total", STRATA_METRIC_COUNTER,
+                       "Raft over TLS: connections verified and handed to Raft, both directions",
+                       &d->tls_transport.established);
+    strata_metrics_add(d->metrics, "dird_raft_tls_queue_peak_bytes", STRATA_METRIC_GAUGE,
+                       "Raft over TLS: most bytes seen waiting towards one side of a connection",
+                       &d->tls_transport.queue_peak);
     strata_metrics_add_histo(d->metrics, "dird_raft_append_seconds",
                              "Raft log append to durable on disk, including the wait behind the "
                              "append in flight",

@@ -556,10 +556,19 @@ static int parse_cluster(struct dird *d, struct raft_configuration *conf, struct
 
 int dird_raft_start(struct dird *d, struct strata_err *e)
 {
-    int rv = dird_transport_init(&d->transport, d->uv);
+    /* With TLS, Raft runs over TLS between directory certificates bound to the node ids
+     * (dird_tls_transport.h); without, over the wrapped stock TCP transport as always. */
+    struct raft_uv_transport *transport = &d->transport.outer;
+    int rv;
+    if (d->cfg.tls != NULL) {
+        rv = dird_tls_transport_init(&d->tls_transport, d->uv, d->cfg.tls);
+        transport = &d->tls_transport.raft;
+    } else {
+        rv = dird_transport_init(&d->transport, d->uv);
+    }
     if (rv != 0)
         return strata_err_set(e, STRATA_EIO, "raft transport: %s", raft_strerror(rv));
-    rv = raft_uv_init(&d->io, d->uv, d->cfg.data_dir, &d->transport.outer);
+    rv = raft_uv_init(&d->io, d->uv, d->cfg.data_dir, transport);
     if (rv != 0)
         return strata_err_set(e, STRATA_EIO, "raft storage in %s: %s", d->cfg.data_dir,
                               d->io.errmsg);
@@ -629,8 +638,8 @@ int dird_raft_start(struct dird *d, struct strata_err *e)
                               why[0] ? " " : "", raft_strerror(rv), rv);
     }
     d->raft_started = true;
-    LOG_INFO("raft started id=%llu raft=%s last_index=%llu applied=%llu",
-             (unsigned long long)d->cfg.id, d->cfg.raft_addr,
+    LOG_INFO("raft started id=%llu raft=%s transport=%s last_index=%llu applied=%llu",
+             (unsigned long long)d->cfg.id, d->cfg.raft_addr, d->cfg.tls != NULL ? "tls" : "tcp",
              (unsigned long long)raft_last_index(&d->raft),
              (unsigned long long)raft_last_applied(&d->raft));
     return 0;
@@ -642,7 +651,8 @@ static void dird_raft_closed(struct raft *r)
 {
     struct dird *d = r->data;
     raft_uv_close(&d->io);
-    dird_transport_release(&d->transport);
+    if (d->cfg.tls == NULL)
+        dird_transport_release(&d->transport);
     if (close_done != NULL)
         close_done(d);
 }

@@ -22,6 +22,7 @@ struct strata_tls_conn {
     BIO *rbio, *wbio; /* owned by ssl */
     unsigned roles;
     bool server, ready, failed;
+    bool role_refused; /* peer holds a verified certificate of a role not accepted */
     struct strata_peer peer;
     uint8_t *early; /* plaintext written before the handshake finished */
     size_t early_len;
@@ -385,9 +386,11 @@ static int conn_accept_peer(struct strata_tls_conn *c, struct strata_err *e)
         return strata_err_set(e, STRATA_EDENIED, "TLS: the peer sent no certificate");
     if (peer_from_cert(x, &c->peer, &pe) != 0)
         return strata_err_set(e, STRATA_EDENIED, "TLS: the peer's %s", pe.msg);
-    if (!(c->peer.role & c->roles))
+    if (!(c->peer.role & c->roles)) {
+        c->role_refused = true;
         return strata_err_set(e, STRATA_EDENIED, "TLS: %s %s may not connect here",
                               strata_role_name(c->peer.role), c->peer.name);
+    }
     c->failed = false;
     c->ready = true;
     if (c->early_len > 0) {
@@ -482,4 +485,9 @@ bool strata_tls_conn_ready(const struct strata_tls_conn *c)
 const struct strata_peer *strata_tls_conn_peer(const struct strata_tls_conn *c)
 {
     return c->ready ? &c->peer : NULL;
+}
+
+const struct strata_peer *strata_tls_conn_refused(const struct strata_tls_conn *c)
+{
+    return c->role_refused ? &c->peer : NULL;
 }

@@ -148,5 +148,8 @@ size_t strata_tls_conn_pending(const struct strata_tls_conn *c);
 bool strata_tls_conn_ready(const struct strata_tls_conn *c);
 /* The peer, once ready; NULL before. */
 const struct strata_peer *strata_tls_conn_peer(const struct strata_tls_conn *c);
+/* After strata_tls_conn_read refused a peer whose certificate verified under the CA but whose
+ * role is not in opts->roles: that peer (to say who was turned away); NULL otherwise. */
+const struct strata_peer *strata_tls_conn_refused(const struct strata_tls_conn *c);
 
 #endif

@@ -24,6 +24,9 @@ struct dir_bench_cluster {
     int metrics_port[DIR_BENCH_NODES]; /* Prometheus text, for what the figures alone hide */
     pid_t pid[DIR_BENCH_NODES];
     char urls[256]; /* "tcp://127.0.0.1:A1,tcp://...:A2,tcp://...:A3" (node i at index i) */
+    /* TLS (dir-bench --tls): node N presents tls_dir/N.crt under tls_dir/ca.crt; the API is
+     * tls+tcp:// and Raft runs over TLS. Empty: plaintext. */
+    char tls_dir[512];
 };
 
 /* True when `strata-dird --help` mentions `flag` (e.g. "--election-timeout-ms"). */
@@ -33,10 +36,11 @@ bool dir_bench_dird_has_flag(const char *bin, const char *flag);
 unsigned dir_bench_dird_flag_default(const char *bin, const char *flag);
 
 /* Start the three nodes (ids 1..3) in fresh data dirs and wait up to timeout_ms until every node
- * answers ClusterStatus and a leader is known. */
+ * answers ClusterStatus and a leader is known. With tls_dir (NULL: plaintext), the nodes run with
+ * TLS (see tls_dir above) and this process must have a default TLS context (strata_tls_default). */
 int dir_bench_cluster_start(struct dir_bench_cluster *c, const char *bin,
-                            unsigned election_timeout_ms, int busy_poll_us, unsigned timeout_ms,
-                            struct strata_err *e);
+                            unsigned election_timeout_ms, int busy_poll_us, const char *tls_dir,
+                            unsigned timeout_ms, struct strata_err *e);
 /* Create the domain, VN 100 (10.0.0.0/8) and host h1 the benchmark writes endpoints into. */
 int dir_bench_cluster_seed(struct dir_bench_cluster *c, struct strata_err *e);
 void dir_bench_cluster_stop(struct dir_bench_cluster *c);

@@ -266,6 +266,8 @@ static int aop_sp_frame(struct dir_bench_client *c, const strata_env *env, const
     free(c->frame);
     c->frame = NULL;
     int rc = sp_req_frame(c->sp, env, &c->frame, len, &c->pend_id, e);
+    if (!rc && sp_req_tls(c->sp))
+        rc = sp_req_seal(c->sp, &c->frame, len, e);
     *req = c->frame;
     return rc;
 }
@@ -274,7 +276,8 @@ static int aop_sp_frame(struct dir_bench_client *c, const strata_env *env, const
 static int aop_sp_reply(struct dir_bench_client *c, const uint8_t *in, size_t len, size_t *used,
                         strata_env **reply, struct strata_err *e)
 {
-    int rc = sp_req_parse(in, len, c->pend_id, used, reply, e);
+    int rc = sp_req_tls(c->sp) ? sp_req_parse_tls(c->sp, in, len, c->pend_id, used, reply, e)
+                               : sp_req_parse(in, len, c->pend_id, used, reply, e);
     if (rc == SP_REQ_MORE)
         return DIR_BENCH_MORE;
     c->ops++;

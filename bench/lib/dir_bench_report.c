@@ -101,6 +101,7 @@ void dir_bench_report(FILE *out, const struct dir_bench_summary *s, double total
         fprintf(out, "\"busy_poll_us\":%d,", s->busy_poll_us);
     else
         fputs("\"busy_poll_us\":null,", out);
+    fprintf(out, "\"tls\":%s,", s->tls ? "true" : "false");
     fputs("\"etcd_version\":", out);
     if (s->etcd_found)
         json_str(out, s->etcd_version);

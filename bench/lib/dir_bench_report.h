@@ -33,6 +33,7 @@ struct dir_bench_summary {
     bool strata_ran;
     unsigned election_timeout_ms; /* passed to strata-dird; 0 = its default */
     int busy_poll_us;             /* what strata-dird ran with; -1 = not known */
+    bool tls;                     /* the API and Raft over TLS (--tls) */
     bool failover_ran, failover_ok;
     struct dir_bench_failover fo;
     bool etcd_failover_ran, etcd_failover_ok;

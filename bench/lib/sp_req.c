@@ -3,6 +3,7 @@
 
 #include "bench_tcp.h"
 #include "sp_wire.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -21,12 +22,64 @@ struct sp_req {
     int port;
     unsigned timeout_ms;
     uint32_t next_id;
-    uint8_t *in; /* received bytes not yet consumed: [off, len) */
+    uint8_t *in; /* received bytes not yet consumed: [off, len) (plaintext) */
     size_t off, len, cap;
+    bool use_tls;
+    struct strata_tls_conn *tls; /* over TLS: the session of the connection */
+    size_t fed;                  /* sp_req_parse_tls: ciphertext already given to it */
 };
+
+static int sp_raw_send(struct sp_req *s, const uint8_t *p, size_t n, struct strata_err *e)
+{
+    while (n > 0) {
+        ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return strata_err_set(e, STRATA_EIO, "send to %s:%d: %s", s->host, s->port,
+                                  w < 0 ? strerror(errno) : "closed");
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Send the records the session holds. */
+static int sp_tls_flush(struct sp_req *s, struct strata_err *e)
+{
+    size_t n = 0;
+    uint8_t *ct = strata_tls_conn_output(s->tls, &n);
+    int rc = ct != NULL ? sp_raw_send(s, ct, n, e) : 0;
+    free(ct);
+    return rc;
+}
+
+/* Decrypt into s->in what the session has, up to its capacity; the bytes added. */
+static int sp_tls_pull(struct sp_req *s, size_t *added, struct strata_err *e)
+{
+    *added = 0;
+    while (s->cap > s->len) {
+        ssize_t k = strata_tls_conn_read(s->tls, s->in + s->len, s->cap - s->len, e);
+        if (k < 0)
+            return (int)k;
+        if (k == 0)
+            break;
+        s->len += (size_t)k;
+        *added += (size_t)k;
+    }
+    return sp_tls_flush(s, e);
+}
 
 static int sp_send_all(struct sp_req *s, struct iovec *iov, int n, struct strata_err *e)
 {
+    if (s->tls != NULL) {
+        for (int i = 0; i < n; i++) {
+            int rc = strata_tls_conn_write(s->tls, iov[i].iov_base, iov[i].iov_len, e);
+            if (rc)
+                return rc;
+        }
+        return sp_tls_flush(s, e);
+    }
     while (n > 0) {
         ssize_t w = writev(s->fd, iov, n);
         if (w < 0 && errno == EINTR)
@@ -68,6 +121,25 @@ static int sp_fill(struct sp_req *s, size_t want, struct strata_err *e)
         s->off = 0;
     }
     while (s->len - s->off < want) {
+        if (s->tls != NULL) {
+            size_t added = 0;
+            int rc = sp_tls_pull(s, &added, e);
+            if (rc)
+                return rc;
+            if (added > 0)
+                continue;
+            uint8_t ct[16384];
+            ssize_t r = recv(s->fd, ct, sizeof(ct), 0);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                return strata_err_set(e, r == 0 ? STRATA_EIO : STRATA_ETIMEDOUT,
+                                      "receive from %s:%d: %s", s->host, s->port,
+                                      r == 0 ? "connection closed" : strerror(errno));
+            if (strata_tls_conn_input(s->tls, ct, (size_t)r) != 0)
+                return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+            continue;
+        }
         ssize_t r = recv(s->fd, s->in + s->len, s->cap - s->len, 0);
         if (r < 0 && errno == EINTR)
             continue;
@@ -88,6 +160,36 @@ static int sp_connect(struct sp_req *s, struct strata_err *e)
         return rc;
     s->fd = fd;
     s->off = s->len = 0;
+    s->fed = 0;
+    strata_tls_conn_free(s->tls);
+    s->tls = NULL;
+    if (s->use_tls) { /* the TLS handshake, then SP's inside it */
+        struct strata_tls_conn_opts o = {.roles = STRATA_ROLE_SERVERS, .host = s->host};
+        struct strata_tls *t = strata_tls_default();
+        rc = t == NULL ? strata_err_set(e, STRATA_EINVAL, "TLS: no context (strata_tls_default)")
+                       : strata_tls_conn_new(t, &o, &s->tls, e);
+        if (!rc)
+            rc = (int)strata_tls_conn_read(s->tls, NULL, 0, e);
+        if (!rc)
+            rc = sp_tls_flush(s, e);
+        while (!rc && !strata_tls_conn_ready(s->tls)) {
+            uint8_t ct[16384];
+            ssize_t r = recv(s->fd, ct, sizeof(ct), 0);
+            if (r <= 0)
+                rc = strata_err_set(e, STRATA_EIO, "TLS handshake with %s:%d: %s", s->host, s->port,
+                                    r == 0 ? "connection closed" : strerror(errno));
+            else if (strata_tls_conn_input(s->tls, ct, (size_t)r) != 0)
+                rc = strata_err_set(e, STRATA_ENOMEM, "out of memory");
+            size_t added = 0;
+            if (!rc)
+                rc = sp_tls_pull(s, &added, e);
+        }
+        if (rc) {
+            close(s->fd);
+            s->fd = -1;
+            return rc;
+        }
+    }
     uint8_t hdr[SP_HANDSHAKE_LEN];
     sp_handshake(hdr, SP_PROTO_REQ0);
     struct iovec iov = {.iov_base = hdr, .iov_len = sizeof(hdr)};
@@ -107,8 +209,28 @@ static int sp_connect(struct sp_req *s, struct strata_err *e)
     return rc;
 }
 
+static int sp_open(const char *host, int port, unsigned timeout_ms, bool tls, struct sp_req **out,
+                   struct strata_err *e);
+
 int sp_req_open(const char *host, int port, unsigned timeout_ms, struct sp_req **out,
                 struct strata_err *e)
+{
+    return sp_open(host, port, timeout_ms, false, out, e);
+}
+
+int sp_req_open_tls(const char *host, int port, unsigned timeout_ms, struct sp_req **out,
+                    struct strata_err *e)
+{
+    return sp_open(host, port, timeout_ms, true, out, e);
+}
+
+bool sp_req_tls(const struct sp_req *s)
+{
+    return s->use_tls;
+}
+
+static int sp_open(const char *host, int port, unsigned timeout_ms, bool tls, struct sp_req **out,
+                   struct strata_err *e)
 {
     struct sp_req *s = calloc(1, sizeof(*s));
     uint8_t *in = malloc(SP_IN_CAP);
@@ -121,6 +243,7 @@ int sp_req_open(const char *host, int port, unsigned timeout_ms, struct sp_req *
     s->port = port;
     s->timeout_ms = timeout_ms;
     s->fd = -1;
+    s->use_tls = tls;
     s->in = in;
     s->cap = SP_IN_CAP;
     s->next_id = (uint32_t)getpid() * 2654435761u;
@@ -139,6 +262,7 @@ void sp_req_close(struct sp_req *s)
         return;
     if (s->fd >= 0)
         close(s->fd);
+    strata_tls_conn_free(s->tls);
     free(s->in);
     free(s);
 }
@@ -159,6 +283,56 @@ int sp_req_frame(struct sp_req *s, const strata_env *req, uint8_t **frame, size_
     sp_req_head(*frame, *id, blen);
     *len = SP_REQ_HEAD_LEN + blen;
     return 0;
+}
+
+int sp_req_seal(struct sp_req *s, uint8_t **frame, size_t *len, struct strata_err *e)
+{
+    if (s->tls == NULL)
+        return strata_err_set(e, STRATA_EIO, "not connected");
+    int rc = strata_tls_conn_write(s->tls, *frame, *len, e);
+    free(*frame);
+    *frame = rc ? NULL : strata_tls_conn_output(s->tls, len);
+    if (!rc && *frame == NULL)
+        rc = strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    return rc;
+}
+
+int sp_req_parse_tls(struct sp_req *s, const uint8_t *in, size_t len, uint32_t id, size_t *used,
+                     strata_env **reply, struct strata_err *e)
+{
+    *used = 0;
+    *reply = NULL;
+    if (len > s->fed && strata_tls_conn_input(s->tls, in + s->fed, len - s->fed) != 0)
+        return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    s->fed = len;
+    for (;;) {
+        if (s->cap - s->len < 4096) { /* room for more plaintext */
+            memmove(s->in, s->in + s->off, s->len - s->off);
+            s->len -= s->off;
+            s->off = 0;
+            if (s->cap - s->len < 4096) {
+                uint8_t *n = realloc(s->in, s->cap * 2);
+                if (n == NULL)
+                    return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+                s->in = n;
+                s->cap *= 2;
+            }
+        }
+        size_t added = 0;
+        int rc = sp_tls_pull(s, &added, e);
+        if (rc)
+            return rc;
+        if (added == 0)
+            break;
+    }
+    size_t u = 0;
+    int rc = sp_req_parse(s->in + s->off, s->len - s->off, id, &u, reply, e);
+    s->off += u; /* replies to older ids, and this one */
+    if (rc == SP_REQ_MORE)
+        return rc;
+    *used = len;
+    s->fed = 0;
+    return rc;
 }
 
 int sp_req_parse(const uint8_t *in, size_t len, uint32_t id, size_t *used, strata_env **reply,

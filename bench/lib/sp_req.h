@@ -4,6 +4,8 @@
 #ifndef SP_REQ_H
 #define SP_REQ_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -15,6 +17,11 @@ struct sp_req;
  * be rep0). `timeout_ms` bounds the connect and every later send and receive. */
 int sp_req_open(const char *host, int port, unsigned timeout_ms, struct sp_req **out,
                 struct strata_err *e);
+/* The same over TLS (a tls+tcp:// server), the process's default context presenting our
+ * certificate (strata_tls_default); the server's must name host. */
+int sp_req_open_tls(const char *host, int port, unsigned timeout_ms, struct sp_req **out,
+                    struct strata_err *e);
+bool sp_req_tls(const struct sp_req *s);
 void sp_req_close(struct sp_req *s);
 
 /* Send one request envelope and wait for its reply. Returns 0 with *reply (free it with
@@ -33,6 +40,14 @@ int sp_req_fd(const struct sp_req *s);
  * the SP header and the envelope, *id the request id its reply will carry. */
 int sp_req_frame(struct sp_req *s, const strata_env *req, uint8_t **frame, size_t *len,
                  uint32_t *id, struct strata_err *e);
+
+/* Over TLS: the frame of sp_req_frame replaced by the records that carry it. */
+int sp_req_seal(struct sp_req *s, uint8_t **frame, size_t *len, struct strata_err *e);
+
+/* Over TLS: as sp_req_parse, but `in` holds the ciphertext received since the request (given
+ * again, with more, after SP_REQ_MORE); it is all consumed (*used = len) with the reply. */
+int sp_req_parse_tls(struct sp_req *s, const uint8_t *in, size_t len, uint32_t id, size_t *used,
+                     strata_env **reply, struct strata_err *e);
 
 /* Look for the reply to `id` in the `len` bytes received: SP_REQ_MORE when it is not all there
  * yet, else 0 with *reply or a negative code (a decode error leaves the stream usable; an
