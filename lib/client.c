@@ -395,25 +395,32 @@ int strata_sclient_open_tls(const char *url, struct strata_tls *tls, struct stra
 int strata_sclient_call(struct strata_sclient *c, strata_env *req, unsigned timeout_ms,
                         strata_env **reply, struct strata_err *e)
 {
-    uint64_t deadline = strata_now_ms() + timeout_ms;
-    uint64_t id = ++c->next_req_id;
+    /* 31 bits: over tls+tcp:// it is also the SP request id */
+    uint64_t id = ++c->next_req_id & 0x7fffffffu;
+    if (id == 0)
+        id = c->next_req_id = 1;
     req->req_id = id;
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc = strata_msg_encode(req, &buf, &len, e);
     if (rc != 0)
         return rc;
-    if (c->tls != NULL) {
-        req->req_id = id &= 0x7fffffffu; /* also the SP request id */
-        rc = sct_call(c->tls, buf, len, (uint32_t)id, timeout_ms, reply, e);
-        free(buf);
-        return rc;
-    }
+    rc = strata_sclient_call_bytes(c, buf, len, id, timeout_ms, reply, e);
+    free(buf);
+    return rc;
+}
+
+int strata_sclient_call_bytes(struct strata_sclient *c, const uint8_t *buf, size_t len, uint64_t id,
+                              unsigned timeout_ms, strata_env **reply, struct strata_err *e)
+{
+    uint64_t deadline = strata_now_ms() + timeout_ms;
+    int rc;
+    if (c->tls != NULL)
+        return sct_call(c->tls, buf, len, (uint32_t)(id & 0x7fffffffu), timeout_ms, reply, e);
     nng_msg *m = NULL;
     int rv = nng_msg_alloc(&m, 0);
     if (rv == 0 && (rv = nng_msg_append(m, buf, len)) != 0)
         nng_msg_free(m);
-    free(buf);
     if (rv != 0)
         return strata_err_set(e, STRATA_ENOMEM, "%s: out of memory", c->url);
 

@@ -41,6 +41,10 @@ int strata_sclient_open_tls(const char *url, struct strata_tls *tls, struct stra
  * A reply with non-zero status is returned as success of the call: check (*reply)->status. */
 int strata_sclient_call(struct strata_sclient *c, strata_env *req, unsigned timeout_ms,
                         strata_env **reply, struct strata_err *e);
+/* The same with the envelope already encoded (its req_id `id`, at most 31 bits): for tests that
+ * send bytes protobuf-c would not encode. */
+int strata_sclient_call_bytes(struct strata_sclient *c, const uint8_t *buf, size_t len, uint64_t id,
+                              unsigned timeout_ms, strata_env **reply, struct strata_err *e);
 void strata_sclient_close(struct strata_sclient *c);
 
 #endif
