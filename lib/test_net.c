@@ -550,6 +550,48 @@ static void test_aclient_dead_peer_times_out(void **state)
     finish_loop(&uv, l);
 }
 
+/* A client dials from the source address it is given: with one connection admitted per address,
+ * clients from two addresses are both served and a second from the first is not. */
+static void test_aclient_source(void **state)
+{
+    (void)state;
+    uv_loop_t uv;
+    struct strata_loop *l = tn_loop_open(&uv);
+    struct strata_err e = {0};
+    struct strata_aclient *c[3];
+    struct strata_aclient_opts bad = {.source = "nowhere"};
+    if (!tn_tcp) {
+        assert_int_equal(strata_aclient_open_opts(l, test_url("src"), &bad, &c[0], &e),
+                         STRATA_EINVAL);
+        assert_non_null(strstr(e.msg, "tcp://"));
+        finish_loop(&uv, l);
+        return;
+    }
+    assert_int_equal(strata_aclient_open_opts(l, test_url("src"), &bad, &c[0], &e), STRATA_EINVAL);
+    assert_non_null(strstr(e.msg, "not an IP address"));
+    struct echo echo = {.uv = &uv};
+    struct strata_server_opts o = {.url = test_url("src"), .max_conns_per_addr = 1};
+    struct strata_server *srv;
+    assert_int_equal(strata_server_open(l, &o, echo_handler, &echo, &srv, &e), 0);
+    const char *src[3] = {"127.0.0.2", "127.0.0.3", "127.0.0.2"};
+    struct one_call oc[3] = {{0}};
+    for (int i = 0; i < 3; i++) {
+        struct strata_aclient_opts co = {.source = src[i]};
+        assert_int_equal(strata_aclient_open_opts(l, o.url, &co, &c[i], &e), 0);
+        strata_env *req = new_req("x");
+        assert_int_equal(strata_aclient_call(c[i], req, i < 2 ? 5000 : 500, one_cb, &oc[i]), 0);
+        free_req(req);
+        assert_true(run_until(&uv, &oc[i].done, 5000));
+    }
+    assert_int_equal(oc[0].rc, 0);
+    assert_int_equal(oc[1].rc, 0);
+    assert_int_not_equal(oc[2].rc, 0); /* 127.0.0.2 holds its one connection already */
+    for (int i = 0; i < 3; i++)
+        strata_aclient_close(c[i]);
+    strata_server_close(srv);
+    finish_loop(&uv, l);
+}
+
 static void test_close_in_flight(void **state)
 {
     (void)state;
@@ -888,6 +930,7 @@ int main(void)
         cmocka_unit_test(test_server_open_errors),
         cmocka_unit_test(test_async_many_in_flight),
         cmocka_unit_test(test_aclient_dead_peer_times_out),
+        cmocka_unit_test(test_aclient_source),
         cmocka_unit_test(test_close_in_flight),
         cmocka_unit_test(test_server_close_fails_calls),
         cmocka_unit_test(test_aclient_redials),

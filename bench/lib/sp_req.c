@@ -1,8 +1,10 @@
-/* sp_req.c - a blocking SP req0 client over TCP, written by hand (wire format: lib/sp_wire.h). */
+/* sp_req.c - a blocking SP req0 client over TCP, written by hand (wire format: lib/sp_wire.h),
+ * in plaintext or through one TLS session (lib/tls.h) on the same socket. */
 #include "sp_req.h"
 
 #include "bench_tcp.h"
 #include "sp_wire.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -21,11 +23,24 @@ struct sp_req {
     int port;
     unsigned timeout_ms;
     uint32_t next_id;
-    uint8_t *in; /* received bytes not yet consumed: [off, len) */
+    uint8_t *in; /* received bytes (plaintext) not yet consumed: [off, len) */
     size_t off, len, cap;
+    struct strata_tls *tls;       /* NULL: plaintext */
+    struct strata_tls_conn *sess; /* the connection's session, with tls */
 };
 
-static int sp_send_all(struct sp_req *s, struct iovec *iov, int n, struct strata_err *e)
+/* Close the connection (the next call reconnects). */
+static void sp_drop(struct sp_req *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    strata_tls_conn_free(s->sess);
+    s->sess = NULL;
+}
+
+/* Write the iovecs to the socket as they are. */
+static int sp_send_raw(struct sp_req *s, struct iovec *iov, int n, struct strata_err *e)
 {
     while (n > 0) {
         ssize_t w = writev(s->fd, iov, n);
@@ -45,6 +60,75 @@ static int sp_send_all(struct sp_req *s, struct iovec *iov, int n, struct strata
         }
     }
     return 0;
+}
+
+/* Send what the session holds for the peer (records, handshake messages). */
+static int sp_tls_flush(struct sp_req *s, struct strata_err *e)
+{
+    size_t len = 0;
+    uint8_t *ct = strata_tls_conn_output(s->sess, &len);
+    if (ct == NULL)
+        return strata_tls_conn_pending(s->sess) == 0
+                   ? 0
+                   : strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    struct iovec iov = {.iov_base = ct, .iov_len = len};
+    int rc = sp_send_raw(s, &iov, 1, e);
+    free(ct);
+    return rc;
+}
+
+/* Send the iovecs' bytes, encrypted first when the connection is TLS. */
+static int sp_send_all(struct sp_req *s, struct iovec *iov, int n, struct strata_err *e)
+{
+    if (s->sess == NULL)
+        return sp_send_raw(s, iov, n, e);
+    for (int i = 0; i < n; i++) {
+        int rc = strata_tls_conn_write(s->sess, iov[i].iov_base, iov[i].iov_len, e);
+        if (rc)
+            return rc;
+    }
+    return sp_tls_flush(s, e);
+}
+
+static int sp_recv_failed(struct sp_req *s, ssize_t r, struct strata_err *e)
+{
+    return strata_err_set(e, r == 0 ? STRATA_EIO : STRATA_ETIMEDOUT, "receive from %s:%d: %s",
+                          s->host, s->port, r == 0 ? "connection closed" : strerror(errno));
+}
+
+/* Receive once into s->in[len, cap), which has room: plaintext, decrypted first when the
+ * connection is TLS (the session may already hold some, and answers the handshake). */
+static int sp_recv_some(struct sp_req *s, struct strata_err *e)
+{
+    for (;;) {
+        if (s->sess != NULL) {
+            struct strata_err te;
+            ssize_t got = strata_tls_conn_read(s->sess, s->in + s->len, s->cap - s->len, &te);
+            if (got < 0)
+                return strata_err_set(e, (int)got, "%s:%d: %s", s->host, s->port, te.msg);
+            int rc = sp_tls_flush(s, e);
+            if (rc)
+                return rc;
+            if (got > 0) {
+                s->len += (size_t)got;
+                return 0;
+            }
+        }
+        uint8_t ct[16384];
+        uint8_t *buf = s->sess != NULL ? ct : s->in + s->len;
+        size_t room = s->sess != NULL ? sizeof(ct) : s->cap - s->len;
+        ssize_t r = recv(s->fd, buf, room, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return sp_recv_failed(s, r, e);
+        if (s->sess == NULL) {
+            s->len += (size_t)r;
+            return 0;
+        }
+        if (strata_tls_conn_input(s->sess, ct, (size_t)r) != 0)
+            return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    }
 }
 
 /* Make at least `want` unconsumed bytes available in s->in. */
@@ -68,14 +152,9 @@ static int sp_fill(struct sp_req *s, size_t want, struct strata_err *e)
         s->off = 0;
     }
     while (s->len - s->off < want) {
-        ssize_t r = recv(s->fd, s->in + s->len, s->cap - s->len, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return strata_err_set(e, r == 0 ? STRATA_EIO : STRATA_ETIMEDOUT,
-                                  "receive from %s:%d: %s", s->host, s->port,
-                                  r == 0 ? "connection closed" : strerror(errno));
-        s->len += (size_t)r;
+        int rc = sp_recv_some(s, e);
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -88,6 +167,17 @@ static int sp_connect(struct sp_req *s, struct strata_err *e)
         return rc;
     s->fd = fd;
     s->off = s->len = 0;
+    if (s->tls != NULL) {
+        /* the server's certificate must name the address dialled, as for any client */
+        struct strata_tls_conn_opts o = {.roles = STRATA_ROLE_SERVERS, .host = s->host};
+        rc = strata_tls_conn_new(s->tls, &o, &s->sess, e);
+        if (rc) {
+            sp_drop(s);
+            return rc;
+        }
+        struct strata_err te;
+        strata_tls_conn_read(s->sess, NULL, 0, &te); /* the ClientHello */
+    }
     uint8_t hdr[SP_HANDSHAKE_LEN];
     sp_handshake(hdr, SP_PROTO_REQ0);
     struct iovec iov = {.iov_base = hdr, .iov_len = sizeof(hdr)};
@@ -100,15 +190,19 @@ static int sp_connect(struct sp_req *s, struct strata_err *e)
                                 s->port);
         s->off += 8;
     }
-    if (rc) {
-        close(s->fd);
-        s->fd = -1;
-    }
+    if (rc)
+        sp_drop(s);
     return rc;
 }
 
 int sp_req_open(const char *host, int port, unsigned timeout_ms, struct sp_req **out,
                 struct strata_err *e)
+{
+    return sp_req_open_tls(host, port, timeout_ms, NULL, out, e);
+}
+
+int sp_req_open_tls(const char *host, int port, unsigned timeout_ms, struct strata_tls *tls,
+                    struct sp_req **out, struct strata_err *e)
 {
     struct sp_req *s = calloc(1, sizeof(*s));
     uint8_t *in = malloc(SP_IN_CAP);
@@ -123,6 +217,7 @@ int sp_req_open(const char *host, int port, unsigned timeout_ms, struct sp_req *
     s->fd = -1;
     s->in = in;
     s->cap = SP_IN_CAP;
+    s->tls = tls;
     s->next_id = (uint32_t)getpid() * 2654435761u;
     int rc = sp_connect(s, e);
     if (rc) {
@@ -137,8 +232,7 @@ void sp_req_close(struct sp_req *s)
 {
     if (!s)
         return;
-    if (s->fd >= 0)
-        close(s->fd);
+    sp_drop(s);
     free(s->in);
     free(s);
 }
@@ -146,6 +240,11 @@ void sp_req_close(struct sp_req *s)
 int sp_req_fd(const struct sp_req *s)
 {
     return s->fd;
+}
+
+struct strata_tls_conn *sp_req_tls(const struct sp_req *s)
+{
+    return s->sess;
 }
 
 int sp_req_frame(struct sp_req *s, const strata_env *req, uint8_t **frame, size_t *len,
@@ -228,10 +327,8 @@ int sp_req_call(struct sp_req *s, const strata_env *req, strata_env **reply, str
         rc = sp_send_all(s, &iov, 1, e);
         if (!rc)
             rc = sp_recv_reply(s, id, reply, e);
-        if (rc && rc != STRATA_EPROTO && s->fd >= 0) {
-            close(s->fd); /* a half-read stream cannot be resynchronised */
-            s->fd = -1;
-        }
+        if (rc && rc != STRATA_EPROTO && s->fd >= 0)
+            sp_drop(s); /* a half-read stream cannot be resynchronised */
     }
     free(frame);
     if (!rc && (*reply)->status != 0) { /* the name is only formatted for an error */

@@ -36,9 +36,25 @@ static void h_tls_die(const char *what, const struct strata_err *e)
     abort();
 }
 
+static const char *tls_dir;
+
+void h_tls_keep_dir(const char *dir)
+{
+    tls_dir = dir;
+}
+
 const char *h_tls_dir(void)
 {
     static const char *dir;
+    if (dir == NULL && tls_dir != NULL) {
+        struct strata_err e;
+        char ca[STRATA_PKI_PATH_MAX];
+        if (strata_pki_path(tls_dir, STRATA_PKI_CA_NAME, "crt", ca, sizeof(ca), &e) != 0)
+            h_tls_die(tls_dir, &e);
+        if (access(ca, F_OK) != 0 && strata_pki_init(tls_dir, &e) != 0)
+            h_tls_die("CA", &e);
+        dir = tls_dir;
+    }
     if (dir == NULL) {
         struct strata_err e;
         const char *base = h_tmpdir("pki");
