@@ -327,8 +327,9 @@ static void etcd_stop(struct etcd_side *s)
 }
 
 /* Every phase of all sides, in turns: writes of one then of the others, reads likewise, at
- * each concurrency; failovers last, as each kills a member. The TLS cluster's phase follows the
- * plaintext one's at once, so that their ratio compares two phases seconds apart. */
+ * each concurrency; failovers last, as each kills a member. The TLS cluster's phase and the
+ * plaintext one's follow each other at once, so that their ratio compares two phases seconds
+ * apart, and which goes first alternates from one concurrency to the next. */
 static void run_all(struct bench *b, struct strata_side *s, struct strata_side *ts,
                     struct etcd_side *es)
 {
@@ -338,12 +339,20 @@ static void run_all(struct bench *b, struct strata_side *s, struct strata_side *
     }
     for (unsigned r = 0; r < b->sum.nruns; r++) {
         struct dir_bench_run *run = &b->sum.runs[r];
-        bool sw = s->up && strata_writes(b, s, run->clients, &run->sw, &run->sraft);
-        bool tw = ts->up && strata_writes(b, ts, run->clients, &run->tw, &run->traft);
+        bool tls_first = r % 2 == 1;
+        bool sw = false, tw = false;
+        if (tls_first)
+            tw = ts->up && strata_writes(b, ts, run->clients, &run->tw, &run->traft);
+        sw = s->up && strata_writes(b, s, run->clients, &run->sw, &run->sraft);
+        if (!tls_first)
+            tw = ts->up && strata_writes(b, ts, run->clients, &run->tw, &run->traft);
         bool ew = es->up && phase(b, &es->t, &es->keys, run->clients, &op_etcd_put, "etcd", "puts",
                                   "etcd put", &run->ep);
+        if (tls_first)
+            run->tls_ok = tw && strata_reads(b, ts, run->clients, &run->tr);
         run->strata_ok = sw && strata_reads(b, s, run->clients, &run->sr);
-        run->tls_ok = tw && strata_reads(b, ts, run->clients, &run->tr);
+        if (!tls_first)
+            run->tls_ok = tw && strata_reads(b, ts, run->clients, &run->tr);
         run->etcd_ok = ew && phase(b, &es->t, &es->keys, run->clients, &op_etcd_get, "etcd",
                                    "serializable gets", "etcd get", &run->eg);
         if (sw && tw && run->sw.per_s > 0 && run->sr.per_s > 0)
