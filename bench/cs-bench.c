@@ -5,9 +5,11 @@
  *   - convergence: 1,000 simulated agents (bench/agent-sim) all hold one endpoint; the time from
  *     a move's write ack to the last agent receiving the update, over several moves;
  *   - memory per cached entry (the server's counter and its RSS growth).
- * Starts its own strata-dird (1 node) and strata-csd via the test harness; prints one JSON
- * object on stdout. Usage: cs-bench [--quick]. STRATA_BIN points at the programs (default: the
- * directory of this program). */
+ *   - with --tls: cached resolutions over mutual TLS against plaintext, the same lean client on
+ *     both sides (bench/lib/cs_bench_resolve.c), in alternating rounds.
+ * Starts its own strata-dird (1 node) and strata-csd via the test harness (and a second pair on
+ * TLS for --tls); prints one JSON object on stdout. Usage: cs-bench [--quick] [--tls].
+ * STRATA_BIN points at the programs (default: the directory of this program). */
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -20,8 +22,11 @@
 
 #include "addr.h"
 #include "client.h"
+#include "cs_bench_resolve.h"
 #include "dir_bench_stats.h"
 #include "dirclient.h"
+#include "flags.h"
+#include "h_tls.h"
 #include "harness.h"
 #include "loop.h"
 #include "msg.h"
@@ -151,9 +156,7 @@ static double tput_run(const char *url, const void *req, size_t len, int threads
 
 /* ---------------------------------------------------------------- helpers */
 
-static struct strata_dirclient *dc;
-
-static strata_env *write_cmd(Strata__V1__Command *cmd)
+static strata_env *write_cmd(struct strata_dirclient *dc, Strata__V1__Command *cmd)
 {
     strata_env *rep = NULL;
     struct strata_err e;
@@ -162,7 +165,7 @@ static strata_env *write_cmd(Strata__V1__Command *cmd)
     return rep;
 }
 
-static void add_host(const char *id, uint8_t last)
+static void add_host(struct strata_dirclient *dc, const char *id, uint8_t last)
 {
     uint8_t vtep[4] = {192, 168, 250, last};
     Strata__V1__Host h = STRATA__V1__HOST__INIT;
@@ -173,10 +176,11 @@ static void add_host(const char *id, uint8_t last)
     h.pod = (char *)"p1";
     cmd.op_case = STRATA__V1__COMMAND__OP_HOST_ADD;
     cmd.host_add = &h;
-    strata_msg_free(write_cmd(&cmd));
+    strata_msg_free(write_cmd(dc, &cmd));
 }
 
-static void add_endpoint(const uint8_t mac[6], const uint8_t ip[4], const char *host)
+static void add_endpoint(struct strata_dirclient *dc, const uint8_t mac[6], const uint8_t ip[4],
+                         const char *host)
 {
     ProtobufCBinaryData ips[1] = {{4, (uint8_t *)ip}};
     Strata__V1__Endpoint ep = STRATA__V1__ENDPOINT__INIT;
@@ -189,24 +193,24 @@ static void add_endpoint(const uint8_t mac[6], const uint8_t ip[4], const char *
     ep.host = (char *)host;
     cmd.op_case = STRATA__V1__COMMAND__OP_ENDPOINT_ADD;
     cmd.endpoint_add = &ep;
-    strata_msg_free(write_cmd(&cmd));
+    strata_msg_free(write_cmd(dc, &cmd));
 }
 
-static void setup_directory(void)
+static void setup_directory(struct strata_dirclient *dc)
 {
     Strata__V1__Command cmd = STRATA__V1__COMMAND__INIT;
     Strata__V1__Domain dom = STRATA__V1__DOMAIN__INIT;
     dom.name = (char *)"bench";
     cmd.op_case = STRATA__V1__COMMAND__OP_DOMAIN_CREATE;
     cmd.domain_create = &dom;
-    strata_msg_free(write_cmd(&cmd));
+    strata_msg_free(write_cmd(dc, &cmd));
     Strata__V1__Vnet vn = STRATA__V1__VNET__INIT;
     strata__v1__command__init(&cmd);
     vn.vni = 100;
     vn.domain = (char *)"bench";
     cmd.op_case = STRATA__V1__COMMAND__OP_VNET_CREATE;
     cmd.vnet_create = &vn;
-    strata_msg_free(write_cmd(&cmd));
+    strata_msg_free(write_cmd(dc, &cmd));
     uint8_t pfx[4] = {10, 0, 0, 0};
     Strata__V1__Subnet sn = STRATA__V1__SUBNET__INIT;
     strata__v1__command__init(&cmd);
@@ -216,9 +220,9 @@ static void setup_directory(void)
     sn.plen = 8;
     cmd.op_case = STRATA__V1__COMMAND__OP_SUBNET_CREATE;
     cmd.subnet_create = &sn;
-    strata_msg_free(write_cmd(&cmd));
-    add_host("hA", 1);
-    add_host("hB", 2);
+    strata_msg_free(write_cmd(dc, &cmd));
+    add_host(dc, "hA", 1);
+    add_host(dc, "hB", 2);
 }
 
 static uint8_t *encode_resolve(const uint8_t (*ips)[4], size_t n, size_t *len)
@@ -341,13 +345,216 @@ static bool echo_ready(void *arg)
     return ok;
 }
 
+/* ---------------------------------------------------------------- the servers */
+
+/* A directory node and a connectivity server in front of it, both in plaintext or both on
+ * mutual TLS: certificates from tests/lib/h_tls, the node's named after its id (1), the
+ * server's after its --id, both for 127.0.0.1. */
+struct stack {
+    char api[64], cs_url[64];
+    int cs_port;
+    pid_t dird, csd;
+    struct strata_dirclient *dc;
+};
+
+static void argv_tls(char **argv, int *n, const char *role, const char *name)
+{
+    struct strata_tls_files f = h_tls_files(role, name, NULL);
+    argv[(*n)++] = (char *)"--tls-ca";
+    argv[(*n)++] = (char *)f.ca;
+    argv[(*n)++] = (char *)"--tls-cert";
+    argv[(*n)++] = (char *)f.cert;
+    argv[(*n)++] = (char *)"--tls-key";
+    argv[(*n)++] = (char *)f.key;
+}
+
+static void stack_start(struct stack *st, const char *base, bool tls)
+{
+    const char *scheme = tls ? "tls+tcp://" : "tcp://", *tag = tls ? "tls" : "plain";
+    const char *id = tls ? "bench-tls" : "bench";
+    char raft[32], ddir[300], log[300], cluster[64];
+    snprintf(raft, sizeof(raft), "127.0.0.1:%d", h_free_port());
+    snprintf(st->api, sizeof(st->api), "%s127.0.0.1:%d", scheme, h_free_port());
+    st->cs_port = h_free_port();
+    snprintf(st->cs_url, sizeof(st->cs_url), "%s127.0.0.1:%d", scheme, st->cs_port);
+    snprintf(ddir, sizeof(ddir), "%s/dird-%s", base, tag);
+    snprintf(cluster, sizeof(cluster), "1=%s", raft);
+    snprintf(log, sizeof(log), "%s/dird-%s.log", base, tag);
+    char *dargv[20] = {(char *)h_bin("strata-dird"),
+                       "--id",
+                       "1",
+                       "--data-dir",
+                       ddir,
+                       "--raft",
+                       raft,
+                       "--api",
+                       st->api,
+                       "--cluster",
+                       cluster};
+    int n = 11;
+    if (tls)
+        argv_tls(dargv, &n, "directory", "1");
+    dargv[n] = NULL;
+    st->dird = h_spawn(dargv, log);
+    if (st->dird <= 0 || !h_wait_until(dir_ready, st->api, 20000))
+        die("strata-dird did not start (log %s)", log);
+    struct strata_err e;
+    if (strata_dirclient_open(st->api, &st->dc, &e) != 0)
+        die("dirclient: %s", e.msg);
+    setup_directory(st->dc);
+
+    snprintf(log, sizeof(log), "%s/csd-%s.log", base, tag);
+    char *cargv[20] = {(char *)h_bin("strata-csd"),
+                       "--id",
+                       (char *)id,
+                       "--pod",
+                       "p1",
+                       "--listen",
+                       st->cs_url,
+                       "--directory",
+                       st->api,
+                       "--negative-ttl-ms",
+                       "3600000"};
+    n = 11;
+    if (tls)
+        argv_tls(cargv, &n, "connectivity", id);
+    cargv[n] = NULL;
+    st->csd = h_spawn(cargv, log);
+    if (st->csd <= 0 || !h_wait_until(cs_ready, st->cs_url, 10000))
+        die("strata-csd did not start (log %s)", log);
+}
+
+static void stack_stop(struct stack *st)
+{
+    strata_dirclient_close(st->dc);
+    h_stop(st->csd, 5000);
+    h_stop(st->dird, 5000);
+}
+
+/* ---------------------------------------------------------------- TLS against plaintext */
+
+#define TLS_ROUNDS_MAX 8
+
+struct tls_side {
+    double per_s[TLS_ROUNDS_MAX], p50[TLS_ROUNDS_MAX], p99[TLS_ROUNDS_MAX];
+    double srv_cpu[TLS_ROUNDS_MAX], cli_cpu[TLS_ROUNDS_MAX]; /* ms per resolution */
+    uint64_t errors;
+};
+
+static void tls_sample(struct tls_side *side, int r, const struct dir_bench_result *res)
+{
+    double ops = res->ops ? (double)res->ops : 1;
+    side->per_s[r] = res->per_s;
+    side->p50[r] = res->p50_ms;
+    side->p99[r] = res->p99_ms;
+    side->srv_cpu[r] = res->server_cpu_s * 1000.0 / ops;
+    side->cli_cpu[r] = res->client_cpu_s * 1000.0 / ops;
+    side->errors += res->errors;
+}
+
+static void tls_json_side(FILE *out, const char *name, struct tls_side *side, int rounds)
+{
+    fprintf(out, "\"%s_per_s_samples\":[", name);
+    for (int r = 0; r < rounds; r++)
+        fprintf(out, "%s%.0f", r ? "," : "", side->per_s[r]);
+    fprintf(out,
+            "],\"%s_per_s\":%.0f,\"%s_p50_ms\":%.3f,\"%s_p99_ms\":%.3f,"
+            "\"%s_server_cpu_ms_per_op\":%.4f,\"%s_client_cpu_ms_per_op\":%.4f,\"%s_errors\":%llu",
+            name, dir_bench_median(side->per_s, (unsigned)rounds), name,
+            dir_bench_median(side->p50, (unsigned)rounds), name,
+            dir_bench_median(side->p99, (unsigned)rounds), name,
+            dir_bench_median(side->srv_cpu, (unsigned)rounds), name,
+            dir_bench_median(side->cli_cpu, (unsigned)rounds), name,
+            (unsigned long long)side->errors);
+}
+
+/* Cached resolutions of one key at 1 and 64 clients, from the same lean client
+ * (bench/lib/cs_bench_resolve.c) against the plaintext server and a TLS one, alternating short
+ * rounds; medians. Prints the "tls" member of the report into `out`. */
+static void tls_compare(FILE *out, const char *base, const struct stack *plain, int rounds,
+                        double secs)
+{
+    struct stack tls;
+    stack_start(&tls, base, true);
+    uint8_t key[4] = {10, 1, 0, 1};
+    uint8_t mac[6] = {0x02, 0xbb, 0, 0, 0, 1};
+    add_endpoint(tls.dc, mac, key, "hA");
+    const unsigned conc[2] = {1, 64};
+    struct tls_side sides[2][2]; /* [concurrency][plaintext, tls] */
+    memset(sides, 0, sizeof(sides));
+    struct strata_err e = {0};
+    for (int r = 0; r < rounds; r++)
+        for (int c = 0; c < 2; c++)
+            for (int t = 0; t < 2; t++) {
+                /* alternate which side goes first: drift in the machine's load hits both */
+                int k = (r + c) % 2 ? 1 - t : t;
+                const struct stack *st = k ? &tls : plain;
+                struct cs_bench_resolve_opts o = {.port = k ? tls.cs_port : plain->cs_port,
+                                                  .tls = k ? strata_tls_default() : NULL,
+                                                  .server = st->csd,
+                                                  .clients = conc[c],
+                                                  .threads = 2,
+                                                  .seconds = secs,
+                                                  .vni = 100};
+                memcpy(o.ip, key, 4);
+                struct dir_bench_result res;
+                if (cs_bench_resolve_run(&o, &res, &e) != 0)
+                    die("resolve load: %s", e.msg);
+                fprintf(stderr,
+                        "cs-bench: %s, %u clients: %.0f/s p50 %.3f ms p99 %.3f ms, csd cpu %.2f s, "
+                        "client cpu %.2f s, errors %llu%s%s\n",
+                        k ? "tls" : "plaintext", conc[c], res.per_s, res.p50_ms, res.p99_ms,
+                        res.server_cpu_s, res.client_cpu_s, (unsigned long long)res.errors,
+                        res.errors ? ": " : "", res.first_error);
+                tls_sample(&sides[c][k], r, &res);
+            }
+    stack_stop(&tls);
+    fprintf(out, ",\"tls\":{\"rounds\":%d,\"seconds\":%.1f", rounds, secs);
+    double ratio64 = 0;
+    for (int c = 0; c < 2; c++) {
+        double p = dir_bench_median(sides[c][0].per_s, (unsigned)rounds);
+        double t = dir_bench_median(sides[c][1].per_s, (unsigned)rounds);
+        double ratio = p > 0 ? t / p : 0;
+        if (conc[c] == 64)
+            ratio64 = ratio;
+        fprintf(out, ",\"clients_%u\":{", conc[c]);
+        tls_json_side(out, "plaintext", &sides[c][0], rounds);
+        fputc(',', out);
+        tls_json_side(out, "tls", &sides[c][1], rounds);
+        fprintf(out, ",\"ratio\":%.3f}", ratio);
+    }
+    fprintf(out, ",\"target_ratio_64\":0.7,\"met\":%s}", ratio64 >= 0.7 ? "true" : "false");
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "--echo-server") == 0)
         return echo_server(argv[2], (size_t)strtoull(argv[3], NULL, 10));
-    quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    bool with_tls = false;
+    const struct strata_flag flags[] = {
+        {"quick", STRATA_FLAG_BOOL, &quick, NULL, "fewer rounds, agents and entries", false, 0, 0},
+        {"tls", STRATA_FLAG_BOOL, &with_tls, NULL,
+         "also measure cached resolutions over mutual TLS against plaintext (a second directory "
+         "node and server)",
+         false, 0, 0},
+        STRATA_FLAGS_END,
+    };
+    struct strata_err fe = {0};
+    int argi = 1;
+    int frc = strata_flags_parse(flags, argc, argv, &argi, &fe);
+    if (frc == STRATA_ENOTFOUND) {
+        printf("usage: cs-bench [flags]\n");
+        strata_flags_usage(stdout, flags);
+        return 0;
+    }
+    if (frc == 0 && argi < argc)
+        frc = strata_err_set(&fe, STRATA_EINVAL, "unexpected argument '%s'", argv[argi]);
+    if (frc != 0) {
+        fprintf(stderr, "cs-bench: %s\n", fe.msg);
+        return 2;
+    }
     signal(SIGPIPE, SIG_IGN);
     char self[4096];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -355,49 +562,16 @@ int main(int argc, char **argv)
         die("%s", "cannot find myself");
     self[sl] = '\0';
     const char *base = h_tmpdir("cs-bench");
-    char raft[32], api[64], cs_url[64], echo_url[64], ddir[300], log[300], cluster[64];
-    snprintf(raft, sizeof(raft), "127.0.0.1:%d", h_free_port());
-    snprintf(api, sizeof(api), "tcp://127.0.0.1:%d", h_free_port());
-    snprintf(cs_url, sizeof(cs_url), "tcp://127.0.0.1:%d", h_free_port());
+    char echo_url[64], log[300];
     snprintf(echo_url, sizeof(echo_url), "tcp://127.0.0.1:%d", h_free_port());
-    snprintf(ddir, sizeof(ddir), "%s/dird", base);
-    snprintf(cluster, sizeof(cluster), "1=%s", raft);
-    snprintf(log, sizeof(log), "%s/dird.log", base);
-    char *dargv[] = {(char *)h_bin("strata-dird"),
-                     "--id",
-                     "1",
-                     "--data-dir",
-                     ddir,
-                     "--raft",
-                     raft,
-                     "--api",
-                     api,
-                     "--cluster",
-                     cluster,
-                     NULL};
-    if (h_spawn(dargv, log) <= 0 || !h_wait_until(dir_ready, api, 20000))
-        die("strata-dird did not start (log %s)", log);
+    if (with_tls) /* a fresh CA (tests/lib/h_tls); this process is its operator */
+        strata_tls_set_default(h_tls_ctx("operator", "cs-bench"));
+    struct stack plain;
+    stack_start(&plain, base, false);
+    struct strata_dirclient *dc = plain.dc;
+    const char *cs_url = plain.cs_url, *api = plain.api;
+    pid_t csd = plain.csd;
     struct strata_err e;
-    if (strata_dirclient_open(api, &dc, &e) != 0)
-        die("dirclient: %s", e.msg);
-    setup_directory();
-
-    snprintf(log, sizeof(log), "%s/csd.log", base);
-    char *cargv[] = {(char *)h_bin("strata-csd"),
-                     "--id",
-                     "bench",
-                     "--pod",
-                     "p1",
-                     "--listen",
-                     cs_url,
-                     "--directory",
-                     api,
-                     "--negative-ttl-ms",
-                     "3600000",
-                     NULL};
-    pid_t csd = h_spawn(cargv, log);
-    if (csd <= 0 || !h_wait_until(cs_ready, cs_url, 10000))
-        die("strata-csd did not start (log %s)", log);
     struct strata_sclient *sc;
     if (strata_sclient_open(cs_url, &sc, &e) != 0)
         die("sclient: %s", e.msg);
@@ -405,7 +579,7 @@ int main(int argc, char **argv)
     /* --- cached resolutions vs echo */
     uint8_t key[1][4] = {{10, 1, 0, 1}};
     uint8_t mac[6] = {0x02, 0xbb, 0, 0, 0, 1};
-    add_endpoint(mac, key[0], "hA");
+    add_endpoint(dc, mac, key[0], "hA");
     strata_msg_free(resolve_raw(sc, key, 1)); /* warm the cache */
     size_t req_len;
     uint8_t *req = encode_resolve(key, 1, &req_len);
@@ -443,12 +617,24 @@ int main(int argc, char **argv)
     }
     free(req);
 
+    /* --- the same resolutions over TLS, against plaintext (--tls) */
+    char *tls_json = NULL;
+    size_t tls_json_len = 0;
+    FILE *tj = open_memstream(&tls_json, &tls_json_len);
+    if (tj == NULL)
+        die("%s", "out of memory");
+    if (with_tls)
+        tls_compare(tj, base, &plain, quick ? 2 : 3, quick ? 1.0 : 2.0);
+    else
+        fputs(",\"tls\":null", tj);
+    fclose(tj);
+
     /* --- miss latency */
     int nmiss = quick ? 100 : 500;
     for (int i = 0; i < nmiss; i++) {
         uint8_t m[6] = {0x02, 0xcc, 0, 0, (uint8_t)(i >> 8), (uint8_t)i};
         uint8_t ip[4] = {10, 2, (uint8_t)(i >> 8), (uint8_t)i};
-        add_endpoint(m, ip, i % 2 ? "hA" : "hB");
+        add_endpoint(dc, m, ip, i % 2 ? "hA" : "hB");
     }
     uint64_t *lat = calloc((size_t)nmiss, sizeof(uint64_t));
     uint64_t *srv = calloc((size_t)nmiss, sizeof(uint64_t));
@@ -483,12 +669,12 @@ int main(int argc, char **argv)
     int nagents = quick ? 200 : 1000, nmoves = quick ? 5 : 20;
     uint8_t emac[6] = {0x02, 0xbb, 0, 0, 0, 0x99};
     uint8_t eip[4] = {10, 250, 0, 1};
-    add_endpoint(emac, eip, "hA");
+    add_endpoint(dc, emac, eip, "hA");
     /* hA and hB keep a port each in VN 100, so moving E between them changes no flood list:
      * what is measured is the endpoint update's fan-out alone */
     for (uint8_t h = 1; h <= 2; h++) {
         uint8_t pm[6] = {0x02, 0xbb, 0, 0, 1, h}, pip[4] = {10, 3, 0, h};
-        add_endpoint(pm, pip, h == 1 ? "hA" : "hB");
+        add_endpoint(dc, pm, pip, h == 1 ? "hA" : "hB");
     }
     char cmd[1024];
     snprintf(cmd, sizeof(cmd),
@@ -522,7 +708,7 @@ int main(int argc, char **argv)
         mv.host = (char *)(m % 2 == 0 ? "hB" : "hA");
         c.op_case = STRATA__V1__COMMAND__OP_ENDPOINT_MOVE;
         c.endpoint_move = &mv;
-        strata_env *rep = write_cmd(&c);
+        strata_env *rep = write_cmd(dc, &c);
         uint64_t ack_us = strata_wall_us();
         uint64_t version = rep->write_reply->endpoint ? rep->write_reply->endpoint->version
                                                       : rep->write_reply->index;
@@ -586,7 +772,7 @@ int main(int argc, char **argv)
         "\"p99\":%.2f,\"max\":%.2f,\"first_agent_p50\":%.2f,\"target_p99\":100,"
         "\"agent_sim\":%s},"
         "\"memory\":{\"entries\":%llu,\"bytes_per_entry_counter\":%.1f,"
-        "\"bytes_per_entry_all\":%.1f,\"bytes_per_entry_rss\":%.1f,\"target\":200}}\n",
+        "\"bytes_per_entry_all\":%.1f,\"bytes_per_entry_rss\":%.1f,\"target\":200}%s}\n",
         quick ? "true" : "false", req_len, rep_len, cs1, ec1, ec1 > 0 ? cs1 / ec1 : 0, cs64, ec64,
         ec64 > 0 ? cs64 / ec64 : 0, nmiss, (unsigned long long)dir_bench_pct_u64(lat, nmiss, 0.5),
         (unsigned long long)dir_bench_pct_u64(lat, nmiss, 0.99),
@@ -597,10 +783,11 @@ int main(int argc, char **argv)
         (unsigned long long)setup_ms, dir_bench_pct_u64(conv, (size_t)done, 0.5) / 1000.0,
         dir_bench_pct_u64(conv, (size_t)done, 0.99) / 1000.0, done ? conv[done - 1] / 1000.0 : 0.0,
         dir_bench_pct_u64(conv_first, (size_t)done, 0.5) / 1000.0, summary,
-        (unsigned long long)(e1 - e0), per_counter, per_total, per_rss);
+        (unsigned long long)(e1 - e0), per_counter, per_total, per_rss, tls_json);
     fflush(stdout);
+    free(tls_json);
     strata_sclient_close(sc);
-    strata_dirclient_close(dc);
+    stack_stop(&plain);
     free(lat);
     free(srv);
     free(dlat);

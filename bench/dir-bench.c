@@ -1,6 +1,7 @@
 /* dir-bench - throughput, latency and leader failover of a 3-node strata-dird cluster, side by
- * side with a 3-member etcd cluster doing the same work. Prints one JSON object on stdout;
- * progress goes to stderr. See docs/benchmarks.md. */
+ * side with a 3-member etcd cluster doing the same work, and (--tls) with a second Strata
+ * cluster whose API is mutual TLS. Prints one JSON object on stdout; progress goes to stderr.
+ * See docs/benchmarks.md. */
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,9 +17,8 @@
 #include "etcd_cluster.h"
 #include "etcd_failover.h"
 #include "flags.h"
-#include "h_pki.h"
+#include "h_tls.h"
 #include "harness.h"
-#include "tls.h"
 
 #define KEYS_CAP (16u << 20)
 #define DIR_BENCH_DEFAULT UINT64_MAX /* a flag not given */
@@ -31,7 +31,7 @@ struct bench {
     uint64_t seconds, failovers, election_timeout_ms, load_threads;
     uint64_t busy_poll_us; /* DIR_BENCH_DEFAULT: the daemon's own */
     bool no_etcd, no_strata, tls;
-    char tls_dir[512]; /* --tls: the certificates made for the run */
+    struct strata_tls *op_tls; /* --tls: the load generator's operator certificate */
     struct dir_bench_summary sum;
 };
 
@@ -61,7 +61,8 @@ static int parse_clients(struct bench *b, struct strata_err *e)
  * spread over the nodes as etcd's are over its members: a follower forwards writes to the leader
  * in both systems) and their processes, whose CPU is measured. */
 struct drive_target {
-    bool etcd; /* etcd's HTTP gateway, else a Strata API (bench/lib/sp_req.c) */
+    bool etcd;              /* etcd's HTTP gateway, else a Strata API (bench/lib/sp_req.c) */
+    struct strata_tls *tls; /* a Strata API on tls+tcp://: the clients' context */
     const int *port;
     const pid_t *pid;
     int n;
@@ -95,9 +96,8 @@ static int drive(const struct bench *b, const struct drive_target *t, struct dir
         cl[i].keys = keys;
         cl[i].client_id = 0x9e3779b97f4a7c15ull * (i + 1) ^ h_now_ms();
         int port = t->port[i % (unsigned)t->n];
-        rc = t->etcd  ? etcd_http_open("127.0.0.1", port, 5000, &cl[i].http, e)
-             : b->tls ? sp_req_open_tls("127.0.0.1", port, 5000, &cl[i].sp, e)
-                      : sp_req_open("127.0.0.1", port, 5000, &cl[i].sp, e);
+        rc = t->etcd ? etcd_http_open("127.0.0.1", port, 5000, &cl[i].http, e)
+                     : sp_req_open_tls("127.0.0.1", port, 5000, t->tls, &cl[i].sp, e);
         ctx[i] = &cl[i];
     }
     double cpu0 = dir_bench_procs_cpu_s(t->pid, (unsigned)t->n);
@@ -158,6 +158,8 @@ static void bench_disk(struct bench *b, const char *dir, struct dir_bench_disk *
  * not being measured is idle (heartbeats only). */
 struct strata_side {
     bool up;
+    bool tls;
+    const char *name; /* "strata", "strata-tls" */
     struct dir_bench_cluster c;
     struct dir_bench_keys keys;
     struct drive_target t;
@@ -187,29 +189,6 @@ static bool phase(struct bench *b, const struct drive_target *t, struct dir_benc
     return true;
 }
 
-/* --tls: a CA, a directory certificate for each node (named by its id, for 127.0.0.1) and an
- * operator's for the benchmark's clients, made for this run (tests/lib/h_pki.c). */
-static int tls_setup(struct bench *b, struct strata_err *e)
-{
-    const char *dir = h_tmpdir("dir-bench-pki");
-    if (dir == NULL)
-        return strata_err_set(e, STRATA_EIO, "cannot create a temporary directory");
-    snprintf(b->tls_dir, sizeof(b->tls_dir), "%s", dir);
-    int rc = h_pki_ca(dir, "dir-bench CA");
-    for (int i = 1; !rc && i <= DIR_BENCH_NODES; i++) {
-        char id[8];
-        snprintf(id, sizeof(id), "%d", i);
-        rc = h_pki_issue(dir, "directory", id, "127.0.0.1");
-    }
-    if (!rc)
-        rc = h_pki_issue(dir, "operator", "dir-bench", NULL);
-    struct strata_tls *t = rc ? NULL : h_pki_tls(dir, "dir-bench");
-    if (t == NULL)
-        return strata_err_set(e, STRATA_EIO, "cannot make certificates in %s", dir);
-    strata_tls_set_default(t); /* every client of this process: seeding, probes, load */
-    return 0;
-}
-
 static void strata_start(struct bench *b, struct strata_side *s)
 {
     struct strata_err e = {0};
@@ -229,46 +208,56 @@ static void strata_start(struct bench *b, struct strata_side *s)
     if (b->busy_poll_us != DIR_BENCH_DEFAULT && dir_bench_dird_has_flag(bin, "--busy-poll-us"))
         bp = (int)b->busy_poll_us;
     b->sum.busy_poll_us = bp >= 0 ? bp : (int)dir_bench_dird_flag_default(bin, "busy-poll-us");
-    say("starting 3 strata-dird nodes (%s%s, busy poll %d us)", bin,
-        eto ? ", --election-timeout-ms given" : ", default election timeout", b->sum.busy_poll_us);
-    if (b->tls && tls_setup(b, &e) != 0) {
-        bench_error(b, "strata TLS certificates", &e);
-        return;
-    }
-    if (dir_bench_cluster_start(&s->c, bin, eto, bp, b->tls ? b->tls_dir : NULL, 20000, &e) != 0) {
-        bench_error(b, "strata cluster start", &e);
+    say("starting 3 strata-dird nodes (%s%s, busy poll %d us%s)", bin,
+        eto ? ", --election-timeout-ms given" : ", default election timeout", b->sum.busy_poll_us,
+        s->tls ? ", API on tls+tcp://" : "");
+    if (dir_bench_cluster_start(&s->c, bin, eto, bp, s->tls, 20000, &e) != 0) {
+        bench_error(b, s->tls ? "strata-tls cluster start" : "strata cluster start", &e);
         dir_bench_cluster_stop(&s->c);
         return;
     }
     if (dir_bench_cluster_seed(&s->c, &e) != 0 ||
         dir_bench_keys_init(&s->keys, KEYS_CAP, &e) != 0) {
-        bench_error(b, "strata seed", &e);
+        bench_error(b, s->tls ? "strata-tls seed" : "strata seed", &e);
         dir_bench_cluster_stop(&s->c);
         dir_bench_keys_free(&s->keys);
         return;
     }
-    bench_disk(b, s->c.dir, &b->sum.disk_strata);
-    s->t = (struct drive_target){.port = s->c.api_port, .pid = s->c.pid, .n = DIR_BENCH_NODES};
+    if (!s->tls) /* the TLS cluster's data is on the same disk, probed once */
+        bench_disk(b, s->c.dir, &b->sum.disk_strata);
+    s->t = (struct drive_target){.port = s->c.api_port,
+                                 .pid = s->c.pid,
+                                 .n = DIR_BENCH_NODES,
+                                 .tls = s->tls ? b->op_tls : NULL};
     s->up = true;
 }
 
-static bool strata_writes(struct bench *b, struct strata_side *s, struct dir_bench_run *run)
+static bool strata_writes(struct bench *b, struct strata_side *s, unsigned clients,
+                          struct dir_bench_result *res, struct dir_bench_raft_phase *raft)
 {
     struct strata_err e = {0};
     struct dir_bench_raft_sample m0, m1;
+    char label[32];
+    snprintf(label, sizeof(label), "%s write", s->name);
     bool scraped = dir_bench_scrape_raft(s->c.metrics_port, DIR_BENCH_NODES, &m0, &e) == 0;
-    if (!phase(b, &s->t, &s->keys, run->clients, &op_strata_write, "strata", "writes",
-               "strata write", &run->sw))
+    if (!phase(b, &s->t, &s->keys, clients, &op_strata_write, s->name, "writes", label, res))
         return false;
     /* Optional figures: a node without the histograms (an older build) only loses them. */
     if (scraped && dir_bench_scrape_raft(s->c.metrics_port, DIR_BENCH_NODES, &m1, &e) == 0) {
-        dir_bench_raft_phase(&m0, &m1, (double)run->sw.ops, &run->sraft);
+        dir_bench_raft_phase(&m0, &m1, (double)res->ops, raft);
         say("  raft: disk append %.2f ms, commit %.2f ms (leader), %.1f writes per entry; "
             "%.2f ms in the node written to",
-            run->sraft.append_ms, run->sraft.commit_ms, run->sraft.writes_per_entry,
-            run->sraft.server_ms);
+            raft->append_ms, raft->commit_ms, raft->writes_per_entry, raft->server_ms);
     }
     return true;
+}
+
+static bool strata_reads(struct bench *b, struct strata_side *s, unsigned clients,
+                         struct dir_bench_result *res)
+{
+    char label[32];
+    snprintf(label, sizeof(label), "%s read", s->name);
+    return phase(b, &s->t, &s->keys, clients, &op_strata_read, s->name, "resolves", label, res);
 }
 
 static void strata_failovers(struct bench *b, struct strata_side *s)
@@ -337,9 +326,12 @@ static void etcd_stop(struct etcd_side *s)
     s->up = false;
 }
 
-/* Every phase of both sides, in turns: writes of one then of the other, reads likewise, at each
- * concurrency; failovers last, as each kills a member. */
-static void run_both(struct bench *b, struct strata_side *s, struct etcd_side *es)
+/* Every phase of all sides, in turns: writes of one then of the others, reads likewise, at
+ * each concurrency; failovers last, as each kills a member. The TLS cluster's phase and the
+ * plaintext one's follow each other at once, so that their ratio compares two phases seconds
+ * apart, and which goes first alternates from one concurrency to the next. */
+static void run_all(struct bench *b, struct strata_side *s, struct strata_side *ts,
+                    struct etcd_side *es)
 {
     if (s->up && es->up) {
         s->t.idle = &es->t;
@@ -347,13 +339,25 @@ static void run_both(struct bench *b, struct strata_side *s, struct etcd_side *e
     }
     for (unsigned r = 0; r < b->sum.nruns; r++) {
         struct dir_bench_run *run = &b->sum.runs[r];
-        bool sw = s->up && strata_writes(b, s, run);
+        bool tls_first = r % 2 == 1;
+        bool sw = false, tw = false;
+        if (tls_first)
+            tw = ts->up && strata_writes(b, ts, run->clients, &run->tw, &run->traft);
+        sw = s->up && strata_writes(b, s, run->clients, &run->sw, &run->sraft);
+        if (!tls_first)
+            tw = ts->up && strata_writes(b, ts, run->clients, &run->tw, &run->traft);
         bool ew = es->up && phase(b, &es->t, &es->keys, run->clients, &op_etcd_put, "etcd", "puts",
                                   "etcd put", &run->ep);
-        run->strata_ok = sw && phase(b, &s->t, &s->keys, run->clients, &op_strata_read, "strata",
-                                     "resolves", "strata read", &run->sr);
+        if (tls_first)
+            run->tls_ok = tw && strata_reads(b, ts, run->clients, &run->tr);
+        run->strata_ok = sw && strata_reads(b, s, run->clients, &run->sr);
+        if (!tls_first)
+            run->tls_ok = tw && strata_reads(b, ts, run->clients, &run->tr);
         run->etcd_ok = ew && phase(b, &es->t, &es->keys, run->clients, &op_etcd_get, "etcd",
                                    "serializable gets", "etcd get", &run->eg);
+        if (sw && tw && run->sw.per_s > 0 && run->sr.per_s > 0)
+            say("  tls/plaintext at %u clients: writes %.2f, reads %.2f", run->clients,
+                run->tw.per_s / run->sw.per_s, run->tr.per_s / run->sr.per_s);
     }
     if (b->failovers && s->up)
         strata_failovers(b, s);
@@ -434,11 +438,6 @@ int main(int argc, char **argv)
                  "(default 2)",
          .min = 0,
          .max = 64},
-        {.name = "tls",
-         .type = STRATA_FLAG_BOOL,
-         .dst = &b.tls,
-         .help = "run the directory with TLS: its API on tls+tcp:// and Raft over TLS, with "
-                 "certificates made for the run"},
         {.name = "no-etcd",
          .type = STRATA_FLAG_BOOL,
          .dst = &b.no_etcd,
@@ -447,6 +446,10 @@ int main(int argc, char **argv)
          .type = STRATA_FLAG_BOOL,
          .dst = &b.no_strata,
          .help = "measure etcd only"},
+        {.name = "tls",
+         .type = STRATA_FLAG_BOOL,
+         .dst = &b.tls,
+         .help = "also run a second Strata cluster with its API on mutual TLS and compare"},
         STRATA_FLAGS_END,
     };
     struct strata_err e = {0};
@@ -474,18 +477,26 @@ int main(int argc, char **argv)
     b.sum.seconds = (unsigned)b.seconds;
     b.sum.load_threads = (unsigned)b.load_threads;
     b.sum.busy_poll_us = -1;
-    b.sum.tls = b.tls;
     uint64_t t0 = h_now_ms();
-    static struct strata_side side_strata;
+    static struct strata_side side_strata = {.name = "strata"};
+    static struct strata_side side_tls = {.name = "strata-tls", .tls = true};
     static struct etcd_side side_etcd;
     if (!b.no_strata) {
         b.sum.strata_ran = true;
         strata_start(&b, &side_strata);
     }
+    if (!b.no_strata && b.tls) {
+        /* a fresh CA (tests/lib/h_tls); every client of this process is its operator */
+        b.op_tls = h_tls_ctx("operator", "dir-bench");
+        strata_tls_set_default(b.op_tls);
+        b.sum.tls_ran = true;
+        strata_start(&b, &side_tls);
+    }
     if (!b.no_etcd)
         etcd_start(&b, &side_etcd);
-    run_both(&b, &side_strata, &side_etcd);
+    run_all(&b, &side_strata, &side_tls, &side_etcd);
     strata_stop(&side_strata);
+    strata_stop(&side_tls);
     etcd_stop(&side_etcd);
     dir_bench_report(stdout, &b.sum, (double)(h_now_ms() - t0) / 1000.0);
     say("done in %.0f s", (double)(h_now_ms() - t0) / 1000.0);

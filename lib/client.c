@@ -232,14 +232,28 @@ static void ac_aio_cb(void *arg)
 int strata_aclient_open(struct strata_loop *loop, const char *url, struct strata_aclient **out,
                         struct strata_err *e)
 {
+    struct strata_aclient_opts o = {0};
+    return strata_aclient_open_opts(loop, url, &o, out, e);
+}
+
+int strata_aclient_open_opts(struct strata_loop *loop, const char *url,
+                             const struct strata_aclient_opts *o, struct strata_aclient **out,
+                             struct strata_err *e)
+{
+    bool uv = strncmp(url, "tcp://", 6) == 0 || strata_tls_url(url);
+    if (!uv && o->source != NULL)
+        return strata_err_set(e, STRATA_EINVAL, "client %s: a source address needs tcp://", url);
+    struct strata_aclient_opts uo = *o;
+    if (uo.tls == NULL)
+        uo.tls = strata_tls_default();
     struct strata_aclient *c = calloc(1, sizeof(*c));
     if (c == NULL || (c->url = strdup(url)) == NULL) {
         free(c);
         return strata_err_set(e, STRATA_ENOMEM, "client: out of memory");
     }
     c->loop = loop;
-    if (strncmp(url, "tcp://", 6) == 0 || strata_tls_url(url)) {
-        int rc = uvc_open(loop, url, &c->uv, e);
+    if (uv) {
+        int rc = uvc_open(loop, url, &uo, &c->uv, e);
         free(c->url); /* uvc keeps its own */
         c->url = NULL;
         if (rc != 0)

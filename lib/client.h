@@ -8,6 +8,8 @@
 #include "loop.h"
 #include "msg.h"
 
+struct strata_tls;
+
 /* ---- asynchronous (daemons) */
 struct strata_aclient;
 
@@ -20,6 +22,23 @@ typedef void (*strata_aclient_cb)(int rc, strata_env *reply, void *arg);
  * NNG (REQ_RESENDTIME infinite): the caller decides whether to retry. */
 int strata_aclient_open(struct strata_loop *loop, const char *url, struct strata_aclient **out,
                         struct strata_err *e);
+/* How to dial, beyond the URL (tcp:// and tls+tcp:// only); zeroed fields are
+ * strata_aclient_open's choices. */
+struct strata_aclient_opts {
+    /* tls+tcp://: the context to speak as; NULL: strata_tls_default(). For a process that is
+     * several identities at once, such as a load generator whose simulated agents each hold
+     * their own certificate. */
+    struct strata_tls *tls;
+    /* The local IP address to dial from (its port is the kernel's); NULL: the kernel's choice.
+     * A simulated agent dials from its own address, as a real one does from its host's: a
+     * server caps the connections of one address (server.h). */
+    const char *source;
+};
+/* strata_aclient_open with `o`. A source address with any other URL, or one that is not an IP
+ * address, is STRATA_EINVAL. */
+int strata_aclient_open_opts(struct strata_loop *loop, const char *url,
+                             const struct strata_aclient_opts *o, struct strata_aclient **out,
+                             struct strata_err *e);
 /* Send `req` (encoded at once; caller keeps ownership) with a fresh req_id; cb fires exactly once
  * on the loop thread, after at most timeout_ms. */
 int strata_aclient_call(struct strata_aclient *c, strata_env *req, unsigned timeout_ms,
@@ -34,7 +53,6 @@ struct strata_sclient;
 /* tls+tcp:// URLs use strata_tls_default(); _tls names the context (a test speaking as
  * several identities). */
 int strata_sclient_open(const char *url, struct strata_sclient **out, struct strata_err *e);
-struct strata_tls;
 int strata_sclient_open_tls(const char *url, struct strata_tls *tls, struct strata_sclient **out,
                             struct strata_err *e);
 /* Send and wait up to timeout_ms. On success *reply is owned by the caller (strata_msg_free).

@@ -64,6 +64,8 @@ struct uvc {
     uint64_t next_req_id;
     struct strata_tls *tls; /* tls+tcp:// */
     char tls_why[160];      /* the last TLS failure, logged when it changes */
+    bool has_source;        /* dial from `source` (strata_aclient_opts.source) */
+    struct sockaddr_storage source;
     bool closed;
     int in_cb;   /* > 0 while a callback runs: do not free under it */
     int handles; /* open handles (timers, connections) and the lookup in flight */
@@ -424,7 +426,9 @@ static void uvc_connect_to(struct uvc *c, const struct sockaddr_storage *ss)
     uv_tcp_init(strata_loop_uv(c->loop), &k->tcp);
     c->handles++;
     c->conn = k;
-    int rc = uv_tcp_connect(&k->creq, &k->tcp, (const struct sockaddr *)ss, uvc_connect_cb);
+    int rc = c->has_source ? uv_tcp_bind(&k->tcp, (const struct sockaddr *)&c->source, 0) : 0;
+    if (rc == 0)
+        rc = uv_tcp_connect(&k->creq, &k->tcp, (const struct sockaddr *)ss, uvc_connect_cb);
     if (rc != 0)
         uvc_conn_drop(k, uv_strerror(rc));
 }
@@ -478,13 +482,19 @@ static void uvc_dial(struct uvc *c)
 
 /* ---------------------------------------------------------------- API */
 
-int uvc_open(struct strata_loop *loop, const char *url, struct uvc **out, struct strata_err *e)
+int uvc_open(struct strata_loop *loop, const char *url, const struct strata_aclient_opts *o,
+             struct uvc **out, struct strata_err *e)
 {
     struct sp_tcp_addr addr;
     struct strata_err why = {0};
+    struct sockaddr_storage src = {0};
     int rc = sp_tcp_split(url, &addr, &why);
     if (rc == 0 && addr.host[0] == '\0')
         rc = strata_err_set(&why, STRATA_EINVAL, "no host");
+    if (rc == 0 && o->source != NULL &&
+        uv_ip4_addr(o->source, 0, (struct sockaddr_in *)&src) != 0 &&
+        uv_ip6_addr(o->source, 0, (struct sockaddr_in6 *)&src) != 0)
+        rc = strata_err_set(&why, STRATA_EINVAL, "source '%.64s' is not an IP address", o->source);
     if (rc != 0)
         return strata_err_set(e, rc, "client %s: %s", url, why.msg);
     struct uvc *c = calloc(1, sizeof(*c));
@@ -492,7 +502,7 @@ int uvc_open(struct strata_loop *loop, const char *url, struct uvc **out, struct
         free(c);
         return strata_err_set(e, STRATA_ENOMEM, "client %s: out of memory", url);
     }
-    if (strata_tls_url(url) && (c->tls = strata_tls_default()) == NULL) {
+    if (strata_tls_url(url) && (c->tls = o->tls) == NULL) {
         free(c->url);
         free(c);
         return strata_err_set(e, STRATA_EINVAL,
@@ -500,6 +510,8 @@ int uvc_open(struct strata_loop *loop, const char *url, struct uvc **out, struct
                               url);
     }
     c->addr = addr;
+    c->has_source = o->source != NULL;
+    c->source = src;
     c->loop = loop;
     c->retry_ms = UVC_RETRY_MIN_MS;
     uv_loop_t *uv = strata_loop_uv(loop);

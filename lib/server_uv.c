@@ -818,7 +818,7 @@ int uvs_open(struct strata_server *s, const struct strata_server_opts *o, unsign
     s->uv = u;
     int uerr = uv_tcp_open(&u->lis, fd);
     if (uerr == 0)
-        uerr = uv_listen((uv_stream_t *)&u->lis, 128, uvs_on_connection);
+        uerr = uv_listen((uv_stream_t *)&u->lis, UVS_LISTEN_BACKLOG, uvs_on_connection);
     if (uerr == 0) {
         uint64_t period = uvs_sweep_period(u);
         uerr = uv_timer_start(&u->sweep, uvs_sweep_cb, period, period);

@@ -28,6 +28,11 @@
 #define UVS_FAIR_SHARE (64u << 10)
 #define UVS_CONNS_MAX 4096 /* and at most 3/4 of RLIMIT_NOFILE: the daemon needs files too */
 #define UVS_CONNS_PER_ADDR 256
+/* Connections the kernel may complete before they are accepted (capped by net.core.somaxconn).
+ * The 1,000 agents of a pod reconnecting at once after a restart overflowed 128: a tenth of
+ * them had their handshake dropped and waited a second for the retransmission (storm-bench,
+ * docs/benchmarks.md). */
+#define UVS_LISTEN_BACKLOG 4096
 #define UVS_HANDSHAKE_MS 5000u /* NNG sends its handshake at once */
 #define UVS_FRAME_MS 30000u    /* 4 MiB in 30 s: a link slower than that is not a client */
 #define UVS_IDLE_MS 600000u    /* a client with nothing to ask reconnects when it has */

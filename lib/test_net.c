@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <ftw.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -23,9 +24,11 @@
 #include "client.h"
 #include "loop.h"
 #include "nng_close.h"
+#include "pki.h"
 #include "server.h"
 #include "sp_wire.h"
 #include "test_net_fixture.h"
+#include "tls.h"
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -550,6 +553,149 @@ static void test_aclient_dead_peer_times_out(void **state)
     finish_loop(&uv, l);
 }
 
+/* A client dials from the source address it is given: with one connection admitted per address,
+ * clients from two addresses are both served and a second from the first is not. */
+static void test_aclient_source(void **state)
+{
+    (void)state;
+    uv_loop_t uv;
+    struct strata_loop *l = tn_loop_open(&uv);
+    struct strata_err e = {0};
+    struct strata_aclient *c[3];
+    struct strata_aclient_opts bad = {.source = "nowhere"};
+    if (!tn_tcp) {
+        assert_int_equal(strata_aclient_open_opts(l, test_url("src"), &bad, &c[0], &e),
+                         STRATA_EINVAL);
+        assert_non_null(strstr(e.msg, "tcp://"));
+        finish_loop(&uv, l);
+        return;
+    }
+    assert_int_equal(strata_aclient_open_opts(l, test_url("src"), &bad, &c[0], &e), STRATA_EINVAL);
+    assert_non_null(strstr(e.msg, "not an IP address"));
+    struct echo echo = {.uv = &uv};
+    struct strata_server_opts o = {.url = test_url("src"), .max_conns_per_addr = 1};
+    struct strata_server *srv;
+    assert_int_equal(strata_server_open(l, &o, echo_handler, &echo, &srv, &e), 0);
+    const char *src[3] = {"127.0.0.2", "127.0.0.3", "127.0.0.2"};
+    struct one_call oc[3] = {{0}};
+    for (int i = 0; i < 3; i++) {
+        struct strata_aclient_opts co = {.source = src[i]};
+        assert_int_equal(strata_aclient_open_opts(l, o.url, &co, &c[i], &e), 0);
+        strata_env *req = new_req("x");
+        assert_int_equal(strata_aclient_call(c[i], req, i < 2 ? 5000 : 500, one_cb, &oc[i]), 0);
+        free_req(req);
+        assert_true(run_until(&uv, &oc[i].done, 5000));
+    }
+    assert_int_equal(oc[0].rc, 0);
+    assert_int_equal(oc[1].rc, 0);
+    assert_int_not_equal(oc[2].rc, 0); /* 127.0.0.2 holds its one connection already */
+    for (int i = 0; i < 3; i++)
+        strata_aclient_close(c[i]);
+    strata_server_close(srv);
+    finish_loop(&uv, l);
+}
+
+struct tls_call {
+    bool done;
+    char name[64];
+};
+
+static void tls_name_cb(int rc, strata_env *reply, void *arg)
+{
+    struct tls_call *r = arg;
+    if (rc == 0 && reply->status == 0 && reply->identity != NULL)
+        snprintf(r->name, sizeof(r->name), "%s", reply->identity);
+    strata_msg_free(reply);
+    r->done = true;
+}
+
+/* Replies with the name of the certificate the request came with. */
+static void peer_name_handler(struct strata_req *req, const strata_env *env, void *arg)
+{
+    (void)arg;
+    const struct strata_peer *p = strata_req_peer(req);
+    strata_env rep = *env;
+    rep.identity = (char *)(p != NULL ? p->name : "");
+    strata_req_reply(req, &rep);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* A context for role/name from the CA in dir (the certificate issued for 127.0.0.1). */
+static struct strata_tls *tls_ctx(const char *dir, const char *role, const char *name)
+{
+    struct strata_err e = {0};
+    const char *ip = "127.0.0.1";
+    struct strata_pki_issue_opts io = {
+        .dir = dir, .role = role, .name = name, .ips = &ip, .nips = 1};
+    if (strata_pki_issue(&io, &e) != 0)
+        fail_msg("issue %s: %s", name, e.msg);
+    char ca[256], crt[256], key[256];
+    snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
+    snprintf(crt, sizeof(crt), "%s/%s.crt", dir, name);
+    snprintf(key, sizeof(key), "%s/%s.key", dir, name);
+    struct strata_tls_files f = {ca, crt, key};
+    struct strata_tls *t = NULL;
+    if (strata_tls_open(&f, &t, &e) != 0)
+        fail_msg("context %s: %s", name, e.msg);
+    return t;
+}
+
+/* Clients of one process each speak with the certificate they were opened with
+ * (strata_aclient_opts.tls), and without one with the process's default. */
+static void test_aclient_tls_per_client(void **state)
+{
+    (void)state;
+    if (!tn_tcp)
+        return; /* tls+tcp:// is served on the loop, like tcp:// */
+    char dir[] = "/tmp/strata-testnet-pki-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct strata_err e = {0};
+    assert_int_equal(strata_pki_init(dir, &e), 0);
+    struct strata_tls *srv_tls = tls_ctx(dir, "directory", "1");
+    struct strata_tls *a1 = tls_ctx(dir, "agent", "a1"), *a2 = tls_ctx(dir, "agent", "a2");
+    struct strata_tls *op = tls_ctx(dir, "operator", "op");
+    uv_loop_t uv;
+    struct strata_loop *l = tn_loop_open(&uv);
+    char url[64];
+    snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", tn_port("tls-per-client"));
+    struct strata_server_opts o = {.url = url, .tls = srv_tls};
+    struct strata_server *srv;
+    assert_int_equal(strata_server_open(l, &o, peer_name_handler, NULL, &srv, &e), 0);
+    strata_tls_set_default(op);
+    struct strata_tls *ctx[3] = {a1, a2, NULL};
+    const char *want[3] = {"a1", "a2", "op"};
+    struct strata_aclient *c[3];
+    for (int i = 0; i < 3; i++) {
+        struct strata_aclient_opts co = {.tls = ctx[i]};
+        assert_int_equal(strata_aclient_open_opts(l, url, &co, &c[i], &e), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        struct tls_call r = {0};
+        strata_env *req = new_req("claimed");
+        assert_int_equal(strata_aclient_call(c[i], req, 5000, tls_name_cb, &r), 0);
+        free_req(req);
+        assert_true(run_until(&uv, &r.done, 5000));
+        assert_string_equal(r.name, want[i]);
+    }
+    strata_tls_set_default(NULL);
+    for (int i = 0; i < 3; i++)
+        strata_aclient_close(c[i]);
+    strata_server_close(srv);
+    finish_loop(&uv, l);
+    strata_tls_free(srv_tls);
+    strata_tls_free(a1);
+    strata_tls_free(a2);
+    strata_tls_free(op);
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void test_close_in_flight(void **state)
 {
     (void)state;
@@ -888,6 +1034,8 @@ int main(void)
         cmocka_unit_test(test_server_open_errors),
         cmocka_unit_test(test_async_many_in_flight),
         cmocka_unit_test(test_aclient_dead_peer_times_out),
+        cmocka_unit_test(test_aclient_source),
+        cmocka_unit_test(test_aclient_tls_per_client),
         cmocka_unit_test(test_close_in_flight),
         cmocka_unit_test(test_server_close_fails_calls),
         cmocka_unit_test(test_aclient_redials),

@@ -564,7 +564,7 @@ int node_csd_new(struct strata_loop *loop, const struct node_csd_opts *o,
             break;
         }
         c->urls[c->n] = strdup(tok);
-        rc = strata_aclient_open(loop, tok, &c->cl[c->n], e);
+        rc = strata_aclient_open_opts(loop, tok, &o->client, &c->cl[c->n], e);
         if (rc == 0)
             c->n++;
         else

@@ -22,6 +22,10 @@ struct node_csd_opts {
     size_t n_vnis;
     unsigned call_timeout_ms; /* resolve / register; failover after one failure */
     unsigned poll_wait_ms;    /* UpdatesRequest.wait_ms */
+    /* How to dial each server (client.h); zeroed: the daemon's TLS context, any source
+     * address. A load generator simulating many nodes gives each its own certificate and
+     * address. */
+    struct strata_aclient_opts client;
 };
 
 /* What the daemon around the client reacts to; every hook may be NULL. Called on the loop. */

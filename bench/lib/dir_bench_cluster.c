@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "h_tls.h"
 #include "harness.h"
 
 /* A readiness poll: how long to wait between two status probes. */
@@ -46,7 +47,7 @@ static int spawn_node(struct dir_bench_cluster *c, int i)
     snprintf(id, sizeof(id), "%d", i + 1);
     snprintf(data, sizeof(data), "%s/n%d", c->dir, i + 1);
     snprintf(raft, sizeof(raft), "127.0.0.1:%d", c->raft_port[i]);
-    snprintf(api, sizeof(api), "%stcp://127.0.0.1:%d", c->tls_dir[0] ? "tls+" : "", c->api_port[i]);
+    snprintf(api, sizeof(api), "%s127.0.0.1:%d", c->tls ? "tls+tcp://" : "tcp://", c->api_port[i]);
     snprintf(log, sizeof(log), "%s/n%d.log", c->dir, i + 1);
     for (int k = 0; k < DIR_BENCH_NODES; k++) {
         size_t l = strlen(cluster);
@@ -55,7 +56,7 @@ static int spawn_node(struct dir_bench_cluster *c, int i)
     }
     snprintf(eto, sizeof(eto), "%u", c->election_timeout_ms);
     snprintf(met, sizeof(met), "127.0.0.1:%d", c->metrics_port[i]);
-    char *argv[28] = {c->bin,  "--id", id,          "--data-dir", data,        "--raft", raft,
+    char *argv[26] = {c->bin,  "--id", id,          "--data-dir", data,        "--raft", raft,
                       "--api", api,    "--cluster", cluster,      "--metrics", met};
     int n = 13;
     if (c->election_timeout_ms) {
@@ -67,17 +68,14 @@ static int spawn_node(struct dir_bench_cluster *c, int i)
         argv[n++] = "--busy-poll-us";
         argv[n++] = bp;
     }
-    char ca[600], cert[600], key[600];
-    if (c->tls_dir[0]) {
-        snprintf(ca, sizeof(ca), "%s/ca.crt", c->tls_dir);
-        snprintf(cert, sizeof(cert), "%s/%d.crt", c->tls_dir, i + 1);
-        snprintf(key, sizeof(key), "%s/%d.key", c->tls_dir, i + 1);
+    if (c->tls) {
+        struct strata_tls_files f = h_tls_files("directory", id, NULL);
         argv[n++] = "--tls-ca";
-        argv[n++] = ca;
+        argv[n++] = (char *)f.ca;
         argv[n++] = "--tls-cert";
-        argv[n++] = cert;
+        argv[n++] = (char *)f.cert;
         argv[n++] = "--tls-key";
-        argv[n++] = key;
+        argv[n++] = (char *)f.key;
     }
     argv[n] = NULL;
     c->pid[i] = h_spawn(argv, log);
@@ -140,15 +138,14 @@ int dir_bench_cluster_leader(struct dir_bench_cluster *c, struct strata_dirclien
 }
 
 int dir_bench_cluster_start(struct dir_bench_cluster *c, const char *bin,
-                            unsigned election_timeout_ms, int busy_poll_us, const char *tls_dir,
+                            unsigned election_timeout_ms, int busy_poll_us, bool tls,
                             unsigned timeout_ms, struct strata_err *e)
 {
     memset(c, 0, sizeof(*c));
-    if (tls_dir != NULL)
-        snprintf(c->tls_dir, sizeof(c->tls_dir), "%s", tls_dir);
     snprintf(c->bin, sizeof(c->bin), "%s", bin);
     c->election_timeout_ms = election_timeout_ms;
     c->busy_poll_us = busy_poll_us;
+    c->tls = tls;
     const char *dir = h_tmpdir("dir-bench");
     if (!dir)
         return strata_err_set(e, STRATA_EIO, "cannot create a temporary directory");
@@ -160,8 +157,8 @@ int dir_bench_cluster_start(struct dir_bench_cluster *c, const char *bin,
         if (c->raft_port[i] <= 0 || c->api_port[i] <= 0 || c->metrics_port[i] <= 0)
             return strata_err_set(e, STRATA_EIO, "no free port");
         size_t l = strlen(c->urls);
-        snprintf(c->urls + l, sizeof(c->urls) - l, "%s%stcp://127.0.0.1:%d", i ? "," : "",
-                 c->tls_dir[0] ? "tls+" : "", c->api_port[i]);
+        snprintf(c->urls + l, sizeof(c->urls) - l, "%s%s127.0.0.1:%d", i ? "," : "",
+                 tls ? "tls+tcp://" : "tcp://", c->api_port[i]);
     }
     for (int i = 0; i < DIR_BENCH_NODES; i++)
         if (spawn_node(c, i) != 0)

@@ -11,14 +11,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tls.h"
+
 #define EV_GRACE_US 10000000u /* for replies still out at the deadline */
 #define EV_IN_MIN (16u << 10) /* free room asked of the input buffer before each recv */
 
 struct ev_conn {
     void *ctx;
-    int fd, fl0; /* the socket and its flags before the run */
-    const uint8_t *out;
+    int fd, fl0;                 /* the socket and its flags before the run */
+    struct strata_tls_conn *tls; /* NULL: plaintext */
+    const uint8_t *out;          /* the request's bytes as sent (ciphertext with tls) */
     size_t olen, ooff;
+    uint8_t *ct;   /* with tls: the request's records (malloc'd), which `out` points at */
     bool want_out; /* registered for EPOLLOUT: the request did not fit the send buffer */
     uint8_t *in;
     size_t ilen, icap;
@@ -83,6 +87,42 @@ static void ev_flush(struct ev_thread *t, struct ev_conn *c)
         ev_watch(t, c, false);
 }
 
+/* Replace the request's plaintext by its TLS records (and whatever else the session has to
+ * send). The copy is the price of a memory-buffer session: OpenSSL encrypts into its BIO. */
+static int ev_encrypt(struct ev_conn *c, struct strata_err *e)
+{
+    int rc = strata_tls_conn_write(c->tls, c->out, c->olen, e);
+    if (rc)
+        return rc;
+    free(c->ct);
+    c->ct = strata_tls_conn_output(c->tls, &c->olen);
+    c->out = c->ct;
+    return c->ct != NULL ? 0 : strata_err_set(e, STRATA_ENOMEM, "out of memory");
+}
+
+/* With tls: decrypt the `n` bytes of ciphertext just received into the plaintext input. */
+static int ev_decrypt(struct ev_conn *c, const uint8_t *ct, size_t n, struct strata_err *e)
+{
+    if (strata_tls_conn_input(c->tls, ct, n) != 0)
+        return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    for (;;) {
+        if (c->icap - c->ilen < EV_IN_MIN) {
+            size_t cap = c->icap ? c->icap * 2 : 4 * EV_IN_MIN;
+            uint8_t *p = realloc(c->in, cap);
+            if (!p)
+                return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+            c->in = p;
+            c->icap = cap;
+        }
+        ssize_t got = strata_tls_conn_read(c->tls, c->in + c->ilen, c->icap - c->ilen, e);
+        if (got < 0)
+            return (int)got;
+        if (got == 0)
+            return 0;
+        c->ilen += (size_t)got;
+    }
+}
+
 /* Start the client's next operation, or stop it at the deadline. */
 static void ev_start(struct ev_thread *t, struct ev_conn *c)
 {
@@ -94,6 +134,8 @@ static void ev_start(struct ev_thread *t, struct ev_conn *c)
         }
         struct strata_err e = {0};
         int rc = t->op->request(c->ctx, &c->out, &c->olen, &e);
+        if (rc == 0 && c->tls != NULL)
+            rc = ev_encrypt(c, &e);
         if (rc == 0) {
             c->ooff = 0;
             c->t0 = now;
@@ -111,7 +153,30 @@ static void ev_start(struct ev_thread *t, struct ev_conn *c)
 static void ev_input(struct ev_thread *t, struct ev_conn *c)
 {
     struct strata_err e = {0};
+    uint8_t ct[EV_IN_MIN]; /* with tls: ciphertext, decrypted into c->in at once */
     for (;;) {
+        if (c->tls != NULL) {
+            ssize_t k = recv(c->fd, ct, sizeof(ct), 0);
+            if (k > 0) {
+                int rc = ev_decrypt(c, ct, (size_t)k, &e);
+                if (rc) {
+                    ev_broken(t, c, rc, &e);
+                    return;
+                }
+                if ((size_t)k < sizeof(ct))
+                    break;
+                continue;
+            }
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                break;
+            ev_broken(t, c,
+                      strata_err_set(&e, STRATA_EIO, "receive: %s",
+                                     k == 0 ? "connection closed" : strerror(errno)),
+                      &e);
+            return;
+        }
         if (c->icap - c->ilen < EV_IN_MIN) {
             size_t cap = c->icap ? c->icap * 2 : 4 * EV_IN_MIN;
             uint8_t *p = realloc(c->in, cap);
@@ -235,6 +300,7 @@ int dir_bench_drive_events(unsigned nclients, void **ctxs, const struct dir_benc
         struct ev_conn *c = &t->c[t->n++];
         c->ctx = ctxs[i];
         c->fd = op->fd(ctxs[i]);
+        c->tls = op->tls != NULL ? op->tls(ctxs[i]) : NULL;
         c->fl0 = c->fd >= 0 ? fcntl(c->fd, F_GETFL) : 0;
         if (c->fd >= 0)
             fcntl(c->fd, F_SETFL, c->fl0 | O_NONBLOCK);
@@ -254,6 +320,7 @@ int dir_bench_drive_events(unsigned nclients, void **ctxs, const struct dir_benc
     int src = rc || !ls ? 0 : dir_bench_lat_summary(ls, started, t0, cpu0, out, e);
     for (unsigned i = 0; cs && i < nclients; i++) {
         free(cs[i].in);
+        free(cs[i].ct);
         if (cs[i].fd >= 0)
             fcntl(cs[i].fd, F_SETFL, cs[i].fl0);
     }

@@ -13,10 +13,16 @@
 
 #define DIR_BENCH_MORE 1 /* a reply is not all in yet */
 
+struct strata_tls_conn;
+
 /* One operation split in two, on a client that is already connected. */
 struct dir_bench_aop {
     /* The client's connected socket, or -1. */
     int (*fd)(void *ctx);
+    /* The TLS session on that socket (handshake done), or NULL: then the driver encrypts the
+     * requests and decrypts what arrives, and `request` and `reply` see plaintext. The hook
+     * itself may be NULL (plaintext only). */
+    struct strata_tls_conn *(*tls)(void *ctx);
     /* Start the next operation: its request bytes, which stay valid until the next call. */
     int (*request)(void *ctx, const uint8_t **req, size_t *len, struct strata_err *e);
     /* Look at the bytes received since the request: DIR_BENCH_MORE, or the operation's result

@@ -260,14 +260,17 @@ static int aop_sp_fd(void *ctx)
     return sp_req_fd(((struct dir_bench_client *)ctx)->sp);
 }
 
+static struct strata_tls_conn *aop_sp_tls(void *ctx)
+{
+    return sp_req_tls(((struct dir_bench_client *)ctx)->sp);
+}
+
 static int aop_sp_frame(struct dir_bench_client *c, const strata_env *env, const uint8_t **req,
                         size_t *len, struct strata_err *e)
 {
     free(c->frame);
     c->frame = NULL;
     int rc = sp_req_frame(c->sp, env, &c->frame, len, &c->pend_id, e);
-    if (!rc && sp_req_tls(c->sp))
-        rc = sp_req_seal(c->sp, &c->frame, len, e);
     *req = c->frame;
     return rc;
 }
@@ -276,8 +279,7 @@ static int aop_sp_frame(struct dir_bench_client *c, const strata_env *env, const
 static int aop_sp_reply(struct dir_bench_client *c, const uint8_t *in, size_t len, size_t *used,
                         strata_env **reply, struct strata_err *e)
 {
-    int rc = sp_req_tls(c->sp) ? sp_req_parse_tls(c->sp, in, len, c->pend_id, used, reply, e)
-                               : sp_req_parse(in, len, c->pend_id, used, reply, e);
+    int rc = sp_req_parse(in, len, c->pend_id, used, reply, e);
     if (rc == SP_REQ_MORE)
         return DIR_BENCH_MORE;
     c->ops++;
@@ -398,9 +400,11 @@ static int aop_get_reply(void *ctx, const uint8_t *in, size_t len, size_t *used,
     return etcd_get_found(c, rc, found, e);
 }
 
-const struct dir_bench_aop dir_bench_aop_strata_write = {aop_sp_fd, aop_write_request,
+const struct dir_bench_aop dir_bench_aop_strata_write = {aop_sp_fd, aop_sp_tls, aop_write_request,
                                                          aop_write_reply};
-const struct dir_bench_aop dir_bench_aop_strata_read = {aop_sp_fd, aop_read_request,
+const struct dir_bench_aop dir_bench_aop_strata_read = {aop_sp_fd, aop_sp_tls, aop_read_request,
                                                         aop_read_reply};
-const struct dir_bench_aop dir_bench_aop_etcd_put = {aop_http_fd, aop_put_request, aop_put_reply};
-const struct dir_bench_aop dir_bench_aop_etcd_get = {aop_http_fd, aop_get_request, aop_get_reply};
+const struct dir_bench_aop dir_bench_aop_etcd_put = {aop_http_fd, NULL, aop_put_request,
+                                                     aop_put_reply};
+const struct dir_bench_aop dir_bench_aop_etcd_get = {aop_http_fd, NULL, aop_get_request,
+                                                     aop_get_reply};

@@ -86,6 +86,61 @@ static double ratio(double a, double b)
     return b > 0 ? a / b : 0;
 }
 
+/* The TLS cluster's figures beside the plaintext one's: "tls" (its own, as "runs" has them) and
+ * "tls_vs_plaintext" (TLS / plaintext for rates and latencies, by concurrency). Sets *met (null
+ * when not measured at the target's concurrency). */
+static void json_tls(FILE *out, const struct dir_bench_summary *s, const char **met)
+{
+    *met = "null";
+    if (!s->tls_ran) {
+        fputs(",\"tls\":null,\"tls_vs_plaintext\":null", out);
+        return;
+    }
+    fputs(",\"tls\":{\"runs\":[", out);
+    for (unsigned i = 0; i < s->nruns; i++) {
+        const struct dir_bench_run *r = &s->runs[i];
+        fprintf(out, "%s{\"clients\":%u,\"strata\":", i ? "," : "", r->clients);
+        if (!r->tls_ok) {
+            fputs("null}", out);
+            continue;
+        }
+        fputc('{', out);
+        json_result(out, "writes", "write", &r->tw);
+        if (r->traft.ok)
+            fprintf(out, ",\"write_server_ms\":%.3f,\"writes_per_entry\":%.2f", r->traft.server_ms,
+                    r->traft.writes_per_entry);
+        fputc(',', out);
+        json_result(out, "reads", "read", &r->tr);
+        fputs("}}", out);
+    }
+    fputs("]},\"tls_vs_plaintext\":{", out);
+    bool first = true;
+    for (unsigned i = 0; i < s->nruns; i++) {
+        const struct dir_bench_run *r = &s->runs[i];
+        if (!r->tls_ok || !r->strata_ok)
+            continue;
+        const struct {
+            const char *key;
+            double tls, plain;
+        } f[] = {
+            {"writes", r->tw.per_s, r->sw.per_s},      {"write_p50", r->tw.p50_ms, r->sw.p50_ms},
+            {"write_p99", r->tw.p99_ms, r->sw.p99_ms}, {"reads", r->tr.per_s, r->sr.per_s},
+            {"read_p50", r->tr.p50_ms, r->sr.p50_ms},  {"read_p99", r->tr.p99_ms, r->sr.p99_ms},
+        };
+        for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
+            fprintf(out, "%s\"%s_%u\":", first ? "" : ",", f[k].key, r->clients);
+            json_num(out, ratio(f[k].tls, f[k].plain), f[k].plain > 0);
+            first = false;
+        }
+        if (r->clients == DIR_BENCH_TARGET_TLS_CLIENTS)
+            *met = ratio(r->tw.per_s, r->sw.per_s) >= DIR_BENCH_TARGET_TLS_RATIO &&
+                           ratio(r->tr.per_s, r->sr.per_s) >= DIR_BENCH_TARGET_TLS_RATIO
+                       ? "true"
+                       : "false";
+    }
+    fputc('}', out);
+}
+
 void dir_bench_report(FILE *out, const struct dir_bench_summary *s, double total_secs)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -101,7 +156,6 @@ void dir_bench_report(FILE *out, const struct dir_bench_summary *s, double total
         fprintf(out, "\"busy_poll_us\":%d,", s->busy_poll_us);
     else
         fputs("\"busy_poll_us\":null,", out);
-    fprintf(out, "\"tls\":%s,", s->tls ? "true" : "false");
     fputs("\"etcd_version\":", out);
     if (s->etcd_found)
         json_str(out, s->etcd_version);
@@ -156,7 +210,10 @@ void dir_bench_report(FILE *out, const struct dir_bench_summary *s, double total
             r_met = r_met && rr >= DIR_BENCH_TARGET_READS_RATIO;
         }
     }
-    fputs("],\"disk\":{\"strata\":", out);
+    fputc(']', out);
+    const char *tls_met;
+    json_tls(out, s, &tls_met);
+    fputs(",\"disk\":{\"strata\":", out);
     json_disk(out, &s->disk_strata);
     fputs(",\"etcd\":", out);
     json_disk(out, &s->disk_etcd);
@@ -166,17 +223,18 @@ void dir_bench_report(FILE *out, const struct dir_bench_summary *s, double total
     json_failover(out, s->etcd_failover_ran, &s->etcd_fo);
     fprintf(out,
             ",\"targets\":{\"writes_16_64_ratio_min\":%g,\"reads_ratio_min\":%g,"
-            "\"failover_median_ms_max\":%g}",
+            "\"failover_median_ms_max\":%g,\"tls_vs_plaintext_%u_min\":%g}",
             DIR_BENCH_TARGET_WRITES_RATIO, DIR_BENCH_TARGET_READS_RATIO,
-            DIR_BENCH_TARGET_FAILOVER_MS);
+            DIR_BENCH_TARGET_FAILOVER_MS, DIR_BENCH_TARGET_TLS_CLIENTS, DIR_BENCH_TARGET_TLS_RATIO);
     /* A failover that could not complete (no write, node not back) misses the target. */
     bool f_known = s->failover_ran && (!s->failover_ok || s->fo.n > 0);
-    fprintf(out, ",\"met\":{\"writes\":%s,\"reads\":%s,\"failover\":%s}",
+    fprintf(out, ",\"met\":{\"writes\":%s,\"reads\":%s,\"failover\":%s,\"tls\":%s}",
             w_known ? (w_met ? "true" : "false") : "null",
             r_known ? (r_met ? "true" : "false") : "null",
             f_known ? (s->failover_ok && s->fo.median_ms <= DIR_BENCH_TARGET_FAILOVER_MS ? "true"
                                                                                          : "false")
-                    : "null");
+                    : "null",
+            tls_met);
     fputs(",\"errors\":[", out);
     for (unsigned i = 0; i < s->nerrors; i++) {
         if (i)

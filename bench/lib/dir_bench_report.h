@@ -17,6 +17,9 @@
 #define DIR_BENCH_TARGET_WRITES_RATIO 5.0 /* at 16 and 64 clients */
 #define DIR_BENCH_TARGET_READS_RATIO 5.0  /* at every concurrency */
 #define DIR_BENCH_TARGET_FAILOVER_MS 1000.0
+/* Strata over TLS against Strata in plaintext, writes and reads, at 64 clients (issue 21). */
+#define DIR_BENCH_TARGET_TLS_RATIO 0.7
+#define DIR_BENCH_TARGET_TLS_CLIENTS 64u
 
 struct dir_bench_run {
     unsigned clients;
@@ -24,6 +27,9 @@ struct dir_bench_run {
     struct dir_bench_result sw, sr;    /* Strata writes, reads */
     struct dir_bench_raft_phase sraft; /* the Strata nodes' own view of the write phase */
     struct dir_bench_result ep, eg;    /* etcd puts, gets */
+    bool tls_ok;                       /* the TLS cluster's phases (--tls) ran */
+    struct dir_bench_result tw, tr;    /* Strata over TLS: writes, reads */
+    struct dir_bench_raft_phase traft;
 };
 
 struct dir_bench_summary {
@@ -31,9 +37,9 @@ struct dir_bench_summary {
     unsigned nruns;
     struct dir_bench_run runs[DIR_BENCH_MAX_RUNS];
     bool strata_ran;
+    bool tls_ran;                 /* --tls: a second Strata cluster, its API on tls+tcp:// */
     unsigned election_timeout_ms; /* passed to strata-dird; 0 = its default */
     int busy_poll_us;             /* what strata-dird ran with; -1 = not known */
-    bool tls;                     /* the API and Raft over TLS (--tls) */
     bool failover_ran, failover_ok;
     struct dir_bench_failover fo;
     bool etcd_failover_ran, etcd_failover_ok;

@@ -1,4 +1,5 @@
-/* sp_req.c - a blocking SP req0 client over TCP, written by hand (wire format: lib/sp_wire.h). */
+/* sp_req.c - a blocking SP req0 client over TCP, written by hand (wire format: lib/sp_wire.h),
+ * in plaintext or through one TLS session (lib/tls.h) on the same socket. */
 #include "sp_req.h"
 
 #include "bench_tcp.h"
@@ -22,64 +23,25 @@ struct sp_req {
     int port;
     unsigned timeout_ms;
     uint32_t next_id;
-    uint8_t *in; /* received bytes not yet consumed: [off, len) (plaintext) */
+    uint8_t *in; /* received bytes (plaintext) not yet consumed: [off, len) */
     size_t off, len, cap;
-    bool use_tls;
-    struct strata_tls_conn *tls; /* over TLS: the session of the connection */
-    size_t fed;                  /* sp_req_parse_tls: ciphertext already given to it */
+    struct strata_tls *tls;       /* NULL: plaintext */
+    struct strata_tls_conn *sess; /* the connection's session, with tls */
 };
 
-static int sp_raw_send(struct sp_req *s, const uint8_t *p, size_t n, struct strata_err *e)
+/* Close the connection (the next call reconnects). */
+static void sp_drop(struct sp_req *s)
 {
-    while (n > 0) {
-        ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return strata_err_set(e, STRATA_EIO, "send to %s:%d: %s", s->host, s->port,
-                                  w < 0 ? strerror(errno) : "closed");
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    strata_tls_conn_free(s->sess);
+    s->sess = NULL;
 }
 
-/* Send the records the session holds. */
-static int sp_tls_flush(struct sp_req *s, struct strata_err *e)
+/* Write the iovecs to the socket as they are. */
+static int sp_send_raw(struct sp_req *s, struct iovec *iov, int n, struct strata_err *e)
 {
-    size_t n = 0;
-    uint8_t *ct = strata_tls_conn_output(s->tls, &n);
-    int rc = ct != NULL ? sp_raw_send(s, ct, n, e) : 0;
-    free(ct);
-    return rc;
-}
-
-/* Decrypt into s->in what the session has, up to its capacity; the bytes added. */
-static int sp_tls_pull(struct sp_req *s, size_t *added, struct strata_err *e)
-{
-    *added = 0;
-    while (s->cap > s->len) {
-        ssize_t k = strata_tls_conn_read(s->tls, s->in + s->len, s->cap - s->len, e);
-        if (k < 0)
-            return (int)k;
-        if (k == 0)
-            break;
-        s->len += (size_t)k;
-        *added += (size_t)k;
-    }
-    return sp_tls_flush(s, e);
-}
-
-static int sp_send_all(struct sp_req *s, struct iovec *iov, int n, struct strata_err *e)
-{
-    if (s->tls != NULL) {
-        for (int i = 0; i < n; i++) {
-            int rc = strata_tls_conn_write(s->tls, iov[i].iov_base, iov[i].iov_len, e);
-            if (rc)
-                return rc;
-        }
-        return sp_tls_flush(s, e);
-    }
     while (n > 0) {
         ssize_t w = writev(s->fd, iov, n);
         if (w < 0 && errno == EINTR)
@@ -98,6 +60,75 @@ static int sp_send_all(struct sp_req *s, struct iovec *iov, int n, struct strata
         }
     }
     return 0;
+}
+
+/* Send what the session holds for the peer (records, handshake messages). */
+static int sp_tls_flush(struct sp_req *s, struct strata_err *e)
+{
+    size_t len = 0;
+    uint8_t *ct = strata_tls_conn_output(s->sess, &len);
+    if (ct == NULL)
+        return strata_tls_conn_pending(s->sess) == 0
+                   ? 0
+                   : strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    struct iovec iov = {.iov_base = ct, .iov_len = len};
+    int rc = sp_send_raw(s, &iov, 1, e);
+    free(ct);
+    return rc;
+}
+
+/* Send the iovecs' bytes, encrypted first when the connection is TLS. */
+static int sp_send_all(struct sp_req *s, struct iovec *iov, int n, struct strata_err *e)
+{
+    if (s->sess == NULL)
+        return sp_send_raw(s, iov, n, e);
+    for (int i = 0; i < n; i++) {
+        int rc = strata_tls_conn_write(s->sess, iov[i].iov_base, iov[i].iov_len, e);
+        if (rc)
+            return rc;
+    }
+    return sp_tls_flush(s, e);
+}
+
+static int sp_recv_failed(struct sp_req *s, ssize_t r, struct strata_err *e)
+{
+    return strata_err_set(e, r == 0 ? STRATA_EIO : STRATA_ETIMEDOUT, "receive from %s:%d: %s",
+                          s->host, s->port, r == 0 ? "connection closed" : strerror(errno));
+}
+
+/* Receive once into s->in[len, cap), which has room: plaintext, decrypted first when the
+ * connection is TLS (the session may already hold some, and answers the handshake). */
+static int sp_recv_some(struct sp_req *s, struct strata_err *e)
+{
+    for (;;) {
+        if (s->sess != NULL) {
+            struct strata_err te;
+            ssize_t got = strata_tls_conn_read(s->sess, s->in + s->len, s->cap - s->len, &te);
+            if (got < 0)
+                return strata_err_set(e, (int)got, "%s:%d: %s", s->host, s->port, te.msg);
+            int rc = sp_tls_flush(s, e);
+            if (rc)
+                return rc;
+            if (got > 0) {
+                s->len += (size_t)got;
+                return 0;
+            }
+        }
+        uint8_t ct[16384];
+        uint8_t *buf = s->sess != NULL ? ct : s->in + s->len;
+        size_t room = s->sess != NULL ? sizeof(ct) : s->cap - s->len;
+        ssize_t r = recv(s->fd, buf, room, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return sp_recv_failed(s, r, e);
+        if (s->sess == NULL) {
+            s->len += (size_t)r;
+            return 0;
+        }
+        if (strata_tls_conn_input(s->sess, ct, (size_t)r) != 0)
+            return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    }
 }
 
 /* Make at least `want` unconsumed bytes available in s->in. */
@@ -121,33 +152,9 @@ static int sp_fill(struct sp_req *s, size_t want, struct strata_err *e)
         s->off = 0;
     }
     while (s->len - s->off < want) {
-        if (s->tls != NULL) {
-            size_t added = 0;
-            int rc = sp_tls_pull(s, &added, e);
-            if (rc)
-                return rc;
-            if (added > 0)
-                continue;
-            uint8_t ct[16384];
-            ssize_t r = recv(s->fd, ct, sizeof(ct), 0);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0)
-                return strata_err_set(e, r == 0 ? STRATA_EIO : STRATA_ETIMEDOUT,
-                                      "receive from %s:%d: %s", s->host, s->port,
-                                      r == 0 ? "connection closed" : strerror(errno));
-            if (strata_tls_conn_input(s->tls, ct, (size_t)r) != 0)
-                return strata_err_set(e, STRATA_ENOMEM, "out of memory");
-            continue;
-        }
-        ssize_t r = recv(s->fd, s->in + s->len, s->cap - s->len, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return strata_err_set(e, r == 0 ? STRATA_EIO : STRATA_ETIMEDOUT,
-                                  "receive from %s:%d: %s", s->host, s->port,
-                                  r == 0 ? "connection closed" : strerror(errno));
-        s->len += (size_t)r;
+        int rc = sp_recv_some(s, e);
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -160,35 +167,16 @@ static int sp_connect(struct sp_req *s, struct strata_err *e)
         return rc;
     s->fd = fd;
     s->off = s->len = 0;
-    s->fed = 0;
-    strata_tls_conn_free(s->tls);
-    s->tls = NULL;
-    if (s->use_tls) { /* the TLS handshake, then SP's inside it */
+    if (s->tls != NULL) {
+        /* the server's certificate must name the address dialled, as for any client */
         struct strata_tls_conn_opts o = {.roles = STRATA_ROLE_SERVERS, .host = s->host};
-        struct strata_tls *t = strata_tls_default();
-        rc = t == NULL ? strata_err_set(e, STRATA_EINVAL, "TLS: no context (strata_tls_default)")
-                       : strata_tls_conn_new(t, &o, &s->tls, e);
-        if (!rc)
-            rc = (int)strata_tls_conn_read(s->tls, NULL, 0, e);
-        if (!rc)
-            rc = sp_tls_flush(s, e);
-        while (!rc && !strata_tls_conn_ready(s->tls)) {
-            uint8_t ct[16384];
-            ssize_t r = recv(s->fd, ct, sizeof(ct), 0);
-            if (r <= 0)
-                rc = strata_err_set(e, STRATA_EIO, "TLS handshake with %s:%d: %s", s->host, s->port,
-                                    r == 0 ? "connection closed" : strerror(errno));
-            else if (strata_tls_conn_input(s->tls, ct, (size_t)r) != 0)
-                rc = strata_err_set(e, STRATA_ENOMEM, "out of memory");
-            size_t added = 0;
-            if (!rc)
-                rc = sp_tls_pull(s, &added, e);
-        }
+        rc = strata_tls_conn_new(s->tls, &o, &s->sess, e);
         if (rc) {
-            close(s->fd);
-            s->fd = -1;
+            sp_drop(s);
             return rc;
         }
+        struct strata_err te;
+        strata_tls_conn_read(s->sess, NULL, 0, &te); /* the ClientHello */
     }
     uint8_t hdr[SP_HANDSHAKE_LEN];
     sp_handshake(hdr, SP_PROTO_REQ0);
@@ -202,35 +190,19 @@ static int sp_connect(struct sp_req *s, struct strata_err *e)
                                 s->port);
         s->off += 8;
     }
-    if (rc) {
-        close(s->fd);
-        s->fd = -1;
-    }
+    if (rc)
+        sp_drop(s);
     return rc;
 }
-
-static int sp_open(const char *host, int port, unsigned timeout_ms, bool tls, struct sp_req **out,
-                   struct strata_err *e);
 
 int sp_req_open(const char *host, int port, unsigned timeout_ms, struct sp_req **out,
                 struct strata_err *e)
 {
-    return sp_open(host, port, timeout_ms, false, out, e);
+    return sp_req_open_tls(host, port, timeout_ms, NULL, out, e);
 }
 
-int sp_req_open_tls(const char *host, int port, unsigned timeout_ms, struct sp_req **out,
-                    struct strata_err *e)
-{
-    return sp_open(host, port, timeout_ms, true, out, e);
-}
-
-bool sp_req_tls(const struct sp_req *s)
-{
-    return s->use_tls;
-}
-
-static int sp_open(const char *host, int port, unsigned timeout_ms, bool tls, struct sp_req **out,
-                   struct strata_err *e)
+int sp_req_open_tls(const char *host, int port, unsigned timeout_ms, struct strata_tls *tls,
+                    struct sp_req **out, struct strata_err *e)
 {
     struct sp_req *s = calloc(1, sizeof(*s));
     uint8_t *in = malloc(SP_IN_CAP);
@@ -243,9 +215,9 @@ static int sp_open(const char *host, int port, unsigned timeout_ms, bool tls, st
     s->port = port;
     s->timeout_ms = timeout_ms;
     s->fd = -1;
-    s->use_tls = tls;
     s->in = in;
     s->cap = SP_IN_CAP;
+    s->tls = tls;
     s->next_id = (uint32_t)getpid() * 2654435761u;
     int rc = sp_connect(s, e);
     if (rc) {
@@ -260,9 +232,7 @@ void sp_req_close(struct sp_req *s)
 {
     if (!s)
         return;
-    if (s->fd >= 0)
-        close(s->fd);
-    strata_tls_conn_free(s->tls);
+    sp_drop(s);
     free(s->in);
     free(s);
 }
@@ -270,6 +240,11 @@ void sp_req_close(struct sp_req *s)
 int sp_req_fd(const struct sp_req *s)
 {
     return s->fd;
+}
+
+struct strata_tls_conn *sp_req_tls(const struct sp_req *s)
+{
+    return s->sess;
 }
 
 int sp_req_frame(struct sp_req *s, const strata_env *req, uint8_t **frame, size_t *len,
@@ -283,56 +258,6 @@ int sp_req_frame(struct sp_req *s, const strata_env *req, uint8_t **frame, size_
     sp_req_head(*frame, *id, blen);
     *len = SP_REQ_HEAD_LEN + blen;
     return 0;
-}
-
-int sp_req_seal(struct sp_req *s, uint8_t **frame, size_t *len, struct strata_err *e)
-{
-    if (s->tls == NULL)
-        return strata_err_set(e, STRATA_EIO, "not connected");
-    int rc = strata_tls_conn_write(s->tls, *frame, *len, e);
-    free(*frame);
-    *frame = rc ? NULL : strata_tls_conn_output(s->tls, len);
-    if (!rc && *frame == NULL)
-        rc = strata_err_set(e, STRATA_ENOMEM, "out of memory");
-    return rc;
-}
-
-int sp_req_parse_tls(struct sp_req *s, const uint8_t *in, size_t len, uint32_t id, size_t *used,
-                     strata_env **reply, struct strata_err *e)
-{
-    *used = 0;
-    *reply = NULL;
-    if (len > s->fed && strata_tls_conn_input(s->tls, in + s->fed, len - s->fed) != 0)
-        return strata_err_set(e, STRATA_ENOMEM, "out of memory");
-    s->fed = len;
-    for (;;) {
-        if (s->cap - s->len < 4096) { /* room for more plaintext */
-            memmove(s->in, s->in + s->off, s->len - s->off);
-            s->len -= s->off;
-            s->off = 0;
-            if (s->cap - s->len < 4096) {
-                uint8_t *n = realloc(s->in, s->cap * 2);
-                if (n == NULL)
-                    return strata_err_set(e, STRATA_ENOMEM, "out of memory");
-                s->in = n;
-                s->cap *= 2;
-            }
-        }
-        size_t added = 0;
-        int rc = sp_tls_pull(s, &added, e);
-        if (rc)
-            return rc;
-        if (added == 0)
-            break;
-    }
-    size_t u = 0;
-    int rc = sp_req_parse(s->in + s->off, s->len - s->off, id, &u, reply, e);
-    s->off += u; /* replies to older ids, and this one */
-    if (rc == SP_REQ_MORE)
-        return rc;
-    *used = len;
-    s->fed = 0;
-    return rc;
 }
 
 int sp_req_parse(const uint8_t *in, size_t len, uint32_t id, size_t *used, strata_env **reply,
@@ -402,10 +327,8 @@ int sp_req_call(struct sp_req *s, const strata_env *req, strata_env **reply, str
         rc = sp_send_all(s, &iov, 1, e);
         if (!rc)
             rc = sp_recv_reply(s, id, reply, e);
-        if (rc && rc != STRATA_EPROTO && s->fd >= 0) {
-            close(s->fd); /* a half-read stream cannot be resynchronised */
-            s->fd = -1;
-        }
+        if (rc && rc != STRATA_EPROTO && s->fd >= 0)
+            sp_drop(s); /* a half-read stream cannot be resynchronised */
     }
     free(frame);
     if (!rc && (*reply)->status != 0) { /* the name is only formatted for an error */

@@ -1,11 +1,11 @@
 /* sp_req.h - a lean blocking client of an NNG rep0 server over TCP: it speaks the SP wire
  * protocol itself on one socket, with no threads of its own, so that the directory benchmark's
- * load generator costs about as little CPU per request as its hand-written etcd HTTP client. */
+ * load generator costs about as little CPU per request as its hand-written etcd HTTP client.
+ * With a TLS context it speaks tls+tcp:// the same way: one lib/tls.h session over the socket,
+ * as lib/client_tls.c does, so that TLS and plaintext are measured with the same client. */
 #ifndef SP_REQ_H
 #define SP_REQ_H
 
-#include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -17,11 +17,11 @@ struct sp_req;
  * be rep0). `timeout_ms` bounds the connect and every later send and receive. */
 int sp_req_open(const char *host, int port, unsigned timeout_ms, struct sp_req **out,
                 struct strata_err *e);
-/* The same over TLS (a tls+tcp:// server), the process's default context presenting our
- * certificate (strata_tls_default); the server's must name host. */
-int sp_req_open_tls(const char *host, int port, unsigned timeout_ms, struct sp_req **out,
-                    struct strata_err *e);
-bool sp_req_tls(const struct sp_req *s);
+/* The same over TLS (tls+tcp://) speaking as `tls`; NULL: plaintext. The handshakes (TLS, then
+ * SP) are done when it returns; the server's certificate must name `host` (an IP SAN). */
+struct strata_tls;
+int sp_req_open_tls(const char *host, int port, unsigned timeout_ms, struct strata_tls *tls,
+                    struct sp_req **out, struct strata_err *e);
 void sp_req_close(struct sp_req *s);
 
 /* Send one request envelope and wait for its reply. Returns 0 with *reply (free it with
@@ -35,19 +35,15 @@ int sp_req_call(struct sp_req *s, const strata_env *req, strata_env **reply, str
 
 /* The connected socket, or -1 between a transport error and the next call. */
 int sp_req_fd(const struct sp_req *s);
+/* The connection's TLS session (its bytes on sp_req_fd are ciphertext), or NULL in plaintext.
+ * A driver that multiplexes the socket itself encrypts the frames and decrypts the replies
+ * through it. */
+struct strata_tls_conn *sp_req_tls(const struct sp_req *s);
 
 /* Frame `req` as the connection's next request: *frame (malloc'd, the caller frees it) holds
  * the SP header and the envelope, *id the request id its reply will carry. */
 int sp_req_frame(struct sp_req *s, const strata_env *req, uint8_t **frame, size_t *len,
                  uint32_t *id, struct strata_err *e);
-
-/* Over TLS: the frame of sp_req_frame replaced by the records that carry it. */
-int sp_req_seal(struct sp_req *s, uint8_t **frame, size_t *len, struct strata_err *e);
-
-/* Over TLS: as sp_req_parse, but `in` holds the ciphertext received since the request (given
- * again, with more, after SP_REQ_MORE); it is all consumed (*used = len) with the reply. */
-int sp_req_parse_tls(struct sp_req *s, const uint8_t *in, size_t len, uint32_t id, size_t *used,
-                     strata_env **reply, struct strata_err *e);
 
 /* Look for the reply to `id` in the `len` bytes received: SP_REQ_MORE when it is not all there
  * yet, else 0 with *reply or a negative code (a decode error leaves the stream usable; an

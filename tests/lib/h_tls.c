@@ -48,11 +48,27 @@ static void h_tls_remove(void)
     h_run(cmd, NULL);
 }
 
+static const char *tls_dir;
+
+void h_tls_keep_dir(const char *dir)
+{
+    tls_dir = dir;
+}
+
 const char *h_tls_dir(void)
 {
     static const char *dir;
     if (dir == NULL && (dir = getenv("STRATA_TEST_PKI")) != NULL)
         return dir; /* a test's child process: its parent's CA */
+    if (dir == NULL && tls_dir != NULL) {
+        struct strata_err e;
+        char ca[STRATA_PKI_PATH_MAX];
+        if (strata_pki_path(tls_dir, STRATA_PKI_CA_NAME, "crt", ca, sizeof(ca), &e) != 0)
+            h_tls_die(tls_dir, &e);
+        if (access(ca, F_OK) != 0 && strata_pki_init(tls_dir, &e) != 0)
+            h_tls_die("CA", &e);
+        dir = tls_dir;
+    }
     if (dir == NULL) {
         /* not an h_tmpdir: tests call h_cleanup between runs, and the CA outlives them */
         struct strata_err e;

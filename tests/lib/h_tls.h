@@ -19,6 +19,11 @@ const char *h_tls_scheme(void);
  * test starts, which use it too. */
 const char *h_tls_dir(void);
 
+/* Keep the PKI in `dir` instead of a fresh one per process: its CA is made there when missing,
+ * certificates already there are reused, and nothing is removed at exit. For a benchmark that
+ * needs a thousand certificates and should issue them once. Call before any other h_tls_*. */
+void h_tls_keep_dir(const char *dir);
+
 /* The files of `role`'s certificate for `name`, issued at the first call with IP SANs
  * 127.0.0.1 and `ip` (NULL: none more). Paths stay valid for the process's life. */
 struct strata_tls_files h_tls_files(const char *role, const char *name, const char *ip);
