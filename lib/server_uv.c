@@ -52,9 +52,6 @@ static void uvs_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b);
 /* ---------------------------------------------------------------- output */
 
 static void uvs_flush_cb_idle(uv_idle_t *h);
-static void uvs_tls_flush(struct uvs_conn *conn);
-static void uvs_tls_failed(struct uvs_conn *conn, const struct strata_err *e);
-static int uvs_tls_pull(struct uvs_conn *conn);
 static void uvs_flush_cb_check(uv_check_t *h);
 
 static void uvs_arm(struct uvs *u)
@@ -66,7 +63,7 @@ static void uvs_arm(struct uvs *u)
     }
 }
 
-static void uvs_mark(struct uvs_conn *conn)
+void uvs_mark(struct uvs_conn *conn)
 {
     struct uvs *u = conn->u;
     if (!conn->dirty) {
@@ -91,8 +88,6 @@ static void uvs_yield(struct uvs_conn *conn)
     uvs_arm(u);
 }
 
-static void uvs_update_reading(struct uvs_conn *conn);
-
 /* Bytes of replies waiting for the client: this turn's, and those in libuv's write queue. */
 static size_t uvs_queued(const struct uvs_conn *conn)
 {
@@ -102,7 +97,7 @@ static size_t uvs_queued(const struct uvs_conn *conn)
 }
 
 /* Bring the listener's total of waiting replies (and the peak) up to date with conn's. */
-static void uvs_account(struct uvs_conn *conn)
+void uvs_account(struct uvs_conn *conn)
 {
     struct uvs *u = conn->u;
     size_t q = uvs_queued(conn);
@@ -112,7 +107,7 @@ static void uvs_account(struct uvs_conn *conn)
         u->s->stats.queued_peak = q;
 }
 
-static void uvs_written(void *data, int status)
+void uvs_written(void *data, int status)
 {
     struct uvs_conn *conn = data;
     if (conn->closing)
@@ -158,41 +153,6 @@ static void uvs_conn_flush(struct uvs_conn *conn)
     }
     conn->out = NULL; /* the write owns it now */
     conn->out_len = conn->out_cap = 0;
-    uvs_account(conn);
-    uvs_update_reading(conn);
-}
-
-/* The same over TLS: this turn's replies are encrypted (the plaintext buffer is kept) and the
- * records, with any handshake message, go to the socket. */
-static void uvs_tls_flush(struct uvs_conn *conn)
-{
-    struct strata_err e;
-    if (conn->out_len > 0 && strata_tls_conn_write(conn->tls, conn->out, conn->out_len, &e) != 0) {
-        uvs_tls_failed(conn, &e);
-        return;
-    }
-    conn->out_len = 0;
-    if (conn->out_cap > UVS_FLUSH_AT) {
-        free(conn->out);
-        conn->out = NULL;
-        conn->out_cap = 0;
-    }
-    size_t len = 0;
-    uint8_t *ct = strata_tls_conn_output(conn->tls, &len);
-    if (ct != NULL) {
-        int rc = sp_uv_write((uv_stream_t *)&conn->tcp, ct, len, uvs_written, conn);
-        if (rc != 0)
-            free(ct);
-        if (rc < 0) {
-            LOG_ERROR("server: cannot write to a client (%s); dropping the connection",
-                      uv_strerror(rc));
-            uvs_conn_close(conn);
-            return;
-        }
-        if (rc == 0)
-            ct = NULL; /* the write owns it */
-        conn->active_ms = uvs_now(conn->u);
-    }
     uvs_account(conn);
     uvs_update_reading(conn);
 }
@@ -303,7 +263,7 @@ static bool uvs_in_fits(const struct uvs_conn *conn)
 static void uvs_wake(struct uvs *u);
 
 /* Set the input buffer (capacity cap) and count it against the budget when large. */
-static void uvs_in_set(struct uvs_conn *conn, uint8_t *in, size_t cap)
+void uvs_in_set(struct uvs_conn *conn, uint8_t *in, size_t cap)
 {
     struct uvs *u = conn->u;
     size_t big = cap > UVS_IN_KEEP ? cap : 0;
@@ -329,10 +289,6 @@ static int uvs_in_grow(struct uvs_conn *conn)
     return 0;
 }
 
-/* Ciphertext as read, for every TLS connection of the loop thread: it is handed to the
- * session before the next read. */
-static _Thread_local uint8_t uvs_tls_scratch[SP_UV_READ_CHUNK];
-
 /* The buffer was grown (and counted) by uvs_update_reading when its frame was let in; this
  * grows small buffers only. */
 static void uvs_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
@@ -340,7 +296,7 @@ static void uvs_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     (void)suggested;
     struct uvs_conn *conn = h->data;
     if (conn->tls != NULL) { /* ciphertext: decrypted into `in` by uvs_tls_pull at once */
-        *b = uv_buf_init((char *)uvs_tls_scratch, sizeof(uvs_tls_scratch));
+        *b = uvs_tls_scratch();
         return;
     }
     if (uvs_in_want(conn) <= UVS_IN_KEEP && uvs_in_grow(conn) != 0) {
@@ -389,7 +345,7 @@ static bool uvs_may_take(const struct uvs_conn *conn)
 
 /* Read the connection while its requests may be handled, so that TCP pushes back on a client
  * whose requests must wait. Not while parsing: uvs_parse calls this when it is done. */
-static void uvs_update_reading(struct uvs_conn *conn)
+void uvs_update_reading(struct uvs_conn *conn)
 {
     if (conn->closing || conn->parsing)
         return;
@@ -493,53 +449,6 @@ out:
         uvs_in_shrink(conn);
     }
     uvs_update_reading(conn);
-}
-
-static void uvs_tls_failed(struct uvs_conn *conn, const struct strata_err *e)
-{
-    struct strata_server *s = conn->u->s;
-    s->stats.tls_failed++;
-    if (s->stats.tls_failed <= 10 || s->stats.tls_failed % 1000 == 0) {
-        char who[64] = "?";
-        struct sockaddr_storage ss;
-        int sl = sizeof(ss);
-        if (uv_tcp_getpeername(&conn->tcp, (struct sockaddr *)&ss, &sl) == 0)
-            uv_ip_name((struct sockaddr *)&ss, who, sizeof(who));
-        LOG_WARN("server: TLS connection #%llu from %s dropped: %s",
-                 (unsigned long long)s->stats.tls_failed, who, e->msg);
-    }
-    uvs_conn_close(conn);
-}
-
-/* Decrypt what the session has into the input, growing it as needed: at most a read's worth
- * more than uvs_update_reading let in (reading stops under the same limits as plaintext).
- * 0, or -1 when the connection was closed. */
-static int uvs_tls_pull(struct uvs_conn *conn)
-{
-    struct strata_err e;
-    for (;;) {
-        if (conn->in_cap - conn->in_len < 4096) {
-            size_t cap = conn->in_cap, want = conn->in_len + SP_UV_READ_CHUNK;
-            uint8_t *in = conn->in;
-            if (sp_uv_reserve(&in, &cap, conn->in_len, want - conn->in_len) != 0) {
-                uvs_conn_close(conn);
-                return -1;
-            }
-            uvs_in_set(conn, in, cap);
-        }
-        ssize_t n = strata_tls_conn_read(conn->tls, conn->in + conn->in_len,
-                                         conn->in_cap - conn->in_len, &e);
-        if (n < 0) {
-            uvs_tls_failed(conn, &e);
-            return -1;
-        }
-        if (n == 0)
-            break;
-        conn->in_len += (size_t)n;
-    }
-    if (strata_tls_conn_pending(conn->tls) > 0)
-        uvs_mark(conn); /* handshake messages */
-    return 0;
 }
 
 static void uvs_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b)

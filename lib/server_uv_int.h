@@ -114,6 +114,26 @@ static inline uint64_t uvs_now(const struct uvs *u)
 /* server_uv.c */
 void uvs_conn_close(struct uvs_conn *conn);
 void uvs_in_free(struct uvs_conn *conn); /* the input buffer, when nothing is in it */
+/* Set the input buffer (capacity cap), counting it against the large-frame budget. */
+void uvs_in_set(struct uvs_conn *conn, uint8_t *in, size_t cap);
+/* Put the connection on the list flushed at the end of this loop turn. */
+void uvs_mark(struct uvs_conn *conn);
+/* Bring the listener's total of waiting replies up to date with conn's. */
+void uvs_account(struct uvs_conn *conn);
+/* Read while the connection's requests may be handled; stop otherwise. */
+void uvs_update_reading(struct uvs_conn *conn);
+/* sp_uv_write's completion for a connection's replies. */
+void uvs_written(void *data, int status);
+
+/* server_uv_tls.c */
+/* Where a TLS connection's ciphertext is read (handed to its session at once). */
+uv_buf_t uvs_tls_scratch(void);
+/* Decrypt what the session holds into the input. 0, or -1 when the connection was closed. */
+int uvs_tls_pull(struct uvs_conn *conn);
+/* Encrypt this turn's replies and send them, with any handshake message. */
+void uvs_tls_flush(struct uvs_conn *conn);
+/* Count, log (the first ten, then every thousandth) and close. */
+void uvs_tls_failed(struct uvs_conn *conn, const struct strata_err *e);
 
 /* server_uv_limits.c */
 void uvs_set_limits(struct uvs *u, const struct strata_server_opts *o);
