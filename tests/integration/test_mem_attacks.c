@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,7 +25,9 @@ static struct td_cluster C;
 static pid_t csd_pid;
 static char csd_url[64];
 static int fds[MAX_FDS];
+static SSL *ssls[MAX_FDS]; /* over TLS: each attacker's session (NULL: plain bytes) */
 static int nfds;
+static SSL_CTX *attacker_tls; /* an operator's certificate: every request is authorized */
 
 static long rss_kb(pid_t pid)
 {
@@ -40,10 +44,28 @@ static long rss_kb(pid_t pid)
     return kb;
 }
 
-/* A TCP connection from 127.0.0.2 to a tcp:// URL on 127.0.0.1, handshake sent (or not). */
+/* The attackers' TLS: blocking handshakes, then partial writes that never wait. */
+static SSL_CTX *attacker_ctx(void)
+{
+    if (attacker_tls == NULL) {
+        struct strata_tls_files f = h_tls_files("operator", "attacker", NULL);
+        attacker_tls = SSL_CTX_new(TLS_client_method());
+        assert_non_null(attacker_tls);
+        assert_int_equal(SSL_CTX_load_verify_locations(attacker_tls, f.ca, NULL), 1);
+        assert_int_equal(SSL_CTX_use_certificate_file(attacker_tls, f.cert, SSL_FILETYPE_PEM), 1);
+        assert_int_equal(SSL_CTX_use_PrivateKey_file(attacker_tls, f.key, SSL_FILETYPE_PEM), 1);
+        SSL_CTX_set_mode(attacker_tls,
+                         SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
+    return attacker_tls;
+}
+
+/* A TCP connection from 127.0.0.2 to a tcp:// URL on 127.0.0.1, handshake sent (or not). Over
+ * tls+tcp:// "handshake" means both: TLS as an operator, then SP; without it the connection
+ * sends nothing at all, as a client without a certificate would. */
 static int attacker_conn_url(const char *url, bool handshake)
 {
-    const char *api = url + strlen("tcp://");
+    const char *api = strstr(url, "://") + 3;
     int port = atoi(strchr(api, ':') + 1);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
@@ -61,13 +83,27 @@ static int attacker_conn_url(const char *url, bool handshake)
     }
     uint8_t hs[SP_HANDSHAKE_LEN];
     sp_handshake(hs, SP_PROTO_REQ0);
-    if (handshake && write(fd, hs, sizeof(hs)) != (ssize_t)sizeof(hs)) {
+    SSL *ssl = NULL;
+    if (handshake && strata_tls_url(url)) {
+        ssl = SSL_new(attacker_ctx());
+        SSL_set_fd(ssl, fd);
+        if (SSL_connect(ssl) != 1 || SSL_write(ssl, hs, sizeof(hs)) != (int)sizeof(hs)) {
+            ERR_clear_error();
+            SSL_free(ssl);
+            close(fd);
+            return -1;
+        }
+    } else if (handshake && write(fd, hs, sizeof(hs)) != (ssize_t)sizeof(hs)) {
         close(fd);
         return -1;
     }
     fcntl(fd, F_SETFL, O_NONBLOCK); /* the server may stop reading: never block on it */
-    if (nfds < MAX_FDS)
+    if (nfds < MAX_FDS) {
+        ssls[nfds] = ssl;
         fds[nfds++] = fd;
+    } else {
+        SSL_free(ssl);
+    }
     return fd;
 }
 
@@ -79,8 +115,12 @@ static int attacker_conn(int node, bool handshake)
 
 static void close_attackers(void)
 {
-    while (nfds > 0)
-        close(fds[--nfds]);
+    while (nfds > 0) {
+        nfds--;
+        SSL_free(ssls[nfds]);
+        ssls[nfds] = NULL;
+        close(fds[nfds]);
+    }
 }
 
 /* Appends one framed request (id, env) to buf at *off. */
@@ -95,11 +135,19 @@ static void frame(uint8_t *buf, size_t cap, size_t *off, uint32_t id, strata_env
 
 static size_t send_some(int fd, const uint8_t *buf, size_t len)
 {
+    SSL *ssl = NULL;
+    for (int i = 0; i < nfds; i++)
+        if (fds[i] == fd)
+            ssl = ssls[i];
     size_t sent = 0;
     while (sent < len) {
-        ssize_t w = write(fd, buf + sent, len - sent);
-        if (w <= 0)
+        size_t chunk = len - sent < (1u << 20) ? len - sent : (1u << 20);
+        ssize_t w = ssl != NULL ? SSL_write(ssl, buf + sent, (int)chunk)
+                                : write(fd, buf + sent, len - sent);
+        if (w <= 0) {
+            ERR_clear_error();
             break;
+        }
         sent += (size_t)w;
     }
     return sent;
@@ -385,9 +433,8 @@ static void test_memory_attacks(void **state)
 #endif
     struct rlimit rl = {MAX_FDS + 200, MAX_FDS + 200};
     setrlimit(RLIMIT_NOFILE, &rl);
-    /* Plaintext: these attackers speak SP on raw sockets, which under TLS only a holder of a
-     * certificate could; test_tls_authz covers what a client without one can do to a TLS node. */
-    h_tls_force(false);
+    /* Over TLS (the default) the attackers hold an operator's certificate: the worst case, every
+     * request authorized; the idle ones without a handshake are clients with no certificate. */
     td_init(&C, 3, "mem-attacks");
     for (int i = 0; i < 3; i++)
         td_start(&C, i);
@@ -413,10 +460,12 @@ static void test_memory_attacks(void **state)
     attack_csd_cache_show();
     for (int i = 0; i < 3; i++)
         td_stop(&C, i);
+    SSL_CTX_free(attacker_tls);
 }
 
 int main(void)
 {
+    signal(SIGPIPE, SIG_IGN); /* attackers write into connections the servers closed */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory_attacks),
     };
