@@ -108,7 +108,8 @@ int cs_up_new(struct cs *cs, struct cs_upstream **out, struct strata_err *e)
             break;
         }
         up->cl = cl;
-        rc = strata_aclient_open(cs->loop, u, &up->cl[up->n], e);
+        struct strata_aclient_opts ao = {.server_roles = STRATA_ROLE_DIRECTORY};
+        rc = strata_aclient_open_opts(cs->loop, u, &ao, &up->cl[up->n], e);
         if (rc != 0)
             break;
         up->n++;

@@ -20,7 +20,8 @@ static struct dird_fwd_peer *peer_get(struct dird *d, const char *url)
     if (p == NULL)
         return NULL;
     snprintf(p->url, sizeof(p->url), "%s", url);
-    if (strata_aclient_open(d->loop, url, &p->c, &e) != 0) {
+    struct strata_aclient_opts ao = {.server_roles = STRATA_ROLE_DIRECTORY};
+    if (strata_aclient_open_opts(d->loop, url, &ao, &p->c, &e) != 0) {
         LOG_WARN("cannot open client to leader %s: %s", url, e.msg);
         free(p);
         return NULL;

@@ -33,6 +33,10 @@ struct strata_aclient_opts {
      * A simulated agent dials from its own address, as a real one does from its host's: a
      * server caps the connections of one address (server.h). */
     const char *source;
+    /* tls+tcp://: the roles the server's certificate may have (a mask of enum strata_role), 0 for
+     * directory or connectivity: an agent dials connectivity servers only, a connectivity server
+     * and a forwarding follower directory nodes only. */
+    unsigned server_roles;
 };
 /* strata_aclient_open with `o`. A source address with any other URL, or one that is not an IP
  * address, is STRATA_EINVAL. */

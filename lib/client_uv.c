@@ -65,6 +65,7 @@ struct uvc {
     struct strata_tls *tls; /* tls+tcp:// */
     char tls_why[160];      /* the last TLS failure, logged when it changes */
     bool has_source;        /* dial from `source` (strata_aclient_opts.source) */
+    unsigned server_roles;  /* strata_aclient_opts.server_roles */
     struct sockaddr_storage source;
     bool closed;
     int in_cb;   /* > 0 while a callback runs: do not free under it */
@@ -392,7 +393,7 @@ static void uvc_connect_cb(uv_connect_t *req, int status)
     }
     uv_tcp_nodelay(&k->tcp, 1);
     struct strata_err e;
-    struct strata_tls_conn_opts to = {.roles = STRATA_ROLE_SERVERS, .host = k->c->addr.host};
+    struct strata_tls_conn_opts to = {.roles = k->c->server_roles, .host = k->c->addr.host};
     if (k->c->tls != NULL && strata_tls_conn_new(k->c->tls, &to, &k->tls, &e) != 0) {
         uvc_tls_failed(k, e.msg);
         return;
@@ -511,6 +512,7 @@ int uvc_open(struct strata_loop *loop, const char *url, const struct strata_acli
     }
     c->addr = addr;
     c->has_source = o->source != NULL;
+    c->server_roles = o->server_roles != 0 ? o->server_roles : STRATA_ROLE_SERVERS;
     c->source = src;
     c->loop = loop;
     c->retry_ms = UVC_RETRY_MIN_MS;

@@ -648,7 +648,8 @@ static struct strata_tls *tls_ctx(const char *dir, const char *role, const char 
 }
 
 /* Clients of one process each speak with the certificate they were opened with
- * (strata_aclient_opts.tls), and without one with the process's default. */
+ * (strata_aclient_opts.tls), and without one with the process's default; a client refuses a
+ * server whose certificate's role it does not expect (strata_aclient_opts.server_roles). */
 static void test_aclient_tls_per_client(void **state)
 {
     (void)state;
@@ -684,6 +685,17 @@ static void test_aclient_tls_per_client(void **state)
         assert_true(run_until(&uv, &r.done, 5000));
         assert_string_equal(r.name, want[i]);
     }
+    /* an agent's client accepts connectivity servers only: this one is a directory node's */
+    struct strata_aclient_opts ao = {.tls = a1, .server_roles = STRATA_ROLE_CONNECTIVITY};
+    struct strata_aclient *agent;
+    assert_int_equal(strata_aclient_open_opts(l, url, &ao, &agent, &e), 0);
+    struct tls_call r = {0};
+    strata_env *req = new_req("to the wrong server");
+    assert_int_equal(strata_aclient_call(agent, req, 1000, tls_name_cb, &r), 0);
+    free_req(req);
+    assert_true(run_until(&uv, &r.done, 5000));
+    assert_string_equal(r.name, ""); /* never answered */
+    strata_aclient_close(agent);
     strata_tls_set_default(NULL);
     for (int i = 0; i < 3; i++)
         strata_aclient_close(c[i]);

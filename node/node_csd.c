@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "node_csd.h"
+#include "tls.h"
 
 #define CSD_MAX_SERVERS 16
 #define CSD_RETRY_MS 300
@@ -564,7 +565,10 @@ int node_csd_new(struct strata_loop *loop, const struct node_csd_opts *o,
             break;
         }
         c->urls[c->n] = strdup(tok);
-        rc = strata_aclient_open_opts(loop, tok, &o->client, &c->cl[c->n], e);
+        struct strata_aclient_opts co = o->client;
+        if (co.server_roles == 0) /* an agent's or gateway's servers are connectivity servers */
+            co.server_roles = STRATA_ROLE_CONNECTIVITY;
+        rc = strata_aclient_open_opts(loop, tok, &co, &c->cl[c->n], e);
         if (rc == 0)
             c->n++;
         else
