@@ -25,6 +25,7 @@ struct cli_args {
     const char *domain, *name, *cidr, *gateway, *id, *vtep, *pod, *mac, *ip, *host, *via, *agent,
         *cs, *ifname, *src_ip, *dst_ip, *api, *vnis, *dir, *role;
     uint64_t days; /* pki issue --days; 0 = lib/pki.h's default */
+    bool replace;  /* host/gateway/endpoint add: change an existing one */
     int npos;
     char **pos; /* positional arguments, in order */
 };

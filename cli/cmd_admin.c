@@ -267,6 +267,25 @@ int cli_subnet_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata
 
 /* ---------------------------------------------------------------- host */
 
+/* The directory's record of host `id` before a --replace, as "vtep V, pod P" (empty: none). */
+static void host_before(struct cli_ctx *ctx, const char *id, char *out, size_t len)
+{
+    strata_env *r;
+    struct strata_err e;
+    out[0] = '\0';
+    if (cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_HOST, 0, 0, &r, &e) != 0)
+        return;
+    for (size_t i = 0; i < r->list_reply->n_hosts; i++) {
+        const Strata__V1__Host *h = r->list_reply->hosts[i];
+        struct strata_ip ip;
+        char a[STRATA_IP_STRLEN];
+        if (strcmp(h->id, id) == 0 &&
+            strata_ip_from_bytes(h->vtep.data, h->vtep.len, &ip, NULL) == 0)
+            snprintf(out, len, "vtep %s, pod %s", strata_ip_format(&ip, a), h->pod);
+    }
+    strata_msg_free(r);
+}
+
 int cli_host_add(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
 {
     struct strata_ip vtep;
@@ -285,16 +304,28 @@ int cli_host_add(struct cli_ctx *ctx, const struct cli_args *a, struct strata_er
     Strata__V1__Command cmd = STRATA__V1__COMMAND__INIT;
     cmd.op_case = STRATA__V1__COMMAND__OP_HOST_ADD;
     cmd.host_add = &h;
+    cmd.create_only = !a->replace;
+    char before[128] = "";
+    if (a->replace)
+        host_before(ctx, a->id, before, sizeof(before));
     uint64_t index;
     if ((rc = cmd_write(ctx, &cmd, &index, NULL, e)) != 0)
         return rc;
+    char now[128];
+    snprintf(now, sizeof(now), "vtep %s, pod %s",
+             strata_ip_format(&vtep, (char[STRATA_IP_STRLEN]){0}), a->pod);
     if (ctx->json) {
         struct cli_json j;
         cmd_json_write_begin(ctx, &j, "host add", index);
         cli_json_str(&j, "id", a->id);
         cli_json_str(&j, "vtep", a->vtep);
         cli_json_str(&j, "pod", a->pod);
+        if (before[0] != '\0')
+            cli_json_str(&j, "was", before);
         cmd_json_end(&j);
+    } else if (before[0] != '\0' && strcmp(before, now) != 0) {
+        fprintf(ctx->out, "replaced host %s: %s, was %s (index %llu)\n", a->id, now, before,
+                (unsigned long long)index);
     } else {
         fprintf(ctx->out, "added host %s (vtep %s, pod %s) (index %llu)\n", a->id, a->vtep, a->pod,
                 (unsigned long long)index);

@@ -101,11 +101,13 @@ int cli_endpoint_add(struct cli_ctx *ctx, const struct cli_args *a, struct strat
     Strata__V1__Command cmd = STRATA__V1__COMMAND__INIT;
     cmd.op_case = STRATA__V1__COMMAND__OP_ENDPOINT_ADD;
     cmd.endpoint_add = &ep;
+    cmd.create_only = !a->replace;
     uint64_t index;
     strata_env *r = NULL;
     if ((rc = cmd_write(ctx, &cmd, &index, &r, e)) != 0)
         return rc;
-    ep_report(ctx, "endpoint add", "added", index, a, r->write_reply->endpoint);
+    ep_report(ctx, "endpoint add", a->replace ? "set" : "added", index, a,
+              r->write_reply->endpoint);
     strata_msg_free(r);
     return 0;
 }

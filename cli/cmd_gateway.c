@@ -61,6 +61,7 @@ int cli_gateway_add(struct cli_ctx *ctx, const struct cli_args *a, struct strata
     Strata__V1__Command cmd = STRATA__V1__COMMAND__INIT;
     cmd.op_case = STRATA__V1__COMMAND__OP_GATEWAY_ADD;
     cmd.gateway_add = &g;
+    cmd.create_only = !a->replace;
     uint64_t index;
     if ((rc = cmd_write(ctx, &cmd, &index, NULL, e)) != 0)
         return rc;
@@ -75,8 +76,8 @@ int cli_gateway_add(struct cli_ctx *ctx, const struct cli_args *a, struct strata
         cli_json_arr_end(&j);
         cmd_json_end(&j);
     } else {
-        fprintf(ctx->out, "added gateway %s (vtep %s, vnis %s) (index %llu)\n", a->id, a->vtep,
-                a->vnis, (unsigned long long)index);
+        fprintf(ctx->out, "%s gateway %s (vtep %s, vnis %s) (index %llu)\n",
+                a->replace ? "set" : "added", a->id, a->vtep, a->vnis, (unsigned long long)index);
     }
     return 0;
 }

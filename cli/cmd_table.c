@@ -12,6 +12,12 @@
     {                                                                                              \
         n, STRATA_FLAG_VNI, CLI_ARG(field), "N", h, req, 0, 0                                      \
     }
+#define F_REPLACE(what)                                                                            \
+    {                                                                                              \
+        "replace", STRATA_FLAG_BOOL, CLI_ARG(replace), NULL,                                       \
+            "change an existing " what " (without it, one that differs is refused: EEXIST)", OPT,  \
+            0, 0                                                                                   \
+    }
 #define F_MIN_INDEX                                                                                \
     {                                                                                              \
         "min-index", STRATA_FLAG_U64, CLI_ARG(min_index), "N",                                     \
@@ -64,12 +70,14 @@ static const struct strata_flag f_host_add[] = {
     F_STR("id", id, "NAME", REQ, "host name"),
     F_STR("vtep", vtep, "IP", REQ, "the host's VXLAN tunnel endpoint address"),
     F_STR("pod", pod, "POD", REQ, "pod (connectivity server group) the host belongs to"),
+    F_REPLACE("host (its endpoints follow a new VTEP)"),
     STRATA_FLAGS_END,
 };
 static const struct strata_flag f_gateway_add[] = {
     F_STR("id", id, "NAME", REQ, "gateway name"),
     F_STR("vtep", vtep, "IP", REQ, "the gateway's VXLAN tunnel endpoint address"),
     F_STR("vni", vnis, "N[,N...]", REQ, "VNs it routes for"),
+    F_REPLACE("gateway"),
     STRATA_FLAGS_END,
 };
 static const struct strata_flag f_gateway_delete[] = {
@@ -81,6 +89,7 @@ static const struct strata_flag f_endpoint_add[] = {
     F_STR("mac", mac, "MAC", REQ, "unicast MAC, unique in the VN"),
     F_STR("ip", ip, "IP[,IP...]", REQ, "addresses, each inside a subnet of the VN"),
     F_STR("host", host, "NAME", REQ, "host (or gateway) holding it"),
+    F_REPLACE("endpoint"),
     STRATA_FLAGS_END,
 };
 static const struct strata_flag f_endpoint_move[] = {

@@ -153,6 +153,17 @@ static void test_admin_and_lists(void **state)
     OK("--json host list", "{\"id\":\"h1\",\"vtep\":\"192.168.50.1\",\"pod\":\"a\",\"version\":");
     OK("--json gateway list", "{\"id\":\"gw1\",\"vtep\":\"192.168.50.9\",\"vnis\":[100,200]");
     OK("host list", "HOST", "VTEP", "h2");
+    /* an existing host is not silently replaced (issue 24: its endpoints would follow) */
+    OK("host add --id h1 --vtep 192.168.50.1 --pod a", "added host h1"); /* the same: fine */
+    FAILS("--json host add --id h1 --vtep 192.168.50.7 --pod a",
+          "{\"error\":\"EEXIST\",\"message\":\"host h1 exists (VTEP 192.168.50.1, pod a)");
+    OK("host add --id h7 --vtep 192.168.50.7 --pod a", "added host h7");
+    OK("host add --id h7 --vtep 192.168.50.8 --pod a --replace",
+       "replaced host h7: vtep 192.168.50.8, pod a, was vtep 192.168.50.7, pod a");
+    FAILS("--json gateway add --id gw1 --vtep 192.168.50.9 --vni 100", "\"error\":\"EEXIST\"");
+    FAILS("--json host add --id h8 --vtep 224.0.0.1 --pod a", "224.0.0.1 is a multicast address");
+    FAILS("--json host add --id h8 --vtep 127.0.0.1 --pod a", "127.0.0.1 is a loopback address");
+    FAILS("--json host add --id h8 --vtep 255.255.255.255 --pod a", "the broadcast address");
     /* creating what exists is an error, one line on stderr */
     struct out o = strata("domain create acme");
     assert_int_not_equal(o.status, 0);
@@ -193,6 +204,11 @@ static void test_endpoints_and_resolve(void **state)
     assert_string_equal(o.out, "");
     assert_string_equal(o.err, "strata: no endpoint with IP 10.1.0.99 in VNI 100\n");
     out_free(&o);
+    /* an endpoint that exists is changed only when asked */
+    FAILS("--json endpoint add --vni 100 --mac 02:00:00:00:01:05 --ip 10.1.0.6 --host h1",
+          "\"error\":\"EEXIST\"");
+    OK("--json endpoint add --vni 100 --mac 02:00:00:00:01:05 --ip 10.1.0.5 --host h1",
+       "\"op\":\"endpoint add\""); /* the same again: no change */
     /* an IP already claimed in the VN */
     FAILS("--json endpoint add --vni 100 --mac 02:00:00:00:01:07 --ip 10.1.0.5 --host h1",
           "{\"error\":\"E");

@@ -266,7 +266,7 @@ static void test_synopsis(void **state)
     } cases[] = {
         {"cluster", "add", "ID HOST:PORT [--api URL]"},
         {"policy", "set", "--domain NAME --from VNI --to VNI allow|deny"},
-        {"endpoint", "add", "--vni N --mac MAC --ip IP[,IP...] --host NAME"},
+        {"endpoint", "add", "--vni N --mac MAC --ip IP[,IP...] --host NAME [--replace]"},
         {"endpoint", "list", "[--vni N] [--min-index N]"},
         {"port", "attach", "--agent CTL --vni N --mac MAC --ip IP/PLEN --ifname IF"},
         {"cache", "show", "(--cs URL | --agent CTL)"},

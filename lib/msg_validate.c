@@ -90,6 +90,34 @@ static int v_ip(struct strata_err *e, const char *path, const char *field,
     return 0;
 }
 
+/* A VTEP being registered: an address of the host's underlay, so a unicast one. (Checked here,
+ * on requests, not when the directory applies its log: entries written before the rule stand.) */
+static int v_vtep(struct strata_err *e, const char *path, const ProtobufCBinaryData *b)
+{
+    TRY(v_ip(e, path, "vtep", b, true));
+    const uint8_t *a = b->data;
+    const char *bad = NULL;
+    static const uint8_t zero[16], loop6[16] = {[15] = 1};
+    if (memcmp(a, zero, b->len) == 0)
+        bad = "unspecified";
+    else if (b->len == 4 && a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255)
+        bad = "the broadcast address";
+    else if ((b->len == 4 && (a[0] & 0xf0) == 0xe0) || (b->len == 16 && a[0] == 0xff))
+        bad = "a multicast address";
+    else if ((b->len == 4 && a[0] == 127) || (b->len == 16 && memcmp(a, loop6, 16) == 0))
+        bad = "a loopback address";
+    else if (b->len == 4 && a[0] == 0)
+        bad = "in 0.0.0.0/8 (this host, not an address others reach)";
+    if (bad == NULL)
+        return 0;
+    struct strata_ip ip;
+    char s[STRATA_IP_STRLEN];
+    strata_ip_from_bytes(a, b->len, &ip, NULL);
+    return strata_err_set(e, STRATA_EINVAL,
+                          "%s.vtep: %s is %s: a VTEP is a unicast address of the host's underlay",
+                          path, strata_ip_format(&ip, s), bad);
+}
+
 static int v_count(struct strata_err *e, const char *path, const char *field, size_t n, size_t max)
 {
     if (n > max)
@@ -206,7 +234,7 @@ static int v_subnet(struct strata_err *e, const char *path, const Strata__V1__Su
 static int v_host(struct strata_err *e, const char *path, const Strata__V1__Host *h, bool write)
 {
     TRY(v_str(e, path, "id", h->id, write));
-    TRY(v_ip(e, path, "vtep", &h->vtep, write));
+    TRY(write ? v_vtep(e, path, &h->vtep) : v_ip(e, path, "vtep", &h->vtep, false));
     return v_str(e, path, "pod", h->pod, false);
 }
 
@@ -214,7 +242,7 @@ static int v_gateway(struct strata_err *e, const char *path, const Strata__V1__G
                      bool write)
 {
     TRY(v_str(e, path, "id", g->id, write));
-    TRY(v_ip(e, path, "vtep", &g->vtep, write));
+    TRY(write ? v_vtep(e, path, &g->vtep) : v_ip(e, path, "vtep", &g->vtep, false));
     TRY(v_str(e, path, "csd", g->csd, false));
     return v_vnis(e, path, "vnis", g->n_vnis, g->vnis);
 }
@@ -507,7 +535,7 @@ static int v_host_register(struct strata_err *e, const char *path,
                            const Strata__V1__HostRegister *h)
 {
     TRY(v_str(e, path, "host", h->host, true));
-    TRY(v_ip(e, path, "vtep", &h->vtep, true));
+    TRY(v_vtep(e, path, &h->vtep));
     TRY(v_str(e, path, "pod", h->pod, false));
     return v_vnis(e, path, "vnis", h->n_vnis, h->vnis);
 }

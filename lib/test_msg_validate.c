@@ -169,6 +169,25 @@ static void test_write_field_errors(void **state)
     expect_ok(&env);
     f.host.vtep = BDN(VTEP, 0);
     expect_refused(&env, STRATA_EINVAL, "host_add.vtep: 0 bytes");
+    /* a VTEP others cannot tunnel to (issue 24): refused before it reaches the directory */
+    static const struct {
+        uint8_t a[4];
+        const char *why;
+    } bad[] = {{{255, 255, 255, 255}, "255.255.255.255 is the broadcast address"},
+               {{224, 0, 0, 1}, "224.0.0.1 is a multicast address"},
+               {{239, 1, 2, 3}, "239.1.2.3 is a multicast address"},
+               {{127, 0, 0, 1}, "127.0.0.1 is a loopback address"},
+               {{0, 0, 0, 0}, "0.0.0.0 is unspecified"},
+               {{0, 1, 2, 3}, "0.1.2.3 is in 0.0.0.0/8"}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        f.host.vtep = BDN((uint8_t *)bad[i].a, 4);
+        expect_refused(&env, STRATA_EINVAL, bad[i].why);
+    }
+    static uint8_t mc6[16] = {0xff, 0x02, [15] = 1}, lo6[16] = {[15] = 1};
+    f.host.vtep = BDN(mc6, 16);
+    expect_refused(&env, STRATA_EINVAL, "ff02::1 is a multicast address");
+    f.host.vtep = BDN(lo6, 16);
+    expect_refused(&env, STRATA_EINVAL, "::1 is a loopback address");
     f.host.vtep = BD(VTEP);
 
     f.cmd.op_case = STRATA__V1__COMMAND__OP_GATEWAY_ADD;
@@ -243,6 +262,9 @@ static void test_registration_and_ports(void **state)
     fx_body(&f, &env, STRATA__V1__ENVELOPE__BODY_HOST_REGISTER);
     f.host_register.vtep = BDN(VTEP, 2);
     expect_refused(&env, STRATA_EINVAL, "host_register.vtep: 2 bytes");
+    static uint8_t bcast[4] = {255, 255, 255, 255};
+    f.host_register.vtep = BD(bcast);
+    expect_refused(&env, STRATA_EINVAL, "host_register.vtep: 255.255.255.255 is the broadcast");
     f.host_register.vtep = BD(VTEP);
     f.host_register.n_vnis = 2;
     f.host_register.vnis = f.vnis;

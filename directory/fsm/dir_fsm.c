@@ -421,7 +421,18 @@ void dir_dedup_record(struct dir_fsm *f, uint64_t client_id, uint64_t req_id, in
 
 /* ------------------------------------------------------------------------------- apply */
 
+static int dispatch_op(struct dir_fsm *f, const Strata__V1__Command *cmd, struct dir_result *res);
+
+/* Every command applies with its create_only flag visible to the ops that honour it. */
 static int dispatch(struct dir_fsm *f, const Strata__V1__Command *cmd, struct dir_result *res)
+{
+    f->create_only = cmd->create_only;
+    int rc = dispatch_op(f, cmd, res);
+    f->create_only = false;
+    return rc;
+}
+
+static int dispatch_op(struct dir_fsm *f, const Strata__V1__Command *cmd, struct dir_result *res)
 {
 #define NEED(p)                                                                                    \
     do {                                                                                           \

@@ -330,6 +330,11 @@ int dir_op_endpoint_add(struct dir_fsm *f, const Strata__V1__Endpoint *m, struct
         if (same)
             return 0; /* a re-registration that changes nothing */
     }
+    if (old && f->create_only)
+        return dir_fail(res, STRATA_EEXIST,
+                        "endpoint %s exists in VNI %u (on host %s): say --replace to change it, "
+                        "or use endpoint move",
+                        strata_mac_format(m->mac.data, macs), m->vni, old->host);
     Strata__V1__Endpoint t = *m;
     t.vtep.data = h->vtep.a;
     t.vtep.len = strata_ip_len(&h->vtep);

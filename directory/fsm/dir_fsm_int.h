@@ -65,7 +65,8 @@ struct dir_fsm {
     void *hook_arg;
     /* While applying: the version new objects get, and the VNs whose flood list may change. */
     uint64_t cur_index;
-    bool restoring; /* loading a snapshot: keep versions, emit nothing */
+    bool restoring;   /* loading a snapshot: keep versions, emit nothing */
+    bool create_only; /* the command being applied asks not to replace (Command.create_only) */
     uint32_t *touched;
     size_t ntouched, captouched;
     /* VNs whose gateway endpoint may have to change (dir_gw_settle), also while applying. */

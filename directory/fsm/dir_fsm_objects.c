@@ -281,6 +281,13 @@ int dir_op_host_add(struct dir_fsm *f, const Strata__V1__Host *m, struct dir_res
     struct dir_holder *h = dir_map_get(&f->hosts, m->id, strlen(m->id));
     if (h && strata_ip_equal(&h->vtep, &ip) && strcmp(h->host->pod, m->pod) == 0)
         return 0; /* a re-registration that changes nothing */
+    if (h && f->create_only) {
+        char a[STRATA_IP_STRLEN];
+        return dir_fail(res, STRATA_EEXIST,
+                        "host %s exists (VTEP %s, pod %s): replacing it moves its endpoints; "
+                        "say so with --replace",
+                        m->id, strata_ip_format(&h->vtep, a), h->host->pod);
+    }
     Strata__V1__Host t = *m;
     t.version = f->cur_index;
     Strata__V1__Host *obj = dir_obj_dup(f, &t);
@@ -326,6 +333,12 @@ int dir_op_gateway_add(struct dir_fsm *f, const Strata__V1__Gateway *m, struct d
     if (h && strata_ip_equal(&h->vtep, &ip) && h->gw->n_vnis == u &&
         (u == 0 || memcmp(h->gw->vnis, vnis, u * sizeof(*vnis)) == 0))
         return 0;
+    if (h && f->create_only) {
+        char a[STRATA_IP_STRLEN];
+        return dir_fail(res, STRATA_EEXIST,
+                        "gateway %s exists (VTEP %s, %zu VNs): say --replace to change it", m->id,
+                        strata_ip_format(&h->vtep, a), h->gw->n_vnis);
+    }
     Strata__V1__Gateway t = *m;
     t.vnis = vnis;
     t.n_vnis = u;

@@ -28,6 +28,7 @@ struct t_fsm {
     size_t nchg;
     /* != NULL: sees every command before it is applied (test_fsm_fuzz collects its seeds) */
     void (*rec)(struct t_fsm *t, const Strata__V1__Command *c);
+    bool create_only; /* every command is sent with Command.create_only so */
 };
 
 static inline void t_hook(void *arg, const Strata__V1__Change *c)
@@ -72,6 +73,7 @@ static inline int t_apply(struct t_fsm *t, Strata__V1__Command *c)
         c->client_id = t->client_id;
         c->req_id = ++t->req_id;
     }
+    c->create_only = c->create_only || t->create_only;
     if (t->rec != NULL)
         t->rec(t, c);
     dir_fsm_apply_cmd(t->f, t->index++, c, &t->res);

@@ -203,6 +203,41 @@ static void test_gateway(void **state)
     dir_fsm_vn_info_release(&vi);
 }
 
+/* Command.create_only (the CLI's default): the same object again is no change; a different one
+ * is refused, and nothing moves; without it (a connectivity server registering its agent, an
+ * entry of an older log) it is replaced, as before. */
+static void test_create_only(void **state)
+{
+    struct t_fsm *t = *state;
+    t_base(t);
+    assert_int_equal(t_ep(t, 100, "02:00:00:00:00:01", "10.1.0.5", "h1"), 0);
+    t->create_only = true;
+    t_clear_changes(t);
+    assert_int_equal(t_host(t, "h1", "192.168.0.1", "podA"), 0);
+    assert_int_equal(t->nchg, 0);
+    assert_int_equal(t_host(t, "h1", "192.168.0.9", "podA"), STRATA_EEXIST);
+    assert_string_equal(t->res.msg, "host h1 exists (VTEP 192.168.0.1, pod podA): replacing it "
+                                    "moves its endpoints; say so with --replace");
+    assert_int_equal(t->nchg, 0);
+    uint32_t vnis[] = {100};
+    assert_int_equal(t_gw(t, "gw1", "192.168.9.1", vnis, 1), 0);
+    assert_int_equal(t_gw(t, "gw1", "192.168.9.1", vnis, 1), 0);
+    assert_int_equal(t_gw(t, "gw1", "192.168.9.2", vnis, 1), STRATA_EEXIST);
+    assert_int_equal(t_gw(t, "gw1", "192.168.9.1", NULL, 0), STRATA_EEXIST);
+    assert_int_equal(t_ep(t, 100, "02:00:00:00:00:01", "10.1.0.5", "h1"), 0);
+    assert_int_equal(t_ep(t, 100, "02:00:00:00:00:01", "10.1.0.6", "h1"), STRATA_EEXIST);
+    assert_int_equal(t_ep(t, 100, "02:00:00:00:00:01", "10.1.0.5", "h2"), STRATA_EEXIST);
+    assert_non_null(strstr(t->res.msg, "exists in VNI 100 (on host h1)"));
+    const Strata__V1__Host *h = dir_fsm_host(t->f, "h1");
+    assert_int_equal(h->vtep.data[3], 1);
+    /* replacing, explicitly */
+    t->create_only = false;
+    assert_int_equal(t_host(t, "h1", "192.168.0.9", "podA"), 0);
+    assert_int_equal(dir_fsm_host(t->f, "h1")->vtep.data[3], 9);
+    assert_int_equal(t_gw(t, "gw1", "192.168.9.2", vnis, 1), 0);
+    assert_int_equal(t_ep(t, 100, "02:00:00:00:00:01", "10.1.0.6", "h2"), 0);
+}
+
 static void test_policy(void **state)
 {
     struct t_fsm *t = *state;
@@ -295,6 +330,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_subnet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gateway, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_commands, setup, teardown),
