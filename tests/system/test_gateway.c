@@ -291,7 +291,7 @@ static void test_restart_keeps_and_prunes(void **state)
     topo_node_stop(g, false);
     /* While it is down: a rule and a whole VN (of the other domain) go. */
     policy("delete --domain acme --from 200 --to 100");
-    SH("%s gateway add --id %s --vtep %s --vni 100,200", topo_cli(&T), g->name, g->vtep);
+    SH("%s gateway add --id %s --vtep %s --vni 100,200 --replace", topo_cli(&T), g->name, g->vtep);
     assert_int_equal(topo_node_start(&T, g), 0);
     int got, gap;
     pinger_wait(p, &got, &gap);
