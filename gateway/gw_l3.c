@@ -153,13 +153,7 @@ static int addrs_dump(struct gw_l3 *l, int ifindex, struct addr_list *al, struct
     char buf[STRATA_NL_MSG_MAX];
     memset(al, 0, sizeof(*al));
     al->ifindex = ifindex;
-    memset(buf, 0, sizeof(buf));
-    struct nlmsghdr *nh = mnl_nlmsg_put_header(buf);
-    nh->nlmsg_type = RTM_GETADDR;
-    nh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    nh->nlmsg_seq = ++l->seq;
-    struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nh, sizeof(*ifa));
-    ifa->ifa_family = AF_UNSPEC;
+    strata_nl_enc_addr_dump(buf, sizeof(buf), ++l->seq);
     int rc = strata_nl_dump(l->nl, buf, addr_cb, al, e);
     if (rc == 0 && al->truncated)
         rc = strata_err_set(e, STRATA_ETOOBIG, "more than %d addresses on one VN's interface",

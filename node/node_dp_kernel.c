@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "netns.h"
+#include "nl/nl_addr.h"
 #include "node_dp_kernel_priv.h"
 
 #define KERNEL_RCVBUF (8 << 20) /* misses come in bursts: a small buffer means ENOBUFS */
@@ -254,6 +255,48 @@ static int kernel_vn_release(void *ctx, uint32_t vni, struct strata_err *e)
 
 /* ---- ports */
 
+struct kernel_addr_q {
+    int ifindex;
+    bool found;
+    struct strata_ip first;
+};
+
+static void kernel_addr_cb(const struct nlmsghdr *nh, void *arg)
+{
+    struct kernel_addr_q *q = arg;
+    struct strata_nl_addr a;
+    if (q->found || strata_nl_parse_addr(nh, &a) != 0 || a.ifindex != q->ifindex)
+        return;
+    if (a.ip.family == 6 && a.ip.a[0] == 0xfe && (a.ip.a[1] & 0xc0) == 0x80)
+        return; /* link-local: every interface that is up has one */
+    q->found = true;
+    q->first = a.ip;
+}
+
+/* A VM's port is a veth or a tap that carries no address of the host's: anything else (the
+ * underlay above all) would join the host's own network to the VN (issue 24). */
+static int kernel_port_check(struct node_dp_kernel *k, const struct strata_nl_link *port,
+                             struct strata_err *e)
+{
+    if (strcmp(port->kind, "veth") != 0 && strcmp(port->kind, "tun") != 0)
+        return strata_err_set(
+            e, STRATA_EINVAL, "%s is a%s %s device: only veth and tap interfaces are VM ports",
+            port->name, port->kind[0] ? "" : " plain", port->kind[0] ? port->kind : "network");
+    struct kernel_addr_q q = {.ifindex = port->ifindex};
+    struct strata_err e2;
+    strata_nl_enc_addr_dump(k->buf, sizeof(k->buf), 0);
+    int rc = strata_nl_dump(k->req, k->buf, kernel_addr_cb, &q, &e2);
+    if (rc != 0)
+        return strata_err_set(e, rc, "addresses of %s: %s", port->name, e2.msg);
+    char a[STRATA_IP_STRLEN];
+    if (q.found)
+        return strata_err_set(e, STRATA_EINVAL,
+                              "%s carries %s: a VM port carries no address of the host (the "
+                              "underlay?)",
+                              port->name, strata_ip_format(&q.first, a));
+    return 0;
+}
+
 static int kernel_port_enslave(void *ctx, uint32_t vni, const char *ifname, struct strata_err *e)
 {
     struct node_dp_kernel *k = ctx;
@@ -269,6 +312,8 @@ static int kernel_port_enslave(void *ctx, uint32_t vni, const char *ifname, stru
     rc = kernel_link_get(k, 0, ifname, &port, e);
     if (rc == STRATA_ENOTFOUND)
         return strata_err_set(e, rc, "interface %s not found", ifname);
+    if (rc == 0 && port.master != br)
+        rc = kernel_port_check(k, &port, e);
     if (rc != 0)
         return rc;
     /* Taking a port from someone else's bridge would break their network. */

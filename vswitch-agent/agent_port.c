@@ -103,7 +103,7 @@ uint32_t *agent_port_vnis(const struct agentd *d, size_t *n)
 }
 
 /* Devices for a port's VN, then the port on its bridge. */
-static int port_plug(struct agentd *d, const struct agent_port *p, struct strata_err *e)
+static int port_plug(struct agentd *d, struct agent_port *p, struct strata_err *e)
 {
     struct node_vn *vn = node_vn_get(d->a, p->vni);
     if (vn == NULL)
@@ -121,14 +121,27 @@ static int port_plug(struct agentd *d, const struct agent_port *p, struct strata
         return rc;
     }
     vn->ports++;
+    p->plugged = true;
     if (fresh && vn->n_flood > 0)
         (void)d->a->dp.ops->flood_set(d->a->dp.ctx, p->vni, vn->flood, vn->n_flood, NULL);
     return 0;
 }
 
-static void port_unplug(struct agentd *d, const struct agent_port *p)
+/* A known port onto its bridge again (its VN's devices made if they went); idempotent. */
+static int port_replug(struct agentd *d, struct agent_port *p, struct strata_err *e)
+{
+    if (!p->plugged) /* restore could not plug it (the interface was gone): now it is */
+        return port_plug(d, p, e);
+    int rc = d->a->dp.ops->vn_ensure(d->a->dp.ctx, p->vni, e);
+    return rc != 0 ? rc : d->a->dp.ops->port_enslave(d->a->dp.ctx, p->vni, p->ifname, e);
+}
+
+static void port_unplug(struct agentd *d, struct agent_port *p)
 {
     struct strata_err e;
+    if (!p->plugged)
+        return; /* never counted: nothing of its VN to release either */
+    p->plugged = false;
     if (d->a->dp.ops->port_release(d->a->dp.ctx, p->vni, p->ifname, &e) != 0)
         LOG_WARN("release %s: %s", p->ifname, e.msg);
     struct node_vn *vn = node_vn_find(d->a, p->vni);
@@ -392,12 +405,30 @@ void agent_port_attach(struct agentd *d, struct strata_req *req, const Strata__V
     p.vni = pa->vni;
     memcpy(p.mac, pa->mac.data, 6);
     p.plen = (uint8_t)pa->plen;
+    /* One MAC is one endpoint: a second port with it would make a detach of either remove
+     * the other's endpoint from the directory (issue 24). */
+    for (size_t i = 0; i < d->n_ports; i++) {
+        const struct agent_port *q = &d->ports[i];
+        char m[STRATA_MAC_STRLEN];
+        if (q->vni == p.vni && memcmp(q->mac, p.mac, 6) == 0 && strcmp(q->ifname, p.ifname) != 0) {
+            strata_req_error(req, STRATA_EEXIST, "%s in VN %u is already attached on %s",
+                             strata_mac_format(p.mac, m), p.vni, q->ifname);
+            return;
+        }
+    }
     struct agent_port *old = port_find(d, p.ifname);
     if (old != NULL) {
         if (old->vni != p.vni || memcmp(old->mac, p.mac, 6) != 0 ||
             !strata_ip_equal(&old->ip, &p.ip)) {
             strata_req_error(req, STRATA_EEXIST, "%s is already attached (vni %u)", p.ifname,
                              old->vni);
+            return;
+        }
+        /* The same port again: plug it again all the same. After a reboot the ports file
+         * survives but the interface is new (same name, not on our bridge): answering
+         * "attached" without plugging it left the VM cut off (issue 24). */
+        if (port_replug(d, old, &e) != 0) {
+            strata_req_error(req, e.code, "%s", e.msg);
             return;
         }
     } else {

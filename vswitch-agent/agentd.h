@@ -18,6 +18,7 @@ struct agent_port {
     uint8_t mac[6];
     struct strata_ip ip;
     uint8_t plen;
+    bool plugged; /* on its bridge and counted in its VN's ports (a restore may have failed) */
 };
 
 struct agentd {

@@ -31,6 +31,20 @@ size_t strata_nl_enc_addr(void *buf, size_t cap, uint32_t seq, bool add, int ifi
     return nh->nlmsg_len;
 }
 
+size_t strata_nl_enc_addr_dump(void *buf, size_t cap, uint32_t seq)
+{
+    if (buf == NULL || cap < STRATA_NL_MSG_MAX)
+        return 0;
+    memset(buf, 0, STRATA_NL_MSG_MAX);
+    struct nlmsghdr *nh = mnl_nlmsg_put_header(buf);
+    nh->nlmsg_type = RTM_GETADDR;
+    nh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    nh->nlmsg_seq = seq;
+    struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nh, sizeof(*ifa));
+    ifa->ifa_family = AF_UNSPEC;
+    return nh->nlmsg_len;
+}
+
 size_t strata_nl_enc_link_mac(void *buf, size_t cap, uint32_t seq, int ifindex,
                               const uint8_t mac[6])
 {

@@ -18,6 +18,9 @@ size_t strata_nl_enc_addr(void *buf, size_t cap, uint32_t seq, bool add, int ifi
 size_t strata_nl_enc_link_mac(void *buf, size_t cap, uint32_t seq, int ifindex,
                               const uint8_t mac[6]);
 
+/* RTM_GETADDR dump of every interface's addresses, both families. */
+size_t strata_nl_enc_addr_dump(void *buf, size_t cap, uint32_t seq);
+
 struct strata_nl_addr {
     int type; /* RTM_NEWADDR / RTM_DELADDR */
     int ifindex;
