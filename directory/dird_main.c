@@ -287,6 +287,7 @@ int main(int argc, char **argv)
      * ~900 ms with a 300 ms timeout); with it, the second follower to time out wins at once. */
     c->pre_vote = true;
     bool no_pre_vote = false;
+    int log_level = -1; /* --log-level, else STRATA_LOG_LEVEL */
     const struct strata_flag flags[] = {
         {"id", STRATA_FLAG_U64, &c->id, "N", "this node's Raft id (> 0)", true, 1, 0},
         {"data-dir", STRATA_FLAG_STR, &c->data_dir, "DIR",
@@ -326,6 +327,7 @@ int main(int argc, char **argv)
          0},
         {"no-pre-vote", STRATA_FLAG_BOOL, &no_pre_vote, NULL, "disable Raft pre-vote", false, 0, 0},
         STRATA_TLS_FLAG_ROWS(&c->tls_files),
+        STRATA_LOG_FLAG_ROW(&log_level),
         STRATA_FLAGS_END,
     };
     int argi = 1;
@@ -347,7 +349,7 @@ int main(int argc, char **argv)
     }
     char comp[64];
     snprintf(comp, sizeof(comp), "dird/%llu", (unsigned long long)c->id);
-    strata_log_init(comp, -1);
+    strata_log_init(comp, log_level);
     signal(SIGPIPE, SIG_IGN);
     char idname[24];
     snprintf(idname, sizeof(idname), "%llu", (unsigned long long)c->id);
