@@ -216,7 +216,8 @@ static int metrics_setup(struct dird *d, struct strata_err *e)
     for (size_t i = 0; i < sizeof(tbl) / sizeof(tbl[0]); i++)
         strata_metrics_add(d->metrics, tbl[i].name, tbl[i].kind, tbl[i].help,
                            (const uint64_t *)((const char *)d + tbl[i].off));
-    if (strata_metrics_add_busy_poll(d->metrics, "dird", d->loop) != 0)
+    if (strata_metrics_add_busy_poll(d->metrics, "dird", d->loop) != 0 ||
+        strata_metrics_add_daemon(d->metrics, "dird") != 0)
         return strata_err_set(e, STRATA_ENOMEM, "metrics: out of memory");
     for (int r = 0; r < DIRD_TLS_REFUSED_N; r++) {
         char name[64];
