@@ -135,6 +135,7 @@ uint64_t cli_now_us(void);
 
 /* ---- handlers (cmd_*.c) */
 int cli_cluster_status(struct cli_ctx *, const struct cli_args *, struct strata_err *);
+int cli_version(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_cluster_add(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_cluster_remove(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_cluster_transfer(struct cli_ctx *, const struct cli_args *, struct strata_err *);

@@ -1,5 +1,5 @@
 /* cmd_cluster.c - the directory cluster: status (asking every member for its own Raft state),
- * add, remove, leadership transfer. */
+ * add, remove, leadership transfer; `strata version` (the CLI's, and every member's own). */
 #include "cmd_common.h"
 
 #include <pthread.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "version.h"
 
 /* A member as shown: its addresses from the member table, its state from its own answer. */
 struct cluster_view {
@@ -15,6 +16,7 @@ struct cluster_view {
     char role[16];
     bool reachable;
     uint64_t term, commit, applied;
+    char version[64], git[64]; /* as the member says; "unknown" when it does not */
     char error[256];
 };
 
@@ -29,6 +31,8 @@ static void cluster_fill(struct cluster_view *v, const Strata__V1__Member *self)
     v->term = self->term;
     v->commit = self->commit_index;
     v->applied = self->applied_index;
+    snprintf(v->version, sizeof(v->version), "%s", self->version[0] ? self->version : "unknown");
+    snprintf(v->git, sizeof(v->git), "%s", self->git[0] ? self->git : "unknown");
 }
 
 /* On its own thread (one per member, so that a down member costs one probe timeout in all, not
@@ -162,9 +166,12 @@ static void cluster_print(struct cli_ctx *ctx, const struct cluster_view *v, siz
     cli_table_free(t);
 }
 
-int cli_cluster_status(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+/* Every member as the directory knows it, each filled from its own answer (or marked
+ * unreachable), sorted by id. On success the caller frees *out and *reply (which the views point
+ * into). */
+static int cluster_gather(struct cli_ctx *ctx, struct cluster_view **out, size_t *nout,
+                          strata_env **reply, struct strata_err *e)
 {
-    (void)a;
     Strata__V1__ClusterStatusRequest cs = STRATA__V1__CLUSTER_STATUS_REQUEST__INIT;
     strata_env req = STRATA__V1__ENVELOPE__INIT;
     req.body_case = STRATA__V1__ENVELOPE__BODY_CLUSTER_STATUS;
@@ -201,6 +208,21 @@ int cli_cluster_status(struct cli_ctx *ctx, const struct cli_args *a, struct str
         return rc;
     }
     qsort(v, n, sizeof(*v), cluster_cmp_id);
+    *out = v;
+    *nout = n;
+    *reply = r;
+    return 0;
+}
+
+int cli_cluster_status(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    (void)a;
+    struct cluster_view *v;
+    size_t n;
+    strata_env *r;
+    int rc = cluster_gather(ctx, &v, &n, &r, e);
+    if (rc != 0)
+        return rc;
     /* The leader is whoever says so with the highest term: a deposed leader that has not yet
      * heard of the new term may still claim it. */
     const struct cluster_view *leader = NULL;
@@ -209,6 +231,74 @@ int cli_cluster_status(struct cli_ctx *ctx, const struct cli_args *a, struct str
             (leader == NULL || v[i].term > leader->term))
             leader = &v[i];
     cluster_print(ctx, v, n, leader);
+    free(v);
+    strata_msg_free(r);
+    return 0;
+}
+
+static void version_print(struct cli_ctx *ctx, const struct cluster_view *v, size_t n,
+                          const char *dir_error)
+{
+    if (ctx->json) {
+        struct cli_json j;
+        cli_json_init(&j, ctx->out);
+        cli_json_obj_begin(&j, NULL);
+        cli_json_str(&j, "version", strata_version());
+        cli_json_str(&j, "git", strata_version_git());
+        if (dir_error != NULL)
+            cli_json_str(&j, "directory_error", dir_error);
+        else
+            cli_json_null(&j, "directory_error");
+        cli_json_arr_begin(&j, "members");
+        for (size_t i = 0; i < n; i++) {
+            cli_json_obj_begin(&j, NULL);
+            cli_json_u64(&j, "id", v[i].id);
+            cli_json_str(&j, "api", v[i].api);
+            if (v[i].reachable) {
+                cli_json_str(&j, "version", v[i].version);
+                cli_json_str(&j, "git", v[i].git);
+            } else {
+                cli_json_null(&j, "version");
+                cli_json_null(&j, "git");
+                cli_json_str(&j, "error", v[i].error);
+            }
+            cli_json_obj_end(&j);
+        }
+        cli_json_arr_end(&j);
+        cmd_json_end(&j);
+        return;
+    }
+    strata_version_print(ctx->out, "strata");
+    if (dir_error != NULL) {
+        fprintf(ctx->out, "directory: %s\n", dir_error);
+        return;
+    }
+    static const char *const hdr[] = {"ID", "API", "VERSION", "GIT"};
+    struct cli_table *t = cli_table_new(4, hdr);
+    for (size_t i = 0; i < n; i++) {
+        char id[24];
+        const char *row[] = {cmd_u64(v[i].id, id), v[i].api,
+                             v[i].reachable ? v[i].version : "unreachable",
+                             v[i].reachable ? v[i].git : "-"};
+        cli_table_row(t, row);
+    }
+    cli_table_print(t, ctx->out);
+    cli_table_free(t);
+}
+
+int cli_version(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    (void)a;
+    (void)e; /* never fails: a directory that does not answer is reported, not an error */
+    struct cluster_view *v = NULL;
+    size_t n = 0;
+    strata_env *r = NULL;
+    struct strata_err de = {0};
+    int rc = cluster_gather(ctx, &v, &n, &r, &de);
+    /* The CLI's own version stands without a directory: say why the members' are missing. */
+    if (rc != 0 && de.msg[0] == '\0')
+        snprintf(de.msg, sizeof(de.msg), "%s", strata_strerror(rc));
+    version_print(ctx, v, n, rc != 0 ? de.msg : NULL);
     free(v);
     strata_msg_free(r);
     return 0;

@@ -224,6 +224,8 @@ const struct cli_cmd cli_cmds[] = {
      "create the CA of mutual TLS: DIR/ca.crt, DIR/ca.key (never replaced)"},
     {"pki", "issue", f_pki_issue, NULL, 0, 0, NULL, cli_pki_issue,
      "issue a role's certificate signed by the CA: DIR/NAME.crt, DIR/NAME.key"},
+    {"version", NULL, NULL, NULL, 0, 0, NULL, cli_version,
+     "this CLI's version and every directory member's own"},
 };
 /* clang-format on */
 

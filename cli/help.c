@@ -70,7 +70,8 @@ static void help_globals(FILE *f)
 
 void cli_help_top(FILE *f)
 {
-    fprintf(f, "usage: strata [--directory URL[,URL...]] [--json] [--timeout-ms N] COMMAND ...\n\n"
+    fprintf(f, "usage: strata [--directory URL[,URL...]] [--json] [--timeout-ms N] COMMAND ...\n"
+               "       strata --version\n\n"
                "Operate a Strata overlay: the directory cluster, tenants, virtual networks,\n"
                "endpoints, policy, and the resolution path (resolve, trace, caches); and\n"
                "make the certificates of its mutual TLS (pki).\n\n"

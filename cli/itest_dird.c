@@ -13,6 +13,7 @@
 
 #include "h_tls.h"
 #include "harness.h"
+#include "version.h"
 
 static char api_url[64];
 static char err_path[512];
@@ -258,13 +259,65 @@ static void test_cluster_status(void **state)
     OK("cluster status", "leader: 1", "ROLE", "leader");
 }
 
+/* --version on every program: "NAME VERSION (git DESCRIBE)", exit 0, whatever else is given;
+ * a bad --log-level is refused naming the accepted values. */
+static void test_version_flags(void **state)
+{
+    (void)state;
+    static const char *const progs[] = {"strata", "strata-dird", "strata-csd", "strata-agentd",
+                                        "strata-gwd"};
+    for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+        char cmd[1024], want[256];
+        snprintf(cmd, sizeof(cmd), "%s --version", h_bin(progs[i]));
+        snprintf(want, sizeof(want), "%s %s (git %s)\n", progs[i], strata_version(),
+                 strata_version_git());
+        char *out = NULL;
+        assert_int_equal(h_run(cmd, &out), 0);
+        assert_non_null(out);
+        assert_string_equal(out, want);
+        free(out);
+        if (i == 0)
+            continue;
+        snprintf(cmd, sizeof(cmd), "%s --log-level loud 2>&1", h_bin(progs[i]));
+        out = NULL;
+        assert_int_equal(h_run(cmd, &out), 2);
+        assert_non_null(out);
+        if (strstr(out, "--log-level: bad value \"loud\" (one of debug, info, warn, error)") ==
+            NULL)
+            fail_msg("%s --log-level loud: %s", progs[i], out);
+        free(out);
+    }
+}
+
+/* `strata version`: the CLI's own, then each member's as it reports it itself; without a
+ * directory, the CLI's alone and why (still exit 0). */
+static void test_version_command(void **state)
+{
+    (void)state;
+    char line[256], json_v[128], json_git[160];
+    snprintf(line, sizeof(line), "strata %s (git %s)\n", strata_version(), strata_version_git());
+    snprintf(json_v, sizeof(json_v), "\"version\":\"%s\"", strata_version());
+    snprintf(json_git, sizeof(json_git), "\"git\":\"%s\"", strata_version_git());
+    OK("version", line, "VERSION", "GIT", api_url, strata_version());
+    OK("--json version", "\"directory_error\":null", "\"members\":[{\"id\":1,", json_v, json_git);
+
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "%s --directory tcp://127.0.0.1:1 --timeout-ms 300 version",
+             h_bin("strata"));
+    char *out = NULL;
+    assert_int_equal(h_run(cmd, &out), 0);
+    assert_non_null(out);
+    assert_memory_equal(out, line, strlen(line));
+    assert_non_null(strstr(out, "directory: "));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_admin_and_lists),
-        cmocka_unit_test(test_endpoints_and_resolve),
-        cmocka_unit_test(test_gateways_and_policy),
-        cmocka_unit_test(test_cluster_status),
+        cmocka_unit_test(test_admin_and_lists),     cmocka_unit_test(test_endpoints_and_resolve),
+        cmocka_unit_test(test_gateways_and_policy), cmocka_unit_test(test_cluster_status),
+        cmocka_unit_test(test_version_flags),       cmocka_unit_test(test_version_command),
     };
     int rc = cmocka_run_group_tests(tests, setup, NULL);
     h_cleanup();

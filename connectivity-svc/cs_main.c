@@ -65,6 +65,7 @@ int main(int argc, char **argv)
     cs->busy_poll_us = STRATA_LOOP_BUSY_POLL_US;
     cs->session_idle_s = CS_SESSION_IDLE_S;
     cs->session_max = CS_SESSION_MAX;
+    int log_level = -1; /* --log-level, else STRATA_LOG_LEVEL */
     const struct strata_flag flags[] = {
         {"id", STRATA_FLAG_STR, &cs->id, "NAME", "this server's name", true, 0, 0},
         {"pod", STRATA_FLAG_STR, &cs->pod, "POD", "the pod it serves", true, 0, 0},
@@ -91,12 +92,13 @@ int main(int argc, char **argv)
          "off)",
          false, 0, 10000},
         STRATA_TLS_FLAG_ROWS(&cs->tls_files),
+        STRATA_LOG_FLAG_ROW(&log_level),
         STRATA_FLAGS_END,
     };
     int argi = 1;
     int rc = strata_flags_parse(flags, argc, argv, &argi, &e);
     if (rc == STRATA_ENOTFOUND) {
-        printf("usage: strata-csd [flags]\n");
+        printf("usage: strata-csd [flags]\n       strata-csd --version\n");
         strata_flags_usage(stdout, flags);
         return 0;
     }
@@ -111,7 +113,7 @@ int main(int argc, char **argv)
     }
     char comp[80];
     snprintf(comp, sizeof(comp), "csd/%s", cs->id);
-    strata_log_init(comp, -1);
+    strata_log_init(comp, log_level);
     signal(SIGPIPE, SIG_IGN);
     if (strata_tls_daemon(&cs->tls_files, "strata-csd", STRATA_ROLE_CONNECTIVITY, cs->id, &cs->tls,
                           &e) != 0 ||

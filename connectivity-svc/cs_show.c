@@ -83,7 +83,8 @@ int cs_show_metrics(struct cs *cs, struct strata_err *e)
         if (rc != 0)
             return strata_err_set(e, rc, "metrics: cannot add %s", name);
     }
-    if (strata_metrics_add_busy_poll(cs->metrics, "cs", cs->loop) != 0)
+    if (strata_metrics_add_busy_poll(cs->metrics, "cs", cs->loop) != 0 ||
+        strata_metrics_add_daemon(cs->metrics, "cs") != 0)
         return strata_err_set(e, STRATA_ENOMEM, "metrics: out of memory");
     if (cs->metrics_addr != NULL)
         return strata_metrics_listen(cs->metrics, cs->uv, cs->metrics_addr, e);

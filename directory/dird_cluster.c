@@ -7,6 +7,7 @@
 
 #include "dird.h"
 #include "log.h"
+#include "version.h"
 
 static const struct raft_server *config_server(struct dird *d, uint64_t id)
 {
@@ -48,6 +49,8 @@ static void handle_status(struct dird *d, struct strata_req *req)
     self.term = d->raft.current_term;
     self.commit_index = d->raft.commit_index;
     self.applied_index = dird_applied(d);
+    self.version = (char *)strata_version();
+    self.git = (char *)strata_version_git();
 
     unsigned n = d->raft.configuration.n;
     Strata__V1__Member *ms = calloc(n ? n : 1, sizeof(*ms));

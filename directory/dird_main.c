@@ -216,7 +216,8 @@ static int metrics_setup(struct dird *d, struct strata_err *e)
     for (size_t i = 0; i < sizeof(tbl) / sizeof(tbl[0]); i++)
         strata_metrics_add(d->metrics, tbl[i].name, tbl[i].kind, tbl[i].help,
                            (const uint64_t *)((const char *)d + tbl[i].off));
-    if (strata_metrics_add_busy_poll(d->metrics, "dird", d->loop) != 0)
+    if (strata_metrics_add_busy_poll(d->metrics, "dird", d->loop) != 0 ||
+        strata_metrics_add_daemon(d->metrics, "dird") != 0)
         return strata_err_set(e, STRATA_ENOMEM, "metrics: out of memory");
     for (int r = 0; r < DIRD_TLS_REFUSED_N; r++) {
         char name[64];
@@ -287,6 +288,7 @@ int main(int argc, char **argv)
      * ~900 ms with a 300 ms timeout); with it, the second follower to time out wins at once. */
     c->pre_vote = true;
     bool no_pre_vote = false;
+    int log_level = -1; /* --log-level, else STRATA_LOG_LEVEL */
     const struct strata_flag flags[] = {
         {"id", STRATA_FLAG_U64, &c->id, "N", "this node's Raft id (> 0)", true, 1, 0},
         {"data-dir", STRATA_FLAG_STR, &c->data_dir, "DIR",
@@ -326,12 +328,13 @@ int main(int argc, char **argv)
          0},
         {"no-pre-vote", STRATA_FLAG_BOOL, &no_pre_vote, NULL, "disable Raft pre-vote", false, 0, 0},
         STRATA_TLS_FLAG_ROWS(&c->tls_files),
+        STRATA_LOG_FLAG_ROW(&log_level),
         STRATA_FLAGS_END,
     };
     int argi = 1;
     int rc = strata_flags_parse(flags, argc, argv, &argi, &e);
     if (rc == STRATA_ENOTFOUND) {
-        printf("usage: strata-dird [flags]\n");
+        printf("usage: strata-dird [flags]\n       strata-dird --version\n");
         strata_flags_usage(stdout, flags);
         return 0;
     }
@@ -347,7 +350,7 @@ int main(int argc, char **argv)
     }
     char comp[64];
     snprintf(comp, sizeof(comp), "dird/%llu", (unsigned long long)c->id);
-    strata_log_init(comp, -1);
+    strata_log_init(comp, log_level);
     signal(SIGPIPE, SIG_IGN);
     char idname[24];
     snprintf(idname, sizeof(idname), "%llu", (unsigned long long)c->id);

@@ -132,6 +132,7 @@ int main(int argc, char **argv)
     const char *vtep = NULL;
     static struct strata_tls_files tlsf;
     static struct strata_tls *tls; /* the process's, until it exits */
+    int log_level = -1;            /* --log-level, else STRATA_LOG_LEVEL */
     const struct strata_flag flags[] = {
         {"id", STRATA_FLAG_STR, &g->id, "NAME", "this gateway's id (strata gateway add --id)", true,
          0, 0},
@@ -151,12 +152,13 @@ int main(int argc, char **argv)
         {"data-dir", STRATA_FLAG_STR, &g->data_dir, "DIR",
          "the gateway's data directory (default /var/lib/strata/gw-ID)", false, 0, 0},
         STRATA_TLS_FLAG_ROWS(&tlsf),
+        STRATA_LOG_FLAG_ROW(&log_level),
         STRATA_FLAGS_END,
     };
     int argi = 1;
     int rc = strata_flags_parse(flags, argc, argv, &argi, &e);
     if (rc == STRATA_ENOTFOUND) {
-        printf("usage: strata-gwd [flags]\n");
+        printf("usage: strata-gwd [flags]\n       strata-gwd --version\n");
         strata_flags_usage(stdout, flags);
         return 0;
     }
@@ -171,7 +173,7 @@ int main(int argc, char **argv)
     }
     char comp[80], ctl[PATH_MAX], data[PATH_MAX];
     snprintf(comp, sizeof(comp), "gwd/%s", g->id);
-    strata_log_init(comp, -1);
+    strata_log_init(comp, log_level);
     signal(SIGPIPE, SIG_IGN);
     if (strata_tls_daemon(&tlsf, "strata-gwd", STRATA_ROLE_GATEWAY, g->id, &tls, &e) != 0 ||
         strata_tls_urls_check(tls, g->cs_urls, "--cs", &e) != 0) {

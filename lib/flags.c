@@ -1,11 +1,13 @@
 /* flags.c - table-driven parsing and --help text for command-line flags (see flags.h). */
 #include "flags.h"
 
+#include <errno.h> /* program_invocation_short_name */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
+#include "version.h"
 
 static size_t flags_count(const struct strata_flag *tbl)
 {
@@ -27,6 +29,36 @@ static const struct strata_flag *flags_find(const struct strata_flag *tbl, const
         if (strlen(f->name) == len && memcmp(f->name, arg, len) == 0)
             return f;
     return NULL;
+}
+
+/* A value of a STRATA_FLAG_CHOICE flag: its index in the '|'-separated metavar. */
+static int flags_store_choice(const struct strata_flag *f, const char *value, struct strata_err *e)
+{
+    const char *p = f->metavar != NULL ? f->metavar : "";
+    size_t vlen = strlen(value);
+    for (int i = 0;; i++) {
+        size_t len = strcspn(p, "|");
+        if (len == vlen && memcmp(p, value, len) == 0) {
+            *(int *)f->dst = i;
+            return 0;
+        }
+        if (p[len] == '\0')
+            break;
+        p += len + 1;
+    }
+    char accepted[128];
+    size_t n = 0;
+    for (p = f->metavar != NULL ? f->metavar : ""; *p && n + 3 < sizeof(accepted); p++) {
+        if (*p == '|') {
+            accepted[n++] = ',';
+            accepted[n++] = ' ';
+        } else {
+            accepted[n++] = *p;
+        }
+    }
+    accepted[n] = '\0';
+    return strata_err_set(e, STRATA_EINVAL, "--%s: bad value \"%.64s\" (one of %s)", f->name, value,
+                          accepted);
 }
 
 static int flags_store(const struct strata_flag *f, const char *value, struct strata_err *e)
@@ -55,6 +87,8 @@ static int flags_store(const struct strata_flag *f, const char *value, struct st
     case STRATA_FLAG_BOOL:
         *(bool *)f->dst = true;
         return 0;
+    case STRATA_FLAG_CHOICE:
+        return flags_store_choice(f, value, e);
     }
     return strata_err_set(e, STRATA_EINTERNAL, "--%s: unknown flag type %d", f->name, f->type);
 }
@@ -97,6 +131,10 @@ int strata_flags_parse(const struct strata_flag *tbl, int argc, char **argv, int
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             rc = strata_err_set(e, STRATA_ENOTFOUND, "help requested");
             goto out;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            strata_version_print(stdout, program_invocation_short_name);
+            exit(fflush(stdout) == 0 ? 0 : 1);
         }
         if (arg[0] != '-' || arg[1] == '\0')
             break; /* first positional argument ("-" alone is one too, by convention) */
@@ -146,6 +184,18 @@ static const char *flags_metavar(const struct strata_flag *f)
     return f->type == STRATA_FLAG_STR ? "VALUE" : f->type == STRATA_FLAG_VNI ? "VNI" : "N";
 }
 
+/* " (default: NAME)" for the i-th value of a STRATA_FLAG_CHOICE flag. */
+static void flags_usage_choice(FILE *out, const struct strata_flag *f, int i)
+{
+    const char *p = f->metavar;
+    for (; p != NULL && i > 0; i--) {
+        p = strchr(p, '|');
+        p = p != NULL ? p + 1 : NULL;
+    }
+    if (p != NULL)
+        fprintf(out, " (default: %.*s)", (int)strcspn(p, "|"), p);
+}
+
 void strata_flags_usage(FILE *out, const struct strata_flag *tbl)
 {
     int width = 0;
@@ -172,6 +222,8 @@ void strata_flags_usage(FILE *out, const struct strata_flag *tbl)
                 fprintf(out, " (default: %" PRIu64 ")", *(const uint64_t *)f->dst);
             else if (f->type == STRATA_FLAG_VNI && *(const uint32_t *)f->dst != 0)
                 fprintf(out, " (default: %" PRIu32 ")", *(const uint32_t *)f->dst);
+            else if (f->type == STRATA_FLAG_CHOICE && *(const int *)f->dst >= 0)
+                flags_usage_choice(out, f, *(const int *)f->dst);
         }
         fputc('\n', out);
     }

@@ -14,6 +14,9 @@ enum strata_flag_type {
     STRATA_FLAG_U64,  /* uint64_t *, checked against [min, max] */
     STRATA_FLAG_BOOL, /* bool *, takes no value */
     STRATA_FLAG_VNI,  /* uint32_t *, 1..16777215 */
+    /* int *: the index of the value in metavar, which lists the accepted values separated by '|'
+     * ("debug|info|warn|error"), so that the help shows them and an error can name them. */
+    STRATA_FLAG_CHOICE,
 };
 
 struct strata_flag {
@@ -32,7 +35,9 @@ struct strata_flag {
 
 /* Parse argv[*argi..] against `tbl` until the first non-flag argument (left at *argi) or "--".
  * Unknown flags, missing values, bad numbers and missing required flags are errors naming the
- * flag. `--help` returns STRATA_ENOTFOUND after printing nothing: the caller prints usage. */
+ * flag. `--help` returns STRATA_ENOTFOUND after printing nothing: the caller prints usage.
+ * `--version` prints "PROGRAM VERSION (git DESCRIBE)" on stdout and exits 0 at once: it needs
+ * nothing else from the command line, and answering here gives every program the same line. */
 int strata_flags_parse(const struct strata_flag *tbl, int argc, char **argv, int *argi,
                        struct strata_err *e);
 

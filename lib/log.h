@@ -8,6 +8,15 @@ enum strata_log_level { STRATA_LOG_DEBUG = 0, STRATA_LOG_INFO, STRATA_LOG_WARN, 
  * Reads STRATA_LOG_LEVEL (debug|info|warn|error) from the environment when level < 0. */
 void strata_log_init(const char *component, int level);
 
+/* The flag-table row of --log-level (flags.h) for every daemon: `level` is an int * holding -1
+ * (use STRATA_LOG_LEVEL) until the flag sets it; pass it to strata_log_init. The names are in
+ * enum strata_log_level's order. */
+#define STRATA_LOG_FLAG_ROW(level)                                                                 \
+    {                                                                                              \
+        "log-level", STRATA_FLAG_CHOICE, (level), "debug|info|warn|error",                         \
+            "the least severe level logged (default: $STRATA_LOG_LEVEL, else info)", false, 0, 0   \
+    }
+
 /* One line: `ts=2026-11-23T22:00:00.123Z level=info comp=dird/1 msg="..."`. Thread-safe. */
 void strata_log(enum strata_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -15,6 +15,8 @@
 
 #include "addr.h"
 #include "log.h"
+#include "procstat.h"
+#include "version.h"
 
 #define METRICS_REQ_MAX 8192 /* bytes of request we are willing to buffer */
 
@@ -24,6 +26,8 @@ struct metric {
     enum strata_metric_kind kind;
     const uint64_t *value;            /* counters and gauges */
     const struct strata_histo *histo; /* histograms */
+    char *labels;                     /* constant gauges: `k="v",...`, escaped */
+    uint64_t const_value;             /* constant gauges */
 };
 
 /* Bucket upper bounds in microseconds: from a loopback round trip to a stalled disk. */
@@ -59,6 +63,7 @@ struct strata_metrics {
     bool closing;
     unsigned open_handles; /* server + connections not yet closed by libuv */
     struct metrics_conn *conns;
+    bool process; /* render the process_* metrics (strata_metrics_add_daemon) */
 };
 
 int strata_metrics_new(struct strata_metrics **out)
@@ -152,6 +157,67 @@ int strata_metrics_add_histo(struct strata_metrics *m, const char *name, const c
     return metrics_add(m, name, help, (struct metric){.kind = STRATA_METRIC_HISTOGRAM, .histo = h});
 }
 
+/* A label value in the text format: backslash, double quote and newline escaped. */
+static void metrics_put_label_value(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\')
+            fputs("\\\\", f);
+        else if (*s == '"')
+            fputs("\\\"", f);
+        else if (*s == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*s, f);
+    }
+}
+
+int strata_metrics_add_const(struct strata_metrics *m, const char *name, const char *help,
+                             const char *const *labels, uint64_t value)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (f == NULL)
+        return STRATA_ENOMEM;
+    bool ok = true;
+    for (size_t i = 0; labels != NULL && labels[i] != NULL; i += 2) {
+        if (!metrics_name_ok(labels[i]) || labels[i + 1] == NULL) {
+            ok = false;
+            break;
+        }
+        fprintf(f, "%s%s=\"", i > 0 ? "," : "", labels[i]);
+        metrics_put_label_value(f, labels[i + 1]);
+        fputc('"', f);
+    }
+    if (fclose(f) != 0) {
+        free(buf);
+        return STRATA_ENOMEM;
+    }
+    if (!ok) {
+        free(buf);
+        return STRATA_EINVAL;
+    }
+    int rc = metrics_add(
+        m, name, help,
+        (struct metric){.kind = STRATA_METRIC_GAUGE, .labels = buf, .const_value = value});
+    if (rc != 0)
+        free(buf);
+    return rc;
+}
+
+int strata_metrics_add_daemon(struct strata_metrics *m, const char *prefix)
+{
+    char name[96];
+    snprintf(name, sizeof(name), "%s_build_info", prefix);
+    const char *labels[] = {"version", strata_version(), "git", strata_version_git(), NULL};
+    int rc = strata_metrics_add_const(
+        m, name, "the running build: version and git description, value always 1", labels, 1);
+    if (rc == 0)
+        m->process = true;
+    return rc;
+}
+
 size_t strata_metrics_count(const struct strata_metrics *m)
 {
     return m != NULL ? m->n : 0;
@@ -166,7 +232,8 @@ void strata_metrics_get(const struct strata_metrics *m, size_t i, const char **n
         return;
     }
     *name = m->v[i].name;
-    *value = m->v[i].histo != NULL ? m->v[i].histo->count : *m->v[i].value;
+    const struct metric *x = &m->v[i];
+    *value = x->histo != NULL ? x->histo->count : x->labels != NULL ? x->const_value : *x->value;
 }
 
 /* HELP text escaping per the exposition format: backslash and newline. */
@@ -197,6 +264,37 @@ static void metrics_put_histo(FILE *f, const char *name, const struct strata_his
             name, h->count);
 }
 
+/* The standard process metrics (as the Prometheus client libraries name and describe them),
+ * read now; those /proc could not give are left out rather than reported as 0. */
+static void metrics_put_process(FILE *f)
+{
+    struct strata_procstat ps;
+    (void)strata_procstat_read(&ps);
+    if (ps.start_time_s > 0)
+        fprintf(f,
+                "# HELP process_start_time_seconds Start time of the process since unix epoch in "
+                "seconds.\n# TYPE process_start_time_seconds gauge\n"
+                "process_start_time_seconds %.2f\n",
+                ps.start_time_s);
+    if (ps.rss_bytes > 0)
+        fprintf(f,
+                "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+                "# TYPE process_resident_memory_bytes gauge\n"
+                "process_resident_memory_bytes %" PRIu64 "\n",
+                ps.rss_bytes);
+    if (ps.rss_bytes > 0) /* read with it, from /proc/self/stat */
+        fprintf(f,
+                "# HELP process_cpu_seconds_total Total user and system CPU time spent in "
+                "seconds.\n# TYPE process_cpu_seconds_total counter\n"
+                "process_cpu_seconds_total %.2f\n",
+                ps.cpu_s);
+    if (ps.open_fds > 0)
+        fprintf(f,
+                "# HELP process_open_fds Number of open file descriptors.\n"
+                "# TYPE process_open_fds gauge\nprocess_open_fds %" PRIu64 "\n",
+                ps.open_fds);
+}
+
 char *strata_metrics_render(const struct strata_metrics *m)
 {
     char *buf = NULL;
@@ -212,9 +310,16 @@ char *strata_metrics_render(const struct strata_metrics *m)
             metrics_put_histo(f, x->name, x->histo);
             continue;
         }
+        if (x->labels != NULL) {
+            fprintf(f, "\n# TYPE strata_%s gauge\nstrata_%s{%s} %" PRIu64 "\n", x->name, x->name,
+                    x->labels, x->const_value);
+            continue;
+        }
         fprintf(f, "\n# TYPE strata_%s %s\nstrata_%s %" PRIu64 "\n", x->name,
                 x->kind == STRATA_METRIC_COUNTER ? "counter" : "gauge", x->name, *x->value);
     }
+    if (m != NULL && m->process)
+        metrics_put_process(f);
     if (fclose(f) != 0) {
         free(buf);
         return NULL;
@@ -229,6 +334,7 @@ static void metrics_release(struct strata_metrics *m)
     for (size_t i = 0; i < m->n; i++) {
         free(m->v[i].name);
         free(m->v[i].help);
+        free(m->v[i].labels);
     }
     free(m->v);
     free(m);

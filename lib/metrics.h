@@ -35,6 +35,15 @@ int strata_metrics_add_histo(struct strata_metrics *m, const char *name, const c
  * `strata_<prefix>_busy_poll_{hits,misses,backoffs,microseconds}_total`. */
 int strata_metrics_add_busy_poll(struct strata_metrics *m, const char *prefix,
                                  const struct strata_loop *l);
+/* Register a gauge with constant labels and value, rendered `strata_<name>{k="v",...} value`:
+ * `labels` alternates label names and values and ends with NULL; values are escaped as the text
+ * format requires. For facts such as build_info, not for series that change. */
+int strata_metrics_add_const(struct strata_metrics *m, const char *name, const char *help,
+                             const char *const *labels, uint64_t value);
+/* What every daemon exports besides its own metrics: `strata_<prefix>_build_info{version,git} 1`
+ * and the standard process_* metrics (start time, resident memory, CPU seconds, open fds), read
+ * from /proc/self at each scrape. */
+int strata_metrics_add_daemon(struct strata_metrics *m, const char *prefix);
 /* Serve GET /metrics on host:port (loop thread; NULL hostport = don't serve). */
 int strata_metrics_listen(struct strata_metrics *m, uv_loop_t *uv, const char *hostport,
                           struct strata_err *e);

@@ -285,6 +285,8 @@ static int v_member(struct strata_err *e, const char *path, const Strata__V1__Me
 {
     TRY(v_str(e, path, "raft", m->raft, false));
     TRY(v_str(e, path, "api", m->api, false));
+    TRY(v_str(e, path, "version", m->version, false));
+    TRY(v_str(e, path, "git", m->git, false));
     return v_str(e, path, "role", m->role, false);
 }
 

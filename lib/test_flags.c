@@ -8,9 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 
 #include "flags.h"
+#include "log.h"
+#include "version.h"
 
 struct opts {
     const char *data_dir;
@@ -235,6 +240,83 @@ static void test_usage_own_default(void **state)
     free(buf);
 }
 
+/* --version answers before anything else is judged (a missing required flag included): the
+ * program's name, the version and git's description, on stdout, and exit status 0. */
+static void test_version(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        struct strata_err e;
+        int argi;
+        PARSE("--json", "--version");
+        _exit(99); /* not reached: --version exits */
+    }
+    close(fds[1]);
+    char out[256] = "";
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof(out) - 1 && (r = read(fds[0], out + n, sizeof(out) - 1 - n)) > 0)
+        n += (size_t)r;
+    close(fds[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    char want[256];
+    snprintf(want, sizeof(want), "lib_test_flags %s (git %s)\n", strata_version(),
+             strata_version_git());
+    assert_string_equal(out, want);
+    /* From CMake's project(): three numbers. */
+    unsigned a, b, c;
+    assert_int_equal(sscanf(strata_version(), "%u.%u.%u", &a, &b, &c), 3);
+    assert_true(strata_version_git()[0] != '\0');
+}
+
+/* A choice flag: one of the values listed in its metavar; anything else is refused with an
+ * error naming them all. STRATA_LOG_FLAG_ROW is the one every daemon has. */
+static void test_choice_and_log_level(void **state)
+{
+    (void)state;
+    int level = -1;
+    const struct strata_flag t[] = {STRATA_LOG_FLAG_ROW(&level), STRATA_FLAGS_END};
+    struct strata_err e = {0};
+    char *argv[] = {"prog",        "--log-level", "warn",         "--log-level=debug",
+                    "--log-level", "loud",        "--log-level=", NULL};
+    int argi = 1;
+    assert_int_equal(strata_flags_parse(t, 3, argv, &argi, &e), 0);
+    assert_int_equal(level, STRATA_LOG_WARN);
+    argi = 3;
+    assert_int_equal(strata_flags_parse(t, 4, argv, &argi, &e), 0);
+    assert_int_equal(level, STRATA_LOG_DEBUG);
+    argi = 4;
+    assert_int_equal(strata_flags_parse(t, 6, argv, &argi, &e), STRATA_EINVAL);
+    assert_string_equal(e.msg, "--log-level: bad value \"loud\" (one of debug, info, warn, error)");
+    assert_int_equal(level, STRATA_LOG_DEBUG);
+    argi = 6;
+    assert_int_equal(strata_flags_parse(t, 7, argv, &argi, &e), STRATA_EINVAL);
+    assert_non_null(strstr(e.msg, "one of debug, info, warn, error"));
+
+    /* The help lists the values; a stored choice is shown as the default. */
+    char *buf = usage_of(t);
+    assert_non_null(strstr(buf, "--log-level debug|info|warn|error"));
+    assert_null(strstr(buf, "(default: debug)")); /* the row's help states its own default */
+    free(buf);
+    int color = 1;
+    const struct strata_flag t2[] = {
+        {"color", STRATA_FLAG_CHOICE, &color, "never|auto|always", "colors", false, 0, 0},
+        STRATA_FLAGS_END,
+    };
+    buf = usage_of(t2);
+    assert_non_null(strstr(buf, "colors (default: auto)\n"));
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +326,8 @@ int main(void)
         cmocka_unit_test(test_required_and_help),
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_usage_own_default),
+        cmocka_unit_test(test_version),
+        cmocka_unit_test(test_choice_and_log_level),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

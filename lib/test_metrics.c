@@ -17,6 +17,8 @@
 #include <cmocka.h>
 
 #include "metrics.h"
+#include "procstat.h"
+#include "version.h"
 
 static void test_registry_and_render(void **state)
 {
@@ -68,6 +70,87 @@ static void test_registry_and_render(void **state)
     assert_string_equal(text, "");
     free(text);
     assert_int_equal(strata_metrics_count(m), 0);
+    strata_metrics_close(m);
+}
+
+/* A constant labelled gauge: HELP, TYPE gauge, then the sample with its labels, values escaped
+ * (backslash, double quote, newline) as the text format requires. */
+static void test_const_labelled_gauge(void **state)
+{
+    (void)state;
+    struct strata_metrics *m;
+    assert_int_equal(strata_metrics_new(&m), 0);
+    const char *labels[] = {"version", "1.2.3", "git", "a\"b\\c\nd", NULL};
+    assert_int_equal(strata_metrics_add_const(m, "x_build_info", "the build", labels, 1), 0);
+    const char *bad[] = {"bad label", "v", NULL};
+    assert_int_equal(strata_metrics_add_const(m, "y", "h", bad, 1), STRATA_EINVAL);
+    const char *odd[] = {"k", NULL};
+    assert_int_equal(strata_metrics_add_const(m, "z", "h", odd, 1), STRATA_EINVAL);
+    assert_int_equal(strata_metrics_add_const(m, "x_build_info", "h", labels, 1), STRATA_EEXIST);
+    assert_int_equal(strata_metrics_count(m), 1);
+    const char *name;
+    uint64_t v;
+    strata_metrics_get(m, 0, &name, &v);
+    assert_string_equal(name, "x_build_info");
+    assert_int_equal(v, 1);
+    char *text = strata_metrics_render(m);
+    assert_string_equal(text, "# HELP strata_x_build_info the build\n"
+                              "# TYPE strata_x_build_info gauge\n"
+                              "strata_x_build_info{version=\"1.2.3\",git=\"a\\\"b\\\\c\\nd\"} 1\n");
+    free(text);
+    strata_metrics_close(m);
+}
+
+/* Text of the sample `name` in `text` as a number; fails the test when it is missing. */
+static double sample_of(const char *text, const char *name)
+{
+    char key[128];
+    snprintf(key, sizeof(key), "\n%s ", name);
+    const char *p = strstr(text, key);
+    assert_non_null(p);
+    char type[160];
+    snprintf(type, sizeof(type), "# TYPE %s ", name);
+    assert_non_null(strstr(text, type));
+    return strtod(p + strlen(key), NULL);
+}
+
+/* A daemon's registry: its build_info from the generated version, and the process_* metrics,
+ * unprefixed as the Prometheus convention names them, read at each render. */
+static void test_daemon_build_info_and_process(void **state)
+{
+    (void)state;
+    struct strata_metrics *m;
+    assert_int_equal(strata_metrics_new(&m), 0);
+    assert_int_equal(strata_metrics_add_daemon(m, "dird"), 0);
+    char *text = strata_metrics_render(m);
+    char want[256];
+    snprintf(want, sizeof(want),
+             "# HELP strata_dird_build_info the running build: version and git description, value "
+             "always 1\n# TYPE strata_dird_build_info gauge\n"
+             "strata_dird_build_info{version=\"%s\",git=\"%s\"} 1\n",
+             strata_version(), strata_version_git());
+    assert_memory_equal(text, want, strlen(want));
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    double start = sample_of(text, "process_start_time_seconds");
+    assert_true(start > (double)now.tv_sec - 3600 && start <= (double)now.tv_sec + 1);
+    assert_true(sample_of(text, "process_resident_memory_bytes") > 100000);
+    assert_true(sample_of(text, "process_cpu_seconds_total") >= 0);
+    assert_non_null(strstr(text, "# TYPE process_cpu_seconds_total counter\n"));
+    /* Open fds are counted at the scrape: two more show up in the next one. */
+    double fds = sample_of(text, "process_open_fds");
+    assert_true(fds >= 3);
+    free(text);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    text = strata_metrics_render(m);
+    assert_true(sample_of(text, "process_open_fds") == fds + 2);
+    free(text);
+    close(p[0]);
+    close(p[1]);
+    struct strata_procstat ps;
+    assert_int_equal(strata_procstat_read(&ps), 0);
+    assert_true(ps.open_fds == (uint64_t)fds);
     strata_metrics_close(m);
 }
 
@@ -339,6 +422,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry_and_render),
+        cmocka_unit_test(test_const_labelled_gauge),
+        cmocka_unit_test(test_daemon_build_info_and_process),
         cmocka_unit_test(test_histogram),
         cmocka_unit_test(test_http_get_metrics),
         cmocka_unit_test(test_http_other_paths),

@@ -70,6 +70,8 @@ int node_ctl_metrics(struct node_daemon *d, struct strata_err *e)
     snprintf(name, sizeof(name), "%s_cs_failovers_total", d->o.metrics_prefix);
     strata_metrics_add(d->metrics, name, STRATA_METRIC_COUNTER,
                        "failovers to another connectivity server", node_csd_failovers(d->csd));
+    if (strata_metrics_add_daemon(d->metrics, d->o.metrics_prefix) != 0)
+        return strata_err_set(e, STRATA_ENOMEM, "out of memory");
     if (d->o.metrics_addr != NULL)
         return strata_metrics_listen(d->metrics, &d->uv, d->o.metrics_addr, e);
     return 0;

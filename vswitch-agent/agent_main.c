@@ -36,6 +36,7 @@ int main(int argc, char **argv)
     static struct strata_tls_files tlsf;
     static struct strata_tls *tls; /* the process's, until it exits */
     d->negative_ttl_ms = 1000;
+    int log_level = -1; /* --log-level, else STRATA_LOG_LEVEL */
     const struct strata_flag flags[] = {
         {"host", STRATA_FLAG_STR, &d->host, "NAME", "this host's id", true, 0, 0},
         {"vtep", STRATA_FLAG_STR, &vtep, "IP", "this host's VTEP (underlay) address", true, 0, 0},
@@ -56,12 +57,13 @@ int main(int argc, char **argv)
         {"data-dir", STRATA_FLAG_STR, &d->data_dir, "DIR",
          "where the ports file lives (default /var/lib/strata/agent-HOST)", false, 0, 0},
         STRATA_TLS_FLAG_ROWS(&tlsf),
+        STRATA_LOG_FLAG_ROW(&log_level),
         STRATA_FLAGS_END,
     };
     int argi = 1;
     int rc = strata_flags_parse(flags, argc, argv, &argi, &e);
     if (rc == STRATA_ENOTFOUND) {
-        printf("usage: strata-agentd [flags]\n");
+        printf("usage: strata-agentd [flags]\n       strata-agentd --version\n");
         strata_flags_usage(stdout, flags);
         return 0;
     }
@@ -76,7 +78,7 @@ int main(int argc, char **argv)
     }
     char comp[80], ctl[PATH_MAX], data[PATH_MAX];
     snprintf(comp, sizeof(comp), "agentd/%s", d->host);
-    strata_log_init(comp, -1);
+    strata_log_init(comp, log_level);
     signal(SIGPIPE, SIG_IGN);
     if (strata_tls_daemon(&tlsf, "strata-agentd", STRATA_ROLE_AGENT, d->host, &tls, &e) != 0 ||
         strata_tls_urls_check(tls, d->cs_urls, "--cs", &e) != 0) {
