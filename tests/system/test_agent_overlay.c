@@ -248,6 +248,79 @@ static void test_agent_restart(void **state)
     assert_int_equal(topo_ping(&T, VM_B, "10.1.0.1", 3, 100, 1000), 3);
 }
 
+/* A host reboots (issue 24): its agent dies, every device of its namespace but the underlay goes
+ * (the VMs' interfaces too), the agent comes back to a ports file that names interfaces that no
+ * longer exist, and the orchestrator re-creates each VM's interface under the same name and
+ * attaches it again: the VMs must be plugged and ping. */
+static void test_host_reboot(void **state)
+{
+    (void)state;
+    topo_node_stop(&T.nodes[1], true); /* h2: B (VN 100) and D (VN 200) */
+    SH("for l in $(ip -n %s -o link show | awk -F': ' '{print $2}' | cut -d@ -f1); do "
+       "case $l in lo|eth0) ;; *) ip -n %s link del $l 2>/dev/null;; esac; done",
+       host_ns(1), host_ns(1));
+    SH("! ip -n %s link show br100 2>/dev/null", host_ns(1));
+    assert_int_equal(topo_node_start(&T, &T.nodes[1]), 0);
+    const struct {
+        const char *vm, *ifname, *mac, *ip;
+        uint32_t vni;
+    } vms[2] = {{VM_B, "tvb", "02:00:00:00:01:02", "10.1.0.2", 100},
+                {VM_D, "tvd", "02:00:00:00:02:02", "10.1.0.2", 200}};
+    for (int i = 0; i < 2; i++) {
+        const char *ns = topo_vm_ns(&T, vms[i].vm);
+        SH("ip -n %s link add %s type veth peer name eth0 netns %s && ip -n %s link set eth0 "
+           "address %s && ip -n %s addr add %s/24 dev eth0 && ip -n %s link set eth0 up",
+           host_ns(1), vms[i].ifname, ns, ns, vms[i].mac, ns, vms[i].ip, ns);
+        attach(1, vms[i].vni, vms[i].ifname, vms[i].mac, vms[i].ip);
+        SH("ip -n %s link show %s | grep -q 'master br%u'", host_ns(1), vms[i].ifname, vms[i].vni);
+    }
+    /* the first echoes may go to resolution (the VMs' ARP caches are new), not all of them */
+    assert_true(topo_ping(&T, VM_B, "10.1.0.1", 3, 1000, 1000) >= 1);
+    assert_int_equal(topo_ping(&T, VM_B, "10.1.0.1", 3, 200, 1000), 3);
+    /* (D's VN peer C left in test_agent_restart: D's port being on br200 is the check) */
+}
+
+/* The host's own interfaces are not VM ports: the underlay (a veth here, carrying the VTEP), a
+ * device of another kind, and a MAC attached already on another port are refused, and the
+ * underlay stays out of every bridge. */
+static void test_attach_refusals(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    assert_int_not_equal(topo_sh(&out,
+                                 "%s port attach --agent %s --vni 100 --mac 02:00:00:00:01:77 "
+                                 "--ip 10.1.0.77/24 --ifname eth0 2>&1",
+                                 topo_cli(&T), ctl(0)),
+                         0);
+    assert_non_null(strstr(out, "eth0 carries 192.0.2."));
+    free(out);
+    SH("! ip -n %s link show eth0 | grep -q master", host_ns(0));
+    SH("ip -n %s link add tdum type bridge", host_ns(0));
+    assert_int_not_equal(topo_sh(&out,
+                                 "%s port attach --agent %s --vni 100 --mac 02:00:00:00:01:78 "
+                                 "--ip 10.1.0.78/24 --ifname tdum 2>&1",
+                                 topo_cli(&T), ctl(0)),
+                         0);
+    assert_non_null(strstr(out, "only veth and tap interfaces are VM ports"));
+    free(out);
+    SH("ip -n %s link del tdum", host_ns(0));
+    /* one MAC, one port */
+    SH("ip -n %s link add tdup1 type veth peer name tdup1v && ip -n %s link add tdup2 type veth "
+       "peer name tdup2v",
+       host_ns(0), host_ns(0));
+    attach(0, 100, "tdup1", "02:00:00:00:01:79", "10.1.0.79");
+    assert_int_not_equal(topo_sh(&out,
+                                 "%s port attach --agent %s --vni 100 --mac 02:00:00:00:01:79 "
+                                 "--ip 10.1.0.80/24 --ifname tdup2 2>&1",
+                                 topo_cli(&T), ctl(0)),
+                         0);
+    assert_non_null(strstr(out, "is already attached on tdup1"));
+    free(out);
+    SH("%s port detach --agent %s --ifname tdup1", topo_cli(&T), ctl(0));
+    SH("ip -n %s link del tdup1 && ip -n %s link del tdup2", host_ns(0), host_ns(0));
+    assert_int_equal(topo_ping(&T, VM_B, "10.1.0.1", 2, 100, 1000), 2);
+}
+
 static bool failed_over(void *arg)
 {
     char *out = NULL;
@@ -308,6 +381,8 @@ int main(void)
         cmocka_unit_test(test_vxlan_on_the_wire),
         cmocka_unit_test(test_migration),
         cmocka_unit_test(test_agent_restart),
+        cmocka_unit_test(test_host_reboot),
+        cmocka_unit_test(test_attach_refusals),
         cmocka_unit_test(test_cs_failover),
         cmocka_unit_test(test_every_body_is_answered),
     };
