@@ -181,6 +181,7 @@ struct dird {
     struct dird_tls_transport tls_transport; /* Raft over TLS (cfg.tls set) */
     struct raft_fsm rfsm;
     bool raft_started, raft_closing, stopping;
+    int lock_fd; /* DIR/dird.lock, locked and open for the process's life (dird_datadir.c) */
 
     /* the batcher: writes queued since the last flush */
     struct dird_write *wq_head, **wq_tail;
@@ -256,7 +257,24 @@ void dird_disk_tick(struct dird *d, uint64_t now_ms);
 /* dird_disk.c: a snapshot of `bytes` was taken, loaded or installed here. */
 void dird_disk_snapshot_seen(struct dird *d, size_t bytes);
 
+/* dird_datadir.c: checks made before anything is written to the data dir. */
+/* Lock DIR/dird.lock for the process's life and write our pid in it; STRATA_EBUSY naming the
+ * holder's pid when another process holds it. Needs the data dir to exist. */
+int dird_datadir_lock(struct dird *d, struct strata_err *e);
+/* Whether DIR/node.conf exists (*present) and, if so, names this --id and --raft; an error
+ * naming both nodes when it does not. */
+int dird_datadir_owner_check(struct dird *d, bool *present, struct strata_err *e);
+/* Write DIR/node.conf (this --id and --raft), atomically and only when absent. */
+int dird_datadir_owner_write(struct dird *d, struct strata_err *e);
+/* Whether a listener can be opened on the --raft address (opened and closed at once): an
+ * error saying "address in use" or "not a local address" otherwise. */
+int dird_raft_addr_check(const char *hostport, struct strata_err *e);
+
 /* dird_raft.c */
+/* --cluster as a Raft configuration (this node alone without it): ids, addresses, no
+ * duplicates, and this node listed with its --raft address. Checks only, no I/O. */
+int dird_cluster_parse(const struct dird_cfg *cfg, struct raft_configuration *conf,
+                       struct strata_err *e);
 int dird_raft_start(struct dird *d, struct strata_err *e);
 void dird_raft_close(struct dird *d, void (*cb)(struct dird *d));
 bool dird_is_leader(struct dird *d);

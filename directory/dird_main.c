@@ -252,8 +252,11 @@ static int check_cfg(struct dird_cfg *c, struct strata_err *e)
 {
     char ip[16];
     uint16_t port;
-    if (strata_hostport_parse(c->raft_addr, ip, &port, e) != 0)
-        return strata_err_set(e, STRATA_EINVAL, "--raft: %s", e->msg);
+    struct strata_err pe;
+    if (strata_hostport_parse(c->raft_addr, ip, &port, &pe) != 0)
+        return strata_err_set(e, STRATA_EINVAL, "--raft: %s", pe.msg);
+    if (c->metrics != NULL && strata_hostport_parse(c->metrics, ip, &port, &pe) != 0)
+        return strata_err_set(e, STRATA_EINVAL, "--metrics: %s", pe.msg);
     if (strncmp(c->api_url, "tcp://", 6) != 0 && strncmp(c->api_url, "ipc://", 6) != 0 &&
         !strata_tls_url(c->api_url))
         return strata_err_set(e, STRATA_EINVAL,
@@ -265,7 +268,41 @@ static int check_cfg(struct dird_cfg *c, struct strata_err *e)
             (unsigned long long)c->heartbeat_ms, (unsigned long long)c->election_ms);
     if (c->join && c->cluster != NULL)
         return strata_err_set(e, STRATA_EINVAL, "--join and --cluster exclude each other");
+    if (!c->join) {
+        struct raft_configuration conf;
+        raft_configuration_init(&conf);
+        int rc = dird_cluster_parse(c, &conf, e);
+        raft_configuration_close(&conf);
+        return rc;
+    }
     return 0;
+}
+
+/* Everything that can refuse this start, before anything is written to the data dir: a typo in
+ * a flag or a port in use must not leave Raft state (a bootstrapped configuration) behind. The
+ * flags were checked by check_cfg; here the data dir is locked and its owner compared, and the
+ * metrics and API listeners are opened and the Raft address tried. Only then is node.conf
+ * written and Raft started. */
+static int startup(struct dird *d, struct strata_err *e)
+{
+    struct dird_cfg *c = &d->cfg;
+    bool owned;
+    if (strata_mkdir_p(c->data_dir, 0750, e) != 0 || dird_datadir_lock(d, e) != 0 ||
+        dird_datadir_owner_check(d, &owned, e) != 0)
+        return e->code;
+    if (strata_loop_new(d->uv, &d->loop, e) != 0 || metrics_setup(d, e) != 0)
+        return e->code;
+    strata_nofile_raise(); /* room for many clients: the server caps connections by it */
+    /* Requests are answered once the loop runs, after Raft started. */
+    struct strata_server_opts so = {.url = c->api_url, .contexts = 256, .recv_max = 0};
+    if (strata_server_open(d->loop, &so, dird_api_handle, d, &d->srv, e) != 0)
+        return e->code;
+    strata_server_metrics(d->srv, d->metrics, "dird_api");
+    if (dird_raft_addr_check(c->raft_addr, e) != 0)
+        return e->code;
+    if (!owned && dird_datadir_owner_write(d, e) != 0)
+        return e->code;
+    return dird_raft_start(d, e);
 }
 
 int main(int argc, char **argv)
@@ -363,10 +400,6 @@ int main(int argc, char **argv)
     /* libraft's disk I/O shares libuv's threadpool (4 threads by default) */
     setenv("UV_THREADPOOL_SIZE", "16", 0);
 
-    if (strata_mkdir_p(c->data_dir, 0750, &e) != 0) {
-        fprintf(stderr, "strata-dird: %s\n", e.msg);
-        return 1;
-    }
     static uv_loop_t uv;
     uv_loop_init(&uv);
     d->uv = &uv;
@@ -379,20 +412,11 @@ int main(int argc, char **argv)
         return 1;
     }
     dir_fsm_set_change_hook(d->fsm, dird_feed_hook, d);
-    if (strata_loop_new(&uv, &d->loop, &e) != 0 || dird_raft_start(d, &e) != 0 ||
-        metrics_setup(d, &e) != 0) {
+    if (startup(d, &e) != 0) {
         LOG_ERROR("startup failed: %s", e.msg);
         fprintf(stderr, "strata-dird: %s\n", e.msg);
         return 1;
     }
-    strata_nofile_raise(); /* room for many clients: the server caps connections by it */
-    struct strata_server_opts so = {.url = c->api_url, .contexts = 256, .recv_max = 0};
-    if (strata_server_open(d->loop, &so, dird_api_handle, d, &d->srv, &e) != 0) {
-        LOG_ERROR("cannot serve the API on %s: %s", c->api_url, e.msg);
-        fprintf(stderr, "strata-dird: %s\n", e.msg);
-        return 1;
-    }
-    strata_server_metrics(d->srv, d->metrics, "dird_api");
     strata_loop_set_busy_poll(d->loop, (unsigned)c->busy_poll_us);
     strata_loop_on_signal(d->loop, on_signal, d);
     uv_prepare_init(&uv, &d->prepare);

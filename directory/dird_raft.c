@@ -504,15 +504,16 @@ static bool load_damaged(int rv, const char *msg)
     return false;
 }
 
-static int parse_cluster(struct dird *d, struct raft_configuration *conf, struct strata_err *e)
+int dird_cluster_parse(const struct dird_cfg *cfg, struct raft_configuration *conf,
+                       struct strata_err *e)
 {
-    if (d->cfg.cluster == NULL || d->cfg.cluster[0] == '\0') {
+    if (cfg->cluster == NULL || cfg->cluster[0] == '\0') {
         /* no list: a single-node cluster of this node */
-        if (raft_configuration_add(conf, d->cfg.id, d->cfg.raft_addr, RAFT_VOTER) != 0)
+        if (raft_configuration_add(conf, cfg->id, cfg->raft_addr, RAFT_VOTER) != 0)
             return strata_err_set(e, STRATA_ENOMEM, "out of memory");
         return 0;
     }
-    char *copy = strdup(d->cfg.cluster), *save = NULL;
+    char *copy = strdup(cfg->cluster), *save = NULL;
     if (copy == NULL)
         return strata_err_set(e, STRATA_ENOMEM, "out of memory");
     bool self = false;
@@ -522,14 +523,15 @@ static int parse_cluster(struct dird *d, struct raft_configuration *conf, struct
         uint64_t id;
         char ip[16];
         uint16_t port;
+        struct strata_err pe;
         if (eq == NULL) {
             rc = strata_err_set(e, STRATA_EINVAL, "--cluster: '%s' is not ID=HOST:PORT", tok);
             break;
         }
         *eq = '\0';
-        if (strata_u64_parse(tok, 1, UINT64_MAX, &id, e) != 0 ||
-            strata_hostport_parse(eq + 1, ip, &port, e) != 0) {
-            rc = strata_err_set(e, STRATA_EINVAL, "--cluster: %s", e->msg);
+        if (strata_u64_parse(tok, 1, UINT64_MAX, &id, &pe) != 0 ||
+            strata_hostport_parse(eq + 1, ip, &port, &pe) != 0) {
+            rc = strata_err_set(e, STRATA_EINVAL, "--cluster: %s", pe.msg);
             break;
         }
         if (raft_configuration_add(conf, id, eq + 1, RAFT_VOTER) != 0) {
@@ -537,12 +539,12 @@ static int parse_cluster(struct dird *d, struct raft_configuration *conf, struct
                                 eq + 1);
             break;
         }
-        if (id == d->cfg.id) {
+        if (id == cfg->id) {
             self = true;
-            if (strcmp(eq + 1, d->cfg.raft_addr) != 0) {
+            if (strcmp(eq + 1, cfg->raft_addr) != 0) {
                 rc = strata_err_set(e, STRATA_EINVAL,
                                     "--cluster gives id %llu address %s but --raft is %s",
-                                    (unsigned long long)id, eq + 1, d->cfg.raft_addr);
+                                    (unsigned long long)id, eq + 1, cfg->raft_addr);
                 break;
             }
         }
@@ -550,7 +552,7 @@ static int parse_cluster(struct dird *d, struct raft_configuration *conf, struct
     free(copy);
     if (rc == 0 && !self)
         rc = strata_err_set(e, STRATA_EINVAL, "--cluster does not list this node's --id %llu",
-                            (unsigned long long)d->cfg.id);
+                            (unsigned long long)cfg->id);
     return rc;
 }
 
@@ -603,7 +605,7 @@ int dird_raft_start(struct dird *d, struct strata_err *e)
     if (!d->cfg.join) {
         struct raft_configuration conf;
         raft_configuration_init(&conf);
-        if (parse_cluster(d, &conf, e) != 0) {
+        if (dird_cluster_parse(&d->cfg, &conf, e) != 0) {
             raft_configuration_close(&conf);
             return e->code;
         }

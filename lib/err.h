@@ -40,7 +40,9 @@ struct strata_err {
 };
 
 /* Record `code` and a printf-style message in `e` (which may be NULL); returns `code` so callers
- * can write `return strata_err_set(e, STRATA_EINVAL, "bad VNI %s", s);`. */
+ * can write `return strata_err_set(e, STRATA_EINVAL, "bad VNI %s", s);`. No argument may point
+ * into e->msg: it is overwritten while being read ("--raft: %s", e->msg printed "--raft: --raft:
+ * ..."); take the inner error in a strata_err of its own. */
 int strata_err_set(struct strata_err *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

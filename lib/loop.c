@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "log.h"
+
 struct loop_item {
     void (*fn)(void *arg);
     void *arg;
@@ -25,7 +27,7 @@ struct strata_loop {
     struct loop_item *head, *tail; /* guarded by mu */
     bool closing;                  /* guarded by mu: posts refused */
 
-    uv_signal_t sig_term, sig_int;
+    uv_signal_t sig_term, sig_int, sig_hup;
     bool have_signals;
     bool signal_fired;
     void (*sig_fn)(void *arg);
@@ -252,9 +254,11 @@ void strata_loop_close(struct strata_loop *l)
     if (l->have_signals) {
         uv_signal_stop(&l->sig_term);
         uv_signal_stop(&l->sig_int);
-        l->open_handles += 2;
+        uv_signal_stop(&l->sig_hup);
+        l->open_handles += 3;
         uv_close((uv_handle_t *)&l->sig_term, loop_handle_closed);
         uv_close((uv_handle_t *)&l->sig_int, loop_handle_closed);
+        uv_close((uv_handle_t *)&l->sig_hup, loop_handle_closed);
     }
     uv_close((uv_handle_t *)&l->async, loop_handle_closed);
 }
@@ -270,6 +274,16 @@ static void loop_signal_cb(uv_signal_t *h, int signum)
         l->sig_fn(l->sig_arg);
 }
 
+/* SIGHUP's default action ends the process without a word, and operators and tools send it
+ * expecting a reload or a log reopen. The daemons log to stderr (nothing to reopen) and read
+ * their flags once: say so and go on. */
+static void loop_sighup_cb(uv_signal_t *h, int signum)
+{
+    (void)h;
+    (void)signum;
+    LOG_INFO("SIGHUP: ignored (logs go to stderr; nothing to reopen; flags are read at start)");
+}
+
 int strata_loop_on_signal(struct strata_loop *l, void (*fn)(void *arg), void *arg)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -277,24 +291,25 @@ int strata_loop_on_signal(struct strata_loop *l, void (*fn)(void *arg), void *ar
     l->sig_arg = arg;
     if (l->have_signals)
         return 0;
-    int rc = uv_signal_init(l->uv, &l->sig_term);
-    if (rc == 0) {
-        rc = uv_signal_init(l->uv, &l->sig_int);
-        if (rc != 0) {
-            /* sig_term is initialised but not started: close it like the others. */
-            l->sig_term.data = l;
-            l->open_handles++;
-            uv_close((uv_handle_t *)&l->sig_term, loop_handle_closed);
+    uv_signal_t *sigs[] = {&l->sig_term, &l->sig_int, &l->sig_hup};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        if (uv_signal_init(l->uv, sigs[i]) != 0) {
+            /* those initialised are not started: close them like the others */
+            while (i-- > 0) {
+                sigs[i]->data = l;
+                l->open_handles++;
+                uv_close((uv_handle_t *)sigs[i], loop_handle_closed);
+            }
             return STRATA_EINTERNAL;
         }
-    } else {
-        return STRATA_EINTERNAL;
     }
     l->sig_term.data = l;
     l->sig_int.data = l;
+    l->sig_hup.data = l;
     l->have_signals = true;
     if (uv_signal_start(&l->sig_term, loop_signal_cb, SIGTERM) != 0 ||
-        uv_signal_start(&l->sig_int, loop_signal_cb, SIGINT) != 0)
+        uv_signal_start(&l->sig_int, loop_signal_cb, SIGINT) != 0 ||
+        uv_signal_start(&l->sig_hup, loop_sighup_cb, SIGHUP) != 0)
         return STRATA_EINTERNAL;
     return 0;
 }

@@ -51,7 +51,8 @@ const struct strata_loop_poll_stats *strata_loop_poll_stats(const struct strata_
  * the memory is freed once libuv has closed the handle. */
 void strata_loop_close(struct strata_loop *l);
 
-/* Install SIGTERM/SIGINT handlers on the loop that call `fn(arg)` once (clean shutdown), and
+/* Install SIGTERM/SIGINT handlers on the loop that call `fn(arg)` once (clean shutdown), log
+ * and otherwise ignore SIGHUP (each time; its default would end the process silently), and
  * ignore SIGPIPE. */
 int strata_loop_on_signal(struct strata_loop *l, void (*fn)(void *arg), void *arg);
 

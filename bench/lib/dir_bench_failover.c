@@ -25,8 +25,10 @@ static int stable_leader(struct dir_bench_cluster *c, struct strata_dirclient *d
     for (;;) {
         if (dir_bench_cluster_leader(c, dc, true, leader, e) == 0)
             return 0;
-        if (h_now_ms() > deadline)
-            return strata_err_set(e, STRATA_ETIMEDOUT, "no stable leader: %s", e->msg);
+        if (h_now_ms() > deadline) {
+            struct strata_err last = *e; /* not e->msg itself: it is being written */
+            return strata_err_set(e, STRATA_ETIMEDOUT, "no stable leader: %s", last.msg);
+        }
         usleep(20 * 1000); /* poll interval */
     }
 }

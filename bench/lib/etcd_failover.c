@@ -20,8 +20,10 @@ static int stable_leader(struct etcd_cluster *c, int *leader, struct strata_err 
     for (;;) {
         if (etcd_cluster_leader(c, leader, e) == 0)
             return 0;
-        if (h_now_ms() > deadline)
-            return strata_err_set(e, STRATA_ETIMEDOUT, "no etcd leader: %s", e->msg);
+        if (h_now_ms() > deadline) {
+            struct strata_err last = *e; /* not e->msg itself: it is being written */
+            return strata_err_set(e, STRATA_ETIMEDOUT, "no etcd leader: %s", last.msg);
+        }
         usleep(20 * 1000); /* poll interval */
     }
 }
