@@ -77,8 +77,9 @@ int cli_port_attach(struct cli_ctx *ctx, const struct cli_args *a, struct strata
     if (rc != 0)
         return rc;
     char human[256];
-    snprintf(human, sizeof(human), "attached %s (%s %s) to vnet %u", a->ifname, a->mac, a->ip,
-             a->vni);
+    char canon[STRATA_MAC_STRLEN];
+    snprintf(human, sizeof(human), "attached %s (%s %s) to vnet %u", a->ifname,
+             cmd_mac_canon(a->mac, canon), a->ip, a->vni);
     agent_report(ctx, "port attach", url, a, r->port_reply->detail, human);
     strata_msg_free(r);
     return 0;

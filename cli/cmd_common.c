@@ -60,6 +60,14 @@ int cmd_parse_endpoint_mac(const char *s, uint8_t mac[6], struct strata_err *e)
     return 0;
 }
 
+const char *cmd_mac_canon(const char *typed, char *buf)
+{
+    uint8_t mac[6];
+    if (typed == NULL || strata_mac_parse(typed, mac, NULL) != 0)
+        return typed;
+    return strata_mac_format(mac, buf);
+}
+
 int cmd_check_label(const char *s, const char *what, struct strata_err *e)
 {
     if (strlen(s) > STRATA_MAX_STR)

@@ -22,6 +22,9 @@ int cmd_list(struct cli_ctx *ctx, Strata__V1__ObjKind kind, uint32_t vni, uint64
 
 /* Parse a MAC that an endpoint may carry (unicast, not zero). */
 int cmd_parse_endpoint_mac(const char *s, uint8_t mac[6], struct strata_err *e);
+/* A MAC as the directory spells it (lower case, colons), whatever the spelling typed; the
+ * typed text when it does not parse. buf: STRATA_MAC_STRLEN bytes. */
+const char *cmd_mac_canon(const char *typed, char *buf);
 /* Free-form label: at most STRATA_MAX_STR bytes, no control characters. */
 int cmd_check_label(const char *s, const char *what, struct strata_err *e);
 /* "allow" | "deny". */

@@ -56,11 +56,12 @@ static void ep_json(struct cli_json *j, const char *key, const Strata__V1__Endpo
 static void ep_report(struct cli_ctx *ctx, const char *op, const char *verb, uint64_t index,
                       const struct cli_args *a, const Strata__V1__Endpoint *ep)
 {
+    char mac[STRATA_MAC_STRLEN];
     if (ctx->json) {
         struct cli_json j;
         cmd_json_write_begin(ctx, &j, op, index);
         cli_json_u64(&j, "vni", a->vni);
-        cli_json_str(&j, "mac", a->mac);
+        cli_json_str(&j, "mac", cmd_mac_canon(a->mac, mac));
         cli_json_str(&j, "host", a->host);
         if (ep != NULL)
             ep_json(&j, "endpoint", ep);
@@ -70,8 +71,8 @@ static void ep_report(struct cli_ctx *ctx, const char *op, const char *verb, uin
     char vtep[48] = "-";
     if (ep != NULL)
         cli_fmt_ip(&ep->vtep, vtep);
-    fprintf(ctx->out, "%s endpoint %s in vnet %u on host %s (vtep %s) (index %llu)\n", verb, a->mac,
-            a->vni, a->host, vtep, (unsigned long long)index);
+    fprintf(ctx->out, "%s endpoint %s in vnet %u on host %s (vtep %s) (index %llu)\n", verb,
+            cmd_mac_canon(a->mac, mac), a->vni, a->host, vtep, (unsigned long long)index);
 }
 
 int cli_endpoint_add(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
@@ -157,10 +158,11 @@ int cli_endpoint_delete(struct cli_ctx *ctx, const struct cli_args *a, struct st
         struct cli_json j;
         cmd_json_write_begin(ctx, &j, "endpoint delete", index);
         cli_json_u64(&j, "vni", a->vni);
-        cli_json_str(&j, "mac", a->mac);
+        cli_json_str(&j, "mac", cmd_mac_canon(a->mac, (char[STRATA_MAC_STRLEN]){0}));
         cmd_json_end(&j);
     } else {
-        fprintf(ctx->out, "deleted endpoint %s in vnet %u (index %llu)\n", a->mac, a->vni,
+        fprintf(ctx->out, "deleted endpoint %s in vnet %u (index %llu)\n",
+                cmd_mac_canon(a->mac, (char[STRATA_MAC_STRLEN]){0}), a->vni,
                 (unsigned long long)index);
     }
     return 0;

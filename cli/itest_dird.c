@@ -205,6 +205,10 @@ static void test_endpoints_and_resolve(void **state)
     assert_string_equal(o.out, "");
     assert_string_equal(o.err, "strata: no endpoint with IP 10.1.0.99 in VNI 100\n");
     out_free(&o);
+    /* MACs are echoed as the directory spells them, whatever was typed */
+    OK("endpoint add --vni 100 --mac 02:00:00:00:01:0A --ip 10.1.0.10 --host h1",
+       "added endpoint 02:00:00:00:01:0a in vnet 100");
+    OK("endpoint delete --vni 100 --mac 02-00-00-00-01-0A", "deleted endpoint 02:00:00:00:01:0a");
     /* an endpoint that exists is changed only when asked */
     FAILS("--json endpoint add --vni 100 --mac 02:00:00:00:01:05 --ip 10.1.0.6 --host h1",
           "\"error\":\"EEXIST\"");

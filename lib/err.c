@@ -2,6 +2,7 @@
 #include "err.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,14 +57,32 @@ int strata_err_set(struct strata_err *e, int code, const char *fmt, ...)
 {
     if (e == NULL)
         return code;
-    e->code = code;
+    /* Formatted apart, then copied: an argument may be e->msg itself ("--x: %s", e->msg). */
+    char raw[sizeof(e->msg)];
     va_list ap;
     va_start(ap, fmt);
     /* vsnprintf truncates and always NUL-terminates for a non-zero size. */
-    int n = vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    int n = vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
-    if (n < 0)
+    e->code = code;
+    if (n < 0) {
         snprintf(e->msg, sizeof(e->msg), "%s", strata_strerror(code));
+        return code;
+    }
+    /* Control characters from the input a message echoes (a name typed with an escape
+     * sequence, a hostile client's bytes) are written as \xNN: messages reach terminals and
+     * logs, and one line must stay one line (issue 24). */
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)raw; *p != '\0'; p++) {
+        bool ctl = *p < 0x20 || *p == 0x7f;
+        if (o + (ctl ? 4 : 1) >= sizeof(e->msg))
+            break;
+        if (ctl)
+            o += (size_t)snprintf(e->msg + o, sizeof(e->msg) - o, "\\x%02x", *p);
+        else
+            e->msg[o++] = (char)*p;
+    }
+    e->msg[o] = '\0';
     return code;
 }
 

@@ -56,6 +56,13 @@ static void test_err_set_and_clear(void **state)
     assert_int_equal(strata_err_set(&e, STRATA_EINVAL, "bad VNI %s (%d)", "x", 7), STRATA_EINVAL);
     assert_int_equal(e.code, STRATA_EINVAL);
     assert_string_equal(e.msg, "bad VNI x (7)");
+    /* control characters echoed from input are escaped: no terminal sequence, one line */
+    strata_err_set(&e, STRATA_EINVAL, "domain \"%s\"", "a\033[31mred\nx\x7f");
+    assert_string_equal(e.msg, "domain \"a\\x1b[31mred\\x0ax\\x7f\"");
+    /* the message may quote itself: formatted apart, then copied */
+    strata_err_set(&e, STRATA_EINVAL, "inner");
+    strata_err_set(&e, STRATA_EINVAL, "--raft: %s", e.msg);
+    assert_string_equal(e.msg, "--raft: inner");
     /* NULL is allowed and still returns the code. */
     assert_int_equal(strata_err_set(NULL, STRATA_EIO, "ignored %d", 1), STRATA_EIO);
     strata_err_clear(NULL);
