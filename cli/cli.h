@@ -140,6 +140,8 @@ int cli_cluster_add(struct cli_ctx *, const struct cli_args *, struct strata_err
 int cli_cluster_remove(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_cluster_transfer(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_domain_create(struct cli_ctx *, const struct cli_args *, struct strata_err *);
+int cli_domain_delete(struct cli_ctx *, const struct cli_args *, struct strata_err *);
+int cli_host_delete(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_domain_list(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_vnet_create(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_vnet_list(struct cli_ctx *, const struct cli_args *, struct strata_err *);

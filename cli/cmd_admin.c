@@ -34,6 +34,52 @@ int cli_domain_create(struct cli_ctx *ctx, const struct cli_args *a, struct stra
     return 0;
 }
 
+/* A delete of one named object: host delete --id NAME, domain delete NAME. */
+static int admin_delete(struct cli_ctx *ctx, Strata__V1__Command *cmd, const char *op,
+                        const char *key, const char *name, struct strata_err *e)
+{
+    uint64_t index;
+    int rc = cmd_write(ctx, cmd, &index, NULL, e);
+    if (rc != 0)
+        return rc;
+    if (ctx->json) {
+        struct cli_json j;
+        cmd_json_write_begin(ctx, &j, op, index);
+        cli_json_str(&j, key, name);
+        cmd_json_end(&j);
+    } else {
+        fprintf(ctx->out, "deleted %s %s (index %llu)\n", key, name, (unsigned long long)index);
+    }
+    return 0;
+}
+
+int cli_domain_delete(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    const char *name = a->pos[0];
+    int rc = strata_name_check(name, "domain", e);
+    if (rc != 0)
+        return rc;
+    Strata__V1__DomainDelete d = STRATA__V1__DOMAIN_DELETE__INIT;
+    d.name = (char *)name;
+    Strata__V1__Command cmd = STRATA__V1__COMMAND__INIT;
+    cmd.op_case = STRATA__V1__COMMAND__OP_DOMAIN_DELETE;
+    cmd.domain_delete = &d;
+    return admin_delete(ctx, &cmd, "domain delete", "domain", name, e);
+}
+
+int cli_host_delete(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    int rc = strata_name_check(a->id, "host id", e);
+    if (rc != 0)
+        return rc;
+    Strata__V1__HostDelete h = STRATA__V1__HOST_DELETE__INIT;
+    h.id = (char *)a->id;
+    Strata__V1__Command cmd = STRATA__V1__COMMAND__INIT;
+    cmd.op_case = STRATA__V1__COMMAND__OP_HOST_DELETE;
+    cmd.host_delete = &h;
+    return admin_delete(ctx, &cmd, "host delete", "host", a->id, e);
+}
+
 int cli_domain_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
 {
     strata_env *r;

@@ -73,6 +73,10 @@ static const struct strata_flag f_host_add[] = {
     F_REPLACE("host (its endpoints follow a new VTEP)"),
     STRATA_FLAGS_END,
 };
+static const struct strata_flag f_host_delete[] = {
+    F_STR("id", id, "NAME", REQ, "host name"),
+    STRATA_FLAGS_END,
+};
 static const struct strata_flag f_gateway_add[] = {
     F_STR("id", id, "NAME", REQ, "gateway name"),
     F_STR("vtep", vtep, "IP", REQ, "the gateway's VXLAN tunnel endpoint address"),
@@ -181,6 +185,8 @@ const struct cli_cmd cli_cmds[] = {
      "hand leadership to a member"},
     {"domain", "create", NULL, "NAME", 1, 1, NULL, cli_domain_create, "create a tenant"},
     {"domain", "list", f_list, NULL, 0, 0, NULL, cli_domain_list, "list tenants"},
+    {"domain", "delete", NULL, "NAME", 1, 1, NULL, cli_domain_delete,
+     "delete a tenant (refused while it has VNs)"},
     {"vnet", "create", f_vnet_create, NULL, 0, 0, NULL, cli_vnet_create,
      "create a virtual network"},
     {"vnet", "list", f_list, NULL, 0, 0, NULL, cli_vnet_list, "list virtual networks"},
@@ -191,6 +197,8 @@ const struct cli_cmd cli_cmds[] = {
     {"subnet", "list", f_vni_list, NULL, 0, 0, NULL, cli_subnet_list, "list subnets"},
     {"host", "add", f_host_add, NULL, 0, 0, NULL, cli_host_add, "register a hypervisor host"},
     {"host", "list", f_list, NULL, 0, 0, NULL, cli_host_list, "list hosts"},
+    {"host", "delete", f_host_delete, NULL, 0, 0, NULL, cli_host_delete,
+     "delete a host (refused while endpoints are on it)"},
     {"gateway", "add", f_gateway_add, NULL, 0, 0, NULL, cli_gateway_add,
      "register an L3 gateway serving some VNs"},
     {"gateway", "list", f_list, NULL, 0, 0, NULL, cli_gateway_list,

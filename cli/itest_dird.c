@@ -165,6 +165,14 @@ static void test_admin_and_lists(void **state)
     FAILS("--json host add --id h8 --vtep 224.0.0.1 --pod a", "224.0.0.1 is a multicast address");
     FAILS("--json host add --id h8 --vtep 127.0.0.1 --pod a", "127.0.0.1 is a loopback address");
     FAILS("--json host add --id h8 --vtep 255.255.255.255 --pod a", "the broadcast address");
+    /* deletes: a host or a domain still in use stays */
+    OK("host delete --id h7", "deleted host h7");
+    FAILS("--json host delete --id h7", "\"error\":\"ENOTFOUND\"");
+    OK("domain create spare", "created domain spare");
+    OK("vnet create --vni 900 --domain spare", "created vnet 900");
+    FAILS("--json domain delete spare", "domain spare still has 1 VN (VNI 900): delete them first");
+    OK("vnet delete --vni 900", "vnet 900");
+    OK("--json domain delete spare", "\"op\":\"domain delete\"");
     /* creating what exists is an error, one line on stderr */
     struct out o = strata("domain create acme");
     assert_int_not_equal(o.status, 0);
@@ -218,6 +226,7 @@ static void test_endpoints_and_resolve(void **state)
     FAILS("--json endpoint add --vni 100 --mac 02:00:00:00:01:07 --ip 10.1.0.5 --host h1",
           "{\"error\":\"E");
 
+    FAILS("--json host delete --id h1", "host h1 still holds 1 endpoint");
     OK("--json endpoint move --vni 100 --mac 02:00:00:00:01:05 --host h2",
        "\"vtep\":\"192.168.50.2\"");
     OK("--json resolve --vni 100 --ip 10.1.0.5", "\"host\":\"h2\"");

@@ -368,6 +368,12 @@ static int v_command(struct strata_err *e, const char *path, const Strata__V1__C
     case STRATA__V1__COMMAND__OP_POLICY_DELETE:
         TRY(v_present(e, path, "policy_delete", c->policy_delete));
         return v_policy_delete(e, SUB("policy_delete", -1), c->policy_delete);
+    case STRATA__V1__COMMAND__OP_HOST_DELETE:
+        TRY(v_present(e, path, "host_delete", c->host_delete));
+        return v_str(e, SUB("host_delete", -1), "id", c->host_delete->id, true);
+    case STRATA__V1__COMMAND__OP_DOMAIN_DELETE:
+        TRY(v_present(e, path, "domain_delete", c->domain_delete));
+        return v_str(e, SUB("domain_delete", -1), "name", c->domain_delete->name, true);
     case STRATA__V1__COMMAND__OP__NOT_SET:
     default:
         return strata_err_set(e, STRATA_EPROTO, "%s: command has no operation", path);

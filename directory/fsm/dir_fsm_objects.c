@@ -29,6 +29,29 @@ int dir_op_domain_create(struct dir_fsm *f, const Strata__V1__Domain *m, struct 
     return 0;
 }
 
+int dir_op_domain_delete(struct dir_fsm *f, const Strata__V1__DomainDelete *m,
+                         struct dir_result *res)
+{
+    Strata__V1__Domain *d = dir_map_get(&f->domains, m->name, strlen(m->name));
+    if (!d)
+        return dir_fail(res, STRATA_ENOTFOUND, "no domain %s", m->name);
+    size_t n = 0;
+    uint32_t first = 0;
+    struct dir_map_iter it = {0};
+    struct dir_vn *vn;
+    while ((vn = dir_map_next(&f->vns, &it)))
+        if (strcmp(vn->obj->domain, m->name) == 0 && (n++ == 0 || vn->obj->vni < first))
+            first = vn->obj->vni;
+    if (n)
+        return dir_fail(res, STRATA_ECONFLICT,
+                        "domain %s still has %zu VN%s (VNI %u%s): delete them first (vnet delete)",
+                        m->name, n, n == 1 ? "" : "s", first, n > 1 ? ", ..." : "");
+    dir_map_del(&f->domains, d->name, strlen(d->name));
+    dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_DOMAIN, true, d);
+    dir_obj_free(f, d);
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------- VNs */
 
 int dir_op_vnet_create(struct dir_fsm *f, const Strata__V1__Vnet *m, struct dir_result *res)
@@ -299,6 +322,25 @@ int dir_op_host_add(struct dir_fsm *f, const Strata__V1__Host *m, struct dir_res
     holder_store(f, &f->hosts, obj->id, h, &ip);
     h->host = obj;
     dir_obj_free(f, old);
+    return 0;
+}
+
+int dir_op_host_delete(struct dir_fsm *f, const Strata__V1__HostDelete *m, struct dir_result *res)
+{
+    struct dir_holder *h = dir_map_get(&f->hosts, m->id, strlen(m->id));
+    if (!h)
+        return dir_fail(res, STRATA_ENOTFOUND, "no host %s", m->id);
+    if (h->nendpoints)
+        return dir_fail(res, STRATA_ECONFLICT,
+                        "host %s still holds %zu endpoint%s: move or delete them first", m->id,
+                        h->nendpoints, h->nendpoints == 1 ? "" : "s");
+    struct dir_key k;
+    dir_key_vtep(&k, &h->vtep);
+    dir_map_del(&f->vteps, k.b, k.len);
+    dir_map_del(&f->hosts, h->host->id, strlen(h->host->id));
+    dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_HOST, true, h->host);
+    dir_obj_free(f, h->host);
+    free(h);
     return 0;
 }
 

@@ -238,6 +238,50 @@ static void test_create_only(void **state)
     assert_int_equal(t_ep(t, 100, "02:00:00:00:00:01", "10.1.0.6", "h2"), 0);
 }
 
+static int del_host(struct t_fsm *t, const char *id)
+{
+    Strata__V1__Command c = STRATA__V1__COMMAND__INIT;
+    Strata__V1__HostDelete h = STRATA__V1__HOST_DELETE__INIT;
+    h.id = (char *)id;
+    c.op_case = STRATA__V1__COMMAND__OP_HOST_DELETE;
+    c.host_delete = &h;
+    return t_apply(t, &c);
+}
+
+static int del_domain(struct t_fsm *t, const char *name)
+{
+    Strata__V1__Command c = STRATA__V1__COMMAND__INIT;
+    Strata__V1__DomainDelete d = STRATA__V1__DOMAIN_DELETE__INIT;
+    d.name = (char *)name;
+    c.op_case = STRATA__V1__COMMAND__OP_DOMAIN_DELETE;
+    c.domain_delete = &d;
+    return t_apply(t, &c);
+}
+
+/* Deletes refuse while the object is in use, and free its name and VTEP once it is not. */
+static void test_host_and_domain_delete(void **state)
+{
+    struct t_fsm *t = *state;
+    t_base(t);
+    assert_int_equal(t_ep(t, 100, "02:00:00:00:00:01", "10.1.0.5", "h1"), 0);
+    assert_int_equal(del_host(t, "h1"), STRATA_ECONFLICT);
+    assert_string_equal(t->res.msg, "host h1 still holds 1 endpoint: move or delete them first");
+    assert_int_equal(del_host(t, "h9"), STRATA_ENOTFOUND);
+    t_clear_changes(t);
+    assert_int_equal(del_host(t, "h2"), 0);
+    assert_null(dir_fsm_host(t->f, "h2"));
+    assert_int_equal(t->nchg, 1);
+    assert_true(t->chg[0]->deleted);
+    /* its VTEP is free for another host */
+    assert_int_equal(t_host(t, "h3", "192.168.0.2", "podA"), 0);
+    assert_int_equal(del_domain(t, "acme"), STRATA_ECONFLICT);
+    assert_non_null(strstr(t->res.msg, "domain acme still has 2 VNs (VNI 100, ...)"));
+    assert_int_equal(del_domain(t, "nope"), STRATA_ENOTFOUND);
+    assert_int_equal(t_vnet_del(t, 300), 0);
+    assert_int_equal(del_domain(t, "other"), 0);
+    assert_int_equal(t_vnet(t, 301, "other", "x"), STRATA_ENOTFOUND);
+}
+
 static void test_policy(void **state)
 {
     struct t_fsm *t = *state;
@@ -331,6 +375,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gateway, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_and_domain_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_commands, setup, teardown),
