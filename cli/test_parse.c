@@ -128,7 +128,9 @@ static const struct parse_case cases[] = {
     {"cluster add 4", STRATA_EINVAL, "expected ID HOST:PORT"},
     {"cluster add 0 127.0.0.1:7104", STRATA_EINVAL, "member id"},
     {"cluster add 4 localhost:7104", STRATA_EINVAL, "localhost"},
-    {"cluster add 4 127.0.0.1:7104 --api 127.0.0.1:7004", STRATA_EINVAL, "--api"},
+    {"cluster add 4 127.0.0.1:7104 --api 127.0.0.1:7004", STRATA_EINVAL,
+     "--api must be a URL like tcp://HOST:PORT (or tls+tcp://HOST:PORT, ipc://PATH), not "
+     "\"127.0.0.1:7004\""},
     {"cluster add 4 127.0.0.1:7104 --api tcp://127.0.0.1:7004", NET, NULL},
     {"cluster add --api tcp://127.0.0.1:7004 4 127.0.0.1:7104", NET, NULL},
     {"cluster remove x", STRATA_EINVAL, "member id"},
@@ -137,7 +139,10 @@ static const struct parse_case cases[] = {
     {"resolve --vni 100", STRATA_EINVAL, "exactly one of --ip IP or --mac MAC"},
     {"resolve --vni 100 --ip 10.1.0.5 --mac 02:00:00:00:00:01", STRATA_EINVAL, "exactly one"},
     {"resolve --vni 100 --mac 02:00:00:00:00", STRATA_EINVAL, "bad MAC"},
-    {"resolve --vni 100 --ip 10.1.0.5 --via 127.0.0.1:7301", STRATA_EINVAL, "--via"},
+    {"resolve --vni 100 --ip 10.1.0.5 --via 127.0.0.1:7301", STRATA_EINVAL,
+     "--via must be a URL like tcp://HOST:PORT (or tls+tcp://HOST:PORT, ipc://PATH), not "
+     "\"127.0.0.1:7301\""},
+    {"resolve --vni 100 --ip 10.1.0.5 --via tcp://127.0.0.1", STRATA_EINVAL, "lacks a HOST:PORT"},
     {"resolve --vni 100 --ip 10.1.0.5 --from-vni 200 --min-index 7", NET, NULL},
     {"resolve --vni 100 --mac 02:00:00:00:00:01 --via tcp://127.0.0.1:7301", NET, NULL},
     {"trace --vni 100 --src-ip 10.1.0.5 --dst-ip fd00::1", STRATA_EINVAL, "families"},
@@ -156,6 +161,19 @@ static const struct parse_case cases[] = {
     {"cache show", STRATA_EINVAL, "exactly one of --cs URL or --agent CTL"},
     {"cache show --cs tcp://127.0.0.1:7301 --agent /tmp/a.ctl", STRATA_EINVAL, "exactly one"},
     {"cache show --cs tcp://127.0.0.1:7301", NET, NULL},
+    {"cache show --cs 127.0.0.1:7301", STRATA_EINVAL,
+     "--cs must be a URL like tcp://HOST:PORT (or tls+tcp://HOST:PORT, ipc://PATH), not "
+     "\"127.0.0.1:7301\""},
+    /* the directory's URLs: every one of the list */
+    {"--directory 127.0.0.1:7001 vnet list", STRATA_EINVAL,
+     "--directory (or STRATA_DIRECTORY) must be a URL like tcp://HOST:PORT"},
+    {"vnet list --directory tcp://127.0.0.1:7001,127.0.0.1:7002", STRATA_EINVAL,
+     "not \"127.0.0.1:7002\""},
+    {"vnet list --directory tcp://127.0.0.1:7001,_ipc:///tmp/d.sock", STRATA_EINVAL,
+     "must be a URL"},
+    {"vnet list --directory tcp://127.0.0.1:7001,_tls+tcp://127.0.0.1:7002", STRATA_EINVAL,
+     "must be a URL"},
+    {"vnet list --directory tcp://127.0.0.1:7001,ipc:///tmp/d.sock", NET, NULL},
     {"cache show --agent /tmp/a.ctl", NET, NULL},
     /* pki: judged before any file is read (the directory named does not exist) */
     {"pki init", STRATA_EINVAL, "missing required flag --dir"},
@@ -183,6 +201,19 @@ static void test_parse_table(void **state)
         assert_int_equal(r.net_calls, cases[i].rc == NET ? 1 : 0);
         free(r.out);
     }
+}
+
+/* STRATA_DIRECTORY is judged like --directory, before any network call. */
+static void test_directory_env(void **state)
+{
+    (void)state;
+    setenv("STRATA_DIRECTORY", "127.0.0.1:7001", 1);
+    struct run_result r = run("vnet list");
+    unsetenv("STRATA_DIRECTORY");
+    assert_int_equal(r.rc, STRATA_EINVAL);
+    assert_int_equal(r.net_calls, 0);
+    assert_non_null(strstr(r.msg, "STRATA_DIRECTORY) must be a URL like tcp://HOST:PORT"));
+    free(r.out);
 }
 
 static void test_global_flags_anywhere(void **state)
@@ -360,7 +391,7 @@ int main(void)
         cmocka_unit_test(test_parse_table), cmocka_unit_test(test_global_flags_anywhere),
         cmocka_unit_test(test_help),        cmocka_unit_test(test_interface_spellings),
         cmocka_unit_test(test_synopsis),    cmocka_unit_test(test_ctl_url),
-        cmocka_unit_test(test_pki),
+        cmocka_unit_test(test_pki),         cmocka_unit_test(test_directory_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -253,11 +253,8 @@ static int check_cfg(struct dird_cfg *c, struct strata_err *e)
     uint16_t port;
     if (strata_hostport_parse(c->raft_addr, ip, &port, e) != 0)
         return strata_err_set(e, STRATA_EINVAL, "--raft: %s", e->msg);
-    if (strncmp(c->api_url, "tcp://", 6) != 0 && strncmp(c->api_url, "ipc://", 6) != 0 &&
-        !strata_tls_url(c->api_url))
-        return strata_err_set(e, STRATA_EINVAL,
-                              "--api must be tcp://HOST:PORT or tls+tcp://HOST:PORT (got '%s')",
-                              c->api_url);
+    if (strata_url_check(c->api_url, "--api", e) != 0)
+        return e->code;
     if (c->heartbeat_ms >= c->election_ms)
         return strata_err_set(
             e, STRATA_EINVAL, "--heartbeat-ms (%llu) must be below --election-timeout-ms (%llu)",
