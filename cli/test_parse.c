@@ -22,6 +22,7 @@
 struct run_result {
     int rc;
     int net_calls;
+    int exit; /* what strata would exit with */
     bool json;
     char msg[256];
     char *out;
@@ -52,6 +53,7 @@ static struct run_result run(const char *line)
     fclose(ctx.out);
     cli_ctx_close(&ctx);
     r.net_calls = ctx.net_calls;
+    r.exit = cli_exit_status(&ctx, r.rc);
     r.json = ctx.json;
     snprintf(r.msg, sizeof(r.msg), "%s", e.msg);
     free(copy);
@@ -199,8 +201,43 @@ static void test_parse_table(void **state)
         /* Rejected input never reaches the network; accepted input makes exactly one call
          * (pki never does: it works on local files). */
         assert_int_equal(r.net_calls, cases[i].rc == NET ? 1 : 0);
+        /* Refused input is a usage error (2); anything else that fails is the operation's (1). */
+        if (r.exit != (cases[i].rc == STRATA_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL))
+            fail_msg("\"%s\": exit %d", cases[i].line, r.exit);
         free(r.out);
     }
+}
+
+/* One exit-status convention (docs/cli.md): 0 success, 1 the operation failed, 2 usage. */
+static void test_exit_status(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *line;
+        int exit;
+    } want[] = {
+        {"vnet list --help", CLI_EXIT_OK},
+        {"frobnicate", CLI_EXIT_USAGE},
+        {"vnet", CLI_EXIT_USAGE},
+        {"--timeout-ms x vnet list", CLI_EXIT_USAGE},
+        {"vnet create --vni 0 --domain acme", CLI_EXIT_USAGE},
+        {"endpoint add --vni 100 --mac zz --ip 10.1.0.5 --host h1", CLI_EXIT_USAGE},
+        {"--directory 127.0.0.1:7001 vnet list", CLI_EXIT_USAGE},
+        {"vnet list", CLI_EXIT_FAIL}, /* offline: "network used", an operation's failure */
+        {"pki issue --dir /nonexistent --role agent --id h1", CLI_EXIT_FAIL},
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        struct run_result r = run(want[i].line);
+        if (r.exit != want[i].exit)
+            fail_msg("\"%s\": exit %d (rc %d, %s), want %d", want[i].line, r.exit, r.rc, r.msg,
+                     want[i].exit);
+        free(r.out);
+    }
+    /* an EINVAL that a server gave, after a network call, is the operation's failure */
+    struct cli_ctx ctx;
+    cli_ctx_init(&ctx);
+    ctx.net_calls = 1;
+    assert_int_equal(cli_exit_status(&ctx, STRATA_EINVAL), CLI_EXIT_FAIL);
 }
 
 /* STRATA_DIRECTORY is judged like --directory, before any network call. */
@@ -392,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_help),        cmocka_unit_test(test_interface_spellings),
         cmocka_unit_test(test_synopsis),    cmocka_unit_test(test_ctl_url),
         cmocka_unit_test(test_pki),         cmocka_unit_test(test_directory_env),
+        cmocka_unit_test(test_exit_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
