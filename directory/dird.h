@@ -201,6 +201,7 @@ struct dird {
     /* raft state tracking for logs */
     int last_state;
     raft_id last_leader;
+    uint64_t leaderless_since_ms; /* when this node last stopped knowing a leader; 0: knows one */
     raft_term last_term;
 
     /* member table self-registration */

@@ -25,6 +25,10 @@ static void track_state(struct dird *d)
     raft_id lid = 0;
     const char *laddr = NULL;
     raft_leader(&d->raft, &lid, &laddr);
+    if (lid != 0)
+        d->leaderless_since_ms = 0;
+    else if (d->leaderless_since_ms == 0)
+        d->leaderless_since_ms = strata_now_ms();
     if (state != d->last_state || lid != d->last_leader || d->raft.current_term != d->last_term) {
         if (state == RAFT_CANDIDATE && d->last_state != RAFT_CANDIDATE)
             d->m_elections++;

@@ -168,6 +168,13 @@ static int dc_leader_hint(const struct strata_dirclient *c, const char *msg)
     return -1;
 }
 
+/* A node's answer that the directory has no leader for longer than an election takes (no
+ * quorum): the words of directory/dird_forward.c. */
+static bool dc_no_leader(int status, const char *msg)
+{
+    return status == STRATA_EUNAVAIL && msg != NULL && strncmp(msg, "no leader", 9) == 0;
+}
+
 /* Rotate over the nodes until one gives a final answer or the deadline passes. */
 static int dc_rotate(struct strata_dirclient *c, strata_env *req, unsigned timeout_ms,
                      bool is_write, const char *what, strata_env **reply, struct strata_err *e)
@@ -176,7 +183,10 @@ static int dc_rotate(struct strata_dirclient *c, strata_env *req, unsigned timeo
     uint64_t cap = DC_ATTEMPT_MS;
     unsigned backoff = DC_BACKOFF_MIN_MS;
     int node = c->cur, tried = 0;
-    int refused_run = 0; /* nodes in a row where nothing listens */
+    int refused_run = 0;  /* nodes in a row where nothing listens */
+    int noleader_run = 0; /* nodes in a row that said "no leader" or where nothing listens */
+    bool noleader = false;
+    bool answered[64] = {false}; /* which nodes answered, for the no-leader message */
     int last_code = STRATA_ETIMEDOUT;
     char last_msg[sizeof(e->msg)] = "no attempt made";
     *reply = NULL;
@@ -193,6 +203,11 @@ static int dc_rotate(struct strata_dirclient *c, strata_env *req, unsigned timeo
             dc_send(c, node, req, left < attempt ? left : (unsigned)attempt, &rep, &refused, &err);
         int next = (node + 1) % c->n;
         refused_run = refused ? refused_run + 1 : 0;
+        bool said_noleader = rc == 0 && dc_no_leader(rep->status, rep->message);
+        noleader_run = refused || said_noleader ? noleader_run + 1 : 0;
+        noleader = noleader || said_noleader;
+        if (rc == 0 && node < 64)
+            answered[node] = true;
         if (rc == 0) {
             c->cur = node;
             if (rep->status == 0) {
@@ -213,6 +228,8 @@ static int dc_rotate(struct strata_dirclient *c, strata_env *req, unsigned timeo
             if (hint >= 0 && hint != node)
                 next = hint;
             strata_msg_free(rep);
+            if (noleader && noleader_run >= c->n)
+                break; /* every node either is down or has known no leader for a while */
         } else if (refused_run == c->n) {
             /* No node listens: waiting would not change that, the operator should hear now. */
             if (c->n == 1)
@@ -235,6 +252,15 @@ static int dc_rotate(struct strata_dirclient *c, strata_env *req, unsigned timeo
             break;
         dc_sleep_ms(backoff);
         backoff = backoff * 2 > DC_BACKOFF_MAX_MS ? DC_BACKOFF_MAX_MS : backoff * 2;
+    }
+    if (noleader) {
+        int up = 0;
+        for (int i = 0; i < c->n && i < 64; i++)
+            up += answered[i];
+        return strata_err_set(e, STRATA_EUNAVAIL,
+                              "%s: no leader: the directory has no quorum (%d of %d nodes "
+                              "answer; last: %s)",
+                              what, up, c->n, last_msg);
     }
     /* "No leader" for the whole wait is unavailability to the caller; keep timeouts as such. */
     if (last_code == STRATA_ENOTLEADER || last_code == STRATA_EBUSY || last_code == STRATA_EPROTO)

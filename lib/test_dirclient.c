@@ -22,7 +22,7 @@
 #include "server.h"
 
 static char tmp_dir[64];
-static char url_dead[128], url_follower[128], url_leader[128];
+static char url_dead[128], url_follower[128], url_leader[128], url_orphan[128];
 
 /* What the fake nodes saw; the handlers run on the server thread. */
 static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -40,6 +40,17 @@ static void follower_handler(struct strata_req *req, const strata_env *env, void
     follower_hits++;
     pthread_mutex_unlock(&seen_mu);
     strata_req_error(req, STRATA_ENOTLEADER, "not the leader; leader is %s", url_leader);
+}
+
+/* A node left without a quorum, as strata-dird answers once it has known no leader for a
+ * while. */
+static void orphan_handler(struct strata_req *req, const strata_env *env, void *arg)
+{
+    (void)env;
+    (void)arg;
+    strata_req_error(req, STRATA_EUNAVAIL,
+                     "no leader: the directory has no quorum (node 3 has known no leader for "
+                     "2000 ms)");
 }
 
 static void leader_handler(struct strata_req *req, const strata_env *env, void *arg)
@@ -83,7 +94,7 @@ struct nodes {
     pthread_t th;
     uv_loop_t uv;
     struct strata_loop *loop;
-    struct strata_server *follower, *leader;
+    struct strata_server *follower, *leader, *orphan;
 };
 
 static void nodes_stop_cb(void *arg)
@@ -91,6 +102,7 @@ static void nodes_stop_cb(void *arg)
     struct nodes *n = arg;
     strata_server_close(n->follower);
     strata_server_close(n->leader);
+    strata_server_close(n->orphan);
     strata_loop_close(n->loop);
 }
 
@@ -108,12 +120,15 @@ static void nodes_start(struct nodes *n)
     snprintf(url_dead, sizeof(url_dead), "ipc://%s/dead", tmp_dir);
     snprintf(url_follower, sizeof(url_follower), "ipc://%s/follower", tmp_dir);
     snprintf(url_leader, sizeof(url_leader), "ipc://%s/leader", tmp_dir);
+    snprintf(url_orphan, sizeof(url_orphan), "ipc://%s/orphan", tmp_dir);
     uv_loop_init(&n->uv);
     struct strata_err e = {0};
     assert_int_equal(strata_loop_new(&n->uv, &n->loop, &e), 0);
     struct strata_server_opts of = {.url = url_follower}, ol = {.url = url_leader};
     assert_int_equal(strata_server_open(n->loop, &of, follower_handler, NULL, &n->follower, &e), 0);
     assert_int_equal(strata_server_open(n->loop, &ol, leader_handler, NULL, &n->leader, &e), 0);
+    struct strata_server_opts oo = {.url = url_orphan};
+    assert_int_equal(strata_server_open(n->loop, &oo, orphan_handler, NULL, &n->orphan, &e), 0);
     assert_int_equal(pthread_create(&n->th, NULL, nodes_main, n), 0);
 }
 
@@ -214,6 +229,8 @@ static void test_dirclient_rotation(void **state)
     assert_int_equal(strata_dirclient_call_node(c, 7, &req, 200, &rep, &e), STRATA_EINVAL);
     strata_dirclient_close(c);
 
+    char refused_tcp[64];
+    refused_url(refused_tcp, sizeof(refused_tcp));
     /* No leader anywhere: a clear error at the deadline. */
     assert_int_equal(strata_dirclient_open(url_follower, &c, &e), 0);
     t0 = strata_now_ms();
@@ -222,6 +239,20 @@ static void test_dirclient_rotation(void **state)
     assert_int_equal(rc, STRATA_EUNAVAIL); /* the follower kept saying "not the leader" */
     assert_non_null(strstr(e.msg, "within 700 ms"));
     assert_in_range(dt, 600, 1500);
+    strata_dirclient_close(c);
+
+    /* No quorum: one node up that has known no leader for a while, the others down. The
+     * operator hears "no leader" at once, not a timeout. */
+    char noq[512];
+    snprintf(noq, sizeof(noq), "%s,%s,%s", url_orphan, url_dead, refused_tcp);
+    assert_int_equal(strata_dirclient_open(noq, &c, &e), 0);
+    t0 = strata_now_ms();
+    rc = write_domain(c, "d5", 5000, &rep, &e);
+    assert_int_equal(rc, STRATA_EUNAVAIL);
+    assert_null(rep);
+    assert_true(strata_now_ms() - t0 < 500);
+    if (strstr(e.msg, "write: no leader: the directory has no quorum (1 of 3 nodes answer") == NULL)
+        fail_msg("%s", e.msg);
     strata_dirclient_close(c);
 
     /* Nothing listening anywhere: a clear error at once, not at the deadline. */
