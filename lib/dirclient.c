@@ -186,7 +186,6 @@ static int dc_rotate(struct strata_dirclient *c, strata_env *req, unsigned timeo
     int refused_run = 0;  /* nodes in a row where nothing listens */
     int noleader_run = 0; /* nodes in a row that said "no leader" or where nothing listens */
     bool noleader = false;
-    bool answered[64] = {false}; /* which nodes answered, for the no-leader message */
     int last_code = STRATA_ETIMEDOUT;
     char last_msg[sizeof(e->msg)] = "no attempt made";
     *reply = NULL;
@@ -206,8 +205,6 @@ static int dc_rotate(struct strata_dirclient *c, strata_env *req, unsigned timeo
         bool said_noleader = rc == 0 && dc_no_leader(rep->status, rep->message);
         noleader_run = refused || said_noleader ? noleader_run + 1 : 0;
         noleader = noleader || said_noleader;
-        if (rc == 0 && node < 64)
-            answered[node] = true;
         if (rc == 0) {
             c->cur = node;
             if (rep->status == 0) {
@@ -254,9 +251,9 @@ static int dc_rotate(struct strata_dirclient *c, strata_env *req, unsigned timeo
         backoff = backoff * 2 > DC_BACKOFF_MAX_MS ? DC_BACKOFF_MAX_MS : backoff * 2;
     }
     if (noleader) {
-        int up = 0;
-        for (int i = 0; i < c->n && i < 64; i++)
-            up += answered[i];
+        int up = 0; /* nodes that answered the last time they were asked */
+        for (int i = 0; i < c->n; i++)
+            up += c->alive[i];
         return strata_err_set(e, STRATA_EUNAVAIL,
                               "%s: no leader: the directory has no quorum (%d of %d nodes "
                               "answer; last: %s)",
