@@ -92,6 +92,16 @@ void cli_parsed_free(struct cli_parsed *p);
 /* Parse and run (argv[0] is GROUP); prints results to ctx->out. Help goes to ctx->out too. */
 int cli_dispatch(struct cli_ctx *ctx, int argc, char **argv, struct strata_err *e);
 
+/* The exit status of `strata` (docs/cli.md): 0 success; 2 a usage error (an unknown command
+ * or flag, a missing or malformed argument: refused before anything was sent, so running it
+ * again as it is cannot help); 1 any other failure (the operation failed: refused by the
+ * directory, not found, unreachable, timed out, a local file...). */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+/* The exit status for a command that returned `rc` in `ctx`. */
+int cli_exit_status(const struct cli_ctx *ctx, int rc);
+
 /* ---- help.c: every help text and the docs come from the table. */
 void cli_help_top(FILE *f);
 void cli_help_group(FILE *f, const char *group);

@@ -177,8 +177,8 @@ int cli_cache_show(struct cli_ctx *ctx, const struct cli_args *a, struct strata_
         return strata_err_set(e, STRATA_EINVAL,
                               "cache show: give exactly one of --cs URL or "
                               "--agent CTL");
-    if (a->cs != NULL && strstr(a->cs, "://") == NULL)
-        return strata_err_set(e, STRATA_EINVAL, "--cs must be a URL like tcp://HOST:PORT");
+    if (a->cs != NULL && strata_url_check(a->cs, "--cs", e) != 0)
+        return e->code;
     char url[512];
     if (a->cs != NULL)
         snprintf(url, sizeof(url), "%s", a->cs);

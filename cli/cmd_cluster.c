@@ -335,8 +335,8 @@ int cli_cluster_add(struct cli_ctx *ctx, const struct cli_args *a, struct strata
         rc = strata_hostport_parse(a->pos[1], ip, &port, e);
     if (rc != 0)
         return rc;
-    if (a->api != NULL && strstr(a->api, "://") == NULL)
-        return strata_err_set(e, STRATA_EINVAL, "--api must be a URL like tcp://HOST:PORT");
+    if (a->api != NULL && strata_url_check(a->api, "--api", e) != 0)
+        return e->code;
     Strata__V1__ClusterAdd add = STRATA__V1__CLUSTER_ADD__INIT;
     add.id = id;
     add.raft = a->pos[1];

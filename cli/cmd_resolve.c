@@ -19,8 +19,8 @@ static int resolve_parse(const struct cli_args *a, struct resolve_key *k, struct
     if ((a->ip == NULL) == (a->mac == NULL))
         return strata_err_set(e, STRATA_EINVAL,
                               "resolve: give exactly one of --ip IP or --mac MAC");
-    if (a->via != NULL && strstr(a->via, "://") == NULL)
-        return strata_err_set(e, STRATA_EINVAL, "--via must be a URL like tcp://HOST:PORT");
+    if (a->via != NULL && strata_url_check(a->via, "--via", e) != 0)
+        return e->code;
     k->by_ip = a->ip != NULL;
     k->text = k->by_ip ? a->ip : a->mac;
     if (k->by_ip)

@@ -82,8 +82,9 @@ void cli_help_top(FILE *f)
         fprintf(f, "  %-18s %s\n", name, cli_cmds[i].help);
     }
     help_globals(f);
-    fprintf(f, "\nRun 'strata COMMAND --help' for a command's flags. Exit status 0 on success;\n"
-               "otherwise non-zero and one line 'strata: MESSAGE' on stderr (with --json:\n"
+    fprintf(f, "\nRun 'strata COMMAND --help' for a command's flags. Exit status 0 on success,\n"
+               "2 on a usage error (bad command, flag or argument: nothing was sent), 1 when the\n"
+               "operation failed; on failure one line 'strata: MESSAGE' on stderr (with --json:\n"
                "{\"error\": CODE, \"message\": TEXT} on stdout).\n");
 }
 

@@ -33,7 +33,7 @@ static int main_fail(const struct cli_ctx *ctx, int rc, struct strata_err *e)
     } else {
         fprintf(stderr, "strata: %s\n", e->msg);
     }
-    return 1;
+    return cli_exit_status(ctx, rc);
 }
 
 int main(int argc, char **argv)
@@ -75,5 +75,5 @@ int main(int argc, char **argv)
     cli_ctx_close(&ctx);
     if (rc != 0)
         return main_fail(&ctx, rc, &e);
-    return fflush(stdout) == 0 ? 0 : 1;
+    return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "addr.h"
 #include "client.h"
 #include "dirclient.h"
 #include "tls.h"
@@ -67,6 +68,9 @@ int cli_net_use(struct cli_ctx *ctx, struct strata_err *e)
 
 static int net_dir(struct cli_ctx *ctx, struct strata_err *e)
 {
+    if (ctx->dc == NULL &&
+        strata_urls_check(ctx->directory, "--directory (or STRATA_DIRECTORY)", e) != 0)
+        return e->code;
     int rc = cli_net_use(ctx, e);
     if (rc != 0 || ctx->dc != NULL)
         return rc;

@@ -224,3 +224,14 @@ int cli_dispatch(struct cli_ctx *ctx, int argc, char **argv, struct strata_err *
     cli_parsed_free(&p);
     return rc;
 }
+
+int cli_exit_status(const struct cli_ctx *ctx, int rc)
+{
+    if (rc == 0)
+        return CLI_EXIT_OK;
+    /* Input is judged before the first network call (validation is local first): an EINVAL
+     * from a server, after one, is the operation's failure. */
+    if (rc == STRATA_EINVAL && ctx->net_calls == 0)
+        return CLI_EXIT_USAGE;
+    return CLI_EXIT_FAIL;
+}

@@ -22,6 +22,7 @@
 struct run_result {
     int rc;
     int net_calls;
+    int exit; /* what strata would exit with */
     bool json;
     char msg[256];
     char *out;
@@ -52,6 +53,7 @@ static struct run_result run(const char *line)
     fclose(ctx.out);
     cli_ctx_close(&ctx);
     r.net_calls = ctx.net_calls;
+    r.exit = cli_exit_status(&ctx, r.rc);
     r.json = ctx.json;
     snprintf(r.msg, sizeof(r.msg), "%s", e.msg);
     free(copy);
@@ -128,7 +130,9 @@ static const struct parse_case cases[] = {
     {"cluster add 4", STRATA_EINVAL, "expected ID HOST:PORT"},
     {"cluster add 0 127.0.0.1:7104", STRATA_EINVAL, "member id"},
     {"cluster add 4 localhost:7104", STRATA_EINVAL, "localhost"},
-    {"cluster add 4 127.0.0.1:7104 --api 127.0.0.1:7004", STRATA_EINVAL, "--api"},
+    {"cluster add 4 127.0.0.1:7104 --api 127.0.0.1:7004", STRATA_EINVAL,
+     "--api must be a URL like tcp://HOST:PORT (or tls+tcp://HOST:PORT, ipc://PATH), not "
+     "\"127.0.0.1:7004\""},
     {"cluster add 4 127.0.0.1:7104 --api tcp://127.0.0.1:7004", NET, NULL},
     {"cluster add --api tcp://127.0.0.1:7004 4 127.0.0.1:7104", NET, NULL},
     {"cluster remove x", STRATA_EINVAL, "member id"},
@@ -137,7 +141,10 @@ static const struct parse_case cases[] = {
     {"resolve --vni 100", STRATA_EINVAL, "exactly one of --ip IP or --mac MAC"},
     {"resolve --vni 100 --ip 10.1.0.5 --mac 02:00:00:00:00:01", STRATA_EINVAL, "exactly one"},
     {"resolve --vni 100 --mac 02:00:00:00:00", STRATA_EINVAL, "bad MAC"},
-    {"resolve --vni 100 --ip 10.1.0.5 --via 127.0.0.1:7301", STRATA_EINVAL, "--via"},
+    {"resolve --vni 100 --ip 10.1.0.5 --via 127.0.0.1:7301", STRATA_EINVAL,
+     "--via must be a URL like tcp://HOST:PORT (or tls+tcp://HOST:PORT, ipc://PATH), not "
+     "\"127.0.0.1:7301\""},
+    {"resolve --vni 100 --ip 10.1.0.5 --via tcp://127.0.0.1", STRATA_EINVAL, "lacks a HOST:PORT"},
     {"resolve --vni 100 --ip 10.1.0.5 --from-vni 200 --min-index 7", NET, NULL},
     {"resolve --vni 100 --mac 02:00:00:00:00:01 --via tcp://127.0.0.1:7301", NET, NULL},
     {"trace --vni 100 --src-ip 10.1.0.5 --dst-ip fd00::1", STRATA_EINVAL, "families"},
@@ -156,6 +163,19 @@ static const struct parse_case cases[] = {
     {"cache show", STRATA_EINVAL, "exactly one of --cs URL or --agent CTL"},
     {"cache show --cs tcp://127.0.0.1:7301 --agent /tmp/a.ctl", STRATA_EINVAL, "exactly one"},
     {"cache show --cs tcp://127.0.0.1:7301", NET, NULL},
+    {"cache show --cs 127.0.0.1:7301", STRATA_EINVAL,
+     "--cs must be a URL like tcp://HOST:PORT (or tls+tcp://HOST:PORT, ipc://PATH), not "
+     "\"127.0.0.1:7301\""},
+    /* the directory's URLs: every one of the list */
+    {"--directory 127.0.0.1:7001 vnet list", STRATA_EINVAL,
+     "--directory (or STRATA_DIRECTORY) must be a URL like tcp://HOST:PORT"},
+    {"vnet list --directory tcp://127.0.0.1:7001,127.0.0.1:7002", STRATA_EINVAL,
+     "not \"127.0.0.1:7002\""},
+    {"vnet list --directory tcp://127.0.0.1:7001,_ipc:///tmp/d.sock", STRATA_EINVAL,
+     "must be a URL"},
+    {"vnet list --directory tcp://127.0.0.1:7001,_tls+tcp://127.0.0.1:7002", STRATA_EINVAL,
+     "must be a URL"},
+    {"vnet list --directory tcp://127.0.0.1:7001,ipc:///tmp/d.sock", NET, NULL},
     {"cache show --agent /tmp/a.ctl", NET, NULL},
     /* pki: judged before any file is read (the directory named does not exist) */
     {"pki init", STRATA_EINVAL, "missing required flag --dir"},
@@ -181,8 +201,56 @@ static void test_parse_table(void **state)
         /* Rejected input never reaches the network; accepted input makes exactly one call
          * (pki never does: it works on local files). */
         assert_int_equal(r.net_calls, cases[i].rc == NET ? 1 : 0);
+        /* Refused input is a usage error (2); anything else that fails is the operation's (1). */
+        if (r.exit != (cases[i].rc == STRATA_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL))
+            fail_msg("\"%s\": exit %d", cases[i].line, r.exit);
         free(r.out);
     }
+}
+
+/* One exit-status convention (docs/cli.md): 0 success, 1 the operation failed, 2 usage. */
+static void test_exit_status(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *line;
+        int exit;
+    } want[] = {
+        {"vnet list --help", CLI_EXIT_OK},
+        {"frobnicate", CLI_EXIT_USAGE},
+        {"vnet", CLI_EXIT_USAGE},
+        {"--timeout-ms x vnet list", CLI_EXIT_USAGE},
+        {"vnet create --vni 0 --domain acme", CLI_EXIT_USAGE},
+        {"endpoint add --vni 100 --mac zz --ip 10.1.0.5 --host h1", CLI_EXIT_USAGE},
+        {"--directory 127.0.0.1:7001 vnet list", CLI_EXIT_USAGE},
+        {"vnet list", CLI_EXIT_FAIL}, /* offline: "network used", an operation's failure */
+        {"pki issue --dir /nonexistent --role agent --id h1", CLI_EXIT_FAIL},
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        struct run_result r = run(want[i].line);
+        if (r.exit != want[i].exit)
+            fail_msg("\"%s\": exit %d (rc %d, %s), want %d", want[i].line, r.exit, r.rc, r.msg,
+                     want[i].exit);
+        free(r.out);
+    }
+    /* an EINVAL that a server gave, after a network call, is the operation's failure */
+    struct cli_ctx ctx;
+    cli_ctx_init(&ctx);
+    ctx.net_calls = 1;
+    assert_int_equal(cli_exit_status(&ctx, STRATA_EINVAL), CLI_EXIT_FAIL);
+}
+
+/* STRATA_DIRECTORY is judged like --directory, before any network call. */
+static void test_directory_env(void **state)
+{
+    (void)state;
+    setenv("STRATA_DIRECTORY", "127.0.0.1:7001", 1);
+    struct run_result r = run("vnet list");
+    unsetenv("STRATA_DIRECTORY");
+    assert_int_equal(r.rc, STRATA_EINVAL);
+    assert_int_equal(r.net_calls, 0);
+    assert_non_null(strstr(r.msg, "STRATA_DIRECTORY) must be a URL like tcp://HOST:PORT"));
+    free(r.out);
 }
 
 static void test_global_flags_anywhere(void **state)
@@ -360,7 +428,8 @@ int main(void)
         cmocka_unit_test(test_parse_table), cmocka_unit_test(test_global_flags_anywhere),
         cmocka_unit_test(test_help),        cmocka_unit_test(test_interface_spellings),
         cmocka_unit_test(test_synopsis),    cmocka_unit_test(test_ctl_url),
-        cmocka_unit_test(test_pki),
+        cmocka_unit_test(test_pki),         cmocka_unit_test(test_directory_env),
+        cmocka_unit_test(test_exit_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

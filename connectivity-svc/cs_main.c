@@ -47,11 +47,9 @@ static int check_flags(struct cs *cs, struct strata_err *e)
 {
     if (strata_name_check(cs->id, "--id", e) != 0 || strata_name_check(cs->pod, "--pod", e) != 0)
         return e->code;
-    if (strncmp(cs->listen, "tcp://", 6) != 0 && strncmp(cs->listen, "ipc://", 6) != 0 &&
-        !strata_tls_url(cs->listen))
-        return strata_err_set(e, STRATA_EINVAL,
-                              "--listen must be tcp://HOST:PORT or tls+tcp://HOST:PORT (got '%s')",
-                              cs->listen);
+    if (strata_url_check(cs->listen, "--listen", e) != 0 ||
+        strata_urls_check(cs->directory, "--directory", e) != 0)
+        return e->code;
     return 0;
 }
 

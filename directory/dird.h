@@ -202,6 +202,7 @@ struct dird {
     /* raft state tracking for logs */
     int last_state;
     raft_id last_leader;
+    uint64_t leaderless_since_ms; /* when this node last stopped knowing a leader; 0: knows one */
     raft_term last_term;
 
     /* member table self-registration */
@@ -308,7 +309,9 @@ void dird_forward_write(struct dird *d, struct strata_req *req, const strata_env
 
 /* dird_forward.c */
 /* Proxy req to the leader (waiting up to DIRD_FWD_TIMEOUT_MS for one to be known, following
- * leader changes). false only when out of memory (the caller answers). */
+ * leader changes; a node that has known no leader for two election timeouts answers EUNAVAIL
+ * "no leader: the directory has no quorum ..." at once). false only when out of memory (the
+ * caller answers). */
 bool dird_forward(struct dird *d, struct strata_req *req, const strata_env *env);
 /* Send the single writes queued in this loop turn to the leader as one write_batch request. */
 void dird_forward_flush(struct dird *d);

@@ -71,6 +71,20 @@ static const char *fwd_remote_leader(struct dird *d, uint64_t *lid)
     return api;
 }
 
+/* Has this node known no leader for longer than an election takes (one to two election
+ * timeouts)? Then the directory has no quorum, and holding requests for a leader only turns the
+ * client's answer into a timeout: say so at once, in words dirclient recognises ("no leader"). */
+static bool fwd_no_quorum(struct dird *d, uint64_t now_ms, char *msg, size_t n)
+{
+    uint64_t since = d->leaderless_since_ms;
+    if (since == 0 || now_ms < since + 2 * d->cfg.election_ms)
+        return false;
+    snprintf(msg, n,
+             "no leader: the directory has no quorum (node %llu has known no leader for %llu ms)",
+             (unsigned long long)d->cfg.id, (unsigned long long)(now_ms - since));
+    return true;
+}
+
 /* What is left of a deadline, as a call timeout (at least 1 ms: the call then fails at once). */
 static unsigned fwd_left_ms(uint64_t deadline_ms)
 {
@@ -221,6 +235,11 @@ static void fwd_route(struct dird *d, struct fwd_req *fr)
     }
     uint64_t lid;
     const char *api = fwd_remote_leader(d, &lid);
+    char why[160];
+    if (lid == 0 && fwd_no_quorum(d, strata_now_ms(), why, sizeof(why))) {
+        fwd_finish_error(d, fr, STRATA_EUNAVAIL, why);
+        return;
+    }
     if (api == NULL || lid == fr->refused_by)
         return;
     struct dird_fwd_peer *p = peer_get(d, api);
@@ -362,8 +381,14 @@ void dird_forward_poll(struct dird *d, uint64_t now_ms)
     const char *api;
     dird_leader(d, &lid, &api);
     struct fwd_req *next;
+    char why[160];
+    bool no_quorum = lid == 0 && fwd_no_quorum(d, now_ms, why, sizeof(why));
     for (struct fwd_req *fr = d->fwds; fr != NULL; fr = next) {
         next = fr->next;
+        if (no_quorum) {
+            fwd_finish_error(d, fr, STRATA_EUNAVAIL, why);
+            continue;
+        }
         if (now_ms >= fr->deadline_ms) {
             fwd_finish_error(d, fr, STRATA_EUNAVAIL,
                              lid == 0 ? "no leader known" : "leader did not answer in time");

@@ -25,6 +25,10 @@ static void track_state(struct dird *d)
     raft_id lid = 0;
     const char *laddr = NULL;
     raft_leader(&d->raft, &lid, &laddr);
+    if (lid != 0)
+        d->leaderless_since_ms = 0;
+    else if (d->leaderless_since_ms == 0)
+        d->leaderless_since_ms = strata_now_ms();
     if (state != d->last_state || lid != d->last_leader || d->raft.current_term != d->last_term) {
         if (state == RAFT_CANDIDATE && d->last_state != RAFT_CANDIDATE)
             d->m_elections++;
@@ -257,11 +261,8 @@ static int check_cfg(struct dird_cfg *c, struct strata_err *e)
         return strata_err_set(e, STRATA_EINVAL, "--raft: %s", pe.msg);
     if (c->metrics != NULL && strata_hostport_parse(c->metrics, ip, &port, &pe) != 0)
         return strata_err_set(e, STRATA_EINVAL, "--metrics: %s", pe.msg);
-    if (strncmp(c->api_url, "tcp://", 6) != 0 && strncmp(c->api_url, "ipc://", 6) != 0 &&
-        !strata_tls_url(c->api_url))
-        return strata_err_set(e, STRATA_EINVAL,
-                              "--api must be tcp://HOST:PORT or tls+tcp://HOST:PORT (got '%s')",
-                              c->api_url);
+    if (strata_url_check(c->api_url, "--api", e) != 0)
+        return e->code;
     if (c->heartbeat_ms >= c->election_ms)
         return strata_err_set(
             e, STRATA_EINVAL, "--heartbeat-ms (%llu) must be below --election-timeout-ms (%llu)",

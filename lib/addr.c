@@ -343,3 +343,64 @@ int strata_name_check(const char *s, const char *what, struct strata_err *e)
     }
     return 0;
 }
+
+/* ------------------------------------------------------------------ URLs */
+
+#define ADDR_URL_LIKE "a URL like tcp://HOST:PORT (or tls+tcp://HOST:PORT, ipc://PATH)"
+
+int strata_url_check(const char *url, const char *what, struct strata_err *e)
+{
+    if (url == NULL || url[0] == '\0')
+        return strata_err_set(e, STRATA_EINVAL, "%s must be " ADDR_URL_LIKE, what);
+    const char *rest = NULL;
+    if (strncmp(url, "tcp://", 6) == 0)
+        rest = url + 6;
+    else if (strncmp(url, "tls+tcp://", 10) == 0)
+        rest = url + 10;
+    else if (strncmp(url, "ipc://", 6) == 0) {
+        if (url[6] == '\0')
+            return strata_err_set(e, STRATA_EINVAL,
+                                  "%s must be " ADDR_URL_LIKE ": \"%.200s\" has no path", what,
+                                  url);
+        return 0;
+    } else {
+        return strata_err_set(e, STRATA_EINVAL, "%s must be " ADDR_URL_LIKE ", not \"%.200s\"",
+                              what, url);
+    }
+    const char *colon = strrchr(rest, ':');
+    uint64_t port;
+    if (colon == NULL || strata_u64_parse(colon + 1, 0, 65535, &port, NULL) != 0)
+        return strata_err_set(e, STRATA_EINVAL,
+                              "%s must be " ADDR_URL_LIKE ": \"%.200s\" lacks a HOST:PORT", what,
+                              url);
+    return 0;
+}
+
+int strata_urls_check(const char *urls, const char *what, struct strata_err *e)
+{
+    if (urls == NULL)
+        return strata_url_check(NULL, what, e);
+    char one[512];
+    int n = 0;
+    for (const char *p = urls;;) {
+        p += strspn(p, " \t");
+        size_t len = strcspn(p, ",");
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len >= sizeof(one))
+            return strata_err_set(e, STRATA_EINVAL, "%s: a URL too long", what);
+        if (len > 0) {
+            memcpy(one, p, len);
+            one[len] = '\0';
+            int rc = strata_url_check(one, what, e);
+            if (rc != 0)
+                return rc;
+            n++;
+        }
+        p += strcspn(p, ",");
+        if (*p == '\0')
+            break;
+        p++;
+    }
+    return n > 0 ? 0 : strata_url_check(NULL, what, e);
+}

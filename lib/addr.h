@@ -68,6 +68,15 @@ int strata_u64_parse(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 /* "a.b.c.d:port" (IPv4 only: libraft's address form). `ip` receives the dotted quad. */
 int strata_hostport_parse(const char *s, char ip[16], uint16_t *port, struct strata_err *e);
 
+/* A URL a Strata client or server can use: tcp://HOST:PORT, tls+tcp://HOST:PORT or ipc://PATH.
+ * `what` names it in the error ("--cs"): "--cs must be a URL like tcp://HOST:PORT (or
+ * tls+tcp://HOST:PORT, ipc://PATH), not "127.0.0.1:7001"". Every daemon and the CLI check their
+ * URL flags with it, so a forgotten scheme reads the same everywhere. */
+int strata_url_check(const char *url, const char *what, struct strata_err *e);
+/* strata_url_check on each of a comma-separated list (blanks around commas allowed); an empty
+ * list is an error. */
+int strata_urls_check(const char *urls, const char *what, struct strata_err *e);
+
 /* An identifier (host id, domain, pod, gateway): 1..63 chars of [A-Za-z0-9._-]. */
 int strata_name_check(const char *s, const char *what, struct strata_err *e);
 

@@ -18,15 +18,23 @@
 #include "client.h"
 #include "client_int.h"
 
+#include <errno.h>
+#include <netdb.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <poll.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "nng_close.h"
+#include "sp_wire.h"
 #include "tls.h"
 
 /* ------------------------------------------------------------------ shared helpers */
@@ -47,9 +55,10 @@ static int client_map_nng(int rv)
     }
 }
 
-/* Open a req0 socket dialing `url` in the background, with the options every Strata client
- * needs: bounded receive size, no automatic resend (requests are not all idempotent). */
-static int client_socket_open(const char *url, nng_socket *sock, struct strata_err *e)
+/* Open a req0 socket with the options every Strata client needs: bounded receive size, no
+ * automatic resend (requests are not all idempotent); and, when `dial`, dialing `url` in the
+ * background. */
+static int client_socket_open(const char *url, bool dial, nng_socket *sock, struct strata_err *e)
 {
     int rv = nng_req0_open(sock);
     if (rv != 0)
@@ -61,7 +70,7 @@ static int client_socket_open(const char *url, nng_socket *sock, struct strata_e
         return strata_err_set(e, STRATA_EINTERNAL, "client %s: options: %s", url, nng_strerror(rv));
     }
     /* Non-blocking: a blocking dial fails at once when the peer is down; this one retries. */
-    if ((rv = nng_dial(*sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+    if (dial && (rv = nng_dial(*sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
         nng_close(*sock);
         return strata_err_set(e, STRATA_EINVAL, "client %s: dial: %s", url, nng_strerror(rv));
     }
@@ -262,7 +271,7 @@ int strata_aclient_open_opts(struct strata_loop *loop, const char *url,
             *out = c;
         return rc;
     }
-    int rc = client_socket_open(url, &c->sock, e);
+    int rc = client_socket_open(url, true, &c->sock, e);
     if (rc != 0) {
         free(c->url);
         free(c);
@@ -379,7 +388,87 @@ struct strata_sclient {
     /* A request was sent and its reply never read (timeout, error): a late reply may still
      * arrive, and NNG 1.5.2's nng_close can hang if it lands while the socket closes. */
     bool unanswered;
+    bool answered; /* a reply came: the peer exists, no more probing */
+    bool refused;  /* the last call found nothing listening */
+    bool dialed;   /* NNG's dialer exists (it then reconnects by itself) */
 };
+
+/* Connect `fd` to `sa`, waiting until the deadline. 0, or the errno of the failure (ETIMEDOUT
+ * when the deadline passed first). */
+static int client_probe_connect(int fd, const struct sockaddr *sa, socklen_t len, uint64_t deadline)
+{
+    if (connect(fd, sa, len) == 0)
+        return 0;
+    if (errno != EINPROGRESS)
+        return errno;
+    for (;;) {
+        uint64_t now = strata_now_ms();
+        if (now >= deadline)
+            return ETIMEDOUT;
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int n = poll(&p, 1, (int)(deadline - now));
+        if (n < 0 && errno != EINTR)
+            return errno;
+        if (n > 0) {
+            int err = 0;
+            socklen_t el = sizeof(err);
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+            return err;
+        }
+    }
+}
+
+/* Does anything listen at a tcp:// `url`? NNG's background dialer would retry a refused
+ * connection until the call's deadline; the operator should hear at once. (A blocking nng_dial
+ * would know too, but would wait without bound on an unreachable host.) STRATA_EUNAVAIL with
+ * "URL: connection refused", else 0 (also when the answer is not known by the deadline: the
+ * call then finds out). */
+static int client_probe(const char *url, uint64_t deadline, struct strata_err *e)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t len = 0;
+    if (strncmp(url, "tcp://", 6) == 0) {
+        struct sp_tcp_addr a;
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res;
+        if (sp_tcp_split(url, &a, NULL) != 0 || a.host[0] == '\0' ||
+            getaddrinfo(a.host, a.port, &hints, &res) != 0)
+            return 0;
+        sp_tcp_pick(res, &ss);
+        freeaddrinfo(res);
+        len = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    } else {
+        return 0;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    int err = client_probe_connect(fd, (struct sockaddr *)&ss, len, deadline);
+    close(fd);
+    if (err == ECONNREFUSED)
+        return strata_err_set(e, STRATA_EUNAVAIL, "%s: connection refused", url);
+    return 0;
+}
+
+/* The blocking client's first dial of an ipc:// URL: synchronous, so that a missing socket
+ * file or a stale one (its daemon gone) is known at once; NNG redials by itself afterwards. */
+static int client_dial_now(struct strata_sclient *c, struct strata_err *e)
+{
+    int rv = nng_dial(c->sock, c->url, NULL, 0);
+    if (rv == 0) {
+        c->dialed = true;
+        return 0;
+    }
+    c->refused = rv == NNG_ENOENT || rv == NNG_ECONNREFUSED;
+    struct stat st;
+    /* NNG reports a missing file as refused too */
+    if (c->refused && stat(c->url + 6, &st) != 0 && errno == ENOENT)
+        return strata_err_set(e, STRATA_EUNAVAIL, "%s: no such socket", c->url);
+    if (c->refused)
+        return strata_err_set(e, STRATA_EUNAVAIL, "%s: connection refused", c->url);
+    if (rv == NNG_EADDRINVAL || rv == NNG_EINVAL)
+        return strata_err_set(e, STRATA_EINVAL, "%s: dial: %s", c->url, nng_strerror(rv));
+    return strata_err_set(e, client_map_nng(rv), "%s: dial: %s", c->url, nng_strerror(rv));
+}
 
 int strata_sclient_open(const char *url, struct strata_sclient **out, struct strata_err *e)
 {
@@ -394,8 +483,10 @@ int strata_sclient_open_tls(const char *url, struct strata_tls *tls, struct stra
         free(c);
         return strata_err_set(e, STRATA_ENOMEM, "client: out of memory");
     }
-    int rc =
-        strata_tls_url(url) ? sct_open(url, tls, &c->tls, e) : client_socket_open(url, &c->sock, e);
+    /* ipc://: dialed at the first call, blocking (a local socket answers at once). */
+    c->dialed = strncmp(url, "ipc://", 6) != 0;
+    int rc = strata_tls_url(url) ? sct_open(url, tls, &c->tls, e)
+                                 : client_socket_open(url, c->dialed, &c->sock, e);
     if (rc != 0) {
         free(c->url);
         free(c);
@@ -438,6 +529,16 @@ int strata_sclient_call_bytes(struct strata_sclient *c, const uint8_t *buf, size
     if (rv != 0)
         return strata_err_set(e, STRATA_ENOMEM, "%s: out of memory", c->url);
 
+    c->refused = false;
+    if (!c->dialed && (rc = client_dial_now(c, e)) != 0) {
+        nng_msg_free(m);
+        return rc;
+    }
+    if (!c->answered && (rc = client_probe(c->url, deadline, e)) != 0) {
+        nng_msg_free(m);
+        c->refused = true;
+        return rc;
+    }
     nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, (nng_duration)timeout_ms);
     c->unanswered = true; /* until its reply is read */
     if ((rv = nng_sendmsg(c->sock, m, 0)) != 0) {
@@ -472,9 +573,15 @@ int strata_sclient_call_bytes(struct strata_sclient *c, const uint8_t *buf, size
             continue;
         }
         c->unanswered = false;
+        c->answered = true;
         *reply = env;
         return 0;
     }
+}
+
+bool strata_sclient_refused(const struct strata_sclient *c)
+{
+    return c->tls != NULL ? sct_refused(c->tls) : c->refused;
 }
 
 void strata_sclient_close(struct strata_sclient *c)

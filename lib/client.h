@@ -3,6 +3,7 @@
 #ifndef STRATA_CLIENT_H
 #define STRATA_CLIENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "loop.h"
@@ -67,6 +68,11 @@ int strata_sclient_call(struct strata_sclient *c, strata_env *req, unsigned time
  * send bytes protobuf-c would not encode. */
 int strata_sclient_call_bytes(struct strata_sclient *c, const uint8_t *buf, size_t len, uint64_t id,
                               unsigned timeout_ms, strata_env **reply, struct strata_err *e);
+/* The last call failed at once because nothing listens at the URL (a refused connection, a
+ * missing ipc:// socket file): STRATA_EUNAVAIL, "URL: connection refused" or "URL: no such
+ * socket", and nothing was sent. Until a first reply, each call checks this before sending:
+ * NNG's dialer alone would retry in the background until the deadline. */
+bool strata_sclient_refused(const struct strata_sclient *c);
 void strata_sclient_close(struct strata_sclient *c);
 
 #endif

@@ -3,6 +3,8 @@
 #ifndef STRATA_CLIENT_INT_H
 #define STRATA_CLIENT_INT_H
 
+#include <stdbool.h>
+
 #include "client.h"
 
 /* client.c */
@@ -26,6 +28,8 @@ int sct_open(const char *url, struct strata_tls *t, struct sct **out, struct str
 /* Send `body` (an encoded envelope) as SP request `id` and wait for its reply. */
 int sct_call(struct sct *c, const uint8_t *body, size_t len, uint32_t id, unsigned timeout_ms,
              strata_env **reply, struct strata_err *e);
+/* The last call failed because nothing accepted the connection. */
+bool sct_refused(const struct sct *c);
 void sct_close(struct sct *c);
 
 #endif

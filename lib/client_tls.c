@@ -23,8 +23,9 @@ struct sct {
     struct strata_tls *tls;
     int fd;
     struct strata_tls_conn *sess;
-    bool up;     /* the server's SP handshake arrived */
-    uint8_t *in; /* plaintext received, not yet parsed */
+    bool up;      /* the server's SP handshake arrived */
+    bool refused; /* the last call found nothing listening */
+    uint8_t *in;  /* plaintext received, not yet parsed */
     size_t in_len, in_cap;
 };
 
@@ -135,6 +136,10 @@ static int sct_connect(struct sct *c, uint64_t deadline, struct strata_err *e)
     if (c->fd < 0)
         return strata_err_set(e, STRATA_EIO, "%s: socket: %s", c->url, strerror(errno));
     if (connect(c->fd, (struct sockaddr *)&ss, sl) != 0) {
+        if (errno == ECONNREFUSED) {
+            c->refused = true;
+            return strata_err_set(e, STRATA_EUNAVAIL, "%s: connection refused", c->url);
+        }
         if (errno != EINPROGRESS)
             return strata_err_set(e, STRATA_EUNAVAIL, "%s: connect: %s", c->url, strerror(errno));
         int rc = sct_wait(c, POLLOUT, deadline, e);
@@ -143,6 +148,10 @@ static int sct_connect(struct sct *c, uint64_t deadline, struct strata_err *e)
         int err = 0;
         socklen_t el = sizeof(err);
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+        if (err == ECONNREFUSED) {
+            c->refused = true;
+            return strata_err_set(e, STRATA_EUNAVAIL, "%s: connection refused", c->url);
+        }
         if (err != 0)
             return strata_err_set(e, STRATA_EUNAVAIL, "%s: connect: %s", c->url, strerror(err));
     }
@@ -201,6 +210,7 @@ int sct_call(struct sct *c, const uint8_t *body, size_t len, uint32_t id, unsign
 {
     uint64_t deadline = strata_now_ms() + timeout_ms;
     int rc = 0;
+    c->refused = false;
     if (!c->up) {
         sct_disconnect(c);
         rc = sct_connect(c, deadline, e);
@@ -236,6 +246,11 @@ int sct_call(struct sct *c, const uint8_t *body, size_t len, uint32_t id, unsign
     }
     sct_disconnect(c); /* a late reply must not be taken for the next call's */
     return rc;
+}
+
+bool sct_refused(const struct sct *c)
+{
+    return c->refused;
 }
 
 void sct_close(struct sct *c)

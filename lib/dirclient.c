@@ -15,11 +15,12 @@
 #include "client.h"
 #include "loop.h"
 
-/* First per-attempt timeout: a dead node (nothing listening) costs this much per visit, since a
- * non-blocking dial just keeps retrying; it doubles every full rotation so that a slow but live
- * node eventually gets the whole remaining time. A node that answered last time gets
- * DC_ALIVE_FACTOR times more (a commit under load can be slow), but not unbounded: a leader
- * that died with our request in flight never answers, and the next leader must get its turn. */
+/* First per-attempt timeout: a dead node that does not refuse (a host down, a stopped process)
+ * costs this much per visit, where a refused connection costs nothing; it doubles every full
+ * rotation so that a slow but live node eventually gets the whole remaining time. A node that
+ * answered last time gets DC_ALIVE_FACTOR times more (a commit under load can be slow), but not
+ * unbounded: a leader that died with our request in flight never answers, and the next leader must
+ * get its turn. */
 #define DC_ATTEMPT_MS 500u
 #define DC_ALIVE_FACTOR 4u
 #define DC_BACKOFF_MIN_MS 10u
@@ -125,10 +126,12 @@ const char *strata_dirclient_node_url(const struct strata_dirclient *c, int i)
     return i >= 0 && i < c->n ? c->urls[i] : NULL;
 }
 
-/* One request to node i. Returns 0 with *reply (any status) or a transport error in e. */
+/* One request to node i. Returns 0 with *reply (any status) or a transport error in e;
+ * *refused tells that nothing listens there (it failed at once: try the next node now). */
 static int dc_send(struct strata_dirclient *c, int i, strata_env *req, unsigned timeout_ms,
-                   strata_env **reply, struct strata_err *e)
+                   strata_env **reply, bool *refused, struct strata_err *e)
 {
+    *refused = false;
     if (c->cl[i] == NULL) {
         int rc = strata_sclient_open(c->urls[i], &c->cl[i], e);
         if (rc != 0)
@@ -136,6 +139,7 @@ static int dc_send(struct strata_dirclient *c, int i, strata_env *req, unsigned 
     }
     int rc = strata_sclient_call(c->cl[i], req, timeout_ms, reply, e);
     c->alive[i] = rc == 0;
+    *refused = rc != 0 && strata_sclient_refused(c->cl[i]);
     return rc;
 }
 
@@ -164,6 +168,13 @@ static int dc_leader_hint(const struct strata_dirclient *c, const char *msg)
     return -1;
 }
 
+/* A node's answer that the directory has no leader for longer than an election takes (no
+ * quorum): the words of directory/dird_forward.c. */
+static bool dc_no_leader(int status, const char *msg)
+{
+    return status == STRATA_EUNAVAIL && msg != NULL && strncmp(msg, "no leader", 9) == 0;
+}
+
 /* Rotate over the nodes until one gives a final answer or the deadline passes. */
 static int dc_rotate(struct strata_dirclient *c, strata_env *req, unsigned timeout_ms,
                      bool is_write, const char *what, strata_env **reply, struct strata_err *e)
@@ -172,6 +183,9 @@ static int dc_rotate(struct strata_dirclient *c, strata_env *req, unsigned timeo
     uint64_t cap = DC_ATTEMPT_MS;
     unsigned backoff = DC_BACKOFF_MIN_MS;
     int node = c->cur, tried = 0;
+    int refused_run = 0;  /* nodes in a row where nothing listens */
+    int noleader_run = 0; /* nodes in a row that said "no leader" or where nothing listens */
+    bool noleader = false;
     int last_code = STRATA_ETIMEDOUT;
     char last_msg[sizeof(e->msg)] = "no attempt made";
     *reply = NULL;
@@ -183,8 +197,14 @@ static int dc_rotate(struct strata_dirclient *c, strata_env *req, unsigned timeo
         strata_env *rep = NULL;
         struct strata_err err = {0};
         uint64_t attempt = c->alive[node] ? cap * DC_ALIVE_FACTOR : cap;
-        int rc = dc_send(c, node, req, left < attempt ? left : (unsigned)attempt, &rep, &err);
+        bool refused = false;
+        int rc =
+            dc_send(c, node, req, left < attempt ? left : (unsigned)attempt, &rep, &refused, &err);
         int next = (node + 1) % c->n;
+        refused_run = refused ? refused_run + 1 : 0;
+        bool said_noleader = rc == 0 && dc_no_leader(rep->status, rep->message);
+        noleader_run = refused || said_noleader ? noleader_run + 1 : 0;
+        noleader = noleader || said_noleader;
         if (rc == 0) {
             c->cur = node;
             if (rep->status == 0) {
@@ -205,6 +225,14 @@ static int dc_rotate(struct strata_dirclient *c, strata_env *req, unsigned timeo
             if (hint >= 0 && hint != node)
                 next = hint;
             strata_msg_free(rep);
+            if (noleader && noleader_run >= c->n)
+                break; /* every node either is down or has known no leader for a while */
+        } else if (refused_run == c->n) {
+            /* No node listens: waiting would not change that, the operator should hear now. */
+            if (c->n == 1)
+                return strata_err_set(e, rc, "%s", err.msg);
+            return strata_err_set(e, rc, "%s: no directory node is listening (last: %s)", what,
+                                  err.msg);
         } else if (dc_transport_retryable(rc)) {
             last_code = rc;
             snprintf(last_msg, sizeof(last_msg), "%s", err.msg);
@@ -214,11 +242,22 @@ static int dc_rotate(struct strata_dirclient *c, strata_env *req, unsigned timeo
         node = next;
         if (++tried % c->n == 0 && cap < timeout_ms)
             cap *= 2;
+        if (refused)
+            continue; /* it failed at once: the next node now */
         now = strata_now_ms();
         if (now + backoff >= deadline)
             break;
         dc_sleep_ms(backoff);
         backoff = backoff * 2 > DC_BACKOFF_MAX_MS ? DC_BACKOFF_MAX_MS : backoff * 2;
+    }
+    if (noleader) {
+        int up = 0; /* nodes that answered the last time they were asked */
+        for (int i = 0; i < c->n; i++)
+            up += c->alive[i];
+        return strata_err_set(e, STRATA_EUNAVAIL,
+                              "%s: no leader: the directory has no quorum (%d of %d nodes "
+                              "answer; last: %s)",
+                              what, up, c->n, last_msg);
     }
     /* "No leader" for the whole wait is unavailability to the caller; keep timeouts as such. */
     if (last_code == STRATA_ENOTLEADER || last_code == STRATA_EBUSY || last_code == STRATA_EPROTO)
@@ -254,7 +293,8 @@ int strata_dirclient_call_node(struct strata_dirclient *c, int i, strata_env *re
     if (i < 0 || i >= c->n)
         return strata_err_set(e, STRATA_EINVAL, "no directory node %d (have %d)", i, c->n);
     strata_env *rep = NULL;
-    int rc = dc_send(c, i, req, timeout_ms, &rep, e);
+    bool refused;
+    int rc = dc_send(c, i, req, timeout_ms, &rep, &refused, e);
     if (rc != 0)
         return rc;
     if (rep->status != 0) {

@@ -18,7 +18,12 @@ void strata_dirclient_close(struct strata_dirclient *c);
  * failure, STRATA_ENOTLEADER, STRATA_EUNAVAIL or STRATA_EBUSY it moves to the next node and
  * retries the same (client_id, req_id) - the directory applies it at most once - until
  * timeout_ms has passed. Returns 0 with *reply (status 0, write_reply body) or the error the
- * directory gave (validation errors are final and not retried). */
+ * directory gave (validation errors are final and not retried).
+ * A node where nothing listens (strata_sclient_refused) is passed over at once; when no node
+ * listens, or every node is down or answers "no leader" (no quorum), it gives up at once with
+ * STRATA_EUNAVAIL: "URL: connection refused", "...: no directory node is listening (...)" or
+ * "...: no leader: the directory has no quorum (N of M nodes answer; ...)". The same holds for
+ * strata_dirclient_call. */
 int strata_dirclient_write(struct strata_dirclient *c, Strata__V1__Command *cmd,
                            unsigned timeout_ms, strata_env **reply, struct strata_err *e);
 

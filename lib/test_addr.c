@@ -446,6 +446,35 @@ static void test_name_check(void **state)
     assert_non_null(strstr(e.msg, "domain"));
 }
 
+/* One check of URL flags for every daemon and the CLI. */
+static void test_url_check(void **state)
+{
+    (void)state;
+    struct strata_err e = {0};
+    assert_int_equal(strata_url_check("tcp://127.0.0.1:7001", "--cs", &e), 0);
+    assert_int_equal(strata_url_check("tls+tcp://dir1.example:7001", "--cs", &e), 0);
+    assert_int_equal(strata_url_check("tcp://[::1]:7001", "--cs", &e), 0);
+    assert_int_equal(strata_url_check("tcp://:7001", "--listen", &e), 0); /* every address */
+    assert_int_equal(strata_url_check("ipc:///run/strata/cs.sock", "--cs", &e), 0);
+    assert_int_equal(strata_url_check("127.0.0.1:7001", "--cs", &e), STRATA_EINVAL);
+    assert_string_equal(e.msg, "--cs must be a URL like tcp://HOST:PORT (or tls+tcp://HOST:PORT, "
+                               "ipc://PATH), not \"127.0.0.1:7001\"");
+    assert_int_equal(strata_url_check("http://a:1", "--cs", &e), STRATA_EINVAL);
+    assert_int_equal(strata_url_check("tcp://127.0.0.1", "--cs", &e), STRATA_EINVAL);
+    assert_non_null(strstr(e.msg, "lacks a HOST:PORT"));
+    assert_int_equal(strata_url_check("tcp://127.0.0.1:70000", "--cs", &e), STRATA_EINVAL);
+    assert_int_equal(strata_url_check("tcp://127.0.0.1:x", "--cs", &e), STRATA_EINVAL);
+    assert_int_equal(strata_url_check("ipc://", "--cs", &e), STRATA_EINVAL);
+    assert_int_equal(strata_url_check("", "--cs", &e), STRATA_EINVAL);
+    assert_int_equal(strata_url_check(NULL, "--cs", &e), STRATA_EINVAL);
+
+    assert_int_equal(strata_urls_check("tcp://a:1, tls+tcp://b:2 ,ipc:///x", "--cs", &e), 0);
+    assert_int_equal(strata_urls_check("tcp://a:1,b:2", "--cs", &e), STRATA_EINVAL);
+    assert_non_null(strstr(e.msg, "not \"b:2\""));
+    assert_int_equal(strata_urls_check(" , ", "--cs", &e), STRATA_EINVAL);
+    assert_int_equal(strata_urls_check("", "--cs", &e), STRATA_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +490,7 @@ int main(void)
         cmocka_unit_test(test_u64_parse),
         cmocka_unit_test(test_hostport_parse),
         cmocka_unit_test(test_name_check),
+        cmocka_unit_test(test_url_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

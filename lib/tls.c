@@ -254,6 +254,9 @@ bool strata_tls_url(const char *url)
 int strata_tls_url_check(const struct strata_tls *t, const char *url, const char *what,
                          struct strata_err *e)
 {
+    int rc = url != NULL ? strata_url_check(url, what, e) : 0;
+    if (rc != 0)
+        return rc;
     if (t == NULL && strata_tls_url(url))
         return strata_err_set(e, STRATA_EINVAL,
                               "%s %s: tls+tcp:// needs --tls-ca, --tls-cert and --tls-key", what,
@@ -269,11 +272,17 @@ int strata_tls_urls_check(const struct strata_tls *t, const char *urls, const ch
                           struct strata_err *e)
 {
     char one[512];
+    int rc = strata_urls_check(urls, what, e);
+    if (rc != 0)
+        return rc;
     for (const char *p = urls; p != NULL && *p != '\0';) {
+        p += strspn(p, " \t");
         size_t n = strcspn(p, ",");
-        snprintf(one, sizeof(one), "%.*s", (int)(n < sizeof(one) ? n : sizeof(one) - 1), p);
-        int rc = strata_tls_url_check(t, one, what, e);
-        if (rc != 0)
+        size_t len = n;
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        snprintf(one, sizeof(one), "%.*s", (int)(len < sizeof(one) ? len : sizeof(one) - 1), p);
+        if (len > 0 && (rc = strata_tls_url_check(t, one, what, e)) != 0)
             return rc;
         p += n;
         if (*p == ',')
