@@ -298,24 +298,6 @@ static uint64_t counter(struct strata_sclient *c, const char *name)
     return v;
 }
 
-static bool dir_ready(void *arg)
-{
-    Strata__V1__ClusterStatusRequest sr = STRATA__V1__CLUSTER_STATUS_REQUEST__INIT;
-    strata_env req = STRATA__V1__ENVELOPE__INIT, *rep = NULL;
-    req.body_case = STRATA__V1__ENVELOPE__BODY_CLUSTER_STATUS;
-    req.cluster_status = &sr;
-    struct strata_sclient *c;
-    bool ok = false;
-    if (strata_sclient_open(arg, &c, NULL) == 0) {
-        ok = strata_sclient_call(c, &req, 500, &rep, NULL) == 0 && rep->status == 0 &&
-             rep->cluster_status_reply->leader_id != 0;
-        if (rep)
-            strata_msg_free(rep);
-        strata_sclient_close(c);
-    }
-    return ok;
-}
-
 static bool cs_ready(void *arg)
 {
     Strata__V1__CacheShowRequest cr = STRATA__V1__CACHE_SHOW_REQUEST__INIT;
@@ -396,7 +378,7 @@ static void stack_start(struct stack *st, const char *base, bool tls)
         argv_tls(dargv, &n, "directory", "1");
     dargv[n] = NULL;
     st->dird = h_spawn(dargv, log);
-    if (st->dird <= 0 || !h_wait_until(dir_ready, st->api, 20000))
+    if (st->dird <= 0 || !h_wait_until(h_dir_has_leader, st->api, 20000))
         die("strata-dird did not start (log %s)", log);
     struct strata_err e;
     if (strata_dirclient_open(st->api, &st->dc, &e) != 0)
@@ -541,20 +523,9 @@ int main(int argc, char **argv)
          false, 0, 0},
         STRATA_FLAGS_END,
     };
-    struct strata_err fe = {0};
-    int argi = 1;
-    int frc = strata_flags_parse(flags, argc, argv, &argi, &fe);
-    if (frc == STRATA_ENOTFOUND) {
-        printf("usage: cs-bench [flags]\n");
-        strata_flags_usage(stdout, flags);
-        return 0;
-    }
-    if (frc == 0 && argi < argc)
-        frc = strata_err_set(&fe, STRATA_EINVAL, "unexpected argument '%s'", argv[argi]);
-    if (frc != 0) {
-        fprintf(stderr, "cs-bench: %s\n", fe.msg);
-        return 2;
-    }
+    int st = strata_flags_main(flags, argc, argv, "cs-bench");
+    if (st >= 0)
+        return st;
     signal(SIGPIPE, SIG_IGN);
     char self[4096];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);

@@ -112,24 +112,6 @@ static void argv_tls(char **argv, int *n, const char *role, const char *name)
     argv[(*n)++] = (char *)f.key;
 }
 
-static bool dir_ready(void *arg)
-{
-    Strata__V1__ClusterStatusRequest sr = STRATA__V1__CLUSTER_STATUS_REQUEST__INIT;
-    strata_env req = STRATA__V1__ENVELOPE__INIT, *rep = NULL;
-    req.body_case = STRATA__V1__ENVELOPE__BODY_CLUSTER_STATUS;
-    req.cluster_status = &sr;
-    struct strata_sclient *c;
-    bool ok = false;
-    if (strata_sclient_open(arg, &c, NULL) == 0) {
-        ok = strata_sclient_call(c, &req, 500, &rep, NULL) == 0 && rep->status == 0 &&
-             rep->cluster_status_reply->leader_id != 0;
-        if (rep)
-            strata_msg_free(rep);
-        strata_sclient_close(c);
-    }
-    return ok;
-}
-
 /* One directory node per mode, up for the whole run: HostRegister is a directory write. */
 static int dird_start(struct mode *m, struct strata_err *e)
 {
@@ -156,7 +138,7 @@ static int dird_start(struct mode *m, struct strata_err *e)
         argv_tls(argv, &n, "directory", "1");
     argv[n] = NULL;
     m->dird = h_spawn(argv, log);
-    if (m->dird <= 0 || !h_wait_until(dir_ready, m->dir_api, 20000))
+    if (m->dird <= 0 || !h_wait_until(h_dir_has_leader, m->dir_api, 20000))
         return strata_err_set(e, STRATA_EUNAVAIL, "strata-dird did not start (log %s)", log);
     return 0;
 }
@@ -495,19 +477,9 @@ int main(int argc, char **argv)
         STRATA_FLAGS_END,
     };
     struct strata_err e = {0};
-    int argi = 1;
-    int rc = strata_flags_parse(flags, argc, argv, &argi, &e);
-    if (rc == STRATA_ENOTFOUND) {
-        printf("usage: storm-bench [flags]\n");
-        strata_flags_usage(stdout, flags);
-        return 0;
-    }
-    if (rc == 0 && argi < argc)
-        rc = strata_err_set(&e, STRATA_EINVAL, "unexpected argument '%s'", argv[argi]);
-    if (rc != 0) {
-        fprintf(stderr, "storm-bench: %s\n", e.msg);
-        return 2;
-    }
+    int st = strata_flags_main(flags, argc, argv, "storm-bench");
+    if (st >= 0)
+        return st;
     if (B.bin != NULL)
         setenv("STRATA_BIN", B.bin, 1);
     /* the agents' clients log every registration at info: 2,000 lines per storm */

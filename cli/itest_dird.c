@@ -18,53 +18,19 @@
 static char api_url[64];
 static char err_path[512];
 
-struct out {
-    int status;
-    char *out, *err;
-};
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    if (f != NULL) {
-        char chunk[4096];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-            fwrite(chunk, 1, n, m);
-        fclose(f);
-    }
-    fclose(m);
-    return buf;
-}
-
 /* Run `strata --directory API ARGS`, capturing stdout and stderr apart. */
-static struct out strata(const char *args)
+static struct h_out strata(const char *args)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "%s --directory %s %s 2>%s", h_bin("strata"), api_url, args,
-             err_path);
-    struct out o = {0};
-    o.status = h_run(cmd, &o.out);
-    o.err = slurp(err_path);
-    if (o.out == NULL)
-        o.out = strdup("");
-    return o;
-}
-
-static void out_free(struct out *o)
-{
-    free(o->out);
-    free(o->err);
+    snprintf(cmd, sizeof(cmd), "%s --directory %s %s", h_bin("strata"), api_url, args);
+    return h_run_out(cmd, err_path);
 }
 
 /* Assert that `args` exits with success (want_ok) or failure, and that stdout holds every
  * string of `want` (NULL-terminated). */
 static void expect(const char *args, bool want_ok, const char *const *want)
 {
-    struct out o = strata(args);
+    struct h_out o = strata(args);
     if ((o.status == 0) != want_ok)
         fail_msg("strata %s: exit %d (want %s)\nstdout: %s\nstderr: %s", args, o.status,
                  want_ok ? "0" : "non-zero", o.out, o.err);
@@ -74,7 +40,7 @@ static void expect(const char *args, bool want_ok, const char *const *want)
                      o.err);
     if (want_ok && o.err[0] != '\0')
         fail_msg("strata %s: succeeded but wrote to stderr: %s", args, o.err);
-    out_free(&o);
+    h_out_free(&o);
 }
 
 /* Exactly one line, newline-terminated. */
@@ -90,9 +56,9 @@ static bool one_line(const char *s)
 static bool has_leader(void *arg)
 {
     (void)arg;
-    struct out o = strata("--json --timeout-ms 1000 cluster status");
+    struct h_out o = strata("--json --timeout-ms 1000 cluster status");
     bool ok = o.status == 0 && strstr(o.out, "\"leader\":1,") != NULL;
-    out_free(&o);
+    h_out_free(&o);
     return ok;
 }
 
@@ -103,7 +69,7 @@ static int setup(void **state)
     char data[512], log[512], raft[32], cluster[64], id[] = "1";
     snprintf(data, sizeof(data), "%s/node1", dir);
     snprintf(log, sizeof(log), "%s/node1.log", dir);
-    snprintf(err_path, sizeof(err_path), "%s/stderr", dir);
+    snprintf(err_path, sizeof(err_path), "%s", dir);
     int rp = h_free_port(), ap = h_free_port();
     snprintf(raft, sizeof(raft), "127.0.0.1:%d", rp);
     h_tls_operator();
@@ -174,12 +140,12 @@ static void test_admin_and_lists(void **state)
     OK("vnet delete --vni 900", "vnet 900");
     OK("--json domain delete spare", "\"op\":\"domain delete\"");
     /* creating what exists is an error, one line on stderr */
-    struct out o = strata("domain create acme");
+    struct h_out o = strata("domain create acme");
     assert_int_not_equal(o.status, 0);
     assert_string_equal(o.out, "");
     assert_true(strncmp(o.err, "strata: ", 8) == 0);
     assert_true(one_line(o.err));
-    out_free(&o);
+    h_out_free(&o);
 }
 
 static void test_endpoints_and_resolve(void **state)
@@ -208,11 +174,11 @@ static void test_endpoints_and_resolve(void **state)
 
     FAILS("--json resolve --vni 100 --ip 10.1.0.99",
           "{\"error\":\"ENOTFOUND\",\"message\":\"no endpoint with IP 10.1.0.99 in VNI 100\"}\n");
-    struct out o = strata("resolve --vni 100 --ip 10.1.0.99");
+    struct h_out o = strata("resolve --vni 100 --ip 10.1.0.99");
     assert_int_not_equal(o.status, 0);
     assert_string_equal(o.out, "");
     assert_string_equal(o.err, "strata: no endpoint with IP 10.1.0.99 in VNI 100\n");
-    out_free(&o);
+    h_out_free(&o);
     /* MACs are echoed as the directory spells them, whatever was typed */
     OK("endpoint add --vni 100 --mac 02:00:00:00:01:0A --ip 10.1.0.10 --host h1",
        "added endpoint 02:00:00:00:01:0a in vnet 100");

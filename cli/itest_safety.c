@@ -17,55 +17,19 @@
 
 static char err_path[512];
 
-struct out {
-    int status;
-    char *out, *err;
-    uint64_t ms;
-};
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    if (f != NULL) {
-        char chunk[4096];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-            fwrite(chunk, 1, n, m);
-        fclose(f);
-    }
-    fclose(m);
-    return buf;
-}
-
 /* Run binary `bin` with `args`, capturing stdout and stderr apart, and timing it. */
-static struct out run(const char *bin, const char *args)
+static struct h_out run(const char *bin, const char *args)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "%s %s 2>%s", h_bin(bin), args, err_path);
-    struct out o = {0};
-    uint64_t t0 = strata_now_ms();
-    o.status = h_run(cmd, &o.out);
-    o.ms = strata_now_ms() - t0;
-    o.err = slurp(err_path);
-    if (o.out == NULL)
-        o.out = strdup("");
-    return o;
-}
-
-static void out_free(struct out *o)
-{
-    free(o->out);
-    free(o->err);
+    snprintf(cmd, sizeof(cmd), "%s %s", h_bin(bin), args);
+    return h_run_out(cmd, err_path);
 }
 
 static int setup(void **state)
 {
     (void)state;
     const char *dir = h_tmpdir("cli-safety");
-    snprintf(err_path, sizeof(err_path), "%s/stderr", dir);
+    snprintf(err_path, sizeof(err_path), "%s", dir);
     h_tls_operator();
     return 0;
 }
@@ -78,21 +42,21 @@ static void test_refused_at_once(void **state)
     int port = h_free_port();
     snprintf(args, sizeof(args), "--timeout-ms 5000 --directory %s127.0.0.1:%d vnet list",
              h_tls_scheme(), port);
-    struct out o = run("strata", args);
+    struct h_out o = run("strata", args);
     snprintf(want, sizeof(want), "strata: %s127.0.0.1:%d: connection refused\n", h_tls_scheme(),
              port);
     assert_int_equal(o.status, 1);
     assert_string_equal(o.err, want);
     if (o.ms >= 1000)
         fail_msg("took %llu ms", (unsigned long long)o.ms);
-    out_free(&o);
+    h_out_free(&o);
 
     /* an agent's control socket that is not there */
     o = run("strata", "--timeout-ms 5000 cache show --agent /nonexistent/agent.sock");
     assert_int_equal(o.status, 1);
     assert_string_equal(o.err, "strata: ipc:///nonexistent/agent.sock: no such socket\n");
     assert_true(o.ms < 1000);
-    out_free(&o);
+    h_out_free(&o);
 
     /* two directory nodes, neither up: both tried, at once */
     snprintf(args, sizeof(args),
@@ -104,7 +68,7 @@ static void test_refused_at_once(void **state)
     assert_non_null(strstr(o.out, "{\"error\":\"EUNAVAIL\""));
     assert_non_null(strstr(o.out, "no directory node is listening"));
     assert_true(o.ms < 1000);
-    out_free(&o);
+    h_out_free(&o);
 }
 
 /* A URL without its scheme: the same message from the CLI and each daemon, a usage error. */
@@ -130,10 +94,10 @@ static void test_url_without_scheme(void **state)
          "--ctl /nonexistent/g.sock"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct out o = run(cases[i].bin, cases[i].args);
+        struct h_out o = run(cases[i].bin, cases[i].args);
         if (o.status != 2 || strstr(o.err, "must be a URL like tcp://HOST:PORT") == NULL)
             fail_msg("%s %s: exit %d, stderr: %s", cases[i].bin, cases[i].args, o.status, o.err);
-        out_free(&o);
+        h_out_free(&o);
     }
 }
 
@@ -141,9 +105,9 @@ static void test_url_without_scheme(void **state)
 static void test_exit_status(void **state)
 {
     (void)state;
-    struct out o = run("strata", "--help");
+    struct h_out o = run("strata", "--help");
     assert_int_equal(o.status, 0);
-    out_free(&o);
+    h_out_free(&o);
     static const char *const usage[] = {
         "frobnicate",
         "",
@@ -157,11 +121,11 @@ static void test_exit_status(void **state)
         o = run("strata", usage[i]);
         if (o.status != 2)
             fail_msg("strata %s: exit %d (want 2), stderr: %s", usage[i], o.status, o.err);
-        out_free(&o);
+        h_out_free(&o);
     }
     o = run("strata", "pki issue --dir /nonexistent --role agent --id h1");
     assert_int_equal(o.status, 1);
-    out_free(&o);
+    h_out_free(&o);
 }
 
 int main(void)

@@ -228,3 +228,22 @@ void strata_flags_usage(FILE *out, const struct strata_flag *tbl)
         fputc('\n', out);
     }
 }
+
+int strata_flags_main(const struct strata_flag *tbl, int argc, char **argv, const char *prog)
+{
+    struct strata_err e = {0};
+    int argi = 1;
+    int rc = strata_flags_parse(tbl, argc, argv, &argi, &e);
+    if (rc == STRATA_ENOTFOUND) {
+        printf("usage: %s [flags]\n", prog);
+        strata_flags_usage(stdout, tbl);
+        return 0;
+    }
+    if (rc == 0 && argi < argc)
+        rc = strata_err_set(&e, STRATA_EINVAL, "unexpected argument '%s'", argv[argi]);
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s\n", prog, e.msg);
+        return 2;
+    }
+    return -1;
+}

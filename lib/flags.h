@@ -41,6 +41,11 @@ struct strata_flag {
 int strata_flags_parse(const struct strata_flag *tbl, int argc, char **argv, int *argi,
                        struct strata_err *e);
 
+/* For a program's main, whose arguments are all flags: parse argv[1..] against `tbl`. Returns -1
+ * to go on; otherwise the status to exit with, after printing the usage (--help: 0) or the error
+ * as "PROG: message" (2). */
+int strata_flags_main(const struct strata_flag *tbl, int argc, char **argv, const char *prog);
+
 /* Print one line per flag: "  --data-dir DIR   where Raft keeps its log (required)". */
 void strata_flags_usage(FILE *out, const struct strata_flag *tbl);
 

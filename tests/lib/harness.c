@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client.h"
+
 #define H_MAX_PIDS 256
 #define H_MAX_DIRS 64
 
@@ -374,4 +376,63 @@ double h_metric(const char *text, const char *name)
             p++;
     }
     return -1;
+}
+
+bool h_dir_has_leader(void *url)
+{
+    Strata__V1__ClusterStatusRequest sr = STRATA__V1__CLUSTER_STATUS_REQUEST__INIT;
+    strata_env req = STRATA__V1__ENVELOPE__INIT, *rep = NULL;
+    req.body_case = STRATA__V1__ENVELOPE__BODY_CLUSTER_STATUS;
+    req.cluster_status = &sr;
+    struct strata_sclient *c;
+    bool ok = false;
+    if (strata_sclient_open(url, &c, NULL) == 0) {
+        ok = strata_sclient_call(c, &req, 500, &rep, NULL) == 0 && rep->status == 0 &&
+             rep->cluster_status_reply->leader_id != 0;
+        if (rep)
+            strata_msg_free(rep);
+        strata_sclient_close(c);
+    }
+    return ok;
+}
+
+static char *h_slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (f != NULL) {
+        char chunk[4096];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+            fwrite(chunk, 1, n, m);
+        fclose(f);
+    }
+    fclose(m);
+    return buf;
+}
+
+struct h_out h_run_out(const char *cmdline, const char *dir)
+{
+    char err_path[PATH_MAX], cmd[8192];
+    snprintf(err_path, sizeof(err_path), "%s/stderr.%d", dir, (int)getpid());
+    snprintf(cmd, sizeof(cmd), "%s 2>%s", cmdline, err_path);
+    struct h_out o = {0};
+    uint64_t t0 = h_now_ms();
+    o.status = h_run(cmd, &o.out);
+    o.ms = h_now_ms() - t0;
+    o.err = h_slurp(err_path);
+    unlink(err_path);
+    if (o.out == NULL)
+        o.out = strdup("");
+    if (o.err == NULL)
+        o.err = strdup("");
+    return o;
+}
+
+void h_out_free(struct h_out *o)
+{
+    free(o->out);
+    free(o->err);
 }

@@ -33,6 +33,17 @@ bool h_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms);
  * the exit status (0..255) or -1. */
 int h_run(const char *cmdline, char **out);
 
+/* A command's exit status (as h_run), its stdout and stderr apart (never NULL), and how long it
+ * ran. */
+struct h_out {
+    int status;
+    char *out, *err;
+    uint64_t ms;
+};
+/* Run a shell command line capturing both (stderr through a file in `dir`). */
+struct h_out h_run_out(const char *cmdline, const char *dir);
+void h_out_free(struct h_out *o);
+
 /* GET http://127.0.0.1:port/path (HTTP/1.0, 2 s timeout); the body in a malloc'd string, or NULL
  * when the server cannot be reached or does not answer 200. */
 char *h_http_get(int port, const char *path);
@@ -44,5 +55,9 @@ double h_metric(const char *text, const char *name);
 void h_cleanup(void);
 
 uint64_t h_now_ms(void);
+
+/* For h_wait_until: whether the directory node at URL `url` (a char *) answers a cluster status
+ * naming a leader. */
+bool h_dir_has_leader(void *url);
 
 #endif
