@@ -152,6 +152,7 @@ int cli_cluster_transfer(struct cli_ctx *, const struct cli_args *, struct strat
 int cli_domain_create(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_domain_delete(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_host_delete(struct cli_ctx *, const struct cli_args *, struct strata_err *);
+int cli_subnet_delete(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_domain_list(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_vnet_create(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_vnet_list(struct cli_ctx *, const struct cli_args *, struct strata_err *);

@@ -255,6 +255,38 @@ int cli_subnet_create(struct cli_ctx *ctx, const struct cli_args *a, struct stra
     return 0;
 }
 
+int cli_subnet_delete(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
+{
+    struct strata_cidr c;
+    int rc = strata_cidr_parse(a->cidr, &c, e);
+    if (rc != 0)
+        return rc;
+    char cbuf[STRATA_IP_STRLEN + 4];
+    strata_cidr_format(&c, cbuf);
+    Strata__V1__Subnet s = STRATA__V1__SUBNET__INIT;
+    s.vni = a->vni;
+    s.prefix.data = c.ip.a;
+    s.prefix.len = strata_ip_len(&c.ip);
+    s.plen = c.plen;
+    Strata__V1__Command cmd = STRATA__V1__COMMAND__INIT;
+    cmd.op_case = STRATA__V1__COMMAND__OP_SUBNET_DELETE;
+    cmd.subnet_delete = &s;
+    uint64_t index;
+    if ((rc = cmd_write(ctx, &cmd, &index, NULL, e)) != 0)
+        return rc;
+    if (ctx->json) {
+        struct cli_json j;
+        cmd_json_write_begin(ctx, &j, "subnet delete", index);
+        cli_json_u64(&j, "vni", a->vni);
+        cli_json_str(&j, "cidr", cbuf);
+        cmd_json_end(&j);
+    } else {
+        fprintf(ctx->out, "deleted subnet %s of vnet %u (index %llu)\n", cbuf, a->vni,
+                (unsigned long long)index);
+    }
+    return 0;
+}
+
 static const char *admin_fmt_cidr(const Strata__V1__Subnet *s, char *buf)
 {
     struct strata_cidr c;

@@ -61,6 +61,11 @@ static const struct strata_flag f_subnet_create[] = {
     F_STR("gateway", gateway, "IP", REQ, "gateway address inside the prefix"),
     STRATA_FLAGS_END,
 };
+static const struct strata_flag f_subnet_delete[] = {
+    F_VNI("vni", vni, REQ, "VN the subnet belongs to"),
+    F_STR("cidr", cidr, "CIDR", REQ, "the subnet's prefix"),
+    STRATA_FLAGS_END,
+};
 static const struct strata_flag f_vni_list[] = {
     F_VNI("vni", vni, OPT, "only this VN"),
     F_MIN_INDEX,
@@ -195,6 +200,8 @@ const struct cli_cmd cli_cmds[] = {
     {"subnet", "create", f_subnet_create, NULL, 0, 0, NULL, cli_subnet_create,
      "add a subnet to a VN (subnets of different VNs may overlap)"},
     {"subnet", "list", f_vni_list, NULL, 0, 0, NULL, cli_subnet_list, "list subnets"},
+    {"subnet", "delete", f_subnet_delete, NULL, 0, 0, NULL, cli_subnet_delete,
+     "delete a subnet (refused while an endpoint has an address in it)"},
     {"host", "add", f_host_add, NULL, 0, 0, NULL, cli_host_add, "register a hypervisor host"},
     {"host", "list", f_list, NULL, 0, 0, NULL, cli_host_list, "list hosts"},
     {"host", "delete", f_host_delete, NULL, 0, 0, NULL, cli_host_delete,

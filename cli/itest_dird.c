@@ -137,6 +137,9 @@ static void test_admin_and_lists(void **state)
     OK("domain create spare", "created domain spare");
     OK("vnet create --vni 900 --domain spare", "created vnet 900");
     FAILS("--json domain delete spare", "domain spare still has 1 VN (VNI 900): delete them first");
+    OK("subnet create --vni 900 --cidr 10.90.0.0/24 --gateway 10.90.0.1", "10.90.0.0/24");
+    FAILS("--json subnet delete --vni 900 --cidr 10.91.0.0/24", "\"error\":\"ENOTFOUND\"");
+    OK("subnet delete --vni 900 --cidr 10.90.0.0/24", "deleted subnet 10.90.0.0/24 of vnet 900");
     OK("vnet delete --vni 900", "vnet 900");
     OK("--json domain delete spare", "\"op\":\"domain delete\"");
     /* creating what exists is an error, one line on stderr */

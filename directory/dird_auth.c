@@ -43,6 +43,7 @@ static const struct dird_rule *rule_of_command(const Strata__V1__Command *cmd)
     case STRATA__V1__COMMAND__OP_POLICY_DELETE:
     case STRATA__V1__COMMAND__OP_HOST_DELETE:
     case STRATA__V1__COMMAND__OP_DOMAIN_DELETE:
+    case STRATA__V1__COMMAND__OP_SUBNET_DELETE:
         return &R_ADMIN;
     case STRATA__V1__COMMAND__OP_HOST_ADD:
     case STRATA__V1__COMMAND__OP_ENDPOINT_ADD:

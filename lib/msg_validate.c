@@ -371,6 +371,15 @@ static int v_command(struct strata_err *e, const char *path, const Strata__V1__C
     case STRATA__V1__COMMAND__OP_HOST_DELETE:
         TRY(v_present(e, path, "host_delete", c->host_delete));
         return v_str(e, SUB("host_delete", -1), "id", c->host_delete->id, true);
+    case STRATA__V1__COMMAND__OP_SUBNET_DELETE: {
+        TRY(v_present(e, path, "subnet_delete", c->subnet_delete));
+        const Strata__V1__Subnet *s = c->subnet_delete;
+        TRY(v_vni(e, SUB("subnet_delete", -1), "vni", s->vni, false));
+        TRY(v_ip(e, SUB("subnet_delete", -1), "prefix", &s->prefix, true));
+        if (s->plen > (s->prefix.len == 4 ? 32u : 128u))
+            return strata_err_set(e, STRATA_EINVAL, "%s.subnet_delete.plen: %u", path, s->plen);
+        return 0;
+    }
     case STRATA__V1__COMMAND__OP_DOMAIN_DELETE:
         TRY(v_present(e, path, "domain_delete", c->domain_delete));
         return v_str(e, SUB("domain_delete", -1), "name", c->domain_delete->name, true);

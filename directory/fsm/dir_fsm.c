@@ -488,6 +488,9 @@ static int dispatch_op(struct dir_fsm *f, const Strata__V1__Command *cmd, struct
     case STRATA__V1__COMMAND__OP_HOST_DELETE:
         NEED(cmd->host_delete);
         return dir_op_host_delete(f, cmd->host_delete, res);
+    case STRATA__V1__COMMAND__OP_SUBNET_DELETE:
+        NEED(cmd->subnet_delete);
+        return dir_op_subnet_delete(f, cmd->subnet_delete, res);
     case STRATA__V1__COMMAND__OP_DOMAIN_DELETE:
         NEED(cmd->domain_delete);
         return dir_op_domain_delete(f, cmd->domain_delete, res);

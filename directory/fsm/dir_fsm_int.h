@@ -201,6 +201,7 @@ int dir_op_gateway_live(struct dir_fsm *f, const Strata__V1__GatewayLive *m,
 int dir_op_gateway_delete(struct dir_fsm *f, const Strata__V1__GatewayDelete *m,
                           struct dir_result *res);
 int dir_op_policy_set(struct dir_fsm *f, const Strata__V1__Policy *m, struct dir_result *res);
+int dir_op_subnet_delete(struct dir_fsm *f, const Strata__V1__Subnet *m, struct dir_result *res);
 int dir_op_host_delete(struct dir_fsm *f, const Strata__V1__HostDelete *m, struct dir_result *res);
 int dir_op_domain_delete(struct dir_fsm *f, const Strata__V1__DomainDelete *m,
                          struct dir_result *res);

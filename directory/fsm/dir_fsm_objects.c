@@ -245,6 +245,55 @@ int dir_op_subnet_create(struct dir_fsm *f, const Strata__V1__Subnet *m, struct 
     return 0;
 }
 
+int dir_op_subnet_delete(struct dir_fsm *f, const Strata__V1__Subnet *m, struct dir_result *res)
+{
+    struct dir_vn *vn = dir_vn_get(f, m->vni);
+    struct strata_cidr c, o;
+    struct strata_err e = {0};
+    char a[STRATA_IP_STRLEN + 4], b[STRATA_IP_STRLEN], macs[STRATA_MAC_STRLEN];
+    if (!vn)
+        return dir_fail(res, STRATA_ENOTFOUND, "unknown VNI %u", m->vni);
+    if (strata_cidr_from_bytes(m->prefix.data, m->prefix.len, m->plen, &c, &e) != 0)
+        return dir_fail(res, STRATA_EINVAL, "subnet: %s", e.msg);
+    size_t i = 0;
+    for (; i < vn->nsubnets; i++) {
+        const Strata__V1__Subnet *s = vn->subnets[i];
+        if (strata_cidr_from_bytes(s->prefix.data, s->prefix.len, s->plen, &o, NULL) == 0 &&
+            o.plen == c.plen && strata_ip_equal(&o.ip, &c.ip))
+            break;
+    }
+    if (i == vn->nsubnets)
+        return dir_fail(res, STRATA_ENOTFOUND, "VNI %u has no subnet %s", m->vni,
+                        strata_cidr_format(&c, a));
+    /* In use while an endpoint has an address in it; the gateway addresses are the
+     * directory's own and follow (dir_gw_touch). */
+    const Strata__V1__Endpoint *gwep = dir_gw_endpoint(f, m->vni);
+    struct dir_map_iter it = {0};
+    Strata__V1__Endpoint *ep;
+    while ((ep = dir_map_next(&f->eps_mac, &it))) {
+        if (ep->vni != m->vni || ep == gwep)
+            continue;
+        for (size_t k = 0; k < ep->n_ips; k++) {
+            struct strata_ip ip;
+            if (strata_ip_from_bytes(ep->ips[k].data, ep->ips[k].len, &ip, NULL) == 0 &&
+                strata_cidr_contains(&c, &ip))
+                return dir_fail(res, STRATA_ECONFLICT,
+                                "subnet %s of VNI %u is in use: endpoint %s has %s",
+                                strata_cidr_format(&c, a), m->vni,
+                                strata_mac_format(ep->mac.data, macs), strata_ip_format(&ip, b));
+        }
+    }
+    Strata__V1__Subnet *s = vn->subnets[i];
+    memmove(&vn->subnets[i], &vn->subnets[i + 1], (vn->nsubnets - i - 1) * sizeof(*vn->subnets));
+    vn->nsubnets--;
+    f->nsubnets--;
+    dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_SUBNET, true, s);
+    if (s->gateway.len)
+        dir_gw_touch(f, m->vni);
+    dir_obj_free(f, s);
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------- hosts, gateways
  */
 

@@ -282,6 +282,52 @@ static void test_host_and_domain_delete(void **state)
     assert_int_equal(t_vnet(t, 301, "other", "x"), STRATA_ENOTFOUND);
 }
 
+static int del_subnet(struct t_fsm *t, uint32_t vni, const char *cidr)
+{
+    Strata__V1__Command c = STRATA__V1__COMMAND__INIT;
+    Strata__V1__Subnet s = STRATA__V1__SUBNET__INIT;
+    struct strata_cidr cc;
+    assert_int_equal(strata_cidr_parse(cidr, &cc, NULL), 0);
+    s.vni = vni;
+    s.prefix = (ProtobufCBinaryData){strata_ip_len(&cc.ip), cc.ip.a};
+    s.plen = cc.plen;
+    c.op_case = STRATA__V1__COMMAND__OP_SUBNET_DELETE;
+    c.subnet_delete = &s;
+    return t_apply(t, &c);
+}
+
+/* The endpoint holding VN vni's gateway addresses (NULL: none), found by one of them. */
+static const Strata__V1__Endpoint *gw_ep(struct t_fsm *t, uint32_t vni, const char *ip)
+{
+    struct strata_ip a;
+    assert_int_equal(strata_ip_parse(ip, &a, NULL), 0);
+    return dir_fsm_endpoint_by_ip(t->f, vni, &a);
+}
+
+/* A subnet goes when no endpoint has an address in it; its gateway address goes with it. */
+static void test_subnet_delete(void **state)
+{
+    struct t_fsm *t = *state;
+    t_base(t);
+    uint32_t vnis[] = {100};
+    assert_int_equal(t_gw(t, "gw1", "192.168.9.1", vnis, 1), 0);
+    assert_int_equal(t_gw_live(t, "gw1", true, "cs1"), 0);
+    assert_int_equal(t_subnet(t, 100, "10.9.0.0/24", "10.9.0.1"), 0);
+    assert_int_equal(gw_ep(t, 100, "10.1.0.1")->n_ips, 2);
+    assert_int_equal(t_ep(t, 100, "02:00:00:00:00:01", "10.1.0.5", "h1"), 0);
+    assert_int_equal(del_subnet(t, 100, "10.1.0.0/24"), STRATA_ECONFLICT);
+    assert_string_equal(t->res.msg, "subnet 10.1.0.0/24 of VNI 100 is in use: endpoint "
+                                    "02:00:00:00:00:01 has 10.1.0.5");
+    assert_int_equal(del_subnet(t, 100, "10.8.0.0/24"), STRATA_ENOTFOUND);
+    assert_int_equal(del_subnet(t, 999, "10.8.0.0/24"), STRATA_ENOTFOUND);
+    assert_int_equal(del_subnet(t, 100, "10.9.0.0/24"), 0);
+    assert_int_equal(gw_ep(t, 100, "10.1.0.1")->n_ips, 1); /* 10.9.0.1 went with it */
+    assert_null(gw_ep(t, 100, "10.9.0.1"));
+    assert_int_equal(t_ep(t, 100, "02:00:00:00:00:02", "10.9.0.5", "h1"), STRATA_EINVAL);
+    /* and it can be made again */
+    assert_int_equal(t_subnet(t, 100, "10.9.0.0/24", "10.9.0.1"), 0);
+}
+
 static void test_policy(void **state)
 {
     struct t_fsm *t = *state;
@@ -376,6 +422,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_gateway, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_and_domain_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subnet_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_commands, setup, teardown),
