@@ -339,17 +339,6 @@ struct stack {
     struct strata_dirclient *dc;
 };
 
-static void argv_tls(char **argv, int *n, const char *role, const char *name)
-{
-    struct strata_tls_files f = h_tls_files(role, name, NULL);
-    argv[(*n)++] = (char *)"--tls-ca";
-    argv[(*n)++] = (char *)f.ca;
-    argv[(*n)++] = (char *)"--tls-cert";
-    argv[(*n)++] = (char *)f.cert;
-    argv[(*n)++] = (char *)"--tls-key";
-    argv[(*n)++] = (char *)f.key;
-}
-
 static void stack_start(struct stack *st, const char *base, bool tls)
 {
     const char *scheme = tls ? "tls+tcp://" : "tcp://", *tag = tls ? "tls" : "plain";
@@ -375,7 +364,7 @@ static void stack_start(struct stack *st, const char *base, bool tls)
                        cluster};
     int n = 11;
     if (tls)
-        argv_tls(dargv, &n, "directory", "1");
+        h_tls_flags(dargv, &n, "directory", "1", NULL);
     dargv[n] = NULL;
     st->dird = h_spawn(dargv, log);
     if (st->dird <= 0 || !h_wait_until(h_dir_has_leader, st->api, 20000))
@@ -399,7 +388,7 @@ static void stack_start(struct stack *st, const char *base, bool tls)
                        "3600000"};
     n = 11;
     if (tls)
-        argv_tls(cargv, &n, "connectivity", id);
+        h_tls_flags(cargv, &n, "connectivity", id, NULL);
     cargv[n] = NULL;
     st->csd = h_spawn(cargv, log);
     if (st->csd <= 0 || !h_wait_until(cs_ready, st->cs_url, 10000))

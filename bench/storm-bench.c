@@ -101,17 +101,6 @@ struct mode {
     pid_t dird;
 };
 
-static void argv_tls(char **argv, int *n, const char *role, const char *name)
-{
-    struct strata_tls_files f = h_tls_files(role, name, NULL);
-    argv[(*n)++] = (char *)"--tls-ca";
-    argv[(*n)++] = (char *)f.ca;
-    argv[(*n)++] = (char *)"--tls-cert";
-    argv[(*n)++] = (char *)f.cert;
-    argv[(*n)++] = (char *)"--tls-key";
-    argv[(*n)++] = (char *)f.key;
-}
-
 /* One directory node per mode, up for the whole run: HostRegister is a directory write. */
 static int dird_start(struct mode *m, struct strata_err *e)
 {
@@ -135,7 +124,7 @@ static int dird_start(struct mode *m, struct strata_err *e)
                       cluster};
     int n = 11;
     if (m->tls)
-        argv_tls(argv, &n, "directory", "1");
+        h_tls_flags(argv, &n, "directory", "1", NULL);
     argv[n] = NULL;
     m->dird = h_spawn(argv, log);
     if (m->dird <= 0 || !h_wait_until(h_dir_has_leader, m->dir_api, 20000))
@@ -164,7 +153,7 @@ static void csd_spawn(const struct mode *m, struct csd *c)
                       c->metrics};
     int n = 11;
     if (m->tls)
-        argv_tls(argv, &n, "connectivity", STORM_CSD_ID);
+        h_tls_flags(argv, &n, "connectivity", STORM_CSD_ID, NULL);
     argv[n] = NULL;
     c->pid = h_spawn(argv, c->log);
 }

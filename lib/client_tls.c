@@ -101,23 +101,10 @@ static int sct_recv(struct sct *c, uint64_t deadline, struct strata_err *e)
     }
     if (strata_tls_conn_input(c->sess, ct, (size_t)n) != 0)
         return strata_err_set(e, STRATA_ENOMEM, "%s: out of memory", c->url);
-    for (;;) {
-        if (c->in_cap - c->in_len < 16384) {
-            size_t cap = c->in_cap ? c->in_cap * 2 : 65536;
-            uint8_t *in = realloc(c->in, cap);
-            if (in == NULL)
-                return strata_err_set(e, STRATA_ENOMEM, "%s: out of memory", c->url);
-            c->in = in;
-            c->in_cap = cap;
-        }
-        struct strata_err te;
-        ssize_t got = strata_tls_conn_read(c->sess, c->in + c->in_len, c->in_cap - c->in_len, &te);
-        if (got < 0)
-            return strata_err_set(e, got, "%s: %s", c->url, te.msg);
-        if (got == 0)
-            break;
-        c->in_len += (size_t)got;
-    }
+    struct strata_err te;
+    int rc = strata_tls_conn_read_all(c->sess, &c->in, &c->in_len, &c->in_cap, &te);
+    if (rc != 0)
+        return strata_err_set(e, rc, "%s: %s", c->url, te.msg);
     return sct_flush(c, deadline, e);
 }
 

@@ -74,7 +74,6 @@ struct uvc {
 
 static void uvc_dial(struct uvc *c);
 static int uvc_tls_flush(struct uvc_conn *k);
-static _Thread_local uint8_t uvc_tls_scratch[SP_UV_READ_CHUNK];
 static void uvc_conn_drop(struct uvc_conn *k, const char *why);
 
 /* ---------------------------------------------------------------- lifetime */
@@ -222,7 +221,7 @@ static void uvc_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     (void)suggested;
     struct uvc_conn *k = h->data;
     if (k->tls != NULL) { /* ciphertext, handed to the session at once */
-        *b = uv_buf_init((char *)uvc_tls_scratch, sizeof(uvc_tls_scratch));
+        *b = sp_uv_tls_scratch();
         return;
     }
     sp_uv_input(&k->in, &k->in_cap, k->in_len, b);
@@ -247,19 +246,14 @@ static int uvc_tls_pull(struct uvc_conn *k, const uv_buf_t *b, ssize_t n)
         uvc_conn_drop(k, "out of memory");
         return -1;
     }
-    for (;;) {
-        if (sp_uv_reserve(&k->in, &k->in_cap, k->in_len, SP_UV_READ_CHUNK) != 0) {
-            uvc_conn_drop(k, "out of memory");
-            return -1;
-        }
-        ssize_t got = strata_tls_conn_read(k->tls, k->in + k->in_len, k->in_cap - k->in_len, &e);
-        if (got < 0) {
-            uvc_tls_failed(k, e.msg);
-            return -1;
-        }
-        if (got == 0)
-            break;
-        k->in_len += (size_t)got;
+    int got = strata_tls_conn_read_all(k->tls, &k->in, &k->in_len, &k->in_cap, &e);
+    if (got == STRATA_ENOMEM) {
+        uvc_conn_drop(k, "out of memory");
+        return -1;
+    }
+    if (got != 0) {
+        uvc_tls_failed(k, e.msg);
+        return -1;
     }
     if (strata_tls_conn_ready(k->tls))
         k->c->tls_why[0] = '\0';

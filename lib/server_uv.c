@@ -296,7 +296,7 @@ static void uvs_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     (void)suggested;
     struct uvs_conn *conn = h->data;
     if (conn->tls != NULL) { /* ciphertext: decrypted into `in` by uvs_tls_pull at once */
-        *b = uvs_tls_scratch();
+        *b = sp_uv_tls_scratch();
         return;
     }
     if (uvs_in_want(conn) <= UVS_IN_KEEP && uvs_in_grow(conn) != 0) {

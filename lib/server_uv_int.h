@@ -126,8 +126,6 @@ void uvs_update_reading(struct uvs_conn *conn);
 void uvs_written(void *data, int status);
 
 /* server_uv_tls.c */
-/* Where a TLS connection's ciphertext is read (handed to its session at once). */
-uv_buf_t uvs_tls_scratch(void);
 /* Decrypt what the session holds into the input. 0, or -1 when the connection was closed. */
 int uvs_tls_pull(struct uvs_conn *conn);
 /* Encrypt this turn's replies and send them, with any handshake message. */

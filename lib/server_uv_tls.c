@@ -7,13 +7,6 @@
 #include "log.h"
 #include "server_uv_int.h"
 
-uv_buf_t uvs_tls_scratch(void)
-{
-    /* every TLS connection of the loop thread: a read is handed to its session at once */
-    static _Thread_local uint8_t scratch[SP_UV_READ_CHUNK];
-    return uv_buf_init((char *)scratch, sizeof(scratch));
-}
-
 void uvs_tls_failed(struct uvs_conn *conn, const struct strata_err *e)
 {
     struct strata_server *s = conn->u->s;
@@ -36,25 +29,15 @@ void uvs_tls_failed(struct uvs_conn *conn, const struct strata_err *e)
 int uvs_tls_pull(struct uvs_conn *conn)
 {
     struct strata_err e;
-    for (;;) {
-        if (conn->in_cap - conn->in_len < 4096) {
-            size_t cap = conn->in_cap, want = conn->in_len + SP_UV_READ_CHUNK;
-            uint8_t *in = conn->in;
-            if (sp_uv_reserve(&in, &cap, conn->in_len, want - conn->in_len) != 0) {
-                uvs_conn_close(conn);
-                return -1;
-            }
-            uvs_in_set(conn, in, cap);
-        }
-        ssize_t n = strata_tls_conn_read(conn->tls, conn->in + conn->in_len,
-                                         conn->in_cap - conn->in_len, &e);
-        if (n < 0) {
-            uvs_tls_failed(conn, &e);
-            return -1;
-        }
-        if (n == 0)
-            break;
-        conn->in_len += (size_t)n;
+    int rc = strata_tls_conn_read_all(conn->tls, &conn->in, &conn->in_len, &conn->in_cap, &e);
+    uvs_in_set(conn, conn->in, conn->in_cap); /* a grown buffer is counted like any other */
+    if (rc == STRATA_ENOMEM) {
+        uvs_conn_close(conn);
+        return -1;
+    }
+    if (rc != 0) {
+        uvs_tls_failed(conn, &e);
+        return -1;
     }
     if (strata_tls_conn_pending(conn->tls) > 0)
         uvs_mark(conn); /* handshake messages */

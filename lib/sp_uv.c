@@ -66,3 +66,9 @@ int sp_uv_reserve(uint8_t **buf, size_t *cap, size_t len, size_t more)
     *cap = n;
     return 0;
 }
+
+uv_buf_t sp_uv_tls_scratch(void)
+{
+    static _Thread_local uint8_t scratch[SP_UV_READ_CHUNK];
+    return uv_buf_init((char *)scratch, sizeof(scratch));
+}

@@ -19,6 +19,10 @@ int sp_uv_write(uv_stream_t *st, uint8_t *buf, size_t len, sp_uv_done done, void
 /* Grow *buf (capacity *cap, `len` used) so that `more` bytes fit. 0, or -1 when out of memory. */
 int sp_uv_reserve(uint8_t **buf, size_t *cap, size_t len, size_t more);
 
+/* Where a TLS connection's ciphertext is read: one buffer per thread, for both ends of the loop
+ * transports, handed to the session (strata_tls_conn_input) before the loop reads again. */
+uv_buf_t sp_uv_tls_scratch(void);
+
 /* For a libuv alloc callback: room for at least SP_UV_READ_CHUNK more bytes after the `len`
  * bytes of *buf, handed to libuv in *b (empty when out of memory: libuv then reports
  * UV_ENOBUFS to the read callback). The client's; the server sizes its input itself, within

@@ -431,6 +431,26 @@ ssize_t strata_tls_conn_read(struct strata_tls_conn *c, void *buf, size_t cap, s
     return n > 0 ? n : conn_fail(c, n, e);
 }
 
+int strata_tls_conn_read_all(struct strata_tls_conn *c, uint8_t **buf, size_t *len, size_t *cap,
+                             struct strata_err *e)
+{
+    enum { RECORD = 16384 }; /* TLS's largest plaintext record */
+    for (;;) {
+        if (*cap - *len < RECORD) {
+            size_t n = *cap * 2 > *len + 4 * RECORD ? *cap * 2 : *len + 4 * RECORD;
+            uint8_t *b = realloc(*buf, n);
+            if (b == NULL)
+                return strata_err_set(e, STRATA_ENOMEM, "out of memory for decrypted input");
+            *buf = b;
+            *cap = n;
+        }
+        ssize_t got = strata_tls_conn_read(c, *buf + *len, *cap - *len, e);
+        if (got <= 0)
+            return (int)got;
+        *len += (size_t)got;
+    }
+}
+
 int strata_tls_conn_write(struct strata_tls_conn *c, const void *buf, size_t len,
                           struct strata_err *e)
 {

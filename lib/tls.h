@@ -136,6 +136,12 @@ int strata_tls_conn_input(struct strata_tls_conn *c, const void *buf, size_t len
  * every input until it returns 0 and then send what strata_tls_conn_output holds. */
 ssize_t strata_tls_conn_read(struct strata_tls_conn *c, void *buf, size_t cap,
                              struct strata_err *e);
+/* strata_tls_conn_read until it returns 0: the plaintext appended to *buf (*len bytes used of
+ * *cap), which is grown (realloc) so that a whole record always fits. 0, or the negative
+ * STRATA_E* of strata_tls_conn_read, or STRATA_ENOMEM when the buffer cannot grow (what was
+ * decrypted before stays in *buf either way). */
+int strata_tls_conn_read_all(struct strata_tls_conn *c, uint8_t **buf, size_t *len, size_t *cap,
+                             struct strata_err *e);
 /* Encrypt `len` bytes of plaintext for the peer. Before the handshake is done they are kept and
  * sent when it is. 0, or a negative STRATA_E*. */
 int strata_tls_conn_write(struct strata_tls_conn *c, const void *buf, size_t len,

@@ -112,8 +112,12 @@ struct strata_tls_files h_tls_files(const char *role, const char *name, const ch
 
 void h_tls_argv(char **argv, int *a, const char *role, const char *name, const char *ip)
 {
-    if (!h_tls())
-        return;
+    if (h_tls())
+        h_tls_flags(argv, a, role, name, ip);
+}
+
+void h_tls_flags(char **argv, int *a, const char *role, const char *name, const char *ip)
+{
     struct strata_tls_files f = h_tls_files(role, name, ip);
     argv[(*a)++] = (char *)"--tls-ca";
     argv[(*a)++] = (char *)f.ca;

@@ -31,6 +31,9 @@ struct strata_tls_files h_tls_files(const char *role, const char *name, const ch
 /* Append "--tls-ca CA --tls-cert C --tls-key K" for role/name to argv at *a, when TLS is on. */
 void h_tls_argv(char **argv, int *a, const char *role, const char *name, const char *ip);
 
+/* The same whatever STRATA_TEST_TLS says (a benchmark measuring both sides). */
+void h_tls_flags(char **argv, int *a, const char *role, const char *name, const char *ip);
+
 /* The same at the end of a NULL-terminated argv with room for six more. */
 void h_tls_args(char **argv, const char *role, const char *name, const char *ip);
 
