@@ -199,17 +199,25 @@ int cli_vnet_delete(struct cli_ctx *ctx, const struct cli_args *a, struct strata
     cmd.op_case = STRATA__V1__COMMAND__OP_VNET_DELETE;
     cmd.vnet_delete = &d;
     uint64_t index;
-    int rc = cmd_write(ctx, &cmd, &index, NULL, e);
+    strata_env *r;
+    int rc = cmd_write(ctx, &cmd, &index, &r, e);
     if (rc != 0)
         return rc;
+    /* What went with the VN (subnets, policies, gateways' service of it), as the directory
+     * applied it: a list read before the delete could miss a change made in between. */
+    const char *note =
+        r->write_reply != NULL && r->write_reply->note != NULL ? r->write_reply->note : "";
     if (ctx->json) {
         struct cli_json j;
         cmd_json_write_begin(ctx, &j, "vnet delete", index);
         cli_json_u64(&j, "vni", a->vni);
+        cli_json_str(&j, "note", note);
         cmd_json_end(&j);
     } else {
-        fprintf(ctx->out, "deleted vnet %u (index %llu)\n", a->vni, (unsigned long long)index);
+        fprintf(ctx->out, "deleted vnet %u (index %llu)%s%s\n", a->vni, (unsigned long long)index,
+                *note ? "; " : "", note);
     }
+    strata_msg_free(r);
     return 0;
 }
 

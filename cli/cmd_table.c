@@ -196,7 +196,7 @@ const struct cli_cmd cli_cmds[] = {
      "create a virtual network"},
     {"vnet", "list", f_list, NULL, 0, 0, NULL, cli_vnet_list, "list virtual networks"},
     {"vnet", "delete", f_vnet_delete, NULL, 0, 0, NULL, cli_vnet_delete,
-     "delete a virtual network"},
+     "delete a virtual network (only once it is empty); its subnets and policies go with it, gateways stop serving it, and the output lists them"},
     {"subnet", "create", f_subnet_create, NULL, 0, 0, NULL, cli_subnet_create,
      "add a subnet to a VN (subnets of different VNs may overlap)"},
     {"subnet", "list", f_vni_list, NULL, 0, 0, NULL, cli_subnet_list, "list subnets"},

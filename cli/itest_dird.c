@@ -140,7 +140,16 @@ static void test_admin_and_lists(void **state)
     OK("subnet create --vni 900 --cidr 10.90.0.0/24 --gateway 10.90.0.1", "10.90.0.0/24");
     FAILS("--json subnet delete --vni 900 --cidr 10.91.0.0/24", "\"error\":\"ENOTFOUND\"");
     OK("subnet delete --vni 900 --cidr 10.90.0.0/24", "deleted subnet 10.90.0.0/24 of vnet 900");
-    OK("vnet delete --vni 900", "vnet 900");
+    /* a VN's delete says what went with it */
+    OK("subnet create --vni 900 --cidr 10.92.0.0/24 --gateway 10.92.0.1", "10.92.0.0/24");
+    OK("subnet create --vni 900 --cidr fd00:90::/64 --gateway fd00:90::1", "fd00:90::/64");
+    FAILS("--json endpoint add --vni 900 --mac 02:00:00:00:09:01 --ip 10.92.0.255 --host h1",
+          "10.92.0.255 is the broadcast address of 10.92.0.0/24 in VNI 900: pick a host address");
+    OK("vnet create --vni 901 --domain spare", "created vnet 901");
+    OK("policy set --domain spare --from 900 --to 901 allow", "allow");
+    OK("vnet delete --vni 900", "deleted vnet 900 (index ",
+       "); with it: subnets 10.92.0.0/24, fd00:90::/64; policy 900->901");
+    OK("--json vnet delete --vni 901", "\"note\":\"nothing else went with it\"");
     OK("--json domain delete spare", "\"op\":\"domain delete\"");
     /* creating what exists is an error, one line on stderr */
     struct h_out o = strata("domain create acme");

@@ -302,6 +302,8 @@ static void write_finish(struct dird *d, struct dird_write *w, int code, const c
         Strata__V1__WriteReply wr = STRATA__V1__WRITE_REPLY__INIT;
         strata_env rep = STRATA__V1__ENVELOPE__INIT;
         wr.index = res->index;
+        if (res->msg[0] != '\0')
+            wr.note = (char *)res->msg;
         wr.endpoint = (Strata__V1__Endpoint *)dird_write_endpoint(d, w->cmd);
         rep.body_case = STRATA__V1__ENVELOPE__BODY_WRITE_REPLY;
         rep.write_reply = &wr;

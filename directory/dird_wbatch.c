@@ -63,6 +63,8 @@ static void wgroup_reply(struct dird *d, struct dird_wgroup *g)
             /* Every command of the group was applied in the entry that just completed, so the
              * FSM shows each endpoint as the entry left it, as for a single write. */
             wr[i].index = g->res[i].index;
+            if (g->res[i].msg != NULL)
+                wr[i].note = g->res[i].msg;
             wr[i].endpoint = (Strata__V1__Endpoint *)dird_write_endpoint(d, g->cmds[i]);
             rs[i].reply = &wr[i];
         }
@@ -86,6 +88,8 @@ void dird_wgroup_done(struct dird *d, struct dird_wgroup *g, unsigned slot, int 
     g->res[slot].index = index;
     if (status != 0)
         g->res[slot].msg = strdup(msg != NULL ? msg : strata_strerror(status));
+    else if (msg != NULL && *msg != '\0')
+        g->res[slot].msg = strdup(msg); /* the write's note */
     if (--g->left > 0)
         return;
     wgroup_reply(d, g);

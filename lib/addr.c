@@ -234,6 +234,21 @@ bool strata_cidr_contains(const struct strata_cidr *c, const struct strata_ip *i
     return strata_ip_equal(&masked, &net);
 }
 
+const char *strata_cidr_reserved(const struct strata_cidr *c, const struct strata_ip *ip)
+{
+    size_t bits = strata_ip_len(&c->ip) * 8;
+    if (c->plen + 1u >= bits)
+        return NULL;
+    if (strata_ip_equal(ip, &c->ip))
+        return "the network address";
+    if (c->ip.family != 4)
+        return NULL;
+    struct strata_ip last = c->ip;
+    for (size_t b = c->plen; b < bits; b++)
+        last.a[b / 8] |= (uint8_t)(0x80u >> (b % 8));
+    return strata_ip_equal(ip, &last) ? "the broadcast address" : NULL;
+}
+
 int strata_cidr_from_bytes(const uint8_t *b, size_t len, uint32_t plen, struct strata_cidr *c,
                            struct strata_err *e)
 {

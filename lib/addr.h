@@ -53,6 +53,10 @@ int strata_ipplen_parse(const char *s, struct strata_ip *ip, uint8_t *plen, stru
 /* "10.1.0.0/24" into buf[STRATA_IP_STRLEN + 4]. */
 char *strata_cidr_format(const struct strata_cidr *c, char *buf);
 bool strata_cidr_contains(const struct strata_cidr *c, const struct strata_ip *ip);
+/* Why no host of c may hold ip: "the network address" (IPv4, and IPv6's subnet-router anycast),
+ * "the broadcast address" (IPv4's last), or NULL when a host may. Point-to-point prefixes (/31,
+ * /32, /127, /128) have neither. ip must be inside c. */
+const char *strata_cidr_reserved(const struct strata_cidr *c, const struct strata_ip *ip);
 /* Build a CIDR from wire bytes + plen, checking plen range and zero host bits. */
 int strata_cidr_from_bytes(const uint8_t *b, size_t len, uint32_t plen, struct strata_cidr *c,
                            struct strata_err *e);

@@ -224,16 +224,29 @@ Strata__V1__Endpoint *dir_ep_get(const struct dir_fsm *f, uint32_t vni, const ui
     return dir_map_get(&f->eps_mac, k.b, k.len);
 }
 
-static bool ip_in_vn(const struct dir_vn *vn, const struct strata_ip *ip)
+/* The subnet of vn that holds ip, into *c; false when none does. */
+static bool ip_in_vn(const struct dir_vn *vn, const struct strata_ip *ip, struct strata_cidr *c)
 {
     for (size_t i = 0; i < vn->nsubnets; i++) {
-        struct strata_cidr c;
         const Strata__V1__Subnet *s = vn->subnets[i];
-        if (strata_cidr_from_bytes(s->prefix.data, s->prefix.len, s->plen, &c, NULL) == 0 &&
-            strata_cidr_contains(&c, ip))
+        if (strata_cidr_from_bytes(s->prefix.data, s->prefix.len, s->plen, c, NULL) == 0 &&
+            strata_cidr_contains(c, ip))
             return true;
     }
     return false;
+}
+
+/* An endpoint cannot answer for its subnet's network or broadcast address: traffic to those is
+ * the whole subnet's. Snapshots load what older rules accepted. */
+static int check_host_addr(const struct dir_fsm *f, uint32_t vni, const struct strata_cidr *c,
+                           const struct strata_ip *ip, struct dir_result *res)
+{
+    char a[STRATA_IP_STRLEN], b[STRATA_IP_STRLEN + 4];
+    const char *reserved = strata_cidr_reserved(c, ip);
+    if (f->restoring || !reserved)
+        return 0;
+    return dir_fail(res, STRATA_EINVAL, "%s is %s of %s in VNI %u: pick a host address",
+                    strata_ip_format(ip, a), reserved, strata_cidr_format(c, b), vni);
 }
 
 static int check_mac(const ProtobufCBinaryData *mac, struct dir_result *res)
@@ -309,10 +322,11 @@ int dir_op_endpoint_add(struct dir_fsm *f, const Strata__V1__Endpoint *m, struct
             if (strata_ip_equal(&ips[i], &ips[j]))
                 return dir_fail(res, STRATA_EINVAL, "%s is listed twice",
                                 strata_ip_format(&ips[i], a));
-        if (!ip_in_vn(vn, &ips[i]))
+        struct strata_cidr c;
+        if (!ip_in_vn(vn, &ips[i], &c))
             return dir_fail(res, STRATA_EINVAL, "%s is outside every subnet of VNI %u",
                             strata_ip_format(&ips[i], a), m->vni);
-        if (check_not_gw_addr(f, vn, &ips[i], res))
+        if (check_host_addr(f, m->vni, &c, &ips[i], res) || check_not_gw_addr(f, vn, &ips[i], res))
             return res->status;
         struct dir_key k;
         dir_key_ip(&k, m->vni, &ips[i]);

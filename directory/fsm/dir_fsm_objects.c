@@ -1,5 +1,6 @@
 /* dir_fsm_objects.c - commands on domains, VNs, subnets, hosts, gateways, policies, members. */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +82,62 @@ int dir_op_vnet_create(struct dir_fsm *f, const Strata__V1__Vnet *m, struct dir_
     return 0;
 }
 
+/* What a VN's deletion took with it, for the operator (the write reply's note): names while
+ * they fit in res->msg, counts otherwise. */
+struct vn_gone {
+    char names[4][160]; /* subnets, policies, gateways no longer serving it, gateway endpoint */
+    size_t n[4];
+    bool cut; /* a name did not fit: counts only */
+};
+
+static void vn_gone_add(struct vn_gone *g, int kind, const char *name)
+{
+    size_t len = strlen(g->names[kind]), room = sizeof(g->names[kind]) - len;
+    if ((size_t)snprintf(g->names[kind] + len, room, "%s%s", g->n[kind] ? ", " : "", name) >= room)
+        g->cut = true;
+    g->n[kind]++;
+}
+
+/* One part of the note: "subnets 10.1.0.0/24, fd00:1::/64", "gw1 no longer serves it", or with
+ * counts only, "2 subnets", "2 gateways no longer serve it". */
+static size_t vn_gone_part(const struct vn_gone *g, int k, bool counts, char *buf, size_t cap)
+{
+    static const char *const what[3][2] = {
+        {"subnet", "subnets"}, {"policy", "policies"}, {"gateway", "gateways"}};
+    bool many = g->n[k] != 1;
+    if (k == 3)
+        return (size_t)snprintf(buf, cap, "the VN's gateway endpoint");
+    if (k == 2 && !counts)
+        return (size_t)snprintf(buf, cap, "%s no longer serve%s it", g->names[k], many ? "" : "s");
+    if (k == 2)
+        return (size_t)snprintf(buf, cap, "%zu %s no longer serve%s it", g->n[k], what[k][many],
+                                many ? "" : "s");
+    if (!counts)
+        return (size_t)snprintf(buf, cap, "%s %s", what[k][many], g->names[k]);
+    return (size_t)snprintf(buf, cap, "%zu %s", g->n[k], what[k][many]);
+}
+
+static void vn_gone_note(const struct vn_gone *g, struct dir_result *res)
+{
+    for (int counts = g->cut; counts < 2; counts++) {
+        size_t len = (size_t)snprintf(res->msg, sizeof(res->msg), "with it:");
+        for (int k = 0; k < 4 && len < sizeof(res->msg); k++) {
+            if (!g->n[k])
+                continue;
+            if (len > strlen("with it:"))
+                len += (size_t)snprintf(res->msg + len, sizeof(res->msg) - len, ";");
+            if (len < sizeof(res->msg))
+                len += (size_t)snprintf(res->msg + len, sizeof(res->msg) - len, " ");
+            if (len < sizeof(res->msg))
+                len += vn_gone_part(g, k, counts, res->msg + len, sizeof(res->msg) - len);
+        }
+        if (len == strlen("with it:"))
+            snprintf(res->msg, sizeof(res->msg), "nothing else went with it");
+        if (len < sizeof(res->msg))
+            return;
+    }
+}
+
 int dir_op_vnet_delete(struct dir_fsm *f, const Strata__V1__VnetDelete *m, struct dir_result *res)
 {
     struct dir_vn *vn = dir_vn_get(f, m->vni);
@@ -92,11 +149,21 @@ int dir_op_vnet_delete(struct dir_fsm *f, const Strata__V1__VnetDelete *m, struc
     if (neps)
         return dir_fail(res, STRATA_ECONFLICT, "VNI %u still has %zu endpoint%s", m->vni, neps,
                         neps == 1 ? "" : "s");
-    if (gwep)
+    struct vn_gone gone = {0};
+    if (gwep) {
         dir_ep_remove(f, gwep);
+        vn_gone_add(&gone, 3, "");
+    }
     /* Its subnets go with it. */
-    for (size_t i = 0; i < vn->nsubnets; i++)
+    for (size_t i = 0; i < vn->nsubnets; i++) {
+        struct strata_cidr c;
+        char cs[STRATA_IP_STRLEN + 4] = "?";
+        const Strata__V1__Subnet *sn = vn->subnets[i];
+        if (strata_cidr_from_bytes(sn->prefix.data, sn->prefix.len, sn->plen, &c, NULL) == 0)
+            strata_cidr_format(&c, cs);
+        vn_gone_add(&gone, 0, cs);
         dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_SUBNET, true, vn->subnets[i]);
+    }
     f->nsubnets -= vn->nsubnets;
     /* Policies naming it, in key order. */
     size_t np = 0;
@@ -110,6 +177,9 @@ int dir_op_vnet_delete(struct dir_fsm *f, const Strata__V1__VnetDelete *m, struc
     for (size_t i = 0; i < np; i++) {
         struct dir_key k;
         dir_key_pair(&k, pv[i]->from_vni, pv[i]->to_vni);
+        char name[32];
+        snprintf(name, sizeof(name), "%u->%u", pv[i]->from_vni, pv[i]->to_vni);
+        vn_gone_add(&gone, 1, name);
         dir_map_del(&f->policies, k.b, k.len);
         dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_POLICY, true, pv[i]);
         dir_obj_free(f, pv[i]);
@@ -120,6 +190,7 @@ int dir_op_vnet_delete(struct dir_fsm *f, const Strata__V1__VnetDelete *m, struc
     Strata__V1__Gateway **gv = dir_sorted_gateways(f, m->vni, &ng);
     for (size_t i = 0; i < ng; i++) {
         struct dir_holder *h = dir_holder_get(f, gv[i]->id);
+        vn_gone_add(&gone, 2, gv[i]->id);
         Strata__V1__Gateway t = *gv[i];
         uint32_t vnis[DIR_FSM_MAX_GW_VNIS];
         t.n_vnis = 0;
@@ -138,6 +209,7 @@ int dir_op_vnet_delete(struct dir_fsm *f, const Strata__V1__VnetDelete *m, struc
     dir_map_del(&f->vns, k.b, k.len);
     dir_emit(f, STRATA__V1__OBJ_KIND__OBJ_VNET, true, vn->obj);
     dir_vn_free(f, vn);
+    vn_gone_note(&gone, res);
     return 0;
 }
 
@@ -147,15 +219,6 @@ static int cidr_cmp(const struct strata_cidr *a, const struct strata_cidr *b)
 {
     int c = dir_ip_cmp(&a->ip, &b->ip);
     return c ? c : (a->plen > b->plen) - (a->plen < b->plen);
-}
-
-/* The last address of c (all host bits set). */
-static void cidr_last(const struct strata_cidr *c, struct strata_ip *out)
-{
-    *out = c->ip;
-    size_t bits = strata_ip_len(&c->ip) * 8;
-    for (size_t b = c->plen; b < bits; b++)
-        out->a[b / 8] |= (uint8_t)(0x80u >> (b % 8));
 }
 
 /* A subnet's gateway address must be one a host can answer for, and the directory's to give:
@@ -168,20 +231,10 @@ static int subnet_gateway_check(const struct dir_fsm *f, const struct dir_vn *vn
                                 struct dir_result *res)
 {
     char a[STRATA_IP_STRLEN], b[STRATA_IP_STRLEN + 4], macs[STRATA_MAC_STRLEN];
-    bool v4 = c->ip.family == 4;
-    unsigned bits = v4 ? 32 : 128;
-    if (c->plen + 1u < bits) {
-        struct strata_ip last;
-        cidr_last(c, &last);
-        if (strata_ip_equal(gw, &c->ip))
-            return dir_fail(res, STRATA_EINVAL,
-                            "gateway %s is the network address of %s: pick a host address",
-                            strata_ip_format(gw, a), strata_cidr_format(c, b));
-        if (v4 && strata_ip_equal(gw, &last))
-            return dir_fail(res, STRATA_EINVAL,
-                            "gateway %s is the broadcast address of %s: pick a host address",
-                            strata_ip_format(gw, a), strata_cidr_format(c, b));
-    }
+    const char *reserved = strata_cidr_reserved(c, gw);
+    if (reserved)
+        return dir_fail(res, STRATA_EINVAL, "gateway %s is %s of %s: pick a host address",
+                        strata_ip_format(gw, a), reserved, strata_cidr_format(c, b));
     const Strata__V1__Endpoint *owner = dir_fsm_endpoint_by_ip(f, vn->obj->vni, gw);
     if (owner)
         return dir_fail(res, STRATA_ECONFLICT,

@@ -68,6 +68,27 @@ static void test_add_errors(void **state)
     assert_int_equal(ep_get(t, 100, MAC1)->n_ips, STRATA_MAX_IPS);
 }
 
+/* The subnet's network and broadcast addresses are nobody's; point-to-point prefixes have
+ * neither, and IPv6 has no broadcast. */
+static void test_add_reserved_addrs(void **state)
+{
+    struct t_fsm *t = *state;
+    assert_int_equal(t_ep(t, 100, MAC1, "10.1.0.0", "h1"), STRATA_EINVAL);
+    assert_string_equal(t->res.msg,
+                        "10.1.0.0 is the network address of 10.1.0.0/24 in VNI 100: pick a host "
+                        "address");
+    assert_int_equal(t_ep(t, 100, MAC1, "10.1.0.7,10.1.0.255", "h1"), STRATA_EINVAL);
+    assert_string_equal(t->res.msg,
+                        "10.1.0.255 is the broadcast address of 10.1.0.0/24 in VNI 100: pick a "
+                        "host address");
+    assert_null(ep_get(t, 100, MAC1));
+    assert_int_equal(t_ep(t, 100, MAC1, "fd00:1::", "h1"), STRATA_EINVAL);
+    assert_non_null(strstr(t->res.msg, "network address of fd00:1::/64"));
+    assert_int_equal(t_ep(t, 100, MAC1, "fd00:1::ffff:ffff:ffff:ffff", "h1"), 0);
+    assert_int_equal(t_subnet(t, 100, "10.7.0.0/31", NULL), 0);
+    assert_int_equal(t_ep(t, 100, MAC2, "10.7.0.0,10.7.0.1,10.1.0.254", "h1"), 0);
+}
+
 static void test_add_and_conflict(void **state)
 {
     struct t_fsm *t = *state;
@@ -286,6 +307,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_add_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_reserved_addrs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_and_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_move, setup, teardown),

@@ -73,6 +73,8 @@ static void test_vnet_delete(void **state)
     uint64_t at = t->index;
     assert_int_equal(t_vnet_del(t, 100), 0);
     assert_null(dir_fsm_vnet(t->f, 100));
+    assert_string_equal(t->res.msg, "with it: subnets 10.1.0.0/24, fd00:1::/64; policies "
+                                    "100->200, 200->100; gw1 no longer serves it");
     /* two subnet tombstones, two policy tombstones, the gateway without 100, the VN tombstone */
     assert_int_equal(t->nchg, 6);
     for (size_t i = 0; i < t->nchg; i++)
@@ -91,6 +93,32 @@ static void test_vnet_delete(void **state)
     /* the VNI can be created again, empty */
     assert_int_equal(t_vnet(t, 100, "other", "reborn"), 0);
     assert_int_equal(t_ep(t, 100, "02:00:00:00:00:01", "10.1.0.5", "h1"), STRATA_EINVAL);
+    assert_int_equal(t_vnet_del(t, 100), 0);
+    assert_string_equal(t->res.msg, "nothing else went with it");
+}
+
+/* A VN with more than the note can name: counts instead, never a cut-off list. */
+static void test_vnet_delete_note_counts(void **state)
+{
+    struct t_fsm *t = *state;
+    t_base(t);
+    char cidr[32], gw[16];
+    uint32_t vni[] = {100};
+    for (int i = 0; i < 12; i++) {
+        snprintf(cidr, sizeof(cidr), "10.%d.0.0/16", 100 + i);
+        assert_int_equal(t_subnet(t, 100, cidr, NULL), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        snprintf(gw, sizeof(gw), "gateway-%d", i);
+        assert_int_equal(t_gw(t, gw,
+                              i == 0   ? "192.168.9.1"
+                              : i == 1 ? "192.168.9.2"
+                                       : "192.168.9.3",
+                              vni, 1),
+                         0);
+    }
+    assert_int_equal(t_vnet_del(t, 100), 0);
+    assert_string_equal(t->res.msg, "with it: 14 subnets; 3 gateways no longer serve it");
 }
 
 static void test_subnet(void **state)
@@ -417,6 +445,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_domain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vnet_create, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vnet_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vnet_delete_note_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subnet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gateway, setup, teardown),

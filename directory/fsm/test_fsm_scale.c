@@ -20,8 +20,8 @@ static void ep_ip(uint32_t i, struct strata_ip *ip)
     ip->family = 4;
     ip->a[0] = 10;
     ip->a[1] = (uint8_t)(i % N_VNS);
-    ip->a[2] = (uint8_t)((i / N_VNS) >> 8);
-    ip->a[3] = (uint8_t)(i / N_VNS);
+    ip->a[2] = (uint8_t)((i / N_VNS + 1) >> 8); /* + 1: 10.v.0.0 is the subnet's network address */
+    ip->a[3] = (uint8_t)(i / N_VNS + 1);
 }
 
 static void test_scale(void **state)
