@@ -149,9 +149,12 @@ static void vn_fetched(void *arg, int rc, const Strata__V1__VnInfoReply *r)
     struct strata_err e = {0};
     if (rc != 0) {
         g->c.vn_info_errors++;
-        LOG_WARN("VN %u: VnInfo failed (%d): retrying", v->vni, rc);
+        if (!v->warned)
+            LOG_WARN("VN %u: VnInfo failed: %s: retrying", v->vni, strata_strerror(rc));
+        v->warned = true;
         return; /* the retry timer asks again */
     }
+    v->warned = false;
     if (vn_apply(g, v, r, &e) != 0) {
         g->c.apply_errors++;
         v->applied = false;
@@ -230,6 +233,10 @@ void gw_vn_refresh(struct gwd *g, uint32_t vni, uint64_t committed_us)
 
 void gw_vn_retry(struct gwd *g)
 {
+    /* Without a server the client backs off and says why; asking each VN every second only
+     * adds failures. Registering asks for every VN again. */
+    if (!node_csd_registered(g->nd.csd))
+        return;
     for (size_t i = 0; i < g->n_vns; i++)
         if (g->vns[i].served && !g->vns[i].applied)
             vn_fetch(g, &g->vns[i]);

@@ -37,6 +37,7 @@ struct gw_vn {
     bool served;            /* in the directory's list of this gateway's VNs */
     bool applied;           /* devices, addresses and policy installed from a VnInfo */
     bool fetching, refetch; /* a VnInfo request in flight / asked again meanwhile */
+    bool warned;            /* a failed VnInfo was logged: the next ones are not, until one works */
     uint64_t pending_us;    /* wall clock of the change that asked for the refetch (latency) */
     struct gw_dom *dom;
     struct gw_l3_addr addrs[GW_MAX_SUBNETS];

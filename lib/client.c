@@ -288,6 +288,11 @@ const char *strata_aclient_url(struct strata_aclient *c)
     return c->url;
 }
 
+const char *strata_aclient_why(struct strata_aclient *c)
+{
+    return c->uv != NULL ? uvc_why(c->uv) : "";
+}
+
 /* Returns 0 when the callback will fire; on any other return it will not. timeout_ms 0 means
  * no deadline (long-polls carry their own). */
 int strata_aclient_call(struct strata_aclient *c, strata_env *req, unsigned timeout_ms,

@@ -49,6 +49,9 @@ int strata_aclient_open_opts(struct strata_loop *loop, const char *url,
 int strata_aclient_call(struct strata_aclient *c, strata_env *req, unsigned timeout_ms,
                         strata_aclient_cb cb, void *arg);
 const char *strata_aclient_url(struct strata_aclient *c);
+/* Why the last connection to the server failed or dropped ("connection refused", a TLS
+ * verification error...); "" while connected or when unknown (NNG transports). */
+const char *strata_aclient_why(struct strata_aclient *c);
 /* Cancel in-flight calls (their callbacks fire with STRATA_EUNAVAIL) and close. Loop thread. */
 void strata_aclient_close(struct strata_aclient *c);
 

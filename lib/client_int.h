@@ -19,6 +19,7 @@ struct strata_tls;
 int uvc_open(struct strata_loop *loop, const char *url, const struct strata_aclient_opts *o,
              struct uvc **out, struct strata_err *e);
 const char *uvc_url(const struct uvc *c);
+const char *uvc_why(const struct uvc *c);
 int uvc_call(struct uvc *c, strata_env *req, unsigned timeout_ms, strata_aclient_cb cb, void *arg);
 void uvc_close(struct uvc *c);
 

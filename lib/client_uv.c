@@ -64,6 +64,7 @@ struct uvc {
     uint64_t next_req_id;
     struct strata_tls *tls; /* tls+tcp:// */
     char tls_why[160];      /* the last TLS failure, logged when it changes */
+    char why[160];          /* why the last connection failed or dropped; "" once one is up */
     bool has_source;        /* dial from `source` (strata_aclient_opts.source) */
     unsigned server_roles;  /* strata_aclient_opts.server_roles */
     struct sockaddr_storage source;
@@ -306,6 +307,7 @@ static void uvc_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
             return;
         }
         k->up = true;
+        c->why[0] = '\0';
         c->retry_ms = UVC_RETRY_MIN_MS;
         off = SP_HANDSHAKE_LEN;
         uvc_send_pending(c);
@@ -359,6 +361,7 @@ static void uvc_conn_drop(struct uvc_conn *k, const char *why)
     k->closing = true;
     if (k->up)
         LOG_DEBUG("client %s: connection lost: %s", c->url, why);
+    snprintf(c->why, sizeof(c->why), "%s", why);
     uv_close((uv_handle_t *)&k->tcp, uvc_conn_closed);
     c->conn = NULL;
     if (c->closed)
@@ -437,6 +440,7 @@ static void uvc_gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     c->handles--;
     if (!c->closed && status < 0) {
         LOG_WARN("client %s: %s", c->url, uv_strerror(status));
+        snprintf(c->why, sizeof(c->why), "%s", uv_strerror(status));
         uv_timer_start(&c->retry, uvc_retry_cb, UVC_RETRY_MAX_MS, 0);
     } else if (!c->closed) {
         struct sockaddr_storage ss;
@@ -523,6 +527,11 @@ int uvc_open(struct strata_loop *loop, const char *url, const struct strata_acli
 const char *uvc_url(const struct uvc *c)
 {
     return c->url;
+}
+
+const char *uvc_why(const struct uvc *c)
+{
+    return c->why;
 }
 
 int uvc_call(struct uvc *c, strata_env *req, unsigned timeout_ms, strata_aclient_cb cb, void *arg)

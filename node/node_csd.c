@@ -9,7 +9,12 @@
 #include "tls.h"
 
 #define CSD_MAX_SERVERS 16
-#define CSD_RETRY_MS 300
+/* After every server failed in a row, wait before the next round: CSD_BACKOFF_MIN_MS, doubling
+ * to CSD_BACKOFF_MAX_MS, each +-25% so that a thousand hosts cut off together do not come back
+ * in step. While the wait grows each round is logged; then once per CSD_LOG_EVERY_MS. */
+#define CSD_BACKOFF_MIN_MS 300
+#define CSD_BACKOFF_MAX_MS 10000
+#define CSD_LOG_EVERY_MS 60000
 
 /* A resolve queued by one core: its answer goes back to that core. */
 struct csd_ask {
@@ -38,7 +43,12 @@ struct node_csd {
     uint64_t session, after_seq;
     bool registered, registering, polling, closing, check_on;
     uint64_t failovers;
-    struct csd_ask *q; /* keys to resolve at the end of this loop iteration */
+    unsigned streak;        /* failed attempts in a row (0 once registered) */
+    uint64_t down_since_ms; /* uv_now at the first of them */
+    uint64_t last_log_ms;   /* when the backoff was last logged */
+    unsigned last_delay_ms; /* the wait logged then */
+    uint64_t jitter;        /* xorshift state */
+    struct csd_ask *q;      /* keys to resolve at the end of this loop iteration */
     size_t qn, qcap;
     uv_check_t check;
     uv_timer_t retry;
@@ -53,8 +63,52 @@ struct csd_call {
 
 static void csd_register(struct node_csd *c);
 static void csd_poll(struct node_csd *c);
+static void csd_retry_cb(uv_timer_t *t);
 
-static void csd_failover(struct node_csd *c, uint64_t gen)
+/* Why server i failed: what its connection saw ("connection refused", a TLS error), else the
+ * call's error ("timed out"). */
+static const char *csd_why(struct node_csd *c, size_t i, int rc)
+{
+    const char *why = strata_aclient_why(c->cl[i]);
+    return *why ? why : strata_strerror(rc);
+}
+
+/* One more failed attempt (`why`, at server i): register again, at once while some server of
+ * the list has not been tried since the last success, else after the backoff. */
+static void csd_retry_later(struct node_csd *c, size_t i, const char *why)
+{
+    uint64_t now = uv_now(strata_loop_uv(c->loop));
+    if (c->streak++ == 0) {
+        c->down_since_ms = now;
+        c->last_delay_ms = 0;
+    }
+    if (c->streak <= c->n) {
+        if (c->n > 1)
+            LOG_WARN("csd %s: %s: failing over to %s", c->urls[i], why, c->urls[c->cur]);
+        else
+            LOG_WARN("csd %s: %s: registering again", c->urls[i], why);
+        csd_register(c);
+        return;
+    }
+    unsigned round = (c->streak - c->n - 1) / (unsigned)c->n;
+    unsigned delay = round >= 6 ? CSD_BACKOFF_MAX_MS : CSD_BACKOFF_MIN_MS << round;
+    if (delay > CSD_BACKOFF_MAX_MS)
+        delay = CSD_BACKOFF_MAX_MS;
+    c->jitter ^= c->jitter << 13;
+    c->jitter ^= c->jitter >> 7;
+    c->jitter ^= c->jitter << 17;
+    unsigned jittered = delay - delay / 4 + (unsigned)(c->jitter % (delay / 2 + 1));
+    if (delay > c->last_delay_ms || now - c->last_log_ms >= CSD_LOG_EVERY_MS) {
+        LOG_WARN("no connectivity server answers (%s: %s) for %.1f s, %u attempts: next in %.1f s",
+                 c->urls[i], why, (double)(now - c->down_since_ms) / 1000.0, c->streak,
+                 jittered / 1000.0);
+        c->last_log_ms = now;
+        c->last_delay_ms = delay;
+    }
+    uv_timer_start(&c->retry, csd_retry_cb, jittered, 0);
+}
+
+static void csd_failover(struct node_csd *c, uint64_t gen, int rc)
 {
     if (c->closing || gen != c->gen)
         return; /* already moved on from that server */
@@ -64,15 +118,14 @@ static void csd_failover(struct node_csd *c, uint64_t gen)
     c->cur = (c->cur + 1) % c->n;
     c->registered = false;
     c->registering = false;
-    LOG_WARN("csd %s failed: failing over to %s", c->urls[old], c->urls[c->cur]);
-    csd_register(c);
+    csd_retry_later(c, old, csd_why(c, old, rc));
 }
 
 static void csd_call_done(int rc, strata_env *reply, void *arg)
 {
     struct csd_call *k = arg;
     if (rc != 0)
-        csd_failover(k->c, k->gen);
+        csd_failover(k->c, k->gen, rc);
     k->cb(rc, reply, k->arg);
     free(k);
 }
@@ -356,15 +409,25 @@ static void csd_register_done(int rc, strata_env *reply, void *arg)
         goto out; /* a transport failure already failed over and registers again */
     c->registering = false;
     if (reply->status != 0 || reply->body_case != STRATA__V1__ENVELOPE__BODY_HOST_REGISTER_REPLY) {
-        LOG_WARN("HostRegister at %s: %s", c->urls[c->cur],
+        char why[200];
+        snprintf(why, sizeof(why), "HostRegister refused: %s",
                  reply->message && *reply->message ? reply->message
                                                    : strata_strerror(reply->status));
-        uv_timer_start(&c->retry, csd_retry_cb, CSD_RETRY_MS, 0);
+        if (c->streak == 0)
+            LOG_WARN("csd %s: %s", c->urls[c->cur], why);
+        csd_retry_later(c, c->cur, why);
         goto out;
     }
     c->session = reply->host_register_reply->session;
     c->registered = true;
-    LOG_INFO("registered at %s (session %llu)", c->urls[c->cur], (unsigned long long)c->session);
+    if (c->streak > c->n)
+        LOG_INFO("registered at %s (session %llu) after %.1f s without a server, %u attempts",
+                 c->urls[c->cur], (unsigned long long)c->session,
+                 (double)(uv_now(strata_loop_uv(c->loop)) - c->down_since_ms) / 1000.0, c->streak);
+    else
+        LOG_INFO("registered at %s (session %llu)", c->urls[c->cur],
+                 (unsigned long long)c->session);
+    c->streak = 0;
     if (c->h.registered != NULL)
         c->h.registered(c->h.arg, reply->host_register_reply);
     csd_resync_all(c); /* a new server knows nothing of what we hold */
@@ -390,9 +453,10 @@ static void csd_register(struct node_csd *c)
     strata_env env = STRATA__V1__ENVELOPE__INIT;
     env.body_case = STRATA__V1__ENVELOPE__BODY_HOST_REGISTER;
     env.host_register = &hr;
-    if (node_csd_call(c, &env, c->o.call_timeout_ms, csd_register_done, c) != 0) {
+    int rc = node_csd_call(c, &env, c->o.call_timeout_ms, csd_register_done, c);
+    if (rc != 0) {
         c->registering = false;
-        uv_timer_start(&c->retry, csd_retry_cb, CSD_RETRY_MS, 0);
+        csd_retry_later(c, c->cur, strata_strerror(rc));
     }
 }
 
@@ -474,10 +538,13 @@ static void csd_poll_done(int rc, strata_env *reply, void *arg)
     if (rc != 0)
         goto out; /* failed over: the new registration restarts the poll */
     if (reply->status != 0 || reply->body_case != STRATA__V1__ENVELOPE__BODY_UPDATES_REPLY) {
-        LOG_WARN("updates: %s: registering again",
+        char why[200];
+        snprintf(why, sizeof(why), "updates refused: %s",
                  reply->message && *reply->message ? reply->message : "bad reply");
+        if (c->streak == 0)
+            LOG_WARN("csd %s: %s: registering again", c->urls[c->cur], why);
         c->registered = false;
-        uv_timer_start(&c->retry, csd_retry_cb, CSD_RETRY_MS, 0);
+        csd_retry_later(c, c->cur, why);
         goto out;
     }
     const Strata__V1__UpdatesReply *ur = reply->updates_reply;
@@ -591,6 +658,7 @@ int node_csd_new(struct strata_loop *loop, const struct node_csd_opts *o,
     c->check.data = c;
     uv_timer_init(uv, &c->retry);
     c->retry.data = c;
+    c->jitter = uv_hrtime() | 1;
     *out = c;
     return 0;
 }

@@ -4,6 +4,8 @@
  * attach (of the underlay, say) is refused EDENIED naming its uid, and logged; root is served.
  * Before: the socket was 0777 and anyone could attach any interface. Needs root.
  *
+ * With no server at --cs, it backs off and says why.
+ *
  * Nobody's requests come from a forked child that drops its uid: this process never uses NNG
  * itself (root's request goes through the strata CLI), so the child can. */
 #include <stdarg.h>
@@ -197,11 +199,67 @@ static void test_ctl_socket_owner_only(void **state)
     assert_int_equal(h_run(grep, NULL), 0);
 }
 
+/* The "next in X s" of each backoff line in the agent's log, in order (at most cap). */
+static size_t backoff_waits(double *waits, size_t cap, bool *all_say_why)
+{
+    FILE *f = fopen(LOG, "r");
+    size_t n = 0;
+    char line[1024];
+    *all_say_why = true;
+    while (f != NULL && n < cap && fgets(line, sizeof(line), f) != NULL) {
+        const char *p = strstr(line, "no connectivity server answers (");
+        if (p == NULL)
+            continue;
+        /* its namespace's lo is down: the connect fails with ENETUNREACH */
+        if (strstr(p, "(tcp://127.0.0.1:1: network is unreachable) for ") == NULL)
+            *all_say_why = false;
+        const char *next = strstr(p, "next in ");
+        if (next != NULL)
+            waits[n++] = strtod(next + strlen("next in "), NULL);
+    }
+    if (f != NULL)
+        fclose(f);
+    return n;
+}
+
+static bool backed_off(void *arg)
+{
+    double waits[8];
+    bool why;
+    (void)arg;
+    return backoff_waits(waits, 8, &why) >= 5;
+}
+
+/* With no connectivity server, the agent says why and waits longer each round (issue 24: it
+ * logged "failed" every 500 ms forever). */
+static void test_backoff_says_why(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    if (!h_wait_until(backed_off, NULL, 15000))
+        fail_msg("no 5 backoff lines in %s within 15 s", LOG);
+    double waits[8];
+    bool why;
+    size_t n = backoff_waits(waits, 8, &why);
+    assert_true(why);
+    /* 0.3 s doubling, each +-25%: the fifth wait is at least 0.75 * 4.8 s */
+    for (size_t i = 0; i < n; i++)
+        if (waits[i] < 0.2 || waits[i] > 12.5)
+            fail_msg("wait %zu is %.1f s", i, waits[i]);
+    if (waits[4] < 3.0 * waits[0])
+        fail_msg("waits do not grow: %.1f s, then %.1f s", waits[0], waits[4]);
+    char grep[600];
+    snprintf(grep, sizeof(grep), "grep -c 'failed: failing over' %s", LOG);
+    assert_int_not_equal(h_run(grep, NULL), 0); /* the old line, once per attempt, is gone */
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ctl_socket_owner_only),
+        cmocka_unit_test(test_backoff_says_why),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
