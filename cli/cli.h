@@ -12,7 +12,7 @@
 #include "flags.h"
 #include "msg.h"
 
-#define CLI_DIRECTORY_DEFAULT "tcp://127.0.0.1:7001"
+#define CLI_DIRECTORY_DEFAULT "tcp://127.0.0.1:7101"
 #define CLI_TIMEOUT_DEFAULT_MS 5000
 /* strata-agentd's control socket when started without --ctl: /run/strata/agent-HOST.sock. */
 #define CLI_AGENT_CTL_GLOB "/run/strata/agent-*.sock"
