@@ -561,6 +561,15 @@ static void test_miss_then_hit(void **state)
     assert_true(cs_metric(0, "strata_cs_hits_total") - hits0 >= 1);
     assert_int_equal((int)(cs_metric(0, "strata_cs_negative_hits_total") - neg0), 1);
     assert_true(cs_metric(0, "strata_cs_misses_total") - misses0 >= 2);
+    /* Directory round trips are a histogram in seconds, and cache show gives its count and sum
+     * under the names it always had: the same figures (nothing resolves in between). */
+    double timed = cs_metric(0, "strata_cs_upstream_resolve_seconds_count");
+    assert_true(timed >= 2);
+    assert_int_equal(show_counter(0, "upstream_latency_us_count"), (uint64_t)timed);
+    double sum_s = cs_metric(0, "strata_cs_upstream_resolve_seconds_sum");
+    assert_true(sum_s > 0 && sum_s < timed * 5.0); /* seconds, not microseconds */
+    uint64_t sum_us = show_counter(0, "upstream_latency_us_sum");
+    assert_true(sum_us + 1 >= (uint64_t)(sum_s * 1e6) && sum_us <= (uint64_t)(sum_s * 1e6) + 1);
 }
 
 static pthread_barrier_t barrier;
