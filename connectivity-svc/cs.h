@@ -15,11 +15,12 @@
 #include "server.h"
 #include "tls.h"
 
-/* Counters: shown by CacheShowRequest and exported as strata_cs_<name> metrics. */
+/* Counters: shown by CacheShowRequest as <name> and exported as metrics strata_cs_<name>_total
+ * (counters) or strata_cs_<name> (gauges), cs_show.c's table saying which. */
 struct cs_counters {
     uint64_t sessions_expired, sessions_refused; /* ended idle; names refused at --session-max */
     uint64_t hits, misses, negative_hits, evictions, entries, cache_bytes;
-    uint64_t upstream_requests, upstream_errors, upstream_latency_us_sum, upstream_latency_us_count;
+    uint64_t upstream_requests, upstream_errors;
     uint64_t updates_pushed, invalidations_pushed, floods_pushed, resyncs_pushed;
     uint64_t feed_index, feed_changes, feed_gaps, sessions, parked;
     uint64_t feed_stalls, feed_stalled; /* times the feed stalled; 1 while it is */
@@ -31,6 +32,9 @@ struct cs_counters {
     uint64_t gw_live_writes, gw_live_errors; /* gateway_live writes sent / failed */
     uint64_t gw_live;                        /* gauge: gateways this server holds as live */
     uint64_t vninfo_pushed;                  /* UPD_VNINFO queued to gateways */
+    /* Directory resolve round trips: strata_cs_upstream_resolve_seconds; cache show gives its
+     * sum and count as upstream_latency_us_sum and upstream_latency_us_count. */
+    struct strata_histo upstream_latency;
 };
 
 struct cs_upstream;

@@ -33,8 +33,6 @@ static const struct {
     C(cache_bytes, GAUGE, "bytes held by the cache structures"),
     C(upstream_requests, COUNTER, "resolve requests sent to the directory"),
     C(upstream_errors, COUNTER, "failed directory resolve requests"),
-    C(upstream_latency_us_sum, COUNTER, "total directory resolve latency (us)"),
-    C(upstream_latency_us_count, COUNTER, "directory resolves timed"),
     C(updates_pushed, COUNTER, "endpoint updates queued to agents"),
     C(invalidations_pushed, COUNTER, "invalidations queued to agents"),
     C(floods_pushed, COUNTER, "flood list updates queued to agents"),
@@ -77,13 +75,17 @@ int cs_show_metrics(struct cs *cs, struct strata_err *e)
         return strata_err_set(e, STRATA_ENOMEM, "metrics: out of memory");
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
         char name[64];
-        snprintf(name, sizeof(name), "cs_%s", counters[i].name);
+        snprintf(name, sizeof(name), "cs_%s%s", counters[i].name,
+                 counters[i].kind == STRATA_METRIC_COUNTER ? "_total" : "");
         const uint64_t *v = (const uint64_t *)((const char *)&cs->ctr + counters[i].off);
         int rc = strata_metrics_add(cs->metrics, name, counters[i].kind, counters[i].help, v);
         if (rc != 0)
             return strata_err_set(e, rc, "metrics: cannot add %s", name);
     }
-    if (strata_metrics_add_busy_poll(cs->metrics, "cs", cs->loop) != 0 ||
+    if (strata_metrics_add_histo(cs->metrics, "cs_upstream_resolve_seconds",
+                                 "directory resolve requests: sent to answered (or failed)",
+                                 &cs->ctr.upstream_latency) != 0 ||
+        strata_metrics_add_busy_poll(cs->metrics, "cs", cs->loop) != 0 ||
         strata_metrics_add_daemon(cs->metrics, "cs") != 0)
         return strata_err_set(e, STRATA_ENOMEM, "metrics: out of memory");
     if (cs->metrics_addr != NULL)
@@ -151,7 +153,7 @@ void cs_show_handle(struct cs *cs, struct strata_req *req)
     c.ce = calloc(cap + 1, sizeof(*c.ce));
     c.cep = calloc(cap + 1, sizeof(*c.cep));
     c.text = calloc(cap + 1, sizeof(*c.text));
-    size_t nc = sizeof(counters) / sizeof(counters[0]);
+    size_t nt = sizeof(counters) / sizeof(counters[0]), nc = nt + 2;
     Strata__V1__Counter *ctr = calloc(nc, sizeof(*ctr));
     Strata__V1__Counter **ctrp = calloc(nc, sizeof(*ctrp));
     if (c.ce == NULL || c.cep == NULL || c.text == NULL || ctr == NULL || ctrp == NULL) {
@@ -164,10 +166,17 @@ void cs_show_handle(struct cs *cs, struct strata_req *req)
             c.ce[i].holders = c.holders + (uintptr_t)c.ce[i].holders;
     for (size_t i = 0; i < nc; i++) {
         strata__v1__counter__init(&ctr[i]);
-        ctr[i].name = (char *)counters[i].name;
-        ctr[i].value = *(const uint64_t *)((const char *)&cs->ctr + counters[i].off);
         ctrp[i] = &ctr[i];
     }
+    for (size_t i = 0; i < nt; i++) {
+        ctr[i].name = (char *)counters[i].name;
+        ctr[i].value = *(const uint64_t *)((const char *)&cs->ctr + counters[i].off);
+    }
+    /* The histogram's totals, under the names cache show always gave them. */
+    ctr[nt].name = (char *)"upstream_latency_us_sum";
+    ctr[nt].value = cs->ctr.upstream_latency.sum_ns / 1000;
+    ctr[nt + 1].name = (char *)"upstream_latency_us_count";
+    ctr[nt + 1].value = cs->ctr.upstream_latency.count;
     Strata__V1__CacheShowReply r = STRATA__V1__CACHE_SHOW_REPLY__INIT;
     strata_env env = STRATA__V1__ENVELOPE__INIT;
     r.entries = c.cep;

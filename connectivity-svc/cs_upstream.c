@@ -330,8 +330,7 @@ static void batch_reply(int rc, strata_env *reply, void *arg)
     struct cs_batch *b = arg;
     struct cs_upstream *up = b->up;
     struct cs *cs = up->cs;
-    cs->ctr.upstream_latency_us_sum += strata_now_us() - b->start_us;
-    cs->ctr.upstream_latency_us_count++;
+    strata_histo_observe(&cs->ctr.upstream_latency, (strata_now_us() - b->start_us) * 1000);
     int status = rc;
     const char *msg = rc ? strata_strerror(rc) : NULL;
     if (rc == 0 && reply->status != 0) {

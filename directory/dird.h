@@ -234,7 +234,7 @@ struct dird {
     uint64_t m_applied, m_commit, m_term, m_is_leader, m_writes, m_write_errors, m_reads, m_batches,
         m_forwarded, m_fwd_batches, m_feed_waiters, m_read_waiters, m_endpoints, m_vnets, m_hosts,
         m_snapshots, m_snapshot_failures, m_restores, m_elections, m_disk_free, m_recv_trimmed,
-        m_log_bytes, m_denied;
+        m_log_bytes, m_denied, m_disk_need, m_gateways, m_gateways_live;
     struct strata_histo h_append; /* raft log append to durable, every node (dird_disk.c) */
     struct strata_histo h_commit; /* leader: raft_apply of a batch to its apply callback */
     struct strata_histo h_write;  /* single writes a client sent here: arrival to reply */

@@ -222,6 +222,7 @@ void dird_disk_tick(struct dird *d, uint64_t now_ms)
         return;
     uint64_t need = DISK_SEGMENT_BYTES + 2 * (uint64_t)d->snap_bytes_max;
     d->m_disk_free = free_b;
+    d->m_disk_need = need;
     bool low = free_b < need;
     if (low && !d->disk_low)
         LOG_WARN("LOW DISK: %llu MiB free in %s, under the %llu MiB this node may need next "

@@ -91,6 +91,8 @@ static void on_tick(uv_timer_t *h)
     d->m_endpoints = dir_fsm_count(d->fsm, STRATA__V1__OBJ_KIND__OBJ_ENDPOINT);
     d->m_vnets = dir_fsm_count(d->fsm, STRATA__V1__OBJ_KIND__OBJ_VNET);
     d->m_hosts = dir_fsm_count(d->fsm, STRATA__V1__OBJ_KIND__OBJ_HOST);
+    d->m_gateways = dir_fsm_count(d->fsm, STRATA__V1__OBJ_KIND__OBJ_GATEWAY);
+    d->m_gateways_live = dir_fsm_gateways_live(d->fsm);
 }
 
 /* ---------------------------------------------------------------- shutdown */
@@ -199,6 +201,10 @@ static int metrics_setup(struct dird *d, struct strata_err *e)
         M("dird_endpoints", GAUGE, "endpoints in the FSM", m_endpoints),
         M("dird_vnets", GAUGE, "virtual networks in the FSM", m_vnets),
         M("dird_hosts", GAUGE, "hosts in the FSM", m_hosts),
+        M("dird_gateways", GAUGE, "gateways in the FSM", m_gateways),
+        M("dird_gateways_live", GAUGE,
+          "gateways in the FSM that a connectivity server holds as live (gateway_live)",
+          m_gateways_live),
         M("dird_snapshots_total", COUNTER, "snapshots taken", m_snapshots),
         M("dird_snapshot_failures_total", COUNTER,
           "snapshots (taken or installed) that could not be written to disk", m_snapshot_failures),
@@ -208,6 +214,10 @@ static int metrics_setup(struct dird *d, struct strata_err *e)
           "free space in the data dir (read each second; LOW DISK is logged under a log segment "
           "plus twice the largest snapshot)",
           m_disk_free),
+        M("dird_data_dir_needed_bytes", GAUGE,
+          "free space this node may need next: a log segment plus twice its largest snapshot "
+          "(LOW DISK below it)",
+          m_disk_need),
         M("dird_log_appended_bytes_total", COUNTER,
           "bytes of Raft entries this node appended to its log", m_log_bytes),
         M("dird_append_trimmed_total", COUNTER,

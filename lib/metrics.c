@@ -25,6 +25,7 @@ struct metric {
     char *help;
     enum strata_metric_kind kind;
     const uint64_t *value;            /* counters and gauges */
+    double scale;                     /* 0: *value as is; else *value * scale, as a float */
     const struct strata_histo *histo; /* histograms */
     char *labels;                     /* constant gauges: `k="v",...`, escaped */
     uint64_t const_value;             /* constant gauges */
@@ -126,6 +127,17 @@ int strata_metrics_add(struct strata_metrics *m, const char *name, enum strata_m
     return metrics_add(m, name, help, (struct metric){.kind = kind, .value = value});
 }
 
+int strata_metrics_add_scaled(struct strata_metrics *m, const char *name,
+                              enum strata_metric_kind kind, const char *help, const uint64_t *value,
+                              double scale)
+{
+    if (value == NULL || !(scale > 0) ||
+        (kind != STRATA_METRIC_COUNTER && kind != STRATA_METRIC_GAUGE))
+        return STRATA_EINVAL;
+    return metrics_add(m, name, help,
+                       (struct metric){.kind = kind, .value = value, .scale = scale});
+}
+
 int strata_metrics_add_busy_poll(struct strata_metrics *m, const char *prefix,
                                  const struct strata_loop *l)
 {
@@ -137,7 +149,6 @@ int strata_metrics_add_busy_poll(struct strata_metrics *m, const char *prefix,
         {"hits", "busy polls after a reply that caught the next event", &ps->hits},
         {"misses", "busy polls whose window closed without an event", &ps->misses},
         {"backoffs", "busy polls cut short because another thread wanted the CPU", &ps->backoffs},
-        {"microseconds", "time spent busy polling", &ps->polled_us},
     };
     for (size_t i = 0; i < sizeof(tbl) / sizeof(tbl[0]); i++) {
         char name[96];
@@ -146,7 +157,10 @@ int strata_metrics_add_busy_poll(struct strata_metrics *m, const char *prefix,
         if (rc != 0)
             return rc;
     }
-    return 0;
+    char name[96];
+    snprintf(name, sizeof(name), "%s_busy_poll_seconds_total", prefix);
+    return strata_metrics_add_scaled(m, name, STRATA_METRIC_COUNTER, "time spent busy polling",
+                                     &ps->polled_us, 1e-6);
 }
 
 int strata_metrics_add_histo(struct strata_metrics *m, const char *name, const char *help,
@@ -315,8 +329,12 @@ char *strata_metrics_render(const struct strata_metrics *m)
                     x->labels, x->const_value);
             continue;
         }
-        fprintf(f, "\n# TYPE strata_%s %s\nstrata_%s %" PRIu64 "\n", x->name,
-                x->kind == STRATA_METRIC_COUNTER ? "counter" : "gauge", x->name, *x->value);
+        fprintf(f, "\n# TYPE strata_%s %s\nstrata_%s ", x->name,
+                x->kind == STRATA_METRIC_COUNTER ? "counter" : "gauge", x->name);
+        if (x->scale > 0)
+            fprintf(f, "%.9g\n", (double)*x->value * x->scale);
+        else
+            fprintf(f, "%" PRIu64 "\n", *x->value);
     }
     if (m != NULL && m->process)
         metrics_put_process(f);

@@ -28,11 +28,17 @@ void strata_histo_observe(struct strata_histo *h, uint64_t ns);
 int strata_metrics_new(struct strata_metrics **out);
 int strata_metrics_add(struct strata_metrics *m, const char *name, enum strata_metric_kind kind,
                        const char *help, const uint64_t *value);
+/* Register a counter or gauge kept in a smaller unit than Prometheus's base unit (microseconds,
+ * say) and rendered as `*value * scale` (scale > 0: 1e-6 for microseconds to seconds), so that
+ * the name can say `_seconds` or `_bytes` as the exposition conventions (promtool) ask. */
+int strata_metrics_add_scaled(struct strata_metrics *m, const char *name,
+                              enum strata_metric_kind kind, const char *help, const uint64_t *value,
+                              double scale);
 /* Register a histogram the daemon owns (same naming rules as strata_metrics_add). */
 int strata_metrics_add_histo(struct strata_metrics *m, const char *name, const char *help,
                              const struct strata_histo *h);
 /* Register the loop's busy-poll counters (strata_loop_set_busy_poll) as
- * `strata_<prefix>_busy_poll_{hits,misses,backoffs,microseconds}_total`. */
+ * `strata_<prefix>_busy_poll_{hits,misses,backoffs,seconds}_total`. */
 int strata_metrics_add_busy_poll(struct strata_metrics *m, const char *prefix,
                                  const struct strata_loop *l);
 /* Register a gauge with constant labels and value, rendered `strata_<name>{k="v",...} value`:

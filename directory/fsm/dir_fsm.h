@@ -98,5 +98,7 @@ void dir_fsm_vn_info_release(Strata__V1__VnInfoReply *out);
 
 /* Counts for metrics. */
 size_t dir_fsm_count(const struct dir_fsm *f, Strata__V1__ObjKind kind);
+/* Gateways a connectivity server declared live (gateway_live); walks them: metrics only. */
+size_t dir_fsm_gateways_live(const struct dir_fsm *f);
 
 #endif

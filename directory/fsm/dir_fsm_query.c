@@ -213,3 +213,13 @@ size_t dir_fsm_count(const struct dir_fsm *f, Strata__V1__ObjKind kind)
         return 0;
     }
 }
+
+size_t dir_fsm_gateways_live(const struct dir_fsm *f)
+{
+    size_t n = 0;
+    struct dir_map_iter it = {0};
+    const struct dir_holder *h;
+    while ((h = dir_map_next(&f->gateways, &it)) != NULL)
+        n += h->gw->live ? 1 : 0;
+    return n;
+}

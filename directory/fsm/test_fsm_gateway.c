@@ -75,8 +75,10 @@ static void test_holder_choice(void **state)
     assert_int_equal(t_gw(t, "gwa", "10.9.0.1", V100, 1), 0);
     assert_int_equal(t_gw(t, "gwc", "10.9.0.3", V100, 1), 0);
     assert_null(gwep(t, 100)); /* registered, none live */
+    assert_int_equal(dir_fsm_gateways_live(t->f), 0);
     t_clear_changes(t);
     assert_int_equal(t_gw_live(t, "gwb", true, "cs1"), 0);
+    assert_int_equal(dir_fsm_gateways_live(t->f), 1);
     const Strata__V1__Endpoint *ep = gwep(t, 100);
     assert_non_null(ep);
     assert_string_equal(ep->host, "gwb");
@@ -96,9 +98,12 @@ static void test_holder_choice(void **state)
     assert_string_equal(holder(t, 100), "gwb");
     assert_string_equal(ep_changes(t, buf, sizeof(buf)), "");
     assert_int_equal(t_gw_live(t, "gwc", true, "cs1"), 0);
+    assert_int_equal(dir_fsm_gateways_live(t->f), 3);
+    assert_int_equal(dir_fsm_count(t->f, STRATA__V1__OBJ_KIND__OBJ_GATEWAY), 3);
     /* the holder dies: the live one with the smallest id takes over, one endpoint change */
     t_clear_changes(t);
     assert_int_equal(t_gw_live(t, "gwb", false, "cs1"), 0);
+    assert_int_equal(dir_fsm_gateways_live(t->f), 2);
     assert_string_equal(holder(t, 100), "gwa");
     assert_string_equal(ep_changes(t, buf, sizeof(buf)), "100:gwa:10.9.0.1");
     /* gwb back: stays with gwa */

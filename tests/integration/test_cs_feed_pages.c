@@ -245,10 +245,10 @@ static void expect_x_moves_to(int vtep, const char *what)
         fail_msg("%s: after 15 s the csd still answers X at 192.168.0.%d (tier %s), want .%d; "
                  "feed_index %.0f of applied %llu, feed_gaps %.0f, feed_stalls %.0f (log %s)",
                  what, x_vtep(NULL, 0), w.tier, vtep, cs_metric("strata_cs_feed_index"),
-                 (unsigned long long)applied_index(), cs_metric("strata_cs_feed_gaps"),
-                 cs_metric("strata_cs_feed_stalls"), CS_LOG);
+                 (unsigned long long)applied_index(), cs_metric("strata_cs_feed_gaps_total"),
+                 cs_metric("strata_cs_feed_stalls_total"), CS_LOG);
     fprintf(stderr, "%s: X at .%d after %llu ms, feed_gaps %.0f\n", what, vtep,
-            (unsigned long long)(h_now_ms() - t0), cs_metric("strata_cs_feed_gaps"));
+            (unsigned long long)(h_now_ms() - t0), cs_metric("strata_cs_feed_gaps_total"));
 }
 
 /* One index holding more changes than fit in a message. */
@@ -287,7 +287,7 @@ static void test_byte_pages_skip_nothing(void **state)
     uint64_t before = applied_index();
     assert_true(h_wait_until(feed_at, &before, 15000));
     cache_x_at(2);
-    double gaps = cs_metric("strata_cs_feed_gaps");
+    double gaps = cs_metric("strata_cs_feed_gaps_total");
     big_batch(mac, 500, MID_HOST);
     uint64_t small = applied_index();
     host_add(MID_HOST, 21); /* ~3,500 changes in one index: a page of its own */
@@ -322,7 +322,7 @@ static void test_byte_pages_skip_nothing(void **state)
     assert_true(pages >= 3);
 
     expect_x_moves_to(1, "after a page cut by bytes");
-    assert_true(cs_metric("strata_cs_feed_gaps") == gaps); /* paged, not resynchronised */
+    assert_true(cs_metric("strata_cs_feed_gaps_total") == gaps); /* paged, not resynchronised */
 }
 
 static bool stalled_is(void *arg)
@@ -337,7 +337,7 @@ static void test_stalled_feed_stops_serving_the_cache(void **state)
 {
     (void)state;
     cache_x_at(1);
-    assert_int_equal((int)cs_metric("strata_cs_feed_stalls"), 0);
+    assert_int_equal((int)cs_metric("strata_cs_feed_stalls_total"), 0);
     assert_true(kill(C.node[0].pid, SIGSTOP) == 0);
     double one = 1, zero = 0;
     uint64_t t0 = h_now_ms();
@@ -350,12 +350,12 @@ static void test_stalled_feed_stops_serving_the_cache(void **state)
     fprintf(stderr, "stalled after %llu ms; X then: vtep .%d tier '%s'\n", (unsigned long long)took,
             vtep, tier);
     assert_true(took >= CS_STALL_MIN_MS);
-    assert_int_equal((int)cs_metric("strata_cs_feed_stalls"), 1);
+    assert_int_equal((int)cs_metric("strata_cs_feed_stalls_total"), 1);
     assert_int_equal(td_log_count(CS_LOG, "feed: no progress after index"), 1);
     assert_int_equal(vtep, 0); /* not answered from the flushed cache */
     assert_true(h_wait_until(stalled_is, &zero, 15000));
     cache_x_at(1);
-    assert_int_equal((int)cs_metric("strata_cs_feed_stalls"), 1);
+    assert_int_equal((int)cs_metric("strata_cs_feed_stalls_total"), 1);
 }
 
 int main(void)

@@ -502,9 +502,10 @@ static double cs_metric(int i, const char *name)
 static void test_miss_then_hit(void **state)
 {
     (void)state;
-    double requests0 = cs_metric(0, "strata_cs_resolve_requests"),
-           hits0 = cs_metric(0, "strata_cs_hits"), misses0 = cs_metric(0, "strata_cs_misses"),
-           neg0 = cs_metric(0, "strata_cs_negative_hits");
+    double requests0 = cs_metric(0, "strata_cs_resolve_requests_total"),
+           hits0 = cs_metric(0, "strata_cs_hits_total"),
+           misses0 = cs_metric(0, "strata_cs_misses_total"),
+           neg0 = cs_metric(0, "strata_cs_negative_hits_total");
     assert_true(requests0 >= 0 && hits0 >= 0 && misses0 >= 0 && neg0 >= 0);
     strata_env *r = resolve_at(T.cs_url[0], "host:h1", 100, "10.1.0.10", 0, 5000);
     assert_non_null(r);
@@ -556,10 +557,19 @@ static void test_miss_then_hit(void **state)
 
     /* the metrics endpoint counts what just happened: 6 requests, the two cache answers as one
      * hit and one negative hit, and at least the two first misses */
-    assert_int_equal((int)(cs_metric(0, "strata_cs_resolve_requests") - requests0), 6);
-    assert_true(cs_metric(0, "strata_cs_hits") - hits0 >= 1);
-    assert_int_equal((int)(cs_metric(0, "strata_cs_negative_hits") - neg0), 1);
-    assert_true(cs_metric(0, "strata_cs_misses") - misses0 >= 2);
+    assert_int_equal((int)(cs_metric(0, "strata_cs_resolve_requests_total") - requests0), 6);
+    assert_true(cs_metric(0, "strata_cs_hits_total") - hits0 >= 1);
+    assert_int_equal((int)(cs_metric(0, "strata_cs_negative_hits_total") - neg0), 1);
+    assert_true(cs_metric(0, "strata_cs_misses_total") - misses0 >= 2);
+    /* Directory round trips are a histogram in seconds, and cache show gives its count and sum
+     * under the names it always had: the same figures (nothing resolves in between). */
+    double timed = cs_metric(0, "strata_cs_upstream_resolve_seconds_count");
+    assert_true(timed >= 2);
+    assert_int_equal(show_counter(0, "upstream_latency_us_count"), (uint64_t)timed);
+    double sum_s = cs_metric(0, "strata_cs_upstream_resolve_seconds_sum");
+    assert_true(sum_s > 0 && sum_s < timed * 5.0); /* seconds, not microseconds */
+    uint64_t sum_us = show_counter(0, "upstream_latency_us_sum");
+    assert_true(sum_us + 1 >= (uint64_t)(sum_s * 1e6) && sum_us <= (uint64_t)(sum_s * 1e6) + 1);
 }
 
 static pthread_barrier_t barrier;

@@ -96,18 +96,23 @@ void topo_cleanup(void)
     topo_live = NULL;
 }
 
-char *topo_metrics(const struct topo_node *n)
+char *topo_scrape(const char *ns, int port)
 {
-    /* No curl on a minimal machine: bash's /dev/tcp, inside the node's namespace. */
+    /* No curl on a minimal machine: bash's /dev/tcp, inside the namespace. */
     char *out = NULL;
     if (topo_sh(&out,
-                "ip netns exec %s bash -c 'exec 3<>/dev/tcp/%s && printf \"GET /metrics "
+                "ip netns exec %s bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d && printf \"GET /metrics "
                 "HTTP/1.0\\r\\n\\r\\n\" >&3 && cat <&3'",
-                n->ns, TOPO_METRICS_DEVTCP) != 0) {
+                ns, port) != 0) {
         free(out);
         return NULL;
     }
     return out;
+}
+
+char *topo_metrics(const struct topo_node *n)
+{
+    return topo_scrape(n->ns, TOPO_METRICS_PORT);
 }
 
 static void on_fatal_signal(int sig)
@@ -166,12 +171,13 @@ int topo_start(struct topo *t, const char *tag)
     snprintf(t->dir_urls, sizeof(t->dir_urls), "%s127.0.0.1:7101,%s127.0.0.1:7102,%s127.0.0.1:7103",
              sch, sch, sch);
     for (int i = 0; i < 3; i++) {
-        char id[4], dd[512], raft[32], api[32], log[512];
+        char id[4], dd[512], raft[32], api[32], log[512], metrics[32];
         snprintf(id, sizeof(id), "%d", i + 1);
         snprintf(dd, sizeof(dd), "%s/dird%d", t->tmp, i + 1);
         snprintf(raft, sizeof(raft), "127.0.0.1:700%d", i + 1);
         snprintf(api, sizeof(api), "%s127.0.0.1:710%d", sch, i + 1);
         snprintf(log, sizeof(log), "%s/dird%d.log", t->tmp, i + 1);
+        snprintf(metrics, sizeof(metrics), "127.0.0.1:%d", TOPO_DIRD_METRICS_PORT + i);
         if (must("mkdir -p %s", dd) != 0)
             return -1;
         char *args[32] = {(char *)h_bin("strata-dird"),
@@ -185,6 +191,8 @@ int topo_start(struct topo *t, const char *tag)
                           api,
                           "--cluster",
                           "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003",
+                          "--metrics",
+                          metrics,
                           NULL};
         h_tls_args(args, "directory", id, NULL);
         if ((t->dird_pid[i] = spawn_in(t->infra, args, log)) <= 0)
@@ -192,10 +200,11 @@ int topo_start(struct topo *t, const char *tag)
     }
     snprintf(t->cs_url, sizeof(t->cs_url), "%s192.0.2.254:7201,%s192.0.2.254:7202", sch, sch);
     for (int i = 0; i < 2; i++) {
-        char log[512], id[8], listen[64];
+        char log[512], id[8], listen[64], metrics[32];
         snprintf(log, sizeof(log), "%s/csd%d.log", t->tmp, i + 1);
         snprintf(id, sizeof(id), "cs%d", i + 1);
         snprintf(listen, sizeof(listen), "%s192.0.2.254:720%d", sch, i + 1);
+        snprintf(metrics, sizeof(metrics), "127.0.0.1:%d", TOPO_CSD_METRICS_PORT + i);
         char *args[32] = {(char *)h_bin("strata-csd"),
                           "--id",
                           id,
@@ -205,6 +214,8 @@ int topo_start(struct topo *t, const char *tag)
                           listen,
                           "--directory",
                           t->dir_urls,
+                          "--metrics",
+                          metrics,
                           NULL};
         h_tls_args(args, "connectivity", id, "192.0.2.254");
         if ((t->csd_pid[i] = spawn_in(t->infra, args, log)) <= 0)

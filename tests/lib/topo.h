@@ -10,6 +10,8 @@
 #include <sys/types.h>
 
 #define TOPO_MAX_NODES 8
+#define TOPO_DIRD_METRICS_PORT 9301
+#define TOPO_CSD_METRICS_PORT 9311
 #define TOPO_MAX_VMS 16
 
 struct topo {
@@ -37,7 +39,9 @@ int topo_sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3
 bool topo_wait_cmd(int timeout_ms, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The infra namespace, the three directory nodes and two connectivity servers (pod p1, ids cs1
- * and cs2, on 192.0.2.254:7201/7202). Returns 0, or -1 with the reason on stderr. */
+ * and cs2, on 192.0.2.254:7201/7202), each serving metrics in the infra namespace on
+ * 127.0.0.1:TOPO_DIRD_METRICS_PORT+i and 127.0.0.1:TOPO_CSD_METRICS_PORT+i (i from 0). Returns
+ * 0, or -1 with the reason on stderr. */
 int topo_start(struct topo *t, const char *tag);
 /* "ip netns exec INFRA strata --directory URLS" for command lines. */
 const char *topo_cli(const struct topo *t);
@@ -52,9 +56,11 @@ struct topo_node *topo_find(struct topo *t, const char *name);
 int topo_node_start(struct topo *t, struct topo_node *n);
 /* Every node daemon serves its metrics here, inside its own namespace. */
 #define TOPO_METRICS "127.0.0.1:9464"
-#define TOPO_METRICS_DEVTCP "127.0.0.1/9464"
-/* The node's Prometheus text (malloc'd), or NULL. */
+#define TOPO_METRICS_PORT 9464
+/* The node's Prometheus text (malloc'd, the HTTP response's head included), or NULL. */
 char *topo_metrics(const struct topo_node *n);
+/* GET /metrics from 127.0.0.1:port inside namespace ns, as topo_metrics. */
+char *topo_scrape(const char *ns, int port);
 /* SIGTERM (or SIGKILL when kill9) and reap. */
 void topo_node_stop(struct topo_node *n, bool kill9);
 
