@@ -122,7 +122,8 @@ static bool history_usable(const struct lc_history *h)
            h->keys.slot != NULL && h->values.slot != NULL && h->nodes.slot != NULL;
 }
 
-/* A token the line format can carry: 1..LC_TOKEN_MAX printable bytes, no space, no '='. */
+/* A token the line format can carry: 1..LC_TOKEN_MAX bytes of printable ASCII but space and
+ * '=' (so that it prints into the format and into JSON as it is). */
 static int token_check(const char *what, const char *s, struct strata_err *e)
 {
     size_t n = strlen(s);
@@ -133,8 +134,9 @@ static int token_check(const char *what, const char *s, struct strata_err *e)
                               LC_TOKEN_MAX);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c <= ' ' || c == 0x7f || c == '=')
-            return strata_err_set(e, STRATA_EINVAL, "%s holds a space, a control character or '='",
+        if (c <= ' ' || c >= 0x7f || c == '=')
+            return strata_err_set(e, STRATA_EINVAL,
+                                  "%s holds a space, '=' or a byte that is not printable ASCII",
                                   what);
     }
     return 0;
@@ -159,8 +161,9 @@ static int history_init_cover(struct lc_history *h, uint32_t key)
 
 static int history_key(struct lc_history *h, const char *key, uint32_t *id, struct strata_err *e)
 {
-    if (token_check("key", key, e) != 0)
-        return e != NULL ? e->code : STRATA_EINVAL;
+    int rc = token_check("key", key, e);
+    if (rc != 0)
+        return rc;
     if (strtab_intern(&h->keys, key, id) != 0 || history_init_cover(h, *id) != 0)
         return strata_err_set(e, STRATA_ENOMEM, "out of memory");
     return 0;
@@ -172,8 +175,9 @@ static int history_value(struct lc_history *h, const char *v, uint32_t *id, stru
         *id = LC_ABSENT;
         return 0;
     }
-    if (token_check("value", v, e) != 0)
-        return e != NULL ? e->code : STRATA_EINVAL;
+    int rc = token_check("value", v, e);
+    if (rc != 0)
+        return rc;
     if (strtab_intern(&h->values, v, id) != 0)
         return strata_err_set(e, STRATA_ENOMEM, "out of memory");
     return 0;
@@ -183,10 +187,14 @@ int lc_history_set_init(struct lc_history *h, const char *key, const char *value
                         struct strata_err *e)
 {
     uint32_t k, v;
+    int rc;
     if (!history_usable(h))
         return strata_err_set(e, STRATA_ENOMEM, "out of memory");
-    if (history_key(h, key, &k, e) != 0 || history_value(h, value, &v, e) != 0)
-        return e != NULL ? e->code : STRATA_EINVAL;
+    if (key == NULL || value == NULL)
+        return strata_err_set(e, STRATA_EINVAL, "an initial value needs a key and a value");
+    if ((rc = token_check("value", value, e)) != 0 || (rc = history_key(h, key, &k, e)) != 0 ||
+        (rc = history_value(h, value, &v, e)) != 0)
+        return rc;
     h->init[k] = v;
     return 0;
 }
@@ -217,8 +225,9 @@ int lc_history_add(struct lc_history *h, const struct lc_op_in *in, struct strat
     if (in->complete < in->invoke)
         return strata_err_set(e, STRATA_EINVAL, "t1 %" PRId64 " is before t0 %" PRId64,
                               in->complete, in->invoke);
-    if (in->node != NULL && token_check("node", in->node, e) != 0)
-        return e != NULL ? e->code : STRATA_EINVAL;
+    int rc;
+    if (in->node != NULL && (rc = token_check("node", in->node, e)) != 0)
+        return rc;
     if (h->n == h->cap) {
         size_t cap = h->cap == 0 ? 256 : 2 * h->cap;
         struct lc_op *ops = realloc(h->ops, cap * sizeof(*ops));
@@ -239,11 +248,12 @@ int lc_history_add(struct lc_history *h, const struct lc_op_in *in, struct strat
         .has_version = in->has_version,
     };
     /* Every check before interning: a refused op leaves no key or value behind. */
-    if (token_check("key", in->key, e) != 0 ||
-        (in->value != NULL && token_check("value", in->value, e) != 0))
-        return e != NULL ? e->code : STRATA_EINVAL;
-    if (history_key(h, in->key, &op.key, e) != 0 || history_value(h, in->value, &op.value, e) != 0)
-        return e != NULL ? e->code : STRATA_EINVAL;
+    if ((rc = token_check("key", in->key, e)) != 0 ||
+        (in->value != NULL && (rc = token_check("value", in->value, e)) != 0))
+        return rc;
+    if ((rc = history_key(h, in->key, &op.key, e)) != 0 ||
+        (rc = history_value(h, in->value, &op.value, e)) != 0)
+        return rc;
     if (in->node != NULL && strtab_intern(&h->nodes, in->node, &op.node) != 0)
         return strata_err_set(e, STRATA_ENOMEM, "out of memory");
     h->ops[h->n++] = op;

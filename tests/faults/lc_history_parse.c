@@ -67,6 +67,8 @@ static int split_fields(char *line, const char *f[F_COUNT], struct strata_err *e
 {
     for (char *save = NULL, *tok = strtok_r(line, " \t\r", &save); tok != NULL;
          tok = strtok_r(NULL, " \t\r", &save)) {
+        if (tok[0] == '#') /* a comment to the end of the line */
+            break;
         char *eq = strchr(tok, '=');
         if (eq == NULL)
             return strata_err_set(e, STRATA_EINVAL, "'%.40s' is not name=value", tok);
