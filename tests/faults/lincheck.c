@@ -8,30 +8,39 @@
 #define LC_DEFAULT_TIMEOUT_MS 60000u
 #define LC_DEFAULT_SHRINK_MS 5000u
 
+static int by_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 size_t lc_check_select(const struct lc_history *h, const size_t *idx, size_t n, size_t *out)
 {
     /* Values some linearizable read returned: an indeterminate write of any other value can be
-     * placed after every operation, where nothing observes it, so it needs no search. */
-    uint64_t *bits = calloc((h->values.n + 63) / 64 + 1, sizeof(*bits));
-    size_t m = 0;
-    for (size_t i = 0; bits != NULL && i < n; i++) {
+     * placed after every operation, where nothing observes it, so it needs no search. Sorted,
+     * not a table of all the history's values: a key's cost stays its own size. */
+    uint32_t *read = malloc((n + 1) * sizeof(*read));
+    size_t nread = 0, m = 0;
+    for (size_t i = 0; read != NULL && i < n; i++) {
         const struct lc_op *op = &h->ops[idx[i]];
         if (op->kind == LC_READ && op->outcome == LC_OK && op->mode == LC_MODE_LIN)
-            bits[op->value / 64] |= 1ull << (op->value % 64);
+            read[nread++] = op->value;
     }
+    if (read != NULL)
+        qsort(read, nread, sizeof(*read), by_u32);
     for (size_t i = 0; i < n; i++) {
         const struct lc_op *op = &h->ops[idx[i]];
         bool keep;
         if (op->kind == LC_READ)
             keep = op->outcome == LC_OK && op->mode == LC_MODE_LIN;
-        else if (op->outcome == LC_INFO) /* without the table (no memory), keep: still correct */
-            keep = bits == NULL || (bits[op->value / 64] >> (op->value % 64) & 1) != 0;
+        else if (op->outcome == LC_INFO) /* without the list (no memory), keep: still correct */
+            keep = read == NULL || bsearch(&op->value, read, nread, sizeof(*read), by_u32) != NULL;
         else
             keep = op->outcome == LC_OK;
         if (keep)
             out[m++] = idx[i];
     }
-    free(bits);
+    free(read);
     return m;
 }
 
