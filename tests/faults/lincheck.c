@@ -64,6 +64,7 @@ struct shrink {
     size_t *cand, *sel; /* scratch, room for ncur */
     uint32_t *nread;    /* per value: reads of it in cur outside the chunk */
     uint64_t checks;
+    bool unsure; /* a search hit a bound: what it kept may not be needed */
 };
 
 /* Does cur without [from, to) still fail? A write in the chunk stays while a read outside it
@@ -92,7 +93,9 @@ static bool shrink_fails(struct shrink *s, size_t m)
 {
     size_t k = lc_check_select(s->h, s->cand, m, s->sel);
     s->checks++;
-    return lc_check_key(s->h, s->sel, k, s->init, s->limits, s->deadline_ms, NULL) == LC_VIOLATION;
+    enum lc_verdict v = lc_check_key(s->h, s->sel, k, s->init, s->limits, s->deadline_ms, NULL);
+    s->unsure |= v == LC_UNKNOWN;
+    return v == LC_VIOLATION;
 }
 
 /* Greedy, chunks halving down to single operations (ddmin without complements): cur keeps
@@ -142,7 +145,7 @@ static int lc_shrink(const struct lc_history *h, const struct lc_limits *limits,
     if (s.cand == NULL || s.sel == NULL || s.nread == NULL)
         rc = STRATA_ENOMEM;
     else
-        r->shrunk = shrink_run(&s);
+        r->shrunk = shrink_run(&s) && !s.unsure;
     r->nsub = s.ncur;
     r->shrink_checks = s.checks;
     free(s.cand);

@@ -40,7 +40,8 @@ struct lc_result {
     uint32_t key;            /* the first violating key (or, if none, the first unknown one) */
     size_t *sub;             /* the violation's minimal sub-history: indices into h->ops, by */
     size_t nsub;             /* invocation time */
-    bool shrunk;             /* the shrink reached a 1-minimal sub-history in its time */
+    bool shrunk;             /* the shrink reached a 1-minimal sub-history in its time (and
+                                none of its searches hit a bound) */
     uint64_t shrink_checks;  /* searches the shrink ran */
     struct lc_stats stats;   /* summed over keys */
 };

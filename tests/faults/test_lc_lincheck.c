@@ -549,6 +549,17 @@ static void test_matches_brute_force(void **state)
             fail_msg("round %d (init %s): checker says %d, brute force %s", round, vals[init],
                      r.verdict, want ? "linearizable" : "not");
         }
+        /* the shrunk sub-history fails by the oracle too */
+        struct bf_op sub[8];
+        for (size_t i = 0; i < r.nsub; i++) {
+            const struct lc_op *op = &h.ops[r.sub[i]];
+            int v = 0;
+            while (strcmp(vals[v], lc_history_value(&h, op->value)) != 0)
+                v++;
+            sub[i] = (struct bf_op){op->invoke, op->complete, op->kind, v};
+        }
+        if (!want && bf_lin(sub, (int)r.nsub, 0, init))
+            fail_msg("round %d: the sub-history of %zu ops is linearizable", round, r.nsub);
         *(want ? &lin : &non) += 1;
         lc_result_free(&r);
         lc_history_free(&h);
