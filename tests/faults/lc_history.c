@@ -302,25 +302,45 @@ const char *lc_history_node(const struct lc_history *h, uint32_t node)
 
 /* ---------------------------------------------------------------- printing */
 
-void lc_op_print(FILE *out, const struct lc_history *h, const struct lc_op *op)
+void lc_op_in_print(FILE *out, const struct lc_op_in *in)
 {
     static const char *res[] = {"ok", "fail", "info"}, *mode[] = {"lin", "ser", "cs"};
-    fprintf(out, "proc=%" PRIu32 " op=%s key=%s", op->proc, op->kind == LC_WRITE ? "write" : "read",
-            lc_history_key(h, op->key));
-    if (op->kind == LC_WRITE || op->outcome == LC_OK)
-        fprintf(out, " val=%s", lc_history_value(h, op->value));
-    fprintf(out, " t0=%" PRId64, op->invoke);
-    if (op->complete != LC_T_INF)
-        fprintf(out, " t1=%" PRId64, op->complete);
-    fprintf(out, " res=%s", res[op->outcome]);
-    if (op->kind == LC_READ && op->mode != LC_MODE_LIN)
-        fprintf(out, " mode=%s", mode[op->mode]);
-    if (op->node != 0)
-        fprintf(out, " node=%s", lc_history_node(h, op->node));
-    if (op->has_version)
-        fprintf(out, " ver=%" PRIu64, op->version);
-    if (op->final)
+    fprintf(out, "proc=%" PRIu32 " op=%s key=%s", in->proc, in->kind == LC_WRITE ? "write" : "read",
+            in->key);
+    if (in->value != NULL)
+        fprintf(out, " val=%s", in->value);
+    fprintf(out, " t0=%" PRId64, in->invoke);
+    if (in->complete != LC_T_INF)
+        fprintf(out, " t1=%" PRId64, in->complete);
+    fprintf(out, " res=%s", res[in->outcome % 3]);
+    if (in->mode != LC_MODE_LIN)
+        fprintf(out, " mode=%s", mode[in->mode % 3]);
+    if (in->node != NULL)
+        fprintf(out, " node=%s", in->node);
+    if (in->has_version)
+        fprintf(out, " ver=%" PRIu64, in->version);
+    if (in->final)
         fprintf(out, " final=1");
+}
+
+void lc_op_print(FILE *out, const struct lc_history *h, const struct lc_op *op)
+{
+    struct lc_op_in in = {
+        .proc = op->proc,
+        .kind = op->kind,
+        .key = lc_history_key(h, op->key),
+        .value =
+            op->kind == LC_WRITE || op->outcome == LC_OK ? lc_history_value(h, op->value) : NULL,
+        .invoke = op->invoke,
+        .complete = op->complete,
+        .outcome = op->outcome,
+        .mode = op->mode,
+        .node = op->node != 0 ? lc_history_node(h, op->node) : NULL,
+        .final = op->final,
+        .has_version = op->has_version,
+        .version = op->version,
+    };
+    lc_op_in_print(out, &in);
 }
 
 void lc_json_str(FILE *out, const char *s)

@@ -119,6 +119,11 @@ const char *lc_history_node(const struct lc_history *h, uint32_t node);
  * back, so a printed sub-history can be checked again on its own. */
 void lc_op_print(FILE *out, const struct lc_history *h, const struct lc_op *op);
 
+/* The same for an operation described with strings: how the harness writes its history, one
+ * line per operation as it completes. Prints what it is given; lc_history_add says whether
+ * that is valid. */
+void lc_op_in_print(FILE *out, const struct lc_op_in *in);
+
 /* Print one operation as a JSON object with the same fields. */
 void lc_op_print_json(FILE *out, const struct lc_history *h, const struct lc_op *op);
 

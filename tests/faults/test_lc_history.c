@@ -95,6 +95,76 @@ static void test_print_reads_back(void **state)
     lc_history_free(&back);
 }
 
+/* What the harness writes with lc_op_in_print, the parser reads as the same operations. */
+static void test_harness_lines_read_back(void **state)
+{
+    (void)state;
+    const struct lc_op_in ops[] = {
+        {.proc = 1,
+         .kind = LC_WRITE,
+         .key = "7/10.0.0.9",
+         .value = "h2.41",
+         .invoke = 5,
+         .complete = 9,
+         .outcome = LC_OK},
+        {.proc = 2,
+         .kind = LC_WRITE,
+         .key = "ep-3",
+         .value = "absent",
+         .invoke = -3,
+         .complete = 4000,
+         .outcome = LC_INFO},
+        {.proc = 3,
+         .kind = LC_READ,
+         .key = "ep-3",
+         .value = NULL,
+         .invoke = 1,
+         .complete = 2,
+         .outcome = LC_FAIL},
+        {.proc = 4,
+         .kind = LC_READ,
+         .key = "ep-3",
+         .value = "h9",
+         .invoke = 10,
+         .complete = 12,
+         .outcome = LC_OK,
+         .mode = LC_MODE_CS,
+         .node = "csd-2",
+         .final = true,
+         .has_version = true,
+         .version = 18446744073709551615ull},
+    };
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        lc_op_in_print(f, &ops[i]);
+        fputc('\n', f);
+    }
+    fclose(f);
+    struct lc_history h;
+    struct strata_err e;
+    lc_history_init(&h);
+    if (lc_history_parse_str(&h, buf, &e) != 0)
+        fail_msg("%s in:\n%s", e.msg, buf);
+    assert_int_equal(h.n, 4);
+    for (size_t i = 0; i < h.n; i++) {
+        const struct lc_op *b = &h.ops[i];
+        const struct lc_op_in *a = &ops[i];
+        assert_string_equal(lc_history_key(&h, b->key), a->key);
+        assert_string_equal(lc_history_value(&h, b->value), a->value != NULL ? a->value : "absent");
+        assert_string_equal(lc_history_node(&h, b->node), a->node != NULL ? a->node : "");
+        assert_true(a->proc == b->proc && a->kind == b->kind && a->outcome == b->outcome &&
+                    a->mode == b->mode && a->invoke == b->invoke && a->final == b->final &&
+                    a->has_version == b->has_version && a->version == b->version);
+        assert_true(b->complete == (a->outcome == LC_INFO ? LC_T_INF : a->complete));
+    }
+    assert_non_null(strstr(buf, "t0=-3 t1=4000 res=info")); /* when the client gave up */
+    free(buf);
+    lc_history_free(&h);
+}
+
 /* Each bad line is refused with its line number and a message naming the problem, and adds
  * nothing: the operations before it stay, no key or value is left behind. */
 static void test_parse_refuses(void **state)
@@ -230,7 +300,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_good),    cmocka_unit_test(test_print_reads_back),
         cmocka_unit_test(test_parse_refuses), cmocka_unit_test(test_processes_are_sequential),
-        cmocka_unit_test(test_parse_file),
+        cmocka_unit_test(test_parse_file),    cmocka_unit_test(test_harness_lines_read_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
