@@ -71,9 +71,9 @@ void cli_help_man(FILE *f)
         cli_help_name(c, name, sizeof(name));
         cli_synopsis(c, syn, sizeof(syn));
         fputs(".SS \"strata ", f);
-        strata_man_escape(f, name);
+        strata_man_literal(f, name);
         fputs("\"\n.B strata ", f);
-        strata_man_escape(f, name);
+        strata_man_literal(f, name);
         fputc('\n', f);
         if (syn[0] != '\0') {
             fputs(".I \"", f);

@@ -34,6 +34,20 @@ void strata_man_escape(FILE *out, const char *s)
     }
 }
 
+void strata_man_literal(FILE *out, const char *s)
+{
+    if (s[0] == '.' || s[0] == '\'')
+        fputs("\\&", out);
+    for (; *s; s++) {
+        if (*s == '-')
+            fputs("\\-", out);
+        else if (*s == '\\')
+            fputs("\\e", out);
+        else
+            fputc(*s, out);
+    }
+}
+
 void strata_man_text(FILE *out, const char *text)
 {
     bool example = false;
@@ -84,7 +98,7 @@ void strata_man_head(FILE *out, const char *name, int section, const char *summa
     fprintf(out, " %d \"\" \"Strata %s\" \"%s\"\n", section, strata_version(),
             section == 1 ? "User Commands" : "System Administration");
     fputs(".SH NAME\n", out);
-    strata_man_escape(out, name);
+    strata_man_literal(out, name);
     fputs(" \\- ", out);
     strata_man_escape(out, summary != NULL ? summary : "");
     fputc('\n', out);
@@ -96,12 +110,7 @@ static void man_flag_tag(FILE *out, const struct strata_flag *f)
 {
     const char *mv = strata_flags_metavar(f);
     fputs(*mv ? ".BI \"\\-\\-" : ".B \"\\-\\-", out);
-    for (const char *p = f->name; *p; p++) {
-        if (*p == '-')
-            fputs("\\-", out);
-        else
-            fputc(*p, out);
-    }
+    strata_man_literal(out, f->name);
     if (*mv) {
         fputs("\" \" ", out);
         strata_man_escape(out, mv);
@@ -135,7 +144,7 @@ void strata_man_see_also(FILE *out, const char *self, const char *extra)
         if (!first)
             fputs(",\n", out);
         fputs(".BR ", out);
-        strata_man_escape(out, name);
+        strata_man_literal(out, name);
         fprintf(out, " %s", *p + len);
         first = false;
     }
@@ -150,7 +159,7 @@ void strata_man_pairs(FILE *out, const char *const *pairs)
 {
     for (; pairs != NULL && pairs[0] != NULL && pairs[1] != NULL; pairs += 2) {
         fputs(".TP\n.B ", out);
-        strata_man_escape(out, pairs[0]);
+        strata_man_literal(out, pairs[0]);
         fputc('\n', out);
         strata_man_escape(out, pairs[1]);
         fputc('\n', out);
@@ -174,13 +183,13 @@ int strata_flags_man(FILE *out, const struct strata_flag *tbl)
     strata_man_head(out, a->name, section, a->summary);
 
     fputs(".SH SYNOPSIS\n.B ", out);
-    strata_man_escape(out, a->name);
+    strata_man_literal(out, a->name);
     fputc('\n', out);
     for (const struct strata_flag *f = tbl; f->name != NULL; f++)
         if (f->required)
             man_flag_tag(out, f);
     fputs(".RI [ flags ]\n.br\n.B ", out);
-    strata_man_escape(out, a->name);
+    strata_man_literal(out, a->name);
     fputs("\n.B \\-\\-version\n", out);
 
     fputs(".SH DESCRIPTION\n", out);

@@ -21,6 +21,9 @@ void strata_man_text(FILE *out, const char *text);
 /* One inline piece of text, escaped as strata_man_text does (no line breaks in `s`). */
 void strata_man_escape(FILE *out, const char *s);
 
+/* A name typed as it is (a program, a flag, a path): every dash a minus, not a hyphen. */
+void strata_man_literal(FILE *out, const char *s);
+
 /* One tagged paragraph per flag of `tbl` (its dst real pointers or NULL): "--name METAVAR",
  * then the help and the default or "(required)", as strata_flags_usage says them. */
 void strata_man_flags(FILE *out, const struct strata_flag *tbl);
