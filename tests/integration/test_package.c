@@ -313,6 +313,31 @@ static void test_units_verify(void **state)
     }
 }
 
+/* The postinst makes the strata user the units run dird and csd as with systemd-sysusers and
+ * the packaged sysusers.d file: done here into the extracted tree (--root), not the machine. */
+static void test_sysusers_makes_the_user(void **state)
+{
+    (void)state;
+    if (!have("systemd-sysusers")) {
+        fprintf(stderr, "no systemd-sysusers: the user's declaration not checked\n");
+        return;
+    }
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s/etc' && systemd-sysusers --root='%s' strata.conf",
+             P.root, P.root);
+    free(run_ok(cmd));
+    snprintf(cmd, sizeof(cmd), "grep '^strata:' '%s/etc/passwd'", P.root);
+    char *line = run_ok(cmd);
+    assert_non_null(strstr(line, ":/var/lib/strata:"));
+    free(line);
+    /* and the units that use it say so */
+    snprintf(cmd, sizeof(cmd), "grep -l '^User=strata$' '%s'/*.service | wc -l",
+             in_root("lib/systemd/system"));
+    char *n = run_ok(cmd);
+    assert_int_equal(atoi(n), 2);
+    free(n);
+}
+
 /* The unit's ExecStart, split as systemd splits it, with %i, the data directory and
  * $STRATA_FLAGS (the EnvironmentFile's variable) given their values. */
 static int exec_start(const char *unit, const char *inst, const char *state_dir, const char *flags,
@@ -365,14 +390,22 @@ static int exec_start(const char *unit, const char *inst, const char *state_dir,
     return n;
 }
 
+struct status_wait {
+    const char *cmd; /* strata cluster status */
+    pid_t pid;       /* the node: a node that exited will not answer */
+    bool ok;
+};
+
 static bool cli_status_ok(void *arg)
 {
-    const char *cmd = arg;
+    struct status_wait *w = arg;
+    if (!h_alive(w->pid))
+        return true;
     char *out = NULL;
-    int st = h_run(cmd, &out);
-    bool ok = st == 0 && out != NULL && strstr(out, "\"leader\":1,") != NULL;
+    int st = h_run(w->cmd, &out);
+    w->ok = st == 0 && out != NULL && strstr(out, "\"leader\":1,") != NULL;
     free(out);
-    return ok;
+    return w->ok;
 }
 
 static void test_dird_as_unit_starts_it(void **state)
@@ -403,7 +436,8 @@ static void test_dird_as_unit_starts_it(void **state)
     char cmd[2048];
     snprintf(cmd, sizeof(cmd), "'%s' --json --directory %s127.0.0.1:%d cluster status 2>/dev/null",
              in_root("bin/strata"), h_tls_scheme(), api);
-    if (!h_wait_until(cli_status_ok, cmd, 20000)) {
+    struct status_wait w = {cmd, pid, false};
+    if (!h_wait_until(cli_status_ok, &w, 20000) || !w.ok) {
         snprintf(cmd, sizeof(cmd), "cat '%s'", log);
         char *l = NULL;
         h_run(cmd, &l);
@@ -429,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_man_pages),
         cmocka_unit_test(test_completion),
         cmocka_unit_test(test_units_verify),
+        cmocka_unit_test(test_sysusers_makes_the_user),
         cmocka_unit_test(test_dird_as_unit_starts_it),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
