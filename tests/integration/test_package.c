@@ -141,13 +141,13 @@ static void test_contents(void **state)
     (void)state;
     char rel[512];
     listed("bin/strata", true);
-    listed("share/man/man1/strata.1", false);
+    listed("share/man/man1/strata.1.gz", false);
     listed("share/bash-completion/completions/strata", false);
     listed("lib/sysusers.d/strata.conf", false);
     for (int i = 0; i < NDAEMONS; i++) {
         snprintf(rel, sizeof(rel), "sbin/%s", daemons[i]);
         listed(rel, true);
-        snprintf(rel, sizeof(rel), "share/man/man8/%s.8", daemons[i]);
+        snprintf(rel, sizeof(rel), "share/man/man8/%s.8.gz", daemons[i]);
         listed(rel, false);
         snprintf(rel, sizeof(rel), "lib/systemd/system/%s", units[i]);
         listed(rel, false);
@@ -225,9 +225,10 @@ static void test_man_pages(void **state)
     char cmd[4096], rel[256], page[256];
     for (int i = -1; i < NDAEMONS; i++) {
         const char *name = i < 0 ? "strata" : daemons[i];
-        snprintf(page, sizeof(page), "share/man/man%d/%s.%d", i < 0 ? 1 : 8, name, i < 0 ? 1 : 8);
+        snprintf(page, sizeof(page), "share/man/man%d/%s.%d.gz", i < 0 ? 1 : 8, name,
+                 i < 0 ? 1 : 8);
         if (have("groff")) {
-            snprintf(cmd, sizeof(cmd), "groff -man -Tutf8 -ww -z '%s'", in_root(page));
+            snprintf(cmd, sizeof(cmd), "zcat '%s' | groff -man -Tutf8 -ww -z", in_root(page));
             char *warn = run_said(cmd);
             if (warn[0] != '\0')
                 fail_msg("groff warns about %s: %s", page, warn);
@@ -238,7 +239,7 @@ static void test_man_pages(void **state)
                  "'%s' --help | grep -o -- '^  --[a-z][a-z-]*' | sed 's/^ *//' | sort -u",
                  in_root(rel));
         char *flags = run_ok(cmd);
-        snprintf(cmd, sizeof(cmd), "cat '%s'", in_root(page));
+        snprintf(cmd, sizeof(cmd), "zcat '%s'", in_root(page));
         char *troff = run_ok(cmd);
         /* The flags --help lists (its lines "  --name ..."); a flag is documented by its own tagged
          * paragraph (".B" or ".BI" with the flag in quotes) among the options, not by a mention in
