@@ -209,9 +209,11 @@ int strata_flags_man(FILE *out, const struct strata_flag *tbl)
     };
     strata_man_flags(out, own);
 
-    fputs(".SH EXIT STATUS\n0 after a clean stop (SIGTERM) or --help/--version; 2 for a bad flag "
-          "or TLS setting (nothing was started); 1 when startup or the service failed.\n",
-          out);
+    fputs(".SH EXIT STATUS\n", out);
+    strata_man_text(out, "0 after a clean stop (SIGTERM), and after --help, --version or "
+                         "--help-man. 2 when the flags, the TLS files or the setup they describe "
+                         "are refused at startup (nothing was started). 1 when startup failed "
+                         "otherwise, or the daemon stopped on an error.");
     if (man_has_flag(tbl, "log-level") || a->env != NULL) {
         fputs(".SH ENVIRONMENT\n", out);
         if (man_has_flag(tbl, "log-level")) {
