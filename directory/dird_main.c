@@ -415,7 +415,7 @@ int main(int argc, char **argv)
     int argi = 1;
     int rc = strata_flags_parse(flags, argc, argv, &argi, &e);
     if (rc == STRATA_ENOTFOUND) {
-        printf("usage: strata-dird [flags]\n       strata-dird --version\n");
+        printf("usage: strata-dird [flags]\n       strata-dird --version | --help-man\n");
         strata_flags_usage(stdout, flags);
         return 0;
     }

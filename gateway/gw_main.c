@@ -188,7 +188,7 @@ int main(int argc, char **argv)
     int argi = 1;
     int rc = strata_flags_parse(flags, argc, argv, &argi, &e);
     if (rc == STRATA_ENOTFOUND) {
-        printf("usage: strata-gwd [flags]\n       strata-gwd --version\n");
+        printf("usage: strata-gwd [flags]\n       strata-gwd --version | --help-man\n");
         strata_flags_usage(stdout, flags);
         return 0;
     }

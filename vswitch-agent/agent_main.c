@@ -93,7 +93,7 @@ int main(int argc, char **argv)
     int argi = 1;
     int rc = strata_flags_parse(flags, argc, argv, &argi, &e);
     if (rc == STRATA_ENOTFOUND) {
-        printf("usage: strata-agentd [flags]\n       strata-agentd --version\n");
+        printf("usage: strata-agentd [flags]\n       strata-agentd --version | --help-man\n");
         strata_flags_usage(stdout, flags);
         return 0;
     }
