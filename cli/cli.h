@@ -110,6 +110,20 @@ void cli_help_cmd(FILE *f, const struct cli_cmd *c);
 void cli_help_markdown(FILE *f);
 /* "--vni N --domain NAME [--name S]" plus positionals, into buf. */
 void cli_synopsis(const struct cli_cmd *c, char *buf, size_t n);
+/* "vnet create" (or "resolve"), into buf. */
+void cli_help_name(const struct cli_cmd *c, char *buf, size_t n);
+/* A command's table (dst offsets into `base`) with real pointers, terminated, into out. */
+void cli_help_relocated(const struct strata_flag *tbl, void *base,
+                        struct strata_flag out[CLI_MAX_FLAGS]);
+/* What strata does, and its exit statuses: shared by --help and the man page. */
+extern const char cli_help_about[];
+extern const char cli_help_exit[];
+
+/* ---- help_man.c: strata(1) in troff, from the same table (strata --help-man). */
+void cli_help_man(FILE *f);
+/* ---- help_completion.c: bash completion of commands, subcommands, flags and their values,
+ * from the same table (strata --help-completion prints the script). */
+void cli_help_completion(FILE *f);
 
 /* ---- net.c: every network call goes through here (so tests can forbid it). */
 void cli_ctx_init(struct cli_ctx *ctx);

@@ -45,7 +45,7 @@ void cli_synopsis(const struct cli_cmd *c, char *buf, size_t n)
         snprintf(buf + off, n - off, "%s%s", off ? " " : "", c->pos_usage);
 }
 
-static void help_name(const struct cli_cmd *c, char *buf, size_t n)
+void cli_help_name(const struct cli_cmd *c, char *buf, size_t n)
 {
     snprintf(buf, n, "%s%s%s", c->group, c->sub ? " " : "", c->sub ? c->sub : "");
 }
@@ -55,9 +55,15 @@ static void help_name(const struct cli_cmd *c, char *buf, size_t n)
 static void help_usage(FILE *f, const struct strata_flag *tbl, void *base)
 {
     struct strata_flag t[CLI_MAX_FLAGS];
-    size_t n = cli_flags_relocate(tbl, base, t, CLI_MAX_FLAGS);
-    memset(&t[n], 0, sizeof(t[n]));
+    cli_help_relocated(tbl, base, t);
     strata_flags_usage(f, t);
+}
+
+void cli_help_relocated(const struct strata_flag *tbl, void *base,
+                        struct strata_flag out[CLI_MAX_FLAGS])
+{
+    size_t n = cli_flags_relocate(tbl, base, out, CLI_MAX_FLAGS);
+    memset(&out[n], 0, sizeof(out[n]));
 }
 
 static void help_globals(FILE *f)
@@ -68,24 +74,29 @@ static void help_globals(FILE *f)
     help_usage(f, cli_global_flags, &ctx);
 }
 
+const char cli_help_about[] =
+    "Operate a Strata overlay: the directory cluster, tenants, virtual networks,\n"
+    "endpoints, policy, and the resolution path (resolve, trace, caches); and\n"
+    "make the certificates of its mutual TLS (pki).\n";
+const char cli_help_exit[] =
+    "Exit status 0 on success, 2 on a usage error (bad command, flag or argument:\n"
+    "nothing was sent), 1 when the operation failed; on failure one line\n"
+    "'strata: MESSAGE' on stderr (with --json: {\"error\": CODE, \"message\": TEXT}\n"
+    "on stdout).\n";
+
 void cli_help_top(FILE *f)
 {
-    fprintf(f, "usage: strata [--directory URL[,URL...]] [--json] [--timeout-ms N] COMMAND ...\n"
-               "       strata --version\n\n"
-               "Operate a Strata overlay: the directory cluster, tenants, virtual networks,\n"
-               "endpoints, policy, and the resolution path (resolve, trace, caches); and\n"
-               "make the certificates of its mutual TLS (pki).\n\n"
-               "Commands:\n");
+    fprintf(f,
+            "usage: strata [--directory URL[,URL...]] [--json] [--timeout-ms N] COMMAND ...\n"
+            "       strata --version\n\n%s\nCommands:\n",
+            cli_help_about);
     for (size_t i = 0; i < cli_ncmds; i++) {
         char name[64];
-        help_name(&cli_cmds[i], name, sizeof(name));
+        cli_help_name(&cli_cmds[i], name, sizeof(name));
         fprintf(f, "  %-18s %s\n", name, cli_cmds[i].help);
     }
     help_globals(f);
-    fprintf(f, "\nRun 'strata COMMAND --help' for a command's flags. Exit status 0 on success,\n"
-               "2 on a usage error (bad command, flag or argument: nothing was sent), 1 when the\n"
-               "operation failed; on failure one line 'strata: MESSAGE' on stderr (with --json:\n"
-               "{\"error\": CODE, \"message\": TEXT} on stdout).\n");
+    fprintf(f, "\nRun 'strata COMMAND --help' for a command's flags.\n%s", cli_help_exit);
 }
 
 void cli_help_group(FILE *f, const char *group)
@@ -96,7 +107,7 @@ void cli_help_group(FILE *f, const char *group)
         if (strcmp(c->group, group) != 0)
             continue;
         char name[64], syn[512];
-        help_name(c, name, sizeof(name));
+        cli_help_name(c, name, sizeof(name));
         cli_synopsis(c, syn, sizeof(syn));
         fprintf(f, "  strata %s%s%s\n      %s\n", name, syn[0] ? " " : "", syn, c->help);
     }
@@ -106,7 +117,7 @@ void cli_help_group(FILE *f, const char *group)
 void cli_help_cmd(FILE *f, const struct cli_cmd *c)
 {
     char name[64], syn[512];
-    help_name(c, name, sizeof(name));
+    cli_help_name(c, name, sizeof(name));
     cli_synopsis(c, syn, sizeof(syn));
     fprintf(f, "usage: strata %s%s%s\n\n%s\n", name, syn[0] ? " " : "", syn, c->help);
     if (c->flags != NULL && c->flags[0].name != NULL) {
@@ -153,7 +164,7 @@ void cli_help_markdown(FILE *f)
     for (size_t i = 0; i < cli_ncmds; i++) {
         const struct cli_cmd *c = &cli_cmds[i];
         char name[64], syn[512];
-        help_name(c, name, sizeof(name));
+        cli_help_name(c, name, sizeof(name));
         cli_synopsis(c, syn, sizeof(syn));
         if (strcmp(group, c->group) != 0) {
             group = c->group;

@@ -46,9 +46,18 @@ int main(int argc, char **argv)
     struct cli_ctx ctx;
     cli_ctx_init(&ctx);
     struct strata_err e = {0};
+    /* Generated documents: the build makes docs, the man page and the completion from them. */
     if (argc == 2 && strcmp(argv[1], "--help-markdown") == 0) {
         cli_help_markdown(stdout);
-        return 0;
+        return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    }
+    if (argc == 2 && strcmp(argv[1], "--help-man") == 0) {
+        cli_help_man(stdout);
+        return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    }
+    if (argc == 2 && strcmp(argv[1], "--help-completion") == 0) {
+        cli_help_completion(stdout);
+        return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
     }
     /* Errors must come out as JSON whenever --json was asked for, even when parsing fails
      * before the parser reaches it. */

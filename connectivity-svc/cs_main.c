@@ -53,6 +53,31 @@ static int check_flags(struct cs *cs, struct strata_err *e)
     return 0;
 }
 
+/* The man page's words (strata-csd --help-man); the flags come from the table in main. */
+static const struct strata_flags_about cs_about = {
+    .name = "strata-csd",
+    .section = 8,
+    .summary = "Strata connectivity server: the directory's answers, cached for one pod",
+    .description =
+        "strata-csd serves the host agents and gateways of one pod (--pod). It answers their "
+        "resolution requests (which VTEP holds a MAC or an IP of a virtual network) from its "
+        "cache, asking the directory (--directory) on a miss, follows the directory's change "
+        "feed to keep the cache true, and pushes changes to the agents that asked about them "
+        "(their interest sets) over the long-poll every agent keeps open.\n"
+        "\n"
+        "It keeps no state on disk: a restarted server starts cold and warms on demand. Run two "
+        "or more per pod; agents fail over between them in the order of their --cs list.\n"
+        "\n"
+        "With --tls-ca, --tls-cert and --tls-key it listens and dials with mutual TLS only "
+        "(tls+tcp:// URLs) and authorizes callers by their certificates.",
+    .files = (const char *const[]){"/etc/strata/csd-ID.conf",
+                                   "with the packaged unit strata-csd@ID.service: STRATA_FLAGS, "
+                                   "the flags besides --id",
+                                   NULL},
+    .see_also = "The systemd unit strata-csd@.service; docs/connectivity.md in the Strata "
+                "sources, installed under share/doc/strata.",
+};
+
 int main(int argc, char **argv)
 {
     struct cs *cs = &g_cs;
@@ -91,12 +116,12 @@ int main(int argc, char **argv)
          false, 0, 10000},
         STRATA_TLS_FLAG_ROWS(&cs->tls_files),
         STRATA_LOG_FLAG_ROW(&log_level),
-        STRATA_FLAGS_END,
+        STRATA_FLAGS_END_ABOUT(&cs_about),
     };
     int argi = 1;
     int rc = strata_flags_parse(flags, argc, argv, &argi, &e);
     if (rc == STRATA_ENOTFOUND) {
-        printf("usage: strata-csd [flags]\n       strata-csd --version\n");
+        printf("usage: strata-csd [flags]\n       strata-csd --version | --help-man\n");
         strata_flags_usage(stdout, flags);
         return 0;
     }

@@ -316,6 +316,49 @@ static int startup(struct dird *d, struct strata_err *e)
     return dird_raft_start(d, e);
 }
 
+/* The man page's words (strata-dird --help-man); the flags come from the table in main. */
+static const char *const dird_man_files[] = {
+    "DIR/",
+    "the data directory (--data-dir): libraft's log and snapshots, and the lock and owner file "
+    "that keep a second node or another cluster from using it",
+    "/etc/strata/dird-ID.conf",
+    "with the packaged unit strata-dird@ID.service: STRATA_FLAGS, the flags besides --id and "
+    "--data-dir (/var/lib/strata/dird-ID)",
+    NULL,
+};
+static const struct strata_flags_about dird_about = {
+    .name = "strata-dird",
+    .section = 8,
+    .summary = "Strata directory node: the Raft-replicated state of the overlay",
+    .description =
+        "strata-dird is one node of the directory, the overlay's source of truth: tenant domains, "
+        "virtual networks, subnets, hosts, gateways, endpoints and policy, replicated with Raft "
+        "(libraft) over --raft and served to the CLI and the connectivity servers over --api.\n"
+        "\n"
+        "Run three or five nodes, each with its own --id and --data-dir. The founding members "
+        "get the same --cluster list; a node started with --join waits empty until \"strata "
+        "cluster add\" adds it. A node whose data directory holds state ignores --cluster and "
+        "rejoins from its disk. Writes go to the leader (followers forward them); a node without "
+        "a quorum refuses writes and says so.\n"
+        "\n"
+        "With --tls-ca, --tls-cert and --tls-key every link (Raft and the API) is mutual TLS and "
+        "each request is authorized by the role and name in the caller's certificate (made with "
+        "\"strata pki\"); without them the daemon logs that it runs in plaintext.\n"
+        "\n"
+        "Example, the first of three nodes:\n"
+        "  strata-dird --id 1 --data-dir /var/lib/strata/dird-1 --raft 10.0.0.1:7101 \\\n"
+        "      --api tcp://10.0.0.1:7001 \\\n"
+        "      --cluster 1=10.0.0.1:7101,2=10.0.0.2:7101,3=10.0.0.3:7101",
+    .env =
+        (const char *const[]){"UV_THREADPOOL_SIZE",
+                              "libuv's threadpool, where libraft's disk I/O runs (16 unless set)",
+                              NULL},
+    .files = dird_man_files,
+    .see_also = "The systemd unit strata-dird@.service; docs/directory.md (operations, failure "
+                "behaviour, snapshots) and docs/security.md in the Strata sources, installed under "
+                "share/doc/strata.",
+};
+
 int main(int argc, char **argv)
 {
     struct dird *d = &g_dird;
@@ -377,12 +420,12 @@ int main(int argc, char **argv)
         {"no-pre-vote", STRATA_FLAG_BOOL, &no_pre_vote, NULL, "disable Raft pre-vote", false, 0, 0},
         STRATA_TLS_FLAG_ROWS(&c->tls_files),
         STRATA_LOG_FLAG_ROW(&log_level),
-        STRATA_FLAGS_END,
+        STRATA_FLAGS_END_ABOUT(&dird_about),
     };
     int argi = 1;
     int rc = strata_flags_parse(flags, argc, argv, &argi, &e);
     if (rc == STRATA_ENOTFOUND) {
-        printf("usage: strata-dird [flags]\n       strata-dird --version\n");
+        printf("usage: strata-dird [flags]\n       strata-dird --version | --help-man\n");
         strata_flags_usage(stdout, flags);
         return 0;
     }

@@ -125,6 +125,36 @@ static int check_flags(struct gwd *g, const char *vtep, struct strata_err *e)
     return 0;
 }
 
+/* The man page's words (strata-gwd --help-man); the flags come from the table in main. */
+static const struct strata_flags_about gw_about = {
+    .name = "strata-gwd",
+    .section = 8,
+    .summary = "Strata L3 gateway: routing and policy between the virtual networks of a tenant",
+    .description =
+        "strata-gwd routes between the virtual networks of each tenant domain it serves, in one "
+        "network namespace per domain (pinned under /run/netns), with a subnet gateway address "
+        "per subnet and the domain's inter-VN policy programmed in nftables. It registers at "
+        "its pod's connectivity server (--cs), which tells it the virtual networks the directory "
+        "assigns to this gateway (\"strata gateway add\"), and follows their changes.\n"
+        "\n"
+        "Gateways run in pairs that take over from each other. SIGTERM leaves the namespaces, "
+        "routes, rules and entries in place so that flows pass while it restarts; at start it "
+        "reconciles what it finds.\n"
+        "\n"
+        "It needs CAP_NET_ADMIN, CAP_NET_RAW and CAP_SYS_ADMIN (it creates network namespaces "
+        "and pins them with bind mounts, which must be made in the host's mount namespace).",
+    .files = (const char *const[]){"/run/netns/st-ID-DOMAIN",
+                                   "the namespace of each tenant domain served (ip netns list "
+                                   "shows them)",
+                                   "/run/strata/gw-ID.sock", "the control socket (--ctl)",
+                                   "/etc/strata/gwd-ID.conf",
+                                   "with the packaged unit strata-gwd@ID.service: STRATA_FLAGS, "
+                                   "the flags besides --id",
+                                   NULL},
+    .see_also = "The systemd unit strata-gwd@.service; docs/gateway.md in the Strata sources, "
+                "installed under share/doc/strata.",
+};
+
 int main(int argc, char **argv)
 {
     struct gwd *g = &g_gw;
@@ -153,12 +183,12 @@ int main(int argc, char **argv)
          "the gateway's data directory (default /var/lib/strata/gw-ID)", false, 0, 0},
         STRATA_TLS_FLAG_ROWS(&tlsf),
         STRATA_LOG_FLAG_ROW(&log_level),
-        STRATA_FLAGS_END,
+        STRATA_FLAGS_END_ABOUT(&gw_about),
     };
     int argi = 1;
     int rc = strata_flags_parse(flags, argc, argv, &argi, &e);
     if (rc == STRATA_ENOTFOUND) {
-        printf("usage: strata-gwd [flags]\n       strata-gwd --version\n");
+        printf("usage: strata-gwd [flags]\n       strata-gwd --version | --help-man\n");
         strata_flags_usage(stdout, flags);
         return 0;
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "man.h"
 #include "version.h"
 
 static size_t flags_count(const struct strata_flag *tbl)
@@ -15,6 +16,11 @@ static size_t flags_count(const struct strata_flag *tbl)
     while (tbl[n].name != NULL)
         n++;
     return n;
+}
+
+const struct strata_flags_about *strata_flags_about(const struct strata_flag *tbl)
+{
+    return tbl[flags_count(tbl)].dst;
 }
 
 /* Find the entry for "--name" or "--name=value" (arg without the dashes); `*value` receives the
@@ -136,6 +142,10 @@ int strata_flags_parse(const struct strata_flag *tbl, int argc, char **argv, int
             strata_version_print(stdout, program_invocation_short_name);
             exit(fflush(stdout) == 0 ? 0 : 1);
         }
+        if (strcmp(arg, "--help-man") == 0 && strata_flags_about(tbl) != NULL) {
+            int mrc = strata_flags_man(stdout, tbl);
+            exit(mrc == 0 && fflush(stdout) == 0 ? 0 : 1);
+        }
         if (arg[0] != '-' || arg[1] == '\0')
             break; /* first positional argument ("-" alone is one too, by convention) */
         if (arg[1] != '-') {
@@ -175,7 +185,7 @@ out:
     return rc;
 }
 
-static const char *flags_metavar(const struct strata_flag *f)
+const char *strata_flags_metavar(const struct strata_flag *f)
 {
     if (f->type == STRATA_FLAG_BOOL)
         return "";
@@ -185,7 +195,7 @@ static const char *flags_metavar(const struct strata_flag *f)
 }
 
 /* " (default: NAME)" for the i-th value of a STRATA_FLAG_CHOICE flag. */
-static void flags_usage_choice(FILE *out, const struct strata_flag *f, int i)
+static void flags_default_choice(const struct strata_flag *f, int i, char *buf, size_t n)
 {
     const char *p = f->metavar;
     for (; p != NULL && i > 0; i--) {
@@ -193,39 +203,44 @@ static void flags_usage_choice(FILE *out, const struct strata_flag *f, int i)
         p = p != NULL ? p + 1 : NULL;
     }
     if (p != NULL)
-        fprintf(out, " (default: %.*s)", (int)strcspn(p, "|"), p);
+        snprintf(buf, n, " (default: %.*s)", (int)strcspn(p, "|"), p);
+}
+
+void strata_flags_default(const struct strata_flag *f, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    /* A help text that states its default itself (e.g. "the daemon's own", where the stored
+     * value is only a marker) is not followed by the stored one. */
+    bool says_default = f->help != NULL && strstr(f->help, "(default") != NULL;
+    if (f->required) {
+        snprintf(buf, n, " (required)");
+    } else if (f->dst != NULL && !says_default) {
+        if (f->type == STRATA_FLAG_STR && *(const char *const *)f->dst != NULL)
+            snprintf(buf, n, " (default: %s)", *(const char *const *)f->dst);
+        else if (f->type == STRATA_FLAG_U64)
+            snprintf(buf, n, " (default: %" PRIu64 ")", *(const uint64_t *)f->dst);
+        else if (f->type == STRATA_FLAG_VNI && *(const uint32_t *)f->dst != 0)
+            snprintf(buf, n, " (default: %" PRIu32 ")", *(const uint32_t *)f->dst);
+        else if (f->type == STRATA_FLAG_CHOICE && *(const int *)f->dst >= 0)
+            flags_default_choice(f, *(const int *)f->dst, buf, n);
+    }
 }
 
 void strata_flags_usage(FILE *out, const struct strata_flag *tbl)
 {
     int width = 0;
     for (const struct strata_flag *f = tbl; f->name != NULL; f++) {
-        const char *mv = flags_metavar(f);
+        const char *mv = strata_flags_metavar(f);
         int w = (int)(strlen(f->name) + 2 + (*mv ? 1 + strlen(mv) : 0));
         if (w > width)
             width = w;
     }
     for (const struct strata_flag *f = tbl; f->name != NULL; f++) {
-        char left[128];
-        const char *mv = flags_metavar(f);
+        char left[128], def[160];
+        const char *mv = strata_flags_metavar(f);
         snprintf(left, sizeof(left), "--%s%s%s", f->name, *mv ? " " : "", mv);
-        fprintf(out, "  %-*s   %s", width, left, f->help != NULL ? f->help : "");
-        /* A help text that states its default itself (e.g. "the daemon's own", where the stored
-         * value is only a marker) is not followed by the stored one. */
-        bool says_default = f->help != NULL && strstr(f->help, "(default") != NULL;
-        if (f->required) {
-            fputs(" (required)", out);
-        } else if (f->dst != NULL && !says_default) {
-            if (f->type == STRATA_FLAG_STR && *(const char *const *)f->dst != NULL)
-                fprintf(out, " (default: %s)", *(const char *const *)f->dst);
-            else if (f->type == STRATA_FLAG_U64)
-                fprintf(out, " (default: %" PRIu64 ")", *(const uint64_t *)f->dst);
-            else if (f->type == STRATA_FLAG_VNI && *(const uint32_t *)f->dst != 0)
-                fprintf(out, " (default: %" PRIu32 ")", *(const uint32_t *)f->dst);
-            else if (f->type == STRATA_FLAG_CHOICE && *(const int *)f->dst >= 0)
-                flags_usage_choice(out, f, *(const int *)f->dst);
-        }
-        fputc('\n', out);
+        strata_flags_default(f, def, sizeof(def));
+        fprintf(out, "  %-*s   %s%s\n", width, left, f->help != NULL ? f->help : "", def);
     }
 }
 

@@ -28,6 +28,36 @@ static int check_flags(struct agentd *d, const char *vtep, struct strata_err *e)
     return 0;
 }
 
+/* The man page's words (strata-agentd --help-man); the flags come from the table in main. */
+static const struct strata_flags_about agent_about = {
+    .name = "strata-agentd",
+    .section = 8,
+    .summary = "Strata host agent: the kernel VXLAN datapath of one host",
+    .description =
+        "strata-agentd programs the Linux kernel's VXLAN datapath on one host (--host): a VXLAN "
+        "device and a bridge per virtual network with local ports, and the forwarding and "
+        "neighbour entries of remote endpoints. It resolves an address only when the kernel "
+        "reports a miss, by asking its pod's connectivity server (--cs), and keeps what it "
+        "installed true as the server pushes changes.\n"
+        "\n"
+        "At start it reconciles: it reads what the kernel holds, keeps what is right and removes "
+        "only its own stale entries; SIGTERM leaves the kernel's entries in place, so traffic "
+        "flows while it restarts. Ports (endpoints attached to this host) are added with "
+        "\"strata port attach\" through its control socket (--ctl) and saved in --data-dir.\n"
+        "\n"
+        "It needs CAP_NET_ADMIN (netlink) and CAP_NET_RAW (gratuitous ARP announcements).",
+    .files =
+        (const char *const[]){"/run/strata/agent-HOST.sock",
+                              "the control socket (--ctl) that strata port, strata cache "
+                              "and strata trace use",
+                              "/var/lib/strata/agent-HOST/ports",
+                              "the ports attached to this host, restored at start",
+                              "/etc/strata/agentd.conf",
+                              "with the packaged unit strata-agentd.service: STRATA_FLAGS", NULL},
+    .see_also = "The systemd unit strata-agentd.service; docs/agent.md in the Strata sources, "
+                "installed under share/doc/strata.",
+};
+
 int main(int argc, char **argv)
 {
     struct agentd *d = &g_d;
@@ -58,12 +88,12 @@ int main(int argc, char **argv)
          "where the ports file lives (default /var/lib/strata/agent-HOST)", false, 0, 0},
         STRATA_TLS_FLAG_ROWS(&tlsf),
         STRATA_LOG_FLAG_ROW(&log_level),
-        STRATA_FLAGS_END,
+        STRATA_FLAGS_END_ABOUT(&agent_about),
     };
     int argi = 1;
     int rc = strata_flags_parse(flags, argc, argv, &argi, &e);
     if (rc == STRATA_ENOTFOUND) {
-        printf("usage: strata-agentd [flags]\n       strata-agentd --version\n");
+        printf("usage: strata-agentd [flags]\n       strata-agentd --version | --help-man\n");
         strata_flags_usage(stdout, flags);
         return 0;
     }
