@@ -15,8 +15,6 @@
 #include "log.h"
 #include "tls.h"
 
-#define GW_RETRY_MS 1000 /* VNs whose information could not be applied are asked again */
-
 static struct gwd g_gw;
 static uv_timer_t g_retry;
 

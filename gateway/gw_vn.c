@@ -154,12 +154,18 @@ static void vn_fetched(void *arg, int rc, const Strata__V1__VnInfoReply *r)
         v->warned = true;
         return; /* the retry timer asks again */
     }
-    v->warned = false;
     if (vn_apply(g, v, r, &e) != 0) {
         g->c.apply_errors++;
         v->applied = false;
-        LOG_WARN("VN %u: %s", v->vni, e.msg);
-    } else if (v->pending_us != 0) {
+        if (!v->warned) /* retried every second: the counter says it goes on */
+            LOG_WARN("VN %u: %s (retrying every %d ms; logged once)", v->vni, e.msg, GW_RETRY_MS);
+        v->warned = true;
+    } else {
+        if (v->warned)
+            LOG_INFO("VN %u: applied after failures", v->vni);
+        v->warned = false;
+    }
+    if (v->applied && v->pending_us != 0) {
         uint64_t now = strata_wall_us();
         g->c.policy_updates++;
         if (now > v->pending_us)

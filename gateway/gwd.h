@@ -32,6 +32,9 @@ struct gw_rule {
 };
 
 /* One VN this gateway serves, or served before a restart (its devices are still there). */
+/* How often VNs whose information could not be fetched or applied are asked again. */
+#define GW_RETRY_MS 1000
+
 struct gw_vn {
     uint32_t vni;
     bool served;            /* in the directory's list of this gateway's VNs */

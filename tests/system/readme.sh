@@ -33,8 +33,12 @@ run_block() {
             echo "+ $cmd" | sed '/^$/d'
             if [[ "$cmd" =~ \&[[:space:]]*$ ]] || [[ "$cmd" =~ ^(export|tls\(\)) ]]; then
                 eval "$cmd"
-            elif [[ "$cmd" =~ ^strata-(dird|csd|agentd|gwd)\  ]]; then
-                eval "$cmd &"
+            elif [[ "$cmd" =~ ^strata-gwd\  ]]; then
+                # a gateway is a machine of its own: its VXLAN devices would clash with the
+                # agent's in one namespace
+                eval "ip netns exec gw ${cmd%$'\n'} &"
+            elif [[ "$cmd" =~ ^strata-(dird|csd|agentd)\  ]]; then
+                eval "${cmd%$'\n'} &"
             else
                 local deadline=$((SECONDS + 20)) ok=0
                 while [ $SECONDS -lt $deadline ]; do
@@ -65,8 +69,17 @@ inner() {
     mount -t tmpfs tmpfs /run
     mkdir -p /run/netns /run/strata
     ip link set lo up
-    # The README's addresses: a connectivity server, the host and the gateway (their underlay).
-    for a in 192.0.2.1 192.0.2.11 192.0.2.21; do ip addr add $a/32 dev lo; done
+    # The README's addresses: a connectivity server and the host here (their underlay), the
+    # gateway in a namespace of its own behind a veth.
+    for a in 192.0.2.1 192.0.2.11; do ip addr add $a/32 dev lo; done
+    ip netns add gw
+    ip link add gw0 type veth peer name eth0 netns gw
+    ip addr add 192.0.2.254/24 dev gw0
+    ip link set gw0 up
+    ip -n gw link set lo up
+    ip -n gw addr add 192.0.2.21/24 dev eth0
+    ip -n gw link set eth0 up
+    ip -n gw route add default via 192.0.2.254
     ip link add veth-vm7 type veth peer name vm7 # the VM's interface the README attaches
     export PATH="$bin:$PATH"
     cd "$(mktemp -d)"
@@ -80,8 +93,7 @@ inner() {
         run_block <operate.sh || return 1
         # What the examples did, checked.
         eventually sh -c 'strata endpoint list --vni 100 | grep -q 10.1.0.7' || return 1
-        eventually sh -c 'strata cache show --agent /run/strata/agent-h1.sock | grep -q 02:00:00:00:01:07' ||
-            return 1
+        eventually sh -c 'ip -o link show veth-vm7 | grep -q "master br100"' || return 1
         eventually sh -c 'strata --json gateway list | grep -q "\"id\":\"gw1\",[^}]*\"live\":true"' ||
             return 1
         ;;
@@ -111,7 +123,9 @@ fi
 status=0
 for mode in plain tls; do
     log=$(mktemp)
-    if timeout 150 unshare --pid --fork --kill-child --mount-proc --net bash "$0" --inner "$mode" "$readme" "$bin" >"$log" 2>&1; then
+    # unshare --fork ignores SIGTERM while its child runs: -k kills it, and --kill-child then the
+    # namespace's first process, and with it every daemon.
+    if timeout -k 5 150 unshare --pid --fork --kill-child --mount-proc --net bash "$0" --inner "$mode" "$readme" "$bin" >"$log" 2>&1; then
         echo "README ($mode): ok"
     else
         echo "README ($mode): FAILED; its output:"
