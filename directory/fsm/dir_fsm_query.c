@@ -213,3 +213,11 @@ size_t dir_fsm_count(const struct dir_fsm *f, Strata__V1__ObjKind kind)
         return 0;
     }
 }
+
+size_t dir_fsm_objects(const struct dir_fsm *f)
+{
+    size_t n = 0;
+    for (int k = STRATA__V1__OBJ_KIND__OBJ_DOMAIN; k <= STRATA__V1__OBJ_KIND__OBJ_POLICY; k++)
+        n += dir_fsm_count(f, (Strata__V1__ObjKind)k);
+    return n;
+}
