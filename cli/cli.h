@@ -27,6 +27,7 @@ struct cli_args {
     uint64_t days;        /* pki issue --days; 0 = lib/pki.h's default */
     bool replace;         /* host/gateway/endpoint add: change an existing one */
     bool force;           /* cluster backup: replace an existing FILE */
+    bool local;           /* cluster backup: the first node's own state, no leader needed */
     uint64_t chunk_bytes; /* cluster backup: state bytes per request; 0 = the server's cap */
     int npos;
     char **pos; /* positional arguments, in order */

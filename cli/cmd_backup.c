@@ -31,25 +31,35 @@ static void backup_got_free(struct backup_got *g)
     memset(g, 0, sizeof(*g));
 }
 
-static int backup_call(struct cli_ctx *ctx, uint64_t index, uint64_t offset, uint64_t max,
-                       strata_env **r, struct strata_err *e)
+/* How the pieces are asked for: their size, and whether from the first node only (--local). */
+struct backup_how {
+    uint64_t max;
+    bool local;
+};
+
+static int backup_call(struct cli_ctx *ctx, const struct backup_how *how, uint64_t index,
+                       uint64_t offset, strata_env **r, struct strata_err *e)
 {
     Strata__V1__BackupRequest br = STRATA__V1__BACKUP_REQUEST__INIT;
     br.index = index;
     br.offset = offset;
-    br.max_bytes = (uint32_t)max;
+    br.max_bytes = (uint32_t)how->max;
+    br.local = how->local;
     strata_env req = STRATA__V1__ENVELOPE__INIT;
     req.body_case = STRATA__V1__ENVELOPE__BODY_BACKUP;
     req.backup = &br;
+    /* a local backup is held by the node that took it: every piece from that node */
+    if (how->local)
+        return cli_dir_call_node(ctx, 0, &req, STRATA__V1__ENVELOPE__BODY_BACKUP_REPLY, r, e);
     return cli_dir_call(ctx, &req, STRATA__V1__ENVELOPE__BODY_BACKUP_REPLY, r, e);
 }
 
 /* One attempt: the first piece (which takes the backup) and the rest, checked whole. */
-static int backup_fetch(struct cli_ctx *ctx, uint64_t max, struct backup_got *g,
+static int backup_fetch(struct cli_ctx *ctx, const struct backup_how *how, struct backup_got *g,
                         struct strata_err *e)
 {
     strata_env *r = NULL;
-    int rc = backup_call(ctx, 0, 0, max, &r, e);
+    int rc = backup_call(ctx, how, 0, 0, &r, e);
     if (rc != 0)
         return rc;
     const Strata__V1__BackupReply *b = r->backup_reply;
@@ -70,7 +80,7 @@ static int backup_fetch(struct cli_ctx *ctx, uint64_t max, struct backup_got *g,
     memcpy(g->state, b->data.data, have);
     while (have < g->len) {
         strata_env *n = NULL;
-        rc = backup_call(ctx, g->index, have, max, &n, e);
+        rc = backup_call(ctx, how, g->index, have, &n, e);
         if (rc != 0)
             return rc;
         const Strata__V1__BackupReply *p = n->backup_reply;
@@ -95,7 +105,7 @@ static int backup_fetch(struct cli_ctx *ctx, uint64_t max, struct backup_got *g,
 }
 
 static void backup_print(struct cli_ctx *ctx, const char *file, const struct backup_got *g,
-                         size_t bytes)
+                         size_t bytes, bool local)
 {
     if (ctx->json) {
         struct cli_json j;
@@ -105,6 +115,7 @@ static void backup_print(struct cli_ctx *ctx, const char *file, const struct bac
         cli_json_u64(&j, "index", g->index);
         cli_json_u64(&j, "term", g->term);
         cli_json_u64(&j, "node", g->node_id);
+        cli_json_bool(&j, "local", local);
         cli_json_u64(&j, "objects", g->objects);
         cli_json_u64(&j, "state_bytes", g->len);
         cli_json_u64(&j, "bytes", bytes);
@@ -113,10 +124,10 @@ static void backup_print(struct cli_ctx *ctx, const char *file, const struct bac
         return;
     }
     fprintf(ctx->out,
-            "backup written to %s: index %llu, %llu objects, %zu bytes (taken by leader %llu, "
-            "term %llu)\n",
+            "backup written to %s: index %llu, %llu objects, %zu bytes (taken by %s %llu, term "
+            "%llu)\n",
             file, (unsigned long long)g->index, (unsigned long long)g->objects, bytes,
-            (unsigned long long)g->node_id, (unsigned long long)g->term);
+            local ? "node" : "leader", (unsigned long long)g->node_id, (unsigned long long)g->term);
 }
 
 int cli_cluster_backup(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
@@ -127,10 +138,11 @@ int cli_cluster_backup(struct cli_ctx *ctx, const struct cli_args *a, struct str
     if (!a->force && strata_file_absent(file, &fe) != 0)
         return strata_err_set(e, fe.code, "%s (--force replaces it)", fe.msg);
     struct backup_got g = {0};
+    const struct backup_how how = {.max = a->chunk_bytes, .local = a->local};
     int rc = STRATA_EUNAVAIL;
     for (int attempt = 0; attempt < BACKUP_ATTEMPTS; attempt++) {
         backup_got_free(&g);
-        rc = backup_fetch(ctx, a->chunk_bytes, &g, e);
+        rc = backup_fetch(ctx, &how, &g, e);
         /* ENOTFOUND: the node that held it stopped leading or dropped it; EBUSY: a snapshot of
          * its own or another backup was under way */
         if (rc != STRATA_ENOTFOUND && rc != STRATA_EBUSY)
@@ -156,7 +168,7 @@ int cli_cluster_backup(struct cli_ctx *ctx, const struct cli_args *a, struct str
         rc = a->force ? strata_file_replace(file, 0600, buf, len, e)
                       : strata_file_create(file, 0600, buf, len, e);
     if (rc == 0)
-        backup_print(ctx, file, &g, len);
+        backup_print(ctx, file, &g, len, a->local);
     free(buf);
     backup_got_free(&g);
     return rc;

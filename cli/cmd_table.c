@@ -46,6 +46,10 @@ static const struct strata_flag f_cluster_add[] = {
 };
 static const struct strata_flag f_cluster_backup[] = {
     {"force", STRATA_FLAG_BOOL, CLI_ARG(force), NULL, "replace FILE if it exists", OPT, 0, 0},
+    {"local", STRATA_FLAG_BOOL, CLI_ARG(local), NULL,
+     "from the first node of --directory, leader or not (no quorum needed): its own applied "
+     "state, which may lack the last writes",
+     OPT, 0, 0},
     {"chunk-bytes", STRATA_FLAG_U64, CLI_ARG(chunk_bytes), "N",
      "state bytes per request (default: the leader's cap, 1 MiB)", OPT, 512, 1u << 20},
     STRATA_FLAGS_END,

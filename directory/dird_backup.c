@@ -1,5 +1,6 @@
 /* dird_backup.c - BackupRequest (`strata cluster backup`): the leader confirms it leads (a Raft
- * barrier: every entry it acknowledged is applied), takes a view of the state at its applied index
+ * barrier: every entry it acknowledged is applied; `local` skips it and any node answers with its
+ * own applied state, for a cluster without quorum), takes a view of the state at its applied index
  * on the loop, encodes it on a pool thread like its own snapshots, and holds the bytes while the
  * client reads them in pieces of at most DIRD_BACKUP_CHUNK (a large directory's state is larger
  * than a message). One backup is held at a time, until DIRD_BACKUP_HOLD_MS after its last read. */
@@ -136,19 +137,10 @@ static bool copy_members(struct dird_backup *b, const struct raft_configuration 
     return true;
 }
 
-/* The barrier committed: every entry this leader acknowledged is applied. Take the view now,
- * on the loop, so that it is the state at exactly raft_last_applied. */
-static void backup_barrier_done(struct raft_barrier *br, int status)
+/* Take the view now, on the loop, so that it is the state at exactly the FSM's applied index,
+ * and encode it on the pool; b->req is answered when that is done. */
+static void backup_take(struct dird *d, struct dird_backup *b)
 {
-    struct dird_backup *b = br->data;
-    struct dird *d = b->d;
-    if (status != 0 || d->stopping || d->raft_closing) {
-        b->busy = false;
-        dird_reply_error(b->req, STRATA_EUNAVAIL, "backup: %s",
-                         status != 0 ? "leadership lost; retry" : "directory node shutting down");
-        b->req = NULL;
-        return;
-    }
     b->view = dir_fsm_snap_begin(d->fsm);
     if (b->view == NULL) { /* this node's own snapshot is being encoded: it holds the one view */
         b->busy = false;
@@ -158,7 +150,7 @@ static void backup_barrier_done(struct raft_barrier *br, int status)
     }
     /* The FSM's applied index, the last command entry's: what writes' replies and reads'
      * applied_index told clients, and what their min_index means. Raft's own may be ahead of it
-     * by entries that change no state (this barrier, configurations). */
+     * by entries that change no state (the barrier, configurations). */
     b->index = dir_snap_applied(b->view);
     b->term = d->raft.current_term;
     b->objects = dir_fsm_objects(d->fsm);
@@ -179,8 +171,23 @@ static void backup_barrier_done(struct raft_barrier *br, int status)
     }
 }
 
+/* The barrier committed: this node still leads and every entry it acknowledged is applied. */
+static void backup_barrier_done(struct raft_barrier *br, int status)
+{
+    struct dird_backup *b = br->data;
+    struct dird *d = b->d;
+    if (status != 0 || d->stopping || d->raft_closing) {
+        b->busy = false;
+        dird_reply_error(b->req, STRATA_EUNAVAIL, "backup: %s",
+                         status != 0 ? "leadership lost; retry" : "directory node shutting down");
+        b->req = NULL;
+        return;
+    }
+    backup_take(d, b);
+}
+
 static void backup_start(struct dird *d, struct dird_backup *b, struct strata_req *req,
-                         uint64_t max)
+                         uint64_t max, bool local)
 {
     if (b->busy) {
         dird_reply_error(req, STRATA_EBUSY, "backup: another one is being taken; retry");
@@ -190,6 +197,11 @@ static void backup_start(struct dird *d, struct dird_backup *b, struct strata_re
     b->busy = true;
     b->req = req;
     b->want_max = max;
+    if (local) {
+        LOG_INFO("backup of this node's own state asked (local: no leader, no barrier)");
+        backup_take(d, b);
+        return;
+    }
     b->barrier.data = b;
     int rv = raft_barrier(&d->raft, &b->barrier, backup_barrier_done);
     if (rv != 0) {
@@ -216,6 +228,10 @@ void dird_backup_handle(struct dird *d, struct strata_req *req, const strata_env
         serve(d, b, req, r->offset, r->max_bytes);
         return;
     }
+    if (r->index == 0 && r->local) {
+        backup_start(d, b, req, r->max_bytes, true);
+        return;
+    }
     if (!dird_is_leader(d)) {
         if (strcmp(env->identity ? env->identity : "", DIRD_FWD_IDENTITY) == 0)
             dird_reply_error(req, STRATA_ENOTLEADER, "node %llu is not the leader",
@@ -231,7 +247,7 @@ void dird_backup_handle(struct dird *d, struct strata_req *req, const strata_env
                          (unsigned long long)r->index, DIRD_BACKUP_HOLD_MS / 1000);
         return;
     }
-    backup_start(d, b, req, r->max_bytes);
+    backup_start(d, b, req, r->max_bytes, false);
 }
 
 void dird_backup_tick(struct dird *d, uint64_t now_ms)

@@ -3,9 +3,11 @@
  * with `strata cluster backup` (read in small pieces), stopped, and a new 3-node cluster (new data
  * dirs, new ports) is founded with `strata-dird --restore FILE` on every node. Its objects read
  * back equal, new writes work, a restart keeps all of it, the old cluster's addresses are gone from
- * its member table; a damaged or cut backup, or a data dir that holds state, is refused with a
- * clear error and nothing written. */
+ * its member table. With two nodes of three gone for good, the survivor still gives its own state
+ * (--local), and the new cluster is founded on that. A damaged or cut backup, or a data dir that
+ * holds state, is refused with a clear error and nothing written. */
 #include <dirent.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "test_dir_common.h"
@@ -20,6 +22,7 @@ static char *cli_ok(struct td_cluster *c, const char *args)
 {
     char urls[512], cmd[2048];
     td_urls(c, 0, urls, sizeof(urls));
+    /* a later --directory (in args) wins */
     snprintf(cmd, sizeof(cmd), "%s --directory %s %s", h_bin("strata"), urls, args);
     struct h_out o = h_run_out(cmd, dir);
     if (o.status != 0)
@@ -146,7 +149,7 @@ static void test_backup_and_restore(void **state)
 {
     (void)state;
     snprintf(dir, sizeof(dir), "%s", h_tmpdir("dir-backup"));
-    char file[600], args[800];
+    char file[600], args[1600];
     snprintf(file, sizeof(file), "%s/dir.backup", dir);
 
     /* ---- the old cluster, with objects of every kind */
@@ -201,8 +204,31 @@ static void test_backup_and_restore(void **state)
     free(want);
     want = lists_of(&A, index);
     assert_non_null(strstr(want, "late"));
-    for (int i = 0; i < 3; i++)
-        td_stop(&A, i);
+
+    /* ---- quorum lost for good (two of three nodes gone): no leader to take a backup, but the
+     * survivor gives its own state with --local */
+    char file2[700], one[128];
+    snprintf(file2, sizeof(file2), "%s/local.backup", dir);
+    snprintf(args, sizeof(args), "--directory %s --json domain list --min-index %llu",
+             A.node[0].api, (unsigned long long)late);
+    free(cli_ok(&A, args)); /* node 0 has applied the last write */
+    td_stop(&A, 1);
+    td_stop(&A, 2);
+    snprintf(args, sizeof(args), "--timeout-ms 3000 cluster backup %s", file2);
+    o = cli_run(&A, args);
+    assert_int_not_equal(o.status, 0);
+    if (strstr(o.err, "no leader") == NULL)
+        fail_msg("backup without a quorum: %s", o.err);
+    h_out_free(&o);
+    assert_int_not_equal(access(file2, F_OK), 0); /* nothing written */
+    snprintf(one, sizeof(one), "--directory %s", A.node[0].api);
+    snprintf(args, sizeof(args), "%s --json cluster backup --local %s", one, file2);
+    out = cli_ok(&A, args);
+    assert_int_equal(json_u64(out, "index"), late);
+    assert_int_equal(json_u64(out, "node"), A.node[0].id);
+    assert_non_null(strstr(out, "\"local\":true"));
+    free(out);
+    td_stop(&A, 0);
 
     /* ---- a damaged or cut backup is refused, the data dir left empty (not even made) */
     td_init(&B, 3, "dir-backup-b");
@@ -225,9 +251,9 @@ static void test_backup_and_restore(void **state)
         assert_true(entries(B.node[0].dir) <= 0);
     }
 
-    /* ---- the new cluster, founded on the backup */
+    /* ---- the new cluster, founded on the survivor's backup */
     B.extra[0] = "--restore";
-    B.extra[1] = file;
+    B.extra[1] = file2;
     for (int i = 0; i < 3; i++)
         td_start(&B, i);
     assert_true(td_wait_leader(&B, 15000) > 0);
