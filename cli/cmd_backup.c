@@ -10,9 +10,9 @@
 #include "fsutil.h"
 #include "version.h"
 
-/* A leader change drops the backup being read (the new leader does not hold it): start over,
- * this many times in all. */
-#define BACKUP_ATTEMPTS 3
+/* A leader change drops the backup being read (the new leader does not hold it), and a node
+ * busy with its own snapshot or another backup says EBUSY: start over, this many times in all. */
+#define BACKUP_ATTEMPTS 4
 
 struct backup_got {
     uint64_t index, term, node_id, objects;
@@ -147,6 +147,9 @@ int cli_cluster_backup(struct cli_ctx *ctx, const struct cli_args *a, struct str
          * its own or another backup was under way */
         if (rc != STRATA_ENOTFOUND && rc != STRATA_EBUSY)
             break;
+        /* a snapshot's encoding takes tens of milliseconds at 100k endpoints: let it end */
+        if (rc == STRATA_EBUSY)
+            nanosleep(&(struct timespec){0, 200000000L * (attempt + 1)}, NULL);
     }
     if (rc != 0) {
         backup_got_free(&g);

@@ -22,6 +22,7 @@ struct dird_backup {
     bool busy;
     int enc_rc;
     char enc_msg[256];
+    double collect_ms, encode_ms; /* the view on the loop, the encoding on the pool */
     /* what is held, or being taken */
     uint64_t index, term, objects;
     uint8_t *buf;
@@ -90,11 +91,13 @@ static int backup_encode(struct raft_io_async_work *w)
 {
     struct dird_backup *b = w->data;
     struct strata_err e = {0};
+    uint64_t t0 = strata_now_us();
     b->enc_rc = dir_snap_encode(b->view, NULL, &b->buf, &b->len, &e);
     if (b->enc_rc != 0)
         snprintf(b->enc_msg, sizeof(b->enc_msg), "%s", e.msg);
     else
         strata_sha256(b->buf, b->len, b->sha);
+    b->encode_ms = (strata_now_us() - t0) / 1000.0;
     return 0;
 }
 
@@ -115,8 +118,9 @@ static void backup_encoded(struct raft_io_async_work *w, int status)
         held_drop(b);
         return;
     }
-    LOG_INFO("backup taken index=%llu objects=%llu bytes=%zu", (unsigned long long)b->index,
-             (unsigned long long)b->objects, b->len);
+    LOG_INFO("backup taken index=%llu objects=%llu bytes=%zu collect_ms=%.1f encode_ms=%.1f",
+             (unsigned long long)b->index, (unsigned long long)b->objects, b->len, b->collect_ms,
+             b->encode_ms);
     serve(d, b, req, 0, b->want_max);
 }
 
@@ -141,7 +145,9 @@ static bool copy_members(struct dird_backup *b, const struct raft_configuration 
  * and encode it on the pool; b->req is answered when that is done. */
 static void backup_take(struct dird *d, struct dird_backup *b)
 {
+    uint64_t t0 = strata_now_us();
     b->view = dir_fsm_snap_begin(d->fsm);
+    b->collect_ms = (strata_now_us() - t0) / 1000.0;
     if (b->view == NULL) { /* this node's own snapshot is being encoded: it holds the one view */
         b->busy = false;
         dird_reply_error(b->req, STRATA_EBUSY, "backup: a snapshot is being taken; retry");
