@@ -248,8 +248,8 @@ void dird_backup_handle(struct dird *d, struct strata_req *req, const strata_env
     }
     if (r->index != 0) {
         dird_reply_error(req, STRATA_ENOTFOUND,
-                         "backup at index %llu is no longer held here (a leader holds one, for "
-                         "%d s after its last read): start again",
+                         "backup at index %llu is not held here (the node that took it holds it "
+                         "for %d s after its last read): start again",
                          (unsigned long long)r->index, DIRD_BACKUP_HOLD_MS / 1000);
         return;
     }
