@@ -44,6 +44,16 @@ static const struct strata_flag f_cluster_add[] = {
     F_STR("api", api, "URL", OPT, "the member's client address (tcp://HOST:PORT)"),
     STRATA_FLAGS_END,
 };
+static const struct strata_flag f_cluster_backup[] = {
+    {"force", STRATA_FLAG_BOOL, CLI_ARG(force), NULL, "replace FILE if it exists", OPT, 0, 0},
+    {"local", STRATA_FLAG_BOOL, CLI_ARG(local), NULL,
+     "from the first node of --directory, leader or not (no quorum needed): its own applied "
+     "state, which may lack the last writes",
+     OPT, 0, 0},
+    {"chunk-bytes", STRATA_FLAG_U64, CLI_ARG(chunk_bytes), "N",
+     "state bytes per request (default: the leader's cap, 1 MiB)", OPT, 512, 1u << 20},
+    STRATA_FLAGS_END,
+};
 static const struct strata_flag f_list[] = {F_MIN_INDEX, STRATA_FLAGS_END};
 static const struct strata_flag f_vnet_create[] = {
     F_VNI("vni", vni, REQ, "VXLAN network identifier, 1..16777215"),
@@ -188,6 +198,8 @@ const struct cli_cmd cli_cmds[] = {
     {"cluster", "remove", NULL, "ID", 1, 1, NULL, cli_cluster_remove, "remove a member"},
     {"cluster", "transfer", NULL, "ID", 1, 1, NULL, cli_cluster_transfer,
      "hand leadership to a member"},
+    {"cluster", "backup", f_cluster_backup, "FILE", 1, 1, NULL, cli_cluster_backup,
+     "write the leader's whole state to FILE (strata-dird --restore founds a cluster on it)"},
     {"domain", "create", NULL, "NAME", 1, 1, NULL, cli_domain_create, "create a tenant"},
     {"domain", "list", f_list, NULL, 0, 0, NULL, cli_domain_list, "list tenants"},
     {"domain", "delete", NULL, "NAME", 1, 1, NULL, cli_domain_delete,

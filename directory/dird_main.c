@@ -84,6 +84,7 @@ static void on_tick(uv_timer_t *h)
     dird_peers_tick(d, now);
     dird_cluster_tick(d, now);
     dird_disk_tick(d, now);
+    dird_backup_tick(d, now);
     if (d->fwds != NULL)
         dird_forward_poll(d, now);
     dird_reads_poll(d, now);
@@ -279,6 +280,10 @@ static int check_cfg(struct dird_cfg *c, struct strata_err *e)
             (unsigned long long)c->heartbeat_ms, (unsigned long long)c->election_ms);
     if (c->join && c->cluster != NULL)
         return strata_err_set(e, STRATA_EINVAL, "--join and --cluster exclude each other");
+    if (c->join && c->restore != NULL)
+        return strata_err_set(e, STRATA_EINVAL,
+                              "--join and --restore exclude each other (a joining node gets "
+                              "the state from the leader)");
     if (!c->join) {
         struct raft_configuration conf;
         raft_configuration_init(&conf);
@@ -299,7 +304,8 @@ static int startup(struct dird *d, struct strata_err *e)
     struct dird_cfg *c = &d->cfg;
     bool owned;
     if (strata_mkdir_p(c->data_dir, 0750, e) != 0 || dird_datadir_lock(d, e) != 0 ||
-        dird_datadir_owner_check(d, &owned, e) != 0)
+        dird_datadir_owner_check(d, &owned, e) != 0 ||
+        (c->restore != NULL && dird_restore_check_empty(d, e) != 0))
         return e->code;
     if (strata_loop_new(d->uv, &d->loop, e) != 0 || metrics_setup(d, e) != 0)
         return e->code;
@@ -391,6 +397,10 @@ int main(int argc, char **argv)
         {"cluster", STRATA_FLAG_STR, &c->cluster, "ID=HOST:PORT,...",
          "founding members, bootstraps an empty data dir (ignored when it holds state)", false, 0,
          0},
+        {"restore", STRATA_FLAG_STR, &c->restore, "FILE",
+         "found a new cluster on a backup (strata cluster backup): an empty data dir, and the "
+         "same FILE and --cluster on every founding node",
+         false, 0, 0},
         {"join", STRATA_FLAG_BOOL, &c->join, NULL,
          "start empty and wait to be added with `strata cluster add`", false, 0, 0},
         {"metrics", STRATA_FLAG_STR, &c->metrics, "HOST:PORT",
@@ -465,8 +475,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "strata-dird: out of memory\n");
         return 1;
     }
+    /* the whole backup is checked before the data dir is even made */
+    if (c->restore != NULL && dird_restore_load(d, &e) != 0) {
+        LOG_ERROR("--restore refused: %s", e.msg);
+        fprintf(stderr, "strata-dird: --restore refused: %s\n", e.msg);
+        return 1;
+    }
     dir_fsm_set_change_hook(d->fsm, dird_feed_hook, d);
     if (startup(d, &e) != 0) {
+        free(d->restore_state);
         LOG_ERROR("startup failed: %s", e.msg);
         fprintf(stderr, "strata-dird: %s\n", e.msg);
         return 1;
@@ -494,6 +511,7 @@ int main(int argc, char **argv)
     if (uv_loop_close(&uv) != 0)
         LOG_WARN("loop closed with handles still open");
     dird_feed_free(d);
+    dird_backup_free(d);
     dir_fsm_free(d->fsm);
     free(d->results);
     strata_arena_fini(&d->decode);
