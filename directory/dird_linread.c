@@ -149,8 +149,15 @@ static void linread_barrier_done(struct raft_barrier *br, int status)
     if (d->stopping)
         return; /* dird_linread_fail_all answered every read */
     if (status != 0) {
-        LOG_DEBUG("read barrier %llu failed: %s", (unsigned long long)seq, raft_strerror(status));
-        linread_retry(d, linread_take(d, seq, false));
+        struct dird_linread *list = linread_take(d, seq, false);
+        unsigned n = 0;
+        for (struct dird_linread *r = list; r != NULL; r = r->next)
+            n++;
+        /* once per lost leadership at most: worth a line */
+        LOG_INFO("read barrier %llu failed (%s): %u linearizable reads %s", (unsigned long long)seq,
+                 raft_strerror(status), n,
+                 dird_is_leader(d) ? "wait for the next barrier" : "go to the new leader");
+        linread_retry(d, list);
         return;
     }
     /* Barriers complete in log order; one that committed also covers reads of an earlier one
