@@ -100,7 +100,7 @@ void dird_linread_handle(struct dird *d, struct strata_req *req, const strata_en
     d->lin_unassigned++;
 }
 
-/* Take the reads matching `pick` (seq) out of the list: [1, upto] when upto > 0, else == seq. */
+/* Take out the reads of barriers 1..seq (upto) or of barrier seq alone (0: no barrier yet). */
 static struct dird_linread *linread_take(struct dird *d, uint64_t seq, bool upto)
 {
     struct dird_linread *out = NULL, **pp = &d->lin_reads;
