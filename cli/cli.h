@@ -29,6 +29,7 @@ struct cli_args {
     bool force;           /* cluster backup: replace an existing FILE */
     bool local;           /* cluster backup: the first node's own state, no leader needed */
     uint64_t chunk_bytes; /* cluster backup: state bytes per request; 0 = the server's cap */
+    bool linearizable;    /* resolve, list commands: read through the leader's read barrier */
     int npos;
     char **pos; /* positional arguments, in order */
 };

@@ -87,7 +87,8 @@ static const struct cli_col DOMAIN_COLS[] = {{"DOMAIN", "name", CLI_COL_STR},
 int cli_domain_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
 {
     strata_env *r;
-    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_DOMAIN, 0, a->min_index, &r, e);
+    int rc =
+        cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_DOMAIN, 0, a->min_index, a->linearizable, &r, e);
     if (rc != 0)
         return rc;
     const Strata__V1__ListReply *l = r->list_reply;
@@ -143,7 +144,7 @@ static const struct cli_col VNET_COLS[] = {{"VNI", "vni", CLI_COL_U64},
 int cli_vnet_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
 {
     strata_env *r;
-    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_VNET, 0, a->min_index, &r, e);
+    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_VNET, 0, a->min_index, a->linearizable, &r, e);
     if (rc != 0)
         return rc;
     const Strata__V1__ListReply *l = r->list_reply;
@@ -279,7 +280,8 @@ static const struct cli_col SUBNET_COLS[] = {{"VNI", "vni", CLI_COL_U64},
 int cli_subnet_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
 {
     strata_env *r;
-    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_SUBNET, a->vni, a->min_index, &r, e);
+    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_SUBNET, a->vni, a->min_index, a->linearizable,
+                      &r, e);
     if (rc != 0)
         return rc;
     const Strata__V1__ListReply *l = r->list_reply;
@@ -310,7 +312,7 @@ static void host_before(struct cli_ctx *ctx, const char *id, char *out, size_t l
     strata_env *r;
     struct strata_err e;
     out[0] = '\0';
-    if (cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_HOST, 0, 0, &r, &e) != 0)
+    if (cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_HOST, 0, 0, false, &r, &e) != 0)
         return;
     for (size_t i = 0; i < r->list_reply->n_hosts; i++) {
         const Strata__V1__Host *h = r->list_reply->hosts[i];
@@ -378,7 +380,7 @@ static const struct cli_col HOST_COLS[] = {{"HOST", "id", CLI_COL_STR},
 int cli_host_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
 {
     strata_env *r;
-    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_HOST, 0, a->min_index, &r, e);
+    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_HOST, 0, a->min_index, a->linearizable, &r, e);
     if (rc != 0)
         return rc;
     const Strata__V1__ListReply *l = r->list_reply;

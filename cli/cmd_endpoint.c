@@ -186,7 +186,8 @@ int cli_endpoint_delete(struct cli_ctx *ctx, const struct cli_args *a, struct st
 int cli_endpoint_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
 {
     strata_env *r;
-    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_ENDPOINT, a->vni, a->min_index, &r, e);
+    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_ENDPOINT, a->vni, a->min_index,
+                      a->linearizable, &r, e);
     if (rc != 0)
         return rc;
     const Strata__V1__ListReply *l = r->list_reply;

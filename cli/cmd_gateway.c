@@ -164,7 +164,8 @@ out:
 int cli_gateway_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
 {
     strata_env *r;
-    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_GATEWAY, 0, a->min_index, &r, e);
+    int rc =
+        cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_GATEWAY, 0, a->min_index, a->linearizable, &r, e);
     if (rc != 0)
         return rc;
     const Strata__V1__ListReply *l = r->list_reply;
@@ -324,7 +325,8 @@ static const struct cli_col POLICY_COLS[] = {{"DOMAIN", "domain", CLI_COL_STR},
 int cli_policy_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
 {
     strata_env *r;
-    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_POLICY, 0, a->min_index, &r, e);
+    int rc =
+        cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_POLICY, 0, a->min_index, a->linearizable, &r, e);
     if (rc != 0)
         return rc;
     const Strata__V1__ListReply *l = r->list_reply;

@@ -172,6 +172,10 @@ static void test_endpoints_and_resolve(void **state)
        "\"endpoints\":[{\"vni\":100,\"mac\":\"02:00:00:00:01:05\",\"ips\":[\"10.1.0.5\"],"
        "\"host\":\"h1\",\"vtep\":\"192.168.50.1\",\"version\":");
     OK("endpoint list", "02:00:00:00:01:05", "02:00:00:00:02:05", "VTEP");
+    /* the same through the leader's read barrier (a single node: it leads) */
+    OK("--json endpoint list --vni 100 --linearizable", "\"mac\":\"02:00:00:00:01:05\"");
+    OK("--json resolve --vni 100 --ip 10.1.0.5 --linearizable", "\"host\":\"h1\"",
+       "\"tier\":\"directory\"");
     OK("--json resolve --vni 100 --ip 10.1.0.5",
        "{\"vni\":100,\"ip\":\"10.1.0.5\",\"mac\":\"02:00:00:00:01:05\",\"vtep\":\"192.168.50.1\","
        "\"host\":\"h1\",\"version\":",

@@ -35,6 +35,7 @@
 struct dird;
 struct fwd_req;
 struct dird_backup;
+struct dird_linread;
 
 struct dird_cfg {
     uint64_t id;
@@ -232,6 +233,13 @@ struct dird {
     /* parked reads and feed waiters */
     struct dird_parked *reads, *feeds;
 
+    /* linearizable reads waiting for a read barrier (dird_linread.c) */
+    struct dird_linread *lin_reads;
+    unsigned lin_unassigned;   /* of them, those no barrier was proposed for yet */
+    unsigned lin_barriers_out; /* barriers proposed, not called back */
+    uint64_t lin_seq;          /* the last barrier proposed */
+    bool lin_broken;           /* STRATA_TEST_BREAK_READ_BARRIER=1: the test-only defect */
+
     /* change feed ring */
     struct dird_feed_entry *ring;
     size_t ring_head, ring_len; /* oldest at ring_head */
@@ -245,7 +253,8 @@ struct dird {
     uint64_t m_applied, m_commit, m_term, m_is_leader, m_writes, m_write_errors, m_reads, m_batches,
         m_forwarded, m_fwd_batches, m_feed_waiters, m_read_waiters, m_endpoints, m_vnets, m_hosts,
         m_snapshots, m_snapshot_failures, m_restores, m_elections, m_disk_free, m_recv_trimmed,
-        m_log_bytes, m_denied, m_disk_need, m_gateways, m_gateways_live;
+        m_log_bytes, m_denied, m_disk_need, m_gateways, m_gateways_live, m_lin_reads,
+        m_lin_barriers;
     struct strata_histo h_append; /* raft log append to durable, every node (dird_disk.c) */
     struct strata_histo h_commit; /* leader: raft_apply of a batch to its apply callback */
     struct strata_histo h_write;  /* single writes a client sent here: arrival to reply */
@@ -352,9 +361,24 @@ int dird_restore_check_empty(struct dird *d, struct strata_err *e);
 int dird_restore_write(struct dird *d, const struct raft_configuration *conf, struct strata_err *e);
 
 /* dird_reads.c */
+/* A read: linearizable ones go to dird_linread_handle, the others to dird_reads_local. */
 void dird_reads_handle(struct dird *d, struct strata_req *req, const strata_env *env);
+/* Serve from this node's applied state, once it has applied the request's min_index (parked
+ * until then, for at most DIRD_READ_WAIT_MS). */
+void dird_reads_local(struct dird *d, struct strata_req *req, const strata_env *env);
 void dird_reads_poll(struct dird *d, uint64_t now_ms); /* serve what is ready or expired */
 void dird_reads_fail_all(struct dird *d);
+
+/* dird_linread.c: linearizable reads (read barrier at the leader, forwarding at a follower) */
+/* Read STRATA_TEST_BREAK_READ_BARRIER once; "1" serves linearizable reads from local state,
+ * without a barrier: a defect that tests and the fault harness plant on purpose (logged). */
+void dird_linread_init(struct dird *d);
+bool dird_read_is_linearizable(const strata_env *env);
+void dird_linread_handle(struct dird *d, struct strata_req *req, const strata_env *env);
+/* Propose one barrier for the reads that came since the last (each loop turn). */
+void dird_linread_flush(struct dird *d);
+void dird_linread_poll(struct dird *d, uint64_t now_ms); /* ETIMEDOUT after DIRD_READ_WAIT_MS */
+void dird_linread_fail_all(struct dird *d);
 
 /* dird_feed.c */
 int dird_feed_init(struct dird *d);

@@ -56,10 +56,13 @@ static void per_iteration(struct dird *d)
         return;
     uint64_t now = strata_now_ms();
     dird_write_flush(d);
+    dird_linread_flush(d);
     if (d->fwd_q != NULL)
         dird_forward_flush(d);
     if (d->reads != NULL)
         dird_reads_poll(d, now);
+    if (d->lin_reads != NULL)
+        dird_linread_poll(d, now);
     if (d->feeds != NULL)
         dird_feed_poll(d, now);
 }
@@ -88,6 +91,7 @@ static void on_tick(uv_timer_t *h)
     if (d->fwds != NULL)
         dird_forward_poll(d, now);
     dird_reads_poll(d, now);
+    dird_linread_poll(d, now);
     dird_feed_poll(d, now);
     d->m_endpoints = dir_fsm_count(d->fsm, STRATA__V1__OBJ_KIND__OBJ_ENDPOINT);
     d->m_vnets = dir_fsm_count(d->fsm, STRATA__V1__OBJ_KIND__OBJ_VNET);
@@ -156,6 +160,7 @@ static void on_signal(void *arg)
         d->srv = NULL;
     }
     dird_reads_fail_all(d);
+    dird_linread_fail_all(d);
     dird_feed_poll(d, strata_now_ms()); /* stopping: answers every waiter */
     dird_forward_close(d);
     /* A leader hands off first: the cluster elects at once instead of after a timeout. With no
@@ -190,6 +195,10 @@ static int metrics_setup(struct dird *d, struct strata_err *e)
         M("dird_writes_total", COUNTER, "writes queued on this node as leader", m_writes),
         M("dird_write_errors_total", COUNTER, "writes answered with an error", m_write_errors),
         M("dird_reads_total", COUNTER, "list/resolve/vn_info requests", m_reads),
+        M("dird_linearizable_reads_total", COUNTER,
+          "linearizable list/resolve requests (served after a read barrier or forwarded)",
+          m_lin_reads),
+        M("dird_read_barriers_total", COUNTER, "read barriers proposed as leader", m_lin_barriers),
         M("dird_denied_total", COUNTER,
           "requests refused because the caller's certificate does not allow them", m_denied),
         M("dird_write_batches_total", COUNTER, "raft entries (batches of writes) submitted",
@@ -482,6 +491,7 @@ int main(int argc, char **argv)
         return 1;
     }
     dir_fsm_set_change_hook(d->fsm, dird_feed_hook, d);
+    dird_linread_init(d);
     if (startup(d, &e) != 0) {
         free(d->restore_state);
         LOG_ERROR("startup failed: %s", e.msg);
