@@ -154,8 +154,15 @@ static void daemon_miss_readable(uv_poll_t *h, int status, int events)
     struct node_domain *dom = h->data;
     struct node *core = &dom->core;
     struct strata_err e;
-    if (status < 0)
-        return;
+    if (status < 0) {
+        /* The kernel reports ENOBUFS on a netlink socket as a socket error (POLLERR), and libuv
+         * answers POLLERR by stopping the poll: without a restart the agent would never read
+         * a miss again. The read below returns the error (clearing it) and counts the
+         * overrun. */
+        if (!dom->polling)
+            return;
+        uv_poll_start(h, UV_READABLE, daemon_miss_readable);
+    }
     if (core->dp.ops->miss_read(core->dp.ctx, daemon_on_miss, dom, &e) != 0)
         LOG_WARN("miss subscription: %s", e.msg);
 }
