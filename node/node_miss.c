@@ -155,6 +155,10 @@ void node_miss_handle(struct node *a, const struct node_key *key, uint64_t miss_
     struct node_entry *ent = node_table_find(a, key);
     if (ent != NULL && ent->inflight) {
         ent->force = true;
+        /* A resolve that a resync (not a miss) started now answers a miss too: its install is
+         * that miss's (latency, on_install). */
+        if (ent->miss_us == 0)
+            ent->miss_us = miss_us;
         a->c.coalesced++;
         return;
     }
