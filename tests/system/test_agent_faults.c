@@ -117,7 +117,7 @@ static pid_t arp_flood(const char *vm, const char *mac_s, const char *sip_s, con
             nanosleep(&ts, NULL); /* pacing the sender, not synchronising the test */
             continue;
         }
-        char ip[16];
+        char ip[32];
         snprintf(ip, sizeof(ip), "10.1.0.%d", targets[sent % (uint64_t)n]);
         uint32_t tip;
         inet_pton(AF_INET, ip, &tip);
