@@ -35,13 +35,18 @@ struct cs_counters {
     /* Directory resolve round trips: strata_cs_upstream_resolve_seconds; cache show gives its
      * sum and count as upstream_latency_us_sum and upstream_latency_us_count. */
     struct strata_histo upstream_latency;
+    /* Change seen on the feed -> acknowledged by its last holder, per update kind
+     * (strata_cs_converge_<kind>_seconds, cs_show.c). */
+    struct strata_histo converge[3];
 };
+enum { CS_CONVERGE_ENDPOINT, CS_CONVERGE_FLOOD, CS_CONVERGE_VNINFO };
 
 struct cs_upstream;
 struct cs_feed;
 struct cs_agents;
 struct cs_session;
 struct cs_gws;
+struct cs_waits;
 
 struct cs {
     /* flags */
@@ -63,6 +68,7 @@ struct cs {
     struct cs_vninfo *vninfo;
     struct cs_vnmembers *vnmembers; /* cs_ports.c: hosts with a port, per VN, shared */
     struct cs_gws *gws;             /* cs_gateways.c: liveness of the gateways registered here */
+    struct cs_waits *waits;         /* cs_wait.c: who got which change, and waits on them */
     struct cs_counters ctr;
     /* Highest directory index this server has seen on the feed: every upstream read carries it
      * as min_index, so no answer older than one already seen is ever cached or served. */
@@ -177,6 +183,10 @@ struct cs_session *cs_agents_find(struct cs_agents *a, const char *host);
 struct cs_session *cs_agents_get(struct cs_agents *a, const char *host); /* find or create */
 struct cs_session *cs_agents_by_id(struct cs_agents *a, uint32_t id);
 uint32_t cs_agents_count(const struct cs_agents *a);
+/* What session (id, epoch) acknowledged (the after_seq of its last UpdatesRequest), and its
+ * name; STRATA_ENOTFOUND once the session ended. */
+int cs_agents_acked(struct cs_agents *a, uint32_t id, uint64_t epoch, uint64_t *acked,
+                    const char **host);
 /* Sessions end: one with no parked long-poll and no request for --session-idle-s is freed with
  * its queue and its interest records (the agent, coming back, gets a new epoch and
  * resynchronises), and at most --session-max exist at once (beyond, a new name is refused with
@@ -254,6 +264,21 @@ void cs_vninfo_handle(struct cs *cs, struct strata_req *req, const strata_env *e
                       const struct cs_ident *id, struct cs_session *s);
 void cs_vninfo_forget(struct cs *cs, uint32_t vni); /* 0 = all */
 void cs_vninfo_free(struct cs *cs);
+
+/* ---- cs_wait.c: convergence waits. The feed brackets each change it applies with begin/end;
+ * every update queued in between is recorded (session, epoch, seq) under the change's index, in
+ * a bounded ring of recent changes. A WaitAppliedRequest waits until the feed reached its index
+ * and every recorded holder acknowledged a seq at least that high. */
+int cs_wait_new(struct cs *cs);
+void cs_wait_change_begin(struct cs *cs, uint64_t index, uint64_t now_us);
+void cs_wait_change_end(struct cs *cs);
+/* cs_agents_push: session (id, epoch) got the current change (if any) as update seq. */
+void cs_wait_pushed(struct cs *cs, uint32_t id, uint64_t epoch, uint64_t seq);
+/* Something a wait depends on moved (an acknowledgement, the feed): answer the waits now met. */
+void cs_wait_kick(struct cs *cs);
+void cs_wait_handle(struct cs *cs, struct strata_req *req, const strata_env *env);
+void cs_wait_close(struct cs *cs); /* answers pending waits, stops timers (at shutdown) */
+void cs_wait_free(struct cs *cs);  /* after the loop stopped */
 
 /* ---- cs_api.c: dispatch of agent and operator requests */
 void cs_api_handle(struct strata_req *req, const strata_env *env, void *arg);
