@@ -142,17 +142,17 @@ static void vn_fetched(void *arg, int rc, const Strata__V1__VnInfoReply *r)
     struct gw_vn *v = gw_vn_find(g, f->vni);
     free(f);
     if (v == NULL)
-        return;
+        goto out;
     v->fetching = false;
     if (!v->served)
-        return;
+        goto out;
     struct strata_err e = {0};
     if (rc != 0) {
         g->c.vn_info_errors++;
         if (!v->warned)
             LOG_WARN("VN %u: VnInfo failed: %s: retrying", v->vni, strata_strerror(rc));
         v->warned = true;
-        return; /* the retry timer asks again */
+        goto out; /* the retry timer asks again */
     }
     if (vn_apply(g, v, r, &e) != 0) {
         g->c.apply_errors++;
@@ -177,6 +177,10 @@ static void vn_fetched(void *arg, int rc, const Strata__V1__VnInfoReply *r)
         v->refetch = false;
         vn_fetch(g, v);
     }
+out:
+    /* The update that asked for this fetch is applied (or failed and is retried): its
+     * acknowledgement may go (vn_fetch held it). */
+    node_csd_release(g->nd.csd);
 }
 
 static void vn_fetch(struct gwd *g, struct gw_vn *v)
@@ -191,9 +195,11 @@ static void vn_fetch(struct gwd *g, struct gw_vn *v)
     *f = (struct fetch){g, v->vni};
     v->fetching = true;
     g->c.vn_info_fetches++;
+    node_csd_hold(g->nd.csd); /* acknowledge the update once applied: vn_fetched releases */
     if (node_csd_fetch_vn_info(g->nd.csd, v->vni, vn_fetched, f) != 0) {
         v->fetching = false;
         free(f);
+        node_csd_release(g->nd.csd);
     }
 }
 
