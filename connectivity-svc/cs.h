@@ -218,6 +218,9 @@ void cs_agents_flush(struct cs_agents *a);
 /* An endpoint payload describing a cached entry's key and value (evictions, invalidations). */
 struct cs_payload *cs_payload_entry(struct cs *cs, const struct cs_entry *e, uint64_t committed_us);
 void cs_agents_visit(struct cs_agents *a, void (*fn)(struct cs_session *s, void *arg), void *arg);
+/* Session s (in its current epoch) acknowledged every update up to after_seq: they leave its
+ * queue and count as applied (called for each UpdatesRequest; exposed for tests). */
+void cs_agents_ack(struct cs_agents *a, struct cs_session *s, uint64_t after_seq);
 void cs_agents_handle_updates(struct cs *cs, struct strata_req *req, const strata_env *env,
                               const char *host);
 
@@ -277,6 +280,11 @@ void cs_wait_pushed(struct cs *cs, uint32_t id, uint64_t epoch, uint64_t seq);
 /* Something a wait depends on moved (an acknowledgement, the feed): answer the waits now met. */
 void cs_wait_kick(struct cs *cs);
 void cs_wait_handle(struct cs *cs, struct strata_req *req, const strata_env *env);
+/* What a wait on `index` would answer now (exposed for tests): fills r (its holders point into
+ * *hs and *hps, which the caller frees, and into session names) and returns whether the wait is
+ * over (everything applied, or nothing could ever be told). */
+bool cs_wait_status(struct cs *cs, uint64_t index, Strata__V1__WaitAppliedReply *r,
+                    Strata__V1__WaitHolder **hs, Strata__V1__WaitHolder ***hps);
 void cs_wait_close(struct cs *cs); /* answers pending waits, stops timers (at shutdown) */
 void cs_wait_free(struct cs *cs);  /* after the loop stopped */
 

@@ -670,6 +670,18 @@ static void parked_closed(struct strata_req *req, void *arg)
     cs_gw_conn_closed(cs, s->pub.host);
 }
 
+void cs_agents_ack(struct cs_agents *a, struct cs_session *ps, uint64_t after_seq)
+{
+    struct sess *s = (struct sess *)ps;
+    q_trim(s, after_seq);
+    if (after_seq > s->acked) {
+        /* The agent asks for what follows only once it applied what came before (to the
+         * kernel): this is its acknowledgement, which convergence waits look for. */
+        s->acked = after_seq;
+        cs_wait_kick(a->cs);
+    }
+}
+
 void cs_agents_handle_updates(struct cs *cs, struct strata_req *req, const strata_env *env,
                               const char *host)
 {
@@ -699,13 +711,7 @@ void cs_agents_handle_updates(struct cs *cs, struct strata_req *req, const strat
         reply_updates(s, req, ur->after_seq, true);
         return;
     }
-    q_trim(s, ur->after_seq);
-    if (ur->after_seq > s->acked) {
-        /* The agent asks for what follows only once it applied what came before (to the
-         * kernel): this is its acknowledgement, which convergence waits look for. */
-        s->acked = ur->after_seq;
-        cs_wait_kick(cs);
-    }
+    cs_agents_ack(a, ps, ur->after_seq);
     if (s->qlen > 0 || ur->wait_ms == 0 || a->closing) {
         reply_updates(s, req, ur->after_seq, false);
         return;

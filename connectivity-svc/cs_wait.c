@@ -119,6 +119,8 @@ static bool wait_status(struct cs_waits *w, const struct waiter *wt, bool final,
                         Strata__V1__WaitHolder ***hps)
 {
     struct cs *cs = w->cs;
+    /* final: answered whatever the state (the deadline); a refused allocation then answers
+     * without holders rather than not at all. */
     uint64_t now = strata_wall_us();
     *hs = NULL;
     *hps = NULL;
@@ -193,6 +195,13 @@ static bool wait_status(struct cs_waits *w, const struct waiter *wt, bool final,
     r->holders = *hps;
     r->n_holders = n;
     return all || final;
+}
+
+bool cs_wait_status(struct cs *cs, uint64_t index, Strata__V1__WaitAppliedReply *r,
+                    Strata__V1__WaitHolder **hs, Strata__V1__WaitHolder ***hps)
+{
+    struct waiter wt = {.w = cs->waits, .index = index};
+    return wait_status(cs->waits, &wt, false, r, hs, hps);
 }
 
 static void waiter_closed(uv_handle_t *h)
