@@ -185,6 +185,38 @@ static void test_wait_usage(void **state)
     free(out);
 }
 
+/* Delete and add again with --wait: each returns with every holder's kernel in step (the
+ * holders of a deleted key stay holders of its negative answer, so the add reaches them too). */
+static void test_delete_and_add_wait(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    /* Gone from the VXLAN device's table (a `dst` entry); the bridge may still remember the MAC
+     * it learnt on vx100, which is not Strata's. */
+    int rc = topo_sh(&out, "%s endpoint delete --vni 100 --mac " MAC_A " --wait 5s --cs %s 2>&1",
+                     topo_cli(&T), T.cs_url);
+    bool gone2 = topo_sh(NULL, "! bridge -n %s fdb show dev vx100 | grep " MAC_A " | grep -q dst",
+                         T.nodes[1].ns) == 0;
+    bool gone3 = topo_sh(NULL, "! bridge -n %s fdb show dev vx100 | grep " MAC_A " | grep -q dst",
+                         T.nodes[2].ns) == 0;
+    print_message("delete --wait: exit %d: %s", rc, out);
+    assert_int_equal(rc, 0);
+    assert_true(gone2);
+    assert_true(gone3);
+    free(out);
+    out = NULL;
+    rc = topo_sh(&out,
+                 "%s endpoint add --vni 100 --mac " MAC_A
+                 " --ip 10.1.0.1 --host h1 --wait 5s --cs %s 2>&1",
+                 topo_cli(&T), T.cs_url);
+    bool h2 = fdb_points(1, "192.0.2.1"), h3 = fdb_points(2, "192.0.2.1");
+    print_message("add --wait: exit %d: %s", rc, out);
+    assert_int_equal(rc, 0);
+    assert_true(h2);
+    assert_true(h3);
+    free(out);
+}
+
 int main(void)
 {
     if (geteuid() != 0) {
@@ -196,6 +228,7 @@ int main(void)
         cmocka_unit_test(test_paused_agent_is_named),
         cmocka_unit_test(test_wait_json_and_metric),
         cmocka_unit_test(test_wait_usage),
+        cmocka_unit_test(test_delete_and_add_wait),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
