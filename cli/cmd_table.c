@@ -164,6 +164,7 @@ static const struct strata_flag f_port_attach[] = {
     F_STR("mac", mac, "MAC", REQ, "the VM interface's MAC"),
     F_STR("ip", ip, "IP/PLEN", REQ, "the VM's address with prefix length"),
     F_STR("ifname", ifname, "IF", REQ, "host-side interface (veth/tap) to enslave"),
+    F_WAIT,
     STRATA_FLAGS_END,
 };
 static const struct strata_flag f_port_detach[] = {

@@ -349,7 +349,9 @@ static void test_synopsis(void **state)
          "--vni N --mac MAC --ip IP[,IP...] --host NAME [--replace] [--wait TIMEOUT] [--cs "
          "URL[,URL...]]"},
         {"endpoint", "list", "[--vni N] [--min-index N]"},
-        {"port", "attach", "--agent CTL --vni N --mac MAC --ip IP/PLEN --ifname IF"},
+        {"port", "attach",
+         "--agent CTL --vni N --mac MAC --ip IP/PLEN --ifname IF [--wait TIMEOUT] [--cs "
+         "URL[,URL...]]"},
         {"cache", "show", "(--cs URL | --agent CTL)"},
         {"cluster", "status", ""},
     };

@@ -217,6 +217,32 @@ static void test_delete_and_add_wait(void **state)
     free(out);
 }
 
+/* port attach --wait: the first port of VN 100 on h4 changes the VN's flood list; the attach
+ * returns once every other host of the VN floods to h4 in its kernel. */
+static void test_port_attach_wait(void **state)
+{
+    (void)state;
+    assert_int_equal(
+        topo_vm(&T, "ve", &T.nodes[3], "tve", "02:00:00:00:01:05", "10.1.0.5/24", NULL), 0);
+    char *out = NULL;
+    int rc = topo_sh(&out,
+                     "%s port attach --agent %s --vni 100 --mac 02:00:00:00:01:05 --ip 10.1.0.5/24 "
+                     "--ifname tve --wait 5s --cs %s 2>&1",
+                     topo_cli(&T), T.nodes[3].ctl, T.cs_url);
+    bool flood[3];
+    for (int i = 0; i < 3; i++)
+        flood[i] = topo_sh(NULL,
+                           "bridge -n %s fdb show dev vx100 | grep '^00:00:00:00:00:00' | grep -q "
+                           "'dst 192.0.2.4 '",
+                           T.nodes[i].ns) == 0;
+    print_message("port attach --wait: exit %d: %s", rc, out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "applied on "));
+    for (int i = 0; i < 3; i++)
+        assert_true(flood[i]);
+    free(out);
+}
+
 int main(void)
 {
     if (geteuid() != 0) {
@@ -229,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_wait_json_and_metric),
         cmocka_unit_test(test_wait_usage),
         cmocka_unit_test(test_delete_and_add_wait),
+        cmocka_unit_test(test_port_attach_wait),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
