@@ -24,6 +24,7 @@ struct change {
     uint64_t seen_us; /* wall clock when the feed applied it */
     struct holder *h;
     uint32_t n, cap;
+    bool lost; /* holders could not all be recorded (out of memory): unknown */
 };
 
 struct waiter {
@@ -99,17 +100,31 @@ void cs_wait_pushed(struct cs *cs, uint32_t id, uint64_t epoch, uint64_t seq)
         struct holder *h = realloc(c->h, cap * sizeof(*h));
         if (h == NULL) {
             /* Forget the change rather than under-report its holders: a wait on it says so. */
-            LOG_WARN("wait: out of memory recording holders of index %llu",
-                     (unsigned long long)c->index);
-            if (c->index > w->forgotten)
-                w->forgotten = c->index;
-            c->index = 0;
+            if (!c->lost)
+                LOG_WARN("wait: out of memory recording holders of index %llu",
+                         (unsigned long long)c->index);
+            c->lost = true;
             return;
         }
         c->h = h;
         c->cap = cap;
     }
     c->h[c->n++] = (struct holder){id, epoch, seq};
+}
+
+/* The ring position of the first change with index >= `index` (w->len when none): the feed
+ * applies changes in increasing index order, so the ring is sorted. */
+static uint32_t ring_first(const struct cs_waits *w, uint64_t index)
+{
+    uint32_t lo = 0, hi = w->len;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (w->ring[(w->head + mid) % WAIT_RING].index < index)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 /* Build the reply for a wait on `index`: whether every holder applied it. The holder array is
@@ -130,16 +145,13 @@ static bool wait_status(struct cs_waits *w, const struct waiter *wt, bool final,
     r->known = true;
     if (!r->seen)
         return false;
-    uint32_t total = 0;
-    bool found = false;
-    for (uint32_t i = 0; i < w->len; i++) {
-        const struct change *c = &w->ring[(w->head + i) % WAIT_RING];
-        if (c->index == wt->index) {
-            total += c->n;
-            found = true;
-        }
+    uint32_t total = 0, first = ring_first(w, wt->index), end = first;
+    bool lost = false;
+    for (; end < w->len && w->ring[(w->head + end) % WAIT_RING].index == wt->index; end++) {
+        total += w->ring[(w->head + end) % WAIT_RING].n;
+        lost = lost || w->ring[(w->head + end) % WAIT_RING].lost;
     }
-    if (!found && wt->index <= w->forgotten) {
+    if ((end == first && wt->index <= w->forgotten) || lost) {
         r->known = false;
         return true; /* nothing to wait for that could ever be told */
     }
@@ -151,10 +163,8 @@ static bool wait_status(struct cs_waits *w, const struct waiter *wt, bool final,
     }
     bool all = true;
     size_t n = 0;
-    for (uint32_t i = 0; i < w->len; i++) {
+    for (uint32_t i = first; i < end; i++) {
         const struct change *c = &w->ring[(w->head + i) % WAIT_RING];
-        if (c->index != wt->index)
-            continue;
         for (uint32_t j = 0; j < c->n; j++) {
             /* Changes of one index (an endpoint and the flood list it changed) often reach the
              * same session: one line per session, waiting for the highest seq. */
