@@ -24,6 +24,7 @@ struct cli_args {
     uint64_t min_index;
     const char *domain, *name, *cidr, *gateway, *id, *vtep, *pod, *mac, *ip, *host, *via, *agent,
         *cs, *ifname, *src_ip, *dst_ip, *api, *vnis, *dir, *role;
+    const char *wait;     /* --wait TIMEOUT on writes (cmd_wait.h) */
     uint64_t days;        /* pki issue --days; 0 = lib/pki.h's default */
     bool replace;         /* host/gateway/endpoint add: change an existing one */
     bool force;           /* cluster backup: replace an existing FILE */

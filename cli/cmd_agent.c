@@ -1,6 +1,7 @@
 /* cmd_agent.c - talking to an agent's control socket (port attach/detach) and dumping the
  * cache of an agent or a connectivity server. */
 #include "cmd_common.h"
+#include "cmd_wait.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -31,7 +32,8 @@ static int agent_call(struct cli_ctx *ctx, const char *ctl, strata_env *req, int
 }
 
 static void agent_report(struct cli_ctx *ctx, const char *op, const char *url,
-                         const struct cli_args *a, const char *detail, const char *human)
+                         const struct cli_args *a, const char *detail, const char *human,
+                         const struct cmd_wait *w)
 {
     if (ctx->json) {
         struct cli_json j;
@@ -41,9 +43,13 @@ static void agent_report(struct cli_ctx *ctx, const char *op, const char *url,
         cli_json_str(&j, "agent", url);
         cli_json_str(&j, "ifname", a->ifname);
         cli_json_str(&j, "detail", detail);
+        if (w != NULL)
+            cmd_wait_json(w, &j);
         cmd_json_end(&j);
     } else {
         fprintf(ctx->out, "%s%s%s\n", human, detail[0] ? ": " : "", detail);
+        if (w != NULL)
+            cmd_wait_print(ctx, w);
     }
 }
 
@@ -57,6 +63,8 @@ int cli_port_attach(struct cli_ctx *ctx, const struct cli_args *a, struct strata
         rc = strata_ipplen_parse(a->ip, &ip, &plen, e);
     if (rc == 0)
         rc = agent_check_ifname(a->ifname, e);
+    if (rc == 0)
+        rc = cmd_wait_check(a, e);
     if (rc != 0)
         return rc;
     Strata__V1__PortAttach pa = STRATA__V1__PORT_ATTACH__INIT;
@@ -80,9 +88,18 @@ int cli_port_attach(struct cli_ctx *ctx, const struct cli_args *a, struct strata
     char canon[STRATA_MAC_STRLEN];
     snprintf(human, sizeof(human), "attached %s (%s %s) to vnet %u", a->ifname,
              cmd_mac_canon(a->mac, canon), a->ip, a->vni);
-    agent_report(ctx, "port attach", url, a, r->port_reply->detail, human);
+    /* --wait: the agent registered the endpoint at some index; wait for every holder of it. */
+    struct cmd_wait w = {0};
+    if (a->wait != NULL && r->port_reply->index == 0)
+        rc = strata_err_set(e, STRATA_EPROTO,
+                            "port attach --wait: the agent did not say at which index it "
+                            "registered the endpoint (an older agent?)");
+    else
+        rc = cmd_wait_run(ctx, a, r->port_reply->index, &w, e);
+    agent_report(ctx, "port attach", url, a, r->port_reply->detail, human, &w);
+    cmd_wait_free(&w);
     strata_msg_free(r);
-    return 0;
+    return rc;
 }
 
 int cli_port_detach(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
@@ -103,7 +120,7 @@ int cli_port_detach(struct cli_ctx *ctx, const struct cli_args *a, struct strata
         return rc;
     char human[64];
     snprintf(human, sizeof(human), "detached %s", a->ifname);
-    agent_report(ctx, "port detach", url, a, r->port_reply->detail, human);
+    agent_report(ctx, "port detach", url, a, r->port_reply->detail, human, NULL);
     strata_msg_free(r);
     return 0;
 }

@@ -1,5 +1,6 @@
 /* cmd_endpoint.c - endpoints (a VM interface: VN, MAC, IPs, host): add, move, delete, list. */
 #include "cmd_common.h"
+#include "cmd_wait.h"
 #include "view.h"
 
 #include <string.h>
@@ -69,7 +70,8 @@ static void ep_json(struct cli_json *j, const char *key, const Strata__V1__Endpo
 
 /* Report a write that returns the endpoint (add, move). */
 static void ep_report(struct cli_ctx *ctx, const char *op, const char *verb, uint64_t index,
-                      const struct cli_args *a, const Strata__V1__Endpoint *ep)
+                      const struct cli_args *a, const Strata__V1__Endpoint *ep,
+                      const struct cmd_wait *w)
 {
     char mac[STRATA_MAC_STRLEN];
     if (ctx->json) {
@@ -80,6 +82,7 @@ static void ep_report(struct cli_ctx *ctx, const char *op, const char *verb, uin
         cli_json_str(&j, "host", a->host);
         if (ep != NULL)
             ep_json(&j, "endpoint", ep);
+        cmd_wait_json(w, &j);
         cmd_json_end(&j);
         return;
     }
@@ -88,6 +91,19 @@ static void ep_report(struct cli_ctx *ctx, const char *op, const char *verb, uin
         cli_fmt_ip(&ep->vtep, vtep);
     fprintf(ctx->out, "%s endpoint %s in vnet %u on host %s (vtep %s) (index %llu)\n", verb,
             cmd_mac_canon(a->mac, mac), a->vni, a->host, vtep, (unsigned long long)index);
+    cmd_wait_print(ctx, w);
+}
+
+/* After a write: --wait, then the report (which carries the wait's outcome). */
+static int ep_wait_report(struct cli_ctx *ctx, const char *op, const char *verb, uint64_t index,
+                          const struct cli_args *a, strata_env *r, struct strata_err *e)
+{
+    struct cmd_wait w;
+    int rc = cmd_wait_run(ctx, a, index, &w, e);
+    ep_report(ctx, op, verb, index, a, r->write_reply->endpoint, &w);
+    cmd_wait_free(&w);
+    strata_msg_free(r);
+    return rc;
 }
 
 int cli_endpoint_add(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
@@ -101,6 +117,8 @@ int cli_endpoint_add(struct cli_ctx *ctx, const struct cli_args *a, struct strat
         rc = ep_parse_ips(a->ip, ips, &nips, e);
     if (rc == 0)
         rc = strata_name_check(a->host, "host", e);
+    if (rc == 0)
+        rc = cmd_wait_check(a, e);
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < nips; i++) {
@@ -122,10 +140,7 @@ int cli_endpoint_add(struct cli_ctx *ctx, const struct cli_args *a, struct strat
     strata_env *r = NULL;
     if ((rc = cmd_write(ctx, &cmd, &index, &r, e)) != 0)
         return rc;
-    ep_report(ctx, "endpoint add", a->replace ? "set" : "added", index, a,
-              r->write_reply->endpoint);
-    strata_msg_free(r);
-    return 0;
+    return ep_wait_report(ctx, "endpoint add", a->replace ? "set" : "added", index, a, r, e);
 }
 
 int cli_endpoint_move(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
@@ -134,6 +149,8 @@ int cli_endpoint_move(struct cli_ctx *ctx, const struct cli_args *a, struct stra
     int rc = cmd_parse_endpoint_mac(a->mac, mac, e);
     if (rc == 0)
         rc = strata_name_check(a->host, "host", e);
+    if (rc == 0)
+        rc = cmd_wait_check(a, e);
     if (rc != 0)
         return rc;
     Strata__V1__EndpointMove mv = STRATA__V1__ENDPOINT_MOVE__INIT;
@@ -148,15 +165,15 @@ int cli_endpoint_move(struct cli_ctx *ctx, const struct cli_args *a, struct stra
     strata_env *r = NULL;
     if ((rc = cmd_write(ctx, &cmd, &index, &r, e)) != 0)
         return rc;
-    ep_report(ctx, "endpoint move", "moved", index, a, r->write_reply->endpoint);
-    strata_msg_free(r);
-    return 0;
+    return ep_wait_report(ctx, "endpoint move", "moved", index, a, r, e);
 }
 
 int cli_endpoint_delete(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
 {
     uint8_t mac[6];
     int rc = cmd_parse_endpoint_mac(a->mac, mac, e);
+    if (rc == 0)
+        rc = cmd_wait_check(a, e);
     if (rc != 0)
         return rc;
     Strata__V1__EndpointDelete d = STRATA__V1__ENDPOINT_DELETE__INIT;
@@ -169,18 +186,23 @@ int cli_endpoint_delete(struct cli_ctx *ctx, const struct cli_args *a, struct st
     uint64_t index;
     if ((rc = cmd_write(ctx, &cmd, &index, NULL, e)) != 0)
         return rc;
+    struct cmd_wait w;
+    rc = cmd_wait_run(ctx, a, index, &w, e);
     if (ctx->json) {
         struct cli_json j;
         cmd_json_write_begin(ctx, &j, "endpoint delete", index);
         cli_json_u64(&j, "vni", a->vni);
         cli_json_str(&j, "mac", cmd_mac_canon(a->mac, (char[STRATA_MAC_STRLEN]){0}));
+        cmd_wait_json(&w, &j);
         cmd_json_end(&j);
     } else {
         fprintf(ctx->out, "deleted endpoint %s in vnet %u (index %llu)\n",
                 cmd_mac_canon(a->mac, (char[STRATA_MAC_STRLEN]){0}), a->vni,
                 (unsigned long long)index);
+        cmd_wait_print(ctx, &w);
     }
-    return 0;
+    cmd_wait_free(&w);
+    return rc;
 }
 
 int cli_endpoint_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)

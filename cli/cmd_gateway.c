@@ -2,6 +2,7 @@
  * holds) and the inter-VN policy they enforce (set, delete, list). */
 #include "cmd_common.h"
 #include "view.h"
+#include "cmd_wait.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -288,6 +289,8 @@ int cli_policy_set(struct cli_ctx *ctx, const struct cli_args *a, struct strata_
     int rc = strata_name_check(a->domain, "domain", e);
     if (rc == 0)
         rc = cmd_parse_verdict(a->pos[0], &v, e);
+    if (rc == 0)
+        rc = cmd_wait_check(a, e);
     if (rc != 0)
         return rc;
     Strata__V1__Policy p = STRATA__V1__POLICY__INIT;
@@ -301,6 +304,8 @@ int cli_policy_set(struct cli_ctx *ctx, const struct cli_args *a, struct strata_
     uint64_t index;
     if ((rc = cmd_write(ctx, &cmd, &index, NULL, e)) != 0)
         return rc;
+    struct cmd_wait w;
+    rc = cmd_wait_run(ctx, a, index, &w, e);
     if (ctx->json) {
         struct cli_json j;
         cmd_json_write_begin(ctx, &j, "policy set", index);
@@ -308,12 +313,15 @@ int cli_policy_set(struct cli_ctx *ctx, const struct cli_args *a, struct strata_
         cli_json_u64(&j, "from", a->from);
         cli_json_u64(&j, "to", a->to);
         cli_json_str(&j, "verdict", cli_verdict_name(v));
+        cmd_wait_json(&w, &j);
         cmd_json_end(&j);
     } else {
         fprintf(ctx->out, "policy %s: vnet %u -> vnet %u %s (index %llu)\n", a->domain, a->from,
                 a->to, cli_verdict_name(v), (unsigned long long)index);
+        cmd_wait_print(ctx, &w);
     }
-    return 0;
+    cmd_wait_free(&w);
+    return rc;
 }
 
 static const struct cli_col POLICY_COLS[] = {{"DOMAIN", "domain", CLI_COL_STR},

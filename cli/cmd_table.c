@@ -18,6 +18,14 @@
             "change an existing " what " (without it, one that differs is refused: EEXIST)", OPT,  \
             0, 0                                                                                   \
     }
+/* --wait on a write, and the servers whose holders it waits for. */
+#define F_WAIT                                                                                     \
+    F_STR("wait", wait, "TIMEOUT", OPT,                                                            \
+          "return once every node holding the change applied it to its kernel, or fail after "     \
+          "TIMEOUT (5s, 500ms) naming those that did not"),                                        \
+        F_STR("cs", cs, "URL[,URL...]", OPT,                                                       \
+              "connectivity servers whose holders --wait waits for: every server of every pod "    \
+              "(env STRATA_CS)")
 #define F_MIN_INDEX                                                                                \
     {                                                                                              \
         "min-index", STRATA_FLAG_U64, CLI_ARG(min_index), "N",                                     \
@@ -117,23 +125,27 @@ static const struct strata_flag f_endpoint_add[] = {
     F_STR("ip", ip, "IP[,IP...]", REQ, "addresses, each inside a subnet of the VN"),
     F_STR("host", host, "NAME", REQ, "host (or gateway) holding it"),
     F_REPLACE("endpoint"),
+    F_WAIT,
     STRATA_FLAGS_END,
 };
 static const struct strata_flag f_endpoint_move[] = {
     F_VNI("vni", vni, REQ, "VN of the endpoint"),
     F_STR("mac", mac, "MAC", REQ, "the endpoint's MAC"),
     F_STR("host", host, "NAME", REQ, "new host"),
+    F_WAIT,
     STRATA_FLAGS_END,
 };
 static const struct strata_flag f_endpoint_delete[] = {
     F_VNI("vni", vni, REQ, "VN of the endpoint"),
     F_STR("mac", mac, "MAC", REQ, "the endpoint's MAC"),
+    F_WAIT,
     STRATA_FLAGS_END,
 };
 static const struct strata_flag f_policy_set[] = {
     F_STR("domain", domain, "NAME", REQ, "tenant"),
     {"from", STRATA_FLAG_VNI, CLI_ARG(from), "VNI", "source VN", REQ, 0, 0},
     {"to", STRATA_FLAG_VNI, CLI_ARG(to), "VNI", "destination VN", REQ, 0, 0},
+    F_WAIT,
     STRATA_FLAGS_END,
 };
 static const struct strata_flag f_policy_delete[] = {
@@ -172,6 +184,7 @@ static const struct strata_flag f_port_attach[] = {
     F_STR("mac", mac, "MAC", REQ, "the VM interface's MAC"),
     F_STR("ip", ip, "IP/PLEN", REQ, "the VM's address with prefix length"),
     F_STR("ifname", ifname, "IF", REQ, "host-side interface (veth/tap) to enslave"),
+    F_WAIT,
     STRATA_FLAGS_END,
 };
 static const struct strata_flag f_port_detach[] = {

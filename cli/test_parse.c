@@ -125,6 +125,16 @@ static const struct parse_case cases[] = {
     {"policy set --domain acme --from 100 --to 200", STRATA_EINVAL, "expected allow|deny"},
     {"policy set --domain acme --from 100 --to 200 allow", NET, NULL},
     {"policy set deny --domain acme --from 100 --to 200", NET, NULL},
+    /* --wait: judged before the write is sent */
+    {"endpoint move --vni 1 --mac 02:00:00:00:00:01 --host h1 --wait 5x --cs tcp://a:1",
+     STRATA_EINVAL, "unit must be ms, s or m"},
+    {"endpoint move --vni 1 --mac 02:00:00:00:00:01 --host h1 --wait 90s --cs tcp://a:1",
+     STRATA_EINVAL, "between 1 ms and 60 s"},
+    {"endpoint delete --vni 1 --mac 02:00:00:00:00:01 --wait soon --cs tcp://a:1", STRATA_EINVAL,
+     "expected a duration"},
+    {"endpoint move --vni 1 --mac 02:00:00:00:00:01 --host h1 --wait 500ms --cs tcp://a:1", NET,
+     NULL},
+    {"policy set --domain acme --from 100 --to 200 allow --wait 2s --cs tcp://a:1", NET, NULL},
     /* cluster: positionals before or after flags */
     {"cluster status", NET, NULL},
     {"cluster add 4", STRATA_EINVAL, "expected ID HOST:PORT"},
@@ -338,10 +348,15 @@ static void test_synopsis(void **state)
         const char *group, *sub, *want;
     } cases[] = {
         {"cluster", "add", "ID HOST:PORT [--api URL]"},
-        {"policy", "set", "--domain NAME --from VNI --to VNI allow|deny"},
-        {"endpoint", "add", "--vni N --mac MAC --ip IP[,IP...] --host NAME [--replace]"},
+        {"policy", "set",
+         "--domain NAME --from VNI --to VNI [--wait TIMEOUT] [--cs URL[,URL...]] allow|deny"},
+        {"endpoint", "add",
+         "--vni N --mac MAC --ip IP[,IP...] --host NAME [--replace] [--wait TIMEOUT] [--cs "
+         "URL[,URL...]]"},
         {"endpoint", "list", "[--vni N] [--min-index N] [--linearizable]"},
-        {"port", "attach", "--agent CTL --vni N --mac MAC --ip IP/PLEN --ifname IF"},
+        {"port", "attach",
+         "--agent CTL --vni N --mac MAC --ip IP/PLEN --ifname IF [--wait TIMEOUT] [--cs "
+         "URL[,URL...]]"},
         {"cache", "show", "(--cs URL | --agent CTL)"},
         {"cluster", "status", ""},
     };

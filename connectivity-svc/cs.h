@@ -35,13 +35,18 @@ struct cs_counters {
     /* Directory resolve round trips: strata_cs_upstream_resolve_seconds; cache show gives its
      * sum and count as upstream_latency_us_sum and upstream_latency_us_count. */
     struct strata_histo upstream_latency;
+    /* Change seen on the feed -> acknowledged by its last holder, per update kind
+     * (strata_cs_converge_<kind>_seconds, cs_show.c). */
+    struct strata_histo converge[3];
 };
+enum { CS_CONVERGE_ENDPOINT, CS_CONVERGE_FLOOD, CS_CONVERGE_VNINFO };
 
 struct cs_upstream;
 struct cs_feed;
 struct cs_agents;
 struct cs_session;
 struct cs_gws;
+struct cs_waits;
 
 struct cs {
     /* flags */
@@ -63,6 +68,7 @@ struct cs {
     struct cs_vninfo *vninfo;
     struct cs_vnmembers *vnmembers; /* cs_ports.c: hosts with a port, per VN, shared */
     struct cs_gws *gws;             /* cs_gateways.c: liveness of the gateways registered here */
+    struct cs_waits *waits;         /* cs_wait.c: who got which change, and waits on them */
     struct cs_counters ctr;
     /* Highest directory index this server has seen on the feed: every upstream read carries it
      * as min_index, so no answer older than one already seen is ever cached or served. */
@@ -177,6 +183,10 @@ struct cs_session *cs_agents_find(struct cs_agents *a, const char *host);
 struct cs_session *cs_agents_get(struct cs_agents *a, const char *host); /* find or create */
 struct cs_session *cs_agents_by_id(struct cs_agents *a, uint32_t id);
 uint32_t cs_agents_count(const struct cs_agents *a);
+/* What session (id, epoch) acknowledged (the after_seq of its last UpdatesRequest), and its
+ * name; STRATA_ENOTFOUND once the session ended. */
+int cs_agents_acked(struct cs_agents *a, uint32_t id, uint64_t epoch, uint64_t *acked,
+                    const char **host);
 /* Sessions end: one with no parked long-poll and no request for --session-idle-s is freed with
  * its queue and its interest records (the agent, coming back, gets a new epoch and
  * resynchronises), and at most --session-max exist at once (beyond, a new name is refused with
@@ -208,6 +218,9 @@ void cs_agents_flush(struct cs_agents *a);
 /* An endpoint payload describing a cached entry's key and value (evictions, invalidations). */
 struct cs_payload *cs_payload_entry(struct cs *cs, const struct cs_entry *e, uint64_t committed_us);
 void cs_agents_visit(struct cs_agents *a, void (*fn)(struct cs_session *s, void *arg), void *arg);
+/* Session s (in its current epoch) acknowledged every update up to after_seq: they leave its
+ * queue and count as applied (called for each UpdatesRequest; exposed for tests). */
+void cs_agents_ack(struct cs_agents *a, struct cs_session *s, uint64_t after_seq);
 void cs_agents_handle_updates(struct cs *cs, struct strata_req *req, const strata_env *env,
                               const char *host);
 
@@ -254,6 +267,26 @@ void cs_vninfo_handle(struct cs *cs, struct strata_req *req, const strata_env *e
                       const struct cs_ident *id, struct cs_session *s);
 void cs_vninfo_forget(struct cs *cs, uint32_t vni); /* 0 = all */
 void cs_vninfo_free(struct cs *cs);
+
+/* ---- cs_wait.c: convergence waits. The feed brackets each change it applies with begin/end;
+ * every update queued in between is recorded (session, epoch, seq) under the change's index, in
+ * a bounded ring of recent changes. A WaitAppliedRequest waits until the feed reached its index
+ * and every recorded holder acknowledged a seq at least that high. */
+int cs_wait_new(struct cs *cs);
+void cs_wait_change_begin(struct cs *cs, uint64_t index, uint64_t now_us);
+void cs_wait_change_end(struct cs *cs);
+/* cs_agents_push: session (id, epoch) got the current change (if any) as update seq. */
+void cs_wait_pushed(struct cs *cs, uint32_t id, uint64_t epoch, uint64_t seq);
+/* Something a wait depends on moved (an acknowledgement, the feed): answer the waits now met. */
+void cs_wait_kick(struct cs *cs);
+void cs_wait_handle(struct cs *cs, struct strata_req *req, const strata_env *env);
+/* What a wait on `index` would answer now (exposed for tests): fills r (its holders point into
+ * *hs and *hps, which the caller frees, and into session names) and returns whether the wait is
+ * over (everything applied, or nothing could ever be told). */
+bool cs_wait_status(struct cs *cs, uint64_t index, Strata__V1__WaitAppliedReply *r,
+                    Strata__V1__WaitHolder **hs, Strata__V1__WaitHolder ***hps);
+void cs_wait_close(struct cs *cs); /* answers pending waits, stops timers (at shutdown) */
+void cs_wait_free(struct cs *cs);  /* after the loop stopped */
 
 /* ---- cs_api.c: dispatch of agent and operator requests */
 void cs_api_handle(struct strata_req *req, const strata_env *env, void *arg);

@@ -34,6 +34,12 @@ struct cs_payload {
     size_t nflood;
     uint32_t *vnis; /* VNINFO with vni 0: the gateway's VNs */
     size_t nvnis;
+    /* Convergence: the histogram of its kind, set when first queued; observed (committed_us to
+     * now) when the last queue holding it lets go because its holder acknowledged it. `lost`:
+     * some queue dropped it unacknowledged (resync, session end, superseded), so it never
+     * converged by update and is not measured. */
+    struct strata_histo *converge;
+    bool lost;
 };
 
 struct upd {
@@ -52,6 +58,7 @@ struct sess {
     uint32_t qhead, qlen, qcap;
     uint64_t last_seq;
     uint64_t sent_upto; /* highest seq put in a reply: those may not be rewritten */
+    uint64_t acked;     /* highest after_seq the agent sent in this epoch: what it applied */
     bool resync;
     struct strata_req *parked;
     uint64_t parked_after;
@@ -199,6 +206,11 @@ void cs_payload_unref(struct cs_payload *p)
 {
     if (p == NULL || --p->refs > 0)
         return;
+    if (p->converge != NULL && !p->lost) {
+        uint64_t now = strata_wall_us();
+        strata_histo_observe(p->converge,
+                             now > p->committed_us ? (now - p->committed_us) * 1000 : 0);
+    }
     free(p->flood);
     free(p->vnis);
     free(p);
@@ -355,6 +367,17 @@ struct cs_session *cs_agents_lookup(struct cs_agents *a, uint32_t id, uint64_t e
     return s != NULL && s->epoch == epoch ? s : NULL;
 }
 
+int cs_agents_acked(struct cs_agents *a, uint32_t id, uint64_t epoch, uint64_t *acked,
+                    const char **host)
+{
+    struct cs_session *ps = cs_agents_lookup(a, id, epoch);
+    if (ps == NULL)
+        return STRATA_ENOTFOUND;
+    *acked = ((struct sess *)ps)->acked;
+    *host = ps->host;
+    return 0;
+}
+
 uint32_t cs_agents_count(const struct cs_agents *a)
 {
     return a->live;
@@ -374,8 +397,10 @@ static struct upd *q_at(struct sess *s, uint32_t i)
 
 static void q_clear(struct sess *s)
 {
-    for (uint32_t i = 0; i < s->qlen; i++)
+    for (uint32_t i = 0; i < s->qlen; i++) {
+        q_at(s, i)->p->lost = true;
         cs_payload_unref(q_at(s, i)->p);
+    }
     s->qhead = s->qlen = 0;
 }
 
@@ -430,6 +455,14 @@ static void set_resync(struct sess *s)
     mark_ready(s);
 }
 
+static void converge_set(struct cs *cs, enum cs_upd_kind kind, struct cs_payload *p)
+{
+    if (p->converge == NULL)
+        p->converge = &cs->ctr.converge[kind == CS_UPD_FLOOD    ? CS_CONVERGE_FLOOD
+                                        : kind == CS_UPD_VNINFO ? CS_CONVERGE_VNINFO
+                                                                : CS_CONVERGE_ENDPOINT];
+}
+
 void cs_agents_push(struct cs_agents *a, uint32_t id, enum cs_upd_kind kind, const struct cs_key *k,
                     struct cs_payload *p)
 {
@@ -452,7 +485,10 @@ void cs_agents_push(struct cs_agents *a, uint32_t id, enum cs_upd_kind kind, con
             if (q->seq <= s->sent_upto)
                 break;
             if (q->kind == kind && q->vni == p->ep.vni) {
+                q->p->lost = true; /* superseded: this one's convergence is measured instead */
                 cs_payload_unref(q->p);
+                converge_set(a->cs, kind, p);
+                cs_wait_pushed(a->cs, s->pub.id, s->pub.epoch, q->seq);
                 q->p = p;
                 p->refs++;
                 if (kind == CS_UPD_FLOOD)
@@ -478,6 +514,8 @@ void cs_agents_push(struct cs_agents *a, uint32_t id, enum cs_upd_kind kind, con
     }
     s->last_seq++;
     p->refs++;
+    converge_set(a->cs, kind, p);
+    cs_wait_pushed(a->cs, s->pub.id, s->pub.epoch, u.seq);
     struct cs_counters *c = &a->cs->ctr;
     if (kind == CS_UPD_ENDPOINT)
         c->updates_pushed++;
@@ -632,6 +670,18 @@ static void parked_closed(struct strata_req *req, void *arg)
     cs_gw_conn_closed(cs, s->pub.host);
 }
 
+void cs_agents_ack(struct cs_agents *a, struct cs_session *ps, uint64_t after_seq)
+{
+    struct sess *s = (struct sess *)ps;
+    q_trim(s, after_seq);
+    if (after_seq > s->acked) {
+        /* The agent asks for what follows only once it applied what came before (to the
+         * kernel): this is its acknowledgement, which convergence waits look for. */
+        s->acked = after_seq;
+        cs_wait_kick(a->cs);
+    }
+}
+
 void cs_agents_handle_updates(struct cs *cs, struct strata_req *req, const strata_env *env,
                               const char *host)
 {
@@ -661,7 +711,7 @@ void cs_agents_handle_updates(struct cs *cs, struct strata_req *req, const strat
         reply_updates(s, req, ur->after_seq, true);
         return;
     }
-    q_trim(s, ur->after_seq);
+    cs_agents_ack(a, ps, ur->after_seq);
     if (s->qlen > 0 || ur->wait_ms == 0 || a->closing) {
         reply_updates(s, req, ur->after_seq, false);
         return;

@@ -52,6 +52,14 @@ void cs_api_handle(struct strata_req *req, const strata_env *env, void *arg)
     case STRATA__V1__ENVELOPE__BODY_VN_INFO:
         cs_vninfo_handle(cs, req, env, &id, s);
         break;
+    case STRATA__V1__ENVELOPE__BODY_WAIT_APPLIED:
+        if (cs_auth_operator(&id, "wait applied", &e) != 0) {
+            cs->ctr.denied++;
+            strata_req_error(req, e.code, "%s", e.msg);
+            break;
+        }
+        cs_wait_handle(cs, req, env);
+        break;
     case STRATA__V1__ENVELOPE__BODY_CACHE_SHOW:
         if (cs_auth_operator(&id, "cache show", &e) != 0) {
             cs->ctr.denied++;

@@ -249,7 +249,9 @@ void cs_feed_apply(struct cs *cs, const Strata__V1__FeedReply *fr)
             const Strata__V1__Change *chg = fr->changes[i];
             if (chg->index <= base)
                 continue; /* seen already (from another node) */
+            cs_wait_change_begin(cs, chg->index, now_us);
             apply_change(cs, chg, now_us);
+            cs_wait_change_end(cs);
             cs->ctr.feed_changes++;
             if (chg->index > cs->feed_index)
                 cs->feed_index = chg->index;
@@ -262,6 +264,7 @@ void cs_feed_apply(struct cs *cs, const Strata__V1__FeedReply *fr)
     }
     cs->ctr.feed_index = cs->feed_index;
     cs_agents_flush(cs->agents);
+    cs_wait_kick(cs);
 }
 
 static void retry_cb(uv_timer_t *t)

@@ -30,6 +30,7 @@ static void on_signal(void *arg)
     uv_close((uv_handle_t *)&cs->tick, NULL);
     cs_agents_close(cs->agents); /* answers parked long-polls */
     cs_gw_close(cs);
+    cs_wait_close(cs);
     cs_feed_stop(cs);
     cs_up_close(cs->up); /* in-flight work completes with EUNAVAIL, replies go out */
     if (cs->srv != NULL) {
@@ -150,7 +151,7 @@ int main(int argc, char **argv)
     uv_loop_init(&uv);
     cs->uv = &uv;
     cs->cache = cs_cache_new(cs->cache_max);
-    if (cs->cache == NULL || cs_agents_new(cs, &cs->agents) != 0) {
+    if (cs->cache == NULL || cs_agents_new(cs, &cs->agents) != 0 || cs_wait_new(cs) != 0) {
         fprintf(stderr, "strata-csd: out of memory\n");
         return 1;
     }
@@ -185,6 +186,7 @@ int main(int argc, char **argv)
     cs_ports_free(cs);
     cs_agents_free(cs->agents);
     cs_gw_free(cs);
+    cs_wait_free(cs);
     cs_vninfo_free(cs);
     cs_cache_free(cs->cache);
     LOG_INFO("stopped");

@@ -85,6 +85,18 @@ int cs_show_metrics(struct cs *cs, struct strata_err *e)
     if (strata_metrics_add_histo(cs->metrics, "cs_upstream_resolve_seconds",
                                  "directory resolve requests: sent to answered (or failed)",
                                  &cs->ctr.upstream_latency) != 0 ||
+        strata_metrics_add_histo(cs->metrics, "cs_converge_endpoint_seconds",
+                                 "endpoint changes (new value, invalidation): seen on the feed to "
+                                 "acknowledged (applied) by their last holder",
+                                 &cs->ctr.converge[CS_CONVERGE_ENDPOINT]) != 0 ||
+        strata_metrics_add_histo(cs->metrics, "cs_converge_flood_seconds",
+                                 "flood list changes: seen on the feed to acknowledged (applied) "
+                                 "by the last host of the VN",
+                                 &cs->ctr.converge[CS_CONVERGE_FLOOD]) != 0 ||
+        strata_metrics_add_histo(cs->metrics, "cs_converge_vninfo_seconds",
+                                 "VN information and policy changes: seen on the feed to "
+                                 "acknowledged by the last gateway serving the VN",
+                                 &cs->ctr.converge[CS_CONVERGE_VNINFO]) != 0 ||
         strata_metrics_add_busy_poll(cs->metrics, "cs", cs->loop) != 0 ||
         strata_metrics_add_daemon(cs->metrics, "cs") != 0)
         return strata_err_set(e, STRATA_ENOMEM, "metrics: out of memory");

@@ -37,6 +37,8 @@ struct gw_vn *gw_vn_get(struct gwd *g, uint32_t vni)
 
 static void vn_forget(struct gwd *g, struct gw_vn *v)
 {
+    for (; v->refetch_holds > 0; v->refetch_holds--)
+        node_csd_release(g->nd.csd); /* nothing left to apply */
     free(v->rules);
     *v = g->vns[--g->n_vns];
 }
@@ -73,6 +75,7 @@ static void vn_release(struct gwd *g, struct gw_vn *v)
 struct fetch {
     struct gwd *g;
     uint32_t vni;
+    unsigned holds; /* node_csd_hold taken for the updates this fetch applies */
 };
 
 static int vn_apply(struct gwd *g, struct gw_vn *v, const Strata__V1__VnInfoReply *r,
@@ -133,26 +136,33 @@ static int vn_apply(struct gwd *g, struct gw_vn *v, const Strata__V1__VnInfoRepl
     return gw_dom_policy_sync(g, dom, e);
 }
 
-static void vn_fetch(struct gwd *g, struct gw_vn *v);
+static void vn_fetch(struct gwd *g, struct gw_vn *v, unsigned holds);
+
+static void vn_release_holds(struct gwd *g, unsigned holds)
+{
+    for (; holds > 0; holds--)
+        node_csd_release(g->nd.csd);
+}
 
 static void vn_fetched(void *arg, int rc, const Strata__V1__VnInfoReply *r)
 {
     struct fetch *f = arg;
     struct gwd *g = f->g;
     struct gw_vn *v = gw_vn_find(g, f->vni);
+    unsigned holds = f->holds;
     free(f);
     if (v == NULL)
-        return;
+        goto out;
     v->fetching = false;
     if (!v->served)
-        return;
+        goto out;
     struct strata_err e = {0};
     if (rc != 0) {
         g->c.vn_info_errors++;
         if (!v->warned)
             LOG_WARN("VN %u: VnInfo failed: %s: retrying", v->vni, strata_strerror(rc));
         v->warned = true;
-        return; /* the retry timer asks again */
+        goto out; /* the retry timer asks again */
     }
     if (vn_apply(g, v, r, &e) != 0) {
         g->c.apply_errors++;
@@ -174,26 +184,38 @@ static void vn_fetched(void *arg, int rc, const Strata__V1__VnInfoReply *r)
     }
     count_routes(g);
     if (v->refetch) {
+        unsigned next = v->refetch_holds;
         v->refetch = false;
-        vn_fetch(g, v);
+        v->refetch_holds = 0;
+        vn_fetch(g, v, next);
     }
+out:
+    /* The updates that asked for this fetch are applied (or failed: the retry timer asks
+     * again): their acknowledgement may go. */
+    vn_release_holds(g, holds);
 }
 
-static void vn_fetch(struct gwd *g, struct gw_vn *v)
+/* Fetch and apply v's VnInfo. `holds`: acknowledgements the caller held (node_csd_hold) for
+ * the updates this fetch applies; released once it is applied (or failed). */
+static void vn_fetch(struct gwd *g, struct gw_vn *v, unsigned holds)
 {
     if (v->fetching) {
         v->refetch = true;
+        v->refetch_holds += holds; /* the fetch in flight may predate their change */
         return;
     }
     struct fetch *f = malloc(sizeof(*f));
-    if (f == NULL)
+    if (f == NULL) {
+        vn_release_holds(g, holds);
         return;
-    *f = (struct fetch){g, v->vni};
+    }
+    *f = (struct fetch){g, v->vni, holds};
     v->fetching = true;
     g->c.vn_info_fetches++;
     if (node_csd_fetch_vn_info(g->nd.csd, v->vni, vn_fetched, f) != 0) {
         v->fetching = false;
         free(f);
+        vn_release_holds(g, holds);
     }
 }
 
@@ -206,7 +228,7 @@ void gw_vn_served(struct gwd *g, const uint32_t *vnis, size_t n)
         if (v == NULL)
             continue;
         v->served = true;
-        vn_fetch(g, v); /* after a failover too: changes may have been missed meanwhile */
+        vn_fetch(g, v, 0); /* after a failover too: changes may have been missed meanwhile */
     }
     size_t released = 0;
     for (size_t i = 0; i < g->n_vns;) {
@@ -234,7 +256,10 @@ void gw_vn_refresh(struct gwd *g, uint32_t vni, uint64_t committed_us)
         return;
     if (v->pending_us == 0 || (committed_us != 0 && committed_us < v->pending_us))
         v->pending_us = committed_us;
-    vn_fetch(g, v);
+    /* UPD_VNINFO: acknowledge it (the next poll) only once applied, so that a convergence wait
+     * (strata policy set --wait) means "in this gateway's kernel". */
+    node_csd_hold(g->nd.csd);
+    vn_fetch(g, v, 1);
 }
 
 void gw_vn_retry(struct gwd *g)
@@ -245,5 +270,5 @@ void gw_vn_retry(struct gwd *g)
         return;
     for (size_t i = 0; i < g->n_vns; i++)
         if (g->vns[i].served && !g->vns[i].applied)
-            vn_fetch(g, &g->vns[i]);
+            vn_fetch(g, &g->vns[i], 0);
 }

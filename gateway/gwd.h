@@ -42,6 +42,7 @@ struct gw_vn {
     bool fetching, refetch; /* a VnInfo request in flight / asked again meanwhile */
     bool warned;            /* a failed VnInfo was logged: the next ones are not, until one works */
     uint64_t pending_us;    /* wall clock of the change that asked for the refetch (latency) */
+    unsigned refetch_holds; /* acknowledgements held (node_csd_hold) until the refetch applies */
     struct gw_dom *dom;
     struct gw_l3_addr addrs[GW_MAX_SUBNETS];
     size_t n_addrs;

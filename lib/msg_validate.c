@@ -671,6 +671,22 @@ static int v_trace_reply(struct strata_err *e, const char *path, const Strata__V
     return 0;
 }
 
+static int v_wait_holder(struct strata_err *e, const char *path, const Strata__V1__WaitHolder *h)
+{
+    TRY(v_str(e, path, "host", h->host, false));
+    return v_str(e, path, "note", h->note, false);
+}
+
+/* A server answers for every session it holds (CS_SESSION_MAX). */
+static int v_wait_applied_reply(struct strata_err *e, const char *path,
+                                const Strata__V1__WaitAppliedReply *r)
+{
+    char pbuf[PATH_MAX_LEN];
+    TRY(v_str(e, path, "server", r->server, false));
+    V_LIST(r->n_holders, r->holders, "holders", 65536, v_wait_holder);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ envelope */
 
 static int v_body(struct strata_err *e, const strata_env *env)
@@ -743,12 +759,15 @@ static int v_body(struct strata_err *e, const strata_env *env)
         return v_trace(e, path, env->trace);
     case STRATA__V1__ENVELOPE__BODY_TRACE_REPLY:
         return v_trace_reply(e, path, env->trace_reply);
+    case STRATA__V1__ENVELOPE__BODY_WAIT_APPLIED_REPLY:
+        return v_wait_applied_reply(e, path, env->wait_applied_reply);
     /* Bodies with nothing to bound: numbers of any value are acceptable. */
     case STRATA__V1__ENVELOPE__BODY_FEED:
     case STRATA__V1__ENVELOPE__BODY_CLUSTER_STATUS:
     case STRATA__V1__ENVELOPE__BODY_CLUSTER_REPLY:
     case STRATA__V1__ENVELOPE__BODY_BACKUP:
     case STRATA__V1__ENVELOPE__BODY_CACHE_SHOW:
+    case STRATA__V1__ENVELOPE__BODY_WAIT_APPLIED:
     case STRATA__V1__ENVELOPE__BODY_EMPTY:
         return 0;
     case STRATA__V1__ENVELOPE__BODY__NOT_SET:

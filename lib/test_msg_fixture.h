@@ -88,6 +88,10 @@ struct fx {
     Strata__V1__TraceHop hop;
     Strata__V1__TraceHop *hopp[1];
     Strata__V1__TraceReply trace_reply;
+    Strata__V1__WaitAppliedRequest wait_applied;
+    Strata__V1__WaitHolder wholder;
+    Strata__V1__WaitHolder *wholderp[1];
+    Strata__V1__WaitAppliedReply wait_applied_reply;
     Strata__V1__Empty empty;
     ProtobufCBinaryData ips[2];
     ProtobufCBinaryData flood[2];
@@ -356,6 +360,19 @@ static inline void fx_init(struct fx *f)
     f->trace_reply = (Strata__V1__TraceReply)STRATA__V1__TRACE_REPLY__INIT;
     f->trace_reply.n_hops = 1;
     f->trace_reply.hops = f->hopp;
+    f->wait_applied = (Strata__V1__WaitAppliedRequest)STRATA__V1__WAIT_APPLIED_REQUEST__INIT;
+    f->wait_applied.index = 42;
+    f->wait_applied.timeout_ms = 2000;
+    f->wholder = (Strata__V1__WaitHolder)STRATA__V1__WAIT_HOLDER__INIT;
+    f->wholder.host = "h1";
+    f->wholder.seq = 7;
+    f->wholderp[0] = &f->wholder;
+    f->wait_applied_reply = (Strata__V1__WaitAppliedReply)STRATA__V1__WAIT_APPLIED_REPLY__INIT;
+    f->wait_applied_reply.server = "cs1";
+    f->wait_applied_reply.seen = true;
+    f->wait_applied_reply.known = true;
+    f->wait_applied_reply.n_holders = 1;
+    f->wait_applied_reply.holders = f->wholderp;
     f->empty = (Strata__V1__Empty)STRATA__V1__EMPTY__INIT;
 }
 
@@ -406,6 +423,8 @@ static inline bool fx_body(struct fx *f, strata_env *env, int bc)
         CASE(CACHE_SHOW_REPLY, cache_show_reply)
         CASE(TRACE, trace)
         CASE(TRACE_REPLY, trace_reply)
+        CASE(WAIT_APPLIED, wait_applied)
+        CASE(WAIT_APPLIED_REPLY, wait_applied_reply)
         CASE(EMPTY, empty)
 #undef CASE
     default:

@@ -42,6 +42,10 @@ struct node_csd {
     uint64_t gen; /* bumped on failover: completions of an older generation are stale */
     uint64_t session, after_seq;
     bool registered, registering, polling, closing, check_on;
+    unsigned holds;     /* node_csd_hold without release: the next poll waits */
+    bool poll_deferred; /* a poll is due once the holds are released */
+    bool hold_expired;  /* held for NODE_CSD_HOLD_MAX_MS: poll regardless */
+    uv_timer_t hold_timer;
     uint64_t failovers;
     unsigned streak;        /* failed attempts in a row (0 once registered) */
     uint64_t down_since_ms; /* uv_now at the first of them */
@@ -586,6 +590,10 @@ static void csd_poll(struct node_csd *c)
 {
     if (c->closing || !c->registered || c->polling)
         return;
+    if (c->holds > 0 && !c->hold_expired) {
+        c->poll_deferred = true; /* it would acknowledge what is not applied yet */
+        return;
+    }
     struct csd_call *k = malloc(sizeof(*k));
     if (k == NULL)
         return;
@@ -602,6 +610,36 @@ static void csd_poll(struct node_csd *c)
     if (node_csd_call(c, &env, c->o.poll_wait_ms + c->o.call_timeout_ms, csd_poll_cb, k) != 0) {
         c->polling = false;
         free(k);
+    }
+}
+
+static void csd_hold_cb(uv_timer_t *t)
+{
+    struct node_csd *c = t->data;
+    c->hold_expired = true;
+    if (c->poll_deferred) {
+        c->poll_deferred = false;
+        csd_poll(c);
+    }
+}
+
+void node_csd_hold(struct node_csd *c)
+{
+    if (c->closing || c->holds++ > 0)
+        return;
+    c->hold_expired = false;
+    uv_timer_start(&c->hold_timer, csd_hold_cb, NODE_CSD_HOLD_MAX_MS, 0);
+}
+
+void node_csd_release(struct node_csd *c)
+{
+    if (c->holds == 0 || --c->holds > 0 || c->closing)
+        return;
+    uv_timer_stop(&c->hold_timer);
+    c->hold_expired = false;
+    if (c->poll_deferred) {
+        c->poll_deferred = false;
+        csd_poll(c);
     }
 }
 
@@ -658,6 +696,8 @@ int node_csd_new(struct strata_loop *loop, const struct node_csd_opts *o,
     c->check.data = c;
     uv_timer_init(uv, &c->retry);
     c->retry.data = c;
+    uv_timer_init(uv, &c->hold_timer);
+    c->hold_timer.data = c;
     c->jitter = uv_hrtime() | 1;
     *out = c;
     return 0;
@@ -692,6 +732,8 @@ void node_csd_close(struct node_csd *c)
     uv_timer_stop(&c->retry);
     uv_close((uv_handle_t *)&c->check, NULL);
     uv_close((uv_handle_t *)&c->retry, NULL);
+    uv_timer_stop(&c->hold_timer);
+    uv_close((uv_handle_t *)&c->hold_timer, NULL);
     for (size_t i = 0; i < c->n; i++)
         strata_aclient_close(c->cl[i]); /* in-flight callbacks fire with EUNAVAIL */
 }

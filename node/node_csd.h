@@ -63,6 +63,15 @@ const char *node_csd_current_url(const struct node_csd *c);
  * the next server accepted it): a server refuses ports of a host it has not registered. */
 bool node_csd_registered(const struct node_csd *c);
 uint64_t *node_csd_failovers(struct node_csd *c);
+/* An update the daemon applies asynchronously (a gateway fetching VnInfo, then programming its
+ * kernel): the next UpdatesRequest acknowledges everything received so far (after_seq), so it
+ * is held back until every hold is released, and "acknowledged" keeps meaning "applied" for the
+ * server's convergence waits. A hold lasts at most NODE_CSD_HOLD_MAX_MS, after which the poll
+ * goes anyway: a gateway must poll within its lease (CS_GW_LEASE_MS, 2.5 s) or be declared
+ * dead. */
+#define NODE_CSD_HOLD_MAX_MS 1000
+void node_csd_hold(struct node_csd *c);
+void node_csd_release(struct node_csd *c);
 /* Stop: in-flight calls complete with STRATA_EUNAVAIL; free after the loop ran them. */
 void node_csd_close(struct node_csd *c);
 void node_csd_free(struct node_csd *c);

@@ -201,9 +201,9 @@ static void port_fill_endpoint(struct agentd *d, const struct agent_port *p,
     ep->vtep.len = strata_ip_len(&d->vtep);
 }
 
-static void port_reply(struct strata_req *req, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void port_reply(struct strata_req *req, const char *fmt, ...)
+static void port_reply_index(struct strata_req *req, uint64_t index, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void port_reply_index(struct strata_req *req, uint64_t index, const char *fmt, ...)
 {
     char detail[256];
     va_list ap;
@@ -212,11 +212,14 @@ static void port_reply(struct strata_req *req, const char *fmt, ...)
     va_end(ap);
     Strata__V1__PortReply pr = STRATA__V1__PORT_REPLY__INIT;
     pr.detail = detail;
+    pr.index = index;
     strata_env env = STRATA__V1__ENVELOPE__INIT;
     env.body_case = STRATA__V1__ENVELOPE__BODY_PORT_REPLY;
     env.port_reply = &pr;
     strata_req_reply(req, &env);
 }
+
+#define port_reply(req, ...) port_reply_index(req, 0, __VA_ARGS__)
 
 static int port_call_status(int rc, const strata_env *reply, char *msg, size_t cap)
 {
@@ -239,6 +242,10 @@ static void port_register_done(int rc, strata_env *reply, void *arg)
     struct agentd *d = o->d;
     char msg[256];
     int st = port_call_status(rc, reply, msg, sizeof(msg));
+    /* The registration's index: `strata port attach --wait` waits for it to be applied. */
+    uint64_t index = st == 0 && reply->body_case == STRATA__V1__ENVELOPE__BODY_WRITE_REPLY
+                         ? reply->write_reply->index
+                         : 0;
     if (reply != NULL)
         strata_msg_free(reply);
     if (o->req == NULL) {
@@ -270,8 +277,8 @@ static void port_register_done(int rc, strata_env *reply, void *arg)
     char ip[STRATA_IP_STRLEN];
     LOG_INFO("port %s attached: vni=%u ip=%s", o->p.ifname, o->p.vni,
              strata_ip_format(&o->p.ip, ip));
-    port_reply(o->req, "attached %s to br%u (vx%u), endpoint %s registered", o->p.ifname, o->p.vni,
-               o->p.vni, ip);
+    port_reply_index(o->req, index, "attached %s to br%u (vx%u), endpoint %s registered",
+                     o->p.ifname, o->p.vni, o->p.vni, ip);
     free(o);
 }
 

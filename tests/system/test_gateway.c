@@ -154,6 +154,41 @@ static void test_denied_until_allowed(void **state)
     assert_int_equal(topo_ping(&T, "va", "10.1.0.6", 3, 50, 500), 3);
 }
 
+/* Whether gw's kernel lets VN from_br initiate to to_br now (one look, no retry). */
+static bool pair_installed(const struct topo_node *g, const char *pair)
+{
+    return topo_sh(NULL, "ip netns exec st-%s-acme nft list map inet strata pairs | grep -qF '%s'",
+                   g->name, pair) == 0;
+}
+
+/* policy set --wait returns once both gateways serving the VNs have the rule in their kernel:
+ * looked at once, right after it returns. */
+static void test_policy_set_wait(void **state)
+{
+    (void)state;
+    const char *pair = "\"br200\" . \"br100\"";
+    assert_false(pair_installed(gw1, pair));
+    char *out = NULL;
+    int rc = topo_sh(&out,
+                     "%s policy set --domain acme --from 200 --to 100 allow --wait 5s --cs %s 2>&1",
+                     topo_cli(&T), T.cs_url);
+    bool g1 = pair_installed(gw1, pair), g2 = pair_installed(gw2, pair);
+    print_message("policy set --wait: exit %d: %s", rc, out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "applied on 2 holders"));
+    assert_true(g1);
+    assert_true(g2);
+    free(out);
+    /* Back to the state the other tests expect. */
+    policy("delete --domain acme --from 200 --to 100");
+    assert_true(
+        topo_wait_cmd(3000,
+                      "! ip netns exec st-gw1-acme nft list map inet strata pairs | grep -qF "
+                      "'%s' && ! ip netns exec st-gw2-acme nft list map inet strata pairs "
+                      "| grep -qF '%s'",
+                      pair, pair));
+}
+
 static void test_domains_isolated(void **state)
 {
     (void)state;
@@ -351,11 +386,9 @@ int main(void)
         return 0;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_denied_until_allowed),
-        cmocka_unit_test(test_domains_isolated),
-        cmocka_unit_test(test_failover),
-        cmocka_unit_test(test_restart_keeps_and_prunes),
-        cmocka_unit_test(test_operations),
+        cmocka_unit_test(test_denied_until_allowed),     cmocka_unit_test(test_domains_isolated),
+        cmocka_unit_test(test_policy_set_wait),          cmocka_unit_test(test_failover),
+        cmocka_unit_test(test_restart_keeps_and_prunes), cmocka_unit_test(test_operations),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
