@@ -1,0 +1,295 @@
+/* test_trace.c - `strata trace` on the real kernel: the right verdict for a working same-VN flow,
+ * a routed flow (naming its gateway), a flow denied by policy (naming the rule or the default), a
+ * flow to an address nobody holds, and a flow whose source kernel holds a wrong FDB entry; golden
+ * `--minimal` and `--json` output. Namespaces: infra, hosts h1 h2, gateways gw1 gw2, VMs; two
+ * domains (acme: VNs 100, 200; other: VN 300). Needs root. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "topo.h"
+
+static struct topo T;
+static struct topo_node *h1, *h2, *gw1, *gw2;
+
+#define SH(...)                                                                                    \
+    do {                                                                                           \
+        char *o_ = NULL;                                                                           \
+        int rc_ = topo_sh(&o_, __VA_ARGS__);                                                       \
+        if (rc_ != 0)                                                                              \
+            fail_msg("exit %d: %s", rc_, o_ ? o_ : "");                                            \
+        free(o_);                                                                                  \
+    } while (0)
+
+/* What trace prints for a flow from va (10.1.0.5, VN 100, h1); `form` is "--minimal", "--json"
+ * or "--summary"; gwctl: the control socket given as --gateway-ctl.
+ * The fields that vary from run to run are normalised (ages, times, versions, leader). */
+static char *trace(const char *form, const char *dst, const char *gwctl)
+{
+    char *out = NULL;
+    int rc = topo_sh(&out,
+                     "%s trace %s --vni 100 --src-ip 10.1.0.5 --dst-ip %s --agent %s "
+                     "--gateway-ctl %s 2>&1 | sed -E "
+                     "'s/\"(age_ms|elapsed_us|version)\":[0-9]+/\"\\1\":0/g; "
+                     "s/version [0-9]+/version V/g; "
+                     "s/member [0-9]+ \\(leader [0-9]+, applied [0-9]+\\)/member M/g; "
+                     "s/:720[12]/:720X/g; s/\\([0-9]+ ms left\\)/(N ms left)/g; "
+                     "s/server [0-9]+ us/server N us/g; s/per cs[12]/per csN/g'",
+                     topo_cli(&T), form, dst, h1->ctl, gwctl);
+    if (rc != 0)
+        fail_msg("trace %s %s: exit %d: %s", form, dst, rc, out ? out : "");
+    return out;
+}
+
+/* The verdict word of `--minimal` output: poll until it is `want` (the tiers converge). */
+static bool verdict_is(const char *dst, const char *gwctl, const char *want, char **last)
+{
+    uint64_t t0 = h_now_ms();
+    size_t n = strlen(want);
+    do {
+        free(*last);
+        *last = trace("--minimal", dst, gwctl);
+        if (strncmp(*last, want, n) == 0 && (*last)[n] == ':')
+            return true;
+        usleep(100 * 1000);
+    } while (h_now_ms() - t0 < 5000);
+    return false;
+}
+
+#define EXPECT_VERDICT(dst, gw, want, needle)                                                      \
+    do {                                                                                           \
+        char *o_ = NULL;                                                                           \
+        if (!verdict_is((dst), (gw), (want), &o_))                                                 \
+            fail_msg("trace to %s: want %s, got: %s", (dst), (want), o_);                          \
+        if (strstr(o_, (needle)) == NULL)                                                          \
+            fail_msg("trace to %s: no \"%s\" in: %s", (dst), (needle), o_);                        \
+        free(o_);                                                                                  \
+    } while (0)
+
+static int setup(void **state)
+{
+    (void)state;
+    if (geteuid() != 0 || topo_start(&T, "trace") != 0)
+        return -1;
+    if ((h1 = topo_node(&T, "h1", false)) == NULL || (h2 = topo_node(&T, "h2", false)) == NULL ||
+        (gw1 = topo_node(&T, "gw1", true)) == NULL || (gw2 = topo_node(&T, "gw2", true)) == NULL)
+        return -1;
+    const char *prov[] = {
+        "domain create acme",
+        "domain create other",
+        "vnet create --vni 100 --domain acme",
+        "vnet create --vni 200 --domain acme",
+        "vnet create --vni 300 --domain other",
+        "subnet create --vni 100 --cidr 10.1.0.0/24 --gateway 10.1.0.1",
+        "subnet create --vni 200 --cidr 10.2.0.0/24 --gateway 10.2.0.1",
+        "subnet create --vni 300 --cidr 10.3.0.0/24 --gateway 10.3.0.1",
+        "gateway add --id gw1 --vtep 192.0.2.3 --vni 100,200,300",
+        "gateway add --id gw2 --vtep 192.0.2.4 --vni 100,200,300",
+    };
+    for (size_t i = 0; i < sizeof(prov) / sizeof(prov[0]); i++)
+        if (topo_provision(&T, "%s", prov[i]) != 0)
+            return -1;
+    struct topo_node *all[] = {h1, h2, gw1, gw2};
+    for (size_t i = 0; i < 4; i++)
+        if (topo_node_start(&T, all[i]) != 0)
+            return -1;
+    if (topo_vm(&T, "va", h1, "tva", "02:00:00:00:01:05", "10.1.0.5/24", "10.1.0.1") != 0 ||
+        topo_vm(&T, "vd", h2, "tvd", "02:00:00:00:01:06", "10.1.0.6/24", "10.1.0.1") != 0 ||
+        topo_vm(&T, "vb", h2, "tvb", "02:00:00:00:02:07", "10.2.0.7/24", "10.2.0.1") != 0 ||
+        topo_attach(&T, h1, 100, "tva", "02:00:00:00:01:05", "10.1.0.5/24") != 0 ||
+        topo_attach(&T, h2, 100, "tvd", "02:00:00:00:01:06", "10.1.0.6/24") != 0 ||
+        topo_attach(&T, h2, 200, "tvb", "02:00:00:00:02:07", "10.2.0.7/24") != 0)
+        return -1;
+    const char *gws[] = {"gw1", "gw2"};
+    for (int i = 0; i < 2; i++)
+        if (!topo_wait_cmd(10000, "ip -n st-%s-acme addr show br200 2>/dev/null | grep -q 10.2.0.1",
+                           gws[i]))
+            return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    h_cleanup();
+    topo_cleanup();
+    return 0;
+}
+
+/* Up to timeout_ms: whether an echo from vm to dst is answered. */
+static bool reach_within(const char *vm, const char *dst, int timeout_ms)
+{
+    uint64_t t0 = h_now_ms();
+    while ((int)(h_now_ms() - t0) < timeout_ms)
+        if (topo_ping(&T, vm, dst, 1, 0, 100) == 1)
+            return true;
+    return false;
+}
+
+/* The whole file (malloc'd), or NULL. */
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        fwrite(chunk, 1, n, m);
+    fclose(f);
+    fclose(m);
+    return buf;
+}
+
+/* Golden output of a fixed scenario (a routed flow denied by default, an address nobody holds),
+ * compared with tests/system/golden/NAME; STRATA_GOLDEN_UPDATE=1 rewrites the file. */
+static void golden(const char *name, const char *got)
+{
+    const char *src = getenv("STRATA_SRC");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/tests/system/golden/%s", src ? src : ".", name);
+    if (getenv("STRATA_GOLDEN_UPDATE") != NULL) {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(got, f);
+        fclose(f);
+        return;
+    }
+    char *want = read_file(path);
+    if (want == NULL)
+        fail_msg("no golden file %s (STRATA_SRC=%s)", path, src ? src : "unset");
+    if (strcmp(want, got) != 0)
+        fail_msg("%s differs:\n--- want\n%s--- got\n%s", name, want, got);
+    free(want);
+}
+
+static void test_golden(void **state)
+{
+    (void)state;
+    /* Both VMs' gateway addresses are resolved on the source host first (its ARP). */
+    assert_true(reach_within("va", "10.1.0.1", 5000));
+    assert_true(
+        topo_wait_cmd(5000, "%s --json gateway list | grep -q '\"live\":true'", topo_cli(&T)));
+    char *last = NULL;
+    assert_true(verdict_is("10.2.0.7", gw1->ctl, "denied", &last));
+    free(last);
+    char *all = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&all, &len);
+    const char *cases[][2] = {{"--minimal", "10.2.0.7"},
+                              {"--minimal", "10.1.0.99"},
+                              {"--minimal", "10.3.0.9"},
+                              {"--json", "10.2.0.7"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *o = trace(cases[i][0], cases[i][1], gw1->ctl);
+        fprintf(f, "$ trace %s --dst-ip %s\n%s", cases[i][0], cases[i][1], o);
+        free(o);
+    }
+    fclose(f);
+    golden("trace.txt", all);
+    free(all);
+}
+
+static void test_same_vn(void **state)
+{
+    (void)state;
+    assert_true(reach_within("va", "10.1.0.6", 5000));
+    EXPECT_VERDICT("10.1.0.6", gw1->ctl, "delivered", "at VTEP 192.0.2.2 (host h2)");
+    char *o = trace("--json", "10.1.0.6", gw1->ctl);
+    assert_non_null(strstr(o, "\"verdict\":\"delivered\""));
+    assert_non_null(strstr(o, "\"gateway\":null"));
+    assert_non_null(strstr(o, "\"tier\":\"kernel\""));
+    assert_non_null(strstr(o, "fdb dst 192.0.2.2"));
+    assert_non_null(strstr(o, "\"tier\":\"agent\""));
+    assert_non_null(strstr(o, "\"tier\":\"cs-cache\""));
+    assert_non_null(strstr(o, "\"tier\":\"directory\""));
+    free(o);
+}
+
+static void test_unknown(void **state)
+{
+    (void)state;
+    EXPECT_VERDICT("10.1.0.99", gw1->ctl, "unknown-destination",
+                   "no endpoint holds 10.1.0.99 in VN 100");
+    /* 10.3.0.0/24 belongs to a VN of another domain: not reachable from acme. */
+    EXPECT_VERDICT("10.3.0.9", gw1->ctl, "unknown-destination", "nor of any VN of domain acme");
+}
+
+static void test_routed_and_denied(void **state)
+{
+    (void)state;
+    SH("%s policy set --domain acme --from 100 --to 200 allow", topo_cli(&T));
+    assert_true(reach_within("va", "10.2.0.7", 5000));
+    EXPECT_VERDICT("10.2.0.7", gw1->ctl, "delivered",
+                   "through gateway gw1, allowed by acme 100->200 allow");
+    char *o = trace("--json", "10.2.0.7", gw1->ctl);
+    assert_non_null(strstr(o, "\"gateway\":\"gw1\""));
+    assert_non_null(strstr(o, "\"tier\":\"gw-kernel\""));
+    assert_non_null(strstr(o, "\"node\":\"gw1 vx200\""));
+    free(o);
+    /* Without its control socket the gateway's kernel is said unchecked, not guessed. */
+    o = trace("--minimal", "10.2.0.7", "/nonexistent/gw.sock");
+    assert_non_null(strstr(o, "the gateway's kernel was not checked"));
+    free(o);
+    SH("%s policy set --domain acme --from 100 --to 200 deny", topo_cli(&T));
+    EXPECT_VERDICT("10.2.0.7", gw1->ctl, "denied", "policy acme 100->200 deny");
+    SH("%s policy delete --domain acme --from 100 --to 200", topo_cli(&T));
+    EXPECT_VERDICT("10.2.0.7", gw1->ctl, "denied", "default deny (no rule acme 100->200)");
+}
+
+static void test_wrong_kernel_entry(void **state)
+{
+    (void)state;
+    assert_true(reach_within("va", "10.1.0.6", 5000));
+    EXPECT_VERDICT("10.1.0.6", gw1->ctl, "delivered", "every tier agrees");
+    /* h1's kernel sends vd's MAC to a VTEP nobody has. */
+    SH("ip netns exec %s bridge fdb replace 02:00:00:00:01:06 dev vx100 dst 192.0.2.99 self "
+       "permanent",
+       h1->ns);
+    char *o = trace("--minimal", "10.1.0.6", gw1->ctl);
+    if (strncmp(o, "stale:", 6) == 0) {
+        assert_non_null(strstr(o, "h1's kernel sends 10.1.0.6 to VTEP 192.0.2.99, the directory "
+                                  "says VTEP 192.0.2.2 (host h2)"));
+    } else {
+        /* The agent repaired it first: then the kernel must hold the right VTEP again. */
+        print_message("the agent repaired the entry before trace ran: %s", o);
+        SH("ip netns exec %s bridge fdb show dev vx100 | grep '02:00:00:00:01:06' | grep -q "
+           "'dst 192.0.2.2'",
+           h1->ns);
+    }
+    free(o);
+    o = trace("--json", "10.1.0.6", gw1->ctl);
+    print_message("wrong kernel entry: %s", o);
+    free(o);
+    /* Put the right entry back: the flow is delivered again. */
+    SH("ip netns exec %s bridge fdb replace 02:00:00:00:01:06 dev vx100 dst 192.0.2.2 self "
+       "permanent",
+       h1->ns);
+    EXPECT_VERDICT("10.1.0.6", gw1->ctl, "delivered", "every tier agrees");
+}
+
+int main(void)
+{
+    if (geteuid() != 0) {
+        printf("system tests need root: skipped\n");
+        return 0;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_same_vn),
+        cmocka_unit_test(test_unknown),
+        cmocka_unit_test(test_routed_and_denied),
+        cmocka_unit_test(test_wrong_kernel_entry),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
