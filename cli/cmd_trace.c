@@ -455,7 +455,12 @@ static int trace_plan(struct trace_run *t, struct strata_err *e)
 static int trace_run(struct trace_run *t, const char *agent_ctl, struct strata_err *e)
 {
     struct strata_err le = {0};
-    if (trace_lists(t, &le) != 0) {
+    int rc = trace_lists(t, &le);
+    if (rc != 0 && rc != STRATA_ETIMEDOUT && rc != STRATA_EUNAVAIL && rc != STRATA_EBUSY) {
+        *e = le; /* not the network: a local fault (TLS files, an offline test) */
+        return rc;
+    }
+    if (rc != 0) {
         snprintf(t->dir_err, sizeof(t->dir_err), "%s", le.msg);
         t->f.dir_error = t->dir_err;
         struct trace_hop *h = trace_hop(t, "directory", t->ctx->directory, "list");
@@ -464,7 +469,7 @@ static int trace_run(struct trace_run *t, const char *agent_ctl, struct strata_e
         return 0;
     }
     t->f.dir_answered = true;
-    int rc = trace_plan(t, e);
+    rc = trace_plan(t, e);
     if (rc != 0)
         return rc;
     t->r.dst_vni = t->f.dst_vni;
