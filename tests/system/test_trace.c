@@ -241,6 +241,12 @@ static void test_same_vn(void **state)
     assert_non_null(strstr(o, "\"tier\":\"cs-cache\""));
     assert_non_null(strstr(o, "\"tier\":\"directory\""));
     free(o);
+    /* --summary: the verdict, the conclusion, then one line per tier. */
+    o = trace("--summary", "10.1.0.6", gw1->ctl);
+    assert_non_null(strstr(o, "verdict: delivered\nconclusion: every tier agrees"));
+    assert_non_null(strstr(o, "\n  kernel     h1 vx100: lladdr 02:00:00:00:01:06"));
+    assert_non_null(strstr(o, "\n  directory  member M: mac 02:00:00:00:01:06 vtep 192.0.2.2"));
+    free(o);
 }
 
 static void test_unknown(void **state)
