@@ -261,11 +261,8 @@ static void trace_agent(struct trace_run *t, const char *ctl, const struct strat
             trace_hop_copy(t, "agent", h);
             trace_held_of(h, &t->f.agent);
             /* A negative answer held while the directory has the address is a stale one. */
-            if (!h->present && strncmp(h->result, "negative", 8) == 0) {
-                t->f.agent.present = true;
-                t->f.agent.has_mac = true;
-                memset(t->f.agent.mac, 0, 6);
-            }
+            if (!h->present && strncmp(h->result, "negative", 8) == 0)
+                t->f.agent.negative = true;
         } else {
             trace_hop_copy(t, h->tier, h);
             if (strstr(h->node, "://") != NULL)
@@ -286,7 +283,12 @@ static void trace_cs_cache(struct trace_run *t, const struct strata_ip *ip)
     }
     struct trace_hop *h =
         trace_hop(t, "cs-cache", t->cs_url, "cached entry %s in vni %u", ks, t->a->vni);
+    /* The keyed form: one entry, not the whole cache (a server that predates it sends the
+     * whole dump, which the loop below searches the same way). */
     Strata__V1__CacheShowRequest cs = STRATA__V1__CACHE_SHOW_REQUEST__INIT;
+    cs.vni = t->a->vni;
+    cs.ip.data = (uint8_t *)ip->a;
+    cs.ip.len = strata_ip_len(ip);
     strata_env req = STRATA__V1__ENVELOPE__INIT;
     req.body_case = STRATA__V1__ENVELOPE__BODY_CACHE_SHOW;
     req.cache_show = &cs;
@@ -315,9 +317,21 @@ static void trace_cs_cache(struct trace_run *t, const struct strata_ip *ip)
         HOP_RESULT(h, "%s, holders %s", c->value, c->n_holders ? holders : "none");
         h->version = c->version;
         h->age_ms = c->age_ms;
-        /* The server's value text says "absent" for a cached negative answer. */
-        t->f.cs.present = strcmp(c->value, "absent") != 0;
         t->f.cs.version = c->version;
+        if (c->found) {
+            t->f.cs.present = true;
+            t->f.cs.has_mac = c->mac.len == 6;
+            if (t->f.cs.has_mac)
+                memcpy(t->f.cs.mac, c->mac.data, 6);
+            t->f.cs.has_vtep =
+                strata_ip_from_bytes(c->vtep.data, c->vtep.len, &t->f.cs.vtep, NULL) == 0;
+        } else if (strcmp(c->value, "absent") == 0) {
+            /* A cached negative answer while the directory has the address: stale too. */
+            t->f.cs.negative = true;
+        } else {
+            /* A server that predates the found field: its version is all it says. */
+            t->f.cs.present = true;
+        }
         break;
     }
     strata_msg_free(r);

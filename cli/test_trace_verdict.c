@@ -143,6 +143,17 @@ static void test_stale(void **state)
     f = same_vn();
     f.cs.version = 3;
     ASSERT_OUTCOME(f, TRACE_STALE, "the connectivity server holds 10.1.0.6 at version 3");
+    /* A negative answer held while the directory has the address. */
+    f = same_vn();
+    f.agent = (struct trace_held){.answered = true, .negative = true, .version = 4};
+    ASSERT_OUTCOME(f, TRACE_STALE, "h1's agent holds a negative answer for 10.1.0.6 (version 4)");
+    f = same_vn();
+    f.cs = (struct trace_held){.answered = true, .negative = true, .version = 5};
+    ASSERT_OUTCOME(f, TRACE_STALE, "the connectivity server holds a negative answer");
+    /* The connectivity server's cached VTEP, not only its version. */
+    f = same_vn();
+    f.cs.vtep = ip("192.0.2.77");
+    ASSERT_OUTCOME(f, TRACE_STALE, "the connectivity server sends 10.1.0.6 to VTEP 192.0.2.77");
     /* The first tier that disagrees is named: the kernel before the agent. */
     f = same_vn();
     f.kernel.vtep = ip("192.0.2.99");

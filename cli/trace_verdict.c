@@ -42,9 +42,17 @@ static bool trace_disagrees(const struct trace_held *h, const char *who, const c
                             const struct trace_dir_ep *ep, bool local, struct trace_outcome *o)
 {
     char a[STRATA_IP_STRLEN], b[STRATA_IP_STRLEN], m1[STRATA_MAC_STRLEN], m2[STRATA_MAC_STRLEN];
+    const char *host = trace_str(ep->host, "?");
+    if (h->answered && h->negative) {
+        trace_set(o, TRACE_STALE,
+                  "%s holds a negative answer for %s (version %llu), the directory has it at VTEP "
+                  "%s (host %s), version %llu",
+                  who, addr, (unsigned long long)h->version, strata_ip_format(&ep->vtep, b), host,
+                  (unsigned long long)ep->version);
+        return true;
+    }
     if (!h->answered || !h->present)
         return false;
-    const char *host = trace_str(ep->host, "?");
     if (h->has_mac && memcmp(h->mac, ep->mac, 6) != 0) {
         trace_set(o, TRACE_STALE, "%s holds %s at MAC %s, the directory says MAC %s (host %s)", who,
                   addr, strata_mac_format(h->mac, m1), strata_mac_format(ep->mac, m2), host);

@@ -25,6 +25,7 @@ struct trace_held {
     bool answered;     /* false: the tier could not be asked; error says why */
     const char *error; /* may be NULL */
     bool present;      /* it holds a (positive) entry */
+    bool negative;     /* it holds a negative answer: the address exists nowhere */
     bool has_mac;
     uint8_t mac[6];
     bool has_vtep; /* false with present: a neighbour entry without an FDB entry */
