@@ -1,8 +1,8 @@
 /* test_trace.c - `strata trace` on the real kernel: the right verdict for a working same-VN flow,
  * a routed flow (naming its gateway), a flow denied by policy (naming the rule or the default), a
- * flow to an address nobody holds, and a flow whose source kernel holds a wrong FDB entry; golden
- * `--minimal` and `--json` output. Namespaces: infra, hosts h1 h2, gateways gw1 gw2, VMs; two
- * domains (acme: VNs 100, 200; other: VN 300). Needs root. */
+ * flow to an address nobody holds, a flow whose source kernel holds a wrong FDB entry, no live
+ * gateway and no source agent; golden `--minimal` and `--json` output. Namespaces: infra, hosts h1
+ * h2, gateways gw1 gw2, VMs; two domains (acme: VNs 100, 200; other: VN 300). Needs root. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -310,6 +310,20 @@ static void test_wrong_kernel_entry(void **state)
     EXPECT_VERDICT("10.1.0.6", gw1->ctl, "delivered", "every tier agrees");
 }
 
+/* Last (it stops daemons): no live gateway, then no source agent. */
+static void test_no_gateway_and_unreachable(void **state)
+{
+    (void)state;
+    topo_node_stop(gw1, false);
+    topo_node_stop(gw2, false);
+    EXPECT_VERDICT("10.2.0.7", gw1->ctl, "no-gateway",
+                   "holds 10.1.0.1 but the directory says it is not live");
+    /* A same-VN flow does not need a gateway. */
+    EXPECT_VERDICT("10.1.0.6", gw1->ctl, "delivered", "every tier agrees");
+    topo_node_stop(h1, false);
+    EXPECT_VERDICT("10.1.0.6", gw1->ctl, "unreachable", "agent did not answer");
+}
+
 int main(void)
 {
     if (geteuid() != 0) {
@@ -322,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_unknown),
         cmocka_unit_test(test_routed_and_denied),
         cmocka_unit_test(test_wrong_kernel_entry),
+        cmocka_unit_test(test_no_gateway_and_unreachable),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
