@@ -410,6 +410,20 @@ static void trace_gateway_kernel(struct trace_run *t)
         return;
     }
     const Strata__V1__TraceReply *tr = r->trace_reply;
+    /* The socket must be the flow's gateway's: another gateway's kernel says nothing of this
+     * flow. node_ctl.c names its kernel hop "ID vxN". */
+    size_t idlen = strlen(t->gateway);
+    if (tr->n_hops > 0 &&
+        (strncmp(tr->hops[0]->node, t->gateway, idlen) != 0 || tr->hops[0]->node[idlen] != ' ')) {
+        snprintf(t->gw_err, sizeof(t->gw_err), "it is %.*s's, not %s's",
+                 (int)strcspn(tr->hops[0]->node, " "), tr->hops[0]->node, t->gateway);
+        t->f.gw_kernel = (struct trace_held){.error = t->gw_err};
+        struct trace_hop *h = trace_hop(t, "gw-kernel", node, "neighbour lookup %s", is);
+        HOP_RESULT(h, "not checked: control socket %s is not this flow's gateway's (%s)", ctl,
+                   t->gw_err);
+        strata_msg_free(r);
+        return;
+    }
     if (tr->n_hops > 0) { /* node_ctl.c's first hop: the kernel */
         trace_hop_copy(t, "gw-kernel", tr->hops[0]);
         trace_held_of(tr->hops[0], &t->f.gw_kernel);

@@ -319,6 +319,11 @@ static void test_routed_and_denied(void **state)
     o = trace("--minimal", "10.2.0.7", "/nonexistent/gw.sock");
     assert_non_null(strstr(o, "the gateway's kernel was not checked"));
     free(o);
+    /* Nor is the other gateway's socket taken for this one's. */
+    o = trace("--json", "10.2.0.7", (g == tgw1 ? tgw2 : tgw1)->ctl);
+    assert_non_null(strstr(o, "is not this flow's gateway's"));
+    assert_non_null(strstr(o, "the gateway's kernel was not checked"));
+    free(o);
     SH("%s policy set --domain acme --from 100 --to 200 deny", topo_cli(&T));
     EXPECT_VERDICT("10.2.0.7", g->ctl, "denied", "policy acme 100->200 deny");
     SH("%s policy delete --domain acme --from 100 --to 200", topo_cli(&T));
