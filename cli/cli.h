@@ -31,6 +31,9 @@ struct cli_args {
     bool local;           /* cluster backup: the first node's own state, no leader needed */
     uint64_t chunk_bytes; /* cluster backup: state bytes per request; 0 = the server's cap */
     bool linearizable;    /* resolve, list commands: read through the leader's read barrier */
+    /* trace: the gateway's control socket, and the output form (detailed by default) */
+    const char *gateway_ctl;
+    bool trace_detailed, trace_summary, trace_minimal;
     int npos;
     char **pos; /* positional arguments, in order */
 };

@@ -1,5 +1,5 @@
 /* cmd_resolve.c - the resolution path seen from outside: `resolve` asks the directory (or a
- * connectivity server) where an address lives; `trace` asks an agent to show every hop. */
+ * connectivity server) where an address lives (`trace`, every tier of a flow: cmd_trace.c). */
 #include "cmd_common.h"
 
 #include <string.h>
@@ -147,99 +147,4 @@ int cli_resolve(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err
     }
     strata_msg_free(r);
     return rc;
-}
-
-/* ---------------------------------------------------------------- trace */
-
-static void trace_print(struct cli_ctx *ctx, const struct cli_args *a, const char *url,
-                        const Strata__V1__TraceReply *tr, uint64_t elapsed_us)
-{
-    if (ctx->json) {
-        struct cli_json j;
-        cli_json_init(&j, ctx->out);
-        cli_json_obj_begin(&j, NULL);
-        cli_json_u64(&j, "vni", a->vni);
-        cli_json_str(&j, "src_ip", a->src_ip);
-        cli_json_str(&j, "dst_ip", a->dst_ip);
-        cli_json_str(&j, "agent", url);
-        cli_json_u64(&j, "elapsed_us", elapsed_us);
-        cli_json_arr_begin(&j, "hops");
-        for (size_t i = 0; i < tr->n_hops; i++) {
-            const Strata__V1__TraceHop *h = tr->hops[i];
-            cli_json_obj_begin(&j, NULL);
-            cli_json_str(&j, "tier", h->tier);
-            cli_json_str(&j, "node", h->node);
-            cli_json_str(&j, "action", h->action);
-            cli_json_str(&j, "result", h->result);
-            cli_json_u64(&j, "version", h->version);
-            cli_json_u64(&j, "age_ms", h->age_ms);
-            cli_json_u64(&j, "elapsed_us", h->elapsed_us);
-            cli_json_obj_end(&j);
-        }
-        cli_json_arr_end(&j);
-        cmd_json_end(&j);
-        return;
-    }
-    fprintf(ctx->out, "trace vni %u %s -> %s via %s (%llu us)\n", a->vni, a->src_ip, a->dst_ip, url,
-            (unsigned long long)elapsed_us);
-    static const char *const hdr[] = {"#",      "TIER",    "NODE",   "ACTION",
-                                      "RESULT", "VERSION", "AGE_MS", "ELAPSED_US"};
-    struct cli_table *t = cli_table_new(8, hdr);
-    for (size_t i = 0; i < tr->n_hops; i++) {
-        const Strata__V1__TraceHop *h = tr->hops[i];
-        char n[24], ver[24], age[24], el[24];
-        const char *row[] = {cmd_u64(i + 1, n),
-                             h->tier,
-                             h->node,
-                             h->action,
-                             h->result,
-                             h->version ? cmd_u64(h->version, ver) : "-",
-                             cmd_u64(h->age_ms, age),
-                             cmd_u64(h->elapsed_us, el)};
-        cli_table_row(t, row);
-    }
-    cli_table_print(t, ctx->out);
-    cli_table_free(t);
-}
-
-int cli_trace(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
-{
-    struct strata_ip src, dst;
-    int rc = strata_ip_parse(a->src_ip, &src, e);
-    if (rc == 0)
-        rc = strata_ip_parse(a->dst_ip, &dst, e);
-    if (rc != 0)
-        return rc;
-    if (src.family != dst.family)
-        return strata_err_set(e, STRATA_EINVAL, "--src-ip and --dst-ip are of different families");
-    char ctl[400], url[512];
-    if (a->agent != NULL)
-        snprintf(ctl, sizeof(ctl), "%s", a->agent);
-    else if ((rc = cli_default_agent(ctl, sizeof(ctl), e)) != 0)
-        return rc;
-    cli_ctl_url(ctl, url, sizeof(url));
-    Strata__V1__TraceRequest tq = STRATA__V1__TRACE_REQUEST__INIT;
-    tq.vni = a->vni;
-    tq.src_ip.data = src.a;
-    tq.src_ip.len = strata_ip_len(&src);
-    tq.dst_ip.data = dst.a;
-    tq.dst_ip.len = strata_ip_len(&dst);
-    strata_env req = STRATA__V1__ENVELOPE__INIT;
-    req.body_case = STRATA__V1__ENVELOPE__BODY_TRACE;
-    req.trace = &tq;
-    strata_env *r = NULL;
-    struct strata_err pe = {0};
-    uint64_t t0 = cli_now_us();
-    rc = cli_peer_call(ctx, url, &req, STRATA__V1__ENVELOPE__BODY_TRACE_REPLY,
-                       (unsigned)ctx->timeout_ms, &r, &pe);
-    uint64_t elapsed = cli_now_us() - t0;
-    /* pe.msg already names the socket. */
-    if (rc == STRATA_ETIMEDOUT || rc == STRATA_EUNAVAIL)
-        return strata_err_set(e, rc, "trace: %s (is strata-agentd running with --ctl %s?)", pe.msg,
-                              ctl);
-    if (rc != 0)
-        return strata_err_set(e, rc, "trace: the agent cannot trace: %s", pe.msg);
-    trace_print(ctx, a, url, r->trace_reply, elapsed);
-    strata_msg_free(r);
-    return 0;
 }

@@ -176,6 +176,14 @@ static const struct strata_flag f_trace[] = {
     F_STR("dst-ip", dst_ip, "IP", REQ, "destination address"),
     F_STR("agent", agent, "CTL", OPT,
           "agent control socket (default: the only " CLI_AGENT_CTL_GLOB " here)"),
+    F_STR("gateway-ctl", gateway_ctl, "CTL", OPT,
+          "routed flows: the gateway's control socket (default /run/strata/gw-ID.sock)"),
+    {"detailed", STRATA_FLAG_BOOL, CLI_ARG(trace_detailed), NULL,
+     "every hop as a table, then the verdict (the default)", OPT, 0, 0},
+    {"summary", STRATA_FLAG_BOOL, CLI_ARG(trace_summary), NULL,
+     "the verdict, its conclusion and one line per tier", OPT, 0, 0},
+    {"minimal", STRATA_FLAG_BOOL, CLI_ARG(trace_minimal), NULL,
+     "one line: the verdict and its conclusion", OPT, 0, 0},
     STRATA_FLAGS_END,
 };
 static const struct strata_flag f_port_attach[] = {
@@ -262,8 +270,10 @@ const struct cli_cmd cli_cmds[] = {
     {"resolve", NULL, f_resolve, NULL, 0, 0,
      "--vni N (--ip IP | --mac MAC) [--from-vni N] [--via URL] [--min-index N] [--linearizable]", cli_resolve,
      "where an address lives: MAC, VTEP, version, verdict, tier, time taken"},
-    {"trace", NULL, f_trace, NULL, 0, 0, NULL, cli_trace,
-     "every hop and tier of one flow's resolution, as an agent sees it"},
+    {"trace", NULL, f_trace, NULL, 0, 0,
+     "--vni N --src-ip IP --dst-ip IP [--agent CTL] [--gateway-ctl CTL] "
+     "[--detailed | --summary | --minimal]", cli_trace,
+     "every tier of one flow (routed ones through their gateway), its policy and a verdict"},
     {"port", "attach", f_port_attach, NULL, 0, 0, NULL, cli_port_attach,
      "attach a VM interface to a VN through its host's agent"},
     {"port", "detach", f_port_detach, NULL, 0, 0, NULL, cli_port_detach,

@@ -260,7 +260,7 @@ void cs_gw_close(struct cs *cs); /* stops timers (at shutdown) */
 void cs_gw_free(struct cs *cs);  /* after the loop stopped */
 
 /* ---- cs_show.c: cache show, counters, metrics, VN info */
-void cs_show_handle(struct cs *cs, struct strata_req *req);
+void cs_show_handle(struct cs *cs, struct strata_req *req, const Strata__V1__CacheShowRequest *q);
 int cs_show_metrics(struct cs *cs, struct strata_err *e);
 void cs_show_refresh(struct cs *cs); /* gauges from the cache */
 void cs_vninfo_handle(struct cs *cs, struct strata_req *req, const strata_env *env,

@@ -66,7 +66,7 @@ void cs_api_handle(struct strata_req *req, const strata_env *env, void *arg)
             strata_req_error(req, e.code, "%s", e.msg);
             break;
         }
-        cs_show_handle(cs, req);
+        cs_show_handle(cs, req, env->cache_show);
         break;
     default:
         strata_req_error(req, STRATA_EPROTO, "strata-csd does not serve '%s' requests",

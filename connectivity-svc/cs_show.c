@@ -130,6 +130,13 @@ static void show_visit(struct cs_entry *e, void *arg)
     ce->value = cs_entry_value_text(c->cs->cache, e, c->text[c->n] + 64);
     ce->version = e->version;
     ce->age_ms = c->now > e->stored_ms ? c->now - e->stored_ms : 0;
+    ce->found = e->found;
+    if (e->found) {
+        ce->mac.data = e->mac;
+        ce->mac.len = 6;
+        ce->vtep.data = e->vtep;
+        ce->vtep.len = e->vtep_len;
+    }
     /* Holder lists are capped so that a cache of popular keys still fits in one reply. */
     uint32_t nh = cs_iset_count(&e->holders);
     if (nh > SHOW_MAX_HOLDERS)
@@ -155,10 +162,18 @@ static void show_visit(struct cs_entry *e, void *arg)
     c->n++;
 }
 
-void cs_show_handle(struct cs *cs, struct strata_req *req)
+void cs_show_handle(struct cs *cs, struct strata_req *req, const Strata__V1__CacheShowRequest *q)
 {
     cs_show_refresh(cs);
-    size_t cap = cs_cache_count(cs->cache);
+    /* A keyed request (trace) looks one key up without touching its LRU position. */
+    struct cs_key k;
+    bool keyed = q != NULL && q->ip.len > 0;
+    if (keyed && cs_key_ip(q->vni, q->ip.data, q->ip.len, &k) != 0) {
+        strata_req_error(req, STRATA_EINVAL, "cache show: an IP is 4 or 16 bytes, not %zu",
+                         q->ip.len);
+        return;
+    }
+    size_t cap = keyed ? 1 : cs_cache_count(cs->cache);
     if (cap > SHOW_MAX_ENTRIES)
         cap = SHOW_MAX_ENTRIES;
     struct show_ctx c = {.cs = cs, .now = strata_now_ms()};
@@ -172,7 +187,13 @@ void cs_show_handle(struct cs *cs, struct strata_req *req)
         strata_req_error(req, STRATA_ENOMEM, "out of memory");
         goto out;
     }
-    cs_cache_foreach(cs->cache, show_visit, &c);
+    if (keyed) {
+        struct cs_entry *e = cs_cache_find(cs->cache, &k);
+        if (e != NULL)
+            show_visit(e, &c);
+    } else {
+        cs_cache_foreach(cs->cache, show_visit, &c);
+    }
     for (size_t i = 0; i < c.n; i++)
         if (c.ce[i].n_holders)
             c.ce[i].holders = c.holders + (uintptr_t)c.ce[i].holders;

@@ -175,6 +175,8 @@ struct ctl_trace {
     struct strata_req *req;
     Strata__V1__TraceHop hops[CTL_HOPS];
     char text[CTL_HOPS][4][160];
+    uint8_t mac[CTL_HOPS][6];
+    struct strata_ip vtep[CTL_HOPS];
     size_t n;
     uint64_t t0_us;
 };
@@ -191,6 +193,22 @@ static Strata__V1__TraceHop *ctl_hop(struct ctl_trace *t, const char *tier, cons
     h->result = t->text[t->n][3];
     t->n++;
     return h;
+}
+
+/* Hop h holds mac (at vtep, NULL when it has no FDB entry): for machines, beside the text. */
+static void ctl_hop_holds(struct ctl_trace *t, Strata__V1__TraceHop *h, const uint8_t mac[6],
+                          const struct strata_ip *vtep)
+{
+    size_t i = (size_t)(h - t->hops);
+    h->present = true;
+    memcpy(t->mac[i], mac, 6);
+    h->mac.data = t->mac[i];
+    h->mac.len = 6;
+    if (vtep != NULL) {
+        t->vtep[i] = *vtep;
+        h->vtep.data = t->vtep[i].a;
+        h->vtep.len = strata_ip_len(&t->vtep[i]);
+    }
 }
 
 static void ctl_trace_reply(struct ctl_trace *t)
@@ -279,8 +297,10 @@ static void ctl_trace(struct node_daemon *d, struct strata_req *req,
     snprintf(t->text[0][2], sizeof(t->text[0][2]), "neighbour lookup %s",
              strata_ip_format(&dst, ds));
     struct node *core = &dom->core;
-    (void)core->dp.ops->describe_ip(core->dp.ctx, tr->vni, &dst, t->text[0][3],
-                                    sizeof(t->text[0][3]));
+    struct node_dp_described dd = {0};
+    if (core->dp.ops->describe_ip(core->dp.ctx, tr->vni, &dst, t->text[0][3], sizeof(t->text[0][3]),
+                                  &dd))
+        ctl_hop_holds(t, h, dd.mac, dd.has_vtep ? &dd.vtep : NULL);
     h = ctl_hop(t, d->o.metrics_prefix, d->o.csd.host);
     snprintf(t->text[1][2], sizeof(t->text[1][2]), "held entry ip %s", ds);
     struct node_key k;
@@ -291,6 +311,8 @@ static void ctl_trace(struct node_daemon *d, struct strata_req *req,
         snprintf(t->text[1][3], sizeof(t->text[1][3]), "none (the next miss resolves it)");
     } else {
         ctl_entry_value(d, ent, t->text[1][3], sizeof(t->text[1][3]), now);
+        if (ent->state == NODE_POSITIVE)
+            ctl_hop_holds(t, h, ent->mac, &ent->vtep);
         h->version = ent->version;
         h->age_ms = now > ent->updated_ms ? now - ent->updated_ms : 0;
     }

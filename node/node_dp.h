@@ -45,6 +45,14 @@ struct node_dp_miss {
 };
 typedef void (*node_dp_miss_cb)(void *arg, const struct node_dp_miss *miss, bool overrun);
 
+/* What the datapath holds for one IP (describe_ip). */
+struct node_dp_described {
+    bool found;
+    uint8_t mac[6];
+    bool has_vtep; /* an FDB entry for mac: vtep is its destination */
+    struct strata_ip vtep;
+};
+
 /* Every operation is idempotent: ensuring what exists, deleting what is absent, succeed. */
 struct node_dp_ops {
     /* Create vx<VNI> and br<VNI> (or reuse Strata's own), vx enslaved, both up. A device of that
@@ -68,9 +76,10 @@ struct node_dp_ops {
     int (*flood_set)(void *ctx, uint32_t vni, const struct strata_ip *vteps, size_t n,
                      struct strata_err *e);
     int (*dump_owned)(void *ctx, struct node_dp_dump *out, struct strata_err *e);
-    /* Human text of what the datapath has for an IP (neighbour + its FDB) in `buf`; returns
-     * true when an entry exists. For trace. */
-    bool (*describe_ip)(void *ctx, uint32_t vni, const struct strata_ip *ip, char *buf, size_t cap);
+    /* Human text of what the datapath has for an IP (neighbour + its FDB) in `buf`, and the
+     * same in `out` (may be NULL) for machines; returns true when an entry exists. For trace. */
+    bool (*describe_ip)(void *ctx, uint32_t vni, const struct strata_ip *ip, char *buf, size_t cap,
+                        struct node_dp_described *out);
     /* Tell the VN's local VMs that ip is at mac (after installing the answer to a miss, so that
      * a VM waiting on the ARP the VXLAN device consumed need not wait for its retransmit).
      * Best effort: a failure costs that VM one ARP retransmit, nothing else. With a bridge

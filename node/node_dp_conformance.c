@@ -115,11 +115,14 @@ static void test_neigh_fdb_set_replace_del(void **state)
     assert_true(conf->fdb(conf, 100, MAC9, &vt));
     assert_true(strata_ip_equal(&vt, &v3));
     char buf[160];
-    assert_true(OPS(fx)->describe_ip(CTX(fx), 100, &ip9, buf, sizeof(buf)));
+    struct node_dp_described dd;
+    assert_true(OPS(fx)->describe_ip(CTX(fx), 100, &ip9, buf, sizeof(buf), &dd));
+    assert_true(dd.found);
+    assert_memory_equal(dd.mac, MAC10, 6);
     assert_int_equal(OPS(fx)->neigh_del(CTX(fx), 100, &ip9, &e), 0);
     assert_int_equal(OPS(fx)->neigh_del(CTX(fx), 100, &ip9, &e), 0); /* absent: fine */
     assert_false(conf->neigh(conf, 100, &ip9, mac));
-    assert_false(OPS(fx)->describe_ip(CTX(fx), 100, &ip9, buf, sizeof(buf)));
+    assert_false(OPS(fx)->describe_ip(CTX(fx), 100, &ip9, buf, sizeof(buf), NULL));
     assert_int_equal(OPS(fx)->fdb_del(CTX(fx), 100, MAC9, &e), 0);
     assert_int_equal(OPS(fx)->fdb_del(CTX(fx), 100, MAC9, &e), 0);
     assert_false(conf->fdb(conf, 100, MAC9, &vt));

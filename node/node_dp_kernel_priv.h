@@ -39,7 +39,8 @@ int kernel_flood_learned(struct kernel_vn *v, const struct strata_ip *vteps, siz
 int kernel_flood_learn(struct node_dp_kernel *k, struct kernel_vn *v, struct strata_err *e);
 
 int kernel_dump_owned(void *ctx, struct node_dp_dump *d, struct strata_err *e);
-bool kernel_describe_ip(void *ctx, uint32_t vni, const struct strata_ip *ip, char *buf, size_t cap);
+bool kernel_describe_ip(void *ctx, uint32_t vni, const struct strata_ip *ip, char *buf, size_t cap,
+                        struct node_dp_described *out);
 int kernel_miss_fd(void *ctx);
 int kernel_miss_read(void *ctx, node_dp_miss_cb cb, void *arg, struct strata_err *e);
 

@@ -205,7 +205,8 @@ static void kernel_describe_cb(const struct nlmsghdr *nh, void *arg)
     }
 }
 
-bool kernel_describe_ip(void *ctx, uint32_t vni, const struct strata_ip *ip, char *buf, size_t cap)
+bool kernel_describe_ip(void *ctx, uint32_t vni, const struct strata_ip *ip, char *buf, size_t cap,
+                        struct node_dp_described *out)
 {
     struct node_dp_kernel *k = ctx;
     struct kernel_vn *v = kernel_vn_find(k, vni);
@@ -226,6 +227,10 @@ bool kernel_describe_ip(void *ctx, uint32_t vni, const struct strata_ip *ip, cha
     if (!x.found) {
         snprintf(buf, cap, "no neighbour entry on vx%u", vni);
         return false;
+    }
+    if (out != NULL) {
+        *out = (struct node_dp_described){.found = true, .has_vtep = x.fdb_found, .vtep = x.vtep};
+        memcpy(out->mac, x.mac, 6);
     }
     char ms[STRATA_MAC_STRLEN], vs[STRATA_IP_STRLEN];
     const char *st = (x.state & NUD_PERMANENT) ? "PERMANENT"

@@ -341,7 +341,7 @@ static int mem_announce(void *ctx, uint32_t vni, const struct strata_ip *ip, con
 }
 
 static bool mem_describe_ip(void *ctx, uint32_t vni, const struct strata_ip *ip, char *buf,
-                            size_t cap)
+                            size_t cap, struct node_dp_described *out)
 {
     struct node_dp_mem *m = ctx;
     struct mem_ent *x = mem_find(m, false, vni, ip, NULL);
@@ -351,6 +351,10 @@ static bool mem_describe_ip(void *ctx, uint32_t vni, const struct strata_ip *ip,
     }
     char ms[STRATA_MAC_STRLEN];
     snprintf(buf, cap, "lladdr %s PERMANENT", strata_mac_format(x->mac, ms));
+    if (out != NULL) {
+        *out = (struct node_dp_described){.found = true};
+        memcpy(out->mac, x->mac, 6);
+    }
     return true;
 }
 

@@ -92,9 +92,11 @@ static int null_dump(void *ctx, struct node_dp_dump *out, struct strata_err *e)
     return 0;
 }
 static bool null_describe(void *ctx, uint32_t vni, const struct strata_ip *ip, char *buf,
-                          size_t cap)
+                          size_t cap, struct node_dp_described *out)
 {
     (void)ctx, (void)vni, (void)ip;
+    if (out != NULL)
+        *out = (struct node_dp_described){0};
     snprintf(buf, cap, "simulated agent");
     return false;
 }

@@ -690,6 +690,56 @@ static void test_move_and_delete_reach_holders_only(void **state)
                             "10.1.0.99", "192.168.0.3", 5000));
 }
 
+/* Cache show for one key (what strata trace asks): vni and IP bytes. */
+static strata_env *cs_show_key(uint32_t vni, const uint8_t *ip, size_t len)
+{
+    Strata__V1__CacheShowRequest cr = STRATA__V1__CACHE_SHOW_REQUEST__INIT;
+    cr.vni = vni;
+    cr.ip.data = (uint8_t *)ip;
+    cr.ip.len = len;
+    strata_env req = STRATA__V1__ENVELOPE__INIT;
+    req.identity = (char *)"operator";
+    req.body_case = STRATA__V1__ENVELOPE__BODY_CACHE_SHOW;
+    req.cache_show = &cr;
+    return call(T.cs_url[0], &req, 2000);
+}
+
+static void test_cache_show_keyed(void **state)
+{
+    (void)state;
+    /* 10.1.0.99 is cached at h3 (the test before): exactly that entry, with its answer. */
+    uint8_t a[4];
+    parse_ip("10.1.0.99", a);
+    strata_env *r = cs_show_key(100, a, 4);
+    assert_non_null(r);
+    assert_int_equal(r->status, 0);
+    const Strata__V1__CacheShowReply *s = r->cache_show_reply;
+    assert_int_equal(s->n_entries, 1);
+    assert_string_equal(s->entries[0]->key, "ip 10.1.0.99");
+    assert_true(s->entries[0]->found);
+    assert_int_equal(s->entries[0]->mac.len, 6);
+    uint8_t v[4];
+    parse_ip("192.168.0.3", v);
+    assert_int_equal(s->entries[0]->vtep.len, 4);
+    assert_memory_equal(s->entries[0]->vtep.data, v, 4);
+    assert_true(s->n_counters > 0);
+    strata_msg_free(r);
+    /* A key nobody asked for: no entry (and it is not looked up at the directory). */
+    uint64_t before = show_counter(0, "upstream_requests");
+    parse_ip("10.1.0.250", a);
+    r = cs_show_key(100, a, 4);
+    assert_non_null(r);
+    assert_int_equal(r->status, 0);
+    assert_int_equal(r->cache_show_reply->n_entries, 0);
+    strata_msg_free(r);
+    assert_int_equal(show_counter(0, "upstream_requests"), before);
+    /* Not an IP: refused. */
+    r = cs_show_key(100, a, 3);
+    assert_non_null(r);
+    assert_int_equal(r->status, STRATA_EINVAL);
+    strata_msg_free(r);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -828,6 +878,7 @@ int main(void)
         cmocka_unit_test(test_miss_then_hit),
         cmocka_unit_test(test_concurrent_misses_coalesce),
         cmocka_unit_test(test_move_and_delete_reach_holders_only),
+        cmocka_unit_test(test_cache_show_keyed),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_server_dies),
         cmocka_unit_test(test_directory_leader_dies),
