@@ -32,6 +32,9 @@ struct fx_topo {
 };
 /* The node whose data directory is a small tmpfs, for the full-disk fault. */
 #define FX_DISK_NODE 2
+#define FX_DISK_MB 64
+/* Whether that data dir is still our tmpfs: the full-disk fault fills nothing else. */
+bool fx_disk_is_tmpfs(const struct fx_topo *t);
 
 /* Make the namespaces, move this process into the bridge namespace (every client it runs dials
  * from there), start the three nodes and the connectivity servers. Cleanup is registered. */
@@ -67,7 +70,7 @@ void fx_hist_record(struct fx_hist *h, const struct lc_op_in *op);
 /* ---- workload (fx_work.c) */
 struct fx_work_opts {
     int writers, readers, resolvers; /* threads */
-    bool lin_reads;                  /* reads with the directory's read barrier (when built) */
+    bool lin_reads; /* half the reads with the directory's read barrier (FX_HAVE_LIN_READS) */
 };
 struct fx_work;
 int fx_work_setup(struct fx_topo *t, struct fx_hist *h);

@@ -101,8 +101,15 @@ static void fx_apply(struct fx_nemesis *n, enum fx_fault k)
         snprintf(what, sizeof(what), "link down d%d", a + 1);
         break;
     case FX_DISKFULL:
-        snprintf(cmd, sizeof(cmd), "dd if=/dev/zero of=%s/fill bs=1M 2>/dev/null; true",
-                 t->data[FX_DISK_NODE]);
+        /* never more than the tmpfs holds, and only while it is one: a root disk is shared */
+        if (!fx_disk_is_tmpfs(t)) {
+            n->counts[k]--;
+            fprintf(stderr, "strata-faults: %s is no longer a tmpfs: disk fault skipped\n",
+                    t->data[FX_DISK_NODE]);
+            return;
+        }
+        snprintf(cmd, sizeof(cmd), "dd if=/dev/zero of=%s/fill bs=1M count=%d 2>/dev/null; true",
+                 t->data[FX_DISK_NODE], FX_DISK_MB);
         h_run(cmd, NULL);
         snprintf(what, sizeof(what), "disk full d%d", FX_DISK_NODE + 1);
         break;

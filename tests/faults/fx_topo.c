@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/vfs.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -76,9 +77,27 @@ static void fx_reap_stale(void)
     }
     if (d != NULL)
         closedir(d);
-    h_run("awk '$3==\"tmpfs\" && $2 ~ /strata-faults-.*\\/dird3$/ {print $2}' /proc/mounts | "
-          "while read m; do umount -l \"$m\"; done",
-          NULL);
+    /* our tmpfs mounts name their run: strata-faults-PID */
+    FILE *m = fopen("/proc/mounts", "r");
+    char src[256], dir[1024], type[64];
+    while (m != NULL && fscanf(m, "%255s %1023s %63s %*[^\n]", src, dir, type) == 3) {
+        int pid;
+        char proc[64];
+        if (strcmp(type, "tmpfs") != 0 || sscanf(src, "strata-faults-%d", &pid) != 1)
+            continue;
+        snprintf(proc, sizeof(proc), "/proc/%d", pid);
+        if (access(proc, F_OK) != 0)
+            fx_sh("umount -l %s", dir);
+    }
+    if (m != NULL)
+        fclose(m);
+}
+
+bool fx_disk_is_tmpfs(const struct fx_topo *t)
+{
+    struct statfs sf;
+    return t->tmpfs_mounted && statfs(t->data[FX_DISK_NODE], &sf) == 0 &&
+           sf.f_type == 0x01021994 /* TMPFS_MAGIC */;
 }
 
 const char *fx_node_url(const struct fx_topo *t, int i)
@@ -174,7 +193,8 @@ int fx_topo_start(struct fx_topo *t)
             return -1;
     }
     /* 64 MiB: room for the run's log, small enough to fill in a moment */
-    if (fx_sh("mount -t tmpfs -o size=64m strata-faults %s", t->data[FX_DISK_NODE]) != 0)
+    if (fx_sh("mount -t tmpfs -o size=%dm strata-faults-%d %s", FX_DISK_MB, t->pid,
+              t->data[FX_DISK_NODE]) != 0)
         return -1;
     t->tmpfs_mounted = true;
     /* Every client of this process dials from the bridge namespace. */

@@ -134,8 +134,9 @@ static void fx_answer_value(const Strata__V1__ResolveAnswer *a, char *val, size_
         snprintf(val, len, "%s/ip%zu", a->endpoint->host, ip->len);
 }
 
-/* One resolve of the keys ids[0..n) (n <= FX_BATCH) through `node` of c, or through the
- * connectivity client cs; each key's answer recorded as an operation of its own. */
+/* One resolve of the keys ids[0..n) (n <= FX_BATCH) through `node` of c (-1: a linearizable
+ * read, from whichever node answers), or through the connectivity client cs; each key's answer
+ * recorded as an operation of its own. */
 static void fx_read(struct fx_hist *h, uint32_t *proc, struct strata_dirclient *c, int node,
                     struct strata_sclient *cs, const char *ident, const unsigned *ids, size_t n,
                     uint64_t min_index, bool final)
@@ -158,12 +159,16 @@ static void fx_read(struct fx_hist *h, uint32_t *proc, struct strata_dirclient *
     rr.queries = qp;
     rr.n_queries = n;
     rr.min_index = min_index;
+#ifdef FX_HAVE_LIN_READS
+    rr.linearizable = node < 0; /* after the directory's read barrier, through the leader */
+#endif
     env.body_case = STRATA__V1__ENVELOPE__BODY_RESOLVE;
     env.resolve = &rr;
     env.identity = (char *)ident;
     struct strata_err e = {0};
     int64_t t0 = fx_now_us();
     int rc = cs != NULL ? strata_sclient_call(cs, &env, FX_READ_MS, &rep, &e)
+             : node < 0 ? strata_dirclient_call(c, &env, FX_READ_MS, &rep, &e)
                         : strata_dirclient_call_node(c, node, &env, FX_READ_MS, &rep, &e);
     int64_t t1 = fx_now_us();
     bool answered =
@@ -214,6 +219,7 @@ struct fx_work {
     struct fx_topo *t;
     struct fx_hist *h;
     atomic_bool stop;
+    bool lin; /* linearizable reads in the mix */
     atomic_uint seq[FX_KEYS];
     struct fx_thread th[FX_MAX_THREADS];
     int n;
@@ -280,7 +286,10 @@ static void fx_reader(struct fx_thread *x)
         unsigned k = rand_r(&rs) % FX_KEYS, made = w->h->new_keys;
         if (made > 0 && rand_r(&rs) % 4 == 0)
             k = FX_NEW_BASE + rand_r(&rs) % made;
-        fx_read(w->h, &proc, c, (i + x->idx) % FX_NODES, NULL, "operator", &k, 1, 0, false);
+        /* with linearizable reads on, every other read is one (any node: the barrier goes
+         * through the leader), the others serializable reads of each node in turn */
+        int node = w->lin && i % 2 == 1 ? -1 : (i / 2 + x->idx) % FX_NODES;
+        fx_read(w->h, &proc, c, node, NULL, "operator", &k, 1, 0, false);
         fx_pause_ms(10);
     }
     strata_dirclient_close(c);
@@ -417,6 +426,7 @@ int fx_work_start(struct fx_topo *t, struct fx_hist *h, const struct fx_work_opt
         return -1;
     w->t = t;
     w->h = h;
+    w->lin = o->lin_reads;
     for (int k = 0; k < FX_KEYS; k++)
         w->seq[k] = 0;
     int counts[3] = {o->writers, o->readers, o->resolvers};

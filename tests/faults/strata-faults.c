@@ -14,6 +14,14 @@
 #include "lc_checks.h"
 #include "lincheck.h"
 
+/* Linearizable reads are in the workload whenever the directory has them (CMake looks for
+ * ResolveRequest.linearizable in proto/strata.proto). */
+#ifdef FX_HAVE_LIN_READS
+#define FX_LIN_DEFAULT true
+#else
+#define FX_LIN_DEFAULT false
+#endif
+
 struct fx_opts {
     int duration_s;
     unsigned seed;
@@ -28,19 +36,24 @@ static void fx_usage(FILE *f)
     fprintf(f, "usage: strata-faults [--duration S] [--seed N] [--schedule short|long]\n"
                "                     [--history FILE] [--writers N] [--readers N] "
                "[--resolvers N]\n"
-               "                     [--inject lost-write|backwards]\n"
+               "                     [--inject lost-write|backwards] [--lin-reads 0|1]\n"
                "  short: faults held 1-5 s, 1-3 s apart, 75 s by default\n"
                "  long: faults held 1-10 s, 0.5-4 s apart, 1800 s by default\n");
 }
 
 static int fx_parse(int argc, char **argv, struct fx_opts *o)
 {
-    static const struct option lo[] = {
-        {"duration", required_argument, NULL, 'd'},  {"seed", required_argument, NULL, 's'},
-        {"schedule", required_argument, NULL, 'S'},  {"history", required_argument, NULL, 'H'},
-        {"writers", required_argument, NULL, 'w'},   {"readers", required_argument, NULL, 'r'},
-        {"resolvers", required_argument, NULL, 'R'}, {"help", no_argument, NULL, 'h'},
-        {"inject", required_argument, NULL, 'I'},    {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {{"duration", required_argument, NULL, 'd'},
+                                       {"seed", required_argument, NULL, 's'},
+                                       {"schedule", required_argument, NULL, 'S'},
+                                       {"history", required_argument, NULL, 'H'},
+                                       {"writers", required_argument, NULL, 'w'},
+                                       {"readers", required_argument, NULL, 'r'},
+                                       {"resolvers", required_argument, NULL, 'R'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {"inject", required_argument, NULL, 'I'},
+                                       {"lin-reads", required_argument, NULL, 'L'},
+                                       {NULL, 0, NULL, 0}};
     *o = (struct fx_opts){.duration_s = -1,
                           .seed = (unsigned)getpid() ^ (unsigned)h_now_ms(),
                           .schedule = "short",
@@ -86,6 +99,20 @@ static int fx_parse(int argc, char **argv, struct fx_opts *o)
             break;
         case 'H':
             o->history = optarg;
+            break;
+        case 'L':
+            if (strcmp(optarg, "0") != 0 && strcmp(optarg, "1") != 0) {
+                fprintf(stderr, "strata-faults: --lin-reads: 0 or 1, not %s\n", optarg);
+                return -1;
+            }
+            o->work.lin_reads = optarg[0] == '1';
+#ifndef FX_HAVE_LIN_READS
+            if (o->work.lin_reads) {
+                fprintf(stderr, "strata-faults: --lin-reads 1: this tree's directory has no "
+                                "linearizable reads (ResolveRequest.linearizable)\n");
+                return -1;
+            }
+#endif
             break;
         case 'I':
             if (strcmp(optarg, "lost-write") != 0 && strcmp(optarg, "backwards") != 0) {
@@ -192,8 +219,8 @@ static void fx_summary(const struct fx_opts *o, struct fx_hist *hist, const unsi
                        int64_t recovery_us, struct fx_report *rep, const char *path)
 {
     FILE *f = stdout;
-    fprintf(f, "{\"seed\":%u,\"schedule\":\"%s\",\"duration_s\":%d,\"history\":", o->seed,
-            o->schedule, o->duration_s);
+    fprintf(f, "{\"seed\":%u,\"schedule\":\"%s\",\"duration_s\":%d,\"lin_reads\":%s,\"history\":",
+            o->seed, o->schedule, o->duration_s, o->work.lin_reads ? "true" : "false");
     lc_json_str(f, path);
     fprintf(f, ",\"operations\":%lu,\"acknowledged\":%lu,\"failed\":%lu,\"indeterminate\":%lu,",
             (unsigned long)hist->ops, (unsigned long)hist->ok, (unsigned long)hist->fail,
