@@ -59,13 +59,17 @@ struct fx_hist {
     atomic_uint next_proc;
     atomic_ulong ops, ok, fail, info;
     atomic_ulong writes_ok;
-    atomic_uint new_keys;              /* n-0 .. n-(new_keys-1) have been written (or tried) */
-    atomic_llong first_ok_write_after; /* t1 of the first ok write completing after `heal_us` */
-    atomic_llong heal_us;              /* 0 until the last heal */
+    atomic_uint new_keys;                /* n-0 .. n-(new_keys-1) have been written (or tried) */
+    atomic_llong first_ok_write_after;   /* t1 of the first ok write completing after `heal_us` */
+    atomic_llong heal_us;                /* the latest heal (0: none yet) */
+    atomic_llong rec_max_us, rec_sum_us; /* recovery after each heal: the worst, the sum */
+    atomic_ulong rec_n;                  /* heals followed by an acknowledged write */
 };
 
 int64_t fx_now_us(void);
 void fx_hist_record(struct fx_hist *h, const struct lc_op_in *op);
+/* A heal at `now`: recovery is measured to the next acknowledged write. */
+void fx_hist_healed(struct fx_hist *h, int64_t now);
 
 /* ---- workload (fx_work.c) */
 struct fx_work_opts {
@@ -97,6 +101,7 @@ struct fx_nemesis_opts {
     unsigned seed;
     int duration_s;
     int hold_min_ms, hold_max_ms, gap_min_ms, gap_max_ms;
+    struct fx_hist *hist; /* told of every heal */
 };
 struct fx_nemesis;
 int fx_nemesis_start(struct fx_topo *t, const struct fx_nemesis_opts *o, struct fx_nemesis **out);

@@ -144,12 +144,14 @@ static void *fx_nemesis_main(void *arg)
         }
         fx_sleep_ms(fx_rand(n, n->o.hold_min_ms, n->o.hold_max_ms));
         fx_heal_all(n->t);
+        fx_hist_healed(n->o.hist, fx_now_us());
         fx_say(n, "healed");
         if (fx_now_us() < end)
             fx_sleep_ms(fx_rand(n, n->o.gap_min_ms, n->o.gap_max_ms));
     }
     fx_heal_all(n->t);
     n->heal_us = fx_now_us();
+    fx_hist_healed(n->o.hist, n->heal_us);
     fx_say(n, "end of schedule: all healed");
     return NULL;
 }

@@ -44,6 +44,12 @@ void fx_hist_record(struct fx_hist *h, const struct lc_op_in *op)
 /* Key `id`: a register ep-ID written again and again (id < FX_NEW_BASE), or n-N written once
  * (id = FX_NEW_BASE + N), so that a lost acknowledged write shows in the final reads whenever
  * it happens, not only when it is a key's last. `seq` makes each write's address unique. */
+void fx_hist_healed(struct fx_hist *h, int64_t now)
+{
+    h->first_ok_write_after = 0;
+    h->heal_us = now;
+}
+
 static void fx_key(unsigned id, unsigned seq, char *name, size_t len, uint8_t mac[6], uint8_t ip[4])
 {
     if (id < FX_NEW_BASE) {
@@ -262,8 +268,14 @@ static void fx_writer(struct fx_thread *x)
         if (op.outcome == LC_OK) {
             w->h->writes_ok++;
             long long heal = w->h->heal_us, zero = 0;
-            if (heal != 0 && op.complete > heal)
-                atomic_compare_exchange_strong(&w->h->first_ok_write_after, &zero, op.complete);
+            if (heal != 0 && op.complete > heal &&
+                atomic_compare_exchange_strong(&w->h->first_ok_write_after, &zero, op.complete)) {
+                long long rec = op.complete - heal, max = w->h->rec_max_us;
+                w->h->rec_sum_us += rec;
+                w->h->rec_n++;
+                while (rec > max && !atomic_compare_exchange_weak(&w->h->rec_max_us, &max, rec))
+                    ;
+            }
             fx_pause_ms(5); /* ~200 writes/s a writer: a 30-minute history stays ~100 MB */
         } else {
             proc = atomic_fetch_add(&w->h->next_proc, 1);

@@ -249,6 +249,10 @@ static void fx_summary(const struct fx_opts *o, struct fx_hist *hist, const unsi
         fprintf(f, "%.1f", (double)recovery_us / 1000.0);
     else
         fprintf(f, "null");
+    fprintf(f, ",\"recovery_ms_max\":%.1f,\"recovery_ms_mean\":%.1f,\"heals_recovered\":%lu",
+            (double)hist->rec_max_us / 1000.0,
+            hist->rec_n ? (double)hist->rec_sum_us / 1000.0 / (double)hist->rec_n : 0.0,
+            (unsigned long)hist->rec_n);
     fprintf(f, ",\"anomalies\":[");
     for (size_t i = 0; i < rep->an.n; i++) {
         fprintf(f, "%s{\"kind\":\"%s\",\"msg\":", i ? "," : "",
@@ -311,11 +315,11 @@ int main(int argc, char **argv)
     }
     struct fx_work *w = NULL;
     struct fx_nemesis *n = NULL;
+    no.hist = &hist;
     if (fx_work_start(&t, &hist, &o.work, &w) != 0 || fx_nemesis_start(&t, &no, &n) != 0)
         return 2;
     int64_t heal_us = 0;
     fx_nemesis_join(n, &heal_us);
-    hist.heal_us = heal_us;
     /* Recovery: the first write acknowledged after the last heal (bounded at 60 s). */
     bool recovered = h_wait_until(fx_recovered, &hist, 60000);
     int64_t recovery_us = recovered ? hist.first_ok_write_after - heal_us : -1;
