@@ -78,6 +78,8 @@ static const struct bench_op op_strata_write = {dir_bench_op_strata_write,
                                                 &dir_bench_aop_strata_write};
 static const struct bench_op op_strata_read = {dir_bench_op_strata_read,
                                                &dir_bench_aop_strata_read};
+static const struct bench_op op_strata_linread = {dir_bench_op_strata_linread,
+                                                  &dir_bench_aop_strata_linread};
 static const struct bench_op op_etcd_put = {dir_bench_op_etcd_put, &dir_bench_aop_etcd_put};
 static const struct bench_op op_etcd_get = {dir_bench_op_etcd_get, &dir_bench_aop_etcd_get};
 
@@ -260,6 +262,17 @@ static bool strata_reads(struct bench *b, struct strata_side *s, unsigned client
     return phase(b, &s->t, &s->keys, clients, &op_strata_read, s->name, "resolves", label, res);
 }
 
+/* The same resolves, linearizable: each passes the leader's read barrier (a follower forwards
+ * it), right after the serializable phase so that the two compare. */
+static bool strata_linreads(struct bench *b, struct strata_side *s, unsigned clients,
+                            struct dir_bench_result *res)
+{
+    char label[40];
+    snprintf(label, sizeof(label), "%s linread", s->name);
+    return phase(b, &s->t, &s->keys, clients, &op_strata_linread, s->name, "linearizable resolves",
+                 label, res);
+}
+
 static void strata_failovers(struct bench *b, struct strata_side *s)
 {
     struct strata_err e = {0};
@@ -351,6 +364,10 @@ static void run_all(struct bench *b, struct strata_side *s, struct strata_side *
         if (tls_first)
             run->tls_ok = tw && strata_reads(b, ts, run->clients, &run->tr);
         run->strata_ok = sw && strata_reads(b, s, run->clients, &run->sr);
+        run->lin_ok = run->strata_ok && strata_linreads(b, s, run->clients, &run->slr);
+        if (run->lin_ok && run->sr.per_s > 0)
+            say("  linearizable/serializable at %u clients: reads %.2f, p50 %.2f vs %.2f ms",
+                run->clients, run->slr.per_s / run->sr.per_s, run->slr.p50_ms, run->sr.p50_ms);
         if (!tls_first)
             run->tls_ok = tw && strata_reads(b, ts, run->clients, &run->tr);
         run->etcd_ok = ew && phase(b, &es->t, &es->keys, run->clients, &op_etcd_get, "etcd",

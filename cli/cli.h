@@ -24,8 +24,12 @@ struct cli_args {
     uint64_t min_index;
     const char *domain, *name, *cidr, *gateway, *id, *vtep, *pod, *mac, *ip, *host, *via, *agent,
         *cs, *ifname, *src_ip, *dst_ip, *api, *vnis, *dir, *role;
-    uint64_t days; /* pki issue --days; 0 = lib/pki.h's default */
-    bool replace;  /* host/gateway/endpoint add: change an existing one */
+    uint64_t days;        /* pki issue --days; 0 = lib/pki.h's default */
+    bool replace;         /* host/gateway/endpoint add: change an existing one */
+    bool force;           /* cluster backup: replace an existing FILE */
+    bool local;           /* cluster backup: the first node's own state, no leader needed */
+    uint64_t chunk_bytes; /* cluster backup: state bytes per request; 0 = the server's cap */
+    bool linearizable;    /* resolve, list commands: read through the leader's read barrier */
     int npos;
     char **pos; /* positional arguments, in order */
 };
@@ -163,6 +167,7 @@ int cli_version(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_cluster_add(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_cluster_remove(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_cluster_transfer(struct cli_ctx *, const struct cli_args *, struct strata_err *);
+int cli_cluster_backup(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_domain_create(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_domain_delete(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_host_delete(struct cli_ctx *, const struct cli_args *, struct strata_err *);

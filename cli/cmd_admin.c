@@ -1,6 +1,7 @@
 /* cmd_admin.c - tenants, virtual networks, subnets and hosts: validate locally, write through
  * the directory, list what it holds (gateways and policy are in cmd_gateway.c). */
 #include "cmd_common.h"
+#include "view.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -80,38 +81,23 @@ int cli_host_delete(struct cli_ctx *ctx, const struct cli_args *a, struct strata
     return admin_delete(ctx, &cmd, "host delete", "host", a->id, e);
 }
 
+static const struct cli_col DOMAIN_COLS[] = {{"DOMAIN", "name", CLI_COL_STR},
+                                             {"VERSION", "version", CLI_COL_U64}};
+
 int cli_domain_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
 {
     strata_env *r;
-    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_DOMAIN, 0, a->min_index, &r, e);
+    int rc =
+        cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_DOMAIN, 0, a->min_index, a->linearizable, &r, e);
     if (rc != 0)
         return rc;
     const Strata__V1__ListReply *l = r->list_reply;
-    if (ctx->json) {
-        struct cli_json j;
-        cli_json_init(&j, ctx->out);
-        cli_json_obj_begin(&j, NULL);
-        cli_json_u64(&j, "applied_index", l->applied_index);
-        cli_json_arr_begin(&j, "domains");
-        for (size_t i = 0; i < l->n_domains; i++) {
-            cli_json_obj_begin(&j, NULL);
-            cli_json_str(&j, "name", l->domains[i]->name);
-            cli_json_u64(&j, "version", l->domains[i]->version);
-            cli_json_obj_end(&j);
-        }
-        cli_json_arr_end(&j);
-        cmd_json_end(&j);
-    } else {
-        static const char *const hdr[] = {"DOMAIN", "VERSION"};
-        struct cli_table *t = cli_table_new(2, hdr);
-        for (size_t i = 0; i < l->n_domains; i++) {
-            char v[24];
-            const char *row[] = {l->domains[i]->name, cmd_u64(l->domains[i]->version, v)};
-            cli_table_row(t, row);
-        }
-        cli_table_print(t, ctx->out);
-        cli_table_free(t);
-    }
+    struct cli_view v;
+    cli_view_begin(&v, ctx, DOMAIN_COLS, CLI_NCOLS(DOMAIN_COLS), "domains", l->applied_index);
+    for (size_t i = 0; i < l->n_domains; i++)
+        cli_view_row(&v, (const struct cli_cell[]){{.s = l->domains[i]->name},
+                                                   {.u = l->domains[i]->version}});
+    cli_view_end(&v);
     strata_msg_free(r);
     return 0;
 }
@@ -150,43 +136,26 @@ int cli_vnet_create(struct cli_ctx *ctx, const struct cli_args *a, struct strata
     return 0;
 }
 
+static const struct cli_col VNET_COLS[] = {{"VNI", "vni", CLI_COL_U64},
+                                           {"DOMAIN", "domain", CLI_COL_STR},
+                                           {"NAME", "name", CLI_COL_STR},
+                                           {"VERSION", "version", CLI_COL_U64}};
+
 int cli_vnet_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
 {
     strata_env *r;
-    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_VNET, 0, a->min_index, &r, e);
+    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_VNET, 0, a->min_index, a->linearizable, &r, e);
     if (rc != 0)
         return rc;
     const Strata__V1__ListReply *l = r->list_reply;
-    if (ctx->json) {
-        struct cli_json j;
-        cli_json_init(&j, ctx->out);
-        cli_json_obj_begin(&j, NULL);
-        cli_json_u64(&j, "applied_index", l->applied_index);
-        cli_json_arr_begin(&j, "vnets");
-        for (size_t i = 0; i < l->n_vnets; i++) {
-            const Strata__V1__Vnet *v = l->vnets[i];
-            cli_json_obj_begin(&j, NULL);
-            cli_json_u64(&j, "vni", v->vni);
-            cli_json_str(&j, "domain", v->domain);
-            cli_json_str(&j, "name", v->name);
-            cli_json_u64(&j, "version", v->version);
-            cli_json_obj_end(&j);
-        }
-        cli_json_arr_end(&j);
-        cmd_json_end(&j);
-    } else {
-        static const char *const hdr[] = {"VNI", "DOMAIN", "NAME", "VERSION"};
-        struct cli_table *t = cli_table_new(4, hdr);
-        for (size_t i = 0; i < l->n_vnets; i++) {
-            const Strata__V1__Vnet *v = l->vnets[i];
-            char vni[24], ver[24];
-            const char *row[] = {cmd_u64(v->vni, vni), v->domain, v->name,
-                                 cmd_u64(v->version, ver)};
-            cli_table_row(t, row);
-        }
-        cli_table_print(t, ctx->out);
-        cli_table_free(t);
+    struct cli_view v;
+    cli_view_begin(&v, ctx, VNET_COLS, CLI_NCOLS(VNET_COLS), "vnets", l->applied_index);
+    for (size_t i = 0; i < l->n_vnets; i++) {
+        const Strata__V1__Vnet *n = l->vnets[i];
+        cli_view_row(&v, (const struct cli_cell[]){
+                             {.u = n->vni}, {.s = n->domain}, {.s = n->name}, {.u = n->version}});
     }
+    cli_view_end(&v);
     strata_msg_free(r);
     return 0;
 }
@@ -303,50 +272,34 @@ static const char *admin_fmt_cidr(const Strata__V1__Subnet *s, char *buf)
     return strata_cidr_format(&c, buf);
 }
 
+static const struct cli_col SUBNET_COLS[] = {{"VNI", "vni", CLI_COL_U64},
+                                             {"CIDR", "cidr", CLI_COL_STR},
+                                             {"GATEWAY", "gateway", CLI_COL_STR},
+                                             {"VERSION", "version", CLI_COL_U64}};
+
 int cli_subnet_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
 {
     strata_env *r;
-    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_SUBNET, a->vni, a->min_index, &r, e);
+    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_SUBNET, a->vni, a->min_index, a->linearizable,
+                      &r, e);
     if (rc != 0)
         return rc;
     const Strata__V1__ListReply *l = r->list_reply;
-    struct cli_json j;
-    struct cli_table *t = NULL;
-    if (ctx->json) {
-        cli_json_init(&j, ctx->out);
-        cli_json_obj_begin(&j, NULL);
-        cli_json_u64(&j, "applied_index", l->applied_index);
-        cli_json_arr_begin(&j, "subnets");
-    } else {
-        static const char *const hdr[] = {"VNI", "CIDR", "GATEWAY", "VERSION"};
-        t = cli_table_new(4, hdr);
-    }
+    struct cli_view v;
+    cli_view_begin(&v, ctx, SUBNET_COLS, CLI_NCOLS(SUBNET_COLS), "subnets", l->applied_index);
     for (size_t i = 0; i < l->n_subnets; i++) {
         const Strata__V1__Subnet *s = l->subnets[i];
         if (a->vni != 0 && s->vni != a->vni)
             continue; /* the server filters too; this keeps the output right if it does not */
-        char cidr[STRATA_IP_STRLEN + 4], gw[48], vni[24], ver[24];
+        char cidr[STRATA_IP_STRLEN + 4], gw[48];
         admin_fmt_cidr(s, cidr);
-        cli_fmt_ip(&s->gateway, gw);
-        if (ctx->json) {
-            cli_json_obj_begin(&j, NULL);
-            cli_json_u64(&j, "vni", s->vni);
-            cli_json_str(&j, "cidr", cidr);
-            cli_json_str(&j, "gateway", s->gateway.len ? gw : NULL);
-            cli_json_u64(&j, "version", s->version);
-            cli_json_obj_end(&j);
-        } else {
-            const char *row[] = {cmd_u64(s->vni, vni), cidr, gw, cmd_u64(s->version, ver)};
-            cli_table_row(t, row);
-        }
+        cli_view_row(&v, (const struct cli_cell[]){
+                             {.u = s->vni},
+                             {.s = cidr},
+                             {.s = s->gateway.len ? cli_fmt_ip(&s->gateway, gw) : NULL},
+                             {.u = s->version}});
     }
-    if (ctx->json) {
-        cli_json_arr_end(&j);
-        cmd_json_end(&j);
-    } else {
-        cli_table_print(t, ctx->out);
-        cli_table_free(t);
-    }
+    cli_view_end(&v);
     strata_msg_free(r);
     return 0;
 }
@@ -359,7 +312,7 @@ static void host_before(struct cli_ctx *ctx, const char *id, char *out, size_t l
     strata_env *r;
     struct strata_err e;
     out[0] = '\0';
-    if (cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_HOST, 0, 0, &r, &e) != 0)
+    if (cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_HOST, 0, 0, false, &r, &e) != 0)
         return;
     for (size_t i = 0; i < r->list_reply->n_hosts; i++) {
         const Strata__V1__Host *h = r->list_reply->hosts[i];
@@ -419,44 +372,29 @@ int cli_host_add(struct cli_ctx *ctx, const struct cli_args *a, struct strata_er
     return 0;
 }
 
+static const struct cli_col HOST_COLS[] = {{"HOST", "id", CLI_COL_STR},
+                                           {"VTEP", "vtep", CLI_COL_STR},
+                                           {"POD", "pod", CLI_COL_STR},
+                                           {"VERSION", "version", CLI_COL_U64}};
+
 int cli_host_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
 {
     strata_env *r;
-    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_HOST, 0, a->min_index, &r, e);
+    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_HOST, 0, a->min_index, a->linearizable, &r, e);
     if (rc != 0)
         return rc;
     const Strata__V1__ListReply *l = r->list_reply;
-    if (ctx->json) {
-        struct cli_json j;
-        cli_json_init(&j, ctx->out);
-        cli_json_obj_begin(&j, NULL);
-        cli_json_u64(&j, "applied_index", l->applied_index);
-        cli_json_arr_begin(&j, "hosts");
-        for (size_t i = 0; i < l->n_hosts; i++) {
-            const Strata__V1__Host *h = l->hosts[i];
-            char vtep[48];
-            cli_json_obj_begin(&j, NULL);
-            cli_json_str(&j, "id", h->id);
-            cli_json_str(&j, "vtep", cli_fmt_ip(&h->vtep, vtep));
-            cli_json_str(&j, "pod", h->pod);
-            cli_json_u64(&j, "version", h->version);
-            cli_json_obj_end(&j);
-        }
-        cli_json_arr_end(&j);
-        cmd_json_end(&j);
-    } else {
-        static const char *const hdr[] = {"HOST", "VTEP", "POD", "VERSION"};
-        struct cli_table *t = cli_table_new(4, hdr);
-        for (size_t i = 0; i < l->n_hosts; i++) {
-            const Strata__V1__Host *h = l->hosts[i];
-            char vtep[48], ver[24];
-            const char *row[] = {h->id, cli_fmt_ip(&h->vtep, vtep), h->pod,
-                                 cmd_u64(h->version, ver)};
-            cli_table_row(t, row);
-        }
-        cli_table_print(t, ctx->out);
-        cli_table_free(t);
+    struct cli_view v;
+    cli_view_begin(&v, ctx, HOST_COLS, CLI_NCOLS(HOST_COLS), "hosts", l->applied_index);
+    for (size_t i = 0; i < l->n_hosts; i++) {
+        const Strata__V1__Host *h = l->hosts[i];
+        char vtep[48];
+        cli_view_row(&v, (const struct cli_cell[]){{.s = h->id},
+                                                   {.s = cli_fmt_ip(&h->vtep, vtep)},
+                                                   {.s = h->pod},
+                                                   {.u = h->version}});
     }
+    cli_view_end(&v);
     strata_msg_free(r);
     return 0;
 }

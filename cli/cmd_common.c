@@ -37,12 +37,13 @@ void cmd_json_end(struct cli_json *j)
 }
 
 int cmd_list(struct cli_ctx *ctx, Strata__V1__ObjKind kind, uint32_t vni, uint64_t min_index,
-             strata_env **reply, struct strata_err *e)
+             bool linearizable, strata_env **reply, struct strata_err *e)
 {
     Strata__V1__ListRequest lr = STRATA__V1__LIST_REQUEST__INIT;
     lr.kind = kind;
     lr.vni = vni;
     lr.min_index = min_index;
+    lr.linearizable = linearizable;
     strata_env req = STRATA__V1__ENVELOPE__INIT;
     req.body_case = STRATA__V1__ENVELOPE__BODY_LIST;
     req.list = &lr;

@@ -16,9 +16,10 @@ int cmd_write(struct cli_ctx *ctx, Strata__V1__Command *cmd, uint64_t *index, st
 void cmd_json_write_begin(struct cli_ctx *ctx, struct cli_json *j, const char *op, uint64_t index);
 void cmd_json_end(struct cli_json *j);
 
-/* ListRequest for one kind (vni 0 = all); *reply has a list_reply body. */
+/* ListRequest for one kind (vni 0 = all); linearizable: through the leader's read barrier.
+ * *reply has a list_reply body. */
 int cmd_list(struct cli_ctx *ctx, Strata__V1__ObjKind kind, uint32_t vni, uint64_t min_index,
-             strata_env **reply, struct strata_err *e);
+             bool linearizable, strata_env **reply, struct strata_err *e);
 
 /* Parse a MAC that an endpoint may carry (unicast, not zero). */
 int cmd_parse_endpoint_mac(const char *s, uint8_t mac[6], struct strata_err *e);

@@ -1,5 +1,6 @@
 /* cmd_endpoint.c - endpoints (a VM interface: VN, MAC, IPs, host): add, move, delete, list. */
 #include "cmd_common.h"
+#include "view.h"
 
 #include <string.h>
 
@@ -33,23 +34,37 @@ static int ep_parse_ips(const char *s, struct strata_ip *ips, size_t *n, struct 
     }
 }
 
-/* The endpoint as JSON (the keys `endpoint list` promises). */
+static const struct cli_col EP_COLS[] = {
+    {"VNI", "vni", CLI_COL_U64},   {"MAC", "mac", CLI_COL_STR},
+    {"IPS", "ips", CLI_COL_STRS},  {"HOST", "host", CLI_COL_STR},
+    {"VTEP", "vtep", CLI_COL_STR}, {"VERSION", "version", CLI_COL_U64}};
+
+/* An endpoint's cells for EP_COLS; its strings are kept in *b. */
+struct ep_bufs {
+    char mac[STRATA_MAC_STRLEN], vtep[48], ips[STRATA_MAX_IPS][48];
+    const char *ipp[STRATA_MAX_IPS];
+};
+
+static void ep_cells(const Strata__V1__Endpoint *ep, struct ep_bufs *b, struct cli_cell *c)
+{
+    size_t n = ep->n_ips < STRATA_MAX_IPS ? ep->n_ips : STRATA_MAX_IPS;
+    for (size_t i = 0; i < n; i++)
+        b->ipp[i] = cli_fmt_ip(&ep->ips[i], b->ips[i]);
+    c[0] = (struct cli_cell){.u = ep->vni};
+    c[1] = (struct cli_cell){.s = cli_fmt_mac(&ep->mac, b->mac)};
+    c[2] = (struct cli_cell){.strs = b->ipp, .n = n};
+    c[3] = (struct cli_cell){.s = ep->host};
+    c[4] = (struct cli_cell){.s = ep->vtep.len ? cli_fmt_ip(&ep->vtep, b->vtep) : NULL};
+    c[5] = (struct cli_cell){.u = ep->version};
+}
+
+/* The endpoint as JSON, with the keys `endpoint list` shows it with. */
 static void ep_json(struct cli_json *j, const char *key, const Strata__V1__Endpoint *ep)
 {
-    char mac[STRATA_MAC_STRLEN], vtep[48];
-    cli_json_obj_begin(j, key);
-    cli_json_u64(j, "vni", ep->vni);
-    cli_json_str(j, "mac", cli_fmt_mac(&ep->mac, mac));
-    cli_json_arr_begin(j, "ips");
-    for (size_t i = 0; i < ep->n_ips; i++) {
-        char ip[48];
-        cli_json_str(j, NULL, cli_fmt_ip(&ep->ips[i], ip));
-    }
-    cli_json_arr_end(j);
-    cli_json_str(j, "host", ep->host);
-    cli_json_str(j, "vtep", ep->vtep.len ? cli_fmt_ip(&ep->vtep, vtep) : NULL);
-    cli_json_u64(j, "version", ep->version);
-    cli_json_obj_end(j);
+    struct ep_bufs b;
+    struct cli_cell c[CLI_NCOLS(EP_COLS)];
+    ep_cells(ep, &b, c);
+    cli_view_json_obj(j, key, EP_COLS, CLI_NCOLS(EP_COLS), c);
 }
 
 /* Report a write that returns the endpoint (add, move). */
@@ -171,45 +186,23 @@ int cli_endpoint_delete(struct cli_ctx *ctx, const struct cli_args *a, struct st
 int cli_endpoint_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
 {
     strata_env *r;
-    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_ENDPOINT, a->vni, a->min_index, &r, e);
+    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_ENDPOINT, a->vni, a->min_index,
+                      a->linearizable, &r, e);
     if (rc != 0)
         return rc;
     const Strata__V1__ListReply *l = r->list_reply;
-    struct cli_json j;
-    struct cli_table *t = NULL;
-    if (ctx->json) {
-        cli_json_init(&j, ctx->out);
-        cli_json_obj_begin(&j, NULL);
-        cli_json_u64(&j, "applied_index", l->applied_index);
-        cli_json_arr_begin(&j, "endpoints");
-    } else {
-        static const char *const hdr[] = {"VNI", "MAC", "IPS", "HOST", "VTEP", "VERSION"};
-        t = cli_table_new(6, hdr);
-    }
+    struct cli_view v;
+    cli_view_begin(&v, ctx, EP_COLS, CLI_NCOLS(EP_COLS), "endpoints", l->applied_index);
     for (size_t i = 0; i < l->n_endpoints; i++) {
         const Strata__V1__Endpoint *ep = l->endpoints[i];
         if (a->vni != 0 && ep->vni != a->vni)
             continue;
-        if (ctx->json) {
-            ep_json(&j, NULL, ep);
-            continue;
-        }
-        char vni[24], mac[STRATA_MAC_STRLEN], ips[256], vtep[48], ver[24];
-        const char *row[] = {cmd_u64(ep->vni, vni),
-                             cli_fmt_mac(&ep->mac, mac),
-                             cli_fmt_ips(ep->ips, ep->n_ips, ips, sizeof(ips)),
-                             ep->host,
-                             cli_fmt_ip(&ep->vtep, vtep),
-                             cmd_u64(ep->version, ver)};
-        cli_table_row(t, row);
+        struct ep_bufs b;
+        struct cli_cell c[CLI_NCOLS(EP_COLS)];
+        ep_cells(ep, &b, c);
+        cli_view_row(&v, c);
     }
-    if (ctx->json) {
-        cli_json_arr_end(&j);
-        cmd_json_end(&j);
-    } else {
-        cli_table_print(t, ctx->out);
-        cli_table_free(t);
-    }
+    cli_view_end(&v);
     strata_msg_free(r);
     return 0;
 }

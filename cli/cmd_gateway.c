@@ -1,6 +1,7 @@
 /* cmd_gateway.c - L3 gateways (add, delete, list with liveness and the gateway addresses each
  * holds) and the inter-VN policy they enforce (set, delete, list). */
 #include "cmd_common.h"
+#include "view.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -163,7 +164,8 @@ out:
 int cli_gateway_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
 {
     strata_env *r;
-    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_GATEWAY, 0, a->min_index, &r, e);
+    int rc =
+        cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_GATEWAY, 0, a->min_index, a->linearizable, &r, e);
     if (rc != 0)
         return rc;
     const Strata__V1__ListReply *l = r->list_reply;
@@ -314,50 +316,33 @@ int cli_policy_set(struct cli_ctx *ctx, const struct cli_args *a, struct strata_
     return 0;
 }
 
+static const struct cli_col POLICY_COLS[] = {{"DOMAIN", "domain", CLI_COL_STR},
+                                             {"FROM", "from", CLI_COL_U64},
+                                             {"TO", "to", CLI_COL_U64},
+                                             {"VERDICT", "verdict", CLI_COL_STR},
+                                             {"VERSION", "version", CLI_COL_U64}};
+
 int cli_policy_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
 {
     strata_env *r;
-    int rc = cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_POLICY, 0, a->min_index, &r, e);
+    int rc =
+        cmd_list(ctx, STRATA__V1__OBJ_KIND__OBJ_POLICY, 0, a->min_index, a->linearizable, &r, e);
     if (rc != 0)
         return rc;
     const Strata__V1__ListReply *l = r->list_reply;
-    struct cli_json j;
-    struct cli_table *t = NULL;
-    if (ctx->json) {
-        cli_json_init(&j, ctx->out);
-        cli_json_obj_begin(&j, NULL);
-        cli_json_u64(&j, "applied_index", l->applied_index);
-        cli_json_arr_begin(&j, "policies");
-    } else {
-        static const char *const hdr[] = {"DOMAIN", "FROM", "TO", "VERDICT", "VERSION"};
-        t = cli_table_new(5, hdr);
-    }
+    struct cli_view v;
+    cli_view_begin(&v, ctx, POLICY_COLS, CLI_NCOLS(POLICY_COLS), "policies", l->applied_index);
     for (size_t i = 0; i < l->n_policies; i++) {
         const Strata__V1__Policy *p = l->policies[i];
         if (a->domain != NULL && strcmp(a->domain, p->domain) != 0)
             continue;
-        if (ctx->json) {
-            cli_json_obj_begin(&j, NULL);
-            cli_json_str(&j, "domain", p->domain);
-            cli_json_u64(&j, "from", p->from_vni);
-            cli_json_u64(&j, "to", p->to_vni);
-            cli_json_str(&j, "verdict", cli_verdict_name(p->verdict));
-            cli_json_u64(&j, "version", p->version);
-            cli_json_obj_end(&j);
-        } else {
-            char f[24], to[24], ver[24];
-            const char *row[] = {p->domain, cmd_u64(p->from_vni, f), cmd_u64(p->to_vni, to),
-                                 cli_verdict_name(p->verdict), cmd_u64(p->version, ver)};
-            cli_table_row(t, row);
-        }
+        cli_view_row(&v, (const struct cli_cell[]){{.s = p->domain},
+                                                   {.u = p->from_vni},
+                                                   {.u = p->to_vni},
+                                                   {.s = cli_verdict_name(p->verdict)},
+                                                   {.u = p->version}});
     }
-    if (ctx->json) {
-        cli_json_arr_end(&j);
-        cmd_json_end(&j);
-    } else {
-        cli_table_print(t, ctx->out);
-        cli_table_free(t);
-    }
+    cli_view_end(&v);
     strata_msg_free(r);
     return 0;
 }

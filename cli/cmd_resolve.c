@@ -98,6 +98,10 @@ int cli_resolve(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err
     int rc = resolve_parse(a, &k, e);
     if (rc != 0)
         return rc;
+    if (a->linearizable && a->via != NULL)
+        return strata_err_set(e, STRATA_EINVAL,
+                              "--linearizable reads go to the directory: a connectivity server "
+                              "(--via) answers from its cache");
     Strata__V1__ResolveQuery q = STRATA__V1__RESOLVE_QUERY__INIT;
     q.vni = a->vni;
     q.from_vni = a->from_vni;
@@ -113,6 +117,7 @@ int cli_resolve(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err
     rq.queries = qs;
     rq.n_queries = 1;
     rq.min_index = a->min_index;
+    rq.linearizable = a->linearizable;
     strata_env req = STRATA__V1__ENVELOPE__INIT;
     req.body_case = STRATA__V1__ENVELOPE__BODY_RESOLVE;
     req.resolve = &rq;

@@ -23,6 +23,13 @@
         "min-index", STRATA_FLAG_U64, CLI_ARG(min_index), "N",                                     \
             "read from a node that has applied at least index N (read-your-writes)", OPT, 0, 0     \
     }
+#define F_LINEARIZABLE                                                                             \
+    {                                                                                              \
+        "linearizable", STRATA_FLAG_BOOL, CLI_ARG(linearizable), NULL,                             \
+            "read the current truth: served after a read barrier through the leader (slower; "     \
+            "default: serializable, from the node asked)",                                         \
+            OPT, 0, 0                                                                              \
+    }
 
 const struct strata_flag cli_global_flags[] = {
     {"directory", STRATA_FLAG_STR, CLI_CTX(directory), "URL[,URL...]",
@@ -44,7 +51,17 @@ static const struct strata_flag f_cluster_add[] = {
     F_STR("api", api, "URL", OPT, "the member's client address (tcp://HOST:PORT)"),
     STRATA_FLAGS_END,
 };
-static const struct strata_flag f_list[] = {F_MIN_INDEX, STRATA_FLAGS_END};
+static const struct strata_flag f_cluster_backup[] = {
+    {"force", STRATA_FLAG_BOOL, CLI_ARG(force), NULL, "replace FILE if it exists", OPT, 0, 0},
+    {"local", STRATA_FLAG_BOOL, CLI_ARG(local), NULL,
+     "from the first node of --directory, leader or not (no quorum needed): its own applied "
+     "state, which may lack the last writes",
+     OPT, 0, 0},
+    {"chunk-bytes", STRATA_FLAG_U64, CLI_ARG(chunk_bytes), "N",
+     "state bytes per request (default: the leader's cap, 1 MiB)", OPT, 512, 1u << 20},
+    STRATA_FLAGS_END,
+};
+static const struct strata_flag f_list[] = {F_MIN_INDEX, F_LINEARIZABLE, STRATA_FLAGS_END};
 static const struct strata_flag f_vnet_create[] = {
     F_VNI("vni", vni, REQ, "VXLAN network identifier, 1..16777215"),
     F_STR("domain", domain, "NAME", REQ, "tenant that owns the VN"),
@@ -69,6 +86,7 @@ static const struct strata_flag f_subnet_delete[] = {
 static const struct strata_flag f_vni_list[] = {
     F_VNI("vni", vni, OPT, "only this VN"),
     F_MIN_INDEX,
+    F_LINEARIZABLE,
     STRATA_FLAGS_END,
 };
 static const struct strata_flag f_host_add[] = {
@@ -127,6 +145,7 @@ static const struct strata_flag f_policy_delete[] = {
 static const struct strata_flag f_policy_list[] = {
     F_STR("domain", domain, "NAME", OPT, "only this tenant's rules"),
     F_MIN_INDEX,
+    F_LINEARIZABLE,
     STRATA_FLAGS_END,
 };
 static const struct strata_flag f_resolve[] = {
@@ -136,6 +155,7 @@ static const struct strata_flag f_resolve[] = {
     F_VNI("from-vni", from_vni, OPT, "source VN for the policy verdict (default: --vni)"),
     F_STR("via", via, "URL", OPT, "ask this connectivity server instead of the directory"),
     F_MIN_INDEX,
+    F_LINEARIZABLE,
     STRATA_FLAGS_END,
 };
 static const struct strata_flag f_trace[] = {
@@ -188,6 +208,8 @@ const struct cli_cmd cli_cmds[] = {
     {"cluster", "remove", NULL, "ID", 1, 1, NULL, cli_cluster_remove, "remove a member"},
     {"cluster", "transfer", NULL, "ID", 1, 1, NULL, cli_cluster_transfer,
      "hand leadership to a member"},
+    {"cluster", "backup", f_cluster_backup, "FILE", 1, 1, NULL, cli_cluster_backup,
+     "write the leader's whole state to FILE (strata-dird --restore founds a cluster on it)"},
     {"domain", "create", NULL, "NAME", 1, 1, NULL, cli_domain_create, "create a tenant"},
     {"domain", "list", f_list, NULL, 0, 0, NULL, cli_domain_list, "list tenants"},
     {"domain", "delete", NULL, "NAME", 1, 1, NULL, cli_domain_delete,
@@ -225,7 +247,7 @@ const struct cli_cmd cli_cmds[] = {
     {"policy", "delete", f_policy_delete, NULL, 0, 0, NULL, cli_policy_delete,
      "delete a policy rule (traffic between the VNs is denied again)"},
     {"resolve", NULL, f_resolve, NULL, 0, 0,
-     "--vni N (--ip IP | --mac MAC) [--from-vni N] [--via URL] [--min-index N]", cli_resolve,
+     "--vni N (--ip IP | --mac MAC) [--from-vni N] [--via URL] [--min-index N] [--linearizable]", cli_resolve,
      "where an address lives: MAC, VTEP, version, verdict, tier, time taken"},
     {"trace", NULL, f_trace, NULL, 0, 0, NULL, cli_trace,
      "every hop and tier of one flow's resolution, as an agent sees it"},

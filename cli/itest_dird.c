@@ -172,6 +172,10 @@ static void test_endpoints_and_resolve(void **state)
        "\"endpoints\":[{\"vni\":100,\"mac\":\"02:00:00:00:01:05\",\"ips\":[\"10.1.0.5\"],"
        "\"host\":\"h1\",\"vtep\":\"192.168.50.1\",\"version\":");
     OK("endpoint list", "02:00:00:00:01:05", "02:00:00:00:02:05", "VTEP");
+    /* the same through the leader's read barrier (a single node: it leads) */
+    OK("--json endpoint list --vni 100 --linearizable", "\"mac\":\"02:00:00:00:01:05\"");
+    OK("--json resolve --vni 100 --ip 10.1.0.5 --linearizable", "\"host\":\"h1\"",
+       "\"tier\":\"directory\"");
     OK("--json resolve --vni 100 --ip 10.1.0.5",
        "{\"vni\":100,\"ip\":\"10.1.0.5\",\"mac\":\"02:00:00:00:01:05\",\"vtep\":\"192.168.50.1\","
        "\"host\":\"h1\",\"version\":",
@@ -250,6 +254,24 @@ static void test_cluster_status(void **state)
     OK("cluster status", "leader: 1", "ROLE", "leader");
 }
 
+/* cluster backup: what it prints; an existing FILE is one line on stderr naming --force */
+static void test_cluster_backup(void **state)
+{
+    (void)state;
+    char args[700];
+    snprintf(args, sizeof(args), "cluster backup %s/cli.backup", err_path);
+    OK(args, "backup written to ", "cli.backup: index ", " objects, ", " bytes (taken by leader 1");
+    struct h_out o = strata(args);
+    assert_int_not_equal(o.status, 0);
+    assert_string_equal(o.out, "");
+    assert_non_null(strstr(o.err, "exists"));
+    assert_non_null(strstr(o.err, "--force"));
+    assert_true(one_line(o.err));
+    h_out_free(&o);
+    snprintf(args, sizeof(args), "--json cluster backup --force --local %s/cli.backup", err_path);
+    OK(args, "\"index\":", "\"objects\":", "\"bytes\":", "\"local\":true", "\"node\":1");
+}
+
 /* --version on every program: "NAME VERSION (git DESCRIBE)", exit 0, whatever else is given;
  * a bad --log-level is refused naming the accepted values. */
 static void test_version_flags(void **state)
@@ -308,7 +330,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_admin_and_lists),     cmocka_unit_test(test_endpoints_and_resolve),
         cmocka_unit_test(test_gateways_and_policy), cmocka_unit_test(test_cluster_status),
-        cmocka_unit_test(test_version_flags),       cmocka_unit_test(test_version_command),
+        cmocka_unit_test(test_cluster_backup),      cmocka_unit_test(test_version_flags),
+        cmocka_unit_test(test_version_command),
     };
     int rc = cmocka_run_group_tests(tests, setup, NULL);
     h_cleanup();

@@ -262,6 +262,13 @@ void cs_resolve_handle(struct cs *cs, struct strata_req *req, const strata_env *
                          STRATA_MAX_BATCH, rq->n_queries);
         return;
     }
+    if (rq->linearizable) {
+        /* answers come from the cache, which lags the directory: saying yes would be a lie */
+        strata_req_error(req, STRATA_EINVAL,
+                         "a connectivity server answers from its cache: ask the directory for a "
+                         "linearizable read");
+        return;
+    }
     struct job *j = calloc(1, sizeof(*j) + rq->n_queries * sizeof(j->a[0]));
     if (j == NULL) {
         strata_req_error(req, STRATA_ENOMEM, "out of memory");

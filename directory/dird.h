@@ -22,16 +22,20 @@
 /* Identity set on requests a follower forwards to the leader: a node receiving one while not
  * leader answers ENOTLEADER instead of forwarding again (no forwarding loops). */
 #define DIRD_FWD_IDENTITY "dird-forward"
-#define DIRD_FEED_RING 65536        /* changes held in memory for the feed */
-#define DIRD_FEED_WAIT_MAX_MS 30000 /* longest long-poll */
-#define DIRD_READ_WAIT_MS 2000      /* longest wait for min_index */
-#define DIRD_FWD_TIMEOUT_MS 3000    /* a proxied request, including waiting for a leader */
-#define DIRD_MAX_PEERS 16           /* peers whose last contact a leader tracks */
-#define DIRD_EXIT_DISK 3            /* exit status after a failed log append (dird_disk.c) */
-#define DIRD_TICK_MS 20             /* housekeeping period (deadlines, member table) */
+#define DIRD_FEED_RING 65536         /* changes held in memory for the feed */
+#define DIRD_FEED_WAIT_MAX_MS 30000  /* longest long-poll */
+#define DIRD_READ_WAIT_MS 2000       /* longest wait for min_index */
+#define DIRD_FWD_TIMEOUT_MS 3000     /* a proxied request, including waiting for a leader */
+#define DIRD_MAX_PEERS 16            /* peers whose last contact a leader tracks */
+#define DIRD_EXIT_DISK 3             /* exit status after a failed log append (dird_disk.c) */
+#define DIRD_TICK_MS 20              /* housekeeping period (deadlines, member table) */
+#define DIRD_BACKUP_CHUNK (1u << 20) /* most state bytes one BackupReply carries */
+#define DIRD_BACKUP_HOLD_MS 60000    /* a taken backup is held this long after its last read */
 
 struct dird;
 struct fwd_req;
+struct dird_backup;
+struct dird_linread;
 
 struct dird_cfg {
     uint64_t id;
@@ -42,6 +46,7 @@ struct dird_cfg {
     const char *metrics;
     bool join;
     bool pre_vote;
+    const char *restore; /* --restore FILE: found a new cluster on a backup (dird_restore.c) */
     uint64_t election_ms, heartbeat_ms, snap_threshold, snap_trailing, snap_bytes, install_snap_ms;
     uint64_t busy_poll_us; /* strata_loop_set_busy_poll */
     /* --tls-*: with them, the API is tls+tcp:// and Raft runs over TLS between directory
@@ -218,8 +223,22 @@ struct dird {
     unsigned n_seen;
     uint64_t lead_since_ms; /* first tick as leader; 0 while not leading */
 
+    struct dird_backup *backup; /* the backup held or being taken (dird_backup.c) */
+    /* --restore: the backup's state made ready for this cluster, checked before anything was
+     * written, and the index it founds the log at (dird_restore.c); freed once written */
+    uint8_t *restore_state;
+    size_t restore_len;
+    uint64_t restore_index;
+
     /* parked reads and feed waiters */
     struct dird_parked *reads, *feeds;
+
+    /* linearizable reads waiting for a read barrier (dird_linread.c) */
+    struct dird_linread *lin_reads;
+    unsigned lin_unassigned;   /* of them, those no barrier was proposed for yet */
+    unsigned lin_barriers_out; /* barriers proposed, not called back */
+    uint64_t lin_seq;          /* the last barrier proposed */
+    bool lin_broken;           /* STRATA_TEST_BREAK_READ_BARRIER=1: the test-only defect */
 
     /* change feed ring */
     struct dird_feed_entry *ring;
@@ -234,7 +253,8 @@ struct dird {
     uint64_t m_applied, m_commit, m_term, m_is_leader, m_writes, m_write_errors, m_reads, m_batches,
         m_forwarded, m_fwd_batches, m_feed_waiters, m_read_waiters, m_endpoints, m_vnets, m_hosts,
         m_snapshots, m_snapshot_failures, m_restores, m_elections, m_disk_free, m_recv_trimmed,
-        m_log_bytes, m_denied, m_disk_need, m_gateways, m_gateways_live;
+        m_log_bytes, m_denied, m_disk_need, m_gateways, m_gateways_live, m_lin_reads,
+        m_lin_barriers;
     struct strata_histo h_append; /* raft log append to durable, every node (dird_disk.c) */
     struct strata_histo h_commit; /* leader: raft_apply of a batch to its apply callback */
     struct strata_histo h_write;  /* single writes a client sent here: arrival to reply */
@@ -322,10 +342,43 @@ int dird_forward_cmd(struct dird *d, const Strata__V1__Command *cmd,
                      void (*cb)(struct dird *d, int rc, void *arg), void *arg);
 void dird_forward_close(struct dird *d);
 
+/* dird_backup.c: BackupRequest. The first (index 0) is taken on the leader (a follower forwards
+ * it) and answered with its first piece; later ones read on from the node that holds it. */
+void dird_backup_handle(struct dird *d, struct strata_req *req, const strata_env *env);
+void dird_backup_tick(struct dird *d, uint64_t now_ms); /* drops one not read for a while */
+void dird_backup_free(struct dird *d);                  /* after raft closed */
+
+/* dird_restore.c: strata-dird --restore FILE */
+/* Read FILE and check all of it (format, checksum, a state the FSM restores) and keep its state
+ * made fit for this cluster in d: before anything is written anywhere. */
+int dird_restore_load(struct dird *d, struct strata_err *e);
+/* The data dir (locked) holds no Raft state: nothing but dird.lock and node.conf. */
+int dird_restore_check_empty(struct dird *d, struct strata_err *e);
+/* Found this node's log on the state: a Raft snapshot at the backup's index whose configuration
+ * is conf (this cluster's, --cluster), written through libraft's own storage before raft_start,
+ * which then loads it as after a restart. Every node started with the same FILE and --cluster
+ * gets the same log start. */
+int dird_restore_write(struct dird *d, const struct raft_configuration *conf, struct strata_err *e);
+
 /* dird_reads.c */
+/* A read: linearizable ones go to dird_linread_handle, the others to dird_reads_local. */
 void dird_reads_handle(struct dird *d, struct strata_req *req, const strata_env *env);
+/* Serve from this node's applied state, once it has applied the request's min_index (parked
+ * until then, for at most DIRD_READ_WAIT_MS). */
+void dird_reads_local(struct dird *d, struct strata_req *req, const strata_env *env);
 void dird_reads_poll(struct dird *d, uint64_t now_ms); /* serve what is ready or expired */
 void dird_reads_fail_all(struct dird *d);
+
+/* dird_linread.c: linearizable reads (read barrier at the leader, forwarding at a follower) */
+/* Read STRATA_TEST_BREAK_READ_BARRIER once; "1" serves linearizable reads from local state,
+ * without a barrier: a defect that tests and the fault harness plant on purpose (logged). */
+void dird_linread_init(struct dird *d);
+bool dird_read_is_linearizable(const strata_env *env);
+void dird_linread_handle(struct dird *d, struct strata_req *req, const strata_env *env);
+/* Propose one barrier for the reads that came since the last (each loop turn). */
+void dird_linread_flush(struct dird *d);
+void dird_linread_poll(struct dird *d, uint64_t now_ms); /* ETIMEDOUT after DIRD_READ_WAIT_MS */
+void dird_linread_fail_all(struct dird *d);
 
 /* dird_feed.c */
 int dird_feed_init(struct dird *d);

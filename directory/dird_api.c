@@ -82,6 +82,9 @@ void dird_api_handle(struct strata_req *req, const strata_env *env, void *arg)
     case STRATA__V1__ENVELOPE__BODY_FEED:
         dird_feed_handle(d, req, env);
         break;
+    case STRATA__V1__ENVELOPE__BODY_BACKUP:
+        dird_backup_handle(d, req, env);
+        break;
     case STRATA__V1__ENVELOPE__BODY_CLUSTER_STATUS:
     case STRATA__V1__ENVELOPE__BODY_CLUSTER_ADD:
     case STRATA__V1__ENVELOPE__BODY_CLUSTER_REMOVE:

@@ -28,6 +28,9 @@ static const struct dird_rule R_MEMBERSHIP = {"membership",
 static const struct dird_rule R_MEMBER_TABLE = {
     "member-table", STRATA_ROLE_DIRECTORY,
     "a member's addresses are recorded by that directory node only (operators use cluster add)"};
+static const struct dird_rule R_BACKUP = {
+    "backup", STRATA_ROLE_OPERATOR | STRATA_ROLE_DIRECTORY,
+    "a backup holds the whole directory: operators take it (directories forward it)"};
 static const struct dird_rule R_NONE = {"unknown", 0, "no rule allows this request"};
 
 static const struct dird_rule *rule_of_command(const Strata__V1__Command *cmd)
@@ -123,6 +126,9 @@ int dird_auth_request(const struct strata_peer *p, const strata_env *env, struct
     case STRATA__V1__ENVELOPE__BODY_CLUSTER_REMOVE:
     case STRATA__V1__ENVELOPE__BODY_CLUSTER_TRANSFER:
         r = &R_MEMBERSHIP;
+        break;
+    case STRATA__V1__ENVELOPE__BODY_BACKUP:
+        r = &R_BACKUP;
         break;
     default:
         break;

@@ -56,10 +56,13 @@ static void per_iteration(struct dird *d)
         return;
     uint64_t now = strata_now_ms();
     dird_write_flush(d);
+    dird_linread_flush(d);
     if (d->fwd_q != NULL)
         dird_forward_flush(d);
     if (d->reads != NULL)
         dird_reads_poll(d, now);
+    if (d->lin_reads != NULL)
+        dird_linread_poll(d, now);
     if (d->feeds != NULL)
         dird_feed_poll(d, now);
 }
@@ -84,9 +87,11 @@ static void on_tick(uv_timer_t *h)
     dird_peers_tick(d, now);
     dird_cluster_tick(d, now);
     dird_disk_tick(d, now);
+    dird_backup_tick(d, now);
     if (d->fwds != NULL)
         dird_forward_poll(d, now);
     dird_reads_poll(d, now);
+    dird_linread_poll(d, now);
     dird_feed_poll(d, now);
     d->m_endpoints = dir_fsm_count(d->fsm, STRATA__V1__OBJ_KIND__OBJ_ENDPOINT);
     d->m_vnets = dir_fsm_count(d->fsm, STRATA__V1__OBJ_KIND__OBJ_VNET);
@@ -155,6 +160,7 @@ static void on_signal(void *arg)
         d->srv = NULL;
     }
     dird_reads_fail_all(d);
+    dird_linread_fail_all(d);
     dird_feed_poll(d, strata_now_ms()); /* stopping: answers every waiter */
     dird_forward_close(d);
     /* A leader hands off first: the cluster elects at once instead of after a timeout. With no
@@ -189,6 +195,10 @@ static int metrics_setup(struct dird *d, struct strata_err *e)
         M("dird_writes_total", COUNTER, "writes queued on this node as leader", m_writes),
         M("dird_write_errors_total", COUNTER, "writes answered with an error", m_write_errors),
         M("dird_reads_total", COUNTER, "list/resolve/vn_info requests", m_reads),
+        M("dird_linearizable_reads_total", COUNTER,
+          "linearizable list/resolve requests (served after a read barrier or forwarded)",
+          m_lin_reads),
+        M("dird_read_barriers_total", COUNTER, "read barriers proposed as leader", m_lin_barriers),
         M("dird_denied_total", COUNTER,
           "requests refused because the caller's certificate does not allow them", m_denied),
         M("dird_write_batches_total", COUNTER, "raft entries (batches of writes) submitted",
@@ -279,6 +289,10 @@ static int check_cfg(struct dird_cfg *c, struct strata_err *e)
             (unsigned long long)c->heartbeat_ms, (unsigned long long)c->election_ms);
     if (c->join && c->cluster != NULL)
         return strata_err_set(e, STRATA_EINVAL, "--join and --cluster exclude each other");
+    if (c->join && c->restore != NULL)
+        return strata_err_set(e, STRATA_EINVAL,
+                              "--join and --restore exclude each other (a joining node gets "
+                              "the state from the leader)");
     if (!c->join) {
         struct raft_configuration conf;
         raft_configuration_init(&conf);
@@ -299,7 +313,8 @@ static int startup(struct dird *d, struct strata_err *e)
     struct dird_cfg *c = &d->cfg;
     bool owned;
     if (strata_mkdir_p(c->data_dir, 0750, e) != 0 || dird_datadir_lock(d, e) != 0 ||
-        dird_datadir_owner_check(d, &owned, e) != 0)
+        dird_datadir_owner_check(d, &owned, e) != 0 ||
+        (c->restore != NULL && dird_restore_check_empty(d, e) != 0))
         return e->code;
     if (strata_loop_new(d->uv, &d->loop, e) != 0 || metrics_setup(d, e) != 0)
         return e->code;
@@ -391,6 +406,10 @@ int main(int argc, char **argv)
         {"cluster", STRATA_FLAG_STR, &c->cluster, "ID=HOST:PORT,...",
          "founding members, bootstraps an empty data dir (ignored when it holds state)", false, 0,
          0},
+        {"restore", STRATA_FLAG_STR, &c->restore, "FILE",
+         "found a new cluster on a backup (strata cluster backup): an empty data dir, and the "
+         "same FILE and --cluster on every founding node",
+         false, 0, 0},
         {"join", STRATA_FLAG_BOOL, &c->join, NULL,
          "start empty and wait to be added with `strata cluster add`", false, 0, 0},
         {"metrics", STRATA_FLAG_STR, &c->metrics, "HOST:PORT",
@@ -465,8 +484,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "strata-dird: out of memory\n");
         return 1;
     }
+    /* the whole backup is checked before the data dir is even made */
+    if (c->restore != NULL && dird_restore_load(d, &e) != 0) {
+        LOG_ERROR("--restore refused: %s", e.msg);
+        fprintf(stderr, "strata-dird: --restore refused: %s\n", e.msg);
+        return 1;
+    }
     dir_fsm_set_change_hook(d->fsm, dird_feed_hook, d);
+    dird_linread_init(d);
     if (startup(d, &e) != 0) {
+        free(d->restore_state);
         LOG_ERROR("startup failed: %s", e.msg);
         fprintf(stderr, "strata-dird: %s\n", e.msg);
         return 1;
@@ -494,6 +521,7 @@ int main(int argc, char **argv)
     if (uv_loop_close(&uv) != 0)
         LOG_WARN("loop closed with handles still open");
     dird_feed_free(d);
+    dird_backup_free(d);
     dir_fsm_free(d->fsm);
     free(d->results);
     strata_arena_fini(&d->decode);

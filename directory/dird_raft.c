@@ -564,6 +564,18 @@ int dird_raft_start(struct dird *d, struct strata_err *e)
      * (dird_tls_transport.h); without, over the wrapped stock TCP transport as always. */
     struct raft_uv_transport *transport = &d->transport.outer;
     int rv;
+    /* Before the io below reads the data dir (its init loads the term): the restored log must
+     * be what it finds. */
+    if (d->restore_state != NULL) {
+        struct raft_configuration conf;
+        raft_configuration_init(&conf);
+        int rc = dird_cluster_parse(&d->cfg, &conf, e);
+        if (rc == 0)
+            rc = dird_restore_write(d, &conf, e);
+        raft_configuration_close(&conf);
+        if (rc != 0)
+            return rc;
+    }
     if (d->cfg.tls != NULL) {
         rv = dird_tls_transport_init(&d->tls_transport, d->uv, d->cfg.tls);
         transport = &d->tls_transport.raft;
@@ -604,7 +616,7 @@ int dird_raft_start(struct dird *d, struct strata_err *e)
         return strata_err_set(e, STRATA_EIO, "raft init: %s", raft_errmsg(&d->raft));
     d->raft.data = d;
 
-    if (!d->cfg.join) {
+    if (!d->cfg.join && d->cfg.restore == NULL) {
         struct raft_configuration conf;
         raft_configuration_init(&conf);
         if (dird_cluster_parse(&d->cfg, &conf, e) != 0) {

@@ -1,5 +1,6 @@
 /* dird_reads.c - list, resolve and vn_info served from this node's applied state; a request with
- * min_index beyond the applied index is parked until it is reached or a bounded wait passes. */
+ * min_index beyond the applied index is parked until it is reached or a bounded wait passes.
+ * Linearizable reads first pass a read barrier (dird_linread.c). */
 #include <stdlib.h>
 
 #include "dird.h"
@@ -106,6 +107,14 @@ static void serve(struct dird *d, struct strata_req *req, const strata_env *env,
 }
 
 void dird_reads_handle(struct dird *d, struct strata_req *req, const strata_env *env)
+{
+    if (dird_read_is_linearizable(env))
+        dird_linread_handle(d, req, env);
+    else
+        dird_reads_local(d, req, env);
+}
+
+void dird_reads_local(struct dird *d, struct strata_req *req, const strata_env *env)
 {
     uint64_t want = req_min_index(env);
     uint64_t arrival = strata_req_arrival_us(req);

@@ -1,5 +1,7 @@
-/* fsutil.c - directories made with their parents; new files written whole, never over old ones. */
+/* fsutil.c - directories made with their parents; files written whole, never over old ones unless
+ * asked (strata_file_replace). */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,14 +104,16 @@ static void fsutil_sync_parent(const char *path)
     }
 }
 
-int strata_file_create(const char *path, unsigned mode, const void *data, size_t len,
-                       struct strata_err *e)
+/* Both: the bytes to a temporary file beside path (0600 from the start), synced, then moved in;
+ * replacing an existing file only when `replace`. */
+static int fsutil_file_write(const char *path, unsigned mode, const void *data, size_t len,
+                             bool replace, struct strata_err *e)
 {
     char tmp[4096];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path) >= (int)sizeof(tmp))
         return strata_err_set(e, STRATA_EINVAL, "path too long: %.64s...", path);
     /* Checked first so that nothing is written for nothing; fsutil_move_new checks again. */
-    int rc = strata_file_absent(path, e);
+    int rc = replace ? 0 : strata_file_absent(path, e);
     if (rc != 0)
         return rc;
     int fd = mkostemp(tmp, O_CLOEXEC); /* O_CREAT | O_EXCL, mode 0600 */
@@ -123,7 +127,9 @@ int strata_file_create(const char *path, unsigned mode, const void *data, size_t
         rc = strata_err_set(e, STRATA_EIO, "fsync %s: %s", tmp, strerror(errno));
     if (close(fd) != 0 && rc == 0)
         rc = strata_err_set(e, STRATA_EIO, "close %s: %s", tmp, strerror(errno));
-    if (rc == 0)
+    if (rc == 0 && replace && rename(tmp, path) != 0)
+        rc = strata_err_set(e, STRATA_EIO, "replace %s: %s", path, strerror(errno));
+    else if (rc == 0 && !replace)
         rc = fsutil_move_new(tmp, path, e);
     if (rc != 0) {
         unlink(tmp);
@@ -131,4 +137,16 @@ int strata_file_create(const char *path, unsigned mode, const void *data, size_t
     }
     fsutil_sync_parent(path);
     return 0;
+}
+
+int strata_file_create(const char *path, unsigned mode, const void *data, size_t len,
+                       struct strata_err *e)
+{
+    return fsutil_file_write(path, mode, data, len, false, e);
+}
+
+int strata_file_replace(const char *path, unsigned mode, const void *data, size_t len,
+                        struct strata_err *e)
+{
+    return fsutil_file_write(path, mode, data, len, true, e);
 }

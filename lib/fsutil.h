@@ -21,5 +21,9 @@ int strata_file_absent(const char *path, struct strata_err *e);
  * atomic no-replace step, so after a crash `path` is either absent or whole. */
 int strata_file_create(const char *path, unsigned mode, const void *data, size_t len,
                        struct strata_err *e);
+/* The same, replacing whatever is at `path` (one atomic rename): after a crash `path` holds
+ * either its old content or all of the new. */
+int strata_file_replace(const char *path, unsigned mode, const void *data, size_t len,
+                        struct strata_err *e);
 
 #endif

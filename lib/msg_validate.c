@@ -539,6 +539,20 @@ static int v_cluster_status_reply(struct strata_err *e, const char *path,
     return 0;
 }
 
+static int v_backup_reply(struct strata_err *e, const char *path, const Strata__V1__BackupReply *r)
+{
+    char pbuf[PATH_MAX_LEN];
+    if (r->state_sha256.len != 0 && r->state_sha256.len != 32)
+        return strata_err_set(e, STRATA_EINVAL, "%s.state_sha256: %zu bytes, want 32", path,
+                              r->state_sha256.len);
+    if (r->offset > r->total_bytes || r->data.len > r->total_bytes - r->offset)
+        return strata_err_set(
+            e, STRATA_EINVAL, "%s.data: %zu bytes at offset %llu pass the state's end (%llu bytes)",
+            path, r->data.len, (unsigned long long)r->offset, (unsigned long long)r->total_bytes);
+    V_LIST(r->n_members, r->members, "members", STRATA_MAX_LIST, v_member);
+    return 0;
+}
+
 static int v_cluster_add(struct strata_err *e, const char *path, const Strata__V1__ClusterAdd *a)
 {
     TRY(v_id(e, path, "id", a->id));
@@ -697,6 +711,8 @@ static int v_body(struct strata_err *e, const strata_env *env)
         return v_id(e, path, "id", env->cluster_remove->id);
     case STRATA__V1__ENVELOPE__BODY_CLUSTER_TRANSFER:
         return v_id(e, path, "id", env->cluster_transfer->id);
+    case STRATA__V1__ENVELOPE__BODY_BACKUP_REPLY:
+        return v_backup_reply(e, path, env->backup_reply);
     case STRATA__V1__ENVELOPE__BODY_HOST_REGISTER:
         return v_host_register(e, path, env->host_register);
     case STRATA__V1__ENVELOPE__BODY_HOST_REGISTER_REPLY:
@@ -731,6 +747,7 @@ static int v_body(struct strata_err *e, const strata_env *env)
     case STRATA__V1__ENVELOPE__BODY_FEED:
     case STRATA__V1__ENVELOPE__BODY_CLUSTER_STATUS:
     case STRATA__V1__ENVELOPE__BODY_CLUSTER_REPLY:
+    case STRATA__V1__ENVELOPE__BODY_BACKUP:
     case STRATA__V1__ENVELOPE__BODY_CACHE_SHOW:
     case STRATA__V1__ENVELOPE__BODY_EMPTY:
         return 0;

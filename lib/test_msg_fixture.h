@@ -61,6 +61,9 @@ struct fx {
     Strata__V1__ClusterRemove cluster_remove;
     Strata__V1__ClusterTransfer cluster_transfer;
     Strata__V1__ClusterReply cluster_reply;
+    Strata__V1__BackupRequest backup;
+    Strata__V1__BackupReply backup_reply;
+    uint8_t backup_data[8], backup_sha[32];
     Strata__V1__HostRegister host_register;
     Strata__V1__HostRegisterReply host_register_reply;
     Strata__V1__PortRegister port_register;
@@ -269,6 +272,15 @@ static inline void fx_init(struct fx *f)
     f->cluster_transfer.id = 2;
     f->cluster_reply = (Strata__V1__ClusterReply)STRATA__V1__CLUSTER_REPLY__INIT;
     f->cluster_reply.index = 12;
+    f->backup = (Strata__V1__BackupRequest)STRATA__V1__BACKUP_REQUEST__INIT;
+    f->backup.index = 12;
+    f->backup.offset = 4;
+    f->backup_reply = (Strata__V1__BackupReply)STRATA__V1__BACKUP_REPLY__INIT;
+    f->backup_reply.index = 12;
+    f->backup_reply.total_bytes = 12;
+    f->backup_reply.offset = 4;
+    f->backup_reply.data = (ProtobufCBinaryData){8, f->backup_data};
+    f->backup_reply.state_sha256 = (ProtobufCBinaryData){32, f->backup_sha};
 
     f->host_register = (Strata__V1__HostRegister)STRATA__V1__HOST_REGISTER__INIT;
     f->host_register.host = "h1";
@@ -378,6 +390,8 @@ static inline bool fx_body(struct fx *f, strata_env *env, int bc)
         CASE(CLUSTER_REMOVE, cluster_remove)
         CASE(CLUSTER_TRANSFER, cluster_transfer)
         CASE(CLUSTER_REPLY, cluster_reply)
+        CASE(BACKUP, backup)
+        CASE(BACKUP_REPLY, backup_reply)
         CASE(HOST_REGISTER, host_register)
         CASE(HOST_REGISTER_REPLY, host_register_reply)
         CASE(PORT_REGISTER, port_register)

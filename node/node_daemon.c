@@ -124,17 +124,44 @@ int node_daemon_reconcile(struct node_daemon *d, struct strata_err *e)
     return first;
 }
 
+/* A full resync (dump + re-resolve of everything held) costs the loop milliseconds per thousand
+ * entries: under a storm that overflows the socket on every read, one per gap is enough. */
+#define NODE_DAEMON_RESYNC_GAP_MS 1000
+
+static void daemon_resync_timer(uv_timer_t *t)
+{
+    struct node_domain *dom = t->data;
+    dom->resync_pending = false;
+    dom->last_resync_ms = strata_now_ms();
+    /* Once per burst, not once per ENOBUFS: a storm must not also flood the log. */
+    LOG_WARN("miss notifications lost (domain %u, %llu overruns): full resync", dom->id,
+             (unsigned long long)dom->burst_overruns);
+    dom->burst_overruns = 0;
+    struct strata_err e;
+    if (daemon_reconcile_one(dom->d, dom, &e) != 0)
+        LOG_WARN("resync: %s", e.msg);
+}
+
+static void daemon_overrun(struct node_domain *dom)
+{
+    dom->core.c.overruns++;
+    dom->burst_overruns++;
+    if (dom->resync_pending || !dom->polling)
+        return;
+    uint64_t now = strata_now_ms(), next = dom->last_resync_ms + NODE_DAEMON_RESYNC_GAP_MS;
+    dom->resync_pending = true;
+    /* Not from inside the read: the misses read with the overrun are handled first. */
+    uv_timer_start(&dom->resync_timer, daemon_resync_timer,
+                   dom->last_resync_ms != 0 && next > now ? next - now : 0, 0);
+}
+
 static void daemon_on_miss(void *arg, const struct node_dp_miss *m, bool overrun)
 {
     struct node_domain *dom = arg;
     struct node *core = &dom->core;
     if (overrun) {
         /* Notifications were lost: re-dump the datapath and re-resolve everything held. */
-        core->c.overruns++;
-        LOG_WARN("miss notifications lost (domain %u): full resync", dom->id);
-        struct strata_err e;
-        if (daemon_reconcile_one(dom->d, dom, &e) != 0)
-            LOG_WARN("resync: %s", e.msg);
+        daemon_overrun(dom);
         return;
     }
     struct node_vn *vn = node_vn_find(core, m->vni);
@@ -154,8 +181,15 @@ static void daemon_miss_readable(uv_poll_t *h, int status, int events)
     struct node_domain *dom = h->data;
     struct node *core = &dom->core;
     struct strata_err e;
-    if (status < 0)
-        return;
+    if (status < 0) {
+        /* The kernel reports ENOBUFS on a netlink socket as a socket error (POLLERR), and libuv
+         * answers POLLERR by stopping the poll: without a restart the agent would never read
+         * a miss again. The read below returns the error (clearing it) and counts the
+         * overrun. */
+        if (!dom->polling)
+            return;
+        uv_poll_start(h, UV_READABLE, daemon_miss_readable);
+    }
     if (core->dp.ops->miss_read(core->dp.ctx, daemon_on_miss, dom, &e) != 0)
         LOG_WARN("miss subscription: %s", e.msg);
 }
@@ -175,6 +209,7 @@ static void daemon_on_signal(void *arg)
             continue;
         uv_poll_stop(&dom->miss_poll);
         uv_close((uv_handle_t *)&dom->miss_poll, NULL);
+        uv_close((uv_handle_t *)&dom->resync_timer, NULL);
         dom->polling = false;
     }
     node_csd_close(d->csd);
@@ -195,6 +230,8 @@ static int daemon_poll(struct node_daemon *d, struct node_domain *dom, struct st
     if (fd < 0 || uv_poll_init(&d->uv, &dom->miss_poll, fd) != 0)
         return strata_err_set(e, STRATA_EIO, "cannot poll the miss subscription");
     dom->miss_poll.data = dom;
+    uv_timer_init(&d->uv, &dom->resync_timer);
+    dom->resync_timer.data = dom;
     dom->polling = true;
     uv_poll_start(&dom->miss_poll, UV_READABLE, daemon_miss_readable);
     return 0;

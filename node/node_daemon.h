@@ -26,6 +26,11 @@ struct node_domain {
     void (*dp_free)(void *dp_ctx); /* called at node_daemon_fini; NULL: the caller frees */
     uv_poll_t miss_poll;
     bool polling;
+    /* ENOBUFS: one resync (and one log line) per burst of overruns, at most one per
+     * NODE_DAEMON_RESYNC_GAP_MS; the timer lives while polling does. */
+    uv_timer_t resync_timer;
+    bool resync_pending;
+    uint64_t burst_overruns, last_resync_ms;
     struct node_daemon *d;
     unsigned id; /* 0, 1, ...: the order of node_daemon_add_domain */
 };

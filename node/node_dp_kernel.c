@@ -19,6 +19,18 @@
 
 #define KERNEL_RCVBUF (8 << 20) /* misses come in bursts: a small buffer means ENOBUFS */
 
+/* The subscription's buffer: KERNEL_RCVBUF, or (test-only, tests/system/test_agent_faults.c)
+ * STRATA_TEST_NL_RCVBUF bytes, small enough to overflow on purpose. */
+static int kernel_rcvbuf(void)
+{
+    const char *s = getenv("STRATA_TEST_NL_RCVBUF");
+    long v = s != NULL ? strtol(s, NULL, 10) : 0;
+    if (v <= 0 || v > KERNEL_RCVBUF)
+        return KERNEL_RCVBUF;
+    LOG_WARN("STRATA_TEST_NL_RCVBUF: miss subscription buffer %ld bytes (test only)", v);
+    return (int)v;
+}
+
 static const uint8_t kernel_zero[6];
 
 struct kernel_vn *kernel_vn_find(struct node_dp_kernel *k, uint32_t vni)
@@ -518,7 +530,7 @@ static int kernel_open_sockets(struct node_dp_kernel *k, struct strata_err *e)
 {
     int rc = strata_nl_open(0, 0, &k->req, e);
     if (rc == 0)
-        rc = strata_nl_open(1u << (RTNLGRP_NEIGH - 1), KERNEL_RCVBUF, &k->sub, e);
+        rc = strata_nl_open(1u << (RTNLGRP_NEIGH - 1), kernel_rcvbuf(), &k->sub, e);
     if (rc == 0 && (k->announce_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0)) < 0)
         rc = strata_err_set(e, STRATA_EIO, "packet socket: %s", strerror(errno));
     return rc;

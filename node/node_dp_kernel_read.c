@@ -242,6 +242,10 @@ bool kernel_describe_ip(void *ctx, uint32_t vni, const struct strata_ip *ip, cha
 
 /* ---- misses */
 
+/* Datagrams read per readable event: under a miss storm the loop still serves the control
+ * socket and the csd client between reads (the poll is level-triggered: the rest waits). */
+#define KERNEL_MISS_READ_MAX 256
+
 int kernel_miss_fd(void *ctx)
 {
     struct node_dp_kernel *k = ctx;
@@ -286,7 +290,7 @@ int kernel_miss_read(void *ctx, node_dp_miss_cb cb, void *arg, struct strata_err
     struct node_dp_kernel *k = ctx;
     struct kernel_miss_ctx m = {k, cb, arg};
     bool overrun = false;
-    int rc = strata_nl_recv(k->sub, kernel_miss_cb, &m, &overrun, e);
+    int rc = strata_nl_recv_max(k->sub, KERNEL_MISS_READ_MAX, kernel_miss_cb, &m, &overrun, e);
     if (overrun)
         cb(arg, NULL, true);
     return rc;

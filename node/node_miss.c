@@ -18,15 +18,17 @@ static bool node_miss_holds_fdb(const struct node *a, const struct node_entry *e
     return ent->installed && ent->state == NODE_POSITIVE && !node_miss_is_self(a, &ent->vtep);
 }
 
+/* force: the kernel may lack the entry (a miss, or a resync's dump, said so): write it even
+ * when another key already holds it with this VTEP. */
 static void node_miss_fdb_ref(struct node *a, uint32_t vni, const uint8_t mac[6],
-                              const struct strata_ip *vtep)
+                              const struct strata_ip *vtep, bool force)
 {
     struct node_key k = {.vni = vni, .kind = NODE_KEY_FDB};
     memcpy(k.mac, mac, 6);
     struct node_entry *f = node_table_get(a, &k);
     if (f == NULL)
         return;
-    if (f->refs == 0 || !strata_ip_equal(&f->vtep, vtep)) {
+    if (force || f->refs == 0 || !strata_ip_equal(&f->vtep, vtep)) {
         struct strata_err e;
         if (a->dp.ops->fdb_set(a->dp.ctx, vni, mac, vtep, &e) != 0) {
             a->c.install_errors++;
@@ -85,6 +87,7 @@ void node_entry_set(struct node *a, struct node_entry *ent, const struct node_an
         return;
     }
     bool had_fdb = node_miss_holds_fdb(a, ent);
+    bool force = ent->force;
     uint8_t old_mac[6];
     memcpy(old_mac, ent->mac, 6);
 
@@ -105,7 +108,7 @@ void node_entry_set(struct node *a, struct node_entry *ent, const struct node_an
      * the entry in place instead of deleting and re-adding it. */
     ent->installed = true;
     if (!node_miss_is_self(a, &ent->vtep))
-        node_miss_fdb_ref(a, ent->key.vni, ent->mac, &ent->vtep);
+        node_miss_fdb_ref(a, ent->key.vni, ent->mac, &ent->vtep, force);
     if (had_fdb)
         node_miss_fdb_unref(a, ent->key.vni, old_mac);
     a->c.installs++;
@@ -152,6 +155,10 @@ void node_miss_handle(struct node *a, const struct node_key *key, uint64_t miss_
     struct node_entry *ent = node_table_find(a, key);
     if (ent != NULL && ent->inflight) {
         ent->force = true;
+        /* A resolve that a resync (not a miss) started now answers a miss too: its install is
+         * that miss's (latency, on_install). */
+        if (ent->miss_us == 0)
+            ent->miss_us = miss_us;
         a->c.coalesced++;
         return;
     }

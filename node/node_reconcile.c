@@ -59,6 +59,50 @@ static void node_reconcile_adopt(struct node *a, const struct node_key *k, const
     }
 }
 
+/* Held entries the agent believes installed: suspect until the dump shows them (a resync after
+ * ENOBUFS must repair what the kernel lost meanwhile, not trust its own memory). */
+static void node_reconcile_suspect(struct node_entry *ent, void *arg)
+{
+    (void)arg;
+    if (ent->installed && !ent->inflight && ent->key.kind != NODE_KEY_FDB &&
+        ent->state == NODE_POSITIVE)
+        ent->force = true;
+}
+
+static void node_reconcile_seen(struct node *a, const struct node_key *k, const uint8_t mac[6],
+                                const struct strata_ip *vtep)
+{
+    struct node_entry *ent = node_table_find(a, k);
+    if (ent == NULL || ent->inflight || !ent->installed || memcmp(ent->mac, mac, 6) != 0)
+        return;
+    if (vtep != NULL && !strata_ip_equal(&ent->vtep, vtep))
+        return;
+    ent->force = false;
+}
+
+/* Which held entries the kernel still has: those it lacks are reinstalled by their answer even
+ * when the value did not change (node_entry_set's force). */
+static void node_reconcile_check_held(struct node *a, const struct node_dp_dump *d)
+{
+    node_table_each(a, node_reconcile_suspect, NULL);
+    for (size_t i = 0; i < d->n_neigh; i++) {
+        struct node_key k;
+        node_key_ip(&k, d->neigh[i].vni, &d->neigh[i].ip);
+        const struct node_dp_fdb *f = node_reconcile_fdb(d, d->neigh[i].vni, d->neigh[i].mac);
+        struct node_entry *ent = node_table_find(a, &k);
+        /* A remote endpoint needs its FDB entry too; a local one has none. */
+        if (ent != NULL && ent->vtep.family != 0 && !strata_ip_equal(&ent->vtep, &a->self_vtep) &&
+            f == NULL)
+            continue;
+        node_reconcile_seen(a, &k, d->neigh[i].mac, NULL);
+    }
+    for (size_t i = 0; i < d->n_fdb; i++) {
+        struct node_key k;
+        node_key_mac(&k, d->fdb[i].vni, d->fdb[i].mac);
+        node_reconcile_seen(a, &k, d->fdb[i].mac, &d->fdb[i].vtep);
+    }
+}
+
 int node_reconcile(struct node *a, const uint32_t *keep_vnis, size_t n, struct strata_err *e)
 {
     struct node_dp_dump d = {0};
@@ -75,6 +119,7 @@ int node_reconcile(struct node *a, const uint32_t *keep_vnis, size_t n, struct s
             LOG_WARN("reconcile: vni=%u: %s", d.vnis[i], e2.msg);
         node_drop_vn(a, d.vnis[i]);
     }
+    node_reconcile_check_held(a, &d);
     size_t adopted = 0;
     for (size_t i = 0; i < d.n_neigh; i++) {
         const struct node_dp_neigh *ne = &d.neigh[i];

@@ -356,6 +356,53 @@ static void test_reconcile(void **state)
     assert_int_equal(f->a.c.kept, 1);
 }
 
+/* A resync (ENOBUFS) while the kernel lost some held entries: the reconcile's dump shows what is
+ * missing, and the answers reinstall it even though the values did not change; what is still
+ * there is not rewritten. */
+static void test_resync_repairs_lost_entries(void **state)
+{
+    struct fx *f = *state;
+    install3(f);
+    struct strata_ip ip1 = IP("10.1.0.1"), ip2 = IP("10.1.0.2"), v;
+    struct strata_err e;
+    /* The kernel loses 10.1.0.1's neighbour entry and 10.1.0.2's FDB entry. */
+    assert_int_equal(f->a.dp.ops->neigh_del(f->m, 100, &ip1, &e), 0);
+    assert_int_equal(f->a.dp.ops->fdb_del(f->m, 100, MAC2, &e), 0);
+    f->r.n = 0;
+    uint32_t keep[] = {100};
+    assert_int_equal(node_reconcile(&f->a, keep, 1, NULL), 0);
+    assert_int_equal(f->r.n, 3);
+    struct node_answer a1 = ans_pos(MAC1, "192.0.2.2", 10), a2 = ans_pos(MAC2, "192.0.2.3", 11),
+                       a3 = ans_pos(MAC3, "192.0.2.1", 12);
+    answer_ip(f, "10.1.0.1", &a1);
+    answer_ip(f, "10.1.0.2", &a2);
+    uint64_t w0 = node_dp_mem_writes(f->m);
+    answer_ip(f, "10.1.0.3", &a3); /* intact: left alone */
+    assert_int_equal(node_dp_mem_writes(f->m), w0);
+    assert_true(node_dp_mem_neigh(f->m, 100, &ip1, NULL));
+    assert_true(node_dp_mem_fdb(f->m, 100, MAC2, &v));
+    assert_true(strata_ip_equal(&v, &a2.vtep));
+    assert_true(node_dp_mem_neigh(f->m, 100, &ip2, NULL));
+    assert_int_equal(f->a.c.kept, 1);
+}
+
+/* A miss that arrives while a resync's resolve of the same key is in flight is answered by it
+ * as a miss (on_install), with no second resolve. */
+static void test_miss_joins_resync_resolve(void **state)
+{
+    struct fx *f = *state;
+    install3(f);
+    size_t seen = f->installs_seen;
+    f->r.n = 0;
+    node_resync(&f->a);
+    assert_int_equal(f->r.n, 3);
+    miss_ip(f, "10.1.0.1");
+    assert_int_equal(f->r.n, 3); /* coalesced */
+    struct node_answer a1 = ans_pos(MAC1, "192.0.2.2", 10);
+    answer_ip(f, "10.1.0.1", &a1);
+    assert_int_equal(f->installs_seen, seen + 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +414,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flood, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resync_repairs_lost_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_miss_joins_resync_resolve, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -419,9 +419,15 @@ void agent_port_attach(struct agentd *d, struct strata_req *req, const Strata__V
     struct agent_port *old = port_find(d, p.ifname);
     if (old != NULL) {
         if (old->vni != p.vni || memcmp(old->mac, p.mac, 6) != 0 ||
-            !strata_ip_equal(&old->ip, &p.ip)) {
-            strata_req_error(req, STRATA_EEXIST, "%s is already attached (vni %u)", p.ifname,
-                             old->vni);
+            !strata_ip_equal(&old->ip, &p.ip) || old->plen != p.plen) {
+            /* Changing a port is a detach and an attach: answering "attached" here left the
+             * old address in place (issue 24). */
+            char m[STRATA_MAC_STRLEN], ip[STRATA_IP_STRLEN];
+            strata_req_error(req, STRATA_EEXIST,
+                             "%s is already attached as %s %s/%u in VN %u: detach it first to "
+                             "change it",
+                             p.ifname, strata_mac_format(old->mac, m),
+                             strata_ip_format(&old->ip, ip), old->plen, old->vni);
             return;
         }
         /* The same port again: plug it again all the same. After a reboot the ports file

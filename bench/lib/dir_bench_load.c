@@ -119,8 +119,10 @@ struct read_msg {
     strata_env env;
 };
 
-/* Picks the key: STRATA_ENOTFOUND when nothing has been written yet. */
-static int read_msg_init(struct dir_bench_client *c, struct read_msg *m, struct strata_err *e)
+/* Picks the key: STRATA_ENOTFOUND when nothing has been written yet. linearizable: through the
+ * leader's read barrier (docs/directory.md, Reads). */
+static int read_msg_init(struct dir_bench_client *c, struct read_msg *m, bool linearizable,
+                         struct strata_err *e)
 {
     uint64_t n;
     if (!keys_pick(c, &n))
@@ -135,6 +137,7 @@ static int read_msg_init(struct dir_bench_client *c, struct read_msg *m, struct 
     m->rr = (Strata__V1__ResolveRequest)STRATA__V1__RESOLVE_REQUEST__INIT;
     m->rr.n_queries = 1;
     m->rr.queries = &m->qp;
+    m->rr.linearizable = linearizable;
     m->env = (strata_env)STRATA__V1__ENVELOPE__INIT;
     m->env.body_case = STRATA__V1__ENVELOPE__BODY_RESOLVE;
     m->env.resolve = &m->rr;
@@ -210,11 +213,11 @@ int dir_bench_op_strata_write(void *ctx, struct strata_err *e)
     return rc;
 }
 
-int dir_bench_op_strata_read(void *ctx, struct strata_err *e)
+static int op_strata_read(void *ctx, bool linearizable, struct strata_err *e)
 {
     struct dir_bench_client *c = ctx;
     struct read_msg m;
-    int rc = read_msg_init(c, &m, e);
+    int rc = read_msg_init(c, &m, linearizable, e);
     if (rc)
         return rc;
     strata_env *reply = NULL;
@@ -224,6 +227,16 @@ int dir_bench_op_strata_read(void *ctx, struct strata_err *e)
         rc = read_check(c, reply, e);
     strata_msg_free(reply);
     return rc;
+}
+
+int dir_bench_op_strata_read(void *ctx, struct strata_err *e)
+{
+    return op_strata_read(ctx, false, e);
+}
+
+int dir_bench_op_strata_linread(void *ctx, struct strata_err *e)
+{
+    return op_strata_read(ctx, true, e);
 }
 
 int dir_bench_op_etcd_put(void *ctx, struct strata_err *e)
@@ -307,12 +320,23 @@ static int aop_write_reply(void *ctx, const uint8_t *in, size_t len, size_t *use
     return rc;
 }
 
-static int aop_read_request(void *ctx, const uint8_t **req, size_t *len, struct strata_err *e)
+static int read_request(void *ctx, bool linearizable, const uint8_t **req, size_t *len,
+                        struct strata_err *e)
 {
     struct dir_bench_client *c = ctx;
     struct read_msg m;
-    int rc = read_msg_init(c, &m, e);
+    int rc = read_msg_init(c, &m, linearizable, e);
     return rc ? rc : aop_sp_frame(c, &m.env, req, len, e);
+}
+
+static int aop_read_request(void *ctx, const uint8_t **req, size_t *len, struct strata_err *e)
+{
+    return read_request(ctx, false, req, len, e);
+}
+
+static int aop_linread_request(void *ctx, const uint8_t **req, size_t *len, struct strata_err *e)
+{
+    return read_request(ctx, true, req, len, e);
 }
 
 static int aop_read_reply(void *ctx, const uint8_t *in, size_t len, size_t *used,
@@ -404,6 +428,8 @@ const struct dir_bench_aop dir_bench_aop_strata_write = {aop_sp_fd, aop_sp_tls, 
                                                          aop_write_reply};
 const struct dir_bench_aop dir_bench_aop_strata_read = {aop_sp_fd, aop_sp_tls, aop_read_request,
                                                         aop_read_reply};
+const struct dir_bench_aop dir_bench_aop_strata_linread = {aop_sp_fd, aop_sp_tls,
+                                                           aop_linread_request, aop_read_reply};
 const struct dir_bench_aop dir_bench_aop_etcd_put = {aop_http_fd, NULL, aop_put_request,
                                                      aop_put_reply};
 const struct dir_bench_aop dir_bench_aop_etcd_get = {aop_http_fd, NULL, aop_get_request,

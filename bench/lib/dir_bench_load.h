@@ -52,12 +52,13 @@ struct dir_bench_client {
 /* dir_bench_op_fn implementations (ctx is a struct dir_bench_client). */
 int dir_bench_op_strata_write(void *ctx, struct strata_err *e);
 int dir_bench_op_strata_read(void *ctx, struct strata_err *e);
+int dir_bench_op_strata_linread(void *ctx, struct strata_err *e); /* a linearizable resolve */
 int dir_bench_op_etcd_put(void *ctx, struct strata_err *e);
 int dir_bench_op_etcd_get(void *ctx, struct strata_err *e);
 
 /* The same four, split for the event-driven driver (dir_bench_events.h). */
 extern const struct dir_bench_aop dir_bench_aop_strata_write, dir_bench_aop_strata_read,
-    dir_bench_aop_etcd_put, dir_bench_aop_etcd_get;
+    dir_bench_aop_strata_linread, dir_bench_aop_etcd_put, dir_bench_aop_etcd_get;
 
 /* Build the endpoint_add command for endpoint n in caller storage (for the failover probe). */
 struct dir_bench_ep_cmd {

@@ -179,6 +179,14 @@ void dir_bench_report(FILE *out, const struct dir_bench_summary *s, double total
                         r->sraft.writes_per_entry);
             fputc(',', out);
             json_result(out, "reads", "read", &r->sr);
+            fputs(",\"linearizable\":", out);
+            if (r->lin_ok) {
+                fputc('{', out);
+                json_result(out, "reads", "read", &r->slr);
+                fputc('}', out);
+            } else {
+                fputs("null", out);
+            }
             fputc('}', out);
         } else {
             fputs("null", out);

@@ -25,6 +25,8 @@ struct dir_bench_run {
     unsigned clients;
     bool strata_ok, etcd_ok;
     struct dir_bench_result sw, sr;    /* Strata writes, reads */
+    bool lin_ok;                       /* the linearizable read phase ran */
+    struct dir_bench_result slr;       /* Strata linearizable reads (read barrier) */
     struct dir_bench_raft_phase sraft; /* the Strata nodes' own view of the write phase */
     struct dir_bench_result ep, eg;    /* etcd puts, gets */
     bool tls_ok;                       /* the TLS cluster's phases (--tls) ran */

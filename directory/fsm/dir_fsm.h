@@ -62,6 +62,12 @@ void dir_snap_end(struct dir_snap *s);
 /* Replace the whole state with a snapshot's. On error the state is unchanged. No change hook
  * calls: a consumer of the feed learns of a restore through the feed's gap. */
 int dir_fsm_restore(struct dir_fsm *f, const uint8_t *buf, size_t len, struct strata_err *e);
+/* A snapshot (buf) made fit to found a new cluster with (strata-dird --restore): its member table
+ * dropped (the old nodes' addresses; the new ones record theirs) and its applied index set to
+ * `index`, which may not be below it. The result (*out, malloc'd) is checked by restoring it
+ * into a scratch FSM; *objects (may be NULL) is then dir_fsm_objects of that state. Pure. */
+int dir_fsm_snapshot_rebase(const uint8_t *buf, size_t len, uint64_t index, uint8_t **out,
+                            size_t *out_len, size_t *objects, struct strata_err *e);
 /* A canonical text dump (sorted, one object a line) for comparing two states. malloc'd. */
 char *dir_fsm_dump(const struct dir_fsm *f);
 
@@ -100,5 +106,8 @@ void dir_fsm_vn_info_release(Strata__V1__VnInfoReply *out);
 size_t dir_fsm_count(const struct dir_fsm *f, Strata__V1__ObjKind kind);
 /* Gateways a connectivity server declared live (gateway_live); walks them: metrics only. */
 size_t dir_fsm_gateways_live(const struct dir_fsm *f);
+/* Domains, VNs, subnets, hosts, gateways, endpoints and policies together (members and the
+ * dedup table are not objects an operator made): what a backup reports. */
+size_t dir_fsm_objects(const struct dir_fsm *f);
 
 #endif

@@ -223,3 +223,11 @@ size_t dir_fsm_gateways_live(const struct dir_fsm *f)
         n += h->gw->live ? 1 : 0;
     return n;
 }
+
+size_t dir_fsm_objects(const struct dir_fsm *f)
+{
+    size_t n = 0;
+    for (int k = STRATA__V1__OBJ_KIND__OBJ_DOMAIN; k <= STRATA__V1__OBJ_KIND__OBJ_POLICY; k++)
+        n += dir_fsm_count(f, (Strata__V1__ObjKind)k);
+    return n;
+}

@@ -295,3 +295,55 @@ int dir_fsm_restore(struct dir_fsm *f, const uint8_t *buf, size_t len, struct st
     free(n);
     return 0;
 }
+
+/* ------------------------------------------------------------------ restore into a new cluster */
+
+int dir_fsm_snapshot_rebase(const uint8_t *buf, size_t len, uint64_t index, uint8_t **out,
+                            size_t *out_len, size_t *objects, struct strata_err *e)
+{
+    Strata__V1__DirSnapshot *s = strata__v1__dir_snapshot__unpack(NULL, len, buf);
+    if (!s)
+        return strata_err_set(e, STRATA_EPROTO, "snapshot: undecodable (%zu bytes)", len);
+    strata_msg_strip_unknown(&s->base, NULL);
+    int rc = 0;
+    if (s->magic != DIR_SNAPSHOT_MAGIC)
+        rc = strata_err_set(e, STRATA_EPROTO, "snapshot: truncated or not a directory snapshot");
+    else if (index < s->applied_index)
+        rc = strata_err_set(e, STRATA_EINVAL,
+                            "snapshot: index %" PRIu64 " is below its applied index %" PRIu64,
+                            index, s->applied_index);
+    if (rc) {
+        strata__v1__dir_snapshot__free_unpacked(s, NULL);
+        return rc;
+    }
+    /* The old members' addresses name nodes of another cluster: the new nodes record their own
+     * once they run. Taken out for the packing only, so that free_unpacked still frees them. */
+    Strata__V1__Member **members = s->members;
+    size_t n_members = s->n_members;
+    s->members = NULL;
+    s->n_members = 0;
+    s->applied_index = index;
+    size_t n = strata__v1__dir_snapshot__get_packed_size(s);
+    uint8_t *o = malloc(n ? n : 1);
+    if (o)
+        strata__v1__dir_snapshot__pack(s, o);
+    s->members = members;
+    s->n_members = n_members;
+    strata__v1__dir_snapshot__free_unpacked(s, NULL);
+    if (!o)
+        return strata_err_set(e, STRATA_ENOMEM, "snapshot: cannot allocate %zu bytes", n);
+    /* What the new cluster's nodes will load at start: refused here, it is refused before any of
+     * them writes a thing. */
+    struct dir_fsm *chk = dir_fsm_new();
+    rc = dir_fsm_restore(chk, o, n, e);
+    if (rc == 0 && objects)
+        *objects = dir_fsm_objects(chk);
+    dir_fsm_free(chk);
+    if (rc) {
+        free(o);
+        return rc;
+    }
+    *out = o;
+    *out_len = n;
+    return 0;
+}

@@ -401,12 +401,81 @@ static void test_random(void **state)
     t_free(u);
 }
 
+/* The dump of t as a new cluster restored at `index` holds it: the applied line changed, the
+ * member lines gone, everything else the same. */
+static char *dump_rebased(const struct t_fsm *t, uint64_t index)
+{
+    char *d = dir_fsm_dump(t->f), *out = calloc(1, strlen(d) + 32), *o = out;
+    o += sprintf(o, "applied %llu\n", (unsigned long long)index);
+    for (char *line = strchr(d, '\n') + 1, *eol; *line; line = eol + 1) {
+        eol = strchr(line, '\n');
+        if (strncmp(line, "member ", 7) != 0) {
+            memcpy(o, line, (size_t)(eol - line + 1));
+            o += eol - line + 1;
+        }
+    }
+    free(d);
+    return out;
+}
+
+static void test_rebase_for_new_cluster(void **state)
+{
+    struct t_fsm *t = t_new();
+    *state = t;
+    populate(t);
+    assert_non_null(dir_fsm_member(t->f, 1));
+    uint8_t *buf = NULL, *nb = NULL;
+    size_t len = 0, nlen = 0, objects = 0;
+    struct strata_err e = {0};
+    assert_int_equal(dir_fsm_snapshot(t->f, &buf, &len, &e), 0);
+    uint64_t applied = dir_fsm_applied(t->f), index = applied + 100;
+
+    assert_int_equal(dir_fsm_snapshot_rebase(buf, len, index, &nb, &nlen, &objects, &e), 0);
+    struct t_fsm *c = t_new();
+    assert_int_equal(dir_fsm_restore(c->f, nb, nlen, &e), 0);
+    assert_int_equal(dir_fsm_applied(c->f), index);
+    assert_null(dir_fsm_member(c->f, 1)); /* the old cluster's addresses are gone */
+    assert_int_equal(objects, dir_fsm_objects(t->f));
+    assert_int_equal(objects, dir_fsm_objects(c->f));
+    assert_true(objects >= 10);
+    char *want = dump_rebased(t, index), *got = dir_fsm_dump(c->f);
+    assert_string_equal(want, got);
+    free(want);
+    free(got);
+    /* the new cluster goes on from there: the next entry is past the index */
+    c->index = index + 1;
+    assert_int_equal(t_domain(c, "fresh"), 0);
+    assert_int_equal(t_ep(c, 100, "02:00:00:00:00:0a", "10.1.0.10", "h1"), 0);
+    assert_int_equal(dir_fsm_applied(c->f), index + 2);
+    t_free(c);
+    free(nb);
+
+    /* the index may not go back below what the state has applied: object versions past it */
+    nb = NULL;
+    assert_int_equal(dir_fsm_snapshot_rebase(buf, len, applied - 1, &nb, &nlen, NULL, &e),
+                     STRATA_EINVAL);
+    assert_non_null(strstr(e.msg, "below its applied index"));
+    assert_null(nb);
+    /* the same index is fine */
+    assert_int_equal(dir_fsm_snapshot_rebase(buf, len, applied, &nb, &nlen, NULL, &e), 0);
+    free(nb);
+    /* a cut snapshot is refused, at every length */
+    for (size_t n = 0; n < len; n += 1 + n / 16) {
+        nb = NULL;
+        if (dir_fsm_snapshot_rebase(buf, n, index, &nb, &nlen, NULL, &e) == 0)
+            fail_msg("snapshot cut to %zu of %zu bytes: accepted", n, len);
+        assert_null(nb);
+    }
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_round_trip, teardown),
         cmocka_unit_test_teardown(test_corrupt, teardown),
         cmocka_unit_test_teardown(test_random, teardown),
+        cmocka_unit_test_teardown(test_rebase_for_new_cluster, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

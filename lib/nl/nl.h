@@ -128,5 +128,9 @@ int strata_nl_dump(struct strata_nl *n, void *msg, strata_nl_cb cb, void *arg,
 bool strata_nl_lengths_ok(const char *buf, size_t len);
 int strata_nl_recv(struct strata_nl *n, strata_nl_cb cb, void *arg, bool *overrun,
                    struct strata_err *e);
+/* strata_nl_recv reading at most max datagrams (0: no bound), so that a caller on an event loop
+ * under a notification storm returns to its other work; what is left keeps the fd readable. */
+int strata_nl_recv_max(struct strata_nl *n, unsigned max, strata_nl_cb cb, void *arg, bool *overrun,
+                       struct strata_err *e);
 
 #endif

@@ -156,9 +156,15 @@ int strata_nl_dump(struct strata_nl *n, void *msg, strata_nl_cb cb, void *arg, s
 int strata_nl_recv(struct strata_nl *n, strata_nl_cb cb, void *arg, bool *overrun,
                    struct strata_err *e)
 {
+    return strata_nl_recv_max(n, 0, cb, arg, overrun, e);
+}
+
+int strata_nl_recv_max(struct strata_nl *n, unsigned max, strata_nl_cb cb, void *arg, bool *overrun,
+                       struct strata_err *e)
+{
     struct nl_sock_dump d = {cb, arg};
     *overrun = false;
-    for (;;) {
+    for (unsigned got = 0; max == 0 || got < max; got++) {
         struct sockaddr_nl from = {0};
         socklen_t flen = sizeof(from);
         ssize_t r = recvfrom(mnl_socket_get_fd(n->sock), n->buf, sizeof(n->buf), MSG_DONTWAIT,
@@ -183,4 +189,5 @@ int strata_nl_recv(struct strata_nl *n, strata_nl_cb cb, void *arg, bool *overru
         /* Notifications carry seq 0 and portid 0: accept any. */
         (void)mnl_cb_run(n->buf, (size_t)r, 0, 0, nl_sock_data_cb, &d);
     }
+    return 0;
 }

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -45,6 +46,30 @@ static size_t df_fill(const char *dir)
     }
     close(fd);
     return total;
+}
+
+/* Keeps the disk full: whatever the node frees (libraft deletes old snapshots and segments
+ * once a snapshot is written), the filler takes at once, as a disk filled by someone else stays
+ * full. Without it a snapshot could land in space freed by the one before, and the leader case
+ * sometimes saw no snapshot fail before the log append did. */
+struct df_topper {
+    pthread_t th;
+    char path[400];
+    volatile bool stop;
+};
+
+static void *df_top(void *arg)
+{
+    struct df_topper *t = arg;
+    static char buf[1 << 12];
+    int fd = open(t->path, O_WRONLY | O_APPEND);
+    while (fd >= 0 && !t->stop) {
+        if (write(fd, buf, sizeof(buf)) <= 0)
+            usleep(500); /* nothing free: look again soon */
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
 }
 
 /* endpoint_adds [base, base+n) as one write_batch to `url`; marks what was acknowledged. Returns
@@ -192,9 +217,9 @@ static void df_run(int t, const char *tag, bool node1_leads)
         skip();
     }
     snprintf(df_mnt[t], sizeof(df_mnt[t]), "%s", n1->dir);
-    if (node1_leads) { /* snapshots every 64 entries: those of the full disk must fail loudly */
+    if (node1_leads) { /* snapshots every 8 entries: those of the full disk must fail loudly */
         C.extra[0] = "--snapshot-threshold";
-        C.extra[1] = "64";
+        C.extra[1] = "8";
     }
     n1->metrics_port = h_free_port();
     if (t == 0)
@@ -206,6 +231,9 @@ static void df_run(int t, const char *tag, bool node1_leads)
     df_lead_with(node1_leads ? 1 : 2);
     size_t filled = df_fill(n1->dir);
     fprintf(stderr, "node 1's disk filled with %zu more bytes\n", filled);
+    struct df_topper top = {0};
+    snprintf(top.path, sizeof(top.path), "%s/filler", n1->dir);
+    assert_int_equal(pthread_create(&top.th, NULL, df_top, &top), 0);
     /* Said before it had to stop (and not at the start, with a disk then 40 % free). */
     assert_true(h_wait_until(df_low_pred, n1, 5000));
 
@@ -232,6 +260,8 @@ static void df_run(int t, const char *tag, bool node1_leads)
         if (!h_alive(n1->pid) && ok == DF_BATCH)
             after_exit++;
     }
+    top.stop = true;
+    pthread_join(top.th, NULL);
     int st = h_stop(n1->pid, 1000);
     n1->pid = 0;
     fprintf(stderr, "node 1 exit status 0x%x; %d endpoints sent, %d refused (last code %d)\n", st,

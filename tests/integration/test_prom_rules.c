@@ -15,16 +15,6 @@
 #include "h_prom.h"
 #include "harness.h"
 
-static const char *promtool(void)
-{
-    const char *p = h_promtool();
-    if (p == NULL && h_promtool_may_skip())
-        skip();
-    if (p == NULL)
-        fail_msg("promtool missing (see above)");
-    return p;
-}
-
 static const char *src(void)
 {
     const char *s = getenv("STRATA_SRC");
@@ -47,7 +37,8 @@ static void test_check_rules(void **state)
 {
     (void)state;
     char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "'%s' check rules '%s/docs/alerts.yml' 2>&1", promtool(), src());
+    snprintf(cmd, sizeof(cmd), "'%s' check rules '%s/docs/alerts.yml' 2>&1", h_promtool_or_skip(),
+             src());
     assert_int_equal(run_show(cmd, 1), 0);
 }
 
@@ -55,7 +46,8 @@ static void test_rule_unit_tests(void **state)
 {
     (void)state;
     char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "'%s' test rules '%s/docs/alerts_test.yml' 2>&1", promtool(), src());
+    snprintf(cmd, sizeof(cmd), "'%s' test rules '%s/docs/alerts_test.yml' 2>&1",
+             h_promtool_or_skip(), src());
     assert_int_equal(run_show(cmd, 1), 0);
 }
 
@@ -64,7 +56,7 @@ static void test_rule_unit_tests(void **state)
 static void test_broken_rule_fails(void **state)
 {
     (void)state;
-    const char *pt = promtool();
+    const char *pt = h_promtool_or_skip();
     const char *dir = h_tmpdir("prom-rules");
     char cmd[4096];
     snprintf(cmd, sizeof(cmd),

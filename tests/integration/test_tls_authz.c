@@ -321,6 +321,31 @@ static void test_membership_is_the_operators(void **state)
         assert_non_null(r);
         expect_denied(r->status, r->message, "rule membership");
         strata_msg_free(r);
+        /* nor take a backup, which holds every tenant's state; an operator may */
+        Strata__V1__BackupRequest br = STRATA__V1__BACKUP_REQUEST__INIT;
+        req.body_case = STRATA__V1__ENVELOPE__BODY_BACKUP;
+        req.backup = &br;
+        r = call_as(who[k], C.node[1].api, &req, &rc);
+        assert_non_null(r);
+        expect_denied(r->status, r->message, "rule backup");
+        strata_msg_free(r);
+        br.local = true;
+        r = call_as(who[k], C.node[1].api, &req, &rc);
+        assert_non_null(r);
+        expect_denied(r->status, r->message, "rule backup");
+        strata_msg_free(r);
+    }
+    {
+        Strata__V1__BackupRequest br = STRATA__V1__BACKUP_REQUEST__INIT;
+        strata_env req = STRATA__V1__ENVELOPE__INIT;
+        req.body_case = STRATA__V1__ENVELOPE__BODY_BACKUP;
+        req.backup = &br;
+        int rc;
+        strata_env *r = call_as(OP, C.node[1].api, &req, &rc); /* any node (a follower forwards) */
+        assert_non_null(r);
+        assert_int_equal(r->status, 0);
+        assert_true(r->backup_reply->total_bytes > 0);
+        strata_msg_free(r);
     }
     /* the member table: the leader's API rewritten to a fake one, by an operator (it must use
      * cluster add), by a connectivity server, and by directory node 2 for node 1 */

@@ -1,6 +1,11 @@
 /* h_prom.c - see h_prom.h. */
 #include "h_prom.h"
 
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,4 +70,14 @@ int h_promtool_check_metrics(const char *promtool, const char *scrape, const cha
     if (*out == NULL)
         *out = strdup("");
     return st;
+}
+
+const char *h_promtool_or_skip(void)
+{
+    const char *p = h_promtool();
+    if (p == NULL && h_promtool_may_skip())
+        skip();
+    if (p == NULL)
+        fail_msg("promtool missing (see above)");
+    return p;
 }

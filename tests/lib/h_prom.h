@@ -11,6 +11,8 @@ const char *h_promtool(void);
 /* Whether a missing promtool may skip a test: only when STRATA_TEST_NO_PROMTOOL is set (CI
  * never sets it, so there a missing promtool fails). */
 bool h_promtool_may_skip(void);
+/* For a cmocka test: h_promtool(), else the test skips (h_promtool_may_skip) or fails. */
+const char *h_promtool_or_skip(void);
 
 /* `promtool check metrics` on a scrape (an HTTP response's head, if present, is cut off first),
  * through a file in dir. Returns promtool's exit status (0: clean) and its complaints in

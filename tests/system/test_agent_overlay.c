@@ -316,6 +316,17 @@ static void test_attach_refusals(void **state)
                          0);
     assert_non_null(strstr(out, "is already attached on tdup1"));
     free(out);
+    /* the same port with another address: refused, naming what it is; nothing changed */
+    assert_int_not_equal(topo_sh(&out,
+                                 "%s port attach --agent %s --vni 100 --mac 02:00:00:00:01:79 "
+                                 "--ip 10.1.0.81/24 --ifname tdup1 2>&1",
+                                 topo_cli(&T), ctl(0)),
+                         0);
+    assert_non_null(strstr(out, "tdup1 is already attached as 02:00:00:00:01:79 10.1.0.79/24 in "
+                                "VN 100: detach it first to change it"));
+    free(out);
+    SH("%s resolve --vni 100 --ip 10.1.0.79 | grep -q 02:00:00:00:01:79", topo_cli(&T));
+    SH("! %s resolve --vni 100 --ip 10.1.0.81 | grep -q 02:00:00:00:01:79", topo_cli(&T));
     SH("%s port detach --agent %s --ifname tdup1", topo_cli(&T), ctl(0));
     SH("ip -n %s link del tdup1 && ip -n %s link del tdup2", host_ns(0), host_ns(0));
     assert_int_equal(topo_ping(&T, VM_B, "10.1.0.1", 2, 100, 1000), 2);

@@ -105,20 +105,10 @@ static int teardown(void **state)
     return 0;
 }
 
-static const char *promtool(void)
-{
-    const char *p = h_promtool();
-    if (p == NULL && h_promtool_may_skip())
-        skip();
-    if (p == NULL)
-        fail_msg("promtool missing (see above)");
-    return p;
-}
-
 static void test_every_daemon_promtool_clean(void **state)
 {
     (void)state;
-    const char *pt = promtool();
+    const char *pt = h_promtool_or_skip();
     int bad = 0;
     for (int i = 0; i < N_TARGETS; i++) {
         struct target *t = &TG[i];
