@@ -194,6 +194,10 @@ static void fx_read(struct fx_hist *h, uint32_t *proc, struct strata_dirclient *
                               .complete = t1,
                               .node = nodename,
                               .mode = cs != NULL ? LC_MODE_CS : LC_MODE_SER};
+        if (cs == NULL && node < 0) { /* linearizable: checked as such, whoever served it */
+            op.mode = LC_MODE_LIN;
+            op.node = NULL;
+        }
         const Strata__V1__ResolveAnswer *a = answered ? rep->resolve_reply->answers[i] : NULL;
         if (a != NULL && a->status == 0) {
             fx_answer_value(a, val, sizeof(val));

@@ -57,7 +57,7 @@ static int fx_parse(int argc, char **argv, struct fx_opts *o)
     *o = (struct fx_opts){.duration_s = -1,
                           .seed = (unsigned)getpid() ^ (unsigned)h_now_ms(),
                           .schedule = "short",
-                          .work = {3, 2, 2, false}};
+                          .work = {3, 2, 2, FX_LIN_DEFAULT}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         char *end = NULL;
