@@ -98,6 +98,7 @@ struct dird_parked {
     struct strata_req *req;
     const strata_env *env;
     uint64_t want_index; /* reads: min_index; feed: after_index (wants index > it) */
+    bool floor;          /* reads: waiting for the restart floor (dird_read_floor), not min_index */
     uint64_t deadline_ms;
     uint64_t arrival_us;
 };
@@ -152,6 +153,12 @@ static inline bool dird_snapshot_turn(uint64_t index, uint64_t threshold, unsign
 }
 
 struct dird {
+    /* Reads wait until the node has applied this much (then it is 0): the last log index found
+     * on disk at start. A node may have served anything up to it before it stopped, and after a
+     * restart it applies again from its snapshot only once a leader says what is committed:
+     * answering meanwhile would serve a key older than one it served before (found by the fault
+     * harness: version 21,844 after 28,261). */
+    uint64_t read_floor;
     struct dird_cfg cfg;
     uv_loop_t *uv;
     struct strata_loop *loop;
@@ -363,6 +370,9 @@ int dird_restore_write(struct dird *d, const struct raft_configuration *conf, st
 /* dird_reads.c */
 /* A read: linearizable ones go to dird_linread_handle, the others to dird_reads_local. */
 void dird_reads_handle(struct dird *d, struct strata_req *req, const strata_env *env);
+/* The index serializable reads wait for after a restart (d->read_floor, lowered to the log's
+ * last index if the leader truncated it); 0 once applied. */
+uint64_t dird_read_floor(struct dird *d);
 /* Serve from this node's applied state, once it has applied the request's min_index (parked
  * until then, for at most DIRD_READ_WAIT_MS). */
 void dird_reads_local(struct dird *d, struct strata_req *req, const strata_env *env);

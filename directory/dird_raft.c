@@ -654,6 +654,7 @@ int dird_raft_start(struct dird *d, struct strata_err *e)
                               why[0] ? " " : "", raft_strerror(rv), rv);
     }
     d->raft_started = true;
+    d->read_floor = raft_last_index(&d->raft);
     LOG_INFO("raft started id=%llu raft=%s transport=%s last_index=%llu applied=%llu",
              (unsigned long long)d->cfg.id, d->cfg.raft_addr, d->cfg.tls != NULL ? "tls" : "tcp",
              (unsigned long long)raft_last_index(&d->raft),

@@ -114,9 +114,28 @@ void dird_reads_handle(struct dird *d, struct strata_req *req, const strata_env 
         dird_reads_local(d, req, env);
 }
 
+uint64_t dird_read_floor(struct dird *d)
+{
+    if (d->read_floor == 0)
+        return 0;
+    /* Entries past the commit that a new leader truncated never get applied: the floor is what
+     * is left of them (what was served is committed, so never truncated). */
+    uint64_t last = raft_last_index(&d->raft), floor = d->read_floor < last ? d->read_floor : last;
+    if (dird_applied(d) < floor)
+        return floor;
+    if (d->read_floor > 1)
+        LOG_INFO("caught up to index %llu, where the log ended at start: serving reads",
+                 (unsigned long long)floor);
+    d->read_floor = 0;
+    return 0;
+}
+
 void dird_reads_local(struct dird *d, struct strata_req *req, const strata_env *env)
 {
-    uint64_t want = req_min_index(env);
+    uint64_t want = req_min_index(env), floor = dird_read_floor(d);
+    bool by_floor = floor > want;
+    if (by_floor)
+        want = floor;
     uint64_t arrival = strata_req_arrival_us(req);
     if (want <= dird_applied(d)) {
         serve(d, req, env, arrival);
@@ -130,6 +149,7 @@ void dird_reads_local(struct dird *d, struct strata_req *req, const strata_env *
     p->req = req;
     p->env = env;
     p->want_index = want;
+    p->floor = by_floor;
     p->arrival_us = arrival;
     p->deadline_ms = strata_now_ms() + DIRD_READ_WAIT_MS;
     p->next = d->reads;
@@ -139,12 +159,19 @@ void dird_reads_local(struct dird *d, struct strata_req *req, const strata_env *
 
 void dird_reads_poll(struct dird *d, uint64_t now_ms)
 {
+    (void)dird_read_floor(d); /* cleared (and said) as soon as it is reached */
     uint64_t applied = dird_applied(d);
     struct dird_parked **pp = &d->reads;
     while (*pp != NULL) {
         struct dird_parked *p = *pp;
         if (p->want_index <= applied) {
             serve(d, p->req, p->env, p->arrival_us);
+        } else if (now_ms >= p->deadline_ms && p->floor) {
+            /* another node can answer: EUNAVAIL sends the client there */
+            dird_reply_error(p->req, STRATA_EUNAVAIL,
+                             "node %llu restarted and is catching up (applied %llu of %llu)",
+                             (unsigned long long)d->cfg.id, (unsigned long long)applied,
+                             (unsigned long long)p->want_index);
         } else if (now_ms >= p->deadline_ms) {
             dird_reply_error(p->req, STRATA_ETIMEDOUT,
                              "node %llu at index %llu behind requested %llu",
