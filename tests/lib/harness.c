@@ -396,21 +396,27 @@ bool h_dir_has_leader(void *url)
     return ok;
 }
 
-static char *h_slurp(const char *path)
+char *h_read_file(const char *path)
 {
     FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
     char *buf = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&buf, &len);
-    if (f != NULL) {
-        char chunk[4096];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-            fwrite(chunk, 1, n, m);
-        fclose(f);
-    }
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        fwrite(chunk, 1, n, m);
+    fclose(f);
     fclose(m);
     return buf;
+}
+
+static char *h_slurp(const char *path)
+{
+    char *buf = h_read_file(path);
+    return buf != NULL ? buf : strdup("");
 }
 
 struct h_out h_run_out(const char *cmdline, const char *dir)

@@ -42,6 +42,8 @@ struct h_out {
 };
 /* Run a shell command line capturing both (stderr through a file in `dir`). */
 struct h_out h_run_out(const char *cmdline, const char *dir);
+/* A whole file (malloc'd), or NULL when it cannot be read. */
+char *h_read_file(const char *path);
 void h_out_free(struct h_out *o);
 
 /* GET http://127.0.0.1:port/path (HTTP/1.0, 2 s timeout); the body in a malloc'd string, or NULL

@@ -423,3 +423,12 @@ int topo_ping(const struct topo *t, const char *vm, const char *dst, int count, 
     waitpid(pid, NULL, 0);
     return got;
 }
+
+int topo_reach_within(const struct topo *t, const char *vm, const char *dst, int timeout_ms)
+{
+    uint64_t t0 = h_now_ms();
+    while ((int)(h_now_ms() - t0) < timeout_ms)
+        if (topo_ping(t, vm, dst, 1, 0, 100) == 1)
+            return (int)(h_now_ms() - t0);
+    return -1;
+}

@@ -77,6 +77,9 @@ int topo_attach(const struct topo *t, const struct topo_node *n, uint32_t vni, c
  * wait_ms for its reply. Returns how many were answered, or -1. */
 int topo_ping(const struct topo *t, const char *vm, const char *dst, int count, int interval_ms,
               int wait_ms);
+/* Echoes from vm to dst, one at a time, for up to timeout_ms: when the first was answered, in ms
+ * from now; -1 if none was. */
+int topo_reach_within(const struct topo *t, const char *vm, const char *dst, int timeout_ms);
 
 /* Remove every namespace the topology made (processes are the harness's: h_cleanup). Installed
  * with atexit by topo_start; safe to call twice. */

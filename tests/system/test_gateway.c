@@ -101,16 +101,6 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Up to timeout_ms: the first answered echo, in ms from now; -1 if none. */
-static int reach_within(const char *vm, const char *dst, int timeout_ms)
-{
-    uint64_t t0 = h_now_ms();
-    while ((int)(h_now_ms() - t0) < timeout_ms)
-        if (topo_ping(&T, vm, dst, 1, 0, 100) == 1)
-            return (int)(h_now_ms() - t0);
-    return -1;
-}
-
 /* Up to timeout_ms: the first of three consecutive lost echoes, in ms from now; -1 if none. */
 static int blocked_within(const char *vm, const char *dst, int timeout_ms)
 {
@@ -130,8 +120,8 @@ static void test_denied_until_allowed(void **state)
 {
     (void)state;
     /* Within a VN, and to the VN's own gateway: fine from the start. */
-    assert_true(reach_within("va", "10.1.0.6", 3000) >= 0);
-    assert_true(reach_within("va", "10.1.0.1", 3000) >= 0);
+    assert_true(topo_reach_within(&T, "va", "10.1.0.6", 3000) >= 0);
+    assert_true(topo_reach_within(&T, "va", "10.1.0.1", 3000) >= 0);
     /* Between VNs: nothing while no policy allows it. */
     assert_int_equal(topo_ping(&T, "va", "10.2.0.7", 3, 100, 300), 0);
     assert_int_equal(topo_ping(&T, "vb", "10.1.0.5", 3, 100, 300), 0);
@@ -139,7 +129,7 @@ static void test_denied_until_allowed(void **state)
     assert_int_equal(topo_ping(&T, "va", "10.2.0.1", 2, 100, 300), 0);
 
     policy("set --domain acme --from 100 --to 200 allow");
-    int took = reach_within("va", "10.2.0.7", 1000);
+    int took = topo_reach_within(&T, "va", "10.2.0.7", 1000);
     print_message("allow 100->200: va reaches vb after %d ms\n", took);
     assert_true(took >= 0);
     assert_int_equal(topo_ping(&T, "va", "10.2.0.7", 5, 50, 500), 5);
@@ -194,7 +184,7 @@ static void test_domains_isolated(void **state)
     (void)state;
     policy("set --domain acme --from 100 --to 200 allow");
     policy("set --domain acme --from 200 --to 100 allow");
-    assert_true(reach_within("vb", "10.1.0.5", 2000) >= 0);
+    assert_true(topo_reach_within(&T, "vb", "10.1.0.5", 2000) >= 0);
     /* Cross-domain policy is refused, however it is spelled. */
     char *out = NULL;
     assert_int_not_equal(
@@ -211,7 +201,7 @@ static void test_domains_isolated(void **state)
     assert_int_equal(topo_ping(&T, "vc", "10.2.0.7", 3, 100, 300), 0);
     assert_int_equal(topo_ping(&T, "vc", "10.1.0.5", 3, 100, 300), 0);
     /* Its own gateway answers: the other domain's namespace routes for it alone. */
-    assert_true(reach_within("vc", "10.1.0.1", 3000) >= 0);
+    assert_true(topo_reach_within(&T, "vc", "10.1.0.1", 3000) >= 0);
     SH("ip -n st-gw1-other route | grep -q 10.1.0.0/24 && ! ip -n st-gw1-other route | grep -q "
        "10.2.0.0");
     policy("delete --domain acme --from 200 --to 100");
@@ -283,7 +273,7 @@ static void test_failover(void **state)
 {
     (void)state;
     policy("set --domain acme --from 100 --to 200 allow");
-    assert_true(reach_within("va", "10.2.0.7", 2000) >= 0);
+    assert_true(topo_reach_within(&T, "va", "10.2.0.7", 2000) >= 0);
     struct topo_node *active = holder(), *other = active == gw1 ? gw2 : gw1;
     struct pinger p = pinger_start("va", "10.2.0.7", 150, 20); /* 3 s */
     usleep(500 * 1000);

@@ -163,34 +163,6 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Up to timeout_ms: whether an echo from vm to dst is answered. */
-static bool reach_within(const char *vm, const char *dst, int timeout_ms)
-{
-    uint64_t t0 = h_now_ms();
-    while ((int)(h_now_ms() - t0) < timeout_ms)
-        if (topo_ping(&T, vm, dst, 1, 0, 100) == 1)
-            return true;
-    return false;
-}
-
-/* The whole file (malloc'd), or NULL. */
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        fwrite(chunk, 1, n, m);
-    fclose(f);
-    fclose(m);
-    return buf;
-}
-
 /* Golden output of a fixed scenario (a routed flow denied by default, an address nobody holds),
  * compared with tests/system/golden/NAME; STRATA_GOLDEN_UPDATE=1 rewrites the file. */
 static void golden(const char *name, const char *got)
@@ -205,7 +177,7 @@ static void golden(const char *name, const char *got)
         fclose(f);
         return;
     }
-    char *want = read_file(path);
+    char *want = h_read_file(path);
     if (want == NULL)
         fail_msg("no golden file %s (STRATA_SRC=%s)", path, src ? src : "unset");
     if (strcmp(want, got) != 0) {
@@ -231,7 +203,7 @@ static void test_golden(void **state)
     (void)state;
     /* Both VMs' gateway addresses are resolved on the source host first (its ARP). */
     struct topo_node *g = holder();
-    if (!reach_within("va", "10.1.0.1", 10000)) {
+    if (topo_reach_within(&T, "va", "10.1.0.1", 10000) < 0) {
         show("10.1.0.1", g->ctl); /* what every tier holds, for the log */
         fail_msg("va does not reach its gateway 10.1.0.1");
     }
@@ -267,7 +239,7 @@ static void test_golden(void **state)
 static void test_same_vn(void **state)
 {
     (void)state;
-    assert_true(reach_within("va", "10.1.0.6", 5000));
+    assert_true(topo_reach_within(&T, "va", "10.1.0.6", 5000) >= 0);
     EXPECT_VERDICT("10.1.0.6", tgw1->ctl, "delivered", "at VTEP 192.0.2.2 (host h2)");
     char *o = trace("--json", "10.1.0.6", tgw1->ctl);
     assert_non_null(strstr(o, "\"verdict\":\"delivered\""));
@@ -305,7 +277,7 @@ static void test_routed_and_denied(void **state)
     snprintf(node, sizeof(node), "\"node\":\"%s vx200\"", g->name);
     snprintf(json, sizeof(json), "\"gateway\":\"%s\"", g->name);
     SH("%s policy set --domain acme --from 100 --to 200 allow", topo_cli(&T));
-    if (!reach_within("va", "10.2.0.7", 10000)) {
+    if (topo_reach_within(&T, "va", "10.2.0.7", 10000) < 0) {
         show("10.2.0.7", g->ctl);
         fail_msg("va does not reach vb through the gateway");
     }
@@ -334,7 +306,7 @@ static void test_routed_and_denied(void **state)
 static void test_wrong_kernel_entry(void **state)
 {
     (void)state;
-    assert_true(reach_within("va", "10.1.0.6", 5000));
+    assert_true(topo_reach_within(&T, "va", "10.1.0.6", 5000) >= 0);
     EXPECT_VERDICT("10.1.0.6", tgw1->ctl, "delivered", "every tier agrees");
     /* h1's kernel sends vd's MAC to a VTEP nobody has. */
     SH("ip netns exec %s bridge fdb replace 02:00:00:00:01:06 dev vx100 dst 192.0.2.99 self "
