@@ -193,6 +193,25 @@ static void test_refusals(void **state)
     strata_tls_free(st);
 }
 
+/* A client that gets plaintext where the server's hello should be (an SP handshake: a tcp://
+ * port dialled as tls+tcp://) is told so, not "wrong version number". */
+static void test_plaintext_peer(void **state)
+{
+    (void)state;
+    struct strata_tls *ct = ctx(dir, "admin");
+    struct strata_tls_conn *c;
+    struct strata_err e = {0};
+    struct strata_tls_conn_opts co = {.host = "127.0.0.1"};
+    assert_int_equal(strata_tls_conn_new(ct, &co, &c, &e), 0);
+    static const unsigned char sp[8] = {0, 'S', 'P', 0, 0, 0x31, 0, 0};
+    assert_int_equal(strata_tls_conn_input(c, sp, sizeof(sp)), 0);
+    char buf[64];
+    assert_true(strata_tls_conn_read(c, buf, sizeof(buf), &e) < 0);
+    assert_string_equal(e.msg, "TLS: the peer does not speak TLS (a plaintext tcp:// port?)");
+    strata_tls_conn_free(c);
+    strata_tls_free(ct);
+}
+
 /* A certificate our CA signed whose CN is "operator\0junk": the name is refused, never read as
  * "operator". Made by hand: strata pki refuses such a name. */
 static void test_nul_in_name(void **state)
@@ -287,9 +306,8 @@ static void test_files_and_flags(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_session_and_peer),
-        cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_nul_in_name),
+        cmocka_unit_test(test_session_and_peer), cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_plaintext_peer),   cmocka_unit_test(test_nul_in_name),
         cmocka_unit_test(test_files_and_flags),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -378,6 +378,17 @@ static int conn_fail(struct strata_tls_conn *c, int r, struct strata_err *e)
         return strata_err_set(e, STRATA_EDENIED, "TLS: the peer's certificate: %s",
                               X509_verify_cert_error_string(vr));
     }
+    /* Bytes that are not TLS records at all before the handshake: a plaintext peer (a tcp://
+     * port dialled as tls+tcp://, or the other way round). OpenSSL says "wrong version number". */
+    unsigned long first = ERR_peek_error();
+    if (!c->ready && ERR_GET_LIB(first) == ERR_LIB_SSL &&
+        (ERR_GET_REASON(first) == SSL_R_WRONG_VERSION_NUMBER ||
+         ERR_GET_REASON(first) == SSL_R_PACKET_LENGTH_TOO_LONG ||
+         ERR_GET_REASON(first) == SSL_R_HTTP_REQUEST)) {
+        ERR_clear_error();
+        return strata_err_set(e, STRATA_EPROTO,
+                              "TLS: the peer does not speak TLS (a plaintext tcp:// port?)");
+    }
     /* an alert from the peer (it refused our certificate), or a broken stream */
     const char *why = ssl_errstr(eb, sizeof(eb), "broken stream");
     bool alert = strstr(why, "alert") != NULL;
