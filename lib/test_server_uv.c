@@ -533,6 +533,7 @@ static void test_busy_poll_catches_next_request(void **state)
 
 struct hog {
     atomic_bool stop;
+    atomic_bool running; /* pinned and spinning: the loop's CPU is contended from now on */
     int cpu;
 };
 
@@ -540,6 +541,7 @@ static void *hog_main(void *arg)
 {
     struct hog *h = arg;
     pin_to(h->cpu);
+    atomic_store(&h->running, true);
     while (!atomic_load_explicit(&h->stop, memory_order_relaxed))
         ;
     return NULL;
@@ -555,6 +557,9 @@ static void test_busy_poll_steps_aside(void **state)
     struct hog h = {.cpu = 0};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, hog_main, &h), 0);
+    /* Round trips before the hog runs would see an idle CPU and rightly not step aside. */
+    while (!atomic_load(&h.running))
+        sched_yield();
     int fd = raw_connect(u.port, true);
     round_trips(fd, 50);
     close(fd);
