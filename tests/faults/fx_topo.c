@@ -20,24 +20,6 @@
 
 static struct fx_topo *fx_live;
 
-static int fx_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fx_sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    char *out = NULL;
-    char full[4200];
-    snprintf(full, sizeof(full), "%s 2>&1", cmd);
-    int rc = h_run(full, &out);
-    if (rc != 0)
-        fprintf(stderr, "strata-faults: exit %d: %s\n%s", rc, cmd, out ? out : "");
-    free(out);
-    return rc == 0 ? 0 : -1;
-}
-
 /* Runs before h_cleanup (registered after it): the namespaces and the tmpfs go even when the
  * run fails; h_cleanup then kills the daemons (SIGKILL ends a stopped one too). */
 static void fx_topo_cleanup(void)
@@ -47,12 +29,12 @@ static void fx_topo_cleanup(void)
         return;
     fx_live = NULL;
     if (t->tmpfs_mounted)
-        fx_sh("umount -l %s", t->data[FX_DISK_NODE]);
+        h_must("umount -l %s", t->data[FX_DISK_NODE]);
     for (int i = 0; i < FX_NODES; i++)
         if (t->ns[i][0])
-            fx_sh("ip netns del %s", t->ns[i]);
+            h_must("ip netns del %s", t->ns[i]);
     if (t->br_ns[0])
-        fx_sh("ip netns del %s", t->br_ns);
+        h_must("ip netns del %s", t->br_ns);
 }
 
 static void fx_on_signal(int sig)
@@ -73,7 +55,7 @@ static void fx_reap_stale(void)
             continue;
         snprintf(proc, sizeof(proc), "/proc/%d", pid);
         if (access(proc, F_OK) != 0)
-            fx_sh("ip netns del %s", de->d_name);
+            h_must("ip netns del %s", de->d_name);
     }
     if (d != NULL)
         closedir(d);
@@ -87,7 +69,7 @@ static void fx_reap_stale(void)
             continue;
         snprintf(proc, sizeof(proc), "/proc/%d", pid);
         if (access(proc, F_OK) != 0)
-            fx_sh("umount -l %s", dir);
+            h_must("umount -l %s", dir);
     }
     if (m != NULL)
         fclose(m);
@@ -178,23 +160,23 @@ int fx_topo_start(struct fx_topo *t)
     signal(SIGHUP, fx_on_signal);
     signal(SIGPIPE, SIG_IGN);
     snprintf(t->br_ns, sizeof(t->br_ns), "stf-%d-br", t->pid);
-    if (fx_sh("ip netns add %s && ip -n %s link set lo up && ip -n %s link add br0 type bridge && "
-              "ip -n %s addr add 192.0.2.254/24 dev br0 && ip -n %s link set br0 up",
-              t->br_ns, t->br_ns, t->br_ns, t->br_ns, t->br_ns) != 0)
+    if (h_must("ip netns add %s && ip -n %s link set lo up && ip -n %s link add br0 type bridge && "
+               "ip -n %s addr add 192.0.2.254/24 dev br0 && ip -n %s link set br0 up",
+               t->br_ns, t->br_ns, t->br_ns, t->br_ns, t->br_ns) != 0)
         return -1;
     for (int i = 0; i < FX_NODES; i++) {
         snprintf(t->ns[i], sizeof(t->ns[i]), "stf-%d-d%d", t->pid, i + 1);
         snprintf(t->data[i], sizeof(t->data[i]), "%s/dird%d", t->tmp, i + 1);
-        if (fx_sh("ip netns add %s && ip -n %s link set lo up && ip -n %s link add v%d type veth "
-                  "peer name eth0 netns %s && ip -n %s link set v%d master br0 up && ip -n %s "
-                  "addr add 192.0.2.%d/24 dev eth0 && ip -n %s link set eth0 up && mkdir -p %s",
-                  t->ns[i], t->ns[i], t->br_ns, i + 1, t->ns[i], t->br_ns, i + 1, t->ns[i], i + 1,
-                  t->ns[i], t->data[i]) != 0)
+        if (h_must("ip netns add %s && ip -n %s link set lo up && ip -n %s link add v%d type veth "
+                   "peer name eth0 netns %s && ip -n %s link set v%d master br0 up && ip -n %s "
+                   "addr add 192.0.2.%d/24 dev eth0 && ip -n %s link set eth0 up && mkdir -p %s",
+                   t->ns[i], t->ns[i], t->br_ns, i + 1, t->ns[i], t->br_ns, i + 1, t->ns[i], i + 1,
+                   t->ns[i], t->data[i]) != 0)
             return -1;
     }
     /* 64 MiB: room for the run's log, small enough to fill in a moment */
-    if (fx_sh("mount -t tmpfs -o size=%dm strata-faults-%d %s", FX_DISK_MB, t->pid,
-              t->data[FX_DISK_NODE]) != 0)
+    if (h_must("mount -t tmpfs -o size=%dm strata-faults-%d %s", FX_DISK_MB, t->pid,
+               t->data[FX_DISK_NODE]) != 0)
         return -1;
     t->tmpfs_mounted = true;
     /* Every client of this process dials from the bridge namespace. */

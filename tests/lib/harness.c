@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -441,4 +442,22 @@ void h_out_free(struct h_out *o)
 {
     free(o->out);
     free(o->err);
+}
+
+int h_must(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    char *out = NULL;
+    char full[4200];
+    snprintf(full, sizeof(full), "%s 2>&1", cmd);
+    int rc = h_run(full, &out);
+    if (rc != 0)
+        fprintf(stderr, "%s: exit %d: %s\n%s", program_invocation_short_name, rc, cmd,
+                out ? out : "");
+    free(out);
+    return rc == 0 ? 0 : -1;
 }

@@ -42,6 +42,9 @@ struct h_out {
 };
 /* Run a shell command line capturing both (stderr through a file in `dir`). */
 struct h_out h_run_out(const char *cmdline, const char *dir);
+/* Run a setup command line built from fmt; on failure say on stderr which and what it printed
+ * (stdout and stderr). 0, or -1 when it did not exit 0. */
+int h_must(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A whole file (malloc'd), or NULL when it cannot be read. */
 char *h_read_file(const char *path);
 void h_out_free(struct h_out *o);

@@ -39,25 +39,6 @@ int topo_sh(char **out, const char *fmt, ...)
     return rc;
 }
 
-/* Run a setup command; on failure say which and what it printed. */
-static int must(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int must(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    char *out = NULL;
-    char full[4200];
-    snprintf(full, sizeof(full), "%s 2>&1", cmd);
-    int rc = h_run(full, &out);
-    if (rc != 0)
-        fprintf(stderr, "topo: exit %d: %s\n%s", rc, cmd, out ? out : "");
-    free(out);
-    return rc == 0 ? 0 : -1;
-}
-
 struct poll_cmd {
     const char *cmd;
 };
@@ -162,9 +143,9 @@ int topo_start(struct topo *t, const char *tag)
     signal(SIGINT, on_fatal_signal);
     t->tmp = h_tmpdir(tag);
     snprintf(t->infra, sizeof(t->infra), "stt-%d-infra", t->pid);
-    if (must("ip netns add %s && ip -n %s link set lo up && ip -n %s link add ub0 type bridge "
-             "&& ip -n %s addr add 192.0.2.254/24 dev ub0 && ip -n %s link set ub0 up",
-             t->infra, t->infra, t->infra, t->infra, t->infra) != 0)
+    if (h_must("ip netns add %s && ip -n %s link set lo up && ip -n %s link add ub0 type bridge "
+               "&& ip -n %s addr add 192.0.2.254/24 dev ub0 && ip -n %s link set ub0 up",
+               t->infra, t->infra, t->infra, t->infra, t->infra) != 0)
         return -1;
     h_tls_operator();
     const char *sch = h_tls_scheme();
@@ -178,7 +159,7 @@ int topo_start(struct topo *t, const char *tag)
         snprintf(api, sizeof(api), "%s127.0.0.1:710%d", sch, i + 1);
         snprintf(log, sizeof(log), "%s/dird%d.log", t->tmp, i + 1);
         snprintf(metrics, sizeof(metrics), "127.0.0.1:%d", TOPO_DIRD_METRICS_PORT + i);
-        if (must("mkdir -p %s", dd) != 0)
+        if (h_must("mkdir -p %s", dd) != 0)
             return -1;
         char *args[32] = {(char *)h_bin("strata-dird"),
                           "--id",
@@ -245,10 +226,10 @@ struct topo_node *topo_node(struct topo *t, const char *name, bool gateway)
     snprintf(n->ctl, sizeof(n->ctl), "%s/%s.sock", t->tmp, name);
     n->gateway = gateway;
     t->n_nodes++; /* before the commands: cleanup removes a half-made namespace too */
-    if (must("ip netns add %s && ip -n %s link set lo up", n->ns, n->ns) != 0 ||
-        must("ip -n %s link add u%s type veth peer name eth0 netns %s && ip -n %s link set u%s "
-             "master ub0 up && ip -n %s addr add %s/24 dev eth0 && ip -n %s link set eth0 up",
-             t->infra, name, n->ns, t->infra, name, n->ns, n->vtep, n->ns) != 0)
+    if (h_must("ip netns add %s && ip -n %s link set lo up", n->ns, n->ns) != 0 ||
+        h_must("ip -n %s link add u%s type veth peer name eth0 netns %s && ip -n %s link set u%s "
+               "master ub0 up && ip -n %s addr add %s/24 dev eth0 && ip -n %s link set eth0 up",
+               t->infra, name, n->ns, t->infra, name, n->ns, n->vtep, n->ns) != 0)
         return NULL;
     return n;
 }
@@ -327,12 +308,12 @@ int topo_vm(struct topo *t, const char *vm, struct topo_node *n, const char *ifn
         return -1;
     const char *ns = topo_vm_ns(t, vm);
     snprintf(t->vm_ns[t->n_vms++], sizeof(t->vm_ns[0]), "%s", ns);
-    if (must("ip netns add %s && ip -n %s link set lo up", ns, ns) != 0 ||
-        must("ip -n %s link add %s type veth peer name eth0 netns %s && ip -n %s link set eth0 "
-             "address %s && ip -n %s addr add %s dev eth0 && ip -n %s link set eth0 up",
-             n->ns, ifname, ns, ns, mac, ns, ip_plen, ns) != 0)
+    if (h_must("ip netns add %s && ip -n %s link set lo up", ns, ns) != 0 ||
+        h_must("ip -n %s link add %s type veth peer name eth0 netns %s && ip -n %s link set eth0 "
+               "address %s && ip -n %s addr add %s dev eth0 && ip -n %s link set eth0 up",
+               n->ns, ifname, ns, ns, mac, ns, ip_plen, ns) != 0)
         return -1;
-    if (gw != NULL && must("ip -n %s route add default via %s", ns, gw) != 0)
+    if (gw != NULL && h_must("ip -n %s route add default via %s", ns, gw) != 0)
         return -1;
     return 0;
 }
@@ -340,8 +321,8 @@ int topo_vm(struct topo *t, const char *vm, struct topo_node *n, const char *ifn
 int topo_attach(const struct topo *t, const struct topo_node *n, uint32_t vni, const char *ifname,
                 const char *mac, const char *ip_plen)
 {
-    return must("%s port attach --agent %s --vni %u --mac %s --ip %s --ifname %s", topo_cli(t),
-                n->ctl, vni, mac, ip_plen, ifname);
+    return h_must("%s port attach --agent %s --vni %u --mac %s --ip %s --ifname %s", topo_cli(t),
+                  n->ctl, vni, mac, ip_plen, ifname);
 }
 
 static uint16_t icmp_sum(const void *p, size_t n)
