@@ -84,28 +84,10 @@ int cli_gateway_add(struct cli_ctx *ctx, const struct cli_args *a, struct strata
     return 0;
 }
 
-/* Who holds each VN's gateway addresses: the directory's gateway endpoints, asked by their
- * reserved MACs, as of the list's index. *eps[k] answers vnis[k] (NULL: nobody). */
-static int gw_holds(struct cli_ctx *ctx, const Strata__V1__ListReply *l, uint32_t **vnis_out,
-                    strata_env ***reps_out, const Strata__V1__Endpoint ***eps_out, size_t *n_out,
-                    size_t *nreps_out, struct strata_err *e)
+/* Each VNI that some gateway serves, once; vnis has room for all of them. */
+static size_t gw_served_vnis(const Strata__V1__ListReply *l, uint32_t *vnis)
 {
-    size_t n = 0, cap = 0;
-    uint32_t *vnis = NULL;
-    for (size_t i = 0; i < l->n_gateways; i++)
-        cap += l->gateways[i]->n_vnis;
-    vnis = calloc(cap + 1, sizeof(*vnis));
-    const Strata__V1__Endpoint **eps = calloc(cap + 1, sizeof(*eps));
-    size_t nchunks = (cap + STRATA_MAX_BATCH - 1) / STRATA_MAX_BATCH;
-    strata_env **reps = calloc(nchunks + 1, sizeof(*reps));
-    uint8_t(*macs)[6] = calloc(STRATA_MAX_BATCH, 6);
-    Strata__V1__ResolveQuery *q = calloc(STRATA_MAX_BATCH, sizeof(*q));
-    Strata__V1__ResolveQuery **qp = calloc(STRATA_MAX_BATCH, sizeof(*qp));
-    int rc = 0;
-    if (vnis == NULL || eps == NULL || reps == NULL || macs == NULL || q == NULL || qp == NULL) {
-        rc = strata_err_set(e, STRATA_ENOMEM, "out of memory");
-        goto out;
-    }
+    size_t n = 0;
     for (size_t i = 0; i < l->n_gateways; i++)
         for (size_t k = 0; k < l->gateways[i]->n_vnis; k++) {
             uint32_t v = l->gateways[i]->vnis[k];
@@ -115,41 +97,80 @@ static int gw_holds(struct cli_ctx *ctx, const Strata__V1__ListReply *l, uint32_
             if (!seen)
                 vnis[n++] = v;
         }
-    size_t nreps = 0;
-    for (size_t at = 0; at < n; at += STRATA_MAX_BATCH) {
-        size_t m = n - at < STRATA_MAX_BATCH ? n - at : STRATA_MAX_BATCH;
-        for (size_t k = 0; k < m; k++) {
-            strata__v1__resolve_query__init(&q[k]);
-            q[k].vni = vnis[at + k];
-            strata_gw_mac(vnis[at + k], macs[k]);
-            q[k].mac = (ProtobufCBinaryData){6, macs[k]};
-            qp[k] = &q[k];
-        }
-        Strata__V1__ResolveRequest rr = STRATA__V1__RESOLVE_REQUEST__INIT;
-        strata_env req = STRATA__V1__ENVELOPE__INIT;
-        rr.queries = qp;
-        rr.n_queries = m;
-        rr.min_index = l->applied_index;
-        req.body_case = STRATA__V1__ENVELOPE__BODY_RESOLVE;
-        req.resolve = &rr;
-        strata_env *r;
-        rc = cli_dir_call(ctx, &req, STRATA__V1__ENVELOPE__BODY_RESOLVE_REPLY, &r, e);
-        if (rc != 0)
-            goto out;
-        reps[nreps++] = r;
-        for (size_t k = 0; k < m && k < r->resolve_reply->n_answers; k++)
-            if (r->resolve_reply->answers[k]->found)
-                eps[at + k] = r->resolve_reply->answers[k]->endpoint;
+    return n;
+}
+
+/* Room for one ResolveRequest of STRATA_MAX_BATCH queries: too big for the stack. */
+struct gw_batch {
+    uint8_t (*macs)[6];
+    Strata__V1__ResolveQuery *q;
+    Strata__V1__ResolveQuery **qp;
+};
+
+/* Ask for the gateway endpoints of vnis[0..m) by their reserved MACs, as of min_index: eps[k]
+ * is vnis[k]'s, pointing into *reply (left NULL when nobody holds it). */
+static int gw_ask(struct cli_ctx *ctx, const struct gw_batch *b, const uint32_t *vnis, size_t m,
+                  uint64_t min_index, const Strata__V1__Endpoint **eps, strata_env **reply,
+                  struct strata_err *e)
+{
+    for (size_t k = 0; k < m; k++) {
+        strata__v1__resolve_query__init(&b->q[k]);
+        b->q[k].vni = vnis[k];
+        strata_gw_mac(vnis[k], b->macs[k]);
+        b->q[k].mac = (ProtobufCBinaryData){6, b->macs[k]};
+        b->qp[k] = &b->q[k];
     }
-    *nreps_out = nreps;
-out:
-    free(macs);
-    free(q);
-    free(qp);
+    Strata__V1__ResolveRequest rr = STRATA__V1__RESOLVE_REQUEST__INIT;
+    strata_env req = STRATA__V1__ENVELOPE__INIT;
+    rr.queries = b->qp;
+    rr.n_queries = m;
+    rr.min_index = min_index;
+    req.body_case = STRATA__V1__ENVELOPE__BODY_RESOLVE;
+    req.resolve = &rr;
+    int rc = cli_dir_call(ctx, &req, STRATA__V1__ENVELOPE__BODY_RESOLVE_REPLY, reply, e);
+    if (rc != 0)
+        return rc;
+    const Strata__V1__ResolveReply *rep = (*reply)->resolve_reply;
+    for (size_t k = 0; k < m && k < rep->n_answers; k++)
+        if (rep->answers[k]->found)
+            eps[k] = rep->answers[k]->endpoint;
+    return 0;
+}
+
+/* Who holds each VN's gateway addresses: the directory's gateway endpoints, asked by their
+ * reserved MACs, as of the list's index. *eps[k] answers vnis[k] (NULL: nobody). */
+static int gw_holds(struct cli_ctx *ctx, const Strata__V1__ListReply *l, uint32_t **vnis_out,
+                    strata_env ***reps_out, const Strata__V1__Endpoint ***eps_out, size_t *n_out,
+                    size_t *nreps_out, struct strata_err *e)
+{
+    size_t cap = 0;
+    for (size_t i = 0; i < l->n_gateways; i++)
+        cap += l->gateways[i]->n_vnis;
+    uint32_t *vnis = calloc(cap + 1, sizeof(*vnis));
+    const Strata__V1__Endpoint **eps = calloc(cap + 1, sizeof(*eps));
+    size_t nchunks = (cap + STRATA_MAX_BATCH - 1) / STRATA_MAX_BATCH;
+    strata_env **reps = calloc(nchunks + 1, sizeof(*reps));
+    struct gw_batch b = {calloc(STRATA_MAX_BATCH, 6), calloc(STRATA_MAX_BATCH, sizeof(*b.q)),
+                         calloc(STRATA_MAX_BATCH, sizeof(*b.qp))};
+    int rc = 0;
+    size_t n = 0, nreps = 0;
+    if (vnis == NULL || eps == NULL || reps == NULL || b.macs == NULL || b.q == NULL ||
+        b.qp == NULL)
+        rc = strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    else
+        n = gw_served_vnis(l, vnis);
+    for (size_t at = 0; rc == 0 && at < n; at += STRATA_MAX_BATCH) {
+        size_t m = n - at < STRATA_MAX_BATCH ? n - at : STRATA_MAX_BATCH;
+        rc = gw_ask(ctx, &b, vnis + at, m, l->applied_index, eps + at, &reps[nreps], e);
+        if (rc == 0)
+            nreps++;
+    }
+    free(b.macs);
+    free(b.q);
+    free(b.qp);
     if (rc != 0) {
-        for (size_t i = 0; reps != NULL && i < nchunks; i++)
-            if (reps[i] != NULL)
-                strata_msg_free(reps[i]);
+        for (size_t i = 0; reps != NULL && i < nreps; i++)
+            strata_msg_free(reps[i]);
         free(reps);
         free(vnis);
         free(eps);
@@ -159,7 +180,75 @@ out:
     *reps_out = reps;
     *eps_out = eps;
     *n_out = n;
+    *nreps_out = nreps;
     return 0;
+}
+
+/* A gateway's "holds": the VNs whose gateway address it holds, with those addresses. */
+static const struct cli_col GW_HOLD_COLS[] = {{"VNI", "vni", CLI_COL_U64},
+                                              {"IPS", "ips", CLI_COL_STRS}};
+
+static const struct cli_col GW_COLS[] = {
+    {"GATEWAY", "id", CLI_COL_STR},     {"VTEP", "vtep", CLI_COL_STR},
+    {"VNIS", "vnis", CLI_COL_U32S},     {"LIVE", "live", CLI_COL_BOOL},
+    {"CSD", "csd", CLI_COL_STR},        {"HOLDS", "holds", CLI_COL_ROWS},
+    {"VERSION", "version", CLI_COL_U64}};
+
+/* The text of every address the gateway endpoints hold: ipp[k] lists eps[k]'s (n[k] of them). */
+struct gw_hold_ips {
+    char (*txt)[STRATA_MAX_IPS][48];
+    const char *(*ipp)[STRATA_MAX_IPS];
+    size_t *n;
+};
+
+static int gw_hold_ips(const Strata__V1__Endpoint **eps, size_t nv, struct gw_hold_ips *h,
+                       struct strata_err *e)
+{
+    h->txt = calloc(nv + 1, sizeof(*h->txt));
+    h->ipp = calloc(nv + 1, sizeof(*h->ipp));
+    h->n = calloc(nv + 1, sizeof(*h->n));
+    if (h->txt == NULL || h->ipp == NULL || h->n == NULL)
+        return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    for (size_t k = 0; k < nv; k++) {
+        if (eps[k] == NULL)
+            continue;
+        h->n[k] = eps[k]->n_ips < STRATA_MAX_IPS ? eps[k]->n_ips : STRATA_MAX_IPS;
+        for (size_t m = 0; m < h->n[k]; m++)
+            h->ipp[k][m] = cli_fmt_ip(&eps[k]->ips[m], h->txt[k][m]);
+    }
+    return 0;
+}
+
+static void gw_hold_ips_free(struct gw_hold_ips *h)
+{
+    free(h->txt);
+    free(h->ipp);
+    free(h->n);
+}
+
+/* One gateway's row; holds[nv * 2] is room for its "holds" rows. */
+static void gw_row(struct cli_view *v, const Strata__V1__Gateway *g, const uint32_t *vnis,
+                   const Strata__V1__Endpoint **eps, size_t nv, const struct gw_hold_ips *h,
+                   struct cli_cell *holds)
+{
+    size_t nh = 0;
+    for (size_t k = 0; k < nv; k++) {
+        if (eps[k] == NULL || eps[k]->host == NULL || strcmp(eps[k]->host, g->id) != 0)
+            continue;
+        holds[2 * nh] = (struct cli_cell){.u = vnis[k]};
+        holds[2 * nh + 1] = (struct cli_cell){.strs = h->ipp[k], .n = h->n[k]};
+        nh++;
+    }
+    char vtep[48];
+    cli_view_row(v,
+                 (const struct cli_cell[]){
+                     {.s = g->id},
+                     {.s = cli_fmt_ip(&g->vtep, vtep)},
+                     {.u32s = g->vnis, .n = g->n_vnis},
+                     {.b = g->live},
+                     {.s = g->csd && *g->csd ? g->csd : NULL},
+                     {.sub = GW_HOLD_COLS, .nsub = CLI_NCOLS(GW_HOLD_COLS), .rows = holds, .n = nh},
+                     {.u = g->version}});
 }
 
 int cli_gateway_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
@@ -178,83 +267,27 @@ int cli_gateway_list(struct cli_ctx *ctx, const struct cli_args *a, struct strat
         strata_msg_free(r);
         return rc;
     }
-    struct cli_json j;
-    struct cli_table *t = NULL;
-    if (ctx->json) {
-        cli_json_init(&j, ctx->out);
-        cli_json_obj_begin(&j, NULL);
-        cli_json_u64(&j, "applied_index", l->applied_index);
-        cli_json_arr_begin(&j, "gateways");
-    } else {
-        static const char *const hdr[] = {"GATEWAY", "VTEP", "VNIS", "LIVE", "HOLDS", "VERSION"};
-        t = cli_table_new(6, hdr);
+    struct gw_hold_ips h;
+    struct cli_cell *holds = calloc(2 * nv + 1, sizeof(*holds));
+    rc = gw_hold_ips(eps, nv, &h, e);
+    if (rc == 0 && holds == NULL)
+        rc = strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    if (rc == 0) {
+        struct cli_view v;
+        cli_view_begin(&v, ctx, GW_COLS, CLI_NCOLS(GW_COLS), "gateways", l->applied_index);
+        for (size_t i = 0; i < l->n_gateways; i++)
+            gw_row(&v, l->gateways[i], vnis, eps, nv, &h, holds);
+        cli_view_end(&v);
     }
-    for (size_t i = 0; i < l->n_gateways; i++) {
-        const Strata__V1__Gateway *g = l->gateways[i];
-        char vtep[48], ver[24], list[256], live[96], holds[1024], ips[512];
-        size_t off = 0, hoff = 0;
-        list[0] = holds[0] = '\0';
-        for (size_t k = 0; k < g->n_vnis && off + 12 < sizeof(list); k++)
-            off +=
-                (size_t)snprintf(list + off, sizeof(list) - off, "%s%u", k ? "," : "", g->vnis[k]);
-        if (ctx->json) {
-            cli_json_obj_begin(&j, NULL);
-            cli_json_str(&j, "id", g->id);
-            cli_json_str(&j, "vtep", cli_fmt_ip(&g->vtep, vtep));
-            cli_json_arr_begin(&j, "vnis");
-            for (size_t k = 0; k < g->n_vnis; k++)
-                cli_json_u64(&j, NULL, g->vnis[k]);
-            cli_json_arr_end(&j);
-            cli_json_bool(&j, "live", g->live);
-            cli_json_str(&j, "csd", g->csd && *g->csd ? g->csd : NULL);
-            cli_json_arr_begin(&j, "holds");
-        }
-        for (size_t k = 0; k < nv; k++) {
-            const Strata__V1__Endpoint *ep = eps[k];
-            if (ep == NULL || ep->host == NULL || strcmp(ep->host, g->id) != 0)
-                continue;
-            if (ctx->json) {
-                cli_json_obj_begin(&j, NULL);
-                cli_json_u64(&j, "vni", vnis[k]);
-                cli_json_arr_begin(&j, "ips");
-                for (size_t m = 0; m < ep->n_ips; m++)
-                    cli_json_str(&j, NULL, cli_fmt_ip(&ep->ips[m], vtep));
-                cli_json_arr_end(&j);
-                cli_json_obj_end(&j);
-            } else if (hoff + 16 < sizeof(holds)) {
-                cli_fmt_ips(ep->ips, ep->n_ips, ips, sizeof(ips));
-                hoff += (size_t)snprintf(holds + hoff, sizeof(holds) - hoff, "%s%u:%s",
-                                         hoff ? " " : "", vnis[k], ips);
-            }
-        }
-        if (ctx->json) {
-            cli_json_arr_end(&j);
-            cli_json_u64(&j, "version", g->version);
-            cli_json_obj_end(&j);
-            continue;
-        }
-        if (g->csd && *g->csd)
-            snprintf(live, sizeof(live), "%s (%s)", g->live ? "yes" : "no", g->csd);
-        else
-            snprintf(live, sizeof(live), "%s", g->live ? "yes" : "no");
-        const char *row[] = {g->id, cli_fmt_ip(&g->vtep, vtep), list,
-                             live,  hoff ? holds : "-",         cmd_u64(g->version, ver)};
-        cli_table_row(t, row);
-    }
-    if (ctx->json) {
-        cli_json_arr_end(&j);
-        cmd_json_end(&j);
-    } else {
-        cli_table_print(t, ctx->out);
-        cli_table_free(t);
-    }
+    gw_hold_ips_free(&h);
+    free(holds);
     for (size_t i = 0; i < nreps; i++)
         strata_msg_free(reps[i]);
     free(reps);
     free(vnis);
     free(eps);
     strata_msg_free(r);
-    return 0;
+    return rc;
 }
 
 int cli_gateway_delete(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
