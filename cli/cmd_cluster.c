@@ -1,6 +1,7 @@
 /* cmd_cluster.c - the directory cluster: status (asking every member for its own Raft state),
  * add, remove, leadership transfer; `strata version` (the CLI's, and every member's own). */
 #include "cmd_common.h"
+#include "view.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -108,62 +109,44 @@ static int cluster_cmp_id(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* A member as `cluster status` shows it; "error" says why an unreachable one did not answer. */
+static const struct cli_col MEMBER_COLS[] = {{"ID", "id", CLI_COL_U64},
+                                             {"RAFT", "raft", CLI_COL_STR},
+                                             {"API", "api", CLI_COL_STR},
+                                             {"ROLE", "role", CLI_COL_STR},
+                                             {"TERM", "term", CLI_COL_U64},
+                                             {"COMMIT", "commit_index", CLI_COL_U64},
+                                             {"APPLIED", "applied_index", CLI_COL_U64},
+                                             {"ERROR", "error", CLI_COL_STR | CLI_COL_OPTIONAL}};
+
 static void cluster_print(struct cli_ctx *ctx, const struct cluster_view *v, size_t n,
                           const struct cluster_view *leader)
 {
-    if (ctx->json) {
-        struct cli_json j;
-        cli_json_init(&j, ctx->out);
-        cli_json_obj_begin(&j, NULL);
-        if (leader != NULL) {
-            cli_json_u64(&j, "leader", leader->id);
-            cli_json_str(&j, "leader_api", leader->api);
-        } else {
-            cli_json_null(&j, "leader");
-            cli_json_null(&j, "leader_api");
-        }
-        cli_json_arr_begin(&j, "members");
-        for (size_t i = 0; i < n; i++) {
-            cli_json_obj_begin(&j, NULL);
-            cli_json_u64(&j, "id", v[i].id);
-            cli_json_str(&j, "raft", v[i].raft);
-            cli_json_str(&j, "api", v[i].api);
-            cli_json_str(&j, "role", v[i].role);
-            if (v[i].reachable) {
-                cli_json_u64(&j, "term", v[i].term);
-                cli_json_u64(&j, "commit_index", v[i].commit);
-                cli_json_u64(&j, "applied_index", v[i].applied);
-            } else {
-                cli_json_null(&j, "term");
-                cli_json_null(&j, "commit_index");
-                cli_json_null(&j, "applied_index");
-                cli_json_str(&j, "error", v[i].error);
-            }
-            cli_json_obj_end(&j);
-        }
-        cli_json_arr_end(&j);
-        cmd_json_end(&j);
-        return;
-    }
+    static const struct cli_col top_cols[] = {{NULL, "leader", CLI_COL_U64},
+                                              {NULL, "leader_api", CLI_COL_STR}};
+    const struct cli_cell top_cells[] = {{.u = leader ? leader->id : 0, .null = leader == NULL},
+                                         {.s = leader ? leader->api : NULL}};
+    char title[320];
     if (leader != NULL)
-        fprintf(ctx->out, "leader: %llu (%s)\n", (unsigned long long)leader->id, leader->api);
+        snprintf(title, sizeof(title), "leader: %llu (%s)", (unsigned long long)leader->id,
+                 leader->api);
     else
-        fprintf(ctx->out, "leader: none\n");
-    static const char *const hdr[] = {"ID", "RAFT", "API", "ROLE", "TERM", "COMMIT", "APPLIED"};
-    struct cli_table *t = cli_table_new(7, hdr);
+        snprintf(title, sizeof(title), "leader: none");
+    const struct cli_view_top top = {title, top_cols, CLI_NCOLS(top_cols), top_cells};
+    struct cli_view view;
+    cli_view_begin_top(&view, ctx, &top, MEMBER_COLS, CLI_NCOLS(MEMBER_COLS), "members");
     for (size_t i = 0; i < n; i++) {
-        char id[24], term[24], commit[24], applied[24];
-        const char *row[] = {cmd_u64(v[i].id, id),
-                             v[i].raft,
-                             v[i].api,
-                             v[i].role,
-                             v[i].reachable ? cmd_u64(v[i].term, term) : "-",
-                             v[i].reachable ? cmd_u64(v[i].commit, commit) : "-",
-                             v[i].reachable ? cmd_u64(v[i].applied, applied) : "-"};
-        cli_table_row(t, row);
+        bool down = !v[i].reachable; /* then it told us nothing of its Raft state */
+        cli_view_row(&view, (const struct cli_cell[]){{.u = v[i].id},
+                                                      {.s = v[i].raft},
+                                                      {.s = v[i].api},
+                                                      {.s = v[i].role},
+                                                      {.u = v[i].term, .null = down},
+                                                      {.u = v[i].commit, .null = down},
+                                                      {.u = v[i].applied, .null = down},
+                                                      {.s = down ? v[i].error : NULL}});
     }
-    cli_table_print(t, ctx->out);
-    cli_table_free(t);
+    cli_view_end(&view);
 }
 
 /* Every member as the directory knows it, each filled from its own answer (or marked
@@ -236,54 +219,40 @@ int cli_cluster_status(struct cli_ctx *ctx, const struct cli_args *a, struct str
     return 0;
 }
 
+/* A member's own version as `strata version` shows it. */
+static const struct cli_col VERSION_COLS[] = {{"ID", "id", CLI_COL_U64},
+                                              {"API", "api", CLI_COL_STR},
+                                              {"VERSION", "version", CLI_COL_STR},
+                                              {"GIT", "git", CLI_COL_STR},
+                                              {"ERROR", "error", CLI_COL_STR | CLI_COL_OPTIONAL}};
+
 static void version_print(struct cli_ctx *ctx, const struct cluster_view *v, size_t n,
                           const char *dir_error)
 {
-    if (ctx->json) {
-        struct cli_json j;
-        cli_json_init(&j, ctx->out);
-        cli_json_obj_begin(&j, NULL);
-        cli_json_str(&j, "version", strata_version());
-        cli_json_str(&j, "git", strata_version_git());
-        if (dir_error != NULL)
-            cli_json_str(&j, "directory_error", dir_error);
-        else
-            cli_json_null(&j, "directory_error");
-        cli_json_arr_begin(&j, "members");
-        for (size_t i = 0; i < n; i++) {
-            cli_json_obj_begin(&j, NULL);
-            cli_json_u64(&j, "id", v[i].id);
-            cli_json_str(&j, "api", v[i].api);
-            if (v[i].reachable) {
-                cli_json_str(&j, "version", v[i].version);
-                cli_json_str(&j, "git", v[i].git);
-            } else {
-                cli_json_null(&j, "version");
-                cli_json_null(&j, "git");
-                cli_json_str(&j, "error", v[i].error);
-            }
-            cli_json_obj_end(&j);
-        }
-        cli_json_arr_end(&j);
-        cmd_json_end(&j);
+    char title[160];
+    snprintf(title, sizeof(title), "strata %s (git %s)", strata_version(), strata_version_git());
+    if (dir_error != NULL && !ctx->json) {
+        /* no members to list: an empty table would only hide why */
+        fprintf(ctx->out, "%s\ndirectory: %s\n", title, dir_error);
         return;
     }
-    strata_version_print(ctx->out, "strata");
-    if (dir_error != NULL) {
-        fprintf(ctx->out, "directory: %s\n", dir_error);
-        return;
-    }
-    static const char *const hdr[] = {"ID", "API", "VERSION", "GIT"};
-    struct cli_table *t = cli_table_new(4, hdr);
+    static const struct cli_col top_cols[] = {{NULL, "version", CLI_COL_STR},
+                                              {NULL, "git", CLI_COL_STR},
+                                              {NULL, "directory_error", CLI_COL_STR}};
+    const struct cli_cell top_cells[] = {
+        {.s = strata_version()}, {.s = strata_version_git()}, {.s = dir_error}};
+    const struct cli_view_top top = {title, top_cols, CLI_NCOLS(top_cols), top_cells};
+    struct cli_view view;
+    cli_view_begin_top(&view, ctx, &top, VERSION_COLS, CLI_NCOLS(VERSION_COLS), "members");
     for (size_t i = 0; i < n; i++) {
-        char id[24];
-        const char *row[] = {cmd_u64(v[i].id, id), v[i].api,
-                             v[i].reachable ? v[i].version : "unreachable",
-                             v[i].reachable ? v[i].git : "-"};
-        cli_table_row(t, row);
+        bool down = !v[i].reachable;
+        cli_view_row(&view, (const struct cli_cell[]){{.u = v[i].id},
+                                                      {.s = v[i].api},
+                                                      {.s = down ? NULL : v[i].version},
+                                                      {.s = down ? NULL : v[i].git},
+                                                      {.s = down ? v[i].error : NULL}});
     }
-    cli_table_print(t, ctx->out);
-    cli_table_free(t);
+    cli_view_end(&view);
 }
 
 int cli_version(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
