@@ -2,6 +2,7 @@
  * cache of an agent or a connectivity server. */
 #include "cmd_common.h"
 #include "cmd_wait.h"
+#include "view.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -125,67 +126,40 @@ int cli_port_detach(struct cli_ctx *ctx, const struct cli_args *a, struct strata
     return 0;
 }
 
+static const struct cli_col CACHE_COLS[] = {
+    {"VNI", "vni", CLI_COL_U64},       {"KEY", "key", CLI_COL_STR},
+    {"VALUE", "value", CLI_COL_STR},   {"VERSION", "version", CLI_COL_U64},
+    {"AGE_MS", "age_ms", CLI_COL_U64}, {"HOLDERS", "holders", CLI_COL_STRS}};
+
+/* The counters are whatever the daemon keeps: their names are data, hence a name: value map. */
+static const struct cli_col COUNTER_COLS[] = {{"COUNTER", "name", CLI_COL_NAME},
+                                              {"VALUE", "value", CLI_COL_U64}};
+
 static void cache_print(struct cli_ctx *ctx, const char *url, const Strata__V1__CacheShowReply *c)
 {
-    if (ctx->json) {
-        struct cli_json j;
-        cli_json_init(&j, ctx->out);
-        cli_json_obj_begin(&j, NULL);
-        cli_json_str(&j, "source", url);
-        cli_json_arr_begin(&j, "entries");
-        for (size_t i = 0; i < c->n_entries; i++) {
-            const Strata__V1__CacheEntry *en = c->entries[i];
-            cli_json_obj_begin(&j, NULL);
-            cli_json_u64(&j, "vni", en->vni);
-            cli_json_str(&j, "key", en->key);
-            cli_json_str(&j, "value", en->value);
-            cli_json_u64(&j, "version", en->version);
-            cli_json_u64(&j, "age_ms", en->age_ms);
-            cli_json_arr_begin(&j, "holders");
-            for (size_t k = 0; k < en->n_holders; k++)
-                cli_json_str(&j, NULL, en->holders[k]);
-            cli_json_arr_end(&j);
-            cli_json_obj_end(&j);
-        }
-        cli_json_arr_end(&j);
-        cli_json_obj_begin(&j, "counters");
-        for (size_t i = 0; i < c->n_counters; i++)
-            cli_json_u64(&j, c->counters[i]->name, c->counters[i]->value);
-        cli_json_obj_end(&j);
-        cmd_json_end(&j);
-        return;
-    }
-    fprintf(ctx->out, "cache of %s: %zu %s\n", url, c->n_entries,
-            c->n_entries == 1 ? "entry" : "entries");
-    static const char *const hdr[] = {"VNI", "KEY", "VALUE", "VERSION", "AGE_MS", "HOLDERS"};
-    struct cli_table *t = cli_table_new(6, hdr);
+    static const struct cli_col top_cols[] = {{NULL, "source", CLI_COL_STR}};
+    const struct cli_cell top_cells[] = {{.s = url}};
+    char title[600];
+    snprintf(title, sizeof(title), "cache of %s: %zu %s", url, c->n_entries,
+             c->n_entries == 1 ? "entry" : "entries");
+    const struct cli_view_top top = {title, top_cols, CLI_NCOLS(top_cols), top_cells};
+    struct cli_view v;
+    cli_view_begin_top(&v, ctx, &top, CACHE_COLS, CLI_NCOLS(CACHE_COLS), "entries");
     for (size_t i = 0; i < c->n_entries; i++) {
         const Strata__V1__CacheEntry *en = c->entries[i];
-        char vni[24], ver[24], age[24], holders[256];
-        size_t off = 0;
-        holders[0] = '\0';
-        for (size_t k = 0; k < en->n_holders && off + 4 < sizeof(holders); k++)
-            off += (size_t)snprintf(holders + off, sizeof(holders) - off, "%s%s", k ? "," : "",
-                                    en->holders[k]);
-        const char *row[] = {
-            cmd_u64(en->vni, vni),    en->key, en->value, cmd_u64(en->version, ver),
-            cmd_u64(en->age_ms, age), holders};
-        cli_table_row(t, row);
+        cli_view_row(&v, (const struct cli_cell[]){
+                             {.u = en->vni},
+                             {.s = en->key},
+                             {.s = en->value},
+                             {.u = en->version},
+                             {.u = en->age_ms},
+                             {.strs = (const char *const *)en->holders, .n = en->n_holders}});
     }
-    cli_table_print(t, ctx->out);
-    cli_table_free(t);
-    if (c->n_counters == 0)
-        return;
-    fputc('\n', ctx->out);
-    static const char *const chdr[] = {"COUNTER", "VALUE"};
-    t = cli_table_new(2, chdr);
-    for (size_t i = 0; i < c->n_counters; i++) {
-        char v[24];
-        const char *row[] = {c->counters[i]->name, cmd_u64(c->counters[i]->value, v)};
-        cli_table_row(t, row);
-    }
-    cli_table_print(t, ctx->out);
-    cli_table_free(t);
+    cli_view_next(&v, COUNTER_COLS, CLI_NCOLS(COUNTER_COLS), "counters");
+    for (size_t i = 0; i < c->n_counters; i++)
+        cli_view_row(&v, (const struct cli_cell[]){{.s = c->counters[i]->name},
+                                                   {.u = c->counters[i]->value}});
+    cli_view_end(&v);
 }
 
 int cli_cache_show(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
