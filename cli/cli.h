@@ -31,6 +31,8 @@ struct cli_args {
     bool local;           /* cluster backup: the first node's own state, no leader needed */
     uint64_t chunk_bytes; /* cluster backup: state bytes per request; 0 = the server's cap */
     bool linearizable;    /* resolve, list commands: read through the leader's read barrier */
+    bool repair;          /* audit: fix what diverges */
+    bool audit_details;   /* audit: every VN in detail, digests or not */
     /* trace: the gateway's control socket, and the output form (detailed by default) */
     const char *gateway_ctl;
     bool trace_detailed, trace_summary, trace_minimal;
@@ -49,6 +51,7 @@ struct cli_ctx {
     FILE *out;     /* results (tables or JSON) */
     bool offline;  /* tests: any network use fails with STRATA_EINTERNAL "network used" */
     int net_calls; /* how many network calls were attempted (tests check it stays 0) */
+    bool printed;  /* the result is on ctx->out although the command fails (audit) */
     struct strata_dirclient *dc;
     /* --tls-ca/--tls-cert/--tls-key ($STRATA_TLS_CA, ...) and the context made of them */
     const char *tls_ca, *tls_cert, *tls_key;
@@ -196,6 +199,7 @@ int cli_endpoint_delete(struct cli_ctx *, const struct cli_args *, struct strata
 int cli_endpoint_list(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_resolve(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_trace(struct cli_ctx *, const struct cli_args *, struct strata_err *);
+int cli_audit(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_port_attach(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_port_detach(struct cli_ctx *, const struct cli_args *, struct strata_err *);
 int cli_cache_show(struct cli_ctx *, const struct cli_args *, struct strata_err *);

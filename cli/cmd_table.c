@@ -186,6 +186,17 @@ static const struct strata_flag f_trace[] = {
      "one line: the verdict and its conclusion", OPT, 0, 0},
     STRATA_FLAGS_END,
 };
+static const struct strata_flag f_audit[] = {
+    F_STR("cs", cs, "URL[,URL...]", OPT,
+          "the connectivity servers whose nodes to audit (env STRATA_CS)"),
+    {"repair", STRATA_FLAG_BOOL, CLI_ARG(repair), NULL,
+     "resynchronise exactly the divergent keys, then audit until consistent (--timeout-ms)", OPT, 0,
+     0},
+    {"details", STRATA_FLAG_BOOL, CLI_ARG(audit_details), NULL,
+     "compare every key in detail, not only where digests differ (what the slow path costs)", OPT,
+     0, 0},
+    STRATA_FLAGS_END,
+};
 static const struct strata_flag f_port_attach[] = {
     F_STR("agent", agent, "CTL", REQ, "agent control socket path (or URL)"),
     F_VNI("vni", vni, REQ, "VN to attach to"),
@@ -274,6 +285,8 @@ const struct cli_cmd cli_cmds[] = {
      "--vni N --src-ip IP --dst-ip IP [--agent CTL] [--gateway-ctl CTL] "
      "[--detailed | --summary | --minimal]", cli_trace,
      "every tier of one flow (routed ones through their gateway), its policy and a verdict"},
+    {"audit", NULL, f_audit, NULL, 0, 0, NULL, cli_audit,
+     "compare what every agent and gateway of the servers holds, and its kernel, with the directory; exit 0 only when all agree"},
     {"port", "attach", f_port_attach, NULL, 0, 0, NULL, cli_port_attach,
      "attach a VM interface to a VN through its host's agent"},
     {"port", "detach", f_port_detach, NULL, 0, 0, NULL, cli_port_detach,

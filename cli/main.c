@@ -21,7 +21,9 @@ static int main_fail(const struct cli_ctx *ctx, int rc, struct strata_err *e)
     if (e->msg[0] == '\0')
         snprintf(e->msg, sizeof(e->msg), "%s", strata_strerror(rc));
     main_one_line(e->msg);
-    if (ctx->json) {
+    /* A verdict already printed in full (audit's divergences) ends with its line on stderr:
+     * a second JSON object would break the one on stdout. */
+    if (ctx->json && !ctx->printed) {
         struct cli_json j;
         cli_json_init(&j, stdout);
         cli_json_obj_begin(&j, NULL);

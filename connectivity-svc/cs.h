@@ -47,6 +47,7 @@ struct cs_agents;
 struct cs_session;
 struct cs_gws;
 struct cs_waits;
+struct cs_audit;
 
 struct cs {
     /* flags */
@@ -69,6 +70,7 @@ struct cs {
     struct cs_vnmembers *vnmembers; /* cs_ports.c: hosts with a port, per VN, shared */
     struct cs_gws *gws;             /* cs_gateways.c: liveness of the gateways registered here */
     struct cs_waits *waits;         /* cs_wait.c: who got which change, and waits on them */
+    struct cs_audit *audit;         /* cs_audit.c: the audit running, if any */
     struct cs_counters ctr;
     /* Highest directory index this server has seen on the feed: every upstream read carries it
      * as min_index, so no answer older than one already seen is ever cached or served. */
@@ -163,7 +165,8 @@ enum cs_upd_kind {
     CS_UPD_ENDPOINT = 1,
     CS_UPD_INVALIDATE = 2,
     CS_UPD_FLOOD = 3,
-    CS_UPD_VNINFO = 5
+    CS_UPD_VNINFO = 5,
+    CS_UPD_AUDIT = 6
 };
 
 /* What one change says, shared (refcounted) by every session queue it is pushed to. */
@@ -174,6 +177,9 @@ struct cs_payload *cs_payload_flood(uint32_t vni, ProtobufCBinaryData *vteps, si
 /* VNINFO: vni's information changed; or (vni 0) the gateway now serves vnis[0..n). */
 struct cs_payload *cs_payload_vninfo(uint32_t vni, const uint32_t *vnis, size_t n,
                                      uint64_t committed_us);
+/* AUDIT: answer audit `id` with digests, or the details of vnis, or repair keys. */
+struct cs_payload *cs_payload_audit(uint64_t id, const uint32_t *vnis, size_t nv,
+                                    const struct cs_key *keys, size_t nk);
 void cs_payload_unref(struct cs_payload *p);
 
 int cs_agents_new(struct cs *cs, struct cs_agents **out);
@@ -287,6 +293,13 @@ bool cs_wait_status(struct cs *cs, uint64_t index, Strata__V1__WaitAppliedReply 
                     Strata__V1__WaitHolder **hs, Strata__V1__WaitHolder ***hps);
 void cs_wait_close(struct cs *cs); /* answers pending waits, stops timers (at shutdown) */
 void cs_wait_free(struct cs *cs);  /* after the loop stopped */
+
+/* ---- cs_audit.c: `strata audit` (one at a time; cs_audit.h) */
+void cs_audit_handle(struct cs *cs, struct strata_req *req, const strata_env *env);
+/* A node's AuditReport. */
+void cs_audit_report(struct cs *cs, struct strata_req *req, const strata_env *env,
+                     struct cs_session *s);
+void cs_audit_close(struct cs *cs); /* answers the running audit (at shutdown) */
 
 /* ---- cs_api.c: dispatch of agent and operator requests */
 void cs_api_handle(struct strata_req *req, const strata_env *env, void *arg);

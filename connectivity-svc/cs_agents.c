@@ -32,8 +32,13 @@ struct cs_payload {
     char host[64];
     ProtobufCBinaryData *flood;
     size_t nflood;
-    uint32_t *vnis; /* VNINFO with vni 0: the gateway's VNs */
+    uint32_t *vnis; /* VNINFO with vni 0: the gateway's VNs; AUDIT: the VNs to detail */
     size_t nvnis;
+    uint64_t audit_id; /* AUDIT: its repair keys, as the message wants them */
+    Strata__V1__AuditKey *repair;
+    Strata__V1__AuditKey **repairp;
+    struct cs_key *repair_keys;
+    size_t nrepair;
     /* Convergence: the histogram of its kind, set when first queued; observed (committed_us to
      * now) when the last queue holding it lets go because its holder acknowledged it. `lost`:
      * some queue dropped it unacknowledged (resync, session end, superseded), so it never
@@ -202,6 +207,36 @@ struct cs_payload *cs_payload_vninfo(uint32_t vni, const uint32_t *vnis, size_t 
     return p;
 }
 
+struct cs_payload *cs_payload_audit(uint64_t id, const uint32_t *vnis, size_t nv,
+                                    const struct cs_key *keys, size_t nk)
+{
+    struct cs_payload *p = cs_payload_vninfo(0, vnis, nv, strata_wall_us());
+    if (p == NULL)
+        return NULL;
+    p->audit_id = id;
+    if (nk == 0)
+        return p;
+    p->repair = calloc(nk, sizeof(*p->repair));
+    p->repairp = calloc(nk, sizeof(*p->repairp));
+    p->repair_keys = malloc(nk * sizeof(*p->repair_keys));
+    if (p->repair == NULL || p->repairp == NULL || p->repair_keys == NULL) {
+        cs_payload_unref(p);
+        return NULL;
+    }
+    memcpy(p->repair_keys, keys, nk * sizeof(*keys));
+    for (size_t i = 0; i < nk; i++) {
+        Strata__V1__AuditKey *k = &p->repair[i];
+        strata__v1__audit_key__init(k);
+        k->vni = keys[i].vni;
+        ProtobufCBinaryData *f = keys[i].kind == CS_KEY_MAC ? &k->mac : &k->ip;
+        f->data = p->repair_keys[i].b;
+        f->len = cs_key_len(keys[i].kind);
+        p->repairp[i] = k;
+    }
+    p->nrepair = nk;
+    return p;
+}
+
 void cs_payload_unref(struct cs_payload *p)
 {
     if (p == NULL || --p->refs > 0)
@@ -213,6 +248,9 @@ void cs_payload_unref(struct cs_payload *p)
     }
     free(p->flood);
     free(p->vnis);
+    free(p->repair);
+    free(p->repairp);
+    free(p->repair_keys);
     free(p);
 }
 
@@ -457,6 +495,8 @@ static void set_resync(struct sess *s)
 
 static void converge_set(struct cs *cs, enum cs_upd_kind kind, struct cs_payload *p)
 {
+    if (kind == CS_UPD_AUDIT)
+        return; /* a question, not a change */
     if (p->converge == NULL)
         p->converge = &cs->ctr.converge[kind == CS_UPD_FLOOD    ? CS_CONVERGE_FLOOD
                                         : kind == CS_UPD_VNINFO ? CS_CONVERGE_VNINFO
@@ -523,7 +563,7 @@ void cs_agents_push(struct cs_agents *a, uint32_t id, enum cs_upd_kind kind, con
         c->invalidations_pushed++;
     else if (kind == CS_UPD_VNINFO)
         c->vninfo_pushed++;
-    else
+    else if (kind == CS_UPD_FLOOD)
         c->floods_pushed++;
     mark_ready(s);
 }
@@ -584,6 +624,14 @@ static void reply_updates(struct sess *s, struct strata_req *req, uint64_t after
                 u[i].kind = STRATA__V1__UPDATE_KIND__UPD_VNINFO;
                 u[i].vnis = q->p->vnis;
                 u[i].n_vnis = q->p->nvnis;
+                break;
+            case CS_UPD_AUDIT:
+                u[i].kind = STRATA__V1__UPDATE_KIND__UPD_AUDIT;
+                u[i].audit_id = q->p->audit_id;
+                u[i].vnis = q->p->vnis;
+                u[i].n_vnis = q->p->nvnis;
+                u[i].repair = q->p->repairp;
+                u[i].n_repair = q->p->nrepair;
                 break;
             default:
                 u[i].kind = STRATA__V1__UPDATE_KIND__UPD_FLOOD;

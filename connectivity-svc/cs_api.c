@@ -60,6 +60,22 @@ void cs_api_handle(struct strata_req *req, const strata_env *env, void *arg)
         }
         cs_wait_handle(cs, req, env);
         break;
+    case STRATA__V1__ENVELOPE__BODY_AUDIT:
+        if (cs_auth_operator(&id, "audit", &e) != 0) {
+            cs->ctr.denied++;
+            strata_req_error(req, e.code, "%s", e.msg);
+            break;
+        }
+        cs_audit_handle(cs, req, env);
+        break;
+    case STRATA__V1__ENVELOPE__BODY_AUDIT_REPORT:
+        if (s == NULL) {
+            cs->ctr.denied++;
+            strata_req_error(req, STRATA_EDENIED, "an audit report comes from a host or gateway");
+            break;
+        }
+        cs_audit_report(cs, req, env, s);
+        break;
     case STRATA__V1__ENVELOPE__BODY_CACHE_SHOW:
         if (cs_auth_operator(&id, "cache show", &e) != 0) {
             cs->ctr.denied++;

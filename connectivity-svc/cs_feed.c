@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "cs.h"
 #include "log.h"
 
@@ -133,10 +134,30 @@ static void flood_visit(struct cs_session *s, void *arg)
         cs_agents_push(c->cs->agents, s->id, CS_UPD_FLOOD, NULL, c->p);
 }
 
+/* STRATA_TEST_FEED_DROP_MAC=MAC: a TEST-ONLY DEFECT that loses every feed change of that
+ * endpoint without a gap, so that the cache (and its holders) keep a stale answer: what
+ * `strata audit` must find and repair (tests/system/test_audit.c, docs/debugging.md). */
+static bool feed_test_drops(const Strata__V1__Endpoint *ep)
+{
+    static int init;
+    static uint8_t mac[6];
+    if (init == 0) {
+        const char *s = getenv("STRATA_TEST_FEED_DROP_MAC");
+        init = s != NULL && strata_mac_parse(s, mac, NULL) == 0 ? 1 : -1;
+        if (init == 1)
+            LOG_ERROR("STRATA_TEST_FEED_DROP_MAC=%s: TEST-ONLY DEFECT: this server loses every "
+                      "change of that endpoint and serves its old value",
+                      s);
+    }
+    return init == 1 && ep->mac.len == 6 && memcmp(ep->mac.data, mac, 6) == 0;
+}
+
 static void apply_change(struct cs *cs, const Strata__V1__Change *chg, uint64_t now_us)
 {
     switch (chg->kind) {
     case STRATA__V1__OBJ_KIND__OBJ_ENDPOINT:
+        if (chg->endpoint != NULL && feed_test_drops(chg->endpoint))
+            break;
         if (chg->endpoint != NULL)
             apply_endpoint(cs, chg->endpoint, chg->index, chg->deleted, now_us);
         break;

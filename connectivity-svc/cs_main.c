@@ -31,6 +31,7 @@ static void on_signal(void *arg)
     cs_agents_close(cs->agents); /* answers parked long-polls */
     cs_gw_close(cs);
     cs_wait_close(cs);
+    cs_audit_close(cs);
     cs_feed_stop(cs);
     cs_up_close(cs->up); /* in-flight work completes with EUNAVAIL, replies go out */
     if (cs->srv != NULL) {

@@ -19,6 +19,9 @@ typedef Strata__V1__Envelope strata_env;
 #define STRATA_MAX_STR 255      /* any string field */
 #define STRATA_MAX_LIST 1000000 /* objects in a list reply */
 #define STRATA_MAX_VNIS 4096    /* VNs one gateway serves (any `vnis` field) */
+/* Entries in one AuditReport (and keys in one repair): ~70 bytes each, so a piece stays well
+ * under STRATA_MSG_MAX; a node sends a larger VN in several pieces. */
+#define STRATA_AUDIT_ENTRIES_MAX 16384
 /* Repeated elements and unknown fields in one message, all together: a request (the largest, a
  * write batch of STRATA_MAX_BATCH commands, has ~20k), and any message (a 4 MiB reply holds
  * fewer). */

@@ -571,17 +571,80 @@ static int v_host_register(struct strata_err *e, const char *path,
     return v_vnis(e, path, "vnis", h->n_vnis, h->vnis);
 }
 
+/* ------------------------------------------------------------------ audit */
+
+static int v_audit_key(struct strata_err *e, const char *path, const Strata__V1__AuditKey *k)
+{
+    TRY(v_vni(e, path, "vni", k->vni, false));
+    if ((k->ip.len == 0) == (k->mac.len == 0))
+        return strata_err_set(e, STRATA_EINVAL, "%s: exactly one of ip and mac", path);
+    TRY(v_ip(e, path, "ip", &k->ip, false));
+    return v_mac(e, path, "mac", &k->mac, false, false);
+}
+
+static int v_audit_entry(struct strata_err *e, const char *path, const Strata__V1__AuditEntry *a)
+{
+    char pbuf[PATH_MAX_LEN];
+    TRY(v_present(e, path, "key", a->key));
+    TRY(v_audit_key(e, SUB("key", -1), a->key));
+    TRY(v_mac(e, path, "held_mac", &a->held_mac, false, false));
+    TRY(v_ip(e, path, "held_vtep", &a->held_vtep, false));
+    TRY(v_mac(e, path, "kernel_mac", &a->kernel_mac, false, false));
+    return v_ip(e, path, "kernel_vtep", &a->kernel_vtep, false);
+}
+
+static int v_audit_vn(struct strata_err *e, const char *path, const Strata__V1__AuditVn *v)
+{
+    return v_vni(e, path, "vni", v->vni, false);
+}
+
+static int v_audit_report(struct strata_err *e, const char *path, const Strata__V1__AuditReport *r)
+{
+    char pbuf[PATH_MAX_LEN];
+    TRY(v_str(e, path, "error", r->error, false));
+    V_LIST(r->n_vns, r->vns, "vns", STRATA_MAX_VNIS, v_audit_vn);
+    V_LIST(r->n_entries, r->entries, "entries", STRATA_AUDIT_ENTRIES_MAX, v_audit_entry);
+    return 0;
+}
+
+static int v_audit_divergence(struct strata_err *e, const char *path,
+                              const Strata__V1__AuditDivergence *d)
+{
+    TRY(v_str(e, path, "host", d->host, false));
+    TRY(v_str(e, path, "key", d->key, false));
+    TRY(v_str(e, path, "kind", d->kind, false));
+    TRY(v_str(e, path, "tier", d->tier, false));
+    TRY(v_str(e, path, "holds", d->holds, false));
+    return v_str(e, path, "directory", d->directory, false);
+}
+
+static int v_audit_node(struct strata_err *e, const char *path, const Strata__V1__AuditNode *n)
+{
+    TRY(v_str(e, path, "host", n->host, false));
+    return v_str(e, path, "note", n->note, false);
+}
+
+static int v_audit_reply(struct strata_err *e, const char *path, const Strata__V1__AuditReply *r)
+{
+    char pbuf[PATH_MAX_LEN];
+    TRY(v_str(e, path, "server", r->server, false));
+    V_LIST(r->n_nodes, r->nodes, "nodes", STRATA_MAX_LIST, v_audit_node);
+    V_LIST(r->n_divergences, r->divergences, "divergences", STRATA_MAX_LIST, v_audit_divergence);
+    return 0;
+}
+
 static int v_update(struct strata_err *e, const char *path, const Strata__V1__Update *u)
 {
     char pbuf[PATH_MAX_LEN];
-    if (u->kind < STRATA__V1__UPDATE_KIND__UPD_NONE ||
-        u->kind > STRATA__V1__UPDATE_KIND__UPD_VNINFO)
+    if (u->kind < STRATA__V1__UPDATE_KIND__UPD_NONE || u->kind > STRATA__V1__UPDATE_KIND__UPD_AUDIT)
         return strata_err_set(e, STRATA_EINVAL, "%s.kind: unknown update kind %d", path, u->kind);
     /* A RESYNC concerns no VN, nor a VNINFO that carries the gateway's new set of VNs; every
      * other kind names one. */
     TRY(v_vni(e, path, "vni", u->vni,
               u->kind == STRATA__V1__UPDATE_KIND__UPD_RESYNC ||
-                  u->kind == STRATA__V1__UPDATE_KIND__UPD_VNINFO));
+                  u->kind == STRATA__V1__UPDATE_KIND__UPD_VNINFO ||
+                  u->kind == STRATA__V1__UPDATE_KIND__UPD_AUDIT));
+    V_LIST(u->n_repair, u->repair, "repair", STRATA_AUDIT_ENTRIES_MAX, v_audit_key);
     TRY(v_vnis(e, path, "vnis", u->n_vnis, u->vnis));
     if (u->endpoint != NULL)
         TRY(v_endpoint(e, SUB("endpoint", -1), u->endpoint, false));
@@ -761,6 +824,10 @@ static int v_body(struct strata_err *e, const strata_env *env)
         return v_trace_reply(e, path, env->trace_reply);
     case STRATA__V1__ENVELOPE__BODY_WAIT_APPLIED_REPLY:
         return v_wait_applied_reply(e, path, env->wait_applied_reply);
+    case STRATA__V1__ENVELOPE__BODY_AUDIT_REPORT:
+        return v_audit_report(e, path, env->audit_report);
+    case STRATA__V1__ENVELOPE__BODY_AUDIT_REPLY:
+        return v_audit_reply(e, path, env->audit_reply);
     /* Bodies with nothing to bound: numbers of any value are acceptable. */
     case STRATA__V1__ENVELOPE__BODY_FEED:
     case STRATA__V1__ENVELOPE__BODY_CLUSTER_STATUS:
@@ -768,6 +835,7 @@ static int v_body(struct strata_err *e, const strata_env *env)
     case STRATA__V1__ENVELOPE__BODY_BACKUP:
     case STRATA__V1__ENVELOPE__BODY_CACHE_SHOW:
     case STRATA__V1__ENVELOPE__BODY_WAIT_APPLIED:
+    case STRATA__V1__ENVELOPE__BODY_AUDIT:
     case STRATA__V1__ENVELOPE__BODY_EMPTY:
         return 0;
     case STRATA__V1__ENVELOPE__BODY__NOT_SET:

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "audit.h"
 #include "node_dp.h"
 #include "err.h"
 
@@ -126,6 +127,10 @@ void node_entry_drop(struct node *a, struct node_entry *ent);
 /* Drop everything held for a VN (its devices are going away). */
 void node_drop_vn(struct node *a, uint32_t vni);
 
+/* Ask again about a held key and rewrite its kernel entries from the answer even if unchanged
+ * (an audit's repair); no-op while a resolve is outstanding. */
+void node_reask(struct node *a, struct node_entry *ent);
+
 /* Set a positive value and make the kernel match it (only what changed, unless ent->force). */
 void node_entry_set(struct node *a, struct node_entry *ent, const struct node_answer *ans);
 
@@ -144,5 +149,45 @@ int node_update_flood(struct node *a, uint32_t vni, const struct strata_ip *vtep
  * the others as held keys being verified, and re-resolve them: answers that match keep the
  * kernel entries untouched, others rewrite or remove them. Un-owned entries are never touched. */
 int node_reconcile(struct node *a, const uint32_t *keep_vnis, size_t n, struct strata_err *e);
+/* Hold an entry the kernel has (mac, at vtep; NULL: local, no FDB entry) as a key being
+ * verified, with the FDB reference a live node would hold: the next answer keeps, rewrites or
+ * removes it. No-op when k is already installed. */
+void node_adopt(struct node *a, const struct node_key *k, const uint8_t mac[6],
+                const struct strata_ip *vtep);
+
+/* ---- audit (node_audit.c): what this node holds against what its kernel has */
+struct node_audit_item {
+    struct node_key key; /* NODE_KEY_IP or NODE_KEY_MAC */
+    bool held;           /* a positive answer */
+    uint64_t version;
+    uint8_t held_mac[6];
+    struct strata_ip held_vtep;
+    bool in_kernel, kernel_owned;
+    uint8_t kernel_mac[6];
+    struct strata_ip kernel_vtep; /* family 0: no FDB entry (and not local) */
+};
+struct node_audit_vn {
+    uint32_t vni;
+    uint32_t keys;
+    uint64_t digest;
+};
+struct node_audit {
+    struct node_audit_item *items;
+    size_t n, cap;
+    struct node_audit_vn *vns;
+    size_t n_vns, cap_vns;
+};
+/* Every held positive key with what the kernel (dump `d`, from dump_all) has for it, then every
+ * kernel entry of Strata's that no held key explains; and per VN the digest of them all
+ * (lib/audit.h). */
+int node_audit_collect(struct node *a, const struct node_dp_dump *d, struct node_audit *out,
+                       struct strata_err *e);
+void node_audit_free(struct node_audit *au);
+/* The digest item of one collected key (what its connectivity server computes from its cache). */
+void node_audit_item_digest(const struct node_audit_item *it, struct strata_audit_item *out);
+/* Repair key k: re-resolve a held key and rewrite its kernel entries; adopt an entry of
+ * Strata's that no key holds so that its answer removes (or keeps) it. Returns true when a
+ * resolve was asked. An entry that is not Strata's and that no key holds is left alone. */
+bool node_audit_repair(struct node *a, const struct node_dp_dump *d, const struct node_key *k);
 
 #endif

@@ -20,6 +20,24 @@ static uint64_t daemon_now_ms(void)
     return strata_now_ms();
 }
 
+static void daemon_registered(void *arg, const Strata__V1__HostRegisterReply *reply)
+{
+    struct node_daemon *d = arg;
+    if (d->h.registered != NULL)
+        d->h.registered(d->h.arg, reply);
+}
+
+/* The runtime answers audits itself (every daemon's kernel is audited the same way); other
+ * kinds the core does not handle are the daemon's. */
+static void daemon_update(void *arg, const Strata__V1__Update *u)
+{
+    struct node_daemon *d = arg;
+    if (u->kind == STRATA__V1__UPDATE_KIND__UPD_AUDIT)
+        node_audit_update(d, u);
+    else if (d->h.update != NULL)
+        d->h.update(d->h.arg, u);
+}
+
 int node_daemon_init(struct node_daemon *d, const struct node_daemon_opts *o,
                      const struct node_daemon_hooks *h, struct strata_err *e)
 {
@@ -31,8 +49,7 @@ int node_daemon_init(struct node_daemon *d, const struct node_daemon_opts *o,
     int rc = strata_loop_new(&d->uv, &d->loop, e);
     if (rc != 0)
         return rc;
-    struct node_csd_hooks ch = {
-        .registered = d->h.registered, .update = d->h.update, .arg = d->h.arg};
+    struct node_csd_hooks ch = {.registered = daemon_registered, .update = daemon_update, .arg = d};
     return node_csd_new(d->loop, &d->o.csd, &ch, &d->csd, e);
 }
 

@@ -99,6 +99,9 @@ void node_daemon_fini(struct node_daemon *d);
 /* The domain whose core holds vni's VN record, or NULL. */
 struct node_domain *node_daemon_domain_of(struct node_daemon *d, uint32_t vni);
 
+/* ---- audit (node_audit_report.c): answer an UPD_AUDIT with an AuditReport */
+void node_audit_update(struct node_daemon *d, const Strata__V1__Update *u);
+
 /* ---- control socket and metrics (node_ctl.c) */
 int node_ctl_open(struct node_daemon *d, struct strata_err *e);
 int node_ctl_metrics(struct node_daemon *d, struct strata_err *e);

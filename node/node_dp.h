@@ -15,12 +15,14 @@ struct node_dp_neigh {
     uint32_t vni;
     struct strata_ip ip;
     uint8_t mac[6];
+    bool owned; /* always, in dump_owned's */
 };
 /* One owned FDB entry (MAC -> VTEP on vx<VNI>); a flood entry has the all-zero MAC. */
 struct node_dp_fdb {
     uint32_t vni;
     uint8_t mac[6];
     struct strata_ip vtep;
+    bool owned; /* always, in dump_owned's */
 };
 /* What the datapath holds that Strata owns (ownership rule: lib/nl/nl.h). */
 struct node_dp_dump {
@@ -76,6 +78,10 @@ struct node_dp_ops {
     int (*flood_set)(void *ctx, uint32_t vni, const struct strata_ip *vteps, size_t n,
                      struct strata_err *e);
     int (*dump_owned)(void *ctx, struct node_dp_dump *out, struct strata_err *e);
+    /* Every neighbour and unicast FDB entry on Strata's own VXLAN devices, Strata's or not (each
+     * says which), without flood entries: what the audit compares, since the kernel applies an
+     * entry whoever wrote it. Changes nothing the backend remembers. */
+    int (*dump_all)(void *ctx, struct node_dp_dump *out, struct strata_err *e);
     /* Human text of what the datapath has for an IP (neighbour + its FDB) in `buf`, and the
      * same in `out` (may be NULL) for machines; returns true when an entry exists. For trace. */
     bool (*describe_ip)(void *ctx, uint32_t vni, const struct strata_ip *ip, char *buf, size_t cap,

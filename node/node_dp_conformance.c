@@ -201,6 +201,15 @@ static void test_dump_owned_exactly(void **state)
     assert_int_equal(d.n_flood, 1);
     assert_true(strata_ip_equal(&d.flood[0].vtep, &v2));
     node_dp_dump_free(&d);
+    /* The audit's dump: theirs too (marked so), flood entries not. */
+    assert_int_equal(OPS(fx)->dump_all(CTX(fx), &d, &e), 0);
+    assert_int_equal(d.n_neigh, 2);
+    assert_int_equal(d.n_flood, 0);
+    assert_int_equal(d.n_fdb, 1);
+    assert_true(d.fdb[0].owned);
+    for (size_t i = 0; i < d.n_neigh; i++)
+        assert_int_equal(d.neigh[i].owned, strata_ip_equal(&d.neigh[i].ip, &ip9));
+    node_dp_dump_free(&d);
     uint8_t mac[6];
     assert_true(conf->neigh(conf, 100, &ip50, mac)); /* theirs: still there */
 }

@@ -516,6 +516,7 @@ static const struct node_dp_ops kernel_ops = {
     .fdb_del = kernel_fdb_del,
     .flood_set = kernel_flood_set,
     .dump_owned = kernel_dump_owned,
+    .dump_all = kernel_dump_all,
     .describe_ip = kernel_describe_ip,
     .announce = kernel_announce,
     .miss_fd = kernel_miss_fd,

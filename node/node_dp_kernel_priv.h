@@ -39,6 +39,7 @@ int kernel_flood_learned(struct kernel_vn *v, const struct strata_ip *vteps, siz
 int kernel_flood_learn(struct node_dp_kernel *k, struct kernel_vn *v, struct strata_err *e);
 
 int kernel_dump_owned(void *ctx, struct node_dp_dump *d, struct strata_err *e);
+int kernel_dump_all(void *ctx, struct node_dp_dump *d, struct strata_err *e);
 bool kernel_describe_ip(void *ctx, uint32_t vni, const struct strata_ip *ip, char *buf, size_t cap,
                         struct node_dp_described *out);
 int kernel_miss_fd(void *ctx);

@@ -28,6 +28,7 @@ struct kernel_collect {
     struct kernel_bridge *brs; /* owned bridges named br<VNI> */
     size_t n_brs, cap_brs;
     int only_ifindex; /* > 0: keep entries of this device only */
+    bool all;         /* un-owned entries too, flood entries not (dump_all) */
     bool oom;
 };
 
@@ -79,13 +80,16 @@ static void kernel_collect_neigh(const struct nlmsghdr *nh, void *arg)
     struct kernel_collect *c = arg;
     struct strata_nl_neigh n;
     uint32_t vni;
-    if (strata_nl_parse_neigh(nh, &n) != 0 || !strata_nl_neigh_owned(&n) || !n.has_mac ||
-        !n.has_dst || kernel_vn_of_ifindex(c->k, n.ifindex, &vni) != 0)
+    if (strata_nl_parse_neigh(nh, &n) != 0 || !n.has_mac || !n.has_dst ||
+        kernel_vn_of_ifindex(c->k, n.ifindex, &vni) != 0)
         return;
-    if (c->only_ifindex > 0 && n.ifindex != c->only_ifindex)
+    bool owned = strata_nl_neigh_owned(&n);
+    if ((!owned && !c->all) || (c->only_ifindex > 0 && n.ifindex != c->only_ifindex))
         return;
     if (n.family == AF_BRIDGE) {
         bool flood = memcmp(n.mac, kernel_zero, 6) == 0;
+        if (flood && c->all)
+            return;
         struct node_dp_fdb *f =
             flood ? KC_PUSH(c, flood, n_flood, cap_flood) : KC_PUSH(c, fdb, n_fdb, cap_fdb);
         if (f == NULL)
@@ -93,6 +97,7 @@ static void kernel_collect_neigh(const struct nlmsghdr *nh, void *arg)
         f->vni = vni;
         memcpy(f->mac, n.mac, 6);
         f->vtep = n.dst;
+        f->owned = owned;
         return;
     }
     struct node_dp_neigh *ne = KC_PUSH(c, neigh, n_neigh, cap_neigh);
@@ -101,6 +106,7 @@ static void kernel_collect_neigh(const struct nlmsghdr *nh, void *arg)
     ne->vni = vni;
     ne->ip = n.dst;
     memcpy(ne->mac, n.mac, 6);
+    ne->owned = owned;
 }
 
 static int kernel_dump(struct node_dp_kernel *k, int type, int family, strata_nl_cb cb,
@@ -131,11 +137,11 @@ static void kernel_learn_from_dump(struct node_dp_kernel *k, struct kernel_colle
     }
 }
 
-int kernel_dump_owned(void *ctx, struct node_dp_dump *d, struct strata_err *e)
+static int kernel_dump_any(struct node_dp_kernel *k, bool all, struct node_dp_dump *d,
+                           struct strata_err *e)
 {
-    struct node_dp_kernel *k = ctx;
     memset(d, 0, sizeof(*d));
-    struct kernel_collect c = {.k = k, .d = d};
+    struct kernel_collect c = {.k = k, .d = d, .all = all};
     int rc = kernel_dump(k, RTM_GETLINK, AF_UNSPEC, kernel_collect_link, &c, e);
     if (rc == 0)
         rc = kernel_dump(k, RTM_GETNEIGH, AF_INET, kernel_collect_neigh, &c, e);
@@ -145,12 +151,23 @@ int kernel_dump_owned(void *ctx, struct node_dp_dump *d, struct strata_err *e)
         rc = kernel_dump(k, RTM_GETNEIGH, AF_BRIDGE, kernel_collect_neigh, &c, e);
     if (rc == 0 && c.oom)
         rc = strata_err_set(e, STRATA_ENOMEM, "dump: out of memory");
-    if (rc == 0)
+    /* Only an owned dump's flood entries are the VN's flood list (an audit's leaves them out). */
+    if (rc == 0 && !all)
         kernel_learn_from_dump(k, &c);
-    else
+    else if (rc != 0)
         node_dp_dump_free(d);
     free(c.brs);
     return rc;
+}
+
+int kernel_dump_owned(void *ctx, struct node_dp_dump *d, struct strata_err *e)
+{
+    return kernel_dump_any(ctx, false, d, e);
+}
+
+int kernel_dump_all(void *ctx, struct node_dp_dump *d, struct strata_err *e)
+{
+    return kernel_dump_any(ctx, true, d, e);
 }
 
 int kernel_flood_learn(struct node_dp_kernel *k, struct kernel_vn *v, struct strata_err *e)

@@ -289,9 +289,17 @@ static int mem_flood_set(void *ctx, uint32_t vni, const struct strata_ip *vteps,
     return 0;
 }
 
-static int mem_dump_owned(void *ctx, struct node_dp_dump *d, struct strata_err *e)
+static bool mem_vn_owned_by_id(const struct node_dp_mem *m, uint32_t vni)
 {
-    struct node_dp_mem *m = ctx;
+    for (size_t i = 0; i < m->n_vns; i++)
+        if (m->vns[i] == vni)
+            return m->vn_owned[i];
+    return false;
+}
+
+/* all: every entry on owned devices, Strata's or not, flood entries left out (dump_all). */
+static int mem_dump(struct node_dp_mem *m, bool all, struct node_dp_dump *d, struct strata_err *e)
+{
     memset(d, 0, sizeof(*d));
     d->vnis = calloc(m->n_vns + 1, sizeof(*d->vnis));
     d->neigh = calloc(MEM_MAX_ENT, sizeof(*d->neigh));
@@ -306,22 +314,36 @@ static int mem_dump_owned(void *ctx, struct node_dp_dump *d, struct strata_err *
             d->vnis[d->n_vnis++] = m->vns[i];
     for (size_t i = 0; i < MEM_MAX_ENT; i++) {
         const struct mem_ent *x = &m->ent[i];
-        if (!x->used || !x->owned || x->on_br)
+        if (!x->used || x->on_br || (!all && !x->owned) || (all && !mem_vn_owned_by_id(m, x->vni)))
             continue;
         if (!x->is_fdb) {
             struct node_dp_neigh *n = &d->neigh[d->n_neigh++];
             n->vni = x->vni;
             n->ip = x->ip;
             memcpy(n->mac, x->mac, 6);
+            n->owned = x->owned;
             continue;
         }
         bool flood = memcmp(x->mac, mem_zero, 6) == 0;
+        if (flood && all)
+            continue;
         struct node_dp_fdb *f = flood ? &d->flood[d->n_flood++] : &d->fdb[d->n_fdb++];
         f->vni = x->vni;
         f->vtep = x->ip;
         memcpy(f->mac, x->mac, 6);
+        f->owned = x->owned;
     }
     return 0;
+}
+
+static int mem_dump_owned(void *ctx, struct node_dp_dump *d, struct strata_err *e)
+{
+    return mem_dump(ctx, false, d, e);
+}
+
+static int mem_dump_all(void *ctx, struct node_dp_dump *d, struct strata_err *e)
+{
+    return mem_dump(ctx, true, d, e);
 }
 
 static int mem_announce(void *ctx, uint32_t vni, const struct strata_ip *ip, const uint8_t mac[6],
@@ -394,6 +416,7 @@ static const struct node_dp_ops mem_ops = {
     .fdb_del = mem_fdb_del,
     .flood_set = mem_flood_set,
     .dump_owned = mem_dump_owned,
+    .dump_all = mem_dump_all,
     .describe_ip = mem_describe_ip,
     .announce = mem_announce,
     .miss_fd = mem_miss_fd,

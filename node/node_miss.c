@@ -145,6 +145,15 @@ static void node_miss_ask(struct node *a, struct node_entry *ent)
     }
 }
 
+void node_reask(struct node *a, struct node_entry *ent)
+{
+    if (ent->inflight || ent->key.kind == NODE_KEY_FDB)
+        return;
+    ent->force = true;
+    ent->verifying = true;
+    node_miss_ask(a, ent);
+}
+
 void node_miss_handle(struct node *a, const struct node_key *key, uint64_t miss_us)
 {
     a->c.misses++;

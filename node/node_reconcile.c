@@ -34,8 +34,8 @@ static const struct node_dp_fdb *node_reconcile_fdb(const struct node_dp_dump *d
 
 /* Record an entry the kernel already has, with the reference counts a live agent would hold, so
  * that a matching answer changes nothing and a different one repairs it. */
-static void node_reconcile_adopt(struct node *a, const struct node_key *k, const uint8_t mac[6],
-                                 const struct strata_ip *vtep)
+void node_adopt(struct node *a, const struct node_key *k, const uint8_t mac[6],
+                const struct strata_ip *vtep)
 {
     struct node_entry *ent = node_table_get(a, k);
     if (ent == NULL || ent->installed)
@@ -128,7 +128,7 @@ int node_reconcile(struct node *a, const uint32_t *keep_vnis, size_t n, struct s
         const struct node_dp_fdb *f = node_reconcile_fdb(&d, ne->vni, ne->mac);
         struct node_key k;
         node_key_ip(&k, ne->vni, &ne->ip);
-        node_reconcile_adopt(a, &k, ne->mac, f != NULL ? &f->vtep : NULL);
+        node_adopt(a, &k, ne->mac, f != NULL ? &f->vtep : NULL);
         adopted++;
     }
     for (size_t i = 0; i < d.n_fdb; i++) {
@@ -141,7 +141,7 @@ int node_reconcile(struct node *a, const uint32_t *keep_vnis, size_t n, struct s
             continue; /* referenced by an adopted neighbour entry */
         struct node_key k;
         node_key_mac(&k, f->vni, f->mac);
-        node_reconcile_adopt(a, &k, f->mac, &f->vtep);
+        node_adopt(a, &k, f->mac, &f->vtep);
         adopted++;
     }
     /* Flood entries need no adoption: flood_set diffs against the kernel when the VN's list

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "h_arp.h"
 #include "harness.h"
 #include "topo.h"
 
@@ -53,90 +54,18 @@ static double metric(int node, const char *name)
     return v;
 }
 
-/* ---- a VM that sends raw ARP requests */
+/* ---- a VM that sends raw ARP requests for 10.1.0.<t>, t in targets[0..n) */
 
-struct arp_frame {
-    struct ether_header eth;
-    uint16_t htype, ptype;
-    uint8_t hlen, plen;
-    uint16_t op;
-    uint8_t sha[6], spa[4], tha[6], tpa[4];
-} __attribute__((packed));
-
-static void arp_frame(struct arp_frame *f, const uint8_t mac[6], uint32_t sip, uint32_t tip)
+static pid_t arp_flood(const char *vm, const char *mac, const char *sip, const int *targets, int n,
+                       unsigned rate, unsigned duration_ms)
 {
-    memset(f, 0, sizeof(*f));
-    memset(f->eth.ether_dhost, 0xff, 6);
-    memcpy(f->eth.ether_shost, mac, 6);
-    f->eth.ether_type = htons(ETHERTYPE_ARP);
-    f->htype = htons(1);
-    f->ptype = htons(ETHERTYPE_IP);
-    f->hlen = 6;
-    f->plen = 4;
-    f->op = htons(1);
-    memcpy(f->sha, mac, 6);
-    memcpy(f->spa, &sip, 4);
-    memcpy(f->tpa, &tip, 4);
-}
-
-/* From inside vm (its eth0, MAC mac, address sip): ARP requests for 10.1.0.<t> cycling over
- * targets[0..n), `rate` per second for duration_ms (rate 0: as fast as possible). Runs in a
- * child; returns its pid (reap with arp_flood_wait), or -1. */
-static pid_t arp_flood(const char *vm, const char *mac_s, const char *sip_s, const int *targets,
-                       int n, unsigned rate, unsigned duration_ms)
-{
-    pid_t pid = fork();
-    if (pid != 0)
-        return pid;
-    char path[128];
-    snprintf(path, sizeof(path), "/run/netns/%s", topo_vm_ns(&T, vm));
-    int nsfd = open(path, O_RDONLY);
-    if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0)
-        _exit(2);
-    int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ARP));
-    struct sockaddr_ll sa = {.sll_family = AF_PACKET, .sll_ifindex = (int)if_nametoindex("eth0")};
-    if (fd < 0 || sa.sll_ifindex == 0)
-        _exit(3);
-    int sndbuf = 4 << 20;
-    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-    uint8_t mac[6];
-    unsigned m[6];
-    if (sscanf(mac_s, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6)
-        _exit(4);
-    for (int i = 0; i < 6; i++)
-        mac[i] = (uint8_t)m[i];
-    uint32_t sip;
-    inet_pton(AF_INET, sip_s, &sip);
-    uint64_t t0 = h_now_ms(), sent = 0;
-    for (;;) {
-        uint64_t el = h_now_ms() - t0;
-        if (el >= duration_ms)
-            break;
-        if (rate != 0 && sent >= (uint64_t)rate * el / 1000 + 50) {
-            struct timespec ts = {0, 200 * 1000};
-            nanosleep(&ts, NULL); /* pacing the sender, not synchronising the test */
-            continue;
-        }
+    uint32_t tips[N_RESOLVABLE + N_UNKNOWN];
+    for (int i = 0; i < n && i < (int)(sizeof(tips) / sizeof(tips[0])); i++) {
         char ip[32];
-        snprintf(ip, sizeof(ip), "10.1.0.%d", targets[sent % (uint64_t)n]);
-        uint32_t tip;
-        inet_pton(AF_INET, ip, &tip);
-        struct arp_frame f;
-        arp_frame(&f, mac, sip, tip);
-        if (sendto(fd, &f, sizeof(f), 0, (struct sockaddr *)&sa, sizeof(sa)) == sizeof(f))
-            sent++;
+        snprintf(ip, sizeof(ip), "10.1.0.%d", targets[i]);
+        inet_pton(AF_INET, ip, &tips[i]);
     }
-    fprintf(stderr, "arp_flood %s: %llu requests in %u ms\n", vm, (unsigned long long)sent,
-            duration_ms);
-    _exit(0);
-}
-
-static int arp_flood_wait(pid_t pid)
-{
-    int st = 0;
-    if (pid <= 0 || waitpid(pid, &st, 0) != pid)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return h_arp_flood(topo_vm_ns(&T, vm), mac, sip, tips, n, rate, duration_ms);
 }
 
 /* ---- topology: h1 (small buffer) with va; h2 with vb (N_RESOLVABLE addresses) and vc */
@@ -224,7 +153,7 @@ static void test_enobufs_resync(void **state)
         targets[i] = i % 2 == 0 ? RESOLVABLE_FIRST + i / 2 : UNKNOWN_FIRST + i / 2;
     pid_t fl = arp_flood("va", "02:00:00:00:01:01", "10.1.0.1", targets, N_RESOLVABLE + N_UNKNOWN,
                          0, 1000);
-    assert_int_equal(arp_flood_wait(fl), 0);
+    assert_int_equal(h_arp_flood_wait(fl), 0);
 
     uint64_t t0 = h_now_ms();
     bool over = false, back = false;
@@ -317,7 +246,7 @@ static void test_miss_storm(void **state)
         worst = took > worst ? took : worst;
         probes++;
     }
-    assert_int_equal(arp_flood_wait(fl), 0);
+    assert_int_equal(h_arp_flood_wait(fl), 0);
     double misses = metric(1, "strata_agent_misses_total") - miss0;
     double resolves = metric(1, "strata_agent_resolves_total") - res0;
     print_message("storm: %.0f misses in %u ms (%.0f/s), %.0f resolves; cache show worst %u ms "
