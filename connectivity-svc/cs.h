@@ -32,6 +32,7 @@ struct cs_counters {
     uint64_t gw_live_writes, gw_live_errors; /* gateway_live writes sent / failed */
     uint64_t gw_live;                        /* gauge: gateways this server holds as live */
     uint64_t vninfo_pushed;                  /* UPD_VNINFO queued to gateways */
+    uint64_t audits, audit_divergences;      /* audits run; what the last one found (gauge) */
     /* Directory resolve round trips: strata_cs_upstream_resolve_seconds; cache show gives its
      * sum and count as upstream_latency_us_sum and upstream_latency_us_count. */
     struct strata_histo upstream_latency;

@@ -153,6 +153,9 @@ static void audit_finish(struct cs_audit *au)
     struct cs *cs = au->cs;
     au->phase = AUDIT_DONE;
     cs->audit = NULL;
+    cs->ctr.audits++;
+    if (!au->failed)
+        cs->ctr.audit_divergences = au->n_divs + au->divs_omitted;
     uv_timer_stop(&au->timer);
     Strata__V1__AuditNode *ns = calloc(au->n_nodes + 1, sizeof(*ns));
     Strata__V1__AuditNode **nps = calloc(au->n_nodes + 1, sizeof(*nps));
@@ -391,7 +394,8 @@ static void audit_copy_vns(struct audit_node *n, const Strata__V1__AuditReport *
 static void audit_bin(uint8_t *dst, uint8_t *len, const ProtobufCBinaryData *b, size_t max)
 {
     *len = (uint8_t)(b->len <= max ? b->len : 0);
-    memcpy(dst, b->data, *len);
+    if (*len > 0)
+        memcpy(dst, b->data, *len);
 }
 
 static int audit_copy_entries(struct audit_node *n, const Strata__V1__AuditReport *r)

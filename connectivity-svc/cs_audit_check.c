@@ -134,7 +134,8 @@ int cs_audit_expect(struct cs_audit *au)
         return STRATA_ENOMEM;
     }
     /* One (node, VN) per run of equal pairs: the sum of their hashes. */
-    qsort(c.v, c.n, sizeof(*c.v), audit_exp_cmp);
+    if (c.n > 0)
+        qsort(c.v, c.n, sizeof(*c.v), audit_exp_cmp);
     size_t m = 0;
     for (size_t i = 0; i < c.n; i++) {
         if (m > 0 && c.v[m - 1].sid == c.v[i].sid && c.v[m - 1].vni == c.v[i].vni) {
@@ -199,6 +200,8 @@ int cs_audit_cache_keys(struct cs_audit *au)
 struct audit_truth *cs_audit_truth_find(struct cs_audit *au, const struct cs_key *k)
 {
     struct audit_truth key = {.k = *k};
+    if (au->n_truth == 0)
+        return NULL;
     return bsearch(&key, au->truth, au->n_truth, sizeof(key), audit_truth_cmp);
 }
 
@@ -313,7 +316,8 @@ static void audit_send_batches(struct cs_audit *au)
 void cs_audit_ask_directory(struct cs_audit *au)
 {
     /* Sort, and merge duplicates (keeping an answer already had). */
-    qsort(au->truth, au->n_truth, sizeof(*au->truth), audit_truth_cmp);
+    if (au->n_truth > 0)
+        qsort(au->truth, au->n_truth, sizeof(*au->truth), audit_truth_cmp);
     size_t m = 0;
     for (size_t i = 0; i < au->n_truth; i++) {
         if (m > 0 && cs_audit_key_cmp(&au->truth[m - 1].k, &au->truth[i].k) == 0) {

@@ -145,7 +145,8 @@ int cs_audit_differ(struct cs_audit *au, struct audit_node *n)
         free(cand);
         return rc;
     }
-    qsort(cand, nc, sizeof(*cand), audit_u32_cmp);
+    if (nc > 0)
+        qsort(cand, nc, sizeof(*cand), audit_u32_cmp);
     for (size_t i = 0; rc == 0 && i < nc; i++) {
         if (i > 0 && cand[i] == cand[i - 1])
             continue;
@@ -240,7 +241,8 @@ struct audit_prune_ctx {
 
 static bool audit_node_has_vn(const struct audit_node *n, uint32_t vni)
 {
-    return bsearch(&vni, n->differ, n->n_differ, sizeof(vni), audit_u32_cmp) != NULL;
+    return n->n_differ > 0 &&
+           bsearch(&vni, n->differ, n->n_differ, sizeof(vni), audit_u32_cmp) != NULL;
 }
 
 /* A holder record of a key the node does not hold: it would get updates it ignores. */
@@ -252,7 +254,8 @@ static void audit_prune_visit(struct cs_entry *e, void *arg)
     struct audit_dent key = {0};
     cs_entry_key(e, &key.k);
     const struct audit_dent *x =
-        bsearch(&key, c->n->ents, c->n->n_ents, sizeof(key), audit_dent_cmp);
+        c->n->n_ents > 0 ? bsearch(&key, c->n->ents, c->n->n_ents, sizeof(key), audit_dent_cmp)
+                         : NULL;
     if (x != NULL && x->held)
         return;
     cs_cache_holder_del(c->au->cs->cache, e, c->n->sid);
@@ -280,7 +283,8 @@ static void audit_record_holder(struct cs_audit *au, struct audit_node *n,
 void cs_audit_check_node(struct cs_audit *au, size_t ni)
 {
     struct audit_node *n = &au->nodes[ni];
-    qsort(n->ents, n->n_ents, sizeof(*n->ents), audit_dent_cmp);
+    if (n->n_ents > 0)
+        qsort(n->ents, n->n_ents, sizeof(*n->ents), audit_dent_cmp);
     for (size_t i = 0; i < n->n_ents; i++) {
         const struct audit_dent *x = &n->ents[i];
         struct audit_truth *t = cs_audit_truth_find(au, &x->k);

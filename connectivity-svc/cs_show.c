@@ -57,6 +57,8 @@ static const struct {
     C(gw_live_errors, COUNTER, "gateway_live writes that failed"),
     C(gw_live, GAUGE, "gateways this server last declared live"),
     C(vninfo_pushed, COUNTER, "VN information changes queued to gateways (UPD_VNINFO)"),
+    C(audits, COUNTER, "audits run (strata audit)"),
+    C(audit_divergences, GAUGE, "divergences the last audit through this server found"),
 #undef C
 };
 

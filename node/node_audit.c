@@ -184,7 +184,8 @@ void node_audit_item_digest(const struct node_audit_item *it, struct strata_audi
 /* Items sorted by VN; one digest per VN. */
 static int audit_digests(struct node_audit *o)
 {
-    qsort(o->items, o->n, sizeof(*o->items), audit_cmp_item);
+    if (o->n > 0)
+        qsort(o->items, o->n, sizeof(*o->items), audit_cmp_item);
     for (size_t i = 0; i < o->n; i++) {
         if (o->n_vns == 0 || o->vns[o->n_vns - 1].vni != o->items[i].key.vni) {
             if (o->n_vns == o->cap_vns) {
