@@ -84,6 +84,7 @@ static const struct cli_col SERVER_COLS[] = {
     {"DIR-READS", "directory_keys", CLI_COL_U64},
     {"IN-FLIGHT", "in_flight", CLI_COL_U64},
     {"NOT-ANSWERED", "not_answered", CLI_COL_STRS},
+    {"IDLE", "idle", CLI_COL_STRS},
 };
 
 static void audit_divs(struct cli_view *v, const struct audit_run *r)
@@ -124,7 +125,8 @@ static void audit_servers(struct cli_view *v, const struct audit_run *r)
             {.u = a->report_bytes},
             {.u = a->directory_keys},
             {.u = a->in_flight},
-            {.strs = silent, .n = ns}};
+            {.strs = silent, .n = ns},
+            {.strs = (const char *const *)a->idle, .n = a->n_idle}};
         cli_view_row(v, c);
     }
 }

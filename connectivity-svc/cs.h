@@ -178,8 +178,9 @@ struct cs_payload *cs_payload_flood(uint32_t vni, ProtobufCBinaryData *vteps, si
 /* VNINFO: vni's information changed; or (vni 0) the gateway now serves vnis[0..n). */
 struct cs_payload *cs_payload_vninfo(uint32_t vni, const uint32_t *vnis, size_t n,
                                      uint64_t committed_us);
-/* AUDIT: answer audit `id` with digests, or the details of vnis, or repair keys. */
-struct cs_payload *cs_payload_audit(uint64_t id, const uint32_t *vnis, size_t nv,
+/* AUDIT: answer audit `id` with digests, or the details of parts (vni << 8 | bucket, as
+ * cs_audit.h's AUDIT_PART), or repair keys. */
+struct cs_payload *cs_payload_audit(uint64_t id, const uint64_t *parts, size_t np,
                                     const struct cs_key *keys, size_t nk);
 void cs_payload_unref(struct cs_payload *p);
 
@@ -209,6 +210,9 @@ int cs_agents_open(struct cs_agents *a, const char *host, struct cs_session **ou
 /* The session with this id and epoch, or NULL once it ended (the id may since belong to another
  * session): what work that outlives a loop turn uses instead of a kept pointer. */
 struct cs_session *cs_agents_lookup(struct cs_agents *a, uint32_t id, uint64_t epoch);
+/* Whether session s polls: a long-poll parked now, or a request within the last within_ms. */
+bool cs_agents_polling(struct cs_agents *a, const struct cs_session *s, uint64_t now_ms,
+                       uint64_t within_ms);
 /* Free the sessions idle since before now_ms - idle (run by a timer; exposed for tests).
  * Returns how many ended. */
 uint32_t cs_agents_expire(struct cs_agents *a, uint64_t now_ms);
@@ -263,6 +267,8 @@ void cs_gw_conn_closed(struct cs *cs, const char *host);
 void cs_gw_record_changed(struct cs *cs, const Strata__V1__Gateway *g, bool deleted, uint64_t index,
                           uint64_t now_us);
 void cs_gw_push_vninfo(struct cs *cs, uint32_t vni, uint64_t now_us);
+/* Whether this server holds gateway `host` live (registered, not declared dead). */
+bool cs_gw_alive(struct cs *cs, const char *host);
 void cs_gw_close(struct cs *cs); /* stops timers (at shutdown) */
 void cs_gw_free(struct cs *cs);  /* after the loop stopped */
 

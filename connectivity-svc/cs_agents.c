@@ -32,9 +32,13 @@ struct cs_payload {
     char host[64];
     ProtobufCBinaryData *flood;
     size_t nflood;
-    uint32_t *vnis; /* VNINFO with vni 0: the gateway's VNs; AUDIT: the VNs to detail */
+    uint32_t *vnis; /* VNINFO with vni 0: the gateway's VNs */
     size_t nvnis;
-    uint64_t audit_id; /* AUDIT: its repair keys, as the message wants them */
+    uint64_t audit_id; /* AUDIT: the parts to detail and the keys to repair, as the message has
+                          them */
+    Strata__V1__AuditVn *parts;
+    Strata__V1__AuditVn **partsp;
+    size_t nparts;
     Strata__V1__AuditKey *repair;
     Strata__V1__AuditKey **repairp;
     struct cs_key *repair_keys;
@@ -207,13 +211,28 @@ struct cs_payload *cs_payload_vninfo(uint32_t vni, const uint32_t *vnis, size_t 
     return p;
 }
 
-struct cs_payload *cs_payload_audit(uint64_t id, const uint32_t *vnis, size_t nv,
+struct cs_payload *cs_payload_audit(uint64_t id, const uint64_t *parts, size_t np,
                                     const struct cs_key *keys, size_t nk)
 {
-    struct cs_payload *p = cs_payload_vninfo(0, vnis, nv, strata_wall_us());
+    struct cs_payload *p = payload_new(strata_wall_us());
     if (p == NULL)
         return NULL;
     p->audit_id = id;
+    if (np > 0) {
+        p->parts = calloc(np, sizeof(*p->parts));
+        p->partsp = calloc(np, sizeof(*p->partsp));
+        if (p->parts == NULL || p->partsp == NULL) {
+            cs_payload_unref(p);
+            return NULL;
+        }
+        for (size_t i = 0; i < np; i++) {
+            strata__v1__audit_vn__init(&p->parts[i]);
+            p->parts[i].vni = (uint32_t)(parts[i] >> 8);
+            p->parts[i].bucket = (uint32_t)(parts[i] & 0xff);
+            p->partsp[i] = &p->parts[i];
+        }
+        p->nparts = np;
+    }
     if (nk == 0)
         return p;
     p->repair = calloc(nk, sizeof(*p->repair));
@@ -248,6 +267,8 @@ void cs_payload_unref(struct cs_payload *p)
     }
     free(p->flood);
     free(p->vnis);
+    free(p->parts);
+    free(p->partsp);
     free(p->repair);
     free(p->repairp);
     free(p->repair_keys);
@@ -414,6 +435,14 @@ int cs_agents_acked(struct cs_agents *a, uint32_t id, uint64_t epoch, uint64_t *
     *acked = ((struct sess *)ps)->acked;
     *host = ps->host;
     return 0;
+}
+
+bool cs_agents_polling(struct cs_agents *a, const struct cs_session *ps, uint64_t now_ms,
+                       uint64_t within_ms)
+{
+    (void)a;
+    const struct sess *s = (const struct sess *)ps;
+    return s->parked != NULL || s->active_ms + within_ms >= now_ms;
 }
 
 uint32_t cs_agents_count(const struct cs_agents *a)
@@ -628,8 +657,8 @@ static void reply_updates(struct sess *s, struct strata_req *req, uint64_t after
             case CS_UPD_AUDIT:
                 u[i].kind = STRATA__V1__UPDATE_KIND__UPD_AUDIT;
                 u[i].audit_id = q->p->audit_id;
-                u[i].vnis = q->p->vnis;
-                u[i].n_vnis = q->p->nvnis;
+                u[i].parts = q->p->partsp;
+                u[i].n_parts = q->p->nparts;
                 u[i].repair = q->p->repairp;
                 u[i].n_repair = q->p->nrepair;
                 break;

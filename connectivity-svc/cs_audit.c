@@ -52,6 +52,9 @@ static void audit_free(struct cs_audit *au)
         free(au->nodes[i].repair);
     }
     free(au->nodes);
+    for (size_t i = 0; i < au->n_idle; i++)
+        free(au->idle[i]);
+    free(au->idle);
     free(au->exp);
     free(au->truth);
     free(au->divs);
@@ -79,6 +82,13 @@ static void audit_add_node(struct cs_session *s, void *arg)
     struct cs_audit *au = arg;
     if (!s->registered)
         return;
+    if (!cs_agents_polling(au->cs->agents, s, strata_now_ms(), CS_AUDIT_IDLE_MS) ||
+        (s->gateway && !cs_gw_alive(au->cs, s->host))) {
+        char *name = strdup(s->host);
+        if (name != NULL)
+            au->idle[au->n_idle++] = name;
+        return;
+    }
     struct audit_node *n = &au->nodes[au->n_nodes++];
     memset(n, 0, sizeof(*n));
     n->sid = s->id;
@@ -95,11 +105,12 @@ struct audit_node *cs_audit_node_of(struct cs_audit *au, const struct cs_session
     return NULL;
 }
 
-/* Queue an UPD_AUDIT for node n: digests (no VNs, no keys), details of vnis, or a repair. */
-static void audit_push(struct cs_audit *au, struct audit_node *n, const uint32_t *vnis, size_t nv,
+/* Queue an UPD_AUDIT for node n: digests (no parts, no keys), details of parts (AUDIT_PART), or
+ * a repair. */
+static void audit_push(struct cs_audit *au, struct audit_node *n, const uint64_t *parts, size_t np,
                        const struct cs_key *keys, size_t nk)
 {
-    struct cs_payload *p = cs_payload_audit(au->id, vnis, nv, keys, nk);
+    struct cs_payload *p = cs_payload_audit(au->id, parts, np, keys, nk);
     if (p == NULL) {
         snprintf(n->note, sizeof(n->note), "out of memory asking it");
         return;
@@ -119,8 +130,8 @@ static void audit_reply_nodes(struct cs_audit *au, Strata__V1__AuditNode *ns,
         ns[i].host = n->host;
         ns[i].gateway = n->gateway;
         ns[i].answered = n->answered;
-        ns[i].vns = (uint32_t)n->n_vns;
-        ns[i].vns_differ = (uint32_t)n->n_differ;
+        ns[i].parts = (uint32_t)n->n_vns;
+        ns[i].parts_differ = (uint32_t)n->n_differ;
         ns[i].keys = n->keys;
         ns[i].report_bytes = n->report_bytes;
         ns[i].note = n->note;
@@ -186,6 +197,8 @@ static void audit_finish(struct cs_audit *au)
         r.directory_requests = au->dir_requests;
         r.directory_keys = au->dir_keys;
         r.divergences_omitted = au->divs_omitted;
+        r.idle = au->idle;
+        r.n_idle = au->n_idle;
         strata_env env = STRATA__V1__ENVELOPE__INIT;
         env.body_case = STRATA__V1__ENVELOPE__BODY_AUDIT_REPLY;
         env.audit_reply = &r;
@@ -344,7 +357,10 @@ void cs_audit_handle(struct cs *cs, struct strata_req *req, const strata_env *en
     }
     struct cs_audit *au = calloc(1, sizeof(*au));
     uint32_t live = cs_agents_count(cs->agents);
-    if (au == NULL || (au->nodes = calloc(live + 1, sizeof(*au->nodes))) == NULL) {
+    if (au == NULL || (au->nodes = calloc(live + 1, sizeof(*au->nodes))) == NULL ||
+        (au->idle = calloc(live + 1, sizeof(*au->idle))) == NULL) {
+        if (au != NULL)
+            free(au->nodes);
         free(au);
         strata_req_error(req, STRATA_ENOMEM, "out of memory");
         return;
@@ -379,16 +395,22 @@ void cs_audit_handle(struct cs *cs, struct strata_req *req, const strata_env *en
     cs_audit_step(au);
 }
 
-static void audit_copy_vns(struct audit_node *n, const Strata__V1__AuditReport *r)
+static int audit_copy_vns(struct audit_node *n, const Strata__V1__AuditReport *r)
 {
-    free(n->vns);
-    n->vns = calloc(r->n_vns + 1, sizeof(*n->vns));
-    n->n_vns = 0;
-    n->keys = 0;
-    for (size_t i = 0; n->vns != NULL && i < r->n_vns; i++) {
-        n->vns[n->n_vns++] = (struct audit_vn){r->vns[i]->vni, r->vns[i]->keys, r->vns[i]->digest};
-        n->keys += r->vns[i]->keys;
+    if (n->n_vns + r->n_vns > n->cap_vns) {
+        size_t cap = n->n_vns + r->n_vns + 16;
+        struct audit_vn *v = realloc(n->vns, cap * sizeof(*v));
+        if (v == NULL)
+            return STRATA_ENOMEM;
+        n->vns = v;
+        n->cap_vns = cap;
     }
+    for (size_t i = 0; i < r->n_vns; i++) {
+        const Strata__V1__AuditVn *x = r->vns[i];
+        n->vns[n->n_vns++] = (struct audit_vn){x->vni, x->bucket, x->keys, x->digest};
+        n->keys += x->keys;
+    }
+    return 0;
 }
 
 static void audit_bin(uint8_t *dst, uint8_t *len, const ProtobufCBinaryData *b, size_t max)
@@ -455,8 +477,11 @@ void cs_audit_report(struct cs *cs, struct strata_req *req, const strata_env *en
         n->repaired += r->repaired;
         n->repair_done = true;
     } else if (au->phase == AUDIT_DIGESTS && !n->answered) {
-        audit_copy_vns(n, r);
-        n->answered = true;
+        if (audit_copy_vns(n, r) != 0) {
+            snprintf(n->note, sizeof(n->note), "out of memory");
+            n->n_vns = 0;
+        }
+        n->answered = r->last;
     }
     Strata__V1__Empty em = STRATA__V1__EMPTY__INIT;
     strata_env rep = STRATA__V1__ENVELOPE__INIT;

@@ -30,10 +30,15 @@ struct audit_dent {
     uint8_t held_vtep[16], kernel_vtep[16];
 };
 
+/* A part of a VN as a node reported its digest (bucket STRATA_AUDIT_WHOLE: the whole VN). */
 struct audit_vn {
-    uint32_t vni, keys;
+    uint32_t vni, bucket, keys;
     uint64_t digest;
 };
+/* A part as one number, for sorting and searching: vni << 8 | bucket. */
+#define AUDIT_PART(vni, bucket) (((uint64_t)(vni) << 8) | (bucket))
+#define AUDIT_PART_VNI(p) ((uint32_t)((p) >> 8))
+#define AUDIT_PART_BUCKET(p) ((uint32_t)((p)&0xff))
 
 /* One node (session) being audited. */
 struct audit_node {
@@ -44,8 +49,8 @@ struct audit_node {
     bool answered, details_done, repair_done;
     bool details_full;    /* every piece of its details arrived */
     struct audit_vn *vns; /* its digests */
-    size_t n_vns;
-    uint32_t *differ; /* VNs whose details were asked */
+    size_t n_vns, cap_vns;
+    uint64_t *differ; /* parts (AUDIT_PART) whose details were asked, sorted */
     size_t n_differ;
     struct audit_dent *ents; /* its details, sorted by key once complete */
     size_t n_ents, cap_ents;
@@ -56,9 +61,9 @@ struct audit_node {
     char note[128];
 };
 
-/* An expected digest: what the server believes node sid holds in vni. */
+/* An expected digest: what the server believes node sid holds in a bucket of vni. */
 struct audit_exp {
-    uint32_t sid, vni, keys;
+    uint32_t sid, vni, bucket, keys;
     uint64_t digest;
 };
 
@@ -93,19 +98,24 @@ struct cs_audit {
     size_t n_truth, cap_truth;
     size_t truth_next; /* next key to ask the directory about */
     size_t cache_keys; /* the first keys of truth[] before sorting came from the cache */
+    char **idle;       /* sessions not audited (see CS_AUDIT_IDLE_MS) */
+    size_t n_idle;
     struct audit_div *divs;
     size_t n_divs, cap_divs;
     uint64_t checked, cache_checked, report_bytes;
     uint32_t in_flight, holders_fixed, dir_requests, dir_keys, divs_omitted;
     struct {
-        uint32_t sid, vni;
-    } * force; /* (node, VN) pairs seen in detail whatever their digests: a stale cache entry */
+        uint32_t sid, vni, bucket;
+    } * force; /* (node, VN, bucket) seen in detail whatever their digests: a stale cache entry */
     size_t n_force, cap_force;
     bool failed; /* the directory could not be asked: the reply says so */
     bool closed; /* the timer handle is closed: free once no directory request is pending */
     char fail_msg[200];
 };
 
+/* A registered session without a parked poll nor a request for this long is not audited (its
+ * node is gone, or uses another server now): listed as idle instead. Agents poll far more often. */
+#define CS_AUDIT_IDLE_MS 5000
 #define AUDIT_DIVS_MAX 10000 /* listed in one reply (~150 bytes each); the rest counted */
 
 /* ---- cs_audit.c */
@@ -126,9 +136,9 @@ int cs_audit_truth_add(struct cs_audit *au, const struct cs_key *k);
 void cs_audit_ask_directory(struct cs_audit *au);
 struct audit_truth *cs_audit_truth_find(struct cs_audit *au, const struct cs_key *k);
 /* Compare the cache with the directory: divergences of tier cs-cache; the VNs of their holders
- * must then be seen in detail (marks them in `force`, a list of (sid, vni) pairs). */
+ * must then be seen in detail (marks them in `force`). */
 void cs_audit_check_cache(struct cs_audit *au);
-/* The VNs of node n whose digests differ (or that a stale cache entry it holds forces). */
+/* The parts of node n whose digests differ (or that a stale cache entry it holds forces). */
 int cs_audit_differ(struct cs_audit *au, struct audit_node *n);
 /* Compare node n's details with the directory; fix the server's record of what it holds. */
 void cs_audit_check_node(struct cs_audit *au, size_t ni);
@@ -136,6 +146,9 @@ void cs_audit_check_node(struct cs_audit *au, size_t ni);
  * node's `repair`). */
 void cs_audit_repair_cache(struct cs_audit *au);
 int cs_audit_add_div(struct cs_audit *au, const struct audit_div *d);
+/* The digest item of a cache entry: what a node holding it should have in its kernel. */
+struct strata_audit_item;
+void cs_audit_entry_item(const struct cs_entry *e, struct strata_audit_item *it);
 /* Text of a value: "mac M vtep V" (+ host), "no such endpoint". */
 void cs_audit_value_text(char *buf, size_t cap, bool found, const uint8_t mac[6],
                          const uint8_t *vtep, uint8_t vtep_len, const char *host);

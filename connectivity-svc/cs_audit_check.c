@@ -73,11 +73,13 @@ static int audit_exp_cmp(const void *x, const void *y)
     const struct audit_exp *p = x, *q = y;
     if (p->sid != q->sid)
         return p->sid < q->sid ? -1 : 1;
-    return p->vni < q->vni ? -1 : p->vni > q->vni;
+    if (p->vni != q->vni)
+        return p->vni < q->vni ? -1 : 1;
+    return p->bucket < q->bucket ? -1 : p->bucket > q->bucket;
 }
 
 /* The digest item of a cache entry: what a node holding it should have in its kernel. */
-static void audit_entry_item(const struct cs_entry *e, struct strata_audit_item *it)
+void cs_audit_entry_item(const struct cs_entry *e, struct strata_audit_item *it)
 {
     memset(it, 0, sizeof(*it));
     it->vni = e->vni;
@@ -95,8 +97,9 @@ static void audit_expect_visit(struct cs_entry *e, void *arg)
     if (!e->found || c->oom)
         return;
     struct strata_audit_item it;
-    audit_entry_item(e, &it);
+    cs_audit_entry_item(e, &it);
     uint64_t h = strata_audit_hash(&it);
+    uint32_t bucket = strata_audit_bucket(&it);
     const uint32_t *ids = cs_iset_ids(&e->holders);
     for (uint32_t i = 0; i < cs_iset_count(&e->holders); i++) {
         if (ids[i] >= c->n_ids || !c->audited[ids[i]])
@@ -111,7 +114,7 @@ static void audit_expect_visit(struct cs_entry *e, void *arg)
             c->v = v;
             c->cap = cap;
         }
-        c->v[c->n++] = (struct audit_exp){ids[i], e->vni, 1, h};
+        c->v[c->n++] = (struct audit_exp){ids[i], e->vni, bucket, 1, h};
     }
 }
 
@@ -133,12 +136,13 @@ int cs_audit_expect(struct cs_audit *au)
         free(c.v);
         return STRATA_ENOMEM;
     }
-    /* One (node, VN) per run of equal pairs: the sum of their hashes. */
+    /* One (node, VN, bucket) per run of equal ones: the sum of their hashes. */
     if (c.n > 0)
         qsort(c.v, c.n, sizeof(*c.v), audit_exp_cmp);
     size_t m = 0;
     for (size_t i = 0; i < c.n; i++) {
-        if (m > 0 && c.v[m - 1].sid == c.v[i].sid && c.v[m - 1].vni == c.v[i].vni) {
+        if (m > 0 && c.v[m - 1].sid == c.v[i].sid && c.v[m - 1].vni == c.v[i].vni &&
+            c.v[m - 1].bucket == c.v[i].bucket) {
             c.v[m - 1].keys++;
             c.v[m - 1].digest += c.v[i].digest;
         } else {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "audit.h"
 #include "cs_audit.h"
 #include "log.h"
 
@@ -33,7 +34,7 @@ static void audit_truth_text(const struct audit_truth *t, char *buf, size_t cap)
     cs_audit_value_text(buf, cap, t->found, t->mac, t->vtep, t->vtep_len, t->host);
 }
 
-static void audit_force(struct cs_audit *au, uint32_t sid, uint32_t vni)
+static void audit_force(struct cs_audit *au, uint32_t sid, uint32_t vni, uint32_t bucket)
 {
     if (au->n_force == au->cap_force) {
         size_t cap = au->cap_force ? au->cap_force * 2 : 16;
@@ -45,6 +46,7 @@ static void audit_force(struct cs_audit *au, uint32_t sid, uint32_t vni)
     }
     au->force[au->n_force].sid = sid;
     au->force[au->n_force].vni = vni;
+    au->force[au->n_force].bucket = bucket;
     au->n_force++;
 }
 
@@ -90,9 +92,11 @@ static void audit_cache_visit(struct cs_entry *e, void *arg)
     d.directory_version = t->version;
     (void)cs_audit_add_div(au, &d);
     /* Its holders got their value from here: see them in detail whatever their digests. */
+    struct strata_audit_item it;
+    cs_audit_entry_item(e, &it);
     const uint32_t *ids = cs_iset_ids(&e->holders);
     for (uint32_t i = 0; i < cs_iset_count(&e->holders); i++)
-        audit_force(au, ids[i], e->vni);
+        audit_force(au, ids[i], e->vni, strata_audit_bucket(&it));
 }
 
 void cs_audit_check_cache(struct cs_audit *au)
@@ -104,66 +108,119 @@ void cs_audit_check_cache(struct cs_audit *au)
 
 /* ---- digests */
 
-static int audit_u32_push(uint32_t **v, size_t *n, uint32_t x)
+static int audit_u64_cmp(const void *x, const void *y)
 {
-    if (*n > 0 && (*v)[*n - 1] == x)
-        return 0;
-    uint32_t *p = realloc(*v, (*n + 1) * sizeof(*p));
-    if (p == NULL)
-        return STRATA_ENOMEM;
-    p[(*n)++] = x;
-    *v = p;
-    return 0;
-}
-
-static int audit_u32_cmp(const void *x, const void *y)
-{
-    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
     return a < b ? -1 : a > b;
 }
 
-static const struct audit_vn *audit_reported(const struct audit_node *n, uint32_t vni)
+static int audit_want(struct audit_node *n, uint32_t vni, uint32_t bucket)
 {
-    for (size_t i = 0; i < n->n_vns; i++)
-        if (n->vns[i].vni == vni)
-            return &n->vns[i];
-    return NULL;
+    uint64_t part = AUDIT_PART(vni, bucket);
+    if (n->n_differ > 0 && n->differ[n->n_differ - 1] == part)
+        return 0;
+    uint64_t *p = realloc(n->differ, (n->n_differ + 1) * sizeof(*p));
+    if (p == NULL)
+        return STRATA_ENOMEM;
+    p[n->n_differ++] = part;
+    n->differ = p;
+    return 0;
+}
+
+static bool audit_same(const struct audit_vn *a, const struct audit_vn *b)
+{
+    return a->keys == b->keys && a->digest == b->digest;
+}
+
+static bool audit_forced(const struct cs_audit *au, uint32_t sid, uint32_t vni, uint32_t bucket)
+{
+    for (size_t j = 0; j < au->n_force; j++)
+        if (au->force[j].sid == sid && au->force[j].vni == vni &&
+            (bucket == STRATA_AUDIT_WHOLE || au->force[j].bucket == bucket))
+            return true;
+    return false;
+}
+
+/* The first expected digest at or after (sid, vni) (exp is sorted by sid, vni, bucket). */
+static size_t audit_exp_lower(const struct cs_audit *au, uint32_t sid, uint32_t vni)
+{
+    size_t lo = 0, hi = au->n_exp;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct audit_exp *e = &au->exp[mid];
+        if (e->sid < sid || (e->sid == sid && e->vni < vni))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int audit_vn_cmp(const void *x, const void *y)
+{
+    const struct audit_vn *p = x, *q = y;
+    if (p->vni != q->vni)
+        return p->vni < q->vni ? -1 : 1;
+    return p->bucket < q->bucket ? -1 : p->bucket > q->bucket;
+}
+
+/* One VN of node n, its reported parts n->vns[a, b) and the expected au->exp[c, d): the whole
+ * VN when the node reported it whole (or nothing of it), else each bucket either side has. */
+static int audit_differ_vn(struct cs_audit *au, struct audit_node *n, uint32_t vni, size_t a,
+                           size_t b, size_t c, size_t d)
+{
+    struct audit_vn got[STRATA_AUDIT_BUCKETS + 1] = {0}, want[STRATA_AUDIT_BUCKETS + 1] = {0};
+    for (size_t i = c; i < d; i++) {
+        want[au->exp[i].bucket].keys += au->exp[i].keys;
+        want[au->exp[i].bucket].digest += au->exp[i].digest;
+        want[STRATA_AUDIT_WHOLE].keys += au->exp[i].keys;
+        want[STRATA_AUDIT_WHOLE].digest += au->exp[i].digest;
+    }
+    for (size_t i = a; i < b; i++)
+        got[n->vns[i].bucket] = n->vns[i];
+    bool whole = b - a == 0 || (b - a == 1 && n->vns[a].bucket == STRATA_AUDIT_WHOLE);
+    if (au->all_details || whole) {
+        if (au->all_details || b == a ||
+            !audit_same(&got[STRATA_AUDIT_WHOLE], &want[STRATA_AUDIT_WHOLE]) ||
+            audit_forced(au, n->sid, vni, STRATA_AUDIT_WHOLE))
+            return audit_want(n, vni, STRATA_AUDIT_WHOLE);
+        return 0;
+    }
+    for (uint32_t k = 0; k < STRATA_AUDIT_BUCKETS; k++) {
+        if (audit_same(&got[k], &want[k]) && !audit_forced(au, n->sid, vni, k))
+            continue;
+        int rc = audit_want(n, vni, k);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
 }
 
 int cs_audit_differ(struct cs_audit *au, struct audit_node *n)
 {
-    uint32_t *cand = NULL;
-    size_t nc = 0;
-    int rc = 0;
-    /* Every VN either side names, and the forced ones. */
-    for (size_t i = 0; rc == 0 && i < n->n_vns; i++)
-        rc = audit_u32_push(&cand, &nc, n->vns[i].vni);
-    for (size_t i = 0; rc == 0 && i < au->n_exp; i++)
-        if (au->exp[i].sid == n->sid)
-            rc = audit_u32_push(&cand, &nc, au->exp[i].vni);
-    if (rc != 0) {
-        free(cand);
-        return rc;
+    if (n->n_vns > 0)
+        qsort(n->vns, n->n_vns, sizeof(*n->vns), audit_vn_cmp);
+    /* Walk the node's reported VNs and the expected ones (both sorted by VN) together. */
+    size_t a = 0, c = audit_exp_lower(au, n->sid, 0);
+    for (;;) {
+        bool more_r = a < n->n_vns;
+        bool more_e = c < au->n_exp && au->exp[c].sid == n->sid;
+        if (!more_r && !more_e)
+            return 0;
+        uint32_t vni = !more_e                                     ? n->vns[a].vni
+                       : !more_r || au->exp[c].vni < n->vns[a].vni ? au->exp[c].vni
+                                                                   : n->vns[a].vni;
+        size_t b = a, d = c;
+        while (b < n->n_vns && n->vns[b].vni == vni)
+            b++;
+        while (d < au->n_exp && au->exp[d].sid == n->sid && au->exp[d].vni == vni)
+            d++;
+        int rc = audit_differ_vn(au, n, vni, a, b, c, d);
+        if (rc != 0)
+            return rc;
+        a = b;
+        c = d;
     }
-    if (nc > 0)
-        qsort(cand, nc, sizeof(*cand), audit_u32_cmp);
-    for (size_t i = 0; rc == 0 && i < nc; i++) {
-        if (i > 0 && cand[i] == cand[i - 1])
-            continue;
-        const struct audit_vn *r = audit_reported(n, cand[i]);
-        const struct audit_exp *x = NULL;
-        for (size_t j = 0; j < au->n_exp && x == NULL; j++)
-            if (au->exp[j].sid == n->sid && au->exp[j].vni == cand[i])
-                x = &au->exp[j];
-        bool forced = au->all_details;
-        for (size_t j = 0; j < au->n_force && !forced; j++)
-            forced = au->force[j].sid == n->sid && au->force[j].vni == cand[i];
-        bool same = r != NULL && x != NULL && r->keys == x->keys && r->digest == x->digest;
-        if (!same || forced)
-            rc = audit_u32_push(&n->differ, &n->n_differ, cand[i]);
-    }
-    free(cand);
-    return rc;
 }
 
 /* ---- a node's details */
@@ -239,17 +296,25 @@ struct audit_prune_ctx {
     struct audit_node *n;
 };
 
-static bool audit_node_has_vn(const struct audit_node *n, uint32_t vni)
+/* Whether node n's details cover cache entry e (its whole VN, or its bucket). */
+static bool audit_node_has(const struct audit_node *n, const struct cs_entry *e)
 {
-    return n->n_differ > 0 &&
-           bsearch(&vni, n->differ, n->n_differ, sizeof(vni), audit_u32_cmp) != NULL;
+    struct strata_audit_item it;
+    cs_audit_entry_item(e, &it);
+    uint64_t parts[2] = {AUDIT_PART(e->vni, strata_audit_bucket(&it)),
+                         AUDIT_PART(e->vni, STRATA_AUDIT_WHOLE)};
+    for (int i = 0; i < 2; i++)
+        if (n->n_differ > 0 &&
+            bsearch(&parts[i], n->differ, n->n_differ, sizeof(parts[i]), audit_u64_cmp) != NULL)
+            return true;
+    return false;
 }
 
 /* A holder record of a key the node does not hold: it would get updates it ignores. */
 static void audit_prune_visit(struct cs_entry *e, void *arg)
 {
     struct audit_prune_ctx *c = arg;
-    if (!cs_iset_has(&e->holders, c->n->sid) || !audit_node_has_vn(c->n, e->vni))
+    if (!cs_iset_has(&e->holders, c->n->sid) || !audit_node_has(c->n, e))
         return;
     struct audit_dent key = {0};
     cs_entry_key(e, &key.k);

@@ -347,6 +347,12 @@ void cs_gw_activity(struct cs *cs, struct cs_session *s)
         uv_timer_start(&g->lease, lease_cb, CS_GW_LEASE_MS, 0);
 }
 
+bool cs_gw_alive(struct cs *cs, const char *host)
+{
+    struct gw *g = gw_find(cs, host);
+    return g != NULL && g->want_live;
+}
+
 void cs_gw_conn_closed(struct cs *cs, const char *host)
 {
     struct gw *g = gw_find(cs, host);

@@ -39,3 +39,15 @@ uint64_t strata_audit_hash(const struct strata_audit_item *it)
     h ^= h >> 31;
     return h;
 }
+
+uint32_t strata_audit_bucket(const struct strata_audit_item *it)
+{
+    uint8_t buf[4 + 1 + 16];
+    size_t kl = it->key_len <= 16 ? it->key_len : 16;
+    for (int i = 0; i < 4; i++)
+        buf[i] = (uint8_t)(it->vni >> (8 * i));
+    buf[4] = (uint8_t)kl;
+    memcpy(buf + 5, it->key, kl);
+    uint64_t h = audit_fnv(1469598103934665603ull, buf, 5 + kl);
+    return (uint32_t)((h ^ (h >> 32)) % STRATA_AUDIT_BUCKETS);
+}

@@ -17,6 +17,13 @@ struct strata_audit_item {
     uint64_t version;
 };
 
+/* A VN of more keys than this is reported in this many buckets (by key), so that one divergent
+ * key costs its bucket's details, not the VN's; a smaller one is one part, STRATA_AUDIT_WHOLE. */
+#define STRATA_AUDIT_BUCKETS 64
+#define STRATA_AUDIT_WHOLE STRATA_AUDIT_BUCKETS
+/* The bucket of an item's key (its VN and address only, never its value). */
+uint32_t strata_audit_bucket(const struct strata_audit_item *it);
+
 /* The item's hash: its fields in a fixed order (unused bytes excluded), mixed so that a sum of
  * hashes does not cancel out for related keys. */
 uint64_t strata_audit_hash(const struct strata_audit_item *it);

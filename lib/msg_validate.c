@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "audit.h"
 #include "msg.h"
 
 #define IFNAME_MAX 15 /* IFNAMSIZ - 1 */
@@ -595,6 +596,9 @@ static int v_audit_entry(struct strata_err *e, const char *path, const Strata__V
 
 static int v_audit_vn(struct strata_err *e, const char *path, const Strata__V1__AuditVn *v)
 {
+    if (v->bucket > STRATA_AUDIT_BUCKETS)
+        return strata_err_set(e, STRATA_EINVAL, "%s.bucket: %u out of range 0..%u", path, v->bucket,
+                              STRATA_AUDIT_BUCKETS);
     return v_vni(e, path, "vni", v->vni, false);
 }
 
@@ -602,7 +606,7 @@ static int v_audit_report(struct strata_err *e, const char *path, const Strata__
 {
     char pbuf[PATH_MAX_LEN];
     TRY(v_str(e, path, "error", r->error, false));
-    V_LIST(r->n_vns, r->vns, "vns", STRATA_MAX_VNIS, v_audit_vn);
+    V_LIST(r->n_vns, r->vns, "vns", STRATA_AUDIT_ENTRIES_MAX, v_audit_vn);
     V_LIST(r->n_entries, r->entries, "entries", STRATA_AUDIT_ENTRIES_MAX, v_audit_entry);
     return 0;
 }
@@ -629,6 +633,9 @@ static int v_audit_reply(struct strata_err *e, const char *path, const Strata__V
     char pbuf[PATH_MAX_LEN];
     TRY(v_str(e, path, "server", r->server, false));
     V_LIST(r->n_nodes, r->nodes, "nodes", STRATA_MAX_LIST, v_audit_node);
+    TRY(v_count(e, path, "idle", r->n_idle, STRATA_MAX_LIST));
+    for (size_t i = 0; i < r->n_idle; i++)
+        TRY(v_str(e, path, "idle", r->idle[i], false));
     V_LIST(r->n_divergences, r->divergences, "divergences", STRATA_MAX_LIST, v_audit_divergence);
     return 0;
 }
@@ -645,6 +652,7 @@ static int v_update(struct strata_err *e, const char *path, const Strata__V1__Up
                   u->kind == STRATA__V1__UPDATE_KIND__UPD_VNINFO ||
                   u->kind == STRATA__V1__UPDATE_KIND__UPD_AUDIT));
     V_LIST(u->n_repair, u->repair, "repair", STRATA_AUDIT_ENTRIES_MAX, v_audit_key);
+    V_LIST(u->n_parts, u->parts, "parts", STRATA_AUDIT_ENTRIES_MAX, v_audit_vn);
     TRY(v_vnis(e, path, "vnis", u->n_vnis, u->vnis));
     if (u->endpoint != NULL)
         TRY(v_endpoint(e, SUB("endpoint", -1), u->endpoint, false));

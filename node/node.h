@@ -165,24 +165,28 @@ struct node_audit_item {
     bool in_kernel, kernel_owned;
     uint8_t kernel_mac[6];
     struct strata_ip kernel_vtep; /* family 0: no FDB entry (and not local) */
+    uint32_t bucket;              /* strata_audit_bucket of the key */
 };
-struct node_audit_vn {
-    uint32_t vni;
-    uint32_t keys;
+/* A VN's digest, or one bucket's (STRATA_AUDIT_WHOLE: the whole VN's). */
+struct node_audit_part {
+    uint32_t vni, bucket, keys;
     uint64_t digest;
 };
 struct node_audit {
-    struct node_audit_item *items;
+    struct node_audit_item *items; /* sorted by VN and bucket */
     size_t n, cap;
-    struct node_audit_vn *vns;
-    size_t n_vns, cap_vns;
+    struct node_audit_part *parts;
+    size_t n_parts, cap_parts;
 };
 /* Every held positive key with what the kernel (dump `d`, from dump_all) has for it, then every
- * kernel entry of Strata's that no held key explains; and per VN the digest of them all
- * (lib/audit.h). */
+ * kernel entry of Strata's that no held key explains; and their digests (lib/audit.h): one per
+ * VN, or per bucket for a VN of more than STRATA_AUDIT_BUCKETS keys. */
 int node_audit_collect(struct node *a, const struct node_dp_dump *d, struct node_audit *out,
                        struct strata_err *e);
 void node_audit_free(struct node_audit *au);
+/* Whether item `it` is in one of the parts wanted[0..n) (a whole VN, or a bucket of one). */
+bool node_audit_wanted(const struct node_audit_item *it, const struct node_audit_part *wanted,
+                       size_t n);
 /* The digest item of one collected key (what its connectivity server computes from its cache). */
 void node_audit_item_digest(const struct node_audit_item *it, struct strata_audit_item *out);
 /* Repair key k: re-resolve a held key and rewrite its kernel entries; adopt an entry of

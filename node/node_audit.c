@@ -39,7 +39,9 @@ static int audit_cmp_fdb(const void *x, const void *y)
 static int audit_cmp_item(const void *x, const void *y)
 {
     const struct node_audit_item *p = x, *q = y;
-    return p->key.vni < q->key.vni ? -1 : p->key.vni > q->key.vni;
+    if (p->key.vni != q->key.vni)
+        return p->key.vni < q->key.vni ? -1 : 1;
+    return p->bucket < q->bucket ? -1 : p->bucket > q->bucket;
 }
 
 /* The index of (vni, ip) in the sorted neighbours, or -1. */
@@ -181,31 +183,62 @@ void node_audit_item_digest(const struct node_audit_item *it, struct strata_audi
     out->version = it->held ? it->version : 0;
 }
 
-/* Items sorted by VN; one digest per VN. */
+static struct node_audit_part *audit_part_push(struct node_audit *o, uint32_t vni, uint32_t bucket)
+{
+    if (o->n_parts == o->cap_parts) {
+        size_t cap = o->cap_parts ? o->cap_parts * 2 : 8;
+        struct node_audit_part *v = realloc(o->parts, cap * sizeof(*v));
+        if (v == NULL)
+            return NULL;
+        o->parts = v;
+        o->cap_parts = cap;
+    }
+    struct node_audit_part *p = &o->parts[o->n_parts++];
+    *p = (struct node_audit_part){.vni = vni, .bucket = bucket};
+    return p;
+}
+
+/* Items sorted by VN and bucket; the digests of each VN's items [i, j): one part for a small VN,
+ * one per bucket for a large one. */
 static int audit_digests(struct node_audit *o)
 {
-    if (o->n > 0)
-        qsort(o->items, o->n, sizeof(*o->items), audit_cmp_item);
     for (size_t i = 0; i < o->n; i++) {
-        if (o->n_vns == 0 || o->vns[o->n_vns - 1].vni != o->items[i].key.vni) {
-            if (o->n_vns == o->cap_vns) {
-                size_t cap = o->cap_vns ? o->cap_vns * 2 : 8;
-                struct node_audit_vn *v = realloc(o->vns, cap * sizeof(*v));
-                if (v == NULL)
-                    return STRATA_ENOMEM;
-                o->vns = v;
-                o->cap_vns = cap;
-            }
-            o->vns[o->n_vns++] = (struct node_audit_vn){.vni = o->items[i].key.vni};
-        }
         struct strata_audit_item di;
         node_audit_item_digest(&o->items[i], &di);
-        struct strata_audit_digest d = {o->vns[o->n_vns - 1].keys, o->vns[o->n_vns - 1].digest};
-        strata_audit_add(&d, &di);
-        o->vns[o->n_vns - 1].keys = d.keys;
-        o->vns[o->n_vns - 1].digest = d.sum;
+        o->items[i].bucket = strata_audit_bucket(&di);
+    }
+    if (o->n > 0)
+        qsort(o->items, o->n, sizeof(*o->items), audit_cmp_item);
+    for (size_t i = 0, j; i < o->n; i = j) {
+        for (j = i; j < o->n && o->items[j].key.vni == o->items[i].key.vni; j++)
+            ;
+        bool whole = j - i <= STRATA_AUDIT_BUCKETS;
+        struct node_audit_part *p = NULL;
+        for (size_t k = i; k < j; k++) {
+            uint32_t b = whole ? STRATA_AUDIT_WHOLE : o->items[k].bucket;
+            if (p == NULL || p->bucket != b)
+                p = audit_part_push(o, o->items[k].key.vni, b);
+            if (p == NULL)
+                return STRATA_ENOMEM;
+            struct strata_audit_item di;
+            node_audit_item_digest(&o->items[k], &di);
+            struct strata_audit_digest d = {p->keys, p->digest};
+            strata_audit_add(&d, &di);
+            p->keys = d.keys;
+            p->digest = d.sum;
+        }
     }
     return 0;
+}
+
+bool node_audit_wanted(const struct node_audit_item *it, const struct node_audit_part *wanted,
+                       size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (wanted[i].vni == it->key.vni &&
+            (wanted[i].bucket == STRATA_AUDIT_WHOLE || wanted[i].bucket == it->bucket))
+            return true;
+    return false;
 }
 
 int node_audit_collect(struct node *a, const struct node_dp_dump *d, struct node_audit *out,
@@ -246,7 +279,7 @@ out:
 void node_audit_free(struct node_audit *au)
 {
     free(au->items);
-    free(au->vns);
+    free(au->parts);
     memset(au, 0, sizeof(*au));
 }
 

@@ -1,5 +1,6 @@
 /* node_audit_report.c - a node daemon's answer to its connectivity server's UPD_AUDIT: digests
- * per VN, the details of the VNs asked for (in pieces), or the repair of named keys; every
+ * per VN (or bucket), the details of the parts asked for (in pieces), or the repair of named
+ * keys; every
  * domain's kernel is dumped once per request. docs/protocol.md, Audit. */
 #include <stdlib.h>
 #include <string.h>
@@ -35,14 +36,6 @@ static void audit_send(struct node_daemon *d, Strata__V1__AuditReport *r)
     int rc = node_csd_call(d->csd, &env, AUDIT_CALL_MS, audit_sent, NULL);
     if (rc != 0)
         LOG_WARN("audit: cannot send the report: %s", strata_strerror(rc));
-}
-
-static bool audit_wanted(const Strata__V1__Update *u, uint32_t vni)
-{
-    for (size_t i = 0; i < u->n_vnis; i++)
-        if (u->vnis[i] == vni)
-            return true;
-    return false;
 }
 
 /* Storage behind one AuditEntry (the message points into it). */
@@ -90,16 +83,26 @@ static void audit_entry_pb(struct audit_pb *p, const struct node_audit_item *it)
     }
 }
 
-/* The details of the VNs asked for, STRATA_AUDIT_ENTRIES_MAX entries per report. */
+/* The parts the server wants in detail, as the core compares them. */
+static struct node_audit_part *audit_parts_of(const Strata__V1__Update *u)
+{
+    struct node_audit_part *w = calloc(u->n_parts + 1, sizeof(*w));
+    for (size_t i = 0; w != NULL && i < u->n_parts; i++)
+        w[i] = (struct node_audit_part){.vni = u->parts[i]->vni, .bucket = u->parts[i]->bucket};
+    return w;
+}
+
+/* The details of the parts asked for, STRATA_AUDIT_ENTRIES_MAX entries per report. */
 static void audit_details(struct node_daemon *d, const Strata__V1__Update *u, struct audit_dom *ds,
                           size_t n)
 {
     struct audit_pb *pb = calloc(STRATA_AUDIT_ENTRIES_MAX, sizeof(*pb));
     Strata__V1__AuditEntry **pe = calloc(STRATA_AUDIT_ENTRIES_MAX, sizeof(*pe));
+    struct node_audit_part *want = audit_parts_of(u);
     Strata__V1__AuditReport r = STRATA__V1__AUDIT_REPORT__INIT;
     r.audit_id = u->audit_id;
     r.details = true;
-    if (pb == NULL || pe == NULL) {
+    if (pb == NULL || pe == NULL || want == NULL) {
         r.error = "out of memory";
         r.last = true;
         audit_send(d, &r);
@@ -108,7 +111,7 @@ static void audit_details(struct node_daemon *d, const Strata__V1__Update *u, st
     size_t k = 0;
     for (size_t j = 0; j < n; j++) {
         for (size_t i = 0; i < ds[j].au.n; i++) {
-            if (!audit_wanted(u, ds[j].au.items[i].key.vni))
+            if (!node_audit_wanted(&ds[j].au.items[i], want, u->n_parts))
                 continue;
             audit_entry_pb(&pb[k], &ds[j].au.items[i]);
             pe[k] = &pb[k].e;
@@ -127,35 +130,43 @@ static void audit_details(struct node_daemon *d, const Strata__V1__Update *u, st
 out:
     free(pb);
     free(pe);
+    free(want);
 }
 
+/* The digests of every part, STRATA_AUDIT_ENTRIES_MAX per report. */
 static void audit_digests(struct node_daemon *d, const Strata__V1__Update *u, struct audit_dom *ds,
                           size_t n)
 {
-    size_t total = 0;
-    for (size_t j = 0; j < n; j++)
-        total += ds[j].au.n_vns;
-    Strata__V1__AuditVn *v = calloc(total + 1, sizeof(*v));
-    Strata__V1__AuditVn **pv = calloc(total + 1, sizeof(*pv));
+    Strata__V1__AuditVn *v = calloc(STRATA_AUDIT_ENTRIES_MAX, sizeof(*v));
+    Strata__V1__AuditVn **pv = calloc(STRATA_AUDIT_ENTRIES_MAX, sizeof(*pv));
     Strata__V1__AuditReport r = STRATA__V1__AUDIT_REPORT__INIT;
     r.audit_id = u->audit_id;
-    r.last = true;
     if (v == NULL || pv == NULL) {
         r.error = "out of memory";
-    } else {
-        for (size_t j = 0; j < n; j++) {
-            for (size_t i = 0; i < ds[j].au.n_vns; i++) {
-                Strata__V1__AuditVn *x = &v[r.n_vns];
-                strata__v1__audit_vn__init(x);
-                x->vni = ds[j].au.vns[i].vni;
-                x->keys = ds[j].au.vns[i].keys;
-                x->digest = ds[j].au.vns[i].digest;
-                pv[r.n_vns++] = x;
+        r.last = true;
+        audit_send(d, &r);
+        goto out;
+    }
+    r.vns = pv;
+    for (size_t j = 0; j < n; j++) {
+        for (size_t i = 0; i < ds[j].au.n_parts; i++) {
+            const struct node_audit_part *p = &ds[j].au.parts[i];
+            Strata__V1__AuditVn *x = &v[r.n_vns];
+            strata__v1__audit_vn__init(x);
+            x->vni = p->vni;
+            x->bucket = p->bucket;
+            x->keys = p->keys;
+            x->digest = p->digest;
+            pv[r.n_vns++] = x;
+            if (r.n_vns == STRATA_AUDIT_ENTRIES_MAX) {
+                audit_send(d, &r);
+                r.n_vns = 0;
             }
         }
-        r.vns = pv;
     }
+    r.last = true;
     audit_send(d, &r);
+out:
     free(v);
     free(pv);
 }
@@ -210,7 +221,7 @@ void node_audit_update(struct node_daemon *d, const Strata__V1__Update *u)
         audit_send(d, &r);
     } else if (u->n_repair > 0) {
         audit_repair(d, u, ds, n);
-    } else if (u->n_vnis > 0) {
+    } else if (u->n_parts > 0) {
         audit_details(d, u, ds, n);
     } else {
         audit_digests(d, u, ds, n);

@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,15 +34,14 @@ static int fake_resolve(void *ctx, const struct node_key *k)
     return 0;
 }
 
-static struct strata_ip IP(const char *s)
-{
+static struct strata_ip IP(const char *s) {
     struct strata_ip ip;
     assert_int_equal(strata_ip_parse(s, &ip, NULL), 0);
     return ip;
 }
 
-static const uint8_t MAC1[6] = {2, 0, 0, 0, 0, 1}, MAC2[6] = {2, 0, 0, 0, 0, 2},
-                     MAC9[6] = {2, 0, 0, 0, 0, 9};
+static const uint8_t MAC1[6] = {2, 0, 0, 0, 0, 1},
+                     MAC2[6] = {2, 0, 0, 0, 0, 2}, MAC9[6] = {2, 0, 0, 0, 0, 9};
 
 static struct node_answer ans(const uint8_t mac[6], const char *vtep, uint64_t version)
 {
@@ -100,12 +100,20 @@ static void collect(struct fx *f, struct node_audit *au)
 static uint64_t server_digest(void)
 {
     struct strata_audit_digest d = {0};
-    struct strata_audit_item it = {.vni = 100, .key_len = 4, .key = {10, 1, 0, 2}, .vtep_len = 4,
-                                   .vtep = {192, 0, 2, 2}, .version = 7};
+    struct strata_audit_item it = {.vni = 100,
+                                   .key_len = 4,
+                                   .key = {10, 1, 0, 2},
+                                   .vtep_len = 4,
+                                   .vtep = {192, 0, 2, 2},
+                                   .version = 7};
     memcpy(it.mac, MAC2, 6);
     strata_audit_add(&d, &it);
-    it = (struct strata_audit_item){.vni = 100, .key_len = 4, .key = {10, 1, 0, 11},
-                                    .vtep_len = 4, .vtep = {192, 0, 2, 1}, .version = 5};
+    it = (struct strata_audit_item){.vni = 100,
+                                    .key_len = 4,
+                                    .key = {10, 1, 0, 11},
+                                    .vtep_len = 4,
+                                    .vtep = {192, 0, 2, 1},
+                                    .version = 5};
     memcpy(it.mac, MAC1, 6);
     strata_audit_add(&d, &it);
     return d.sum;
@@ -125,9 +133,9 @@ static void test_healthy_digest_is_the_servers(void **state)
     struct fx *f = *state;
     struct node_audit au;
     collect(f, &au);
-    assert_int_equal(au.n_vns, 1);
-    assert_int_equal(au.vns[0].keys, 2);
-    assert_true(au.vns[0].digest == server_digest());
+    assert_int_equal(au.n_parts, 1);
+    assert_int_equal(au.parts[0].keys, 2);
+    assert_true(au.parts[0].digest == server_digest());
     node_audit_free(&au);
 }
 
@@ -145,10 +153,10 @@ static void test_wrong_missing_extra(void **state)
     node_dp_mem_put_neigh(f->m, 100, &ip60, MAC9, false);
     struct node_audit au;
     collect(f, &au);
-    assert_int_equal(au.vns[0].keys, 3);
-    assert_true(au.vns[0].digest != server_digest());
+    assert_int_equal(au.parts[0].keys, 3);
+    assert_true(au.parts[0].digest != server_digest());
     const struct node_audit_item *w = item(&au, "10.1.0.2"), *m = item(&au, "10.1.0.11"),
-                                     *x = item(&au, "10.1.0.50");
+                                 *x = item(&au, "10.1.0.50");
     assert_non_null(w);
     assert_true(w->held && w->in_kernel && !w->kernel_owned);
     assert_true(strata_ip_equal(&w->kernel_vtep, &v99));
@@ -181,8 +189,8 @@ static void test_wrong_missing_extra(void **state)
     node_answer(&f->a, &k11, &a11);
     node_answer(&f->a, &k50, &none);
     collect(f, &au);
-    assert_int_equal(au.vns[0].keys, 2);
-    assert_true(au.vns[0].digest == server_digest());
+    assert_int_equal(au.parts[0].keys, 2);
+    assert_true(au.parts[0].digest == server_digest());
     const struct node_audit_item *w2 = item(&au, "10.1.0.2");
     assert_true(w2->kernel_owned);
     node_audit_free(&au);
@@ -191,11 +199,61 @@ static void test_wrong_missing_extra(void **state)
     assert_true(node_dp_mem_neigh(f->m, 100, &ip60, mac)); /* not Strata's: untouched */
 }
 
+/* A VN of more than STRATA_AUDIT_BUCKETS keys is reported per bucket: a wrong entry changes one
+ * bucket's digest, and the details of that bucket hold it and few others. */
+static void test_large_vn_buckets(void **state)
+{
+    struct fx *f = *state;
+    char ip[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(ip, sizeof(ip), "10.1.1.%d", i);
+        uint8_t mac[6] = {2, 0, 0, 1, 0, (uint8_t)i};
+        hold(f, ip, mac, "192.0.2.2", 100 + (uint64_t)i);
+    }
+    struct node_audit before, after;
+    collect(f, &before);
+    uint32_t keys = 0;
+    for (size_t i = 0; i < before.n_parts; i++) {
+        assert_true(before.parts[i].bucket < STRATA_AUDIT_BUCKETS);
+        keys += before.parts[i].keys;
+    }
+    assert_int_equal(keys, 202);
+    assert_true(before.n_parts > 32);
+    struct strata_ip v99 = IP("192.0.2.99");
+    uint8_t mac7[6] = {2, 0, 0, 1, 0, 7};
+    node_dp_mem_put_fdb(f->m, 100, mac7, &v99, false);
+    collect(f, &after);
+    assert_int_equal(after.n_parts, before.n_parts);
+    size_t changed = 0, at = 0;
+    for (size_t i = 0; i < after.n_parts; i++) {
+        assert_int_equal(after.parts[i].bucket, before.parts[i].bucket);
+        if (after.parts[i].digest != before.parts[i].digest) {
+            changed++;
+            at = i;
+        }
+    }
+    assert_int_equal(changed, 1);
+    size_t detailed = 0;
+    bool has7 = false;
+    struct strata_ip ip7 = IP("10.1.1.7");
+    for (size_t i = 0; i < after.n; i++) {
+        if (!node_audit_wanted(&after.items[i], &after.parts[at], 1))
+            continue;
+        detailed++;
+        has7 = has7 || strata_ip_equal(&after.items[i].key.ip, &ip7);
+    }
+    assert_true(has7);
+    assert_true(detailed < 20); /* its bucket's keys, not the VN's 202 */
+    node_audit_free(&before);
+    node_audit_free(&after);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_healthy_digest_is_the_servers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_missing_extra, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_vn_buckets, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

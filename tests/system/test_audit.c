@@ -214,6 +214,17 @@ static void test_divergences_found_and_repaired(void **state)
     assert_true(has_div(o, "cs1", k, "stale", "cs-cache"));
     assert_true(has_div(o, "h3", k, "stale", "agent")); /* it got the stale answer from cs1 */
     free(o);
+    /* As an operator sees it (docs/debugging.md quotes these), and trace agrees on the stale
+     * server. */
+    (void)topo_sh(&o, "%s audit --cs %s 2>&1", topo_cli(&T), T.cs_url);
+    fprintf(stderr, "$ strata audit --cs %s\n%s", T.cs_url, o ? o : "");
+    free(o);
+    (void)topo_sh(&o, "%s trace --vni 100 --src-ip 10.1.0.6 --dst-ip %s --agent %s 2>&1",
+                  topo_cli(&T), ip999, H[1]->ctl);
+    fprintf(stderr, "$ strata trace --vni 100 --src-ip 10.1.0.6 --dst-ip %s\n%s", ip999,
+            o ? o : "");
+    assert_non_null(strstr(o, "verdict: stale"));
+    free(o);
 
     rc = audit("--repair", &o);
     print_message("audit --repair: %s", o ? o : "");
