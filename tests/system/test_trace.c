@@ -332,6 +332,35 @@ static void test_wrong_kernel_entry(void **state)
     EXPECT_VERDICT("10.1.0.6", tgw1->ctl, "delivered", "every tier agrees");
 }
 
+/* The audit covers the gateways too: each reports what its tenant namespaces' kernels hold (two
+ * domains here), and the network after the flows above is consistent. */
+static void test_audit_with_gateways(void **state)
+{
+    (void)state;
+    assert_true(topo_reach_within(&T, "va", "10.1.0.6", 5000) >= 0);
+    char *o = NULL;
+    uint64_t t0 = h_now_ms();
+    int rc;
+    do { /* until the trace's own resolutions have settled (in-flight ones are not divergences) */
+        free(o);
+        o = NULL;
+        rc = topo_sh(&o, "%s --json audit --cs %s 2>/dev/null", topo_cli(&T), T.cs_url);
+    } while (rc != 0 && h_now_ms() - t0 < 5000 && usleep(100 * 1000) == 0);
+    print_message("audit: %s", o ? o : "");
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(o, "\"consistent\":true"));
+    /* h1, h2, tgw1 and tgw2 answered, at one server or the other */
+    long nodes = 0;
+    for (const char *p = strstr(o, "\"nodes\":"); p != NULL; p = strstr(p + 1, "\"nodes\":"))
+        nodes += strtol(p + 8, NULL, 10);
+    assert_int_equal(nodes, 4);
+    free(o);
+    rc = topo_sh(&o, "%s audit --cs %s 2>&1", topo_cli(&T), T.cs_url);
+    fprintf(stderr, "$ strata audit --cs %s\n%s", T.cs_url, o ? o : "");
+    assert_int_equal(rc, 0);
+    free(o);
+}
+
 /* Last (it stops daemons): no live gateway, then no source agent. */
 static void test_no_gateway_and_unreachable(void **state)
 {
@@ -359,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_unknown),
         cmocka_unit_test(test_routed_and_denied),
         cmocka_unit_test(test_wrong_kernel_entry),
+        cmocka_unit_test(test_audit_with_gateways),
         cmocka_unit_test(test_no_gateway_and_unreachable),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
