@@ -93,6 +93,18 @@ struct fx {
     Strata__V1__WaitHolder *wholderp[1];
     Strata__V1__WaitAppliedReply wait_applied_reply;
     Strata__V1__Empty empty;
+    Strata__V1__AuditKey akey;
+    Strata__V1__AuditVn avn;
+    Strata__V1__AuditVn *avnp[1];
+    Strata__V1__AuditEntry aentry;
+    Strata__V1__AuditEntry *aentryp[1];
+    Strata__V1__AuditReport audit_report;
+    Strata__V1__AuditRequest audit;
+    Strata__V1__AuditDivergence adiv;
+    Strata__V1__AuditDivergence *adivp[1];
+    Strata__V1__AuditNode anode;
+    Strata__V1__AuditNode *anodep[1];
+    Strata__V1__AuditReply audit_reply;
     ProtobufCBinaryData ips[2];
     ProtobufCBinaryData flood[2];
     uint32_t vnis[2];
@@ -374,6 +386,47 @@ static inline void fx_init(struct fx *f)
     f->wait_applied_reply.n_holders = 1;
     f->wait_applied_reply.holders = f->wholderp;
     f->empty = (Strata__V1__Empty)STRATA__V1__EMPTY__INIT;
+    f->akey = (Strata__V1__AuditKey)STRATA__V1__AUDIT_KEY__INIT;
+    f->akey.vni = 100;
+    f->akey.ip = f->ips[0];
+    f->avn = (Strata__V1__AuditVn)STRATA__V1__AUDIT_VN__INIT;
+    f->avn.vni = 100;
+    f->avn.keys = 3;
+    f->avn.digest = 0x1234567890abcdefull;
+    f->avn.bucket = 64;
+    f->avnp[0] = &f->avn;
+    f->aentry = (Strata__V1__AuditEntry)STRATA__V1__AUDIT_ENTRY__INIT;
+    f->aentry.key = &f->akey;
+    f->aentry.held = true;
+    f->aentry.version = 7;
+    f->aentryp[0] = &f->aentry;
+    f->audit_report = (Strata__V1__AuditReport)STRATA__V1__AUDIT_REPORT__INIT;
+    f->audit_report.audit_id = 5;
+    f->audit_report.n_vns = 1;
+    f->audit_report.vns = f->avnp;
+    f->audit_report.n_entries = 1;
+    f->audit_report.entries = f->aentryp;
+    f->audit_report.last = true;
+    f->audit = (Strata__V1__AuditRequest)STRATA__V1__AUDIT_REQUEST__INIT;
+    f->audit.repair = true;
+    f->audit.timeout_ms = 3000;
+    f->adiv = (Strata__V1__AuditDivergence)STRATA__V1__AUDIT_DIVERGENCE__INIT;
+    f->adiv.host = "h1";
+    f->adiv.vni = 100;
+    f->adiv.key = "ip 10.1.0.7";
+    f->adiv.kind = "stale";
+    f->adiv.tier = "kernel";
+    f->adivp[0] = &f->adiv;
+    f->anode = (Strata__V1__AuditNode)STRATA__V1__AUDIT_NODE__INIT;
+    f->anode.host = "h1";
+    f->anode.answered = true;
+    f->anodep[0] = &f->anode;
+    f->audit_reply = (Strata__V1__AuditReply)STRATA__V1__AUDIT_REPLY__INIT;
+    f->audit_reply.server = "cs1";
+    f->audit_reply.n_nodes = 1;
+    f->audit_reply.nodes = f->anodep;
+    f->audit_reply.n_divergences = 1;
+    f->audit_reply.divergences = f->adivp;
 }
 
 /* A valid envelope with body `bc`; false if this test does not know the case (a new body was
@@ -426,6 +479,9 @@ static inline bool fx_body(struct fx *f, strata_env *env, int bc)
         CASE(WAIT_APPLIED, wait_applied)
         CASE(WAIT_APPLIED_REPLY, wait_applied_reply)
         CASE(EMPTY, empty)
+        CASE(AUDIT_REPORT, audit_report)
+        CASE(AUDIT, audit)
+        CASE(AUDIT_REPLY, audit_reply)
 #undef CASE
     default:
         return false;
