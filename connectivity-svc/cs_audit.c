@@ -105,18 +105,28 @@ struct audit_node *cs_audit_node_of(struct cs_audit *au, const struct cs_session
     return NULL;
 }
 
-/* Queue an UPD_AUDIT for node n: digests (no parts, no keys), details of parts (AUDIT_PART), or
- * a repair. */
+/* Queue UPD_AUDITs for node n: digests (no parts, no keys), details of parts (AUDIT_PART), or a
+ * repair; at most STRATA_AUDIT_ENTRIES_MAX parts or keys in each (a node refuses more). Sets how
+ * many answers (a last piece each) n then owes. */
 static void audit_push(struct cs_audit *au, struct audit_node *n, const uint64_t *parts, size_t np,
                        const struct cs_key *keys, size_t nk)
 {
-    struct cs_payload *p = cs_payload_audit(au->id, parts, np, keys, nk);
-    if (p == NULL) {
-        snprintf(n->note, sizeof(n->note), "out of memory asking it");
-        return;
-    }
-    cs_agents_push(au->cs->agents, n->sid, CS_UPD_AUDIT, NULL, p);
-    cs_payload_unref(p);
+    n->owed = 0;
+    size_t i = 0;
+    do {
+        size_t cp = np - i < STRATA_AUDIT_ENTRIES_MAX ? np - i : STRATA_AUDIT_ENTRIES_MAX;
+        size_t ck = nk - i < STRATA_AUDIT_ENTRIES_MAX ? nk - i : STRATA_AUDIT_ENTRIES_MAX;
+        struct cs_payload *p = cs_payload_audit(au->id, np > 0 ? parts + i : NULL, np > 0 ? cp : 0,
+                                                nk > 0 ? keys + i : NULL, nk > 0 ? ck : 0);
+        if (p == NULL) {
+            snprintf(n->note, sizeof(n->note), "out of memory asking it");
+            return;
+        }
+        cs_agents_push(au->cs->agents, n->sid, CS_UPD_AUDIT, NULL, p);
+        cs_payload_unref(p);
+        n->owed++;
+        i += STRATA_AUDIT_ENTRIES_MAX;
+    } while (i < np || i < nk);
 }
 
 /* ---- the reply */
@@ -471,11 +481,15 @@ void cs_audit_report(struct cs *cs, struct strata_req *req, const strata_env *en
         if (au->phase == AUDIT_DETAILS && !n->details_done) {
             if (audit_copy_entries(n, r) != 0)
                 snprintf(n->note, sizeof(n->note), "out of memory");
-            n->details_done = n->details_full = r->last;
+            if (r->last && n->owed > 0)
+                n->owed--;
+            n->details_done = n->details_full = n->owed == 0;
         }
-    } else if (au->phase == AUDIT_REPAIR) {
+    } else if (au->phase == AUDIT_REPAIR && !n->repair_done) {
         n->repaired += r->repaired;
-        n->repair_done = true;
+        if (n->owed > 0)
+            n->owed--;
+        n->repair_done = n->owed == 0;
     } else if (au->phase == AUDIT_DIGESTS && !n->answered) {
         if (audit_copy_vns(n, r) != 0) {
             snprintf(n->note, sizeof(n->note), "out of memory");

@@ -48,6 +48,7 @@ struct audit_node {
     bool gateway;
     bool answered, details_done, repair_done;
     bool details_full;    /* every piece of its details arrived */
+    unsigned owed;        /* answers (last pieces) still owed for the UPD_AUDITs of this phase */
     struct audit_vn *vns; /* its digests */
     size_t n_vns, cap_vns;
     uint64_t *differ; /* parts (AUDIT_PART) whose details were asked, sorted */
