@@ -96,18 +96,21 @@ static uint32_t trace_dst_vn(const struct trace_run *t, const char *domain)
     return 0;
 }
 
+/* Every directory read of trace is linearizable (docs/directory.md): a follower that has not
+ * applied the last change yet would make a tier that has look wrong, or one that has not look
+ * right. */
 static int trace_lists(struct trace_run *t, struct strata_err *e)
 {
-    int rc;
-    if ((rc = cmd_list(t->ctx, STRATA__V1__OBJ_KIND__OBJ_VNET, 0, 0, false, &t->vnets, e)) != 0 ||
-        (rc = cmd_list(t->ctx, STRATA__V1__OBJ_KIND__OBJ_SUBNET, 0, 0, false, &t->subnets, e)) !=
-            0 ||
-        (rc = cmd_list(t->ctx, STRATA__V1__OBJ_KIND__OBJ_GATEWAY, 0, 0, false, &t->gateways, e)) !=
-            0 ||
-        (rc = cmd_list(t->ctx, STRATA__V1__OBJ_KIND__OBJ_HOST, 0, 0, false, &t->hosts, e)) != 0 ||
-        (rc = cmd_list(t->ctx, STRATA__V1__OBJ_KIND__OBJ_POLICY, 0, 0, false, &t->policies, e)) !=
-            0)
-        return rc;
+    static const Strata__V1__ObjKind kinds[] = {
+        STRATA__V1__OBJ_KIND__OBJ_VNET, STRATA__V1__OBJ_KIND__OBJ_SUBNET,
+        STRATA__V1__OBJ_KIND__OBJ_GATEWAY, STRATA__V1__OBJ_KIND__OBJ_HOST,
+        STRATA__V1__OBJ_KIND__OBJ_POLICY};
+    strata_env **out[] = {&t->vnets, &t->subnets, &t->gateways, &t->hosts, &t->policies};
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        int rc = cmd_list(t->ctx, kinds[i], 0, 0, true, out[i], e);
+        if (rc != 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -152,6 +155,7 @@ static int trace_dir_resolve(struct trace_run *t, uint32_t vni, uint32_t from_vn
     Strata__V1__ResolveRequest rq = STRATA__V1__RESOLVE_REQUEST__INIT;
     rq.queries = qs;
     rq.n_queries = 1;
+    rq.linearizable = true; /* as trace_lists */
     strata_env req = STRATA__V1__ENVELOPE__INIT;
     req.body_case = STRATA__V1__ENVELOPE__BODY_RESOLVE;
     req.resolve = &rq;
