@@ -13,6 +13,7 @@
 struct audit_truth {
     struct cs_key k;
     bool answered, found;
+    bool cached_found; /* the cache held a positive answer for it when the audit began */
     uint8_t mac[6];
     uint8_t vtep_len;
     uint8_t vtep[16];

@@ -192,6 +192,8 @@ static void audit_cache_key_visit(struct cs_entry *e, void *arg)
     cs_entry_key(e, &k);
     if (cs_audit_truth_add(c->au, &k) != 0)
         c->oom = true;
+    else
+        c->au->truth[c->au->n_truth - 1].cached_found = e->found;
 }
 
 int cs_audit_cache_keys(struct cs_audit *au)

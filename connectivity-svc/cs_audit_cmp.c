@@ -264,7 +264,11 @@ static void audit_check_dent(struct cs_audit *au, size_t ni, const struct audit_
     }
     bool held_ok = t->found && x->version == t->version && memcmp(x->held_mac, t->mac, 6) == 0 &&
                    audit_vtep_eq(x->held_vtep, x->held_vtep_len, t->vtep, t->vtep_len);
-    if (!held_ok && t->found && t->version > au->start_index) {
+    /* A change committed after the audit began: a newer version, or a deletion the server has
+     * applied since (it held the answer then, and no longer does). */
+    const struct cs_entry *now = cs_cache_find(au->cs->cache, &x->k);
+    if (!held_ok && ((t->found && t->version > au->start_index) ||
+                     (!t->found && t->cached_found && (now == NULL || !now->found)))) {
         au->in_flight++;
         return;
     }

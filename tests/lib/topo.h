@@ -35,6 +35,16 @@ struct topo {
 
 /* Run a shell command line built from fmt (stdout in *out when out is not NULL). */
 int topo_sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* In a cmocka test (include <cmocka.h> first): run a shell command line and fail the test with
+ * its exit status and output when it does not exit 0. */
+#define TOPO_SH(...)                                                                               \
+    do {                                                                                           \
+        char *o_ = NULL;                                                                           \
+        int rc_ = topo_sh(&o_, __VA_ARGS__);                                                       \
+        if (rc_ != 0)                                                                              \
+            fail_msg("exit %d: %s", rc_, o_ ? o_ : "");                                            \
+        free(o_);                                                                                  \
+    } while (0)
 /* Poll a shell command until it exits 0 or timeout_ms passes. */
 bool topo_wait_cmd(int timeout_ms, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

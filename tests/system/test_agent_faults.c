@@ -37,15 +37,6 @@ static struct topo T;
 #define N_UNKNOWN 100
 #define SMALL_RCVBUF "4096"
 
-#define SH(...)                                                                                    \
-    do {                                                                                           \
-        char *o_ = NULL;                                                                           \
-        int rc_ = topo_sh(&o_, __VA_ARGS__);                                                       \
-        if (rc_ != 0)                                                                              \
-            fail_msg("exit %d: %s", rc_, o_ ? o_ : "");                                            \
-        free(o_);                                                                                  \
-    } while (0)
-
 static double metric(int node, const char *name)
 {
     char *text = topo_metrics(&T.nodes[node]);
@@ -135,13 +126,15 @@ static void test_enobufs_resync(void **state)
     const char *h1 = T.nodes[0].ns;
     /* Before: h1 holds vb's 10.1.0.2 (neighbour + FDB entry). */
     assert_true(topo_ping(&T, "va", "10.1.0.2", 3, 300, 1000) >= 1);
-    SH("ip -n %s neigh show dev vx100 | grep -q '10.1.0.2 lladdr 02:00:00:00:01:02 PERMANENT'", h1);
+    TOPO_SH("ip -n %s neigh show dev vx100 | grep -q '10.1.0.2 lladdr 02:00:00:00:01:02 PERMANENT'",
+            h1);
     /* The kernel loses it while the agent is not looking; va, sure of vb's MAC, will send no
      * ARP (no miss) that could bring it back: only a resync can. */
-    SH("ip -n %s neigh replace 10.1.0.2 lladdr 02:00:00:00:01:02 nud permanent dev eth0",
-       topo_vm_ns(&T, "va"));
-    SH("ip -n %s neigh del 10.1.0.2 dev vx100 && bridge -n %s fdb del 02:00:00:00:01:02 dev vx100",
-       h1, h1);
+    TOPO_SH("ip -n %s neigh replace 10.1.0.2 lladdr 02:00:00:00:01:02 nud permanent dev eth0",
+            topo_vm_ns(&T, "va"));
+    TOPO_SH(
+        "ip -n %s neigh del 10.1.0.2 dev vx100 && bridge -n %s fdb del 02:00:00:00:01:02 dev vx100",
+        h1, h1);
     double over0 = metric(0, "strata_agent_overruns_total");
     double resync0 = metric(0, "strata_agent_resyncs_total");
     double miss0 = metric(0, "strata_agent_misses_total");
@@ -197,9 +190,10 @@ static void test_enobufs_resync(void **state)
     print_message("enobufs: unanswered after the resync: [%s]\n", out ? out : "");
     assert_true(out == NULL || out[0] == '\0');
     free(out);
-    SH("test $(ip -n %s neigh show dev vx100 | grep -c 'lladdr 02:00:00:00:0[12]:.* PERMANENT') "
-       "-ge %d",
-       h1, N_RESOLVABLE + 1);
+    TOPO_SH(
+        "test $(ip -n %s neigh show dev vx100 | grep -c 'lladdr 02:00:00:00:0[12]:.* PERMANENT') "
+        "-ge %d",
+        h1, N_RESOLVABLE + 1);
 }
 
 /* ---- miss storm */

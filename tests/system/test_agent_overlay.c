@@ -30,15 +30,6 @@
 static struct topo T;
 static const char *VM_A = "va", *VM_B = "vb", *VM_C = "vc", *VM_D = "vd";
 
-#define SH(...)                                                                                    \
-    do {                                                                                           \
-        char *o_ = NULL;                                                                           \
-        int rc_ = topo_sh(&o_, __VA_ARGS__);                                                       \
-        if (rc_ != 0)                                                                              \
-            fail_msg("exit %d: %s", rc_, o_ ? o_ : "");                                            \
-        free(o_);                                                                                  \
-    } while (0)
-
 static const char *host_ns(int i)
 {
     return T.nodes[i].ns;
@@ -115,10 +106,10 @@ static void test_same_vn_ping(void **state)
     assert_int_equal(topo_ping(&T, VM_B, "10.1.0.1", 3, 200, 1000), 3);
     assert_int_equal(topo_ping(&T, VM_A, "10.1.0.2", 3, 200, 1000), 3);
     /* h2 learnt A through the l3miss path: an owned neighbour and FDB entry. */
-    SH("ip -n %s neigh show dev vx100 | grep -q '10.1.0.1 lladdr 02:00:00:00:01:01 PERMANENT'",
-       host_ns(1));
-    SH("bridge -n %s fdb show dev vx100 | grep '02:00:00:00:01:01' | grep -q 'dst 192.0.2.1'",
-       host_ns(1));
+    TOPO_SH("ip -n %s neigh show dev vx100 | grep -q '10.1.0.1 lladdr 02:00:00:00:01:01 PERMANENT'",
+            host_ns(1));
+    TOPO_SH("bridge -n %s fdb show dev vx100 | grep '02:00:00:00:01:01' | grep -q 'dst 192.0.2.1'",
+            host_ns(1));
 }
 
 static void test_overlapping_vns_isolated(void **state)
@@ -127,13 +118,15 @@ static void test_overlapping_vns_isolated(void **state)
     /* D (VN 200, 10.1.0.2) reaches 10.1.0.1 = C, never A (VN 100, same IP). */
     assert_true(topo_ping(&T, VM_D, "10.1.0.1", 3, 1000, 1000) >= 1);
     assert_int_equal(topo_ping(&T, VM_D, "10.1.0.1", 3, 200, 1000), 3);
-    SH("ip -n %s neigh show 10.1.0.1 | grep -q 02:00:00:00:02:01", topo_vm_ns(&T, VM_D));
+    TOPO_SH("ip -n %s neigh show 10.1.0.1 | grep -q 02:00:00:00:02:01", topo_vm_ns(&T, VM_D));
     assert_true(topo_ping(&T, VM_C, "10.1.0.2", 3, 1000, 1000) >= 1);
-    SH("ip -n %s neigh show 10.1.0.2 | grep -q 02:00:00:00:02:02", topo_vm_ns(&T, VM_C));
-    SH("ip -n %s neigh show 10.1.0.1 | grep -q 02:00:00:00:01:01", topo_vm_ns(&T, VM_B));
+    TOPO_SH("ip -n %s neigh show 10.1.0.2 | grep -q 02:00:00:00:02:02", topo_vm_ns(&T, VM_C));
+    TOPO_SH("ip -n %s neigh show 10.1.0.1 | grep -q 02:00:00:00:01:01", topo_vm_ns(&T, VM_B));
     /* On h2 both VNs hold 10.1.0.1, each on its own device with its own answer. */
-    SH("ip -n %s neigh show dev vx200 | grep -q '10.1.0.1 lladdr 02:00:00:00:02:01'", host_ns(1));
-    SH("ip -n %s neigh show dev vx100 | grep -q '10.1.0.1 lladdr 02:00:00:00:01:01'", host_ns(1));
+    TOPO_SH("ip -n %s neigh show dev vx200 | grep -q '10.1.0.1 lladdr 02:00:00:00:02:01'",
+            host_ns(1));
+    TOPO_SH("ip -n %s neigh show dev vx100 | grep -q '10.1.0.1 lladdr 02:00:00:00:01:01'",
+            host_ns(1));
 }
 
 static void test_cache_show_and_trace(void **state)
@@ -171,7 +164,7 @@ static void test_vxlan_on_the_wire(void **state)
     assert_true(topo_wait_cmd(3000, "grep -q 'listening on' %s", log));
     assert_true(topo_ping(&T, VM_B, "10.1.0.1", 3, 100, 1000) >= 1);
     assert_true(topo_wait_cmd(3000, "grep -q 'vni 100' %s", log));
-    SH("grep -q '192.0.2.2.[0-9]* > 192.0.2.1.4789' %s", log);
+    TOPO_SH("grep -q '192.0.2.2.[0-9]* > 192.0.2.1.4789' %s", log);
     h_stop(td, 1000);
 }
 
@@ -179,10 +172,10 @@ static void test_migration(void **state)
 {
     (void)state;
     assert_int_equal(topo_ping(&T, VM_B, "10.1.0.1", 2, 100, 1000), 2); /* h2 holds A's key */
-    SH("%s port detach --agent %s --ifname tva", topo_cli(&T), ctl(0));
+    TOPO_SH("%s port detach --agent %s --ifname tva", topo_cli(&T), ctl(0));
     /* A live migration keeps the VM's NIC and its state (its ARP cache): move the host end of
      * the VM's veth to h3 instead of creating a new interface. */
-    SH("ip -n %s link set tva netns %s", host_ns(0), host_ns(2));
+    TOPO_SH("ip -n %s link set tva netns %s", host_ns(0), host_ns(2));
     attach(2, 100, "tva", "02:00:00:00:01:01", "10.1.0.1");
     uint64_t t0 = h_now_ms(); /* the endpoint is registered on h3 from here on */
     /* h2's kernel follows the move within a second, pushed by the connectivity server. */
@@ -203,7 +196,7 @@ static void test_migration(void **state)
     assert_true(topo_ping(&T, VM_B, "10.1.0.1", 3, 200, 1000) >= 2);
     assert_int_equal(topo_ping(&T, VM_B, "10.1.0.1", 3, 200, 1000), 3);
     /* h1 has no port left in VN 100: its devices are gone. */
-    SH("! ip -n %s link show vx100 2>/dev/null", host_ns(0));
+    TOPO_SH("! ip -n %s link show vx100 2>/dev/null", host_ns(0));
 }
 
 static void test_agent_restart(void **state)
@@ -211,7 +204,8 @@ static void test_agent_restart(void **state)
     (void)state;
     assert_int_equal(topo_ping(&T, VM_D, "10.1.0.1", 2, 100, 1000),
                      2); /* h2 holds C's key (VN 200) */
-    SH("ip -n %s neigh show dev vx200 | grep -q '10.1.0.1 lladdr 02:00:00:00:02:01'", host_ns(1));
+    TOPO_SH("ip -n %s neigh show dev vx200 | grep -q '10.1.0.1 lladdr 02:00:00:00:02:01'",
+            host_ns(1));
     /* A continuous ping B -> A (VN 100) across h2's agent restart. */
     int fds[2];
     assert_int_equal(pipe(fds), 0);
@@ -227,7 +221,7 @@ static void test_agent_restart(void **state)
     usleep(300 * 1000);
     assert_true(WIFEXITED(h_stop(T.nodes[1].pid, 5000)));
     /* While h2's agent is down, C leaves (its endpoint is deleted). */
-    SH("%s port detach --agent %s --ifname tvc", topo_cli(&T), ctl(2));
+    TOPO_SH("%s port detach --agent %s --ifname tvc", topo_cli(&T), ctl(2));
     assert_int_equal(topo_node_start(&T, &T.nodes[1]), 0);
     int got = -1;
     assert_int_equal(read(fds[0], &got, sizeof(got)), sizeof(got));
@@ -244,7 +238,8 @@ static void test_agent_restart(void **state)
                       "self",
                       host_ns(1)));
     /* ...and kept the others. */
-    SH("ip -n %s neigh show dev vx100 | grep -q '10.1.0.1 lladdr 02:00:00:00:01:01'", host_ns(1));
+    TOPO_SH("ip -n %s neigh show dev vx100 | grep -q '10.1.0.1 lladdr 02:00:00:00:01:01'",
+            host_ns(1));
     assert_int_equal(topo_ping(&T, VM_B, "10.1.0.1", 3, 100, 1000), 3);
 }
 
@@ -256,10 +251,10 @@ static void test_host_reboot(void **state)
 {
     (void)state;
     topo_node_stop(&T.nodes[1], true); /* h2: B (VN 100) and D (VN 200) */
-    SH("for l in $(ip -n %s -o link show | awk -F': ' '{print $2}' | cut -d@ -f1); do "
-       "case $l in lo|eth0) ;; *) ip -n %s link del $l 2>/dev/null;; esac; done",
-       host_ns(1), host_ns(1));
-    SH("! ip -n %s link show br100 2>/dev/null", host_ns(1));
+    TOPO_SH("for l in $(ip -n %s -o link show | awk -F': ' '{print $2}' | cut -d@ -f1); do "
+            "case $l in lo|eth0) ;; *) ip -n %s link del $l 2>/dev/null;; esac; done",
+            host_ns(1), host_ns(1));
+    TOPO_SH("! ip -n %s link show br100 2>/dev/null", host_ns(1));
     assert_int_equal(topo_node_start(&T, &T.nodes[1]), 0);
     const struct {
         const char *vm, *ifname, *mac, *ip;
@@ -268,11 +263,12 @@ static void test_host_reboot(void **state)
                 {VM_D, "tvd", "02:00:00:00:02:02", "10.1.0.2", 200}};
     for (int i = 0; i < 2; i++) {
         const char *ns = topo_vm_ns(&T, vms[i].vm);
-        SH("ip -n %s link add %s type veth peer name eth0 netns %s && ip -n %s link set eth0 "
-           "address %s && ip -n %s addr add %s/24 dev eth0 && ip -n %s link set eth0 up",
-           host_ns(1), vms[i].ifname, ns, ns, vms[i].mac, ns, vms[i].ip, ns);
+        TOPO_SH("ip -n %s link add %s type veth peer name eth0 netns %s && ip -n %s link set eth0 "
+                "address %s && ip -n %s addr add %s/24 dev eth0 && ip -n %s link set eth0 up",
+                host_ns(1), vms[i].ifname, ns, ns, vms[i].mac, ns, vms[i].ip, ns);
         attach(1, vms[i].vni, vms[i].ifname, vms[i].mac, vms[i].ip);
-        SH("ip -n %s link show %s | grep -q 'master br%u'", host_ns(1), vms[i].ifname, vms[i].vni);
+        TOPO_SH("ip -n %s link show %s | grep -q 'master br%u'", host_ns(1), vms[i].ifname,
+                vms[i].vni);
     }
     /* the first echoes may go to resolution (the VMs' ARP caches are new), not all of them */
     assert_true(topo_ping(&T, VM_B, "10.1.0.1", 3, 1000, 1000) >= 1);
@@ -294,8 +290,8 @@ static void test_attach_refusals(void **state)
                          0);
     assert_non_null(strstr(out, "eth0 carries 192.0.2."));
     free(out);
-    SH("! ip -n %s link show eth0 | grep -q master", host_ns(0));
-    SH("ip -n %s link add tdum type bridge", host_ns(0));
+    TOPO_SH("! ip -n %s link show eth0 | grep -q master", host_ns(0));
+    TOPO_SH("ip -n %s link add tdum type bridge", host_ns(0));
     assert_int_not_equal(topo_sh(&out,
                                  "%s port attach --agent %s --vni 100 --mac 02:00:00:00:01:78 "
                                  "--ip 10.1.0.78/24 --ifname tdum 2>&1",
@@ -303,11 +299,12 @@ static void test_attach_refusals(void **state)
                          0);
     assert_non_null(strstr(out, "only veth and tap interfaces are VM ports"));
     free(out);
-    SH("ip -n %s link del tdum", host_ns(0));
+    TOPO_SH("ip -n %s link del tdum", host_ns(0));
     /* one MAC, one port */
-    SH("ip -n %s link add tdup1 type veth peer name tdup1v && ip -n %s link add tdup2 type veth "
-       "peer name tdup2v",
-       host_ns(0), host_ns(0));
+    TOPO_SH(
+        "ip -n %s link add tdup1 type veth peer name tdup1v && ip -n %s link add tdup2 type veth "
+        "peer name tdup2v",
+        host_ns(0), host_ns(0));
     attach(0, 100, "tdup1", "02:00:00:00:01:79", "10.1.0.79");
     assert_int_not_equal(topo_sh(&out,
                                  "%s port attach --agent %s --vni 100 --mac 02:00:00:00:01:79 "
@@ -327,12 +324,12 @@ static void test_attach_refusals(void **state)
     free(out);
     /* linearizable: a follower that has not applied the attach's registration yet answers
      * "no endpoint" to a serializable read */
-    SH("%s resolve --linearizable --vni 100 --ip 10.1.0.79 | grep -q 02:00:00:00:01:79",
-       topo_cli(&T));
-    SH("! %s resolve --linearizable --vni 100 --ip 10.1.0.81 | grep -q 02:00:00:00:01:79",
-       topo_cli(&T));
-    SH("%s port detach --agent %s --ifname tdup1", topo_cli(&T), ctl(0));
-    SH("ip -n %s link del tdup1 && ip -n %s link del tdup2", host_ns(0), host_ns(0));
+    TOPO_SH("%s resolve --linearizable --vni 100 --ip 10.1.0.79 | grep -q 02:00:00:00:01:79",
+            topo_cli(&T));
+    TOPO_SH("! %s resolve --linearizable --vni 100 --ip 10.1.0.81 | grep -q 02:00:00:00:01:79",
+            topo_cli(&T));
+    TOPO_SH("%s port detach --agent %s --ifname tdup1", topo_cli(&T), ctl(0));
+    TOPO_SH("ip -n %s link del tdup1 && ip -n %s link del tdup2", host_ns(0), host_ns(0));
     assert_int_equal(topo_ping(&T, VM_B, "10.1.0.1", 2, 100, 1000), 2);
 }
 

@@ -28,15 +28,6 @@ static struct topo T;
 static struct topo_node *H[3];
 static const char *VMS[3] = {"va", "vb", "vc"};
 
-#define SH(...)                                                                                    \
-    do {                                                                                           \
-        char *o_ = NULL;                                                                           \
-        int rc_ = topo_sh(&o_, __VA_ARGS__);                                                       \
-        if (rc_ != 0)                                                                              \
-            fail_msg("exit %d: %s", rc_, o_ ? o_ : "");                                            \
-        free(o_);                                                                                  \
-    } while (0)
-
 /* Endpoint i: 10.1.(4 + i / 250).(1 + i % 250), MAC 02:00:00:0a:HH:LL, on host h(1 + i % 3). */
 static void ep_ip(int i, char *buf, size_t n)
 {
@@ -186,17 +177,17 @@ static void test_divergences_found_and_repaired(void **state)
     ep_ip(2, ip2, sizeof(ip2)); /* on h3 */
     ep_ip(999, ip999, sizeof(ip999));
     /* wrong: h1's kernel sends endpoint 1's MAC to a VTEP nobody has */
-    SH("bridge -n %s fdb replace %s dev vx100 dst 192.0.2.99 self permanent", H[0]->ns, mac1);
+    TOPO_SH("bridge -n %s fdb replace %s dev vx100 dst 192.0.2.99 self permanent", H[0]->ns, mac1);
     /* missing: h2's kernel lost endpoint 2's neighbour entry */
-    SH("ip -n %s neigh del %s dev vx100", H[1]->ns, ip2);
+    TOPO_SH("ip -n %s neigh del %s dev vx100", H[1]->ns, ip2);
     /* extra: h3's kernel has entries of Strata's that no answer explains */
-    SH("ip -n %s neigh replace 10.1.200.200 lladdr 02:00:00:0b:00:01 dev vx100 nud permanent "
-       "proto 0xab",
-       H[2]->ns);
-    SH("bridge -n %s fdb add 02:00:00:0b:00:02 dev vx100 dst 192.0.2.1 self extern_learn",
-       H[2]->ns);
+    TOPO_SH("ip -n %s neigh replace 10.1.200.200 lladdr 02:00:00:0b:00:01 dev vx100 nud permanent "
+            "proto 0xab",
+            H[2]->ns);
+    TOPO_SH("bridge -n %s fdb add 02:00:00:0b:00:02 dev vx100 dst 192.0.2.1 self extern_learn",
+            H[2]->ns);
     /* stale server cache: endpoint 999 moves, and the servers lose the change */
-    SH("%s endpoint move --vni 100 --mac %s --host h2", topo_cli(&T), DROP_MAC);
+    TOPO_SH("%s endpoint move --vni 100 --mac %s --host h2", topo_cli(&T), DROP_MAC);
     /* The server's feed passes the move (and loses it) within milliseconds: until it has, the
      * move is in flight for the audit, not a divergence. */
     char *o = NULL, k[64];
@@ -243,12 +234,12 @@ static void test_divergences_found_and_repaired(void **state)
     assert_non_null(strstr(o, "\"consistent_after_repair\":true"));
     free(o);
     /* The kernels are right again, and a fresh audit agrees. */
-    SH("bridge -n %s fdb show dev vx100 | grep '^%s dst 192.0.2.2 ' | grep -q extern_learn",
-       H[0]->ns, mac1);
-    SH("ip -n %s neigh show dev vx100 | grep -q '^%s '", H[1]->ns, ip2);
-    SH("! ip -n %s neigh show dev vx100 | grep -q '^10.1.200.200 '", H[2]->ns);
-    SH("! bridge -n %s fdb show dev vx100 | grep -q '^02:00:00:0b:00:02 '", H[2]->ns);
-    SH("bridge -n %s fdb show dev vx100 | grep -q '^%s dst 192.0.2.2 '", H[2]->ns, DROP_MAC);
+    TOPO_SH("bridge -n %s fdb show dev vx100 | grep '^%s dst 192.0.2.2 ' | grep -q extern_learn",
+            H[0]->ns, mac1);
+    TOPO_SH("ip -n %s neigh show dev vx100 | grep -q '^%s '", H[1]->ns, ip2);
+    TOPO_SH("! ip -n %s neigh show dev vx100 | grep -q '^10.1.200.200 '", H[2]->ns);
+    TOPO_SH("! bridge -n %s fdb show dev vx100 | grep -q '^02:00:00:0b:00:02 '", H[2]->ns);
+    TOPO_SH("bridge -n %s fdb show dev vx100 | grep -q '^%s dst 192.0.2.2 '", H[2]->ns, DROP_MAC);
     rc = audit("", &o);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(o, "\"consistent\":true"));

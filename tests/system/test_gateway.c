@@ -20,15 +20,6 @@
 static struct topo T;
 static struct topo_node *h1, *h2, *h3, *gw1, *gw2;
 
-#define SH(...)                                                                                    \
-    do {                                                                                           \
-        char *o_ = NULL;                                                                           \
-        int rc_ = topo_sh(&o_, __VA_ARGS__);                                                       \
-        if (rc_ != 0)                                                                              \
-            fail_msg("exit %d: %s", rc_, o_ ? o_ : "");                                            \
-        free(o_);                                                                                  \
-    } while (0)
-
 /* A setup step: says which one failed. */
 static bool step(bool ok, const char *what)
 {
@@ -113,7 +104,7 @@ static int blocked_within(const char *vm, const char *dst, int timeout_ms)
 
 static void policy(const char *args)
 {
-    SH("%s policy %s", topo_cli(&T), args);
+    TOPO_SH("%s policy %s", topo_cli(&T), args);
 }
 
 static void test_denied_until_allowed(void **state)
@@ -202,8 +193,9 @@ static void test_domains_isolated(void **state)
     assert_int_equal(topo_ping(&T, "vc", "10.1.0.5", 3, 100, 300), 0);
     /* Its own gateway answers: the other domain's namespace routes for it alone. */
     assert_true(topo_reach_within(&T, "vc", "10.1.0.1", 3000) >= 0);
-    SH("ip -n st-gw1-other route | grep -q 10.1.0.0/24 && ! ip -n st-gw1-other route | grep -q "
-       "10.2.0.0");
+    TOPO_SH(
+        "ip -n st-gw1-other route | grep -q 10.1.0.0/24 && ! ip -n st-gw1-other route | grep -q "
+        "10.2.0.0");
     policy("delete --domain acme --from 200 --to 100");
     assert_true(blocked_within("vb", "10.1.0.5", 1000) >= 0);
 }
@@ -280,7 +272,7 @@ static void test_failover(void **state)
     /* kill -9, then its underlay link down: the dead daemon's kernel would go on forwarding,
      * and the flow must resume through the other gateway. */
     topo_node_stop(active, true);
-    SH("ip -n %s link set eth0 down", active->ns);
+    TOPO_SH("ip -n %s link set eth0 down", active->ns);
     int got, gap;
     pinger_wait(p, &got, &gap);
     print_message("failover: kill -9 %s and its link down, longest gap %d ms, %d of 150 "
@@ -291,7 +283,7 @@ static void test_failover(void **state)
     assert_true(holder() == other);
     assert_int_equal(topo_ping(&T, "va", "10.2.0.7", 5, 50, 500), 5);
     /* The killed gateway comes back as the standby (the address stays where it is). */
-    SH("ip -n %s link set eth0 up", active->ns);
+    TOPO_SH("ip -n %s link set eth0 up", active->ns);
     assert_int_equal(topo_node_start(&T, active), 0);
     assert_true(topo_wait_cmd(5000,
                               "%s --json gateway list | grep -q '\"id\":\"%s\"[^}]*\"live\":true'",
@@ -316,7 +308,8 @@ static void test_restart_keeps_and_prunes(void **state)
     topo_node_stop(g, false);
     /* While it is down: a rule and a whole VN (of the other domain) go. */
     policy("delete --domain acme --from 200 --to 100");
-    SH("%s gateway add --id %s --vtep %s --vni 100,200 --replace", topo_cli(&T), g->name, g->vtep);
+    TOPO_SH("%s gateway add --id %s --vtep %s --vni 100,200 --replace", topo_cli(&T), g->name,
+            g->vtep);
     assert_int_equal(topo_node_start(&T, g), 0);
     int got, gap;
     pinger_wait(p, &got, &gap);
@@ -327,8 +320,9 @@ static void test_restart_keeps_and_prunes(void **state)
                               "! ip netns exec st-%s-acme nft list map inet strata pairs | "
                               "grep -q '\"br200\" . \"br100\"'",
                               g->name));
-    SH("ip netns exec st-%s-acme nft list map inet strata pairs | grep -q '\"br100\" . \"br200\"'",
-       g->name);
+    TOPO_SH(
+        "ip netns exec st-%s-acme nft list map inet strata pairs | grep -q '\"br100\" . \"br200\"'",
+        g->name);
     assert_true(topo_wait_cmd(3000, "! test -e /run/netns/st-%s-other", g->name));
     assert_int_equal(topo_ping(&T, "va", "10.2.0.7", 3, 50, 500), 3);
 }

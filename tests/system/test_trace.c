@@ -19,15 +19,6 @@
 static struct topo T;
 static struct topo_node *h1, *h2, *tgw1, *tgw2;
 
-#define SH(...)                                                                                    \
-    do {                                                                                           \
-        char *o_ = NULL;                                                                           \
-        int rc_ = topo_sh(&o_, __VA_ARGS__);                                                       \
-        if (rc_ != 0)                                                                              \
-            fail_msg("exit %d: %s", rc_, o_ ? o_ : "");                                            \
-        free(o_);                                                                                  \
-    } while (0)
-
 /* What trace prints for a flow from va (10.1.0.5, VN 100, h1); `form` is "--minimal", "--json"
  * or "--summary"; gwctl: the control socket given as --gateway-ctl.
  * The fields that vary from run to run are normalised (ages, times, versions, leader). */
@@ -276,7 +267,7 @@ static void test_routed_and_denied(void **state)
              g->name);
     snprintf(node, sizeof(node), "\"node\":\"%s vx200\"", g->name);
     snprintf(json, sizeof(json), "\"gateway\":\"%s\"", g->name);
-    SH("%s policy set --domain acme --from 100 --to 200 allow", topo_cli(&T));
+    TOPO_SH("%s policy set --domain acme --from 100 --to 200 allow", topo_cli(&T));
     if (topo_reach_within(&T, "va", "10.2.0.7", 10000) < 0) {
         show("10.2.0.7", g->ctl);
         fail_msg("va does not reach vb through the gateway");
@@ -296,9 +287,9 @@ static void test_routed_and_denied(void **state)
     assert_non_null(strstr(o, "is not this flow's gateway's"));
     assert_non_null(strstr(o, "the gateway's kernel was not checked"));
     free(o);
-    SH("%s policy set --domain acme --from 100 --to 200 deny", topo_cli(&T));
+    TOPO_SH("%s policy set --domain acme --from 100 --to 200 deny", topo_cli(&T));
     EXPECT_VERDICT("10.2.0.7", g->ctl, "denied", "policy acme 100->200 deny");
-    SH("%s policy delete --domain acme --from 100 --to 200", topo_cli(&T));
+    TOPO_SH("%s policy delete --domain acme --from 100 --to 200", topo_cli(&T));
     EXPECT_VERDICT("10.2.0.7", g->ctl, "denied", "default deny (no rule acme 100->200)");
     show("10.2.0.7", g->ctl);
 }
@@ -309,9 +300,9 @@ static void test_wrong_kernel_entry(void **state)
     assert_true(topo_reach_within(&T, "va", "10.1.0.6", 5000) >= 0);
     EXPECT_VERDICT("10.1.0.6", tgw1->ctl, "delivered", "every tier agrees");
     /* h1's kernel sends vd's MAC to a VTEP nobody has. */
-    SH("ip netns exec %s bridge fdb replace 02:00:00:00:01:06 dev vx100 dst 192.0.2.99 self "
-       "permanent",
-       h1->ns);
+    TOPO_SH("ip netns exec %s bridge fdb replace 02:00:00:00:01:06 dev vx100 dst 192.0.2.99 self "
+            "permanent",
+            h1->ns);
     char *o = trace("--minimal", "10.1.0.6", tgw1->ctl);
     if (strncmp(o, "stale:", 6) == 0) {
         assert_non_null(strstr(o, "h1's kernel sends 10.1.0.6 to VTEP 192.0.2.99, the directory "
@@ -319,16 +310,16 @@ static void test_wrong_kernel_entry(void **state)
     } else {
         /* The agent repaired it first: then the kernel must hold the right VTEP again. */
         print_message("the agent repaired the entry before trace ran: %s", o);
-        SH("ip netns exec %s bridge fdb show dev vx100 | grep '02:00:00:00:01:06' | grep -q "
-           "'dst 192.0.2.2'",
-           h1->ns);
+        TOPO_SH("ip netns exec %s bridge fdb show dev vx100 | grep '02:00:00:00:01:06' | grep -q "
+                "'dst 192.0.2.2'",
+                h1->ns);
     }
     free(o);
     show("10.1.0.6", tgw1->ctl);
     /* Put the right entry back: the flow is delivered again. */
-    SH("ip netns exec %s bridge fdb replace 02:00:00:00:01:06 dev vx100 dst 192.0.2.2 self "
-       "permanent",
-       h1->ns);
+    TOPO_SH("ip netns exec %s bridge fdb replace 02:00:00:00:01:06 dev vx100 dst 192.0.2.2 self "
+            "permanent",
+            h1->ns);
     EXPECT_VERDICT("10.1.0.6", tgw1->ctl, "delivered", "every tier agrees");
 }
 
