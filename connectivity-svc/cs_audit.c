@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "cs_audit.h"
 #include "log.h"
 
@@ -407,6 +408,8 @@ void cs_audit_handle(struct cs *cs, struct strata_req *req, const strata_env *en
 
 static int audit_copy_vns(struct audit_node *n, const Strata__V1__AuditReport *r)
 {
+    if (n->n_vns + r->n_vns > AUDIT_NODE_PARTS_MAX)
+        return STRATA_ETOOBIG;
     if (n->n_vns + r->n_vns > n->cap_vns) {
         size_t cap = n->n_vns + r->n_vns + 16;
         struct audit_vn *v = realloc(n->vns, cap * sizeof(*v));
@@ -430,6 +433,25 @@ static void audit_bin(uint8_t *dst, uint8_t *len, const ProtobufCBinaryData *b, 
         memcpy(dst, b->data, *len);
 }
 
+static int audit_part_cmp(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Whether node n was asked for the details of the part key k belongs to (n->differ is sorted:
+ * cs_audit_differ builds it in order). */
+static bool audit_asked(const struct audit_node *n, const struct cs_key *k)
+{
+    struct strata_audit_item it = {.vni = k->vni, .key_len = (uint8_t)cs_key_len(k->kind)};
+    memcpy(it.key, k->b, it.key_len);
+    uint64_t parts[2] = {AUDIT_PART(k->vni, strata_audit_bucket(&it)),
+                         AUDIT_PART(k->vni, STRATA_AUDIT_WHOLE)};
+    return n->n_differ > 0 &&
+           (bsearch(&parts[0], n->differ, n->n_differ, sizeof(parts[0]), audit_part_cmp) != NULL ||
+            bsearch(&parts[1], n->differ, n->n_differ, sizeof(parts[1]), audit_part_cmp) != NULL);
+}
+
 static int audit_copy_entries(struct audit_node *n, const Strata__V1__AuditReport *r)
 {
     for (size_t i = 0; i < r->n_entries; i++) {
@@ -443,6 +465,10 @@ static int audit_copy_entries(struct audit_node *n, const Strata__V1__AuditRepor
             cs_key_mac(x->key->vni, x->key->mac.data, &d.k);
         else if (cs_key_ip(x->key->vni, x->key->ip.data, x->key->ip.len, &d.k) != 0)
             continue;
+        if (!audit_asked(n, &d.k))
+            continue; /* not asked for: not the node's to add */
+        if (n->n_ents >= AUDIT_NODE_ENTRIES_MAX)
+            return STRATA_ETOOBIG;
         audit_bin(d.held_mac, &l, &x->held_mac, 6);
         audit_bin(d.kernel_mac, &l, &x->kernel_mac, 6);
         audit_bin(d.held_vtep, &d.held_vtep_len, &x->held_vtep, 16);
@@ -479,8 +505,9 @@ void cs_audit_report(struct cs *cs, struct strata_req *req, const strata_env *en
         n->answered = n->details_done = n->repair_done = true;
     } else if (r->details) {
         if (au->phase == AUDIT_DETAILS && !n->details_done) {
-            if (audit_copy_entries(n, r) != 0)
-                snprintf(n->note, sizeof(n->note), "out of memory");
+            int rc = audit_copy_entries(n, r);
+            if (rc != 0)
+                snprintf(n->note, sizeof(n->note), "details: %s", strata_strerror(rc));
             if (r->last && n->owed > 0)
                 n->owed--;
             n->details_done = n->details_full = n->owed == 0;
@@ -491,9 +518,11 @@ void cs_audit_report(struct cs *cs, struct strata_req *req, const strata_env *en
             n->owed--;
         n->repair_done = n->owed == 0;
     } else if (au->phase == AUDIT_DIGESTS && !n->answered) {
-        if (audit_copy_vns(n, r) != 0) {
-            snprintf(n->note, sizeof(n->note), "out of memory");
+        int rc = audit_copy_vns(n, r);
+        if (rc != 0) {
+            snprintf(n->note, sizeof(n->note), "digests: %s", strata_strerror(rc));
             n->n_vns = 0;
+            n->answered = true;
         }
         n->answered = r->last;
     }

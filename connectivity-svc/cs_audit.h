@@ -118,7 +118,12 @@ struct cs_audit {
 /* A registered session without a parked poll nor a request for this long is not audited (its
  * node is gone, or uses another server now): listed as idle instead. Agents poll far more often. */
 #define CS_AUDIT_IDLE_MS 5000
-#define AUDIT_DIVS_MAX 10000 /* listed in one reply (~150 bytes each); the rest counted */
+#define AUDIT_DIVS_MAX 10000
+/* What one node may report (a node is not trusted to be sane): parts of its digests, and entries
+ * of its details (only those of the parts asked for are kept). ~100 bytes per entry kept. */
+#define AUDIT_NODE_PARTS_MAX (STRATA_MAX_VNIS * (STRATA_AUDIT_BUCKETS + 1))
+#define AUDIT_NODE_ENTRIES_MAX                                                                     \
+    (1u << 20) /* listed in one reply (~150 bytes each); the rest counted */
 
 /* ---- cs_audit.c */
 /* Move the run on when what its phase waits for arrived (or its deadline passed). */

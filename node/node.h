@@ -184,7 +184,9 @@ struct node_audit {
 int node_audit_collect(struct node *a, const struct node_dp_dump *d, struct node_audit *out,
                        struct strata_err *e);
 void node_audit_free(struct node_audit *au);
-/* Whether item `it` is in one of the parts wanted[0..n) (a whole VN, or a bucket of one). */
+/* Sort parts for node_audit_wanted. */
+void node_audit_sort_parts(struct node_audit_part *parts, size_t n);
+/* Whether item `it` is in one of the parts wanted[0..n), sorted (a whole VN, or a bucket). */
 bool node_audit_wanted(const struct node_audit_item *it, const struct node_audit_part *wanted,
                        size_t n);
 /* The digest item of one collected key (what its connectivity server computes from its cache). */

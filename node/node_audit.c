@@ -231,14 +231,29 @@ static int audit_digests(struct node_audit *o)
     return 0;
 }
 
+static int audit_cmp_part(const void *x, const void *y)
+{
+    const struct node_audit_part *p = x, *q = y;
+    if (p->vni != q->vni)
+        return p->vni < q->vni ? -1 : 1;
+    return p->bucket < q->bucket ? -1 : p->bucket > q->bucket;
+}
+
+void node_audit_sort_parts(struct node_audit_part *parts, size_t n)
+{
+    if (n > 0)
+        qsort(parts, n, sizeof(*parts), audit_cmp_part);
+}
+
 bool node_audit_wanted(const struct node_audit_item *it, const struct node_audit_part *wanted,
                        size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (wanted[i].vni == it->key.vni &&
-            (wanted[i].bucket == STRATA_AUDIT_WHOLE || wanted[i].bucket == it->bucket))
-            return true;
-    return false;
+    if (n == 0)
+        return false;
+    struct node_audit_part k[2] = {{.vni = it->key.vni, .bucket = it->bucket},
+                                   {.vni = it->key.vni, .bucket = STRATA_AUDIT_WHOLE}};
+    return bsearch(&k[0], wanted, n, sizeof(k[0]), audit_cmp_part) != NULL ||
+           bsearch(&k[1], wanted, n, sizeof(k[1]), audit_cmp_part) != NULL;
 }
 
 int node_audit_collect(struct node *a, const struct node_dp_dump *d, struct node_audit *out,

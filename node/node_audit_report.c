@@ -89,6 +89,8 @@ static struct node_audit_part *audit_parts_of(const Strata__V1__Update *u)
     struct node_audit_part *w = calloc(u->n_parts + 1, sizeof(*w));
     for (size_t i = 0; w != NULL && i < u->n_parts; i++)
         w[i] = (struct node_audit_part){.vni = u->parts[i]->vni, .bucket = u->parts[i]->bucket};
+    if (w != NULL)
+        node_audit_sort_parts(w, u->n_parts);
     return w;
 }
 
