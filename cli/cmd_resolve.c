@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "view.h"
 
 /* What the operator asked, kept in text for messages. */
 struct resolve_key {
@@ -28,68 +29,56 @@ static int resolve_parse(const struct cli_args *a, struct resolve_key *k, struct
     return cmd_parse_endpoint_mac(a->mac, k->mac, e);
 }
 
+static const struct cli_col RESOLVE_COLS[] = {
+    {"vni", "vni", CLI_COL_U64},
+    {"ip", "ip", CLI_COL_STR},
+    {"mac", "mac", CLI_COL_STR},
+    {"vtep", "vtep", CLI_COL_STR},
+    {"host", "host", CLI_COL_STR},
+    {"version", "version", CLI_COL_U64},
+    {"verdict", "verdict", CLI_COL_STR},
+    {"tier", "tier", CLI_COL_STR},
+    {"elapsed-us", "elapsed_us", CLI_COL_U64},
+    {"server-us", "server_us", CLI_COL_U64},
+    {"from-vni", "from_vni", CLI_COL_U64},
+    {"applied-index", "applied_index", CLI_COL_U64},
+    {"ips", "ips", CLI_COL_STRS},
+};
+
 static void resolve_print(struct cli_ctx *ctx, const struct cli_args *a,
                           const struct resolve_key *k, const Strata__V1__ResolveReply *rr,
                           const Strata__V1__ResolveAnswer *ans, uint64_t elapsed_us)
 {
     const Strata__V1__Endpoint *ep = ans->endpoint;
-    char mac[STRATA_MAC_STRLEN] = "-", vtep[48] = "-", ip[48];
+    char mac[STRATA_MAC_STRLEN] = "-", vtep[48] = "-", ip[48], ipbuf[STRATA_MAX_IPS][48];
+    const char *ips[STRATA_MAX_IPS];
+    size_t nips = 0;
     const char *ipstr = k->by_ip ? k->text : NULL;
     if (ep != NULL) {
         cli_fmt_mac(&ep->mac, mac);
         cli_fmt_ip(&ep->vtep, vtep);
         if (ipstr == NULL && ep->n_ips > 0)
             ipstr = cli_fmt_ip(&ep->ips[0], ip);
+        for (; nips < ep->n_ips && nips < STRATA_MAX_IPS; nips++)
+            ips[nips] = cli_fmt_ip(&ep->ips[nips], ipbuf[nips]);
     }
-    uint64_t version = ep != NULL && ep->version ? ep->version : ans->version;
     const char *tier = rr->tier[0] ? rr->tier : (a->via ? "cs" : "directory");
-    const char *verdict = cli_verdict_name(ans->verdict);
-    if (ctx->json) {
-        struct cli_json j;
-        cli_json_init(&j, ctx->out);
-        cli_json_obj_begin(&j, NULL);
-        cli_json_u64(&j, "vni", a->vni);
-        cli_json_str(&j, "ip", ipstr);
-        cli_json_str(&j, "mac", ep != NULL ? mac : NULL);
-        cli_json_str(&j, "vtep", ep != NULL && ep->vtep.len ? vtep : NULL);
-        cli_json_str(&j, "host", ep != NULL ? ep->host : NULL);
-        cli_json_u64(&j, "version", version);
-        cli_json_str(&j, "verdict", verdict);
-        cli_json_str(&j, "tier", tier);
-        cli_json_u64(&j, "elapsed_us", elapsed_us);
-        cli_json_u64(&j, "server_us", rr->elapsed_us);
-        cli_json_u64(&j, "from_vni", a->from_vni ? a->from_vni : a->vni);
-        cli_json_u64(&j, "applied_index", rr->applied_index);
-        cli_json_arr_begin(&j, "ips");
-        for (size_t i = 0; ep != NULL && i < ep->n_ips; i++) {
-            char one[48];
-            cli_json_str(&j, NULL, cli_fmt_ip(&ep->ips[i], one));
-        }
-        cli_json_arr_end(&j);
-        cmd_json_end(&j);
-        return;
-    }
-    static const char *const hdr[] = {"KEY", "VALUE"};
-    struct cli_table *t = cli_table_new(2, hdr);
-    char vni[24], ver[24], el[48], fv[24];
-    snprintf(el, sizeof(el), "%llu us (server %llu us)", (unsigned long long)elapsed_us,
-             (unsigned long long)rr->elapsed_us);
-    const char *rows[][2] = {
-        {"vni", cmd_u64(a->vni, vni)},
-        {"ip", ipstr},
-        {"mac", mac},
-        {"vtep", vtep},
-        {"host", ep != NULL ? ep->host : NULL},
-        {"version", cmd_u64(version, ver)},
-        {"verdict", verdict},
-        {"from-vni", cmd_u64(a->from_vni ? a->from_vni : a->vni, fv)},
-        {"tier", tier},
-        {"elapsed", el},
+    struct cli_cell c[CLI_NCOLS(RESOLVE_COLS)] = {
+        {.u = a->vni},
+        {.s = ipstr},
+        {.s = ep != NULL ? mac : NULL},
+        {.s = ep != NULL && ep->vtep.len ? vtep : NULL},
+        {.s = ep != NULL ? ep->host : NULL},
+        {.u = ep != NULL && ep->version ? ep->version : ans->version},
+        {.s = cli_verdict_name(ans->verdict)},
+        {.s = tier},
+        {.u = elapsed_us},
+        {.u = rr->elapsed_us},
+        {.u = a->from_vni ? a->from_vni : a->vni},
+        {.u = rr->applied_index},
+        {.strs = ips, .n = nips},
     };
-    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-        cli_table_row(t, rows[i]);
-    cli_table_print(t, ctx->out);
-    cli_table_free(t);
+    cli_view_record(ctx, RESOLVE_COLS, CLI_NCOLS(RESOLVE_COLS), c);
 }
 
 int cli_resolve(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)

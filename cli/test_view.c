@@ -122,11 +122,40 @@ static void test_rich_json(void **state)
     free(out);
 }
 
+/* One object alone (`resolve`): a KEY VALUE table, or the object. */
+static char *print_record(bool json)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    struct cli_ctx ctx = {.json = json, .out = open_memstream(&buf, &len)};
+    assert_non_null(ctx.out);
+    static const char *const ips[] = {"10.1.0.5"};
+    cli_view_record(&ctx, COLS, CLI_NCOLS(COLS),
+                    (const struct cli_cell[]){{.s = NULL}, {.strs = ips, .n = 1}, {.u = 9}});
+    fclose(ctx.out);
+    return buf;
+}
+
+static void test_record(void **state)
+{
+    (void)state;
+    char *out = print_record(false);
+    assert_string_equal(out, "KEY      VALUE\n"
+                             "ID       -\n"
+                             "IPS      10.1.0.5\n"
+                             "VERSION  9\n");
+    free(out);
+    out = print_record(true);
+    assert_string_equal(out, "{\"id\":null,\"ips\":[\"10.1.0.5\"],\"version\":9}\n");
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_record),
         cmocka_unit_test(test_rich_table),
         cmocka_unit_test(test_rich_json),
     };

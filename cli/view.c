@@ -220,3 +220,25 @@ void cli_view_end(struct cli_view *v)
     if (v->ctx->json)
         cmd_json_end(&v->j);
 }
+
+void cli_view_record(struct cli_ctx *ctx, const struct cli_col *cols, size_t ncols,
+                     const struct cli_cell *cells)
+{
+    if (ctx->json) {
+        struct cli_json j;
+        cli_json_init(&j, ctx->out);
+        cli_view_json_obj(&j, NULL, cols, ncols, cells);
+        cli_json_finish(&j);
+        return;
+    }
+    static const char *const hdr[] = {"KEY", "VALUE"};
+    struct cli_table *t = cli_table_new(2, hdr);
+    for (size_t i = 0; i < ncols; i++) {
+        struct view_text text = {.off = 0};
+        view_text_cell(&text, &cols[i], &cells[i]);
+        const char *row[2] = {cols[i].head, text.buf};
+        cli_table_row(t, row);
+    }
+    cli_table_print(t, ctx->out);
+    cli_table_free(t);
+}

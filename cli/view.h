@@ -84,6 +84,11 @@ void cli_view_row(struct cli_view *v, const struct cli_cell *cells);
 void cli_view_next(struct cli_view *v, const struct cli_col *cols, size_t ncols, const char *key);
 void cli_view_end(struct cli_view *v);
 
+/* One object shown alone (`resolve`): with --json the object, else a KEY VALUE table with a row
+ * per column (the head names it). */
+void cli_view_record(struct cli_ctx *ctx, const struct cli_col *cols, size_t ncols,
+                     const struct cli_cell *cells);
+
 /* One row as a JSON object under `key` (NULL in an array), for a command that reports the object
  * it wrote with the same keys as the list shows it. */
 void cli_view_json_obj(struct cli_json *j, const char *key, const struct cli_col *cols,
