@@ -153,10 +153,8 @@ static void test_record(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),
-        cmocka_unit_test(test_json),
-        cmocka_unit_test(test_record),
-        cmocka_unit_test(test_rich_table),
+        cmocka_unit_test(test_table),     cmocka_unit_test(test_json),
+        cmocka_unit_test(test_record),    cmocka_unit_test(test_rich_table),
         cmocka_unit_test(test_rich_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
