@@ -391,6 +391,8 @@ int cli_policy_list(struct cli_ctx *ctx, const struct cli_args *a, struct strata
 int cli_policy_delete(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
 {
     int rc = strata_name_check(a->domain, "domain", e);
+    if (rc == 0)
+        rc = cmd_wait_check(a, e);
     if (rc != 0)
         return rc;
     Strata__V1__PolicyDelete p = STRATA__V1__POLICY_DELETE__INIT;
@@ -403,16 +405,22 @@ int cli_policy_delete(struct cli_ctx *ctx, const struct cli_args *a, struct stra
     uint64_t index;
     if ((rc = cmd_write(ctx, &cmd, &index, NULL, e)) != 0)
         return rc;
+    /* The gateways serving either VN stop enforcing it: what --wait waits for. */
+    struct cmd_wait w;
+    rc = cmd_wait_run(ctx, a, index, &w, e);
     if (ctx->json) {
         struct cli_json j;
         cmd_json_write_begin(ctx, &j, "policy delete", index);
         cli_json_str(&j, "domain", a->domain);
         cli_json_u64(&j, "from", a->from);
         cli_json_u64(&j, "to", a->to);
+        cmd_wait_json(&w, &j);
         cmd_json_end(&j);
     } else {
         fprintf(ctx->out, "deleted policy %s: vnet %u -> vnet %u (index %llu)\n", a->domain,
                 a->from, a->to, (unsigned long long)index);
+        cmd_wait_print(ctx, &w);
     }
-    return 0;
+    cmd_wait_free(&w);
+    return rc;
 }

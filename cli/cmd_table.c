@@ -152,6 +152,7 @@ static const struct strata_flag f_policy_delete[] = {
     F_STR("domain", domain, "NAME", REQ, "tenant"),
     {"from", STRATA_FLAG_VNI, CLI_ARG(from), "VNI", "source VN", REQ, 0, 0},
     {"to", STRATA_FLAG_VNI, CLI_ARG(to), "VNI", "destination VN", REQ, 0, 0},
+    F_WAIT,
     STRATA_FLAGS_END,
 };
 static const struct strata_flag f_policy_list[] = {

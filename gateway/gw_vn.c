@@ -76,7 +76,39 @@ struct fetch {
     struct gwd *g;
     uint32_t vni;
     unsigned holds; /* node_csd_hold taken for the updates this fetch applies */
+    bool timed;     /* `timer` was used (STRATA_TEST_GW_FETCH_DELAY_MS): close it to free */
+    uv_timer_t timer;
 };
+
+static void vn_fetch_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void vn_fetch_free(struct fetch *f)
+{
+    if (f->timed)
+        uv_close((uv_handle_t *)&f->timer, vn_fetch_closed);
+    else
+        free(f);
+}
+
+/* STRATA_TEST_GW_FETCH_DELAY_MS=N: a TEST-ONLY delay of N ms before each VnInfo fetch, so that
+ * a test tells a poll acknowledged once the VnInfo is applied (node_csd_hold) from one
+ * acknowledged at once (tests/system/test_wait.c). */
+static unsigned vn_test_delay_ms(void)
+{
+    static int ms = -1;
+    if (ms < 0) {
+        const char *s = getenv("STRATA_TEST_GW_FETCH_DELAY_MS");
+        ms = s != NULL ? atoi(s) : 0;
+        ms = ms < 0 ? 0 : ms > 5000 ? 5000 : ms;
+        if (ms > 0)
+            LOG_ERROR("STRATA_TEST_GW_FETCH_DELAY_MS=%d: TEST-ONLY: every VnInfo fetch waits %d ms",
+                      ms, ms);
+    }
+    return (unsigned)ms;
+}
 
 static int vn_apply(struct gwd *g, struct gw_vn *v, const Strata__V1__VnInfoReply *r,
                     struct strata_err *e)
@@ -150,7 +182,7 @@ static void vn_fetched(void *arg, int rc, const Strata__V1__VnInfoReply *r)
     struct gwd *g = f->g;
     struct gw_vn *v = gw_vn_find(g, f->vni);
     unsigned holds = f->holds;
-    free(f);
+    vn_fetch_free(f);
     if (v == NULL)
         goto out;
     v->fetching = false;
@@ -195,6 +227,23 @@ out:
     vn_release_holds(g, holds);
 }
 
+static void vn_fetch_send(struct fetch *f)
+{
+    struct gwd *g = f->g;
+    struct gw_vn *v = gw_vn_find(g, f->vni);
+    if (v != NULL && node_csd_fetch_vn_info(g->nd.csd, f->vni, vn_fetched, f) == 0)
+        return;
+    if (v != NULL)
+        v->fetching = false;
+    vn_release_holds(g, f->holds);
+    vn_fetch_free(f);
+}
+
+static void vn_fetch_timer(uv_timer_t *t)
+{
+    vn_fetch_send(t->data);
+}
+
 /* Fetch and apply v's VnInfo. `holds`: acknowledgements the caller held (node_csd_hold) for
  * the updates this fetch applies; released once it is applied (or failed). */
 static void vn_fetch(struct gwd *g, struct gw_vn *v, unsigned holds)
@@ -204,19 +253,23 @@ static void vn_fetch(struct gwd *g, struct gw_vn *v, unsigned holds)
         v->refetch_holds += holds; /* the fetch in flight may predate their change */
         return;
     }
-    struct fetch *f = malloc(sizeof(*f));
+    struct fetch *f = calloc(1, sizeof(*f));
     if (f == NULL) {
         vn_release_holds(g, holds);
         return;
     }
-    *f = (struct fetch){g, v->vni, holds};
+    *f = (struct fetch){.g = g, .vni = v->vni, .holds = holds};
     v->fetching = true;
     g->c.vn_info_fetches++;
-    if (node_csd_fetch_vn_info(g->nd.csd, v->vni, vn_fetched, f) != 0) {
-        v->fetching = false;
-        free(f);
-        vn_release_holds(g, holds);
+    unsigned delay = vn_test_delay_ms();
+    if (delay == 0) {
+        vn_fetch_send(f);
+        return;
     }
+    f->timed = true;
+    uv_timer_init(&g->nd.uv, &f->timer);
+    f->timer.data = f;
+    uv_timer_start(&f->timer, vn_fetch_timer, delay, 0);
 }
 
 void gw_vn_served(struct gwd *g, const uint32_t *vnis, size_t n)

@@ -1,8 +1,11 @@
 /* test_wait.c - `--wait` on the real kernel datapath: an endpoint move returns only once every
  * host holding the endpoint has the new FDB entry in its kernel (checked once, right after the
- * command returns: no polling), and names the host whose agent is paused (SIGSTOP). Topology
- * from topo.h (TLS on): four hosts, three directory nodes, two connectivity servers. Needs
- * root. */
+ * command returns: no polling), and names the host whose agent is paused (SIGSTOP); a policy
+ * set returns only once the gateway's kernel enforces it, though that gateway takes 400 ms to
+ * fetch each VnInfo (STRATA_TEST_GW_FETCH_DELAY_MS, test-only): its acknowledgement waits for the
+ * VnInfo to be applied. Topology from topo.h (TLS on): four hosts, a gateway (wgw1: gateway
+ * namespaces are machine-wide, the name is this test's), three directory nodes, two
+ * connectivity servers. Needs root. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -47,6 +50,21 @@ static int setup(void **state)
     for (int i = 0; i < NHOST; i++)
         if (topo_node_start(&T, &T.nodes[i]) != 0)
             return -1;
+    /* The gateway, slow on purpose; a run killed before its cleanup leaves its namespace. */
+    topo_sh(NULL, "ip netns del st-wgw1-acme 2>/dev/null");
+    struct topo_node *gw = topo_node(&T, "wgw1", true);
+    if (gw == NULL || topo_provision(&T, "vnet create --vni 200 --domain acme") != 0 ||
+        topo_provision(&T, "subnet create --vni 200 --cidr 10.2.0.0/24 --gateway 10.2.0.254") !=
+            0 ||
+        topo_provision(&T, "gateway add --id wgw1 --vtep %s --vni 100,200", gw->vtep) != 0)
+        return -1;
+    setenv("STRATA_TEST_GW_FETCH_DELAY_MS", "400", 1);
+    int rc = topo_node_start(&T, gw);
+    unsetenv("STRATA_TEST_GW_FETCH_DELAY_MS");
+    if (rc != 0 ||
+        !topo_wait_cmd(10000,
+                       "ip -n st-wgw1-acme addr show br200 2>/dev/null | grep -q 10.2.0.254"))
+        return -1;
     return 0;
 }
 
@@ -132,6 +150,44 @@ static void test_paused_agent_is_named(void **state)
     assert_int_equal(rc, 0);
     assert_true(h2);
     assert_true(h3);
+    free(out);
+}
+
+/* The gateway's pair for 100 -> 200 is in its kernel now (one look). */
+static bool pair_now(void)
+{
+    return topo_sh(NULL, "ip netns exec st-wgw1-acme nft list map inet strata pairs | "
+                         "grep -qF '\"br100\" . \"br200\"'") == 0;
+}
+
+/* A gateway acknowledges a policy change only once its kernel enforces it: with each VnInfo
+ * fetch delayed 400 ms, an acknowledgement sent on receipt would let --wait return before the
+ * rule is in (checked once, right after the command returns). */
+static void test_policy_wait_gateway(void **state)
+{
+    (void)state;
+    assert_false(pair_now());
+    char *out = NULL;
+    uint64_t t0 = h_now_ms();
+    int rc = topo_sh(&out,
+                     "%s policy set --domain acme --from 100 --to 200 allow --wait 5s --cs %s 2>&1",
+                     topo_cli(&T), T.cs_url);
+    uint64_t took = h_now_ms() - t0;
+    bool in = pair_now();
+    print_message("policy set --wait (gateway fetch delayed 400 ms): exit %d after %llu ms: %s", rc,
+                  (unsigned long long)took, out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "applied on 1 holder"));
+    assert_true(in);
+    assert_true(took >= 400);
+    free(out);
+    out = NULL;
+    rc = topo_sh(&out, "%s policy delete --domain acme --from 100 --to 200 --wait 5s --cs %s 2>&1",
+                 topo_cli(&T), T.cs_url);
+    in = pair_now();
+    print_message("policy delete --wait: exit %d: %s", rc, out);
+    assert_int_equal(rc, 0);
+    assert_false(in);
     free(out);
 }
 
@@ -252,6 +308,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_move_waits_for_every_kernel),
         cmocka_unit_test(test_paused_agent_is_named),
+        cmocka_unit_test(test_policy_wait_gateway),
         cmocka_unit_test(test_wait_json_and_metric),
         cmocka_unit_test(test_wait_usage),
         cmocka_unit_test(test_delete_and_add_wait),
