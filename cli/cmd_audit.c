@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "addr.h"
 #include "cmd_common.h"
 #include "view.h"
 
@@ -30,8 +29,8 @@ static bool audit_consistent(const struct audit_run *r)
     return r->divergences == 0 && r->unanswered == 0;
 }
 
-static int audit_once(struct cli_ctx *ctx, char **urls, size_t n, bool repair, bool details,
-                      struct audit_run *r, struct strata_err *e)
+static int audit_once(struct cli_ctx *ctx, const char *const *urls, size_t n, bool repair,
+                      bool details, struct audit_run *r, struct strata_err *e)
 {
     memset(r, 0, sizeof(*r));
     for (size_t i = 0; i < n; i++) {
@@ -169,19 +168,13 @@ static void audit_print(struct cli_ctx *ctx, const struct audit_run *r, bool rep
 
 int cli_audit(struct cli_ctx *ctx, const struct cli_args *a, struct strata_err *e)
 {
-    const char *list = a->cs != NULL ? a->cs : getenv("STRATA_CS");
-    if (list == NULL || *list == '\0')
+    const char *list = cmd_cs_list(a);
+    if (list == NULL)
         return strata_err_set(e, STRATA_EINVAL, "audit needs --cs URL[,URL...] or STRATA_CS");
-    char *copy = strdup(list), *save = NULL, *urls[AUDIT_SERVERS_MAX];
+    char *copy = NULL;
+    const char *urls[AUDIT_SERVERS_MAX];
     size_t n = 0;
-    int rc = copy == NULL ? strata_err_set(e, STRATA_ENOMEM, "out of memory") : 0;
-    for (char *u = copy ? strtok_r(copy, ",", &save) : NULL; rc == 0 && u != NULL;
-         u = strtok_r(NULL, ",", &save)) {
-        if (n == AUDIT_SERVERS_MAX)
-            rc = strata_err_set(e, STRATA_EINVAL, "--cs: at most %d servers", AUDIT_SERVERS_MAX);
-        else if ((rc = strata_url_check(u, "--cs", e)) == 0)
-            urls[n++] = u;
-    }
+    int rc = cmd_cs_split(list, AUDIT_SERVERS_MAX, &copy, urls, &n, e);
     struct audit_run r = {0}, after = {0};
     bool repaired = false;
     if (rc == 0)

@@ -103,3 +103,27 @@ const char *cmd_u64(uint64_t v, char *buf)
     snprintf(buf, 24, "%" PRIu64, v);
     return buf;
 }
+
+const char *cmd_cs_list(const struct cli_args *a)
+{
+    const char *list = a->cs != NULL ? a->cs : getenv("STRATA_CS");
+    return list != NULL && *list != '\0' ? list : NULL;
+}
+
+int cmd_cs_split(const char *list, size_t cap, char **copy, const char **urls, size_t *n,
+                 struct strata_err *e)
+{
+    *n = 0;
+    if ((*copy = strdup(list)) == NULL)
+        return strata_err_set(e, STRATA_ENOMEM, "out of memory");
+    char *save = NULL;
+    for (char *u = strtok_r(*copy, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
+        if (*n == cap)
+            return strata_err_set(e, STRATA_EINVAL, "--cs: at most %zu servers", cap);
+        int rc = strata_url_check(u, "--cs", e);
+        if (rc != 0)
+            return rc;
+        urls[(*n)++] = u;
+    }
+    return 0;
+}

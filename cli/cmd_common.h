@@ -33,6 +33,13 @@ int cmd_parse_verdict(const char *s, Strata__V1__Verdict *v, struct strata_err *
 /* A cluster member id: decimal >= 1. */
 int cmd_parse_member_id(const char *s, uint64_t *id, struct strata_err *e);
 
+/* The connectivity servers to ask: --cs, else $STRATA_CS; NULL when neither names one. */
+const char *cmd_cs_list(const struct cli_args *a);
+/* Split a comma-separated list of server URLs: *copy (malloc'd, the caller frees it, even on
+ * error) holds urls[0..*n), each checked (strata_url_check), at most cap of them. */
+int cmd_cs_split(const char *list, size_t cap, char **copy, const char **urls, size_t *n,
+                 struct strata_err *e);
+
 /* Decimal text of v into buf[24]. */
 const char *cmd_u64(uint64_t v, char *buf);
 

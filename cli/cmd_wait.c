@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "addr.h"
-
 #define WAIT_SERVERS_MAX 16
 #define WAIT_GRACE_MS 2000 /* transport time beyond the wait itself */
 /* The longest one server is waited on before the others are asked again: a server may list a
@@ -44,8 +42,7 @@ int cmd_wait_check(const struct cli_args *a, struct strata_err *e)
     int rc = cmd_wait_parse(a->wait, &ms, e);
     if (rc != 0)
         return rc;
-    const char *cs = a->cs != NULL ? a->cs : getenv("STRATA_CS");
-    if (cs == NULL || *cs == '\0')
+    if (cmd_cs_list(a) == NULL)
         return strata_err_set(e, STRATA_EINVAL,
                               "--wait needs the connectivity servers to ask: --cs URL[,URL...] "
                               "or STRATA_CS");
@@ -140,25 +137,18 @@ int cmd_wait_run(struct cli_ctx *ctx, const struct cli_args *a, uint64_t index, 
     int rc = cmd_wait_parse(a->wait, &ms, e);
     if (rc != 0)
         return rc;
-    const char *list = a->cs != NULL ? a->cs : getenv("STRATA_CS");
-    if (list == NULL || *list == '\0')
+    const char *list = cmd_cs_list(a);
+    if (list == NULL)
         return strata_err_set(e, STRATA_EINVAL, "--wait needs --cs URL[,URL...] or STRATA_CS");
     w->on = true;
-    w->urls = strdup(list);
     w->replies = calloc(WAIT_SERVERS_MAX, sizeof(*w->replies));
-    if (w->urls == NULL || w->replies == NULL)
+    if (w->replies == NULL)
         return strata_err_set(e, STRATA_ENOMEM, "out of memory");
     uint64_t start = cli_now_us(), deadline = start + ms * 1000;
     const char *urls[WAIT_SERVERS_MAX];
     size_t nurls = 0;
-    char *save = NULL;
-    for (char *url = strtok_r(w->urls, ",", &save); url != NULL; url = strtok_r(NULL, ",", &save)) {
-        if (nurls == WAIT_SERVERS_MAX)
-            return strata_err_set(e, STRATA_EINVAL, "--cs: at most %d servers", WAIT_SERVERS_MAX);
-        if ((rc = strata_url_check(url, "--cs", e)) != 0)
-            return rc;
-        urls[nurls++] = url;
-    }
+    if ((rc = cmd_cs_split(list, WAIT_SERVERS_MAX, &w->urls, urls, &nurls, e)) != 0)
+        return rc;
     /* Rounds against one deadline: each server answers as soon as its holders applied, or
      * after a slice; the merged answers decide. A server asked with no time left still answers
      * at once with what its holders applied. */
