@@ -114,6 +114,10 @@ int cs_up_resolve(struct cs_upstream *up, const struct cs_key *k, uint32_t from_
 /* ---- cs_resolve.c: agents' ResolveRequest */
 void cs_resolve_handle(struct cs *cs, struct strata_req *req, const strata_env *env,
                        const struct cs_ident *id, struct cs_session *s);
+/* The value a positive directory answer gives (MAC, VTEP, host, and its endpoint's version, else
+ * the answer's); false when it gives none (an error, not found, no usable endpoint). v->host
+ * points into ans. */
+bool cs_value_of_answer(const Strata__V1__ResolveAnswer *ans, struct cs_value *v);
 /* Store a directory answer in the cache (called by the upstream once per answered query).
  * Returns the entry now holding the freshest answer for k, or NULL when not cacheable. */
 struct cs_entry *cs_resolve_learn(struct cs *cs, const struct cs_key *k, uint32_t from_vni,

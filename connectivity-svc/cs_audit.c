@@ -433,25 +433,6 @@ static void audit_bin(uint8_t *dst, uint8_t *len, const ProtobufCBinaryData *b, 
         memcpy(dst, b->data, *len);
 }
 
-static int audit_part_cmp(const void *x, const void *y)
-{
-    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-    return a < b ? -1 : a > b;
-}
-
-/* Whether node n was asked for the details of the part key k belongs to (n->differ is sorted:
- * cs_audit_differ builds it in order). */
-static bool audit_asked(const struct audit_node *n, const struct cs_key *k)
-{
-    struct strata_audit_item it = {.vni = k->vni, .key_len = (uint8_t)cs_key_len(k->kind)};
-    memcpy(it.key, k->b, it.key_len);
-    uint64_t parts[2] = {AUDIT_PART(k->vni, strata_audit_bucket(&it)),
-                         AUDIT_PART(k->vni, STRATA_AUDIT_WHOLE)};
-    return n->n_differ > 0 &&
-           (bsearch(&parts[0], n->differ, n->n_differ, sizeof(parts[0]), audit_part_cmp) != NULL ||
-            bsearch(&parts[1], n->differ, n->n_differ, sizeof(parts[1]), audit_part_cmp) != NULL);
-}
-
 static int audit_copy_entries(struct audit_node *n, const Strata__V1__AuditReport *r)
 {
     for (size_t i = 0; i < r->n_entries; i++) {
@@ -465,7 +446,7 @@ static int audit_copy_entries(struct audit_node *n, const Strata__V1__AuditRepor
             cs_key_mac(x->key->vni, x->key->mac.data, &d.k);
         else if (cs_key_ip(x->key->vni, x->key->ip.data, x->key->ip.len, &d.k) != 0)
             continue;
-        if (!audit_asked(n, &d.k))
+        if (!cs_audit_node_wants(n, &d.k))
             continue; /* not asked for: not the node's to add */
         if (n->n_ents >= AUDIT_NODE_ENTRIES_MAX)
             return STRATA_ETOOBIG;

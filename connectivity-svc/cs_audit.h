@@ -147,6 +147,9 @@ struct audit_truth *cs_audit_truth_find(struct cs_audit *au, const struct cs_key
 void cs_audit_check_cache(struct cs_audit *au);
 /* The parts of node n whose digests differ (or that a stale cache entry it holds forces). */
 int cs_audit_differ(struct cs_audit *au, struct audit_node *n);
+/* Whether node n was asked for the details of the part key k belongs to (its bucket, or its
+ * whole VN; n->differ is sorted). */
+bool cs_audit_node_wants(const struct audit_node *n, const struct cs_key *k);
 /* Compare node n's details with the directory; fix the server's record of what it holds. */
 void cs_audit_check_node(struct cs_audit *au, size_t ni);
 /* --repair: fix the cache's divergences now; returns the nodes' keys to repair (set in each

@@ -223,18 +223,16 @@ struct audit_batch {
 
 static void audit_truth_set(struct audit_truth *t, const Strata__V1__ResolveAnswer *an)
 {
-    const Strata__V1__Endpoint *ep = an->endpoint;
+    struct cs_value v;
     t->answered = true;
-    t->found = an->status == 0 && an->found && ep != NULL && ep->mac.len == 6;
-    t->version = t->found && ep->version != 0 ? ep->version : an->version;
+    t->found = cs_value_of_answer(an, &v);
+    t->version = t->found ? v.version : an->version;
     if (!t->found)
         return;
-    memcpy(t->mac, ep->mac.data, 6);
-    if (ep->vtep.len == 4 || ep->vtep.len == 16) {
-        t->vtep_len = (uint8_t)ep->vtep.len;
-        memcpy(t->vtep, ep->vtep.data, ep->vtep.len);
-    }
-    snprintf(t->host, sizeof(t->host), "%s", ep->host ? ep->host : "");
+    memcpy(t->mac, v.mac, 6);
+    t->vtep_len = v.vtep_len;
+    memcpy(t->vtep, v.vtep, v.vtep_len);
+    snprintf(t->host, sizeof(t->host), "%s", v.host ? v.host : "");
 }
 
 static void audit_send_batches(struct cs_audit *au);

@@ -29,6 +29,30 @@ int cs_audit_add_div(struct cs_audit *au, const struct audit_div *d)
     return 0;
 }
 
+/* Whether the directory's answer t is an endpoint at (mac, vtep). */
+static bool audit_truth_at(const struct audit_truth *t, const uint8_t mac[6], const uint8_t *vtep,
+                           uint8_t vtep_len)
+{
+    return t->found && memcmp(mac, t->mac, 6) == 0 && vtep_len == t->vtep_len &&
+           memcmp(vtep, t->vtep, vtep_len) == 0;
+}
+
+/* ... and at that version: what a holder of the key must hold. */
+static bool audit_truth_is(const struct audit_truth *t, uint64_t version, const uint8_t mac[6],
+                           const uint8_t *vtep, uint8_t vtep_len)
+{
+    return audit_truth_at(t, mac, vtep, vtep_len) && version == t->version;
+}
+
+/* The directory's answer t as the cache stores one. */
+static void audit_truth_value(const struct audit_truth *t, struct cs_value *v)
+{
+    *v = (struct cs_value){
+        .found = true, .host = t->host, .version = t->version, .vtep_len = t->vtep_len};
+    memcpy(v->mac, t->mac, 6);
+    memcpy(v->vtep, t->vtep, t->vtep_len);
+}
+
 static void audit_truth_text(const struct audit_truth *t, char *buf, size_t cap)
 {
     cs_audit_value_text(buf, cap, t->found, t->mac, t->vtep, t->vtep_len, t->host);
@@ -67,10 +91,8 @@ static void audit_cache_visit(struct cs_entry *e, void *arg)
     if (t == NULL || !t->answered || (!e->found && e->expire_ms <= c->now))
         return; /* cached after the audit began, or a negative no longer served */
     au->cache_checked++;
-    bool same = e->found
-                    ? t->found && e->version == t->version && memcmp(e->mac, t->mac, 6) == 0 &&
-                          e->vtep_len == t->vtep_len && memcmp(e->vtep, t->vtep, t->vtep_len) == 0
-                    : !t->found || t->version <= e->version;
+    bool same = e->found ? audit_truth_is(t, e->version, e->mac, e->vtep, e->vtep_len)
+                         : !t->found || t->version <= e->version;
     if (same)
         return;
     if ((t->found && t->version > au->start_index) || e->version > au->start_index) {
@@ -225,11 +247,6 @@ int cs_audit_differ(struct cs_audit *au, struct audit_node *n)
 
 /* ---- a node's details */
 
-static bool audit_vtep_eq(const uint8_t *a, uint8_t alen, const uint8_t *b, uint8_t blen)
-{
-    return alen == blen && memcmp(a, b, alen) == 0;
-}
-
 static void audit_node_div(struct cs_audit *au, size_t ni, const struct audit_dent *x,
                            const struct audit_truth *t, const char *kind, const char *tier,
                            const char *holds)
@@ -262,8 +279,7 @@ static void audit_check_dent(struct cs_audit *au, size_t ni, const struct audit_
         audit_node_div(au, ni, x, t, "extra", "kernel", text);
         return;
     }
-    bool held_ok = t->found && x->version == t->version && memcmp(x->held_mac, t->mac, 6) == 0 &&
-                   audit_vtep_eq(x->held_vtep, x->held_vtep_len, t->vtep, t->vtep_len);
+    bool held_ok = audit_truth_is(t, x->version, x->held_mac, x->held_vtep, x->held_vtep_len);
     /* A change committed after the audit began: a newer version, or a deletion the server has
      * applied since (it held the answer then, and no longer does). */
     const struct cs_entry *now = cs_cache_find(au->cs->cache, &x->k);
@@ -282,8 +298,7 @@ static void audit_check_dent(struct cs_audit *au, size_t ni, const struct audit_
         audit_node_div(au, ni, x, t, "missing", "kernel", "nothing in the kernel");
         return;
     }
-    if (memcmp(x->kernel_mac, t->mac, 6) != 0 ||
-        !audit_vtep_eq(x->kernel_vtep, x->kernel_vtep_len, t->vtep, t->vtep_len)) {
+    if (!audit_truth_at(t, x->kernel_mac, x->kernel_vtep, x->kernel_vtep_len)) {
         snprintf(text, sizeof(text), "kernel: %s%s", kv,
                  x->kernel_owned ? "" : " (not marked as Strata's)");
         audit_node_div(au, ni, x, t, "stale", "kernel", text);
@@ -300,13 +315,12 @@ struct audit_prune_ctx {
     struct audit_node *n;
 };
 
-/* Whether node n's details cover cache entry e (its whole VN, or its bucket). */
-static bool audit_node_has(const struct audit_node *n, const struct cs_entry *e)
+bool cs_audit_node_wants(const struct audit_node *n, const struct cs_key *k)
 {
-    struct strata_audit_item it;
-    cs_audit_entry_item(e, &it);
-    uint64_t parts[2] = {AUDIT_PART(e->vni, strata_audit_bucket(&it)),
-                         AUDIT_PART(e->vni, STRATA_AUDIT_WHOLE)};
+    struct strata_audit_item it = {.vni = k->vni, .key_len = (uint8_t)cs_key_len(k->kind)};
+    memcpy(it.key, k->b, it.key_len);
+    uint64_t parts[2] = {AUDIT_PART(k->vni, strata_audit_bucket(&it)),
+                         AUDIT_PART(k->vni, STRATA_AUDIT_WHOLE)};
     for (int i = 0; i < 2; i++)
         if (n->n_differ > 0 &&
             bsearch(&parts[i], n->differ, n->n_differ, sizeof(parts[i]), audit_u64_cmp) != NULL)
@@ -318,10 +332,10 @@ static bool audit_node_has(const struct audit_node *n, const struct cs_entry *e)
 static void audit_prune_visit(struct cs_entry *e, void *arg)
 {
     struct audit_prune_ctx *c = arg;
-    if (!cs_iset_has(&e->holders, c->n->sid) || !audit_node_has(c->n, e))
-        return;
     struct audit_dent key = {0};
     cs_entry_key(e, &key.k);
+    if (!cs_iset_has(&e->holders, c->n->sid) || !cs_audit_node_wants(c->n, &key.k))
+        return;
     const struct audit_dent *x =
         c->n->n_ents > 0 ? bsearch(&key, c->n->ents, c->n->n_ents, sizeof(key), audit_dent_cmp)
                          : NULL;
@@ -338,10 +352,8 @@ static void audit_record_holder(struct cs_audit *au, struct audit_node *n,
     struct cs *cs = au->cs;
     struct cs_entry *e = cs_cache_find(cs->cache, &x->k);
     if (e == NULL && t->found) {
-        struct cs_value v = {
-            .found = true, .host = t->host, .version = t->version, .vtep_len = t->vtep_len};
-        memcpy(v.mac, t->mac, 6);
-        memcpy(v.vtep, t->vtep, t->vtep_len);
+        struct cs_value v;
+        audit_truth_value(t, &v);
         if (cs_cache_put(cs->cache, &x->k, &v, strata_now_ms(), &e) < 0)
             e = NULL;
     }
@@ -401,10 +413,8 @@ static void audit_repair_entry(struct cs_audit *au, struct audit_div *d)
         d->repaired = true;
         return;
     }
-    struct cs_value v = {
-        .found = true, .host = t->host, .version = t->version, .vtep_len = t->vtep_len};
-    memcpy(v.mac, t->mac, 6);
-    memcpy(v.vtep, t->vtep, t->vtep_len);
+    struct cs_value v;
+    audit_truth_value(t, &v);
     if (cs_cache_put(cs->cache, &d->k, &v, strata_now_ms(), &e) != CS_PUT_STORED)
         return;
     struct cs_payload *p = cs_payload_entry(cs, e, now);

@@ -284,6 +284,21 @@ void cs_resolve_handle(struct cs *cs, struct strata_req *req, const strata_env *
     job_auth(j);
 }
 
+bool cs_value_of_answer(const Strata__V1__ResolveAnswer *ans, struct cs_value *v)
+{
+    const Strata__V1__Endpoint *ep = ans->endpoint;
+    if (ans->status != 0 || !ans->found || ep == NULL || ep->mac.len != 6)
+        return false;
+    *v = (struct cs_value){.found = true, .host = ep->host};
+    memcpy(v->mac, ep->mac.data, 6);
+    if (ep->vtep.len == 4 || ep->vtep.len == 16) {
+        v->vtep_len = (uint8_t)ep->vtep.len;
+        memcpy(v->vtep, ep->vtep.data, ep->vtep.len);
+    }
+    v->version = ep->version ? ep->version : ans->version;
+    return true;
+}
+
 struct cs_entry *cs_resolve_learn(struct cs *cs, const struct cs_key *k, uint32_t from_vni,
                                   const Strata__V1__ResolveAnswer *ans)
 {
@@ -293,16 +308,8 @@ struct cs_entry *cs_resolve_learn(struct cs *cs, const struct cs_key *k, uint32_
         cs_verdict_put(cs->cache, from_vni, k->vni, ans->verdict);
     struct cs_value v = {0};
     uint64_t now = strata_now_ms();
-    const Strata__V1__Endpoint *ep = ans->endpoint;
-    if (ans->found && ep != NULL && ep->mac.len == 6) {
-        v.found = true;
-        memcpy(v.mac, ep->mac.data, 6);
-        if (ep->vtep.len == 4 || ep->vtep.len == 16) {
-            v.vtep_len = (uint8_t)ep->vtep.len;
-            memcpy(v.vtep, ep->vtep.data, ep->vtep.len);
-        }
-        v.host = ep->host;
-        v.version = ep->version ? ep->version : ans->version;
+    if (cs_value_of_answer(ans, &v)) {
+        /* stored below */
     } else if (ans->found) {
         return NULL; /* a positive answer without a usable endpoint: do not keep it */
     } else {
