@@ -89,6 +89,20 @@ static enum lc_outcome fx_outcome(int rc)
     }
 }
 
+/* An endpoint of VN FX_VNI at mac with the one IPv4 address ip (*ipb holds it), on host. */
+static void fx_endpoint(Strata__V1__Endpoint *ep, ProtobufCBinaryData *ipb, uint8_t mac[6],
+                        uint8_t ip[4], char *host)
+{
+    strata__v1__endpoint__init(ep);
+    *ipb = (ProtobufCBinaryData){4, ip};
+    ep->vni = FX_VNI;
+    ep->mac.data = mac;
+    ep->mac.len = 6;
+    ep->ips = ipb;
+    ep->n_ips = 1;
+    ep->host = host;
+}
+
 /* endpoint add (replace) of key `id` on host h<host> with a unique address; its value "hH/IP" in
  * val, the index it was applied at in *index (may be NULL). */
 static int fx_put(struct strata_dirclient *c, unsigned id, int host, unsigned seq, char *val,
@@ -99,14 +113,9 @@ static int fx_put(struct strata_dirclient *c, unsigned id, int host, unsigned se
     fx_key(id, seq, key, sizeof(key), mac, ip);
     snprintf(hn, sizeof(hn), "h%d", host);
     snprintf(val, len, "%s/%u.%u.%u.%u", hn, ip[0], ip[1], ip[2], ip[3]);
-    Strata__V1__Endpoint ep = STRATA__V1__ENDPOINT__INIT;
-    ProtobufCBinaryData ipb = {4, ip};
-    ep.vni = FX_VNI;
-    ep.mac.data = mac;
-    ep.mac.len = 6;
-    ep.ips = &ipb;
-    ep.n_ips = 1;
-    ep.host = hn;
+    Strata__V1__Endpoint ep;
+    ProtobufCBinaryData ipb;
+    fx_endpoint(&ep, &ipb, mac, ip, hn);
     Strata__V1__Command cmd = STRATA__V1__COMMAND__INIT;
     cmd.op_case = STRATA__V1__COMMAND__OP_ENDPOINT_ADD;
     cmd.endpoint_add = &ep;
@@ -329,14 +338,9 @@ static int fx_agent_open(struct fx_topo *t, int idx, struct strata_sclient **c, 
     hr.vtep.data = vtep;
     hr.vtep.len = 4;
     hr.pod = (char *)"p1";
-    Strata__V1__Endpoint ep = STRATA__V1__ENDPOINT__INIT;
-    ProtobufCBinaryData ipb = {4, ip};
-    ep.vni = FX_VNI;
-    ep.mac.data = mac;
-    ep.mac.len = 6;
-    ep.ips = &ipb;
-    ep.n_ips = 1;
-    ep.host = host;
+    Strata__V1__Endpoint ep;
+    ProtobufCBinaryData ipb;
+    fx_endpoint(&ep, &ipb, mac, ip, host);
     Strata__V1__PortRegister pr = STRATA__V1__PORT_REGISTER__INIT;
     pr.endpoint = &ep;
     for (int step = 0; step < 2; step++) {
