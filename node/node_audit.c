@@ -298,15 +298,6 @@ void node_audit_free(struct node_audit *au)
     memset(au, 0, sizeof(*au));
 }
 
-static const struct node_dp_fdb *audit_dump_fdb(const struct node_dp_dump *d, uint32_t vni,
-                                                const uint8_t mac[6])
-{
-    for (size_t i = 0; i < d->n_fdb; i++)
-        if (d->fdb[i].vni == vni && memcmp(d->fdb[i].mac, mac, 6) == 0)
-            return &d->fdb[i];
-    return NULL;
-}
-
 /* Entries another program wrote over this key's: the kernel keeps an entry's marks when it is
  * replaced, so rewriting them would leave them not Strata's. Delete them; the answer to the
  * re-resolve installs Strata's own. */
@@ -323,10 +314,10 @@ static void audit_unowned_del(struct node *a, const struct node_dp_dump *d,
             (void)a->dp.ops->neigh_del(a->dp.ctx, n->vni, &n->ip, &e);
         mac = n->mac; /* the MAC the kernel sends this IP to */
     }
-    const struct node_dp_fdb *f = audit_dump_fdb(d, ent->key.vni, mac);
+    const struct node_dp_fdb *f = node_dp_dump_fdb(d, ent->key.vni, mac);
     if (f != NULL && !f->owned)
         (void)a->dp.ops->fdb_del(a->dp.ctx, f->vni, f->mac, &e);
-    f = audit_dump_fdb(d, ent->key.vni, ent->mac);
+    f = node_dp_dump_fdb(d, ent->key.vni, ent->mac);
     if (f != NULL && !f->owned)
         (void)a->dp.ops->fdb_del(a->dp.ctx, f->vni, f->mac, &e);
 }
@@ -347,12 +338,12 @@ bool node_audit_repair(struct node *a, const struct node_dp_dump *d, const struc
             const struct node_dp_neigh *n = &d->neigh[i];
             if (n->vni != k->vni || !n->owned || !strata_ip_equal(&n->ip, &k->ip))
                 continue;
-            const struct node_dp_fdb *f = audit_dump_fdb(d, k->vni, n->mac);
+            const struct node_dp_fdb *f = node_dp_dump_fdb(d, k->vni, n->mac);
             node_adopt(a, k, n->mac, f != NULL && f->owned ? &f->vtep : NULL);
             adopted = true;
         }
     } else if (k->kind == NODE_KEY_MAC) {
-        const struct node_dp_fdb *f = audit_dump_fdb(d, k->vni, k->mac);
+        const struct node_dp_fdb *f = node_dp_dump_fdb(d, k->vni, k->mac);
         if (f != NULL && f->owned) {
             node_adopt(a, k, k->mac, &f->vtep);
             adopted = true;

@@ -36,6 +36,9 @@ struct node_dp_dump {
     size_t n_flood;
 };
 void node_dp_dump_free(struct node_dp_dump *d);
+/* The dump's unicast FDB entry of mac in vni, or NULL (a linear search: reconcile, repairs). */
+const struct node_dp_fdb *node_dp_dump_fdb(const struct node_dp_dump *d, uint32_t vni,
+                                           const uint8_t mac[6]);
 
 /* Misses seen on a Strata vxlan device: kind is 'i' (NDA_DST ip, l3miss) or 'm' (NDA_LLADDR
  * mac, l2miss); `overrun` (miss NULL) reports lost notifications instead: resynchronise. */

@@ -23,8 +23,8 @@ static bool node_reconcile_has(const uint32_t *v, size_t n, uint32_t vni)
     return false;
 }
 
-static const struct node_dp_fdb *node_reconcile_fdb(const struct node_dp_dump *d, uint32_t vni,
-                                                    const uint8_t mac[6])
+const struct node_dp_fdb *node_dp_dump_fdb(const struct node_dp_dump *d, uint32_t vni,
+                                           const uint8_t mac[6])
 {
     for (size_t i = 0; i < d->n_fdb; i++)
         if (d->fdb[i].vni == vni && memcmp(d->fdb[i].mac, mac, 6) == 0)
@@ -88,7 +88,7 @@ static void node_reconcile_check_held(struct node *a, const struct node_dp_dump 
     for (size_t i = 0; i < d->n_neigh; i++) {
         struct node_key k;
         node_key_ip(&k, d->neigh[i].vni, &d->neigh[i].ip);
-        const struct node_dp_fdb *f = node_reconcile_fdb(d, d->neigh[i].vni, d->neigh[i].mac);
+        const struct node_dp_fdb *f = node_dp_dump_fdb(d, d->neigh[i].vni, d->neigh[i].mac);
         struct node_entry *ent = node_table_find(a, &k);
         /* A remote endpoint needs its FDB entry too; a local one has none. */
         if (ent != NULL && ent->vtep.family != 0 && !strata_ip_equal(&ent->vtep, &a->self_vtep) &&
@@ -125,7 +125,7 @@ int node_reconcile(struct node *a, const uint32_t *keep_vnis, size_t n, struct s
         const struct node_dp_neigh *ne = &d.neigh[i];
         if (!node_reconcile_has(keep_vnis, n, ne->vni))
             continue;
-        const struct node_dp_fdb *f = node_reconcile_fdb(&d, ne->vni, ne->mac);
+        const struct node_dp_fdb *f = node_dp_dump_fdb(&d, ne->vni, ne->mac);
         struct node_key k;
         node_key_ip(&k, ne->vni, &ne->ip);
         node_adopt(a, &k, ne->mac, f != NULL ? &f->vtep : NULL);
